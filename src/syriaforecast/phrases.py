@@ -1,0 +1,115 @@
+"""ICD 203 estimative language: phrases, their probability bands, and back.
+
+Intelligence Community Directive 203 ties seven expressions of likelihood to
+probability ranges. An elicitation written as a phrase means "somewhere in this
+band", so the engine treats it as a prior over the band rather than as one
+number; see :func:`band_logit_prior`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "BANDS",
+    "Band",
+    "band_logit_prior",
+    "band_of",
+    "parse_phrase",
+    "phrase_for",
+    "shift_band",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """One ICD 203 likelihood band."""
+
+    phrase: str
+    synonym: str
+    low: float
+    high: float
+
+    @property
+    def midpoint(self) -> float:
+        """Midpoint of the band on the logit scale, mapped back to a probability."""
+        return _expit(0.5 * (_logit(self.low) + _logit(self.high)))
+
+
+#: The seven ICD 203 bands, in increasing order of likelihood.
+BANDS: tuple[Band, ...] = (
+    Band("almost no chance", "remote", 0.01, 0.05),
+    Band("very unlikely", "highly improbable", 0.05, 0.20),
+    Band("unlikely", "improbable", 0.20, 0.45),
+    Band("roughly even chance", "roughly even odds", 0.45, 0.55),
+    Band("likely", "probable", 0.55, 0.80),
+    Band("very likely", "highly probable", 0.80, 0.95),
+    Band("almost certain", "nearly certain", 0.95, 0.99),
+)
+
+_BY_NAME: dict[str, Band] = {}
+for _band in BANDS:
+    _BY_NAME[_band.phrase] = _band
+    _BY_NAME[_band.synonym] = _band
+_BY_NAME["almost certainly"] = BANDS[-1]
+_BY_NAME["even chance"] = BANDS[3]
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+def _expit(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def parse_phrase(text: str) -> Band | None:
+    """Return the band named by ``text`` (case and spacing ignored), or ``None``."""
+    return _BY_NAME.get(_normalise(text))
+
+
+def allowed_phrases() -> str:
+    """Human-readable list of accepted phrases, for error messages."""
+    return ", ".join(f'"{b.phrase}"' for b in BANDS)
+
+
+def band_of(probability: float) -> Band:
+    """Return the band a probability falls in (ends clipped to the outer bands).
+
+    A probability on a boundary between two bands belongs to the upper band.
+    """
+    for band in BANDS:
+        if probability < band.high:
+            return band
+    return BANDS[-1]
+
+
+def phrase_for(probability: float) -> str:
+    """ICD 203 phrase for a probability, e.g. ``phrase_for(0.7) == "likely"``."""
+    return band_of(probability).phrase
+
+
+def shift_band(band: Band, steps: int) -> Band:
+    """The band ``steps`` places up (positive) or down, clipped at the ends."""
+    index = max(0, min(len(BANDS) - 1, BANDS.index(band) + steps))
+    return BANDS[index]
+
+
+def band_logit_prior(band: Band) -> tuple[float, float]:
+    """Normal prior on the logit scale whose central 95% spans the band.
+
+    Returns
+    -------
+    mean, sd : float
+        ``logit p ~ Normal(mean, sd)`` puts 95% of its mass between the band's
+        ends: a smooth, unbounded stand-in for "somewhere in this band" that
+        NUTS samples without boundary trouble.
+    """
+    lo, hi = _logit(band.low), _logit(band.high)
+    return 0.5 * (lo + hi), (hi - lo) / (2 * 1.959963984540054)

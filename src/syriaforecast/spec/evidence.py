@@ -1,0 +1,433 @@
+"""Evidence logs: coded reports (CSV or DataFrame), checked against their model.
+
+One row is one coded report: on ``date``, a source said ``indicator`` took
+``value``. ``reliability`` (Admiralty A-F) grades the source, ``credibility``
+(1-6) the information; a report with both blank is read at face value. A binary
+0 means "looked for and not seen"; a period with no row for an indicator is
+"not assessed" and carries no evidence.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import hashlib
+import io
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from syriaforecast.errors import EvidenceError, Problem
+from syriaforecast.spec.model import ScenarioModel
+
+__all__ = ["COLUMNS", "Evidence", "append_evidence", "load_evidence", "save_evidence"]
+
+#: The evidence log's columns, in the order they are written.
+COLUMNS: tuple[str, ...] = ("date", "indicator", "value", "reliability", "credibility", "source", "note")
+_REQUIRED = ("date", "indicator", "value")
+RELIABILITY_GRADES = "ABCDEF"
+CREDIBILITY_GRADES = "123456"
+_MAX_BYTES = 256 * 1024 * 1024
+_MAX_ROWS = 2_000_000
+_MAX_COUNT = 1_000_000
+_MAX_TEXT = 10_000
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Evidence:
+    """Validated coded reports for one model; immutable.
+
+    The table (see :meth:`to_dataframe`) has the user's columns plus ``line``
+    (where the row came from), ``period`` (zero-based period index) and
+    ``state`` (the value as a code: 0/1, a level index or a count).
+    """
+
+    model_id: str
+    _table: pd.DataFrame = field(repr=False)
+    source: str = "<dataframe>"
+    sha256: str = ""
+    raw: bytes = field(default=b"", repr=False)
+
+    def __repr__(self) -> str:
+        n = len(self._table)
+        if n == 0:
+            return f"Evidence(model {self.model_id!r}: no reports)"
+        dates = self._table["date"]
+        return (
+            f"Evidence(model {self.model_id!r}: {n} report{'s' * (n != 1)} of "
+            f"{self._table['indicator'].nunique()} indicators, {dates.min().isoformat()}.."
+            f"{dates.max().isoformat()}, {self._table['period'].nunique()} periods)"
+        )
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Evidence):
+            return NotImplemented
+        return self.model_id == other.model_id and self._table.equals(other._table)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """A copy of the validated reports."""
+        return self._table.copy()
+
+    @property
+    def last_date(self) -> dt.date | None:
+        """Date of the latest report, or ``None`` when there are none."""
+        return None if self._table.empty else self._table["date"].max()
+
+    def up_to(self, as_of: dt.date | str) -> Evidence:
+        """Only the reports dated on or before ``as_of`` (the information set at that date)."""
+        cutoff = _as_date(as_of)
+        kept = self._table[self._table["date"] <= cutoff].reset_index(drop=True)
+        return Evidence(self.model_id, kept, self.source, _hash_table(kept), b"")
+
+    def append(self, rows: pd.DataFrame | Iterable[Mapping[str, Any]], model: ScenarioModel) -> Evidence:
+        """New evidence with ``rows`` validated and added after the existing reports.
+
+        Existing reports are neither reordered nor changed.
+        """
+        new = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        added = _from_dataframe(new, model, source="<appended rows>", first_row=len(self._table) + 1)
+        combined = pd.concat([self._table, added._table], ignore_index=True)
+        problems = _conflicts(combined, model, "<appended rows>")
+        if problems:
+            raise EvidenceError(problems)
+        return Evidence(self.model_id, combined, self.source, _hash_table(combined), b"")
+
+    def to_csv_text(self) -> str:
+        """The reports as evidence-log CSV text (the user's columns only)."""
+        out = io.StringIO()
+        frame = self._table[list(COLUMNS)].copy()
+        frame["date"] = frame["date"].map(lambda d: d.isoformat())
+        frame["credibility"] = frame["credibility"].map(lambda c: str(c) if c else "")
+        frame.to_csv(out, index=False, lineterminator="\n")
+        return out.getvalue()
+
+
+def load_evidence(
+    source: str | Path | pd.DataFrame, model: ScenarioModel, *, as_of: dt.date | str | None = None
+) -> Evidence:
+    """Load and validate an evidence log against its model.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        A CSV file with columns ``date, indicator, value`` and optionally
+        ``reliability, credibility, source, note``; or a DataFrame with them.
+    model : ScenarioModel
+        The model the reports are coded against.
+    as_of : date or str, optional
+        Keep only reports dated on or before this date.
+
+    Returns
+    -------
+    Evidence
+
+    Raises
+    ------
+    EvidenceError
+        Listing every problem found, each with file, line, field, value and what is allowed.
+    """
+    if isinstance(source, pd.DataFrame):
+        evidence = _from_dataframe(source, model, source="<dataframe>", first_row=1)
+    else:
+        evidence = _from_file(Path(source), model)
+    return evidence.up_to(as_of) if as_of is not None else evidence
+
+
+def save_evidence(evidence: Evidence, path: str | Path) -> Path:
+    """Write evidence as CSV atomically; a file loaded from disk is rewritten byte for byte."""
+    from syriaforecast._io import atomic_write_bytes
+
+    data = evidence.raw if evidence.raw else evidence.to_csv_text().encode()
+    return atomic_write_bytes(Path(path), data)
+
+
+def append_evidence(
+    path: str | Path, rows: pd.DataFrame | Iterable[Mapping[str, Any]], model: ScenarioModel
+) -> Evidence:
+    """Validate ``rows`` and append them to the CSV at ``path``, atomically.
+
+    The existing bytes of the file are kept exactly as they were (no rewrite, no
+    reordering); the new rows are added at the end. Nothing is written unless the
+    whole file, old rows and new, validates.
+    """
+    from syriaforecast._io import atomic_write_bytes
+
+    path = Path(path)
+    existing = _from_file(path, model)
+    combined = existing.append(rows, model)
+    tail = combined.to_dataframe().iloc[len(existing) :]
+    lines = Evidence(model.id, tail, "", "", b"").to_csv_text().split("\n", 1)[1]
+    raw = existing.raw
+    if raw and not raw.endswith(b"\n"):
+        raw += b"\n"
+    atomic_write_bytes(path, raw + lines.encode())
+    return _from_file(path, model)
+
+
+# --------------------------------------------------------------------------- reading
+def _as_date(value: dt.date | str | pd.Timestamp) -> dt.date:
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _from_file(path: Path, model: ScenarioModel) -> Evidence:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > _MAX_BYTES:
+            raise EvidenceError([Problem(name, "", "file size", f"{size} bytes", f"at most {_MAX_BYTES} bytes")])
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EvidenceError([Problem(name, "", "file", name, f"cannot be read ({exc.strerror})")]) from None
+    text = _decode(raw, name)
+    rows, problems = _read_csv(text, name)
+    if problems:
+        raise EvidenceError(problems)
+    evidence = _validate_rows(rows, model, name)
+    return Evidence(model.id, evidence._table, name, hashlib.sha256(raw).hexdigest(), raw)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 3 and raw[1:2] == b"\x00"):
+        raise EvidenceError([Problem(name, "line 1", "encoding", "UTF-16", "save the file as UTF-8 CSV")])
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise EvidenceError([Problem(name, f"line {line}", "encoding", "NUL byte", "a UTF-8 text file")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        bad = raw[exc.start : exc.start + 4]
+        raise EvidenceError(
+            [Problem(name, f"line {line}", "encoding", repr(bad),
+                     "UTF-8 text (this looks like Latin-1 or Windows-1252: re-save as UTF-8)")]
+        ) from None
+
+
+def _read_csv(text: str, name: str) -> tuple[list[tuple[int, dict[str, str]]], list[Problem]]:
+    """Rows as (line number, {column: text}), with header and shape problems."""
+    problems: list[Problem] = []
+    if not text.strip():
+        return [], [Problem(name, "line 1", "header", "(empty file)", f"a header row: {','.join(COLUMNS)}")]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        return [], [Problem(name, "line 1", "header", "", f"CSV syntax error: {exc}")]
+    header = [h.strip().lower() for h in header]
+    if len(header) == 1 and any(d in header[0] for d in (";", "\t", "|")):
+        delimiter = next(d for d in (";", "\t", "|") if d in header[0])
+        return [], [Problem(name, "line 1", "delimiter", repr(delimiter),
+                            "comma-separated columns (re-export the sheet as CSV with ',')")]
+    unknown = [h for h in header if h not in COLUMNS]
+    missing = [c for c in _REQUIRED if c not in header]
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if unknown:
+        problems.append(Problem(name, "line 1", "header", ", ".join(repr(u) for u in unknown),
+                                f"columns from {', '.join(COLUMNS)}"))
+    if missing:
+        problems.append(Problem(name, "line 1", "header", "(missing) " + ", ".join(missing),
+                                f"the required columns {', '.join(_REQUIRED)}"))
+    if duplicated:
+        problems.append(Problem(name, "line 1", "header", ", ".join(duplicated), "each column once"))
+    if problems:
+        return [], problems
+    rows: list[tuple[int, dict[str, str]]] = []
+    line = reader.line_num + 1
+    try:
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if not record or all(not cell.strip() for cell in record):
+                continue
+            if len(rows) >= _MAX_ROWS:
+                problems.append(Problem(name, f"line {start}", "rows", f">{_MAX_ROWS}", f"at most {_MAX_ROWS} reports"))
+                break
+            if len(record) != len(header):
+                problems.append(Problem(name, f"line {start}", "row", f"{len(record)} fields",
+                                        f"{len(header)} fields like the header (quote text containing commas)"))
+                continue
+            rows.append((start, dict(zip(header, record, strict=True))))
+    except csv.Error as exc:
+        problems.append(Problem(name, f"line {reader.line_num}", "row", "", f"CSV syntax error: {exc}"))
+    return rows, problems
+
+
+def _from_dataframe(frame: pd.DataFrame, model: ScenarioModel, *, source: str, first_row: int) -> Evidence:
+    columns = [str(c).strip().lower() for c in frame.columns]
+    problems = []
+    unknown = [c for c in columns if c not in COLUMNS]
+    missing = [c for c in _REQUIRED if c not in columns]
+    if unknown:
+        problems.append(Problem(source, "columns", "columns", ", ".join(map(repr, unknown)),
+                                f"columns from {', '.join(COLUMNS)}"))
+    if missing:
+        problems.append(Problem(source, "columns", "columns", "(missing) " + ", ".join(missing),
+                                f"the required columns {', '.join(_REQUIRED)}"))
+    if problems:
+        raise EvidenceError(problems)
+    frame = frame.set_axis(columns, axis=1)
+    rows = []
+    for k, record in enumerate(frame.to_dict(orient="records")):
+        rows.append((first_row + k, {c: _cell_text(v) for c, v in record.items()}))
+    evidence = _validate_rows(rows, model, source, row_word="row")
+    return Evidence(model.id, evidence._table, source, evidence.sha256, b"")
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    return str(value)
+
+
+def _validate_rows(
+    rows: list[tuple[int, dict[str, str]]], model: ScenarioModel, name: str, *, row_word: str = "line"
+) -> Evidence:
+    problems: list[Problem] = []
+    first = model.first_period
+    span_start = first.start_time.date()
+    span_end = model.horizon
+    indicators = {i.id: i for i in model.indicators}
+    records = []
+    for line, row in rows:
+        where = f"{row_word} {line}"
+        ok = True
+        date_text = row.get("date", "").strip()
+        date: dt.date | None = None
+        try:
+            date = dt.date.fromisoformat(date_text)
+            if len(date_text) != 10:
+                raise ValueError
+        except ValueError:
+            problems.append(Problem(name, where, "date", repr(date_text), "an ISO date YYYY-MM-DD"))
+            ok = False
+            date = None
+        if date is not None and not span_start <= date <= span_end:
+            problems.append(Problem(name, where, "date", date_text,
+                                    f"a date within the model's span {span_start} .. {span_end}"))
+            ok = False
+        ident = row.get("indicator", "").strip()
+        indicator = indicators.get(ident)
+        if indicator is None:
+            close = difflib.get_close_matches(ident, list(indicators), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(Problem(name, where, "indicator", repr(ident),
+                                    f"an indicator id of model {model.id!r}{hint}"))
+            ok = False
+        value_text = row.get("value", "").strip()
+        state = None
+        if indicator is not None:
+            state, message = _parse_value(value_text, indicator)
+            if message:
+                problems.append(Problem(name, where, "value", repr(value_text), message))
+                ok = False
+        reliability = row.get("reliability", "").strip().upper()
+        if reliability and (len(reliability) != 1 or reliability not in RELIABILITY_GRADES):
+            problems.append(Problem(name, where, "reliability", repr(row.get("reliability")),
+                                    "an Admiralty source grade A-F, or blank"))
+            ok = False
+        credibility = row.get("credibility", "").strip()
+        if credibility and (len(credibility) != 1 or credibility not in CREDIBILITY_GRADES):
+            problems.append(Problem(name, where, "credibility", repr(row.get("credibility")),
+                                    "an Admiralty information grade 1-6, or blank"))
+            ok = False
+        for text_field in ("source", "note"):
+            if len(row.get(text_field, "")) > _MAX_TEXT:
+                problems.append(Problem(name, where, text_field, f"{len(row[text_field])} characters",
+                                        f"at most {_MAX_TEXT} characters"))
+                ok = False
+        if ok and date is not None and indicator is not None and state is not None:
+            records.append({
+                "line": line,
+                "date": date,
+                "period": model.period_index(date),
+                "indicator": ident,
+                "value": value_text,
+                "state": state,
+                "reliability": reliability,
+                "credibility": int(credibility) if credibility else 0,
+                "source": row.get("source", ""),
+                "note": row.get("note", ""),
+            })
+    table = _table(records)
+    problems += _conflicts(table, model, name, row_word=row_word)
+    if problems:
+        raise EvidenceError(problems, file=name)
+    return Evidence(model.id, table, name, _hash_table(table), b"")
+
+
+def _table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    columns = ["line", "date", "period", "indicator", "value", "state", "reliability", "credibility",
+               "source", "note"]
+    table = pd.DataFrame.from_records(records, columns=columns)
+    for col in ("line", "period", "state", "credibility"):
+        table[col] = table[col].astype(np.int64)
+    for col in ("indicator", "value", "reliability", "source", "note"):
+        table[col] = table[col].astype(object)
+    table["date"] = table["date"].astype(object)
+    return table
+
+
+def _parse_value(text: str, indicator: Any) -> tuple[int | None, str | None]:
+    if indicator.type == "binary":
+        if text in ("0", "1"):
+            return int(text), None
+        return None, f"0 (looked for, not seen) or 1 (seen) for binary indicator {indicator.id!r}"
+    if indicator.type == "ordinal":
+        if text in indicator.levels:
+            return indicator.levels.index(text), None
+        lowered = [lv.lower() for lv in indicator.levels]
+        if text.lower() in lowered:
+            return lowered.index(text.lower()), None
+        return None, f"one of the levels {list(indicator.levels)} of ordinal indicator {indicator.id!r}"
+    if text.isdigit() and int(text) <= _MAX_COUNT:
+        return int(text), None
+    return None, f"a whole number 0..{_MAX_COUNT} for count indicator {indicator.id!r}"
+
+
+def _conflicts(table: pd.DataFrame, model: ScenarioModel, name: str, *, row_word: str = "line") -> list[Problem]:
+    """Ungraded reports are read as exact; two exact readings of one cell that disagree cannot both hold."""
+    if table.empty:
+        return []
+    exact = table[(table["reliability"] == "") & (table["credibility"] == 0)]
+    problems = []
+    for (period, ident), group in exact.groupby(["period", "indicator"], sort=False):
+        if group["state"].nunique() > 1:
+            lines = ", ".join(f"{row_word} {n}" for n in group["line"])
+            label = model.period_labels(int(period) + 1)[-1]
+            problems.append(Problem(name, lines, "value", ", ".join(map(repr, group["value"])),
+                                    f"ungraded reports are taken at face value, so reports of {ident!r} in "
+                                    f"{label} cannot disagree: grade them (reliability/credibility)"))
+    return problems
+
+
+def _hash_table(table: pd.DataFrame) -> str:
+    payload = table[["date", "indicator", "value", "reliability", "credibility", "source", "note"]]
+    return hashlib.sha256(payload.to_csv(index=False).encode()).hexdigest()

@@ -1,0 +1,724 @@
+"""Scenario model files (TOML): schema, validation and the immutable :class:`ScenarioModel`.
+
+Validation happens in two passes so that one run reports every problem:
+pydantic checks the structure (required keys, types, unknown keys), then a
+tolerant semantic pass checks what pydantic cannot see on its own (likelihoods
+against the indicator type, scenario coverage, duplicate ids, priors summing to
+one). Each problem names the file, the line and TOML key path, the field, the
+bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import pandas as pd
+import pydantic
+import tomli_w
+
+from syriaforecast.errors import ModelFileError, Problem
+from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, parse_phrase
+from syriaforecast.spec import periods
+
+__all__ = ["Indicator", "ScenarioModel", "Scenario", "load_model", "parse_model", "save_model"]
+
+IndicatorType = Literal["binary", "ordinal", "count"]
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
+_ID_ALLOWED = "a letter followed by up to 63 letters, digits, '_' or '-'"
+#: Likelihoods closer than this to 0 or 1 are refused: they make one report decisive forever.
+_PROB_FLOOR = 1e-6
+_MAX_INDICATORS = 20_000
+
+
+# --------------------------------------------------------------------------- schema (structure)
+class _Section(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class _ModelSection(_Section):
+    id: str
+    title: str
+    question: str = ""
+    source: str = ""
+    period: Literal["month", "week", "quarter"] = "month"
+    start: str
+    horizon: dt.date
+    persistence: float = pydantic.Field(gt=0.0, le=1.0)
+    elicitation_error: float = pydantic.Field(ge=0.0, le=5.0)
+    prior_concentration: float = pydantic.Field(default=10.0, gt=0.0, le=1e6)
+    persistence_concentration: float = pydantic.Field(default=20.0, gt=0.0, le=1e6)
+
+    @pydantic.field_validator("persistence", "elicitation_error", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class _ScenarioSection(_Section):
+    id: str
+    name: str
+    prior: float | str
+    description: str = ""
+    resolution: str
+
+
+class _IndicatorSection(_Section):
+    id: str
+    group: str
+    type: IndicatorType
+    text: str
+    basis: str = ""
+    levels: list[str] | None = None
+    likelihood: dict[str, Any]
+    rationale: str | dict[str, str] = ""
+
+
+class _File(_Section):
+    model: _ModelSection
+    scenarios: list[_ScenarioSection] = pydantic.Field(min_length=1)
+    indicators: list[_IndicatorSection] = pydantic.Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- public objects
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One scenario: a possible future the forecast assigns probability to."""
+
+    id: str
+    name: str
+    prior: float
+    description: str = ""
+    resolution: str = ""
+    prior_phrase: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.id!r}, {self.name!r}, prior={self.prior:.3g})"
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """One signpost: a question coders answer each period, with elicited likelihoods.
+
+    ``likelihood`` maps scenario id to the elicitation as written in the file:
+    a probability or ICD 203 phrase (binary), a probability vector over
+    ``levels`` (ordinal) or an expected count per period (count).
+    """
+
+    id: str
+    group: str
+    type: IndicatorType
+    text: str
+    likelihood: Mapping[str, float | str | tuple[float, ...]]
+    levels: tuple[str, ...] = ("0", "1")
+    basis: str = ""
+    rationale: str | Mapping[str, str] = ""
+
+    def __repr__(self) -> str:
+        return f"Indicator({self.id!r}, group={self.group!r}, type={self.type!r})"
+
+    @property
+    def n_levels(self) -> int:
+        """Number of distinct true states (2 for binary; unbounded counts report 0)."""
+        return 0 if self.type == "count" else len(self.levels)
+
+    def band(self, scenario: str) -> Band | None:
+        """The ICD 203 band of a phrase-elicited binary likelihood, else ``None``."""
+        value = self.likelihood[scenario]
+        return parse_phrase(value) if isinstance(value, str) else None
+
+    def logit_prior(self, scenario: str) -> tuple[float, float]:
+        """Elicited logit-probability of a binary indicator as (mean, sd).
+
+        A number is exact (sd 0); a phrase is a Normal over its band's logits.
+        """
+        value = self.likelihood[scenario]
+        if isinstance(value, str):
+            band = parse_phrase(value)
+            assert band is not None  # validated at load
+            return band_logit_prior(band)
+        p = float(value)  # type: ignore[arg-type]
+        return math.log(p) - math.log1p(-p), 0.0
+
+    def probability(self, scenario: str) -> float:
+        """Point elicitation of a binary indicator (a phrase gives its band's logit midpoint)."""
+        mean, _ = self.logit_prior(scenario)
+        return 1.0 / (1.0 + math.exp(-mean))
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioModel:
+    """A validated scenario model: scenarios, indicators and the chain's priors.
+
+    Build one with :func:`load_model` or :func:`parse_model`; it is immutable.
+    """
+
+    id: str
+    title: str
+    period: str
+    start: str
+    horizon: dt.date
+    persistence: float
+    elicitation_error: float
+    scenarios: tuple[Scenario, ...]
+    indicators: tuple[Indicator, ...]
+    question: str = ""
+    source: str = ""
+    prior_concentration: float = 10.0
+    persistence_concentration: float = 20.0
+    path: Path | None = field(default=None, compare=False)
+    sha256: str = field(default="", compare=False)
+
+    def __repr__(self) -> str:
+        groups = len(self.groups)
+        return (
+            f"ScenarioModel({self.id!r}: {len(self.scenarios)} scenarios, "
+            f"{len(self.indicators)} indicators in {groups} group{'s' * (groups != 1)}, "
+            f"{self.period}ly from {self.start}, horizon {self.horizon.isoformat()})"
+        )
+
+    @property
+    def scenario_ids(self) -> tuple[str, ...]:
+        """Scenario ids in file order (the order of every ``scenario`` dimension)."""
+        return tuple(s.id for s in self.scenarios)
+
+    @property
+    def scenario_names(self) -> tuple[str, ...]:
+        """Scenario display names in file order."""
+        return tuple(s.name for s in self.scenarios)
+
+    @property
+    def indicator_ids(self) -> tuple[str, ...]:
+        """Indicator ids in file order."""
+        return tuple(i.id for i in self.indicators)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Indicator groups in order of first appearance."""
+        return tuple(dict.fromkeys(i.group for i in self.indicators))
+
+    @property
+    def prior(self) -> tuple[float, ...]:
+        """Prior scenario probabilities, summing to one."""
+        return tuple(s.prior for s in self.scenarios)
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        """Look up an indicator by id."""
+        for indicator in self.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+        raise KeyError(indicator_id)
+
+    @property
+    def first_period(self) -> pd.Period:
+        """The model's first period as a pandas Period."""
+        return periods.parse_start(self.start, self.period)
+
+    @property
+    def horizon_index(self) -> int:
+        """Zero-based index of the period containing the horizon date."""
+        return periods.period_index(self.first_period, self.horizon)
+
+    def period_index(self, date: dt.date | pd.Timestamp) -> int:
+        """Zero-based index of the period containing ``date``."""
+        return periods.period_index(self.first_period, date)
+
+    def period_labels(self, n: int) -> list[str]:
+        """Labels of the first ``n`` periods."""
+        first = self.first_period
+        return [periods.period_label(first + k) for k in range(n)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model as the plain data of its TOML file."""
+        model: dict[str, Any] = {"id": self.id, "title": self.title}
+        if self.question:
+            model["question"] = self.question
+        if self.source:
+            model["source"] = self.source
+        model |= {
+            "period": self.period,
+            "start": self.start,
+            "horizon": self.horizon,
+            "persistence": self.persistence,
+            "elicitation_error": self.elicitation_error,
+            "prior_concentration": self.prior_concentration,
+            "persistence_concentration": self.persistence_concentration,
+        }
+        scenarios = []
+        for s in self.scenarios:
+            entry: dict[str, Any] = {"id": s.id, "name": s.name}
+            entry["prior"] = s.prior_phrase if s.prior_phrase is not None else s.prior
+            entry |= {"description": s.description, "resolution": s.resolution}
+            scenarios.append(entry)
+        indicators = []
+        for ind in self.indicators:
+            entry = {"id": ind.id, "group": ind.group, "type": ind.type, "text": ind.text}
+            if ind.basis:
+                entry["basis"] = ind.basis
+            if ind.type == "ordinal":
+                entry["levels"] = list(ind.levels)
+            entry["likelihood"] = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in ind.likelihood.items()
+            }
+            if ind.rationale:
+                entry["rationale"] = (
+                    dict(ind.rationale) if isinstance(ind.rationale, Mapping) else ind.rationale
+                )
+            indicators.append(entry)
+        return {"model": model, "scenarios": scenarios, "indicators": indicators}
+
+    def to_toml(self) -> str:
+        """The model as TOML text that :func:`parse_model` reads back to an equal model."""
+        return tomli_w.dumps(self.to_dict())
+
+
+# --------------------------------------------------------------------------- loading
+def load_model(path: str | Path) -> ScenarioModel:
+    """Load and validate a scenario model file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML model file (format: docs/model-format.md).
+
+    Returns
+    -------
+    ScenarioModel
+
+    Raises
+    ------
+    ModelFileError
+        Listing every problem found, each with file, line/key, field, value and what is allowed.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(str(path), "", "file", str(path), f"cannot be read ({exc.strerror})")
+        raise ModelFileError([problem]) from None
+    return parse_model(raw, source=str(path), path=path)
+
+
+def parse_model(
+    content: bytes | str | Mapping[str, Any],
+    *,
+    source: str = "<string>",
+    path: Path | None = None,
+) -> ScenarioModel:
+    """Validate a model given as TOML bytes/text or as an already-parsed mapping.
+
+    Parameters
+    ----------
+    content : bytes, str or Mapping
+        TOML text (bytes must be UTF-8) or the parsed data.
+    source : str
+        Name used in error messages (a file name, or ``"<string>"``).
+    path : Path, optional
+        Where the model came from, recorded on the result.
+
+    Returns
+    -------
+    ScenarioModel
+    """
+    text = ""
+    if isinstance(content, Mapping):
+        data: Any = content
+        digest = hashlib.sha256(tomli_w.dumps(_plain(content)).encode()).hexdigest()
+    else:
+        raw = content.encode() if isinstance(content, str) else bytes(content)
+        digest = hashlib.sha256(raw).hexdigest()
+        text = _decode(raw, source)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ModelFileError(
+                [Problem(source, _toml_error_location(exc), "TOML syntax", "", str(exc))]
+            ) from None
+    locator = _Locator(text)
+    problems = _structural_problems(data, source, locator)
+    problems += _semantic_problems(data, source, locator)
+    if problems:
+        raise ModelFileError(_dedupe(problems), file=source)
+    return _build(data, path=path, digest=digest)
+
+
+def save_model(model: ScenarioModel, path: str | Path) -> Path:
+    """Write a model as TOML, atomically (a crash never leaves a half-written file)."""
+    from syriaforecast._io import atomic_write_bytes
+
+    return atomic_write_bytes(Path(path), model.to_toml().encode())
+
+
+def _decode(raw: bytes, source: str) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ModelFileError(
+            [Problem(source, "line 1", "encoding", "UTF-16", "save the file as UTF-8")]
+        )
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        bad = raw[exc.start : exc.start + 4]
+        raise ModelFileError(
+            [Problem(source, f"line {line}", "encoding", repr(bad), "save the file as UTF-8")]
+        ) from None
+
+
+def _toml_error_location(exc: tomllib.TOMLDecodeError) -> str:
+    lineno = getattr(exc, "lineno", None)
+    if lineno is None:
+        found = re.search(r"line (\d+)", str(exc))
+        return f"line {found.group(1)}" if found else ""
+    return f"line {lineno}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Locator:
+    """Find the line of a TOML key path in the file text (best effort, for messages)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.headers: dict[str, list[int]] = {}
+        for number, line in enumerate(self.lines, start=1):
+            header = re.match(r"^\s*\[\[\s*([A-Za-z_]+)\s*\]\]", line)
+            if header:
+                self.headers.setdefault(header.group(1), []).append(number)
+
+    def line(self, loc: tuple[Any, ...]) -> int | None:
+        if not self.lines or not loc:
+            return None
+        start, stop = 1, len(self.lines)
+        keys = list(loc)
+        if len(keys) >= 2 and isinstance(keys[1], int) and keys[0] in self.headers:
+            blocks = self.headers[keys[0]]
+            if keys[1] >= len(blocks):
+                return None
+            start = blocks[keys[1]]
+            following = [n for rows in self.headers.values() for n in rows if n > start]
+            stop = min(following, default=len(self.lines) + 1) - 1
+            keys = keys[2:]
+            if not keys:
+                return start
+        elif keys[0] == "model":
+            found = [n for n, line in enumerate(self.lines, 1) if re.match(r"^\s*\[model\]", line)]
+            if found:
+                start = found[0]
+            keys = keys[1:]
+            if not keys:
+                return start
+        last = str(keys[-1])
+        pattern = re.compile(rf"^\s*(\"?){re.escape(last)}\1\s*=")
+        for number in range(start, stop + 1):
+            if pattern.match(self.lines[number - 1]):
+                return number
+        return start
+
+    def where(self, loc: tuple[Any, ...], data: Any) -> str:
+        path = ""
+        for part in loc:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        label = _label(loc, data)
+        line = self.line(loc)
+        return ", ".join(x for x in (f"line {line}" if line else "", path + label) if x)
+
+
+def _label(loc: tuple[Any, ...], data: Any) -> str:
+    """Name the scenario or indicator by its id, since an index alone is hard to find."""
+    if len(loc) >= 2 and loc[0] in ("scenarios", "indicators") and isinstance(loc[1], int):
+        try:
+            ident = data[loc[0]][loc[1]]["id"]
+        except (KeyError, IndexError, TypeError):
+            return ""
+        return f' (id "{ident}")' if isinstance(ident, str) else ""
+    return ""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _structural_problems(data: Any, source: str, locator: _Locator) -> list[Problem]:
+    try:
+        _File.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            # pydantic reports the alternatives of a union separately; the semantic pass
+            # explains priors and likelihood cells better, so skip those here.
+            loc = tuple(p for p in loc if not (isinstance(p, str) and p in ("float", "str")))
+            field_name = ".".join(str(p) for p in loc[-1:]) or "(file)"
+            allowed = error["msg"]
+            if error["type"] == "extra_forbidden":
+                allowed = "unknown key (see docs/model-format.md for the keys allowed here)"
+            elif error["type"] == "missing":
+                allowed = "required key is missing"
+            value = "(missing)" if error["type"] == "missing" else _show(error.get("input"))
+            if len(loc) >= 3 and loc[0] == "scenarios" and loc[2] == "prior":
+                continue
+            problems.append(Problem(source, locator.where(loc, data), field_name, value, allowed))
+        return problems
+    return []
+
+
+def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(loc: tuple[Any, ...], field_name: str, value: Any, allowed: str) -> None:
+        problems.append(Problem(source, locator.where(loc, data), field_name, _show(value), allowed))
+
+    if not isinstance(data, Mapping):
+        return problems
+    model = data.get("model")
+    if isinstance(model, Mapping):
+        ident = model.get("id")
+        if isinstance(ident, str) and not _ID.match(ident):
+            add(("model", "id"), "id", ident, _ID_ALLOWED)
+        period = model.get("period", "month")
+        start = model.get("start")
+        if period in periods.FREQUENCIES and isinstance(start, str):
+            try:
+                first = periods.parse_start(start, period)
+            except ValueError:
+                add(("model", "start"), "start", start, f"a {period} written as {periods.start_form(period)}")
+            else:
+                horizon = model.get("horizon")
+                if isinstance(horizon, str):
+                    try:
+                        horizon = dt.date.fromisoformat(horizon)
+                    except ValueError:
+                        horizon = None
+                if isinstance(horizon, dt.date) and horizon < first.start_time.date():
+                    add(("model", "horizon"), "horizon", horizon.isoformat(),
+                        f"a date on or after the first period's start ({first.start_time.date()})")
+                elif isinstance(horizon, dt.date) and periods.period_index(first, horizon) > 5000:
+                    add(("model", "horizon"), "horizon", horizon.isoformat(),
+                        "at most 5000 periods after start")
+
+    scenario_ids: list[str] = []
+    scenarios = data.get("scenarios")
+    if isinstance(scenarios, list):
+        priors: list[float | None] = []
+        kinds: set[str] = set()
+        for k, scenario in enumerate(scenarios):
+            if not isinstance(scenario, Mapping):
+                continue
+            ident = scenario.get("id")
+            if isinstance(ident, str):
+                if not _ID.match(ident):
+                    add(("scenarios", k, "id"), "id", ident, _ID_ALLOWED)
+                elif ident in scenario_ids:
+                    add(("scenarios", k, "id"), "id", ident, "scenario ids must be unique")
+                scenario_ids.append(ident)
+            prior = scenario.get("prior")
+            if isinstance(prior, bool) or prior is None:
+                if prior is not None:
+                    add(("scenarios", k, "prior"), "prior", prior, "a probability or an ICD 203 phrase")
+                priors.append(None)
+            elif isinstance(prior, int | float):
+                kinds.add("number")
+                if not (math.isfinite(prior) and 0 < prior < 1) and not (prior == 1 and len(scenarios) == 1):
+                    add(("scenarios", k, "prior"), "prior", prior, "a probability strictly between 0 and 1")
+                    priors.append(None)
+                else:
+                    priors.append(float(prior))
+            elif isinstance(prior, str):
+                kinds.add("phrase")
+                band = parse_phrase(prior)
+                if band is None:
+                    add(("scenarios", k, "prior"), "prior", prior,
+                        f"a probability or one of the ICD 203 phrases {allowed_phrases()}")
+                    priors.append(None)
+                else:
+                    priors.append(band.midpoint)
+            else:
+                add(("scenarios", k, "prior"), "prior", prior, "a probability or an ICD 203 phrase")
+                priors.append(None)
+        if len(kinds) > 1:
+            add(("scenarios",), "prior", "numbers and phrases mixed",
+                "give every scenario's prior as a number, or every one as an ICD 203 phrase")
+        elif kinds == {"number"} and all(p is not None for p in priors) and priors:
+            total = sum(p for p in priors if p is not None)
+            if abs(total - 1.0) > 1e-6:
+                add(("scenarios",), "prior", f"sum {total:.6g}", "scenario priors must sum to 1")
+        elif kinds == {"phrase"} and all(p is not None for p in priors) and priors:
+            bands = [parse_phrase(str(s.get("prior"))) for s in scenarios if isinstance(s, Mapping)]
+            low = sum(b.low for b in bands if b is not None)
+            high = sum(b.high for b in bands if b is not None)
+            if not low <= 1.0 <= high:
+                add(("scenarios",), "prior", f"bands summing to {low:.2f}..{high:.2f}",
+                    "phrases whose bands can sum to 1 (the sum of lower ends <= 1 <= sum of upper ends)")
+
+    indicators = data.get("indicators")
+    if isinstance(indicators, list):
+        if len(indicators) > _MAX_INDICATORS:
+            add(("indicators",), "indicators", len(indicators), f"at most {_MAX_INDICATORS} indicators")
+            return problems
+        seen: set[str] = set()
+        for k, indicator in enumerate(indicators):
+            if not isinstance(indicator, Mapping):
+                continue
+            ident = indicator.get("id")
+            if isinstance(ident, str):
+                if not _ID.match(ident):
+                    add(("indicators", k, "id"), "id", ident, _ID_ALLOWED)
+                elif ident in seen:
+                    add(("indicators", k, "id"), "id", ident, "indicator ids must be unique")
+                seen.add(ident)
+            problems.extend(_indicator_problems(indicator, k, scenario_ids, add))
+    return problems
+
+
+def _indicator_problems(
+    indicator: Mapping[str, Any], k: int, scenario_ids: list[str], add: Any
+) -> list[Problem]:
+    kind = indicator.get("type")
+    levels = indicator.get("levels")
+    if kind == "ordinal":
+        if not isinstance(levels, list) or len(levels) < 2 or not all(isinstance(v, str) for v in levels):
+            add(("indicators", k, "levels"), "levels", levels, "a list of at least 2 level names")
+            levels = None
+        elif len(set(levels)) != len(levels) or any(not v.strip() for v in levels):
+            add(("indicators", k, "levels"), "levels", levels, "distinct, non-empty level names")
+            levels = None
+    elif levels is not None:
+        add(("indicators", k, "levels"), "levels", levels, f"only ordinal indicators take levels (type is {kind!r})")
+    likelihood = indicator.get("likelihood")
+    if isinstance(likelihood, Mapping):
+        for sid in scenario_ids:
+            if sid not in likelihood:
+                add(("indicators", k, "likelihood"), f"likelihood.{sid}", "(missing)",
+                    f"a likelihood for every scenario ({', '.join(scenario_ids)})")
+        for sid, value in likelihood.items():
+            loc = ("indicators", k, "likelihood", sid)
+            if scenario_ids and sid not in scenario_ids:
+                add(loc, f"likelihood.{sid}", value, f"unknown scenario; scenarios are {', '.join(scenario_ids)}")
+                continue
+            message = _cell_problem(kind, value, levels)
+            if message:
+                add(loc, f"likelihood.{sid}", value, message)
+    rationale = indicator.get("rationale")
+    if isinstance(rationale, Mapping) and scenario_ids:
+        for sid in rationale:
+            if sid not in scenario_ids:
+                add(("indicators", k, "rationale", sid), f"rationale.{sid}", sid,
+                    f"unknown scenario; scenarios are {', '.join(scenario_ids)}")
+    return []
+
+
+def _cell_problem(kind: Any, value: Any, levels: list[str] | None) -> str | None:
+    """Why one likelihood cell is not acceptable for the indicator type, or ``None``."""
+    if kind == "binary":
+        if isinstance(value, str):
+            if parse_phrase(value) is None:
+                return f"a probability in (0, 1) or one of the ICD 203 phrases {allowed_phrases()}"
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "a probability in (0, 1) or an ICD 203 phrase"
+        if not (math.isfinite(value) and _PROB_FLOOR <= value <= 1 - _PROB_FLOOR):
+            return (f"a probability strictly between 0 and 1 (within [{_PROB_FLOOR:g}, 1 - {_PROB_FLOOR:g}]): "
+                    "0 or 1 would make a single report decisive forever")
+        return None
+    if kind == "ordinal":
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            return "a list of probabilities, one per level"
+        if levels is not None and len(value) != len(levels):
+            return f"{len(levels)} probabilities, one per level {levels}"
+        if not all(math.isfinite(v) and v >= _PROB_FLOOR for v in value):
+            return f"probabilities of at least {_PROB_FLOOR:g} (no level may be impossible)"
+        if abs(sum(value) - 1.0) > 1e-6:
+            return f"probabilities summing to 1 (they sum to {sum(value):.6g})"
+        return None
+    if kind == "count":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "an expected count per period, a number > 0"
+        if not (math.isfinite(value) and 1e-6 <= value <= 1e4):
+            return "an expected count per period between 1e-6 and 1e4"
+        return None
+    return None
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> ScenarioModel:
+    parsed = _File.model_validate(data)
+    m = parsed.model
+    if all(isinstance(s.prior, str) for s in parsed.scenarios):
+        mids = [parse_phrase(str(s.prior)).midpoint for s in parsed.scenarios]  # type: ignore[union-attr]
+        priors = [x / sum(mids) for x in mids]
+        phrases: list[str | None] = [str(s.prior) for s in parsed.scenarios]
+    else:
+        priors = [float(s.prior) for s in parsed.scenarios]
+        phrases = [None] * len(priors)
+    scenarios = tuple(
+        Scenario(s.id, s.name, p, s.description, s.resolution, phrase)
+        for s, p, phrase in zip(parsed.scenarios, priors, phrases, strict=True)
+    )
+    indicators = []
+    for ind in parsed.indicators:
+        likelihood: dict[str, float | str | tuple[float, ...]] = {}
+        for sid in (s.id for s in scenarios):
+            value = ind.likelihood[sid]
+            if isinstance(value, list):
+                likelihood[sid] = tuple(float(v) for v in value)
+            elif isinstance(value, str):
+                likelihood[sid] = value
+            else:
+                likelihood[sid] = float(value)
+        rationale: str | Mapping[str, str] = (
+            MappingProxyType(dict(ind.rationale)) if isinstance(ind.rationale, dict) else ind.rationale
+        )
+        levels = tuple(ind.levels) if ind.type == "ordinal" and ind.levels else ("0", "1")
+        indicators.append(
+            Indicator(
+                id=ind.id,
+                group=ind.group,
+                type=ind.type,
+                text=ind.text,
+                likelihood=MappingProxyType(likelihood),
+                levels=levels if ind.type != "count" else (),
+                basis=ind.basis,
+                rationale=rationale,
+            )
+        )
+    return ScenarioModel(
+        id=m.id,
+        title=m.title,
+        period=m.period,
+        start=m.start,
+        horizon=m.horizon,
+        persistence=m.persistence,
+        elicitation_error=m.elicitation_error,
+        scenarios=scenarios,
+        indicators=tuple(indicators),
+        question=m.question,
+        source=m.source,
+        prior_concentration=m.prior_concentration,
+        persistence_concentration=m.persistence_concentration,
+        path=path,
+        sha256=digest,
+    )

@@ -1,0 +1,61 @@
+"""Period arithmetic for monthly, weekly (ISO, Monday to Sunday) and quarterly models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+
+__all__ = ["FREQUENCIES", "parse_start", "period_index", "period_label", "periods_between"]
+
+#: Model-file period names and the pandas frequency behind each.
+FREQUENCIES: dict[str, str] = {"month": "M", "week": "W-SUN", "quarter": "Q-DEC"}
+
+_START_FORMS = {
+    "month": (re.compile(r"^\d{4}-(0[1-9]|1[0-2])$"), '"YYYY-MM", e.g. "2024-12"'),
+    "quarter": (re.compile(r"^\d{4}-Q[1-4]$"), '"YYYY-Qn", e.g. "2025-Q1"'),
+    "week": (re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"), '"YYYY-Www" (ISO week), e.g. "2025-W03"'),
+}
+
+
+def start_form(period: str) -> str:
+    """The accepted spelling of ``start`` for a period kind, for error messages."""
+    return _START_FORMS[period][1]
+
+
+def parse_start(text: str, period: str) -> pd.Period:
+    """Parse a model's first period.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not the spelling for ``period`` (see :func:`start_form`).
+    """
+    pattern, form = _START_FORMS[period]
+    if not pattern.match(text):
+        raise ValueError(f"expected {form}")
+    if period == "week":
+        year, week = text.split("-W")
+        monday = dt.date.fromisocalendar(int(year), int(week), 1)
+        return pd.Period(monday, freq=FREQUENCIES["week"])
+    return pd.Period(text, freq=FREQUENCIES[period])
+
+
+def period_index(start: pd.Period, date: dt.date | pd.Timestamp) -> int:
+    """Zero-based index of the period containing ``date``, counted from ``start``."""
+    return int((pd.Period(pd.Timestamp(date), freq=start.freq) - start).n)
+
+
+def period_label(period: pd.Period) -> str:
+    """Human label of a period: ``2025-01``, ``2025-Q1`` or ISO ``2025-W03``."""
+    if period.freqstr.startswith("W"):
+        year, week, _ = period.start_time.date().isocalendar()
+        return f"{year}-W{week:02d}"
+    return str(period)
+
+
+def periods_between(start: pd.Period, stop: pd.Period) -> list[pd.Period]:
+    """All periods from ``start`` to ``stop`` inclusive."""
+    n = (stop - start).n
+    return [start + k for k in range(n + 1)]
