@@ -55,7 +55,7 @@ class _ModelSection(_Section):
     persistence: float = pydantic.Field(gt=0.0, le=1.0)
     elicitation_error: float = pydantic.Field(ge=0.0, le=5.0)
     prior_concentration: float = pydantic.Field(default=10.0, gt=0.0, le=1e6)
-    persistence_concentration: float = pydantic.Field(default=20.0, gt=0.0, le=1e6)
+    persistence_uncertainty: float = pydantic.Field(default=0.5, ge=0.0, le=5.0)
 
     @pydantic.field_validator("persistence", "elicitation_error", mode="before")
     @classmethod
@@ -175,7 +175,7 @@ class ScenarioModel:
     question: str = ""
     source: str = ""
     prior_concentration: float = 10.0
-    persistence_concentration: float = 20.0
+    persistence_uncertainty: float = 0.5
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -252,7 +252,7 @@ class ScenarioModel:
             "persistence": self.persistence,
             "elicitation_error": self.elicitation_error,
             "prior_concentration": self.prior_concentration,
-            "persistence_concentration": self.persistence_concentration,
+            "persistence_uncertainty": self.persistence_uncertainty,
         }
         scenarios = []
         for s in self.scenarios:
@@ -718,7 +718,7 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         question=m.question,
         source=m.source,
         prior_concentration=m.prior_concentration,
-        persistence_concentration=m.persistence_concentration,
+        persistence_uncertainty=m.persistence_uncertainty,
         path=path,
         sha256=digest,
     )

@@ -1,0 +1,240 @@
+"""Turn a validated model and its evidence into the arrays the engine computes on.
+
+Observation model (per period ``t`` and indicator ``i``)
+------------------------------------------------------
+The indicator has a true state ``x`` in period ``t`` whose distribution depends
+on the scenario: a level (binary indicators are ordinal with levels 0 and 1) or
+a count. Each report ``r`` is a noisy reading of ``x``: with probability
+``kappa`` (the report's informativeness, set by its Admiralty grades) it reads
+the truth, otherwise it is noise drawn independently of ``x`` (uniform over the
+levels, or a geometric spread over counts). Reports of one cell share ``x``, so
+a repeated report is not independent confirmation: the cell's likelihood is
+
+    L(s) = sum_x P(x | s) * prod_k P(r_k | x).
+
+For counts the sum over ``x`` is exact and finite: only the reported values and
+one "any other count" slot can differ, so each count cell has one slot per
+distinct reported value plus that slot.
+
+An ungraded report is read at face value (``kappa = 1``); its contribution is
+fixed, so it is computed here once, as ``face_log_reading``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence
+from syriaforecast.spec.model import ScenarioModel
+
+__all__ = [
+    "CREDIBILITY_PRIOR_MEAN",
+    "RELIABILITY_PRIOR_MEAN",
+    "EngineData",
+    "ModelArrays",
+    "build_model_arrays",
+    "build_engine_data",
+]
+
+#: Prior mean informativeness of a report by source reliability (A reliable .. F cannot be judged).
+RELIABILITY_PRIOR_MEAN: dict[str, float] = {
+    "A": 0.97, "B": 0.88, "C": 0.75, "D": 0.55, "E": 0.35, "F": 0.45,
+}
+#: Prior mean informativeness by information credibility (1 confirmed .. 6 cannot be judged).
+CREDIBILITY_PRIOR_MEAN: dict[str, float] = {
+    "1": 0.97, "2": 0.88, "3": 0.75, "4": 0.55, "5": 0.3, "6": 0.45,
+}
+#: Concentration of the Beta priors on informativeness (how firmly grades fix it).
+GRADE_CONCENTRATION = 20.0
+#: Index used for a blank grade: its factor in ``kappa`` is exactly 1.
+BLANK = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ModelArrays:
+    """What the engine needs from the model file alone (no evidence)."""
+
+    n_scenarios: int
+    n_indicators: int
+    n_groups: int
+    group_of: np.ndarray  # (I,) group index of each indicator
+    is_count: np.ndarray  # (I,) bool
+    n_levels: np.ndarray  # (I,) levels of categorical indicators, 0 for counts
+    max_levels: int
+    # logit P(x <= l | s) for categorical indicators, padded with +inf: (I, S, max_levels - 1)
+    cutpoints: np.ndarray
+    log_rate: np.ndarray  # (I, S) log expected count (0 for categorical)
+    band_sd: np.ndarray  # (I, S) logit sd of phrase elicitations (0 for numbers)
+    band_cells: np.ndarray  # flat (I*S) indices of phrase-elicited cells
+    noise_count_mean: np.ndarray  # (I,) mean of the count-noise distribution
+    prior: np.ndarray  # (S,)
+    persistence: float
+    elicitation_error: float
+    prior_concentration: float
+    persistence_uncertainty: float
+
+
+@dataclass(frozen=True, slots=True)
+class EngineData:
+    """Evidence arranged as cells (period x indicator with at least one report) and reports."""
+
+    n_periods: int
+    slots: int  # J: candidate true states per cell
+    cell_period: np.ndarray  # (C,) int
+    cell_indicator: np.ndarray  # (C,) int
+    cell_count_values: np.ndarray  # (C, J) candidate counts for count cells (-1 = other/pad)
+    cell_slot_valid: np.ndarray  # (C, J) bool: slot is a real candidate
+    face_log_reading: np.ndarray  # (C, J) sum of log P(ungraded reports | x = slot)
+    report_cell: np.ndarray  # (K,) graded reports only
+    report_match: np.ndarray  # (K, J) 1.0 where the report reads slot j
+    report_noise: np.ndarray  # (K, J) P(report | noise) (uniform level or geometric count)
+    report_reliability: np.ndarray  # (K,) 0..5 for A..F, BLANK
+    report_credibility: np.ndarray  # (K,) 0..5 for 1..6, BLANK
+
+    @property
+    def n_cells(self) -> int:
+        """Number of (period, indicator) cells with at least one report."""
+        return int(self.cell_period.shape[0])
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+def build_model_arrays(model: ScenarioModel) -> ModelArrays:
+    """Arrays derived from the model file: elicitations as cutpoints and log rates."""
+    S, I = len(model.scenarios), len(model.indicators)
+    groups = {g: k for k, g in enumerate(model.groups)}
+    max_levels = max([i.n_levels for i in model.indicators if i.type != "count"], default=2)
+    cutpoints = np.full((I, S, max(max_levels - 1, 1)), np.inf)
+    log_rate = np.zeros((I, S))
+    band_sd = np.zeros((I, S))
+    noise_mean = np.ones(I)
+    for i, ind in enumerate(model.indicators):
+        for s, sid in enumerate(model.scenario_ids):
+            if ind.type == "binary":
+                mean, sd = ind.logit_prior(sid)
+                # logit P(x <= 0) = logit P(not seen) = -logit P(seen)
+                cutpoints[i, s, 0] = -mean
+                band_sd[i, s] = sd
+            elif ind.type == "ordinal":
+                probs = np.asarray(ind.likelihood[sid], dtype=float)
+                cumulative = np.cumsum(probs)[:-1]
+                cutpoints[i, s, : len(cumulative)] = [_logit(min(c, 1 - 1e-12)) for c in cumulative]
+            else:
+                log_rate[i, s] = math.log(float(ind.likelihood[sid]))  # type: ignore[arg-type]
+        if ind.type == "count":
+            rates = [float(ind.likelihood[sid]) for sid in model.scenario_ids]  # type: ignore[arg-type]
+            noise_mean[i] = 2.0 * max(rates) + 1.0
+    return ModelArrays(
+        n_scenarios=S,
+        n_indicators=I,
+        n_groups=len(groups),
+        group_of=np.array([groups[i.group] for i in model.indicators], dtype=np.int64),
+        is_count=np.array([i.type == "count" for i in model.indicators]),
+        n_levels=np.array([i.n_levels for i in model.indicators], dtype=np.int64),
+        max_levels=max_levels,
+        cutpoints=cutpoints,
+        log_rate=log_rate,
+        band_sd=band_sd,
+        band_cells=np.flatnonzero(band_sd.ravel() > 0).astype(np.int64),
+        noise_count_mean=noise_mean,
+        prior=np.asarray(model.prior, dtype=float),
+        persistence=model.persistence,
+        elicitation_error=model.elicitation_error,
+        prior_concentration=model.prior_concentration,
+        persistence_uncertainty=model.persistence_uncertainty,
+    )
+
+
+def geometric_log_pmf(value: int, mean: float) -> float:
+    """Log pmf of a geometric distribution on 0, 1, 2, ... with the given mean."""
+    theta = mean / (mean + 1.0)
+    return math.log1p(-theta) + value * math.log(theta)
+
+
+def build_engine_data(
+    model: ScenarioModel, arrays: ModelArrays, evidence: Evidence, n_periods: int
+) -> EngineData:
+    """Arrange the reports dated in the first ``n_periods`` periods into cells and slots.
+
+    The engine always runs the chain over the model's whole span (first period to
+    the horizon's): periods with no report carry no evidence, so the filtered
+    and smoothed probabilities up to the as-of period are exactly those given
+    the evidence to date, while every array keeps one shape for any as-of date
+    and a compiled sampler can be reused.
+    """
+    table = evidence.to_dataframe()
+    table = table[table["period"] < n_periods]
+    index = {ident: k for k, ident in enumerate(model.indicator_ids)}
+    cells: dict[tuple[int, int], list[int]] = {}
+    for row, (period, ident) in enumerate(zip(table["period"], table["indicator"], strict=True)):
+        cells.setdefault((int(period), index[ident]), []).append(row)
+    states = table["state"].to_numpy()
+    rel = table["reliability"].to_numpy()
+    cred = table["credibility"].to_numpy()
+
+    # Candidate states per cell: every level, or the distinct reported counts plus "other".
+    keys = sorted(cells)
+    count_values: list[list[int]] = []
+    for period, i in keys:
+        if arrays.is_count[i]:
+            count_values.append(sorted({int(states[r]) for r in cells[(period, i)]}))
+        else:
+            count_values.append([])
+    slots = max([arrays.max_levels] + [len(v) + 1 for v in count_values])
+    C = len(keys)
+    cell_period = np.array([k[0] for k in keys], dtype=np.int64)
+    cell_indicator = np.array([k[1] for k in keys], dtype=np.int64)
+    cell_values = np.full((C, slots), -1, dtype=np.int64)
+    valid = np.zeros((C, slots), dtype=bool)
+    face = np.zeros((C, slots))
+    report_cell, match_rows, noise_rows, rel_idx, cred_idx = [], [], [], [], []
+    for c, (period, i) in enumerate(keys):
+        if arrays.is_count[i]:
+            values = count_values[c]
+            cell_values[c, : len(values)] = values
+            valid[c, : len(values) + 1] = True  # the extra slot is "any other count"
+        else:
+            valid[c, : arrays.n_levels[i]] = True
+            # A dummy count keeps the (unused) count branch finite for categorical
+            # cells: NaN there would leak into gradients through the switch.
+            cell_values[c, 0] = 0
+        for r in cells[(period, i)]:
+            state = int(states[r])
+            if arrays.is_count[i]:
+                match = (cell_values[c] == state).astype(float)
+                match[len(count_values[c])] = 0.0  # "other" never equals a reported value
+                noise = np.full(slots, math.exp(geometric_log_pmf(state, arrays.noise_count_mean[i])))
+            else:
+                match = np.zeros(slots)
+                match[state] = 1.0
+                noise = np.full(slots, 1.0 / arrays.n_levels[i])
+            if rel[r] == "" and cred[r] == 0:
+                with np.errstate(divide="ignore"):
+                    face[c] += np.where(valid[c], np.log(match), 0.0)
+            else:
+                report_cell.append(c)
+                match_rows.append(match)
+                noise_rows.append(noise)
+                rel_idx.append(RELIABILITY_GRADES.index(rel[r]) if rel[r] else BLANK)
+                cred_idx.append(CREDIBILITY_GRADES.index(str(cred[r])) if cred[r] else BLANK)
+    face[~valid] = 0.0
+    K = len(report_cell)
+    return EngineData(
+        n_periods=n_periods,
+        slots=slots,
+        cell_period=cell_period,
+        cell_indicator=cell_indicator,
+        cell_count_values=cell_values,
+        cell_slot_valid=valid,
+        face_log_reading=face,
+        report_cell=np.asarray(report_cell, dtype=np.int64),
+        report_match=np.asarray(match_rows, dtype=float).reshape(K, slots),
+        report_noise=np.asarray(noise_rows, dtype=float).reshape(K, slots),
+        report_reliability=np.asarray(rel_idx, dtype=np.int64),
+        report_credibility=np.asarray(cred_idx, dtype=np.int64),
+    )

@@ -1,0 +1,203 @@
+"""The model's maths as one PyTensor graph, used both for sampling and for exact mode.
+
+Everything here is written once: :func:`chain_terms` turns parameter tensors and
+evidence tensors into the chain's log initial probabilities, log transition
+matrix and per-period log emission likelihoods, and :func:`forward_log_likelihood`
+marginalises the latent scenario path in log space (stable for any number of
+periods; the unnormalised forward algorithm overflows near 90 periods, see
+pymc-extras issue 720). The PyMC model feeds random variables in; exact mode
+feeds the elicitations' point values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.tensor.variable import TensorVariable
+
+from syriaforecast.engine.data import ModelArrays
+
+__all__ = ["ChainTerms", "EvidenceTensors", "chain_terms", "forward_log_likelihood"]
+
+_EVIDENCE_FIELDS = (
+    "cell_period",
+    "cell_indicator",
+    "cell_count_values",
+    "cell_slot_valid",
+    "face_log_reading",
+    "report_cell",
+    "report_match",
+    "report_noise",
+    "report_reliability",
+    "report_credibility",
+)
+
+
+@dataclass(frozen=True)
+class EvidenceTensors:
+    """Symbolic evidence arrays (shared data in PyMC, inputs in compiled functions)."""
+
+    cell_period: TensorVariable
+    cell_indicator: TensorVariable
+    cell_count_values: TensorVariable
+    cell_slot_valid: TensorVariable
+    face_log_reading: TensorVariable
+    report_cell: TensorVariable
+    report_match: TensorVariable
+    report_noise: TensorVariable
+    report_reliability: TensorVariable
+    report_credibility: TensorVariable
+
+    @staticmethod
+    def fields() -> tuple[str, ...]:
+        """Names of the evidence arrays, as on :class:`~syriaforecast.engine.data.EngineData`."""
+        return _EVIDENCE_FIELDS
+
+
+@dataclass(frozen=True)
+class ChainTerms:
+    """The hidden Markov chain's ingredients, all in log space."""
+
+    log_initial: TensorVariable  # (S,)
+    log_transition: TensorVariable  # (S, S), rows sum to one in probability
+    log_emission: TensorVariable  # (T, S)
+
+
+def transition_from_persistence(persistence: TensorVariable, n_scenarios: int) -> TensorVariable:
+    """Log transition matrix: stay with probability ``persistence[s]``, else move evenly."""
+    if n_scenarios == 1:
+        return pt.zeros((1, 1))
+    eye = np.eye(n_scenarios, dtype=bool)
+    stay = pt.log(persistence)[:, None]
+    move = (pt.log1p(-persistence) - np.log(n_scenarios - 1))[:, None]
+    return pt.switch(eye, stay, move)
+
+
+def elicitation_shift(
+    arrays: ModelArrays,
+    sigma: TensorVariable,
+    eta: TensorVariable,
+    band_zeta: TensorVariable,
+) -> TensorVariable:
+    """Logit-scale distance of the true likelihoods from the elicited ones, shape (I, S).
+
+    ``sigma[g] * eta[i, s]`` is the non-centred elicitation error shared within a
+    group; ``band_sd * zeta`` spreads a phrase elicitation over its ICD 203 band.
+    """
+    shift = sigma[pt.as_tensor(arrays.group_of)][:, None] * eta
+    if arrays.band_cells.size:
+        flat = pt.zeros(arrays.n_indicators * arrays.n_scenarios)
+        flat = pt.set_subtensor(flat[arrays.band_cells], arrays.band_sd.ravel()[arrays.band_cells] * band_zeta)
+        shift = shift + flat.reshape((arrays.n_indicators, arrays.n_scenarios))
+    return shift
+
+
+def chain_terms(
+    arrays: ModelArrays,
+    n_periods: int,
+    *,
+    log_initial: TensorVariable,
+    persistence: TensorVariable,
+    shift: TensorVariable,
+    kappa_reliability: TensorVariable,
+    kappa_credibility: TensorVariable,
+    evidence: EvidenceTensors,
+) -> ChainTerms:
+    """Build the chain's log initial, log transition and log emission terms.
+
+    Parameters
+    ----------
+    arrays : ModelArrays
+        The model's elicitations as arrays.
+    n_periods : int
+        Number of periods the chain runs over (the model's whole span).
+    log_initial : tensor (S,)
+        Log probability of each scenario in the first period.
+    persistence : tensor (S,)
+        Probability of staying in each scenario from one period to the next.
+    shift : tensor (I, S)
+        Elicitation shift on the logit / log-rate scale (0 = elicitations exact).
+    kappa_reliability, kappa_credibility : tensor (6,)
+        Informativeness factors by Admiralty grade (A-F, 1-6).
+    evidence : EvidenceTensors
+        The reports, arranged by :func:`~syriaforecast.engine.data.build_engine_data`.
+    """
+    S = arrays.n_scenarios
+    neg_inf = np.float64(-np.inf)
+
+    # P(level | scenario) for categorical indicators from shifted cutpoints:
+    # logit P(x <= l | s) = cut[i, s, l] - shift[i, s]; padded cutpoints are +inf.
+    cumulative = pt.sigmoid(arrays.cutpoints - shift[:, :, None])
+    zeros = pt.zeros((arrays.n_indicators, S, 1))
+    ones = pt.ones((arrays.n_indicators, S, 1))
+    level_prob = pt.diff(pt.concatenate([zeros, cumulative, ones], axis=2), axis=2)
+    log_level = pt.log(pt.maximum(level_prob, 1e-300))  # (I, S, L)
+
+    e = evidence
+    slots = e.face_log_reading.shape[1]
+    # Categorical candidates: slot j is level j; levels beyond L are padded away below.
+    cat = log_level[e.cell_indicator]  # (C, S, L)
+    pad = pt.full((cat.shape[0], S, pt.maximum(slots - arrays.max_levels, 0)), neg_inf)
+    cat = pt.concatenate([cat, pad], axis=2)[:, :, :slots].dimshuffle(0, 2, 1)  # (C, J, S)
+
+    # Count candidates: Poisson log pmf at each reported value; the extra slot
+    # ("any other count") takes the remaining mass, log(1 - sum of the others).
+    log_rate = (arrays.log_rate + shift)[e.cell_indicator]  # (C, S)
+    values = pt.maximum(e.cell_count_values, 0).astype("float64")[:, :, None]
+    poisson = values * log_rate[:, None, :] - pt.exp(log_rate)[:, None, :] - pt.gammaln(values + 1.0)
+    is_value = (e.cell_count_values >= 0)[:, :, None]
+    at_values = pt.switch(is_value, poisson, neg_inf)
+    taken = pt.logsumexp(at_values, axis=1, keepdims=True)  # (C, 1, S)
+    other = pt.log1mexp(pt.minimum(taken, -1e-12))
+    count = pt.switch(is_value, poisson, other)
+
+    is_count_cell = pt.as_tensor(arrays.is_count)[e.cell_indicator][:, None, None]
+    log_state = pt.switch(is_count_cell, count, cat)
+    log_state = pt.switch(e.cell_slot_valid[:, :, None], log_state, neg_inf)
+
+    # Graded reports: with probability kappa the report reads the truth, otherwise noise.
+    rel = pt.concatenate([kappa_reliability, pt.ones(1)])[e.report_reliability]
+    cred = pt.concatenate([kappa_credibility, pt.ones(1)])[e.report_credibility]
+    kappa = (rel * cred)[:, None]
+    report_prob = kappa * e.report_match + (1.0 - kappa) * e.report_noise
+    graded = pt.inc_subtensor(
+        pt.zeros_like(e.face_log_reading)[e.report_cell], pt.log(pt.maximum(report_prob, 1e-300))
+    )
+    log_reading = e.face_log_reading + graded  # (C, J)
+
+    cell_loglik = pt.logsumexp(log_state + log_reading[:, :, None], axis=1)  # (C, S)
+    log_emission = pt.inc_subtensor(pt.zeros((n_periods, S))[e.cell_period], cell_loglik)
+    return ChainTerms(
+        log_initial=log_initial,
+        log_transition=transition_from_persistence(persistence, S),
+        log_emission=log_emission,
+    )
+
+
+def forward_log_likelihood(terms: ChainTerms) -> TensorVariable:
+    """Log P(evidence | parameters), the latent scenario path summed out exactly.
+
+    The forward recursion runs in log space,
+    ``log a_t = e_t + logsumexp_s'(log a_{t-1}[s'] + log A[s', s])``,
+    so no probability is ever formed that could under- or overflow.
+    """
+
+    def step(
+        log_emission_t: TensorVariable, log_alpha: TensorVariable, log_transition: TensorVariable
+    ) -> TensorVariable:
+        return log_emission_t + pt.logsumexp(log_alpha[:, None] + log_transition, axis=0)
+
+    first = terms.log_initial + terms.log_emission[0]
+    alphas = pytensor.scan(
+        step,
+        sequences=[terms.log_emission[1:]],
+        outputs_info=[first],
+        non_sequences=[terms.log_transition],
+        strict=True,
+        return_updates=False,
+    )
+    last = pt.concatenate([first[None, :], alphas], axis=0)[-1]
+    return pt.logsumexp(last)
