@@ -68,7 +68,6 @@ class ModelArrays:
     cutpoints: np.ndarray
     log_rate: np.ndarray  # (I, S) log expected count (0 for categorical)
     band_sd: np.ndarray  # (I, S) logit sd of phrase elicitations (0 for numbers)
-    band_cells: np.ndarray  # flat (I*S) indices of phrase-elicited cells
     noise_count_mean: np.ndarray  # (I,) mean of the count-noise distribution
     prior: np.ndarray  # (S,)
     persistence: float
@@ -140,7 +139,6 @@ def build_model_arrays(model: ScenarioModel) -> ModelArrays:
         cutpoints=cutpoints,
         log_rate=log_rate,
         band_sd=band_sd,
-        band_cells=np.flatnonzero(band_sd.ravel() > 0).astype(np.int64),
         noise_count_mean=noise_mean,
         prior=np.asarray(model.prior, dtype=float),
         persistence=model.persistence,

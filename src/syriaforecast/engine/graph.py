@@ -76,23 +76,18 @@ def transition_from_persistence(persistence: TensorVariable, n_scenarios: int) -
     return pt.switch(eye, stay, move)
 
 
-def elicitation_shift(
-    arrays: ModelArrays,
-    sigma: TensorVariable,
-    eta: TensorVariable,
-    band_zeta: TensorVariable,
-) -> TensorVariable:
+def elicitation_shift(arrays: ModelArrays, sigma: TensorVariable, eta: TensorVariable) -> TensorVariable:
     """Logit-scale distance of the true likelihoods from the elicited ones, shape (I, S).
 
-    ``sigma[g] * eta[i, s]`` is the non-centred elicitation error shared within a
-    group; ``band_sd * zeta`` spreads a phrase elicitation over its ICD 203 band.
+    Two independent normal errors add up: the group's elicitation error
+    ``Normal(0, sigma[g])`` and, for a phrase, the spread over its ICD 203 band
+    ``Normal(0, band_sd)``. Their sum is ``Normal(0, sqrt(sigma[g]^2 + band_sd^2))``,
+    so one standard normal ``eta[i, s]`` per cell carries both (non-centred).
+    Sampling the two separately would leave a ridge along which only their sum is
+    identified, and NUTS mixes poorly on such ridges.
     """
-    shift = sigma[pt.as_tensor(arrays.group_of)][:, None] * eta
-    if arrays.band_cells.size:
-        flat = pt.zeros(arrays.n_indicators * arrays.n_scenarios)
-        flat = pt.set_subtensor(flat[arrays.band_cells], arrays.band_sd.ravel()[arrays.band_cells] * band_zeta)
-        shift = shift + flat.reshape((arrays.n_indicators, arrays.n_scenarios))
-    return shift
+    scale = pt.sqrt(sigma[pt.as_tensor(arrays.group_of)][:, None] ** 2 + arrays.band_sd**2)
+    return scale * eta
 
 
 def chain_terms(

@@ -10,8 +10,8 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   boundary when persistence is close to one.
 - ``elicitation_sigma[g] ~ HalfNormal(elicitation_error)`` and
   ``elicitation_eta[i, s] ~ Normal(0, 1)``: non-centred elicitation error, shared
-  in scale by the indicators of a group; ``band_zeta`` spreads phrase
-  elicitations over their ICD 203 bands.
+  in scale by the indicators of a group; a phrase elicitation adds the spread
+  of its ICD 203 band to that scale.
 - ``source_reliability[A..F]``, ``information_credibility[1..6]`` ~ Beta: the
   informativeness factors of graded reports, with means set by the grade.
 """
@@ -86,10 +86,6 @@ def build_pymc_model(
             persistence = pt.as_tensor(np.full(S, arrays.persistence))
         sigma = pm.HalfNormal("elicitation_sigma", sigma=arrays.elicitation_error, dims="group")
         eta = pm.Normal("elicitation_eta", 0.0, 1.0, dims=("indicator", "scenario"))
-        if arrays.band_cells.size:
-            band_zeta = pm.Normal("band_zeta", 0.0, 1.0, shape=arrays.band_cells.size)
-        else:
-            band_zeta = pt.zeros(0)
         kappa_rel = pm.Beta(
             "source_reliability",
             alpha=rel_mean * GRADE_CONCENTRATION,
@@ -102,7 +98,7 @@ def build_pymc_model(
             beta=(1 - cred_mean) * GRADE_CONCENTRATION,
             dims="credibility_grade",
         )
-        shift = elicitation_shift(arrays, sigma, eta, band_zeta)
+        shift = elicitation_shift(arrays, sigma, eta)
         terms = chain_terms(
             arrays,
             len(coords["period"]),

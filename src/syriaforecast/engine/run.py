@@ -30,7 +30,6 @@ PARAMETER_NAMES = (
     "persistence",
     "elicitation_sigma",
     "elicitation_eta",
-    "band_zeta",
     "source_reliability",
     "information_credibility",
 )

@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ _MAX_BYTES = 256 * 1024 * 1024
 _MAX_ROWS = 2_000_000
 _MAX_COUNT = 1_000_000
 _MAX_TEXT = 10_000
+# ASCII only: str.isdigit() and date.fromisoformat() also take "²", "１２" or "2025-W01-1".
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -59,10 +63,12 @@ class Evidence:
         if n == 0:
             return f"Evidence(model {self.model_id!r}: no reports)"
         dates = self._table["date"]
+        n_ind = self._table["indicator"].nunique()
+        n_per = self._table["period"].nunique()
         return (
             f"Evidence(model {self.model_id!r}: {n} report{'s' * (n != 1)} of "
-            f"{self._table['indicator'].nunique()} indicators, {dates.min().isoformat()}.."
-            f"{dates.max().isoformat()}, {self._table['period'].nunique()} periods)"
+            f"{n_ind} indicator{'s' * (n_ind != 1)}, {dates.min().isoformat()}.."
+            f"{dates.max().isoformat()}, {n_per} period{'s' * (n_per != 1)})"
         )
 
     def __len__(self) -> int:
@@ -96,7 +102,9 @@ class Evidence:
         Existing reports are neither reordered nor changed.
         """
         new = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-        added = _from_dataframe(new, model, source="<appended rows>", first_row=len(self._table) + 1)
+        # Number new rows after the last existing line, so no two reports share a number.
+        first = int(self._table["line"].max()) + 1 if len(self._table) else (2 if self.raw else 1)
+        added = _from_dataframe(new, model, source="<appended rows>", first_row=first)
         combined = pd.concat([self._table, added._table], ignore_index=True)
         problems = _conflicts(combined, model, "<appended rows>")
         if problems:
@@ -105,12 +113,17 @@ class Evidence:
 
     def to_csv_text(self) -> str:
         """The reports as evidence-log CSV text (the user's columns only)."""
-        out = io.StringIO()
-        frame = self._table[list(COLUMNS)].copy()
-        frame["date"] = frame["date"].map(lambda d: d.isoformat())
-        frame["credibility"] = frame["credibility"].map(lambda c: str(c) if c else "")
-        frame.to_csv(out, index=False, lineterminator="\n")
-        return out.getvalue()
+        return _csv_text(self._table, COLUMNS)
+
+
+def _csv_text(table: pd.DataFrame, columns: Iterable[str], newline: str = "\n") -> str:
+    """Format reports as CSV text with a header of ``columns``, in that order."""
+    out = io.StringIO()
+    frame = table[list(COLUMNS)].copy()
+    frame["date"] = frame["date"].map(lambda d: d.isoformat())
+    frame["credibility"] = frame["credibility"].map(lambda c: str(c) if c else "")
+    frame[list(columns)].to_csv(out, index=False, lineterminator=newline)
+    return out.getvalue()
 
 
 def load_evidence(
@@ -164,15 +177,34 @@ def append_evidence(
     from syriaforecast._io import atomic_write_bytes
 
     path = Path(path)
+    name = str(path)
     existing = _from_file(path, model)
     combined = existing.append(rows, model)
     tail = combined.to_dataframe().iloc[len(existing) :]
-    lines = Evidence(model.id, tail, "", "", b"").to_csv_text().split("\n", 1)[1]
     raw = existing.raw
+    # The new rows follow the file's own header (its columns, order and line ending).
+    header_row = next(csv.reader(io.StringIO(_decode(raw, name), newline="")))
+    header = [h.strip().lower() for h in header_row]
+    filled = {"reliability": tail["reliability"] != "", "credibility": tail["credibility"] != 0,
+                "source": tail["source"] != "", "note": tail["note"] != ""}
+    lost = [c for c, used in filled.items() if c not in header and used.any()]
+    if lost:
+        raise EvidenceError([Problem(name, "line 1", "header", ", ".join(lost),
+                                     "a column for every field the appended rows fill: add "
+                                     f"{', '.join(lost)} to the file's header first")])
+    end = raw.find(b"\n")
+    newline = "\r\n" if end > 0 and raw[end - 1 : end] == b"\r" else "\n"
+    lines = _csv_text(tail, header, newline).split(newline, 1)[1]
     if raw and not raw.endswith(b"\n"):
-        raw += b"\n"
-    atomic_write_bytes(path, raw + lines.encode())
-    return _from_file(path, model)
+        raw += newline.encode()
+    data = raw + lines.encode()
+    # Validate exactly the bytes about to be written: nothing is written unless they load.
+    rows_read, problems = _read_csv(_decode(data, name), name)
+    if problems:
+        raise EvidenceError(problems)
+    table = _validate_rows(rows_read, model, name)._table
+    atomic_write_bytes(path, data)
+    return Evidence(model.id, table, name, hashlib.sha256(data).hexdigest(), data)
 
 
 # --------------------------------------------------------------------------- reading
@@ -183,7 +215,15 @@ def _as_date(value: dt.date | str | pd.Timestamp) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value))
+    text = str(value).strip()
+    try:
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise EvidenceError(
+            [Problem("<as_of>", "", "as_of", repr(text), "an ISO date YYYY-MM-DD")]
+        ) from None
 
 
 def _from_file(path: Path, model: ScenarioModel) -> Evidence:
@@ -275,12 +315,15 @@ def _from_dataframe(frame: pd.DataFrame, model: ScenarioModel, *, source: str, f
     problems = []
     unknown = [c for c in columns if c not in COLUMNS]
     missing = [c for c in _REQUIRED if c not in columns]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if unknown:
         problems.append(Problem(source, "columns", "columns", ", ".join(map(repr, unknown)),
                                 f"columns from {', '.join(COLUMNS)}"))
     if missing:
         problems.append(Problem(source, "columns", "columns", "(missing) " + ", ".join(missing),
                                 f"the required columns {', '.join(_REQUIRED)}"))
+    if duplicated:
+        problems.append(Problem(source, "columns", "columns", ", ".join(duplicated), "each column once"))
     if problems:
         raise EvidenceError(problems)
     frame = frame.set_axis(columns, axis=1)
@@ -322,9 +365,9 @@ def _validate_rows(
         date_text = row.get("date", "").strip()
         date: dt.date | None = None
         try:
-            date = dt.date.fromisoformat(date_text)
-            if len(date_text) != 10:
+            if not _ISO_DATE.fullmatch(date_text):
                 raise ValueError
+            date = dt.date.fromisoformat(date_text)
         except ValueError:
             problems.append(Problem(name, where, "date", repr(date_text), "an ISO date YYYY-MM-DD"))
             ok = False
@@ -407,7 +450,7 @@ def _parse_value(text: str, indicator: Any) -> tuple[int | None, str | None]:
         if text.lower() in lowered:
             return lowered.index(text.lower()), None
         return None, f"one of the levels {list(indicator.levels)} of ordinal indicator {indicator.id!r}"
-    if text.isdigit() and int(text) <= _MAX_COUNT:
+    if _WHOLE_NUMBER.fullmatch(text) and int(text) <= _MAX_COUNT:
         return int(text), None
     return None, f"a whole number 0..{_MAX_COUNT} for count indicator {indicator.id!r}"
 

@@ -10,6 +10,7 @@ bad value and what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -37,6 +38,8 @@ _ID_ALLOWED = "a letter followed by up to 63 letters, digits, '_' or '-'"
 #: Likelihoods closer than this to 0 or 1 are refused: they make one report decisive forever.
 _PROB_FLOOR = 1e-6
 _MAX_INDICATORS = 20_000
+#: Labels pydantic gives the alternatives of a union in error locations.
+_UNION_TAGS = ("float", "str", "dict[str,str]")
 
 
 # --------------------------------------------------------------------------- schema (structure)
@@ -333,7 +336,7 @@ def parse_model(
     text = ""
     if isinstance(content, Mapping):
         data: Any = content
-        digest = hashlib.sha256(tomli_w.dumps(_plain(content)).encode()).hexdigest()
+        digest = ""  # set below from the validated model: the raw mapping may not be TOML-able
     else:
         raw = content.encode() if isinstance(content, str) else bytes(content)
         digest = hashlib.sha256(raw).hexdigest()
@@ -341,15 +344,25 @@ def parse_model(
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
+            where = _toml_error_location(exc, text)
             raise ModelFileError(
-                [Problem(source, _toml_error_location(exc), "TOML syntax", "", str(exc))]
+                [Problem(source, where, "TOML syntax", _toml_error_line(where, text), str(exc))]
+            ) from None
+        except RecursionError:
+            raise ModelFileError(
+                [Problem(source, "", "TOML syntax", "(deeply nested arrays or tables)",
+                         "arrays and inline tables nested at most a few hundred levels deep")]
             ) from None
     locator = _Locator(text)
     problems = _structural_problems(data, source, locator)
     problems += _semantic_problems(data, source, locator)
     if problems:
         raise ModelFileError(_dedupe(problems), file=source)
-    return _build(data, path=path, digest=digest)
+    model = _build(data, path=path, digest=digest)
+    if not digest:
+        canonical = model.to_toml().encode()
+        model = dataclasses.replace(model, sha256=hashlib.sha256(canonical).hexdigest())
+    return model
 
 
 def save_model(model: ScenarioModel, path: str | Path) -> Path:
@@ -376,20 +389,25 @@ def _decode(raw: bytes, source: str) -> str:
         ) from None
 
 
-def _toml_error_location(exc: tomllib.TOMLDecodeError) -> str:
+def _toml_error_location(exc: tomllib.TOMLDecodeError, text: str = "") -> str:
     lineno = getattr(exc, "lineno", None)
     if lineno is None:
         found = re.search(r"line (\d+)", str(exc))
-        return f"line {found.group(1)}" if found else ""
+        if found:
+            return f"line {found.group(1)}"
+        if "end of document" in str(exc):
+            return f"line {max(len(text.splitlines()), 1)}"
+        return ""
     return f"line {lineno}"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def _toml_error_line(where: str, text: str) -> str:
+    """Return the text of the line a TOML syntax error points at (the problem's value)."""
+    found = re.fullmatch(r"line (\d+)", where)
+    lines = text.splitlines()
+    if not found or not 1 <= int(found.group(1)) <= len(lines):
+        return ""
+    return _show(lines[int(found.group(1)) - 1])
 
 
 class _Locator:
@@ -408,6 +426,8 @@ class _Locator:
             return None
         start, stop = 1, len(self.lines)
         keys = list(loc)
+        if len(keys) == 1 and keys[0] in self.headers:
+            return self.headers[keys[0]][0]
         if len(keys) >= 2 and isinstance(keys[1], int) and keys[0] in self.headers:
             blocks = self.headers[keys[0]]
             if keys[1] >= len(blocks):
@@ -425,12 +445,17 @@ class _Locator:
             keys = keys[1:]
             if not keys:
                 return start
-        last = str(keys[-1])
-        pattern = re.compile(rf"^\s*(\"?){re.escape(last)}\1\s*=")
-        for number in range(start, stop + 1):
-            if pattern.match(self.lines[number - 1]):
-                return number
-        return start
+        # Narrow down key by key ("likelihood", then "calm"): each is a "key =" line or a
+        # "[...key]" sub-table header; a key not found leaves the line where it was.
+        line = start
+        for key in map(str, keys):
+            k = re.escape(key)
+            pattern = re.compile(rf"^\s*(?:(\"?){k}\1\s*=|\[\s*(?:[^\[\]]*\.\s*)?\"?{k}\"?\s*\])")
+            for number in range(line, stop + 1):
+                if pattern.match(self.lines[number - 1]):
+                    line = number
+                    break
+        return line
 
     def where(self, loc: tuple[Any, ...], data: Any) -> str:
         path = ""
@@ -466,7 +491,10 @@ def _structural_problems(data: Any, source: str, locator: _Locator) -> list[Prob
             loc = tuple(error["loc"])
             # pydantic reports the alternatives of a union separately; the semantic pass
             # explains priors and likelihood cells better, so skip those here.
-            loc = tuple(p for p in loc if not (isinstance(p, str) and p in ("float", "str")))
+            loc = tuple(
+                p for k, p in enumerate(loc)
+                if not (k and loc[k - 1] in ("prior", "rationale") and p in _UNION_TAGS)
+            )
             field_name = ".".join(str(p) for p in loc[-1:]) or "(file)"
             allowed = error["msg"]
             if error["type"] == "extra_forbidden":
@@ -496,13 +524,15 @@ def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Proble
             add(("model", "id"), "id", ident, _ID_ALLOWED)
         period = model.get("period", "month")
         start = model.get("start")
-        if period in periods.FREQUENCIES and isinstance(start, str):
+        if isinstance(period, str) and period in periods.FREQUENCIES and isinstance(start, str):
             try:
                 first = periods.parse_start(start, period)
             except ValueError:
                 add(("model", "start"), "start", start, f"a {period} written as {periods.start_form(period)}")
             else:
                 horizon = model.get("horizon")
+                if isinstance(horizon, dt.datetime):  # pydantic reports a non-midnight time
+                    horizon = horizon.date()
                 if isinstance(horizon, str):
                     try:
                         horizon = dt.date.fromisoformat(horizon)
@@ -608,11 +638,11 @@ def _indicator_problems(
         for sid in scenario_ids:
             if sid not in likelihood:
                 add(("indicators", k, "likelihood"), f"likelihood.{sid}", "(missing)",
-                    f"a likelihood for every scenario ({', '.join(scenario_ids)})")
+                    f"a likelihood for every scenario ({', '.join(dict.fromkeys(scenario_ids))})")
         for sid, value in likelihood.items():
             loc = ("indicators", k, "likelihood", sid)
             if scenario_ids and sid not in scenario_ids:
-                add(loc, f"likelihood.{sid}", value, f"unknown scenario; scenarios are {', '.join(scenario_ids)}")
+                add(loc, f"likelihood.{sid}", value, f"unknown scenario; scenarios are {', '.join(dict.fromkeys(scenario_ids))}")
                 continue
             message = _cell_problem(kind, value, levels)
             if message:
@@ -622,7 +652,7 @@ def _indicator_problems(
         for sid in rationale:
             if sid not in scenario_ids:
                 add(("indicators", k, "rationale", sid), f"rationale.{sid}", sid,
-                    f"unknown scenario; scenarios are {', '.join(scenario_ids)}")
+                    f"unknown scenario; scenarios are {', '.join(dict.fromkeys(scenario_ids))}")
     return []
 
 

@@ -12,10 +12,14 @@ __all__ = ["FREQUENCIES", "parse_start", "period_index", "period_label", "period
 #: Model-file period names and the pandas frequency behind each.
 FREQUENCIES: dict[str, str] = {"month": "M", "week": "W-SUN", "quarter": "Q-DEC"}
 
+# [0-9], not \d: \d also matches non-ASCII digits such as "٢٠٢٥".
 _START_FORMS = {
-    "month": (re.compile(r"^\d{4}-(0[1-9]|1[0-2])$"), '"YYYY-MM", e.g. "2024-12"'),
-    "quarter": (re.compile(r"^\d{4}-Q[1-4]$"), '"YYYY-Qn", e.g. "2025-Q1"'),
-    "week": (re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"), '"YYYY-Www" (ISO week), e.g. "2025-W03"'),
+    "month": (re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$"), '"YYYY-MM", e.g. "2024-12"'),
+    "quarter": (re.compile(r"^[0-9]{4}-Q[1-4]$"), '"YYYY-Qn", e.g. "2025-Q1"'),
+    "week": (
+        re.compile(r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$"),
+        '"YYYY-Www" (ISO week), e.g. "2025-W03"',
+    ),
 }
 
 
@@ -33,7 +37,7 @@ def parse_start(text: str, period: str) -> pd.Period:
         If ``text`` is not the spelling for ``period`` (see :func:`start_form`).
     """
     pattern, form = _START_FORMS[period]
-    if not pattern.match(text):
+    if not pattern.fullmatch(text):  # fullmatch: "$" alone lets a trailing newline through
         raise ValueError(f"expected {form}")
     if period == "week":
         year, week = text.split("-W")
@@ -52,6 +56,8 @@ def period_label(period: pd.Period) -> str:
     if period.freqstr.startswith("W"):
         year, week, _ = period.start_time.date().isocalendar()
         return f"{year}-W{week:02d}"
+    if period.freqstr.startswith("Q"):
+        return f"{period.year}-Q{period.quarter}"  # str() gives "2025Q1"
     return str(period)
 
 
