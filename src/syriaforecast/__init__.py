@@ -17,7 +17,14 @@ from syriaforecast.errors import (
 )
 from syriaforecast.forecast import Forecast, forecast, load_forecast
 from syriaforecast.spec.evidence import Evidence, append_evidence, load_evidence, save_evidence
-from syriaforecast.spec.model import Indicator, Scenario, ScenarioModel, load_model, parse_model, save_model
+from syriaforecast.spec.model import (
+    Indicator,
+    Scenario,
+    ScenarioModel,
+    load_model,
+    parse_model,
+    save_model,
+)
 
 try:
     __version__ = version("syriaforecast")

@@ -48,26 +48,49 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="syriaforecast", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    validate = sub.add_parser("validate", help="check a model file and (optionally) its evidence log")
+    validate = sub.add_parser(
+        "validate", help="check a model file and (optionally) its evidence log"
+    )
     validate.add_argument("model", type=Path)
     validate.add_argument("evidence", type=Path, nargs="?")
 
     fc = sub.add_parser("forecast", help="forecast the scenarios and write the report")
-    fc.add_argument("--model", type=Path, default=None, help="model file (default: the bundled Russia-Syria model)")
-    fc.add_argument("--evidence", type=Path, default=None, help="evidence CSV (default: the bundled evidence)")
-    fc.add_argument("--as-of", default=None, help="information date YYYY-MM-DD (default: latest report)")
+    fc.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model file (default: the bundled Russia-Syria model)",
+    )
+    fc.add_argument(
+        "--evidence", type=Path, default=None, help="evidence CSV (default: the bundled evidence)"
+    )
+    fc.add_argument(
+        "--as-of", default=None, help="information date YYYY-MM-DD (default: latest report)"
+    )
     fc.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
     fc.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
     fc.add_argument("--chains", type=int, default=4)
     fc.add_argument("--seed", type=int, default=None)
-    fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
-    fc.add_argument("--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report")
-    fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
+    fc.add_argument(
+        "--exact", action="store_true", help="take the elicitations as exact (no sampling)"
+    )
+    fc.add_argument(
+        "--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report"
+    )
+    fc.add_argument(
+        "--json", action="store_true", help="print the forecast as JSON instead of tables"
+    )
 
     bt = sub.add_parser("backtest", help="replay resolved cases or synthetic worlds and score them")
-    bt.add_argument("cases", type=Path, nargs="?", help="folder holding one folder per resolved case")
-    bt.add_argument("--synthetic", type=int, default=None, metavar="N", help="backtest N synthetic worlds")
-    bt.add_argument("--cutoffs", default=None, help="comma-separated cutoff dates (default: every period end)")
+    bt.add_argument(
+        "cases", type=Path, nargs="?", help="folder holding one folder per resolved case"
+    )
+    bt.add_argument(
+        "--synthetic", type=int, default=None, metavar="N", help="backtest N synthetic worlds"
+    )
+    bt.add_argument(
+        "--cutoffs", default=None, help="comma-separated cutoff dates (default: every period end)"
+    )
     bt.add_argument("--draws", type=int, default=None)
     bt.add_argument("--seed", type=int, default=0)
     bt.add_argument("--out", type=Path, default=None)
@@ -118,7 +141,9 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     table.add_column("name")
     table.add_column("prior", justify="right")
     for s in model.scenarios:
-        table.add_row(s.id, s.name, f"{s.prior:.2f}" + (f" ({s.prior_phrase})" if s.prior_phrase else ""))
+        table.add_row(
+            s.id, s.name, f"{s.prior:.2f}" + (f" ({s.prior_phrase})" if s.prior_phrase else "")
+        )
     console.print(table)
     groups = Table(title=f"Indicators ({len(model.indicators)})", title_justify="left")
     groups.add_column("group")
@@ -126,7 +151,9 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
         groups.add_column(kind, justify="right")
     for group in model.groups:
         members = [i for i in model.indicators if i.group == group]
-        groups.add_row(group, *(str(sum(i.type == k for i in members)) for k in ("binary", "ordinal", "count")))
+        groups.add_row(
+            group, *(str(sum(i.type == k for i in members)) for k in ("binary", "ordinal", "count"))
+        )
     console.print(groups)
     if args.evidence is not None:
         evidence = load_evidence(args.evidence, model)
@@ -135,8 +162,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
         if not frame.empty:
             labels = model.period_labels(int(frame["period"].max()) + 1)
             frame["grade"] = [
-                (r + (str(c) if c else "")) or "ungraded" for r, c in zip(frame["reliability"], frame["credibility"],
-                                                                          strict=True)
+                (r + (str(c) if c else "")) or "ungraded"
+                for r, c in zip(frame["reliability"], frame["credibility"], strict=True)
             ]
             frame["period_label"] = [labels[p] for p in frame["period"]]
             counts = frame.groupby(["period_label", "grade"]).size().unstack(fill_value=0)
@@ -146,7 +173,9 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
                 reports.add_column(str(grade), justify="right")
             reports.add_column("total", justify="right")
             for label, row in counts.iterrows():
-                reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
+                reports.add_row(
+                    str(label), *(str(v) if v else "." for v in row), str(int(row.sum()))
+                )
             console.print(reports)
     console.print("[green]valid[/]")
     return EXIT_OK
@@ -214,7 +243,7 @@ def _print_summary(result: Any, console: Console) -> None:
     table.add_column("ICD 203")
     table.add_column("confidence")
     summary = result.summary()
-    for sid, row in summary.iterrows():
+    for _, row in summary.iterrows():
         flag = " *" if row["spans_phrases"] else ""
         table.add_row(
             str(row["name"]),
@@ -253,8 +282,11 @@ def forecast_json(result: Any) -> dict[str, Any]:
     def by_period(which: str) -> list[dict[str, Any]]:
         means = result.mean(which)
         return [
-            {"period": str(period)} | {sid: round(float(means.sel(time=period, scenario=sid)), 6)
-                                       for sid in result.model.scenario_ids}
+            {"period": str(period)}
+            | {
+                sid: round(float(means.sel(time=period, scenario=sid)), 6)
+                for sid in result.model.scenario_ids
+            }
             for period in means["time"].values
         ]
 
@@ -266,8 +298,12 @@ def forecast_json(result: Any) -> dict[str, Any]:
     }
     for name in ("horizon", "filtered", "smoothed"):
         if f"{name}_rhat" in result.diagnostics:
-            diagnostics[f"{name}_max_rhat"] = round(float(result.diagnostics[f"{name}_rhat"].max()), 4)
-            diagnostics[f"{name}_min_ess_bulk"] = round(float(result.diagnostics[f"{name}_ess_bulk"].min()), 1)
+            diagnostics[f"{name}_max_rhat"] = round(
+                float(result.diagnostics[f"{name}_rhat"].max()), 4
+            )
+            diagnostics[f"{name}_min_ess_bulk"] = round(
+                float(result.diagnostics[f"{name}_ess_bulk"].min()), 1
+            )
     return {
         "model": result.model.id,
         "as_of": result.as_of.isoformat(),

@@ -59,7 +59,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         return max(1, int(value))
     except ValueError:
-        raise SyriaforecastError(f"environment variable {name}={value!r}: expected a whole number") from None
+        raise SyriaforecastError(
+            f"environment variable {name}={value!r}: expected a whole number"
+        ) from None
 
 
 @dataclass(eq=False)
@@ -106,7 +108,9 @@ class Forecast:
 
     def __repr__(self) -> str:
         means = self.horizon.mean(SAMPLE_DIMS)
-        parts = ", ".join(f"{s}={float(means.sel(scenario=s)):.2f}" for s in self.model.scenario_ids)
+        parts = ", ".join(
+            f"{s}={float(means.sel(scenario=s)):.2f}" for s in self.model.scenario_ids
+        )
         return (
             f"Forecast({self.model.id!r}, as of {self.as_of.isoformat()}, {self.mode}, "
             f"horizon {self.model.horizon.isoformat()}: {parts})"
@@ -212,7 +216,10 @@ class Forecast:
                 "log_rate": (("indicator", "scenario"), arrays.log_rate),
                 "band_sd": (("indicator", "scenario"), arrays.band_sd),
             },
-            coords={"scenario": list(self.model.scenario_ids), "indicator": list(self.model.indicator_ids)},
+            coords={
+                "scenario": list(self.model.scenario_ids),
+                "indicator": list(self.model.indicator_ids),
+            },
         )
         groups = {
             "/": xr.Dataset(attrs=dict(self.attrs)),
@@ -257,8 +264,9 @@ def hdi_bounds(samples: xr.DataArray, *, prob: float = 0.9) -> tuple[xr.DataArra
     return interval.sel(ci_bound="lower", drop=True), interval.sel(ci_bound="upper", drop=True)
 
 
-def _diagnostics(run: EngineRun, filtered: xr.DataArray, smoothed: xr.DataArray,
-                 horizon: xr.DataArray) -> xr.Dataset:
+def _diagnostics(
+    run: EngineRun, filtered: xr.DataArray, smoothed: xr.DataArray, horizon: xr.DataArray
+) -> xr.Dataset:
     divergences = int(np.sum(run.sample_stats.get("diverging", np.zeros(1))))
     if run.mode == "exact":
         return xr.Dataset(attrs={"divergences": 0, "mode": "exact"})
@@ -271,12 +279,18 @@ def _diagnostics(run: EngineRun, filtered: xr.DataArray, smoothed: xr.DataArray,
         constant = (values.max(SAMPLE_DIMS) - values.min(SAMPLE_DIMS)) < 1e-12
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            out[f"{name}_rhat"] = arviz_stats.rhat(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
-            out[f"{name}_ess_bulk"] = arviz_stats.ess(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
+            out[f"{name}_rhat"] = arviz_stats.rhat(values, sample_dims=list(SAMPLE_DIMS)).where(
+                ~constant
+            )
+            out[f"{name}_ess_bulk"] = arviz_stats.ess(values, sample_dims=list(SAMPLE_DIMS)).where(
+                ~constant
+            )
             out[f"{name}_ess_tail"] = arviz_stats.ess(
                 values, sample_dims=list(SAMPLE_DIMS), method="tail"
             ).where(~constant)
-    return xr.Dataset(out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN})
+    return xr.Dataset(
+        out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN}
+    )
 
 
 def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
@@ -350,7 +364,7 @@ def forecast(
         Information date: only reports dated on or before it are used. Defaults to
         the date of the latest report (the model's start when there is none).
     draws, tune : int, optional
-        Posterior draws and tuning steps per chain (default 500 each; the
+        Posterior draws and tuning steps per chain (default 1000 each; the
         environment variables ``SYRIAFORECAST_DRAWS`` / ``SYRIAFORECAST_TUNE``
         change the default, e.g. to run notebooks quickly).
     chains : int
@@ -392,8 +406,8 @@ def forecast(
     if seed is None:
         seed = secrets.randbits(31)
     settings = SamplerSettings(
-        draws=draws if draws is not None else _env_int("SYRIAFORECAST_DRAWS", 500),
-        tune=tune if tune is not None else _env_int("SYRIAFORECAST_TUNE", 500),
+        draws=draws if draws is not None else _env_int("SYRIAFORECAST_DRAWS", 1000),
+        tune=tune if tune is not None else _env_int("SYRIAFORECAST_TUNE", 1000),
         chains=chains,
         target_accept=target_accept,
         seed=int(seed),
@@ -403,7 +417,8 @@ def forecast(
     failures = _diagnostic_failures(result.diagnostics) if run.mode != "exact" else []
     if failures:
         warnings.warn(
-            "sampler diagnostics failed: " + "; ".join(failures)
+            "sampler diagnostics failed: "
+            + "; ".join(failures)
             + ". Try more draws and tuning (draws=2000, tune=1000), a higher target_accept "
             "(0.95), or check the model for elicitations that contradict the evidence.",
             ConvergenceWarning,
@@ -413,7 +428,11 @@ def forecast(
 
 
 def _assemble(
-    model: ScenarioModel, evidence: Evidence, as_of: dt.date, run: EngineRun, settings: SamplerSettings
+    model: ScenarioModel,
+    evidence: Evidence,
+    as_of: dt.date,
+    run: EngineRun,
+    settings: SamplerSettings,
 ) -> Forecast:
     chains, draws = run.chains, run.draws
     S = len(model.scenarios)
@@ -426,15 +445,28 @@ def _assemble(
 
     n = run.n_asof
     time_coords = coords | {"time": labels[:n], "scenario": scen}
-    filtered = xr.DataArray(shaped(run.chain.filtered[:, :n]), dims=("chain", "draw", "time", "scenario"),
-                            coords=time_coords, name="filtered")
-    smoothed = xr.DataArray(shaped(run.chain.smoothed[:, :n]), dims=("chain", "draw", "time", "scenario"),
-                            coords=time_coords, name="smoothed")
-    horizon = xr.DataArray(shaped(run.chain.filtered[:, run.horizon_index]), dims=("chain", "draw", "scenario"),
-                           coords=coords | {"scenario": scen}, name="horizon")
+    filtered = xr.DataArray(
+        shaped(run.chain.filtered[:, :n]),
+        dims=("chain", "draw", "time", "scenario"),
+        coords=time_coords,
+        name="filtered",
+    )
+    smoothed = xr.DataArray(
+        shaped(run.chain.smoothed[:, :n]),
+        dims=("chain", "draw", "time", "scenario"),
+        coords=time_coords,
+        name="smoothed",
+    )
+    horizon = xr.DataArray(
+        shaped(run.chain.filtered[:, run.horizon_index]),
+        dims=("chain", "draw", "scenario"),
+        coords=coords | {"scenario": scen},
+        name="horizon",
+    )
     posterior = _parameters_dataset(model, run, coords)
     sample_stats = xr.Dataset(
-        {name: (("chain", "draw"), values) for name, values in run.sample_stats.items()}, coords=coords
+        {name: (("chain", "draw"), values) for name, values in run.sample_stats.items()},
+        coords=coords,
     )
     diagnostics = _diagnostics(run, filtered, smoothed, horizon)
     attrs = {
@@ -456,11 +488,24 @@ def _assemble(
     attrs |= {f"sampler_{k}": v for k, v in settings.as_attrs().items()}
     attrs |= {f"version_{k}": v for k, v in _versions().items()}
     attrs |= {f"time_{k}": float(v) for k, v in run.timings.items()}
-    return Forecast(model, evidence, as_of, run.mode, filtered, smoothed, horizon, posterior,
-                    sample_stats, diagnostics, attrs)
+    return Forecast(
+        model,
+        evidence,
+        as_of,
+        run.mode,
+        filtered,
+        smoothed,
+        horizon,
+        posterior,
+        sample_stats,
+        diagnostics,
+        attrs,
+    )
 
 
-def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]) -> xr.Dataset:
+def _parameters_dataset(
+    model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]
+) -> xr.Dataset:
     dims = {
         "initial_probability": ("scenario",),
         "persistence": ("scenario",),
@@ -476,7 +521,9 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "reliability_grade": list("ABCDEF"),
         "credibility_grade": list("123456"),
     }
-    data = {name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()}
+    data = {
+        name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()
+    }
     used = {d for name in run.parameters for d in dims[name]}
     return xr.Dataset(data, coords=dict(coords) | {k: v for k, v in extra.items() if k in used})
 
@@ -506,12 +553,23 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
     except FileNotFoundError:
         raise ForecastFileError(f"{path}: no such file") from None
     except Exception as exc:  # h5py/netCDF raise many types on corrupt input
-        raise ForecastFileError(f"{path}: not a readable netCDF forecast ({type(exc).__name__}: {exc})") from None
+        raise ForecastFileError(
+            f"{path}: not a readable netCDF forecast ({type(exc).__name__}: {exc})"
+        ) from None
     attrs = dict(tree.attrs)
-    required = {"format_version", "model_toml", "evidence_csv", "as_of", "mode", "model_content_sha256"}
+    required = {
+        "format_version",
+        "model_toml",
+        "evidence_csv",
+        "as_of",
+        "mode",
+        "model_content_sha256",
+    }
     missing = sorted(required - set(attrs))
     if missing:
-        raise ForecastFileError(f"{path}: not a syriaforecast forecast (missing attributes {', '.join(missing)})")
+        raise ForecastFileError(
+            f"{path}: not a syriaforecast forecast (missing attributes {', '.join(missing)})"
+        )
     saved_version = int(attrs["format_version"])
     if saved_version > FORMAT_VERSION:
         raise ForecastFileError(
@@ -520,11 +578,15 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
         )
     toml = str(attrs["model_toml"])
     if hashlib.sha256(toml.encode()).hexdigest() != attrs["model_content_sha256"]:
-        raise ForecastFileError(f"{path}: the stored model does not match its recorded sha256 (file altered?)")
+        raise ForecastFileError(
+            f"{path}: the stored model does not match its recorded sha256 (file altered?)"
+        )
     try:
         saved_model = parse_model(toml, source=f"{path} (stored model)")
-        evidence = load_evidence(pd.read_csv(_text_io(str(attrs["evidence_csv"])), dtype=str,
-                                             keep_default_na=False), saved_model)
+        evidence = load_evidence(
+            pd.read_csv(_text_io(str(attrs["evidence_csv"])), dtype=str, keep_default_na=False),
+            saved_model,
+        )
     except SyriaforecastError as exc:
         raise ForecastFileError(f"{path}: stored model or evidence is invalid: {exc}") from None
     if model is not None:

@@ -35,17 +35,27 @@ __all__ = [
     "RELIABILITY_PRIOR_MEAN",
     "EngineData",
     "ModelArrays",
-    "build_model_arrays",
     "build_engine_data",
+    "build_model_arrays",
 ]
 
 #: Prior mean informativeness of a report by source reliability (A reliable .. F cannot be judged).
 RELIABILITY_PRIOR_MEAN: dict[str, float] = {
-    "A": 0.97, "B": 0.88, "C": 0.75, "D": 0.55, "E": 0.35, "F": 0.45,
+    "A": 0.97,
+    "B": 0.88,
+    "C": 0.75,
+    "D": 0.55,
+    "E": 0.35,
+    "F": 0.45,
 }
 #: Prior mean informativeness by information credibility (1 confirmed .. 6 cannot be judged).
 CREDIBILITY_PRIOR_MEAN: dict[str, float] = {
-    "1": 0.97, "2": 0.88, "3": 0.75, "4": 0.55, "5": 0.3, "6": 0.45,
+    "1": 0.97,
+    "2": 0.88,
+    "3": 0.75,
+    "4": 0.55,
+    "5": 0.3,
+    "6": 0.45,
 }
 #: Concentration of the Beta priors on informativeness (how firmly grades fix it).
 GRADE_CONCENTRATION = 20.0
@@ -206,7 +216,9 @@ def build_engine_data(
             if arrays.is_count[i]:
                 match = (cell_values[c] == state).astype(float)
                 match[len(count_values[c])] = 0.0  # "other" never equals a reported value
-                noise = np.full(slots, math.exp(geometric_log_pmf(state, arrays.noise_count_mean[i])))
+                noise = np.full(
+                    slots, math.exp(geometric_log_pmf(state, arrays.noise_count_mean[i]))
+                )
             else:
                 match = np.zeros(slots)
                 match[state] = 1.0

@@ -18,9 +18,14 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from syriaforecast.engine.data import ModelArrays
-
-__all__ = ["ChainTerms", "EvidenceTensors", "chain_terms", "forward_log_likelihood"]
+__all__ = [
+    "ChainTerms",
+    "ElicitationTensors",
+    "EvidenceTensors",
+    "chain_terms",
+    "elicitation_shift",
+    "forward_log_likelihood",
+]
 
 _EVIDENCE_FIELDS = (
     "cell_period",
@@ -34,6 +39,7 @@ _EVIDENCE_FIELDS = (
     "report_reliability",
     "report_credibility",
 )
+_ELICITATION_FIELDS = ("cutpoints", "log_rate", "band_sd", "group_of", "is_count")
 
 
 @dataclass(frozen=True)
@@ -58,25 +64,46 @@ class EvidenceTensors:
 
 
 @dataclass(frozen=True)
+class ElicitationTensors:
+    """Symbolic elicitation arrays: data, so one compiled graph serves every model of a structure."""
+
+    cutpoints: TensorVariable  # (I, S, L-1)
+    log_rate: TensorVariable  # (I, S)
+    band_sd: TensorVariable  # (I, S)
+    group_of: TensorVariable  # (I,) int
+    is_count: TensorVariable  # (I,) bool
+
+    @staticmethod
+    def fields() -> tuple[str, ...]:
+        """Names of the elicitation arrays, as on :class:`~syriaforecast.engine.data.ModelArrays`."""
+        return _ELICITATION_FIELDS
+
+
+@dataclass(frozen=True)
 class ChainTerms:
     """The hidden Markov chain's ingredients, all in log space."""
 
     log_initial: TensorVariable  # (S,)
     log_transition: TensorVariable  # (S, S), rows sum to one in probability
     log_emission: TensorVariable  # (T, S)
+    cell_log_likelihood: TensorVariable  # (C, S): log P(reports of cell c | scenario)
 
 
-def transition_from_persistence(persistence: TensorVariable, n_scenarios: int) -> TensorVariable:
-    """Log transition matrix: stay with probability ``persistence[s]``, else move evenly."""
-    if n_scenarios == 1:
-        return pt.zeros((1, 1))
-    eye = np.eye(n_scenarios, dtype=bool)
+def transition_from_persistence(persistence: TensorVariable) -> TensorVariable:
+    """Log transition matrix: stay with probability ``persistence[s]``, else move evenly.
+
+    With one scenario the only entry is the diagonal, log(1) = 0.
+    """
+    n = persistence.shape[0]
+    eye = pt.eq(pt.arange(n)[:, None], pt.arange(n)[None, :])
     stay = pt.log(persistence)[:, None]
-    move = (pt.log1p(-persistence) - np.log(n_scenarios - 1))[:, None]
+    move = (pt.log1p(-persistence) - pt.log(pt.maximum(n - 1, 1)))[:, None]
     return pt.switch(eye, stay, move)
 
 
-def elicitation_shift(arrays: ModelArrays, sigma: TensorVariable, eta: TensorVariable) -> TensorVariable:
+def elicitation_shift(
+    elicitation: ElicitationTensors, sigma: TensorVariable, eta: TensorVariable
+) -> TensorVariable:
     """Logit-scale distance of the true likelihoods from the elicited ones, shape (I, S).
 
     Two independent normal errors add up: the group's elicitation error
@@ -86,13 +113,14 @@ def elicitation_shift(arrays: ModelArrays, sigma: TensorVariable, eta: TensorVar
     Sampling the two separately would leave a ridge along which only their sum is
     identified, and NUTS mixes poorly on such ridges.
     """
-    scale = pt.sqrt(sigma[pt.as_tensor(arrays.group_of)][:, None] ** 2 + arrays.band_sd**2)
+    scale = pt.sqrt(sigma[elicitation.group_of][:, None] ** 2 + elicitation.band_sd**2)
     return scale * eta
 
 
 def chain_terms(
-    arrays: ModelArrays,
-    n_periods: int,
+    elicitation: ElicitationTensors,
+    n_scenarios: int | TensorVariable,
+    n_periods: int | TensorVariable,
     *,
     log_initial: TensorVariable,
     persistence: TensorVariable,
@@ -105,9 +133,11 @@ def chain_terms(
 
     Parameters
     ----------
-    arrays : ModelArrays
-        The model's elicitations as arrays.
-    n_periods : int
+    elicitation : ElicitationTensors
+        The model's elicitations as (symbolic) arrays.
+    n_scenarios : int or scalar tensor
+        Number of scenarios S.
+    n_periods : int or scalar tensor
         Number of periods the chain runs over (the model's whole span).
     log_initial : tensor (S,)
         Log probability of each scenario in the first period.
@@ -120,14 +150,17 @@ def chain_terms(
     evidence : EvidenceTensors
         The reports, arranged by :func:`~syriaforecast.engine.data.build_engine_data`.
     """
-    S = arrays.n_scenarios
+    S = n_scenarios
     neg_inf = np.float64(-np.inf)
+    el = elicitation
+    n_indicators = el.cutpoints.shape[0]
+    max_levels = el.cutpoints.shape[2] + 1
 
     # P(level | scenario) for categorical indicators from shifted cutpoints:
     # logit P(x <= l | s) = cut[i, s, l] - shift[i, s]; padded cutpoints are +inf.
-    cumulative = pt.sigmoid(arrays.cutpoints - shift[:, :, None])
-    zeros = pt.zeros((arrays.n_indicators, S, 1))
-    ones = pt.ones((arrays.n_indicators, S, 1))
+    cumulative = pt.sigmoid(el.cutpoints - shift[:, :, None])
+    zeros = pt.zeros((n_indicators, S, 1))
+    ones = pt.ones((n_indicators, S, 1))
     level_prob = pt.diff(pt.concatenate([zeros, cumulative, ones], axis=2), axis=2)
     log_level = pt.log(pt.maximum(level_prob, 1e-300))  # (I, S, L)
 
@@ -135,21 +168,23 @@ def chain_terms(
     slots = e.face_log_reading.shape[1]
     # Categorical candidates: slot j is level j; levels beyond L are padded away below.
     cat = log_level[e.cell_indicator]  # (C, S, L)
-    pad = pt.full((cat.shape[0], S, pt.maximum(slots - arrays.max_levels, 0)), neg_inf)
+    pad = pt.full((cat.shape[0], S, pt.maximum(slots - max_levels, 0)), neg_inf)
     cat = pt.concatenate([cat, pad], axis=2)[:, :, :slots].dimshuffle(0, 2, 1)  # (C, J, S)
 
     # Count candidates: Poisson log pmf at each reported value; the extra slot
     # ("any other count") takes the remaining mass, log(1 - sum of the others).
-    log_rate = (arrays.log_rate + shift)[e.cell_indicator]  # (C, S)
+    log_rate = (el.log_rate + shift)[e.cell_indicator]  # (C, S)
     values = pt.maximum(e.cell_count_values, 0).astype("float64")[:, :, None]
-    poisson = values * log_rate[:, None, :] - pt.exp(log_rate)[:, None, :] - pt.gammaln(values + 1.0)
+    poisson = (
+        values * log_rate[:, None, :] - pt.exp(log_rate)[:, None, :] - pt.gammaln(values + 1.0)
+    )
     is_value = (e.cell_count_values >= 0)[:, :, None]
     at_values = pt.switch(is_value, poisson, neg_inf)
     taken = pt.logsumexp(at_values, axis=1, keepdims=True)  # (C, 1, S)
     other = pt.log1mexp(pt.minimum(taken, -1e-12))
     count = pt.switch(is_value, poisson, other)
 
-    is_count_cell = pt.as_tensor(arrays.is_count)[e.cell_indicator][:, None, None]
+    is_count_cell = el.is_count[e.cell_indicator][:, None, None]
     log_state = pt.switch(is_count_cell, count, cat)
     log_state = pt.switch(e.cell_slot_valid[:, :, None], log_state, neg_inf)
 
@@ -167,8 +202,9 @@ def chain_terms(
     log_emission = pt.inc_subtensor(pt.zeros((n_periods, S))[e.cell_period], cell_loglik)
     return ChainTerms(
         log_initial=log_initial,
-        log_transition=transition_from_persistence(persistence, S),
+        log_transition=transition_from_persistence(persistence),
         log_emission=log_emission,
+        cell_log_likelihood=cell_loglik,
     )
 
 

@@ -61,7 +61,9 @@ def forward_backward(
     log_smoothed[:, -1] = log_filtered[:, -1]
     log_beta = np.zeros((D, S))
     for t in range(T - 2, -1, -1):
-        log_beta = logsumexp(log_transition + (log_emission[:, t + 1] + log_beta)[:, None, :], axis=2)
+        log_beta = logsumexp(
+            log_transition + (log_emission[:, t + 1] + log_beta)[:, None, :], axis=2
+        )
         log_beta -= logsumexp(log_beta, axis=1, keepdims=True)
         joint = log_filtered[:, t] + log_beta
         log_smoothed[:, t] = joint - logsumexp(joint, axis=1, keepdims=True)

@@ -14,6 +14,11 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   of its ICD 203 band to that scale.
 - ``source_reliability[A..F]``, ``information_credibility[1..6]`` ~ Beta: the
   informativeness factors of graded reports, with means set by the grade.
+
+Everything that comes from the model file or the evidence enters as shared
+data, so one compiled sampler serves every model with the same structure
+(scenarios, indicators, groups, levels, periods): a warm update or another
+synthetic world only swaps data.
 """
 
 from __future__ import annotations
@@ -32,13 +37,20 @@ from syriaforecast.engine.data import (
     ModelArrays,
 )
 from syriaforecast.engine.graph import (
+    ElicitationTensors,
     EvidenceTensors,
     chain_terms,
     elicitation_shift,
     forward_log_likelihood,
 )
 
-__all__ = ["build_pymc_model", "exact_parameters"]
+__all__ = [
+    "build_pymc_model",
+    "exact_parameters",
+    "model_data",
+    "samples_persistence",
+    "structure_key",
+]
 
 
 def _grade_means() -> tuple[np.ndarray, np.ndarray]:
@@ -48,10 +60,50 @@ def _grade_means() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def samples_persistence(arrays: ModelArrays) -> bool:
+    """Whether persistence is a parameter (it is fixed at 1, or for a single scenario)."""
+    return (
+        arrays.n_scenarios > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0
+    )
+
+
+def structure_key(arrays: ModelArrays, n_periods: int) -> tuple[object, ...]:
+    """What a compiled sampler depends on; models that agree here share one."""
+    return (
+        arrays.n_scenarios,
+        arrays.n_indicators,
+        arrays.n_groups,
+        arrays.cutpoints.shape[2],
+        n_periods,
+        samples_persistence(arrays),
+    )
+
+
+def model_data(arrays: ModelArrays) -> dict[str, np.ndarray]:
+    """The model file's numbers as named shared-data values."""
+    logit_persistence = (
+        math.log(arrays.persistence) - math.log1p(-arrays.persistence)
+        if arrays.persistence < 1
+        else 0.0
+    )
+    return {
+        "cutpoints": arrays.cutpoints,
+        "log_rate": arrays.log_rate,
+        "band_sd": arrays.band_sd,
+        "group_of": arrays.group_of,
+        "is_count": arrays.is_count,
+        "prior_alpha": arrays.prior_concentration * arrays.prior,
+        "persistence_centre": np.asarray(logit_persistence),
+        "persistence_scale": np.asarray(arrays.persistence_uncertainty),
+        "persistence_fixed": np.full(arrays.n_scenarios, arrays.persistence),
+        "elicitation_scale": np.asarray(max(arrays.elicitation_error, 1e-9)),
+    }
+
+
 def build_pymc_model(
     arrays: ModelArrays, data: EngineData, coords: dict[str, list[str]]
 ) -> pm.Model:
-    """The hierarchical model, with the evidence as shared data for warm re-sampling.
+    """The hierarchical model, with model file and evidence as shared data.
 
     Parameters
     ----------
@@ -64,27 +116,30 @@ def build_pymc_model(
     """
     S = arrays.n_scenarios
     rel_mean, cred_mean = _grade_means()
-    with pm.Model(coords=coords | {"reliability_grade": list("ABCDEF"),
-                                   "credibility_grade": list("123456")}) as model:
+    grade_coords = {"reliability_grade": list("ABCDEF"), "credibility_grade": list("123456")}
+    with pm.Model(coords=coords | grade_coords) as model:
+        shared = {name: pm.Data(name, value) for name, value in model_data(arrays).items()}
         evidence = EvidenceTensors(
             **{name: pm.Data(name, getattr(data, name)) for name in EvidenceTensors.fields()}
         )
+        elicitation = ElicitationTensors(
+            **{name: shared[name] for name in ElicitationTensors.fields()}
+        )
         if S > 1:
-            initial = pm.Dirichlet(
-                "initial_probability", a=arrays.prior_concentration * arrays.prior, dims="scenario"
-            )
+            initial = pm.Dirichlet("initial_probability", a=shared["prior_alpha"], dims="scenario")
             log_initial = pt.log(initial)
         else:
             log_initial = pt.zeros(1)
-        if S > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0:
+        if samples_persistence(arrays):
             z = pm.Normal("persistence_z", 0.0, 1.0, dims="scenario")
-            centre = math.log(arrays.persistence) - math.log1p(-arrays.persistence)
             persistence = pm.Deterministic(
-                "persistence", pt.sigmoid(centre + arrays.persistence_uncertainty * z), dims="scenario"
+                "persistence",
+                pt.sigmoid(shared["persistence_centre"] + shared["persistence_scale"] * z),
+                dims="scenario",
             )
         else:
-            persistence = pt.as_tensor(np.full(S, arrays.persistence))
-        sigma = pm.HalfNormal("elicitation_sigma", sigma=arrays.elicitation_error, dims="group")
+            persistence = shared["persistence_fixed"]
+        sigma = pm.HalfNormal("elicitation_sigma", sigma=shared["elicitation_scale"], dims="group")
         eta = pm.Normal("elicitation_eta", 0.0, 1.0, dims=("indicator", "scenario"))
         kappa_rel = pm.Beta(
             "source_reliability",
@@ -98,9 +153,10 @@ def build_pymc_model(
             beta=(1 - cred_mean) * GRADE_CONCENTRATION,
             dims="credibility_grade",
         )
-        shift = elicitation_shift(arrays, sigma, eta)
+        shift = elicitation_shift(elicitation, sigma, eta)
         terms = chain_terms(
-            arrays,
+            elicitation,
+            S,
             len(coords["period"]),
             log_initial=log_initial,
             persistence=persistence,
@@ -119,15 +175,16 @@ def build_pymc_model(
 def exact_parameters(arrays: ModelArrays) -> dict[str, np.ndarray]:
     """Point values that take the model file as exact.
 
-    Scenario priors and ``persistence`` as written, elicitation shift zero (a
+    Scenario priors and ``persistence`` as written, no elicitation error (a
     phrase sits at its band's logit midpoint), and each grade's prior mean
-    informativeness.
+    informativeness. Same names as the posterior's parameters.
     """
     rel_mean, cred_mean = _grade_means()
     return {
-        "log_initial": np.log(arrays.prior),
+        "initial_probability": arrays.prior.copy(),
         "persistence": np.full(arrays.n_scenarios, arrays.persistence),
-        "shift": np.zeros((arrays.n_indicators, arrays.n_scenarios)),
-        "kappa_reliability": rel_mean,
-        "kappa_credibility": cred_mean,
+        "elicitation_sigma": np.zeros(arrays.n_groups),
+        "elicitation_eta": np.zeros((arrays.n_indicators, arrays.n_scenarios)),
+        "source_reliability": rel_mean,
+        "information_credibility": cred_mean,
     }

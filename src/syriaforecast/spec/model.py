@@ -10,6 +10,7 @@ bad value and what is allowed.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
@@ -30,7 +31,7 @@ from syriaforecast.errors import ModelFileError, Problem
 from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, parse_phrase
 from syriaforecast.spec import periods
 
-__all__ = ["Indicator", "ScenarioModel", "Scenario", "load_model", "parse_model", "save_model"]
+__all__ = ["Indicator", "Scenario", "ScenarioModel", "load_model", "parse_model", "save_model"]
 
 IndicatorType = Literal["binary", "ordinal", "count"]
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
@@ -420,6 +421,11 @@ class _Locator:
             header = re.match(r"^\s*\[\[\s*([A-Za-z_]+)\s*\]\]", line)
             if header:
                 self.headers.setdefault(header.group(1), []).append(number)
+        # Precomputed so that locating each of thousands of problems stays cheap.
+        self.all_headers = sorted(n for rows in self.headers.values() for n in rows)
+        self.model_line = next(
+            (n for n, line in enumerate(self.lines, 1) if re.match(r"^\s*\[model\]", line)), None
+        )
 
     def line(self, loc: tuple[Any, ...]) -> int | None:
         if not self.lines or not loc:
@@ -433,15 +439,15 @@ class _Locator:
             if keys[1] >= len(blocks):
                 return None
             start = blocks[keys[1]]
-            following = [n for rows in self.headers.values() for n in rows if n > start]
-            stop = min(following, default=len(self.lines) + 1) - 1
+            after = bisect.bisect_right(self.all_headers, start)
+            following = self.all_headers[after] if after < len(self.all_headers) else len(self.lines) + 1
+            stop = following - 1
             keys = keys[2:]
             if not keys:
                 return start
         elif keys[0] == "model":
-            found = [n for n, line in enumerate(self.lines, 1) if re.match(r"^\s*\[model\]", line)]
-            if found:
-                start = found[0]
+            if self.model_line is not None:
+                start = self.model_line
             keys = keys[1:]
             if not keys:
                 return start
