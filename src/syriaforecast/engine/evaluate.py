@@ -1,31 +1,24 @@
 """Evaluate the chain for given parameter draws and any evidence: exact mode, what-ifs, reporting.
 
-One PyTensor function, compiled once per process (and cached on disk by
-PyTensor), computes the chain terms from parameter values, the model file's
-arrays and the evidence arrays. Reporting uses it to ask "what if this report
+A compiled kernel (:mod:`syriaforecast.engine.kernel`, cached on disk by Numba)
+computes the chain terms from parameter values, the model file's arrays and the
+evidence arrays. Reporting uses it to ask "what if this report
 were absent?" or "what if next month shows X?" under every posterior draw, and
 exact mode uses it with the model file's point values.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pytensor
-import pytensor.tensor as pt
 
 from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
-from syriaforecast.engine.graph import (
-    ElicitationTensors,
-    EvidenceTensors,
-    chain_terms,
-    elicitation_shift,
-)
+from syriaforecast.engine.graph import EvidenceTensors
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
+from syriaforecast.engine.kernel import chain_terms_kernel
 from syriaforecast.engine.pymc_model import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
@@ -64,80 +57,27 @@ class DrawTerms:
     data: EngineData  # the cells (period, indicator) the last axis of cells refers to
 
 
-class _Evaluator:
-    def __init__(self) -> None:
-        initial = pt.dvector("initial_probability")
-        persistence = pt.dvector("persistence")
-        sigma = pt.dvector("elicitation_sigma")
-        eta = pt.dmatrix("elicitation_eta")
-        kappa_rel = pt.dvector("source_reliability")
-        kappa_cred = pt.dvector("information_credibility")
-        n_periods = pt.lscalar("n_periods")
-        elicitation = ElicitationTensors(
-            cutpoints=pt.dtensor3("cutpoints"),
-            log_rate=pt.dmatrix("log_rate"),
-            band_sd=pt.dmatrix("band_sd"),
-            group_of=pt.lvector("group_of"),
-            is_count=pt.vector("is_count", dtype="bool"),
-        )
-        evidence = EvidenceTensors(
-            cell_period=pt.lvector("cell_period"),
-            cell_indicator=pt.lvector("cell_indicator"),
-            cell_count_values=pt.lmatrix("cell_count_values"),
-            cell_slot_valid=pt.matrix("cell_slot_valid", dtype="bool"),
-            face_log_reading=pt.dmatrix("face_log_reading"),
-            report_cell=pt.lvector("report_cell"),
-            report_match=pt.dmatrix("report_match"),
-            report_noise=pt.dmatrix("report_noise"),
-            report_reliability=pt.lvector("report_reliability"),
-            report_credibility=pt.lvector("report_credibility"),
-        )
-        terms = chain_terms(
-            elicitation,
-            initial.shape[0],
-            n_periods,
-            log_initial=pt.log(initial),
-            persistence=persistence,
-            shift=elicitation_shift(elicitation, sigma, eta),
-            kappa_reliability=kappa_rel,
-            kappa_credibility=kappa_cred,
-            evidence=evidence,
-        )
-        self.parameter_inputs = [initial, persistence, sigma, eta, kappa_rel, kappa_cred]
-        inputs = [*self.parameter_inputs, n_periods]
-        inputs += [getattr(elicitation, name) for name in ElicitationTensors.fields()]
-        inputs += [getattr(evidence, name) for name in EvidenceTensors.fields()]
-        self._fn = pytensor.function(
-            inputs,
-            [
-                terms.log_initial,
-                terms.log_transition,
-                terms.log_emission,
-                terms.cell_log_likelihood,
-            ],
-            on_unused_input="ignore",
-        )
-
-    def __call__(
-        self, params: Mapping[str, np.ndarray], arrays: ModelArrays, data: EngineData
-    ) -> list[np.ndarray]:
-        args: list[Any] = [np.asarray(params[name], dtype=float) for name in PARAMETER_NAMES]
-        args.append(data.n_periods)
-        args += [getattr(arrays, name) for name in ElicitationTensors.fields()]
-        args += [getattr(data, name) for name in EvidenceTensors.fields()]
-        return list(self._fn(*args))
-
-
-_lock = threading.Lock()
-_evaluator: _Evaluator | None = None
-
-
-def _get_evaluator() -> _Evaluator:
-    global _evaluator
-    with _lock:
-        if _evaluator is None:
-            _evaluator = _Evaluator()
-        return _evaluator
+def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: EngineData) -> list[np.ndarray]:
+    """Chain terms for one parameter set, from the compiled kernel."""
+    initial = np.asarray(params["initial_probability"], dtype=float)
+    with np.errstate(divide="ignore"):
+        log_initial = np.log(initial)
+    scale = np.sqrt(np.asarray(params["elicitation_sigma"], dtype=float)[arrays.group_of][:, None] ** 2
+                    + arrays.band_sd**2)
+    shift = scale * np.asarray(params["elicitation_eta"], dtype=float)
+    log_transition, log_emission, cell_ll = chain_terms_kernel(
+        log_initial,
+        np.asarray(params["persistence"], dtype=float),
+        shift,
+        np.asarray(params["source_reliability"], dtype=float),
+        np.asarray(params["information_credibility"], dtype=float),
+        arrays.cutpoints,
+        arrays.log_rate,
+        arrays.is_count,
+        data.n_periods,
+        *(getattr(data, name) for name in EvidenceTensors.fields()),
+    )
+    return [log_initial, log_transition, log_emission, cell_ll]
 
 
 def exact_parameters_for(model: ScenarioModel) -> dict[str, np.ndarray]:
@@ -176,11 +116,10 @@ def chain_terms_for_draws(
         if isinstance(evidence, EngineData)
         else build_engine_data(model, arrays, evidence, n_periods)
     )
-    evaluator = _get_evaluator()
     D = len(next(iter(params.values())))
     outputs: list[list[np.ndarray]] = [[], [], [], []]
     for d in range(D):
-        results = evaluator({name: params[name][d] for name in PARAMETER_NAMES}, arrays, data)
+        results = _evaluate({name: params[name][d] for name in PARAMETER_NAMES}, arrays, data)
         for bucket, value in zip(outputs, results, strict=True):
             bucket.append(value)
     stacked = [np.stack(bucket) for bucket in outputs]

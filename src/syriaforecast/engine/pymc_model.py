@@ -36,13 +36,8 @@ from syriaforecast.engine.data import (
     EngineData,
     ModelArrays,
 )
-from syriaforecast.engine.graph import (
-    ElicitationTensors,
-    EvidenceTensors,
-    chain_terms,
-    elicitation_shift,
-    forward_log_likelihood,
-)
+from syriaforecast.engine.graph import ElicitationTensors, EvidenceTensors, elicitation_shift
+from syriaforecast.engine.op import evidence_log_likelihood
 
 __all__ = [
     "build_pymc_model",
@@ -154,21 +149,17 @@ def build_pymc_model(
             dims="credibility_grade",
         )
         shift = elicitation_shift(elicitation, sigma, eta)
-        terms = chain_terms(
-            elicitation,
-            S,
-            len(coords["period"]),
-            log_initial=log_initial,
-            persistence=persistence,
-            shift=shift,
-            kappa_reliability=kappa_rel,
-            kappa_credibility=kappa_cred,
-            evidence=evidence,
-        )
-        pm.Potential("evidence_log_likelihood", forward_log_likelihood(terms))
-        pm.Deterministic("log_initial", terms.log_initial, dims="scenario")
-        pm.Deterministic("log_transition", terms.log_transition, dims=("scenario", "scenario_to"))
-        pm.Deterministic("log_emission", terms.log_emission, dims=("period", "scenario"))
+        params = {
+            "log_initial": log_initial,
+            "persistence": persistence,
+            "shift": shift,
+            "kappa_reliability": kappa_rel,
+            "kappa_credibility": kappa_cred,
+        }
+        data_tensors = {name: getattr(evidence, name) for name in EvidenceTensors.fields()}
+        data_tensors |= {name: shared[name] for name in ("cutpoints", "log_rate", "is_count")}
+        data_tensors["n_periods"] = pt.as_tensor(np.int64(len(coords["period"])))
+        pm.Potential("evidence_log_likelihood", evidence_log_likelihood(params, data_tensors))
     return model
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +17,8 @@ from syriaforecast.engine.evaluate import (
     chain_terms_for_draws,
     exact_parameters_for,
 )
-from syriaforecast.engine.graph import EvidenceTensors
-from syriaforecast.engine.hmm import ChainPosterior, forward_backward
-from syriaforecast.engine.pymc_model import build_pymc_model, model_data, structure_key
+from syriaforecast.engine.hmm import ChainPosterior
+from syriaforecast.engine.sampler import build_sampler_model
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -61,7 +58,6 @@ class EngineRun:
     parameters: dict[str, np.ndarray] = field(default_factory=dict)  # (chains, draws, ...)
     sample_stats: dict[str, np.ndarray] = field(default_factory=dict)  # (chains, draws)
     timings: dict[str, float] = field(default_factory=dict)
-    compiled_from_cache: bool = False
 
 
 def n_chain_periods(model: ScenarioModel) -> int:
@@ -72,27 +68,6 @@ def n_chain_periods(model: ScenarioModel) -> int:
 def asof_periods(model: ScenarioModel, as_of: dt.date) -> int:
     """Number of reported periods: first period through the as-of date's (capped at the horizon)."""
     return max(1, min(model.period_index(as_of) + 1, n_chain_periods(model)))
-
-
-# --------------------------------------------------------------------------- caches
-_lock = threading.Lock()
-_sampler_cache: dict[tuple[object, ...], Any] = {}
-
-
-def _cached(cache: dict[Any, Any], key: Any, build: Callable[[], Any]) -> tuple[Any, bool]:
-    with _lock:
-        if key in cache:
-            return cache[key], True
-    value = build()
-    with _lock:
-        cache.setdefault(key, value)
-        return cache[key], False
-
-
-def clear_caches() -> None:
-    """Forget compiled functions and samplers (frees memory; the next run recompiles)."""
-    with _lock:
-        _sampler_cache.clear()
 
 
 def _coords(model: ScenarioModel) -> dict[str, list[str]]:
@@ -145,16 +120,7 @@ def run_engine(
 
     start = time.perf_counter()
 
-    def compile_sampler() -> Any:
-        pymc_model = build_pymc_model(arrays, data, _coords(model))
-        return nutpie.compile_pymc_model(pymc_model, freeze_model=False)
-
-    compiled, hit = _cached(_sampler_cache, structure_key(arrays, n_periods), compile_sampler)
-    shared = model_data(arrays) | {name: getattr(data, name) for name in EvidenceTensors.fields()}
-    # The compiled sampler keeps only the data its graph uses (e.g. no fixed
-    # persistence when persistence is sampled); pass just those.
-    known = {var.name for var in compiled.shared_var_keys}
-    compiled = compiled.with_data(**{k: v for k, v in shared.items() if k in known})
+    compiled = build_sampler_model(arrays, data, _coords(model))
     timings["compile"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -180,17 +146,20 @@ def run_engine(
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     D = chains * draws
 
-    def flat(name: str) -> np.ndarray:
-        values = np.asarray(posterior[name])
-        return values.reshape((D, *values.shape[2:]))
-
-    chain = forward_backward(flat("log_initial"), flat("log_transition"), flat("log_emission"))
-    parameters = {
-        name: np.asarray(posterior[name]) for name in PARAMETER_NAMES if name in posterior
+    parameters = {name: np.asarray(posterior[name]) for name in PARAMETER_NAMES if name in posterior}
+    exact = exact_parameters_for(model)
+    flat = {
+        name: (
+            parameters[name].reshape((D, *parameters[name].shape[2:]))
+            if name in parameters
+            else np.broadcast_to(exact[name][0], (D, *exact[name].shape[1:]))
+        )
+        for name in PARAMETER_NAMES
     }
+    chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
     sample_stats = {
         name: np.asarray(stats[name])
-        for name in ("diverging", "tree_depth", "energy", "step_size")
+        for name in ("diverging", "depth", "n_steps", "energy", "step_size", "mean_tree_accept")
         if name in stats
     }
     timings["postprocess"] = time.perf_counter() - start
@@ -204,5 +173,4 @@ def run_engine(
         parameters=parameters,
         sample_stats=sample_stats,
         timings=timings,
-        compiled_from_cache=hit,
     )

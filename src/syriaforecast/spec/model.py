@@ -508,7 +508,8 @@ def _structural_problems(data: Any, source: str, locator: _Locator) -> list[Prob
             elif error["type"] == "missing":
                 allowed = "required key is missing"
             value = "(missing)" if error["type"] == "missing" else _show(error.get("input"))
-            if len(loc) >= 3 and loc[0] == "scenarios" and loc[2] == "prior":
+            # ... but a missing prior is reported here (the semantic pass cannot tell it from null).
+            if len(loc) >= 3 and loc[0] == "scenarios" and loc[2] == "prior" and error["type"] != "missing":
                 continue
             problems.append(Problem(source, locator.where(loc, data), field_name, value, allowed))
         return problems
@@ -568,7 +569,7 @@ def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Proble
                 scenario_ids.append(ident)
             prior = scenario.get("prior")
             if isinstance(prior, bool) or prior is None:
-                if prior is not None:
+                if "prior" in scenario:  # a bool, or None from a mapping (a missing key is structural)
                     add(("scenarios", k, "prior"), "prior", prior, "a probability or an ICD 203 phrase")
                 priors.append(None)
             elif isinstance(prior, int | float):
@@ -639,16 +640,17 @@ def _indicator_problems(
             levels = None
     elif levels is not None:
         add(("indicators", k, "levels"), "levels", levels, f"only ordinal indicators take levels (type is {kind!r})")
+    known = ", ".join(dict.fromkeys(scenario_ids))  # a duplicated id listed once
     likelihood = indicator.get("likelihood")
     if isinstance(likelihood, Mapping):
         for sid in scenario_ids:
             if sid not in likelihood:
                 add(("indicators", k, "likelihood"), f"likelihood.{sid}", "(missing)",
-                    f"a likelihood for every scenario ({', '.join(dict.fromkeys(scenario_ids))})")
+                    f"a likelihood for every scenario ({known})")
         for sid, value in likelihood.items():
             loc = ("indicators", k, "likelihood", sid)
             if scenario_ids and sid not in scenario_ids:
-                add(loc, f"likelihood.{sid}", value, f"unknown scenario; scenarios are {', '.join(dict.fromkeys(scenario_ids))}")
+                add(loc, f"likelihood.{sid}", value, f"unknown scenario; scenarios are {known}")
                 continue
             message = _cell_problem(kind, value, levels)
             if message:
@@ -658,7 +660,7 @@ def _indicator_problems(
         for sid in rationale:
             if sid not in scenario_ids:
                 add(("indicators", k, "rationale", sid), f"rationale.{sid}", sid,
-                    f"unknown scenario; scenarios are {', '.join(dict.fromkeys(scenario_ids))}")
+                    f"unknown scenario; scenarios are {known}")
     return []
 
 
@@ -725,9 +727,10 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
                 likelihood[sid] = value
             else:
                 likelihood[sid] = float(value)
+        # An empty rationale table is no rationale (to_dict omits it, so it round-trips as "").
         rationale: str | Mapping[str, str] = (
             MappingProxyType(dict(ind.rationale)) if isinstance(ind.rationale, dict) else ind.rationale
-        )
+        ) or ""
         levels = tuple(ind.levels) if ind.type == "ordinal" and ind.levels else ("0", "1")
         indicators.append(
             Indicator(

@@ -1,0 +1,362 @@
+"""Calibration study: hierarchical vs exact-elicitation vs oracle forecasts on synthetic worlds.
+
+Each synthetic world (see :mod:`syriaforecast.backtest.synthetic`) has true
+likelihoods that sit off the elicited ones. Three forecasters see the same
+reports up to the same as-of date, ``lead`` periods before the horizon:
+
+``hierarchical``
+    The engine's hierarchical model on the elicited model: it knows the
+    elicitations are noisy (``elicitation_error``) and integrates over it.
+``exact``
+    Exact mode on the elicited model: the elicitations taken as true (the
+    fixed Bayes net / HMM baseline).
+``oracle``
+    Exact mode on the oracle model: the true likelihoods, persistence, prior
+    and grade informativeness. No forecaster can do better on average; its
+    probability is also the target the hierarchical intervals should cover.
+
+:func:`calibration_study` returns the forecasts as an :class:`xarray.Dataset`;
+:func:`summarise_calibration` scores them (Brier, log score, ECE, interval
+coverage of the oracle probability) and :func:`paired_difference` gives a paired
+bootstrap interval for the difference of two methods' scores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from syriaforecast.backtest.synthetic import DEFAULT_LEAD, SyntheticWorld, simulate_worlds
+from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
+from syriaforecast.forecast import SAMPLE_DIMS, forecast, hdi_bounds
+from syriaforecast.scoring import (
+    LOG_SCORE_EPS,
+    BootstrapInterval,
+    brier_score,
+    expected_calibration_error,
+    log_score,
+)
+from syriaforecast.spec.model import ScenarioModel
+
+__all__ = [
+    "METHODS",
+    "calibration_study",
+    "case_scores",
+    "paired_difference",
+    "summarise_calibration",
+]
+
+#: The forecasters compared, in the order of the ``forecaster`` dimension. (Not named
+#: ``method``: ``DataArray.sel(method=...)`` is xarray's inexact-matching option.)
+METHODS: tuple[str, ...] = ("hierarchical", "exact", "oracle")
+
+
+def _as_of(model: ScenarioModel, lead: int) -> dt.date:
+    """Last day of the period ``lead`` periods before the horizon's."""
+    return (model.first_period + (model.horizon_index - lead)).end_time.date()
+
+
+def _check_lead(model: ScenarioModel, lead: int) -> int:
+    T = model.horizon_index + 1
+    if isinstance(lead, bool) or not isinstance(lead, int | np.integer) or not 0 <= lead < T:
+        raise SyriaforecastError(
+            f"lead: got {lead!r}; expected a whole number of periods from 0 to {T - 1} "
+            "between the as-of period and the horizon's"
+        )
+    return int(lead)
+
+
+def calibration_study(
+    base: ScenarioModel,
+    *,
+    n_worlds: int,
+    seed: int,
+    elicitation_noise: float = 1.0,
+    report_rate: float = 0.6,
+    grades: Sequence[str] = ("A1", "B2", "C3", ""),
+    lead: int = DEFAULT_LEAD,
+    draws: int = 200,
+    tune: int = 200,
+    chains: int = 2,
+    prob: float = 0.9,
+    worlds: Sequence[SyntheticWorld] | None = None,
+) -> xr.Dataset:
+    """Forecast the horizon of synthetic worlds with each method.
+
+    Parameters
+    ----------
+    base : ScenarioModel
+        The elicited model the worlds are built from (its ``elicitation_error``
+        is the hierarchical model's prior scale of the elicitation error).
+    n_worlds : int
+        Number of worlds.
+    seed : int
+        Master seed for the worlds and the samplers.
+    elicitation_noise, report_rate, grades
+        Passed to :func:`~syriaforecast.backtest.synthetic.simulate_world`.
+    lead : int
+        Periods between the as-of period (the last with reports) and the
+        horizon's: the horizon is forecast, not observed. Default
+        :data:`~syriaforecast.backtest.synthetic.DEFAULT_LEAD`.
+    draws, tune, chains : int
+        Sampler settings of the hierarchical forecasts (small: one compiled
+        sampler serves every world, each then takes about a second).
+    prob : float
+        Mass of the highest-density intervals.
+    worlds : sequence of SyntheticWorld, optional
+        Use these worlds instead of simulating ``n_worlds`` (``base``'s
+        structure; their evidence after the as-of date is ignored).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``world``, ``forecaster`` (:data:`METHODS`), ``scenario`` and
+        ``time`` (periods up to the as-of). Variables: ``probability`` (world,
+        forecaster, scenario) horizon forecasts (the posterior mean for
+        hierarchical); ``outcome`` (world) index of the true horizon scenario;
+        ``oracle_probability`` (world, scenario); ``hdi_low`` / ``hdi_high``
+        (world, scenario) hierarchical intervals of the horizon probability;
+        ``smoothed`` (world, forecaster, time, scenario) and ``smoothed_hdi_low`` /
+        ``smoothed_hdi_high`` (world, time, scenario) for the periods up to the
+        as-of; ``path`` (world, time) true scenario index; ``seed``,
+        ``n_reports``, ``divergences``, ``converged`` and ``seconds`` (world).
+        Attributes record the settings.
+    """
+    lead = _check_lead(base, lead)
+    T = base.horizon_index + 1
+    if worlds is None:
+        worlds = simulate_worlds(
+            base,
+            n_worlds,
+            seed=seed,
+            elicitation_noise=elicitation_noise,
+            report_rate=report_rate,
+            grades=grades,
+            n_observed_periods=T - lead,
+        )
+    worlds = list(worlds)
+    if not worlds:
+        raise SyriaforecastError("n_worlds: got 0; expected at least one world")
+    as_of = _as_of(base, lead)
+    n_time = T - lead
+    S = len(base.scenarios)
+    W, M = len(worlds), len(METHODS)
+    probability = np.empty((W, M, S))
+    smoothed = np.empty((W, M, n_time, S))
+    hdi = np.empty((2, W, S))
+    smoothed_hdi = np.empty((2, W, n_time, S))
+    outcome = np.empty(W, dtype=np.int64)
+    path = np.empty((W, n_time), dtype=np.int64)
+    seeds = np.empty(W, dtype=np.int64)
+    n_reports = np.empty(W, dtype=np.int64)
+    divergences = np.empty(W, dtype=np.int64)
+    converged = np.empty(W, dtype=bool)
+    seconds = np.empty(W)
+    sampler_seeds = np.random.SeedSequence(int(seed)).generate_state(W, dtype=np.uint32)
+    for w, world in enumerate(worlds):
+        if world.model.scenario_ids != base.scenario_ids or world.path.shape != (T,):
+            raise SyriaforecastError(
+                f"worlds[{w}]: built from model {world.model.id!r}; expected worlds of {base.id!r}"
+            )
+        start = time.perf_counter()
+        evidence = world.evidence.up_to(as_of)
+        with warnings.catch_warnings():
+            # Small draws miss the ESS threshold by design; convergence is recorded per world.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            hier = forecast(
+                base, evidence, as_of, draws=draws, tune=tune, chains=chains,
+                seed=int(sampler_seeds[w]), exact=False,
+            )
+        runs = (hier, forecast(base, evidence, as_of, exact=True),
+                forecast(world.oracle, evidence, as_of, exact=True))
+        for m, run in enumerate(runs):
+            probability[w, m] = run.horizon.mean(SAMPLE_DIMS).values
+            smoothed[w, m] = run.smoothed.mean(SAMPLE_DIMS).values
+        low, high = hdi_bounds(hier.horizon, prob=prob)
+        hdi[:, w] = low.values, high.values
+        low, high = hdi_bounds(hier.smoothed, prob=prob)
+        smoothed_hdi[:, w] = (low.transpose("time", "scenario").values,
+                              high.transpose("time", "scenario").values)
+        outcome[w] = world.path[-1]
+        path[w] = world.path[:n_time]
+        seeds[w] = world.seed
+        n_reports[w] = len(evidence)
+        divergences[w] = int(hier.diagnostics.attrs.get("divergences", 0))
+        converged[w] = hier.converged
+        seconds[w] = time.perf_counter() - start
+    coords = {
+        "world": np.arange(W),
+        "forecaster": list(METHODS),
+        "scenario": list(base.scenario_ids),
+        "time": base.period_labels(n_time),
+    }
+    return xr.Dataset(
+        {
+            "probability": (("world", "forecaster", "scenario"), probability),
+            "outcome": ("world", outcome),
+            "oracle_probability": (("world", "scenario"), probability[:, METHODS.index("oracle")]),
+            "hdi_low": (("world", "scenario"), hdi[0]),
+            "hdi_high": (("world", "scenario"), hdi[1]),
+            "smoothed": (("world", "forecaster", "time", "scenario"), smoothed),
+            "smoothed_hdi_low": (("world", "time", "scenario"), smoothed_hdi[0]),
+            "smoothed_hdi_high": (("world", "time", "scenario"), smoothed_hdi[1]),
+            "path": (("world", "time"), path),
+            "seed": ("world", seeds),
+            "n_reports": ("world", n_reports),
+            "divergences": ("world", divergences),
+            "converged": ("world", converged),
+            "seconds": ("world", seconds),
+        },
+        coords=coords,
+        attrs={
+            "model_id": base.id,
+            "elicitation_error": base.elicitation_error,
+            "elicitation_noise": float(worlds[0].parameters.get("elicitation_sigma", [np.nan])[0])
+            if worlds[0].parameters
+            else np.nan,
+            "report_rate": report_rate,
+            "lead": lead,
+            "as_of": as_of.isoformat(),
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "prob": prob,
+            "seed": seed,
+        },
+    )
+
+
+def case_scores(ds: xr.Dataset) -> xr.Dataset:
+    """Per-world Brier and log scores of each method (their means are the study's scores).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A :func:`calibration_study` result.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``brier`` and ``log_score`` with dimensions (world, forecaster).
+    """
+    p = ds["probability"]
+    onehot = xr.DataArray(
+        np.eye(ds.sizes["scenario"])[ds["outcome"].values],
+        dims=("world", "scenario"),
+        coords={"world": ds["world"], "scenario": ds["scenario"]},
+    )
+    brier = ((p - onehot) ** 2).sum("scenario")
+    on_outcome = (p * onehot).sum("scenario")
+    log = -np.log(np.maximum(on_outcome, LOG_SCORE_EPS))
+    return xr.Dataset({"brier": brier, "log_score": log})
+
+
+def paired_difference(
+    ds: xr.Dataset,
+    *,
+    score: str = "brier",
+    method: str = "hierarchical",
+    reference: str = "exact",
+    n_boot: int = 2000,
+    ci: float = 0.9,
+    rng: int | np.random.Generator | None = 0,
+) -> BootstrapInterval:
+    """Mean score of ``method`` minus ``reference`` over the same worlds, with a bootstrap interval.
+
+    Worlds are resampled with replacement and both methods keep the same
+    worlds, so the interval reflects the paired difference (negative = ``method``
+    better, scores being negatively oriented).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A :func:`calibration_study` result.
+    score : {"brier", "log_score"}
+        The score.
+    method, reference : str
+        Methods compared (see :data:`METHODS`).
+    n_boot : int
+        Bootstrap replicates.
+    ci : float
+        Interval mass.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for resampling.
+
+    Returns
+    -------
+    BootstrapInterval
+    """
+    scores = case_scores(ds)
+    if score not in scores:
+        raise SyriaforecastError(f"score: got {score!r}; expected 'brier' or 'log_score'")
+    for name, value in (("method", method), ("reference", reference)):
+        if value not in ds["forecaster"].values:
+            raise SyriaforecastError(f"{name}: got {value!r}; expected one of {list(METHODS)}")
+    if not 0 < ci < 1:
+        raise SyriaforecastError(f"ci: got {ci!r}; expected a probability in (0, 1)")
+    diff = (scores[score].sel(forecaster=method) - scores[score].sel(forecaster=reference)).values
+    generator = np.random.default_rng(rng)
+    idx = generator.integers(0, diff.size, size=(int(n_boot), diff.size))
+    reps = diff[idx].mean(axis=1)
+    low, high = np.quantile(reps, [(1 - ci) / 2, (1 + ci) / 2])
+    return BootstrapInterval(float(diff.mean()), float(low), float(high))
+
+
+def summarise_calibration(ds: xr.Dataset, *, bins: int = 10) -> pd.DataFrame:
+    """Score each method of a calibration study.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A :func:`calibration_study` result.
+    bins : int
+        Bins of the expected calibration error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method: ``brier``, ``log_score``, ``ece`` (classwise),
+        ``log_score_ratio`` (log score over the exact method's),
+        ``coverage`` (share of world x scenario horizon probabilities of the
+        oracle inside the method's interval; NaN for point forecasts),
+        ``smoothed_coverage`` (the same for every period up to the as-of),
+        ``path_agreement`` (share of periods whose highest smoothed probability
+        is the true scenario) and ``n_worlds``.
+    """
+    y = ds["outcome"].values
+    exact_log = log_score(ds["probability"].sel(forecaster="exact").values, y)
+    oracle = ds["oracle_probability"]
+    oracle_smoothed = ds["smoothed"].sel(forecaster="oracle")
+    rows: dict[str, dict[str, Any]] = {}
+    for method in ds["forecaster"].values:
+        p = ds["probability"].sel(forecaster=method).values
+        logs = log_score(p, y)
+        row: dict[str, Any] = {
+            "brier": brier_score(p, y),
+            "log_score": logs,
+            "ece": expected_calibration_error(p, y, bins=bins),
+            "log_score_ratio": logs / exact_log,
+            "coverage": np.nan,
+            "smoothed_coverage": np.nan,
+        }
+        if method == "hierarchical":
+            inside = (ds["hdi_low"] <= oracle) & (oracle <= ds["hdi_high"])
+            row["coverage"] = float(inside.mean())
+            inside = (ds["smoothed_hdi_low"] <= oracle_smoothed) & (
+                oracle_smoothed <= ds["smoothed_hdi_high"]
+            )
+            row["smoothed_coverage"] = float(inside.mean())
+        best = ds["smoothed"].sel(forecaster=method).argmax("scenario")
+        row["path_agreement"] = float((best == ds["path"]).mean())
+        row["n_worlds"] = int(ds.sizes["world"])
+        rows[str(method)] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "forecaster"
+    return frame

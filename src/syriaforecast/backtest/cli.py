@@ -1,0 +1,374 @@
+"""The ``syriaforecast backtest`` command.
+
+``syriaforecast backtest CASES_DIR [--cutoffs ...] [--draws N] [--seed S] [--out DIR] [--json]``
+replays every case folder in ``CASES_DIR``; ``syriaforecast backtest --synthetic N [--seed S]``
+simulates ``N`` synthetic worlds from a small base model and backtests them
+(``syriaforecast backtest BASE.toml --synthetic N`` uses ``BASE.toml`` as the base).
+
+``--cutoffs`` takes comma-separated ISO dates (``2025-03-31,2025-06-30``) or lead
+times in periods before the horizon (``9,6,3,0``); the default is the end of
+every period from a case's first report to its horizon. ``--draws`` sets draws
+per chain and, unless the parser also offers ``--tune``, the tuning steps too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from rich.console import Console
+from rich.table import Table
+
+from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
+
+__all__ = [
+    "backtest_json",
+    "default_synthetic_base",
+    "parse_cutoffs",
+    "run_backtest_command",
+    "write_outputs",
+]
+
+SYNTHETIC_BASE = "synthetic_base.toml"
+
+
+def default_synthetic_base() -> Path:
+    """The bundled base model of ``--synthetic``: ``models/`` first, then the test data of a checkout."""
+    from syriaforecast.cli import bundled_path
+
+    candidate = bundled_path(SYNTHETIC_BASE)
+    if candidate.exists():
+        return candidate
+    here = Path(__file__).resolve()
+    for root in (here.parents[3], Path.cwd()):
+        path = root / "tests" / "data" / SYNTHETIC_BASE
+        if path.exists():
+            return path
+    raise SyriaforecastError(
+        f"--synthetic: no bundled base model ({SYNTHETIC_BASE}) was found; give one as "
+        "`syriaforecast backtest BASE_MODEL.toml --synthetic N`"
+    )
+
+
+def parse_cutoffs(text: str | None) -> list[Any] | None:
+    """Read ``--cutoffs``: comma-separated ISO dates, or whole numbers (lead times).
+
+    Parameters
+    ----------
+    text : str or None
+        The option's value.
+
+    Returns
+    -------
+    list of int, list of str, or None
+    """
+    if text is None:
+        return None
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise SyriaforecastError(f"--cutoffs = {text!r}: expected comma-separated dates or lead times")
+    if all(item.isascii() and item.isdigit() for item in items):
+        return [int(item) for item in items]
+    if any(item.isascii() and item.isdigit() for item in items):
+        raise SyriaforecastError(
+            f"--cutoffs = {text!r}: mixes lead times and dates; give ISO dates (2025-06-30,...) or "
+            "lead times in periods before the horizon (9,6,3,0)"
+        )
+    return items
+
+
+def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    # Options the parser may add later (--tune, --chains, --exact, --workers) are read if present.
+    value = getattr(args, name, None)
+    return default if value is None else value
+
+
+def run_backtest_command(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    """Run ``syriaforecast backtest`` with parsed arguments; returns the exit status.
+
+    Raises
+    ------
+    SyriaforecastError
+        On bad input (the caller prints it and exits with status 2).
+    """
+    from syriaforecast.backtest.replay import backtest
+
+    cases_arg: Path | None = args.cases
+    n_synthetic: int | None = args.synthetic
+    if n_synthetic is None and cases_arg is None:
+        raise SyriaforecastError(
+            "backtest: give CASES_DIR (a folder holding one folder per resolved case) or --synthetic N"
+        )
+    if n_synthetic is not None:
+        if n_synthetic < 1:
+            raise SyriaforecastError(f"--synthetic = {n_synthetic}: expected a number of worlds >= 1")
+        from syriaforecast.backtest.synthetic import simulate_worlds
+        from syriaforecast.spec.model import load_model
+
+        if cases_arg is not None and cases_arg.is_dir():
+            raise SyriaforecastError(
+                f"--synthetic with {cases_arg}: a folder was given; with --synthetic the optional "
+                "argument is a base model file (.toml), not a cases folder"
+            )
+        base = load_model(cases_arg if cases_arg is not None else default_synthetic_base())
+        cases: Any = simulate_worlds(base, n_synthetic, seed=args.seed)
+    else:
+        assert cases_arg is not None
+        if not cases_arg.exists():
+            raise SyriaforecastError(f"CASES_DIR = {cases_arg}: no such folder")
+        cases = cases_arg
+    if args.seed is None or args.seed < 0:
+        raise SyriaforecastError(f"--seed = {args.seed}: expected a whole number >= 0")
+    draws = args.draws
+    if draws is not None and draws < 1:
+        raise SyriaforecastError(f"--draws = {draws}: expected a whole number >= 1")
+    tune = _option(args, "tune", draws)
+    method = "exact" if _option(args, "exact", False) else "hierarchical"
+    executor = _option(args, "executor", None) or _option(args, "workers", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        result = backtest(
+            cases,
+            cutoffs=parse_cutoffs(args.cutoffs),
+            method=method,
+            draws=draws,
+            tune=tune,
+            chains=_option(args, "chains", 4),
+            seed=args.seed,
+            executor=executor,
+            progress=errors.is_terminal,
+        )
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            errors.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    written = write_outputs(result, args.out) if args.out is not None else []
+    if args.json:
+        print(json.dumps(backtest_json(result), indent=2))
+        return 0
+    _print_tables(result, console)
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- output
+def _num(value: Any, digits: int = 6) -> float | None:
+    value = float(value)
+    return None if not math.isfinite(value) else round(value, digits)
+
+
+def _cutoff_label(result: xr.Dataset, k: int) -> Any:
+    label = result["cutoff"].values[k]
+    if result["cutoff"].attrs.get("kind") == "lead":
+        return int(label)
+    return pd.Timestamp(label).date().isoformat()
+
+
+def backtest_json(result: xr.Dataset) -> dict[str, Any]:
+    """The backtest in the CLI's ``--json`` form: forecasts per case and cutoff, and the scores.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A result of :func:`~syriaforecast.backtest.backtest`.
+
+    Returns
+    -------
+    dict
+        ``settings``, ``cases`` (per case: outcome, fits, refits and one entry
+        per cutoff with its date, lead time, reports used, probabilities and
+        their Monte Carlo errors, scores, whether the model was fitted there and
+        the Pareto k of the PSIS weights) and ``scores`` (``overall`` and
+        ``by_lead``). Missing values are ``null``.
+    """
+    from syriaforecast.backtest.replay import overall_scores, scores_by_lead
+
+    scenarios = [str(s) for s in result["scenario"].values]
+    cases = []
+    for n, case in enumerate(result["case"].values):
+        present = [
+            s for s, sid in enumerate(scenarios) if math.isfinite(result["prior_forecast"].values[n, s])
+        ]
+        forecasts = []
+        for k in np.flatnonzero(np.isfinite(result["brier"].values[n])):
+            forecasts.append(
+                {
+                    "cutoff": _cutoff_label(result, int(k)),
+                    "date": pd.Timestamp(result["cutoff_date"].values[n, k]).date().isoformat(),
+                    "lead": int(result["lead"].values[n, k]),
+                    "reports": int(result["reports"].values[n, k]),
+                    "probabilities": {
+                        scenarios[s]: _num(result["forecast"].values[n, k, s]) for s in present
+                    },
+                    "mcse": {scenarios[s]: _num(result["forecast_mcse"].values[n, k, s]) for s in present},
+                    "brier": _num(result["brier"].values[n, k]),
+                    "log_score": _num(result["log_score"].values[n, k]),
+                    "fitted": bool(result["fitted"].values[n, k]),
+                    "pareto_k": _num(result["pareto_k"].values[n, k], 4),
+                    "converged": bool(result["converged"].values[n, k]),
+                }
+            )
+        valid = np.isfinite(result["brier"].values[n])
+        cases.append(
+            {
+                "case": str(case),
+                "model": str(result["model"].values[n]),
+                "horizon": pd.Timestamp(result["horizon"].values[n]).date().isoformat(),
+                "outcome": str(result["outcome"].values[n]),
+                "fits": int(result["n_fits"].values[n]),
+                "refits": int(result["n_refits"].values[n]),
+                "brier": _num(result["brier"].values[n][valid].mean()),
+                "log_score": _num(result["log_score"].values[n][valid].mean()),
+                "prior": {scenarios[s]: _num(result["prior_forecast"].values[n, s]) for s in present},
+                "seconds": _num(result["seconds"].values[n], 3),
+                "forecasts": forecasts,
+            }
+        )
+    overall = overall_scores(result)
+    by_lead = scores_by_lead(result)
+    return {
+        "settings": {
+            key: (value.item() if isinstance(value, np.generic) else value)
+            for key, value in result.attrs.items()
+        },
+        "cases": cases,
+        "scores": {
+            "overall": {key: _num(value) for key, value in overall.items()},
+            "by_lead": [
+                {"lead": int(lead)} | {name: _num(by_lead[name].values[i]) for name in by_lead.data_vars}
+                for i, lead in enumerate(by_lead["lead"].values)
+            ],
+        },
+    }
+
+
+def write_outputs(result: xr.Dataset, out: Path) -> list[Path]:
+    """Write the result (netCDF), score tables (CSV), JSON and plots (PNG) into ``out``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from syriaforecast._io import atomic_path
+    from syriaforecast.backtest.plots import plot_outcome_probability, plot_reliability, plot_scores_by_lead
+    from syriaforecast.backtest.replay import score_table, scores_by_lead
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    target = out / "backtest.nc"
+    with atomic_path(target) as tmp:
+        result.to_netcdf(tmp, engine="h5netcdf")
+    written.append(target)
+    for name, frame in (
+        ("scores.csv", score_table(result)),
+        ("scores_by_lead.csv", scores_by_lead(result).to_dataframe()),
+    ):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, index=name != "scores.csv")
+        written.append(out / name)
+    with atomic_path(out / "backtest.json") as tmp:
+        tmp.write_text(json.dumps(backtest_json(result), indent=2))
+    written.append(out / "backtest.json")
+    for name, figure in (
+        ("reliability.png", plot_reliability(result)),
+        ("scores_by_lead.png", plot_scores_by_lead(result)),
+        ("outcome_probability.png", plot_outcome_probability(result)),
+    ):
+        with atomic_path(out / name) as tmp:
+            figure.savefig(tmp, dpi=120, format="png")
+        written.append(out / name)
+    return written
+
+
+def _fmt(value: float, pattern: str = "{:.3f}") -> str:
+    return "-" if not math.isfinite(value) else pattern.format(value)
+
+
+def _print_tables(result: xr.Dataset, console: Console) -> None:
+    from syriaforecast.backtest.replay import overall_scores, scores_by_lead
+
+    attrs = result.attrs
+    cases = Table(
+        title=f"Backtest: {result.sizes['case']} cases, {attrs['n_forecasts']} forecasts "
+        f"[{attrs['method']}; seed {attrs['seed']}; {attrs.get('executor', '')}]",
+        title_justify="left",
+    )
+    for column, justify in (
+        ("case", "left"),
+        ("outcome", "left"),
+        ("forecasts", "right"),
+        ("fits", "right"),
+        ("max k", "right"),
+        ("P(outcome) first -> last", "right"),
+        ("Brier", "right"),
+        ("log score", "right"),
+        ("seconds", "right"),
+    ):
+        cases.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for n, case in enumerate(result["case"].values):
+        valid = np.isfinite(result["brier"].values[n])
+        outcome = int(result["outcome_index"].values[n])
+        leads = result["lead"].values[n]
+        order = np.argsort(-np.where(valid, leads, -np.inf))
+        p_outcome = result["forecast"].values[n, :, outcome]
+        first, last = p_outcome[order[0]], p_outcome[order[int(valid.sum()) - 1]]
+        ks = result["pareto_k"].values[n]
+        cases.add_row(
+            str(case),
+            str(result["outcome"].values[n]),
+            str(int(valid.sum())),
+            f"{int(result['n_fits'].values[n])}",
+            _fmt(float(np.nanmax(ks)) if np.isfinite(ks).any() else math.nan, "{:.2f}"),
+            f"{first:.0%} -> {last:.0%}",
+            _fmt(float(result["brier"].values[n][valid].mean())),
+            _fmt(float(result["log_score"].values[n][valid].mean())),
+            _fmt(float(result["seconds"].values[n]), "{:.1f}"),
+        )
+    console.print(cases)
+    by_lead = scores_by_lead(result)
+    unit = attrs.get("period", "period")
+    leads = Table(
+        title=f"Scores by lead time ({unit}s before the horizon; 90% case-bootstrap)", title_justify="left"
+    )
+    for column in ("lead", "n", "Brier", "90% interval", "priors only", "log score", "priors only "):
+        leads.add_column(column, justify="right")
+    for i, lead in enumerate(by_lead["lead"].values):
+        row = {name: float(by_lead[name].values[i]) for name in by_lead.data_vars}
+        leads.add_row(
+            str(int(lead)),
+            str(int(row["n"])),
+            _fmt(row["brier"]),
+            f"{_fmt(row['brier_low'])} - {_fmt(row['brier_high'])}",
+            _fmt(row["prior_brier"]),
+            _fmt(row["log_score"]),
+            _fmt(row["prior_log_score"]),
+        )
+    console.print(leads)
+    overall = overall_scores(result)
+    console.print(
+        f"Overall: Brier {_fmt(overall['brier'])} "
+        f"({_fmt(overall['brier_low'])} - {_fmt(overall['brier_high'])}), "
+        f"skill vs priors only {_fmt(overall['brier_skill_vs_prior'], '{:+.2f}')}; "
+        f"log score {_fmt(overall['log_score'])} nats "
+        f"(priors only {_fmt(overall['prior_log_score'])}, uniform {_fmt(overall['uniform_log_score'])})"
+    )
+    if attrs["method"] == "hierarchical":
+        ks = result["pareto_k"].values
+        seen = ks[np.isfinite(ks)]
+        console.print(
+            f"Replay: {int(result['n_fits'].values.sum())} fits for {attrs['n_forecasts']} forecasts "
+            f"({int(result['n_refits'].values.sum())} refits); PSIS Pareto k "
+            + (f"median {np.median(seen):.2f}, max {seen.max():.2f}" if seen.size else "not needed")
+            + f" (refit above {attrs['k_threshold']})"
+        )

@@ -1,0 +1,149 @@
+"""PyTensor Ops wrapping the compiled kernels, with Numba dispatch for nutpie.
+
+``EvidenceLogLikelihood`` maps the five parameter inputs (log initial
+probabilities, persistence, elicitation shift, report informativeness by
+reliability and by credibility) plus the data arrays to log P(evidence). Its
+gradient is a second Op computed by the same kernel pass in closed form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+
+from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+
+__all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
+
+PARAMETER_INPUTS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility")
+DATA_INPUTS = (
+    "cutpoints",
+    "log_rate",
+    "is_count",
+    "n_periods",
+    "cell_period",
+    "cell_indicator",
+    "cell_count_values",
+    "cell_slot_valid",
+    "face_log_reading",
+    "report_cell",
+    "report_match",
+    "report_noise",
+    "report_reliability",
+    "report_credibility",
+)
+_DTYPES = {
+    "is_count": "bool",
+    "cell_slot_valid": "bool",
+    "n_periods": "int64",
+    "cell_period": "int64",
+    "cell_indicator": "int64",
+    "cell_count_values": "int64",
+    "report_cell": "int64",
+    "report_reliability": "int64",
+    "report_credibility": "int64",
+}
+_N_PARAMS = len(PARAMETER_INPUTS)
+
+
+def _as_inputs(values: list[Any]) -> list[Any]:
+    names = PARAMETER_INPUTS + DATA_INPUTS
+    return [
+        pt.as_tensor_variable(v).astype(_DTYPES.get(name, "float64"))
+        for name, v in zip(names, values, strict=True)
+    ]
+
+
+def _python_args(inputs: list[np.ndarray]) -> list[Any]:
+    args = list(inputs)
+    args[_N_PARAMS + DATA_INPUTS.index("n_periods")] = int(args[_N_PARAMS + DATA_INPUTS.index("n_periods")])
+    return args
+
+
+class EvidenceLogLikelihoodGrad(Op):
+    """Gradient of :class:`EvidenceLogLikelihood` with respect to its parameter inputs."""
+
+    __props__ = ()
+
+    def make_node(self, *inputs: Any) -> Apply:
+        inputs = _as_inputs(list(inputs))
+        outputs = [inp.type() for inp in inputs[:_N_PARAMS]]
+        return Apply(self, inputs, outputs)
+
+    def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
+        result = log_likelihood_and_gradient(*_python_args(inputs))
+        for storage, value in zip(outputs, result[1:], strict=True):
+            storage[0] = np.asarray(value, dtype="float64")
+
+
+class EvidenceLogLikelihood(Op):
+    """Log P(evidence | parameters) with the latent scenario path summed out."""
+
+    __props__ = ()
+
+    def make_node(self, *inputs: Any) -> Apply:
+        inputs = _as_inputs(list(inputs))
+        return Apply(self, inputs, [pt.dscalar()])
+
+    def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
+        outputs[0][0] = np.asarray(log_likelihood_kernel(*_python_args(inputs)), dtype="float64")
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[k < _N_PARAMS] for k in range(len(node.inputs))]
+
+    def pullback(self, inputs: Any, outputs: Any, cotangents: Any) -> list[Any]:
+        (g,) = cotangents
+        gradients = _grad_op(*inputs)
+        connected = [g * gradient for gradient in gradients]
+        return connected + [DisconnectedType()() for _ in inputs[_N_PARAMS:]]
+
+
+_op = EvidenceLogLikelihood()
+_grad_op = EvidenceLogLikelihoodGrad()
+
+
+def evidence_log_likelihood(params: dict[str, Any], data: dict[str, Any]) -> Any:
+    """Symbolic log P(evidence | parameters) from named parameter and data tensors."""
+    return _op(*[params[n] for n in PARAMETER_INPUTS], *[data[n] for n in DATA_INPUTS])
+
+
+@register_funcify_default_op_cache_key(EvidenceLogLikelihood)
+def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
+    from pytensor.link.numba.dispatch.basic import numba_njit
+
+    kernel = log_likelihood_kernel
+
+    @numba_njit
+    def evidence_log_likelihood_numba(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+    ):  # fmt: skip
+        value = kernel(
+            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+        )
+        return np.asarray(value)
+
+    return evidence_log_likelihood_numba
+
+
+@register_funcify_default_op_cache_key(EvidenceLogLikelihoodGrad)
+def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
+    from pytensor.link.numba.dispatch.basic import numba_njit
+
+    kernel = log_likelihood_and_gradient
+
+    @numba_njit
+    def evidence_log_likelihood_grad_numba(
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+    ):  # fmt: skip
+        _, g0, g1, g2, g3, g4 = kernel(
+            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+        )
+        return g0, g1, g2, g3, g4
+
+    return evidence_log_likelihood_grad_numba

@@ -1,0 +1,128 @@
+"""NUTS through nutpie on the compiled posterior density (:mod:`syriaforecast.engine.density`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from syriaforecast.engine.data import (
+    CREDIBILITY_PRIOR_MEAN,
+    GRADE_CONCENTRATION,
+    RELIABILITY_PRIOR_MEAN,
+    EngineData,
+    ModelArrays,
+)
+from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack
+from syriaforecast.engine.graph import EvidenceTensors
+
+__all__ = ["build_sampler_model", "layout_for"]
+
+
+def layout_for(arrays: ModelArrays) -> Layout:
+    """The unconstrained layout of a model's parameters."""
+    sample_persistence = (
+        arrays.n_scenarios > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0
+    )
+    return Layout(arrays.n_scenarios, arrays.n_groups, arrays.n_indicators, sample_persistence)
+
+
+def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) -> tuple[Any, ...]:
+    rel = np.array(list(RELIABILITY_PRIOR_MEAN.values()))
+    cred = np.array(list(CREDIBILITY_PRIOR_MEAN.values()))
+    centre = (
+        math.log(arrays.persistence) - math.log1p(-arrays.persistence) if arrays.persistence < 1 else 0.0
+    )
+    return (
+        layout.n_scenarios,
+        layout.n_groups,
+        layout.n_indicators,
+        layout.sample_persistence,
+        np.full(arrays.n_scenarios, arrays.persistence),
+        centre,
+        float(arrays.persistence_uncertainty),
+        arrays.prior_concentration * arrays.prior,
+        float(arrays.elicitation_error),
+        arrays.group_of,
+        arrays.band_sd,
+        rel * GRADE_CONCENTRATION,
+        (1 - rel) * GRADE_CONCENTRATION,
+        cred * GRADE_CONCENTRATION,
+        (1 - cred) * GRADE_CONCENTRATION,
+        arrays.cutpoints,
+        arrays.log_rate,
+        arrays.is_count,
+        int(data.n_periods),
+        *(np.ascontiguousarray(getattr(data, name)) for name in EvidenceTensors.fields()),
+    )
+
+
+def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str, list[str]]) -> Any:
+    """A nutpie model (Python-function interface) for the hierarchical posterior."""
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    layout = layout_for(arrays)
+    args = _density_arguments(arrays, data, layout)
+    unpack_args = (
+        layout.n_scenarios,
+        layout.n_groups,
+        layout.n_indicators,
+        layout.sample_persistence,
+        args[4],
+        args[5],
+        args[6],
+        arrays.group_of,
+        arrays.band_sd,
+    )
+
+    def make_logp_fn() -> Any:
+        def logp(x: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
+            value, grad = log_density_and_gradient(x, *args)
+            return float(value), grad
+
+        return logp
+
+    def make_expand_fn(*_: Any, **__: Any) -> Any:
+        def expand(x: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
+            initial, persistence, sigma, eta, kappa_rel, kappa_cred, _scale = unpack(x, *unpack_args)
+            return {
+                "initial_probability": initial,
+                "persistence": persistence,
+                "elicitation_sigma": sigma,
+                "elicitation_eta": eta,
+                "source_reliability": kappa_rel,
+                "information_credibility": kappa_cred,
+            }
+
+        return expand
+
+    def initial_point(seed: Any) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return rng.uniform(-0.5, 0.5, layout.ndim)
+
+    S, G, I = layout.n_scenarios, layout.n_groups, layout.n_indicators
+    names = ["initial_probability", "persistence", "elicitation_sigma", "elicitation_eta",
+             "source_reliability", "information_credibility"]
+    shapes = [(S,), (S,), (G,), (I, S), (6,), (6,)]
+    dims = {
+        "initial_probability": ("scenario",),
+        "persistence": ("scenario",),
+        "elicitation_sigma": ("group",),
+        "elicitation_eta": ("indicator", "scenario"),
+        "source_reliability": ("reliability_grade",),
+        "information_credibility": ("credibility_grade",),
+    }
+    coords = {k: coords[k] for k in ("scenario", "group", "indicator")}
+    coords |= {"reliability_grade": list("ABCDEF"), "credibility_grade": list("123456")}
+    return from_pyfunc(
+        ndim=layout.ndim,
+        make_logp_fn=make_logp_fn,
+        make_expand_fn=make_expand_fn,
+        make_initial_point_fn=initial_point,
+        expanded_dtypes=[np.dtype("float64")] * len(names),
+        expanded_shapes=shapes,
+        expanded_names=names,
+        dims=dims,
+        coords=coords,
+    )

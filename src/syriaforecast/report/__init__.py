@@ -1,0 +1,36 @@
+"""The reporting layer: the forecast in an analyst's words and pictures.
+
+* :func:`evidence_contributions` and :func:`since`: what moved it (decibans).
+* :func:`collection_priorities`: what to collect next (expected information gain, bits).
+* :func:`diagnosticity`: the quantitative ACH matrix (decibans).
+* :func:`elicitation_sensitivity` and :func:`linchpins`: how fragile it is to the elicitations.
+* ``plot_*``: briefing pictures (matplotlib Figures).
+* :func:`write_report`: PNGs and a self-contained HTML page (used by the CLI's ``--out``).
+"""
+
+from syriaforecast.report.collection import collection_priorities, diagnosticity
+from syriaforecast.report.html import write_report
+from syriaforecast.report.influence import evidence_contributions, since
+from syriaforecast.report.plots import (
+    plot_collection,
+    plot_contributions,
+    plot_diagnosticity,
+    plot_fan_chart,
+    plot_sensitivity,
+)
+from syriaforecast.report.sensitivity import elicitation_sensitivity, linchpins
+
+__all__ = [
+    "collection_priorities",
+    "diagnosticity",
+    "elicitation_sensitivity",
+    "evidence_contributions",
+    "linchpins",
+    "plot_collection",
+    "plot_contributions",
+    "plot_diagnosticity",
+    "plot_fan_chart",
+    "plot_sensitivity",
+    "since",
+    "write_report",
+]

@@ -1,0 +1,609 @@
+"""What moved the forecast: the weight of each report, indicator or group, in decibans.
+
+Definition
+----------
+The contribution of a set of reports R to scenario ``s`` is the change it makes
+to the log odds of ``s`` at the target period (the horizon by default),
+
+    W_R(s) = 10 * log10( O_s(all evidence) / O_s(all evidence except R) ),
+    O_s(E) = P(Z = s | E) / (1 - P(Z = s | E)),
+
+in decibans (dB; 10 dB is a factor of ten in the odds, 3 dB about two). It is
+computed per posterior draw, with the draw's parameters held at their
+full-evidence values (a leave-out, not a refit), then summarised by the mean
+and a highest-density interval over draws. ``by="report"`` leaves out one
+report at a time, ``by="indicator"`` all reports of one indicator, ``by="group"``
+all reports of one indicator group. Contributions of different reports need not
+add up to the total (``total``: all evidence against none): reports of one
+period and indicator share one true state, and the chain links periods.
+
+For one ungraded report ``x`` of a binary indicator with the scenario fixed
+(persistence 1) the contribution is the likelihood ratio of the report,
+``10 log10(P(x | s) / P(x | not s))``, where ``P(x | not s)`` is the
+prior-weighted average over the other scenarios.
+
+Leaving a report out only changes the likelihood of its own (period, indicator)
+cell, so each variant costs one cell likelihood and one forward pass, computed
+for all variants at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.special import logsumexp
+
+from syriaforecast.engine.data import (
+    CREDIBILITY_PRIOR_MEAN,
+    RELIABILITY_PRIOR_MEAN,
+    ModelArrays,
+    build_model_arrays,
+)
+from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws, forecast_parameters
+from syriaforecast.errors import SyriaforecastError
+from syriaforecast.spec.evidence import load_evidence
+from syriaforecast.spec.model import ScenarioModel
+
+if TYPE_CHECKING:
+    from syriaforecast.forecast import Forecast
+
+__all__ = ["evidence_contributions", "since"]
+
+#: Decibans per natural-log unit: 10 / ln(10).
+DB_PER_NAT = 10.0 / np.log(10.0)
+_BY = ("report", "indicator", "group")
+_TARGETS = ("horizon", "as_of")
+#: Largest variants x draws x periods x scenarios block held in memory at once.
+_BLOCK = 4_000_000
+
+
+# --------------------------------------------------------------------------- shared machinery
+@dataclass(frozen=True)
+class Setup:
+    """A forecast's parameter draws and chain terms, ready for what-if evaluation."""
+
+    model: ScenarioModel
+    params: dict[str, np.ndarray]  # leading draw axis D
+    arrays: ModelArrays
+    terms: DrawTerms  # with the forecast's own evidence
+    table: pd.DataFrame  # the forecast's reports (Evidence.to_dataframe())
+    report_cell: np.ndarray  # (K,) cell of each report, -1 for reports after the horizon
+    asof_index: int  # period of the as-of date, capped at the horizon
+
+    @property
+    def n_draws(self) -> int:
+        """Number of parameter draws D."""
+        return int(self.terms.log_initial.shape[0])
+
+    @property
+    def n_periods(self) -> int:
+        """Periods of the chain, first to horizon."""
+        return int(self.terms.log_emission.shape[1])
+
+    @property
+    def horizon_index(self) -> int:
+        """Period index of the horizon."""
+        return self.n_periods - 1
+
+    def target_index(self, target: str) -> int:
+        """Period index of ``"horizon"`` or ``"as_of"``."""
+        if target not in _TARGETS:
+            raise SyriaforecastError(f"target = {target!r}: expected one of {', '.join(_TARGETS)}")
+        return self.horizon_index if target == "horizon" else self.asof_index
+
+
+def check_max_draws(max_draws: int | None) -> None:
+    """Refuse a ``max_draws`` that is not a positive whole number (or None)."""
+    if max_draws is not None and (not isinstance(max_draws, int | np.integer) or max_draws < 1):
+        raise SyriaforecastError(f"max_draws = {max_draws!r}: expected a whole number >= 1, or None")
+
+
+def check_prob(prob: float) -> None:
+    """Refuse an interval mass outside (0, 1)."""
+    if not 0.0 < float(prob) < 1.0:
+        raise SyriaforecastError(f"prob = {prob!r}: expected an interval mass strictly between 0 and 1")
+
+
+def prepare(forecast: Forecast, *, max_draws: int | None = 200) -> Setup:
+    """Thin the forecast's draws and compute the chain terms with its evidence."""
+    check_max_draws(max_draws)
+    model = forecast.model
+    params = forecast_parameters(forecast, max_draws=max_draws)
+    arrays = build_model_arrays(model)
+    terms = chain_terms_for_draws(model, forecast.evidence, params, arrays=arrays)
+    table = forecast.evidence.to_dataframe().reset_index(drop=True)
+    cells = {
+        (int(p), int(i)): c
+        for c, (p, i) in enumerate(zip(terms.data.cell_period, terms.data.cell_indicator, strict=True))
+    }
+    index = {ident: k for k, ident in enumerate(model.indicator_ids)}
+    report_cell = np.array(
+        [
+            cells.get((int(p), index[ident]), -1)
+            for p, ident in zip(table["period"], table["indicator"], strict=True)
+        ],
+        dtype=np.int64,
+    )
+    asof_index = min(model.period_index(forecast.as_of), model.horizon_index)
+    return Setup(model, params, arrays, terms, table, report_cell, asof_index)
+
+
+def period_start(model: ScenarioModel, period: int) -> dt.date:
+    """First day of a period (a date inside it that the evidence loader accepts)."""
+    return (model.first_period + period).start_time.date()
+
+
+def group_log_likelihoods(
+    model: ScenarioModel,
+    params: dict[str, np.ndarray],
+    arrays: ModelArrays,
+    groups: Sequence[pd.DataFrame],
+) -> np.ndarray:
+    """Log likelihood of each group of reports read as one (period, indicator) cell.
+
+    Parameters
+    ----------
+    model : ScenarioModel
+        The model the reports belong to.
+    params : dict
+        Parameter draws (leading axis D).
+    arrays : ModelArrays
+        The model's (possibly modified) elicitation arrays.
+    groups : sequence of DataFrame
+        Each with columns ``indicator``, ``value``, ``reliability`` and
+        ``credibility`` (0 or '' = blank); all rows of a group name one indicator.
+
+    Returns
+    -------
+    ndarray (D, G, S)
+        ``log P(reports of group g | scenario s)`` under each draw; 0 for an empty group.
+
+    Notes
+    -----
+    A cell's likelihood does not depend on its period, so the groups are laid
+    out in distinct pseudo-periods (a few rounds when an indicator has more
+    groups than the model has periods) and evaluated with one engine call per
+    draw and round.
+    """
+    D = len(next(iter(params.values())))
+    out = np.zeros((D, len(groups), arrays.n_scenarios))
+    n_periods = model.horizon_index + 1
+    used: Counter[str] = Counter()
+    rounds: dict[int, list[tuple[int, int, pd.DataFrame]]] = {}
+    for g, rows in enumerate(groups):
+        if len(rows) == 0:
+            continue
+        indicators = set(rows["indicator"])
+        if len(indicators) != 1:
+            raise ValueError("each group must hold reports of exactly one indicator")
+        ident = next(iter(indicators))
+        slot = used[ident]
+        used[ident] += 1
+        rounds.setdefault(slot // n_periods, []).append((g, slot % n_periods, rows))
+    index = {ident: k for k, ident in enumerate(model.indicator_ids)}
+    for members in rounds.values():
+        frames, where = [], {}
+        for g, period, rows in members:
+            frame = pd.DataFrame(
+                {
+                    "date": [period_start(model, period).isoformat()] * len(rows),
+                    "indicator": list(rows["indicator"]),
+                    "value": [str(v) for v in rows["value"]],
+                    "reliability": [str(r) for r in rows["reliability"]],
+                    "credibility": [str(c) if c not in (0, "0", "") else "" for c in rows["credibility"]],
+                }
+            )
+            frames.append(frame)
+            where[(period, index[str(rows["indicator"].iloc[0])])] = g
+        evidence = load_evidence(pd.concat(frames, ignore_index=True), model)
+        terms = chain_terms_for_draws(model, evidence, params, n_periods=n_periods, arrays=arrays)
+        for c, (p, i) in enumerate(zip(terms.data.cell_period, terms.data.cell_indicator, strict=True)):
+            out[:, where[(int(p), int(i))]] = terms.cell_log_likelihood[:, c]
+    return out
+
+
+def forward_log_filtered(
+    log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray, upto: int
+) -> np.ndarray:
+    """Log P(Z_upto | evidence in periods <= upto) for a batch of chains.
+
+    Arrays carry any leading batch axes: ``log_initial (..., S)``,
+    ``log_transition (..., S, S)``, ``log_emission (..., T, S)``.
+    """
+    message = log_initial + log_emission[..., 0, :]
+    message = message - logsumexp(message, axis=-1, keepdims=True)
+    for t in range(1, upto + 1):
+        message = logsumexp(message[..., :, None] + log_transition, axis=-2) + log_emission[..., t, :]
+        message = message - logsumexp(message, axis=-1, keepdims=True)
+    return message
+
+
+def log_odds_db(log_p: np.ndarray) -> np.ndarray:
+    """Log odds in decibans of each scenario from log probabilities over the last axis.
+
+    ``log(1 - p_s)`` is the log-sum of the other scenarios, which stays exact
+    near 0 and 1; a single scenario has odds +inf.
+    """
+    S = log_p.shape[-1]
+    if S == 1:
+        return np.full_like(log_p, np.inf)
+    others = np.empty_like(log_p)
+    for s in range(S):
+        rest = np.delete(log_p, s, axis=-1)
+        others[..., s] = logsumexp(rest, axis=-1)
+    return DB_PER_NAT * (log_p - others)
+
+
+def variant_log_filtered(setup: Setup, log_emission: np.ndarray, upto: int) -> np.ndarray:
+    """Forward pass for variants of the emission terms, in blocks that fit in memory.
+
+    ``log_emission`` is (V, D, T, S); returns log filtered at ``upto`` as (V, D, S).
+    """
+    V, D, T, S = log_emission.shape
+    out = np.empty((V, D, S))
+    step = max(1, _BLOCK // max(1, D * T * S))
+    for start in range(0, V, step):
+        block = log_emission[start : start + step]
+        out[start : start + step] = forward_log_filtered(
+            setup.terms.log_initial[None], setup.terms.log_transition[None], block, upto
+        )
+    return out
+
+
+def removal_log_filtered(setup: Setup, removals: Sequence[Iterable[int]], *, upto: int) -> np.ndarray:
+    """Log filtered probabilities at ``upto`` with each set of reports removed.
+
+    Parameters
+    ----------
+    setup : Setup
+        The forecast's draws and terms.
+    removals : sequence of iterables of int
+        Row positions in ``setup.table`` to leave out, one set per variant.
+    upto : int
+        Target period.
+
+    Returns
+    -------
+    ndarray (V, D, S)
+    """
+    table = setup.table
+    by_cell: dict[int, list[int]] = {}
+    for row, cell in enumerate(setup.report_cell):
+        if cell >= 0:
+            by_cell.setdefault(int(cell), []).append(row)
+    # Every distinct (cell, remaining reports) pair is evaluated once.
+    keys: dict[tuple[int, tuple[int, ...]], int] = {}
+    plans: list[list[tuple[int, int]]] = []
+    for removed in removals:
+        removed_set = {int(r) for r in removed}
+        cells = sorted({int(setup.report_cell[r]) for r in removed_set if setup.report_cell[r] >= 0})
+        plan = []
+        for cell in cells:
+            remaining = tuple(r for r in by_cell[cell] if r not in removed_set)
+            key = (cell, remaining)
+            if key not in keys:
+                keys[key] = len(keys)
+            plan.append((cell, keys[key]))
+        plans.append(plan)
+    groups = [table.iloc[list(remaining)] for (_, remaining) in keys]
+    replaced = group_log_likelihoods(setup.model, setup.params, setup.arrays, groups)
+    base = setup.terms.log_emission
+    full = setup.terms.cell_log_likelihood
+    periods = setup.terms.data.cell_period
+    emission = np.broadcast_to(base, (len(plans), *base.shape)).copy()
+    for v, plan in enumerate(plans):
+        for cell, g in plan:
+            emission[v, :, periods[cell]] += replaced[:, g] - full[:, cell]
+    return variant_log_filtered(setup, emission, upto)
+
+
+def draws_array(values: np.ndarray, dims: Sequence[str], coords: dict[str, Any]) -> xr.DataArray:
+    """Per-draw values (D, ...) as a DataArray with chain and draw dims for interval helpers."""
+    return xr.DataArray(values[None], dims=("chain", "draw", *dims), coords=coords)
+
+
+def summarise(samples: xr.DataArray, prob: float) -> xr.Dataset:
+    """Mean and highest-density interval over chains and draws."""
+    from syriaforecast.forecast import hdi_bounds
+
+    with np.errstate(invalid="ignore"):
+        low, high = hdi_bounds(samples, prob=prob)
+    return xr.Dataset({"mean": samples.mean(("chain", "draw")), "hdi_low": low, "hdi_high": high})
+
+
+def grade_label(reliability: str, credibility: int) -> str:
+    """Admiralty grade as written (``"B2"``), or ``"ungraded"``."""
+    text = f"{reliability}{credibility if credibility else ''}"
+    return text or "ungraded"
+
+
+def informativeness(reliability: str, credibility: int) -> float:
+    """Prior mean probability that a report with this grade reads the truth (1 when ungraded)."""
+    k = RELIABILITY_PRIOR_MEAN[reliability] if reliability else 1.0
+    return k * (CREDIBILITY_PRIOR_MEAN[str(credibility)] if credibility else 1.0)
+
+
+def indicator_label(model: ScenarioModel, ident: str) -> str:
+    """A short human label for an indicator: its id with spaces (case kept: ids hold acronyms)."""
+    del model  # the id is the label; kept in the signature for a future display name
+    return ident.replace("_", " ")
+
+
+# --------------------------------------------------------------------------- contributions
+def evidence_contributions(
+    forecast: Forecast,
+    *,
+    by: str = "report",
+    target: str = "horizon",
+    max_draws: int | None = 200,
+    prob: float = 0.9,
+) -> xr.Dataset:
+    """How much each report (or indicator, or group) moved each scenario's log odds.
+
+    Parameters
+    ----------
+    forecast : Forecast
+        The forecast to explain.
+    by : {"report", "indicator", "group"}
+        Leave out one report, all reports of one indicator, or of one group.
+    target : {"horizon", "as_of"}
+        Explain the horizon forecast (default) or the as-of (filtered) probability.
+    max_draws : int or None
+        Evenly thinned posterior draws to use (None: all).
+    prob : float
+        Mass of the highest-density interval.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimension ``by`` (one entry per report/indicator/group that has reports
+        up to the horizon) and ``scenario``: ``mean``, ``hdi_low``, ``hdi_high``
+        (decibans) and ``decibans`` (per draw, dims ``sample, by, scenario``);
+        ``total_mean``, ``total_low``, ``total_high`` (all evidence against none).
+        For reports, coordinates ``date``, ``indicator``, ``value``, ``grade``,
+        ``line``; for indicators and groups, ``label`` and ``n_reports``.
+        Scenario coordinate ``name`` has the scenario names. Attributes state
+        the units and definition.
+
+    Notes
+    -----
+    The contribution of reports R to scenario s is
+    ``10 log10(O_s(all) / O_s(all but R))`` with ``O_s`` the odds of s at the
+    target period, per draw with that draw's parameters (no refit).
+    """
+    if by not in _BY:
+        raise SyriaforecastError(f"by = {by!r}: expected one of {', '.join(_BY)}")
+    check_prob(prob)
+    setup = prepare(forecast, max_draws=max_draws)
+    upto = setup.target_index(target)
+    model = setup.model
+    table = setup.table
+    used = setup.report_cell >= 0
+    labels: list[Any]
+    if by == "report":
+        items = [[int(r)] for r in np.flatnonzero(used)]
+        labels = [int(table["line"].iloc[r[0]]) for r in items]
+    else:
+        key = (
+            table["indicator"]
+            if by == "indicator"
+            else table["indicator"].map({i.id: i.group for i in model.indicators})
+        )
+        order = list(model.indicator_ids) if by == "indicator" else list(model.groups)
+        items, labels = [], []
+        for name in order:  # labels: indicator or group names
+            rows = [int(r) for r in np.flatnonzero(used & (key == name).to_numpy())]
+            if rows:
+                items.append(rows)
+                labels.append(name)
+    full = forward_log_filtered(
+        setup.terms.log_initial, setup.terms.log_transition, setup.terms.log_emission, upto
+    )
+    removed = removal_log_filtered(setup, items, upto=upto) if items else np.zeros((0, *full.shape))
+    none = forward_log_filtered(
+        setup.terms.log_initial,
+        setup.terms.log_transition,
+        np.zeros_like(setup.terms.log_emission),
+        upto,
+    )
+    with np.errstate(invalid="ignore"):
+        full_db = log_odds_db(full)
+        decibans = full_db[None] - log_odds_db(removed)  # (V, D, S)
+        total = full_db - log_odds_db(none)
+    # One scenario: odds are infinite with or without evidence; nothing can move them.
+    decibans = np.nan_to_num(decibans, nan=0.0)
+    total = np.nan_to_num(total, nan=0.0)
+
+    scen = list(model.scenario_ids)
+    coords: dict[str, Any] = {by: labels, "scenario": scen}
+    per_draw = draws_array(np.moveaxis(decibans, 1, 0), (by, "scenario"), coords)
+    stats = summarise(per_draw, prob)
+    totals = summarise(draws_array(total, ("scenario",), {"scenario": scen}), prob)
+    out = xr.Dataset(
+        {
+            "mean": stats["mean"],
+            "hdi_low": stats["hdi_low"],
+            "hdi_high": stats["hdi_high"],
+            "decibans": ((("sample", by, "scenario")), np.moveaxis(decibans, 1, 0)),
+            "total_mean": totals["mean"],
+            "total_low": totals["hdi_low"],
+            "total_high": totals["hdi_high"],
+        }
+    )
+    out = out.assign_coords(name=("scenario", list(model.scenario_names)))
+    if by == "report":
+        rows = table.iloc[[r[0] for r in items]]
+        out = out.assign_coords(
+            date=(by, [d.isoformat() for d in rows["date"]]),
+            indicator=(by, list(rows["indicator"])),
+            value=(by, [str(v) for v in rows["value"]]),
+            grade=(
+                by,
+                [grade_label(r, c) for r, c in zip(rows["reliability"], rows["credibility"], strict=True)],
+            ),
+            line=(by, labels),
+        )
+    else:
+        out = out.assign_coords(
+            label=(by, [indicator_label(model, str(n)) if by == "indicator" else n for n in labels]),
+            n_reports=(by, [len(r) for r in items]),
+        )
+    out.attrs.update(
+        {
+            "units": "decibans (10 log10 of the odds ratio)",
+            "definition": (
+                "10*log10(O_s(all evidence) / O_s(all evidence except the left-out reports)), "
+                "O_s the odds of scenario s at the target period; per draw, parameters held at "
+                "their full-evidence values"
+            ),
+            "by": by,
+            "target": target,
+            "target_period": model.period_labels(setup.n_periods)[upto],
+            "prob": float(prob),
+            "n_draws": setup.n_draws,
+            "as_of": forecast.as_of.isoformat(),
+            "mode": forecast.mode,
+        }
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- since
+def _report_keys(table: pd.DataFrame) -> list[tuple[Any, ...]]:
+    columns = ["date", "indicator", "value", "reliability", "credibility", "source", "note"]
+    return [tuple(row) for row in table[columns].itertuples(index=False, name=None)]
+
+
+def _difference(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> list[int]:
+    """Positions in ``a`` of reports not in ``b`` (as a multiset: repeats count)."""
+    left = Counter(b)
+    out = []
+    for k, key in enumerate(a):
+        if left[key]:
+            left[key] -= 1
+        else:
+            out.append(k)
+    return out
+
+
+def since(
+    previous: Forecast,
+    current: Forecast,
+    *,
+    max_draws: int | None = 200,
+    prob: float = 0.9,
+) -> xr.Dataset:
+    """What changed between two forecasts of one model, and which reports did it.
+
+    Parameters
+    ----------
+    previous, current : Forecast
+        Two forecasts of the same model (typically two as-of dates).
+    max_draws : int or None
+        Thinned posterior draws used for the leave-out computations.
+    prob : float
+        Mass of the highest-density interval of ``new_evidence_low/high``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``scenario``: ``previous`` and ``current`` (posterior mean horizon
+        probabilities), ``change`` (current - previous), ``change_db`` (change of
+        the log odds of the means, decibans), ``new_evidence_db`` (mean over the
+        current draws of the joint contribution of the added reports, see
+        :func:`evidence_contributions`) with ``new_evidence_low/high``,
+        ``removed_evidence_db`` (minus the joint contribution, in the previous
+        forecast, of reports no longer present) and ``other_db``, the rest: the
+        parameters' re-estimation, Monte Carlo error and interactions.
+        Over ``report`` (added and removed reports): ``contribution`` (decibans;
+        for removed reports, the effect of removing them) with coordinates
+        ``status``, ``date``, ``indicator``, ``value``, ``grade``.
+    """
+    if previous.model.to_toml() != current.model.to_toml():
+        raise SyriaforecastError(
+            f"since(previous, current): the forecasts use different models "
+            f"({previous.model.id!r} sha256 {previous.model.sha256[:12]}, "
+            f"{current.model.id!r} sha256 {current.model.sha256[:12]}); compare forecasts of one model"
+        )
+    check_prob(prob)
+    model = current.model
+    upto = model.horizon_index
+    prev_setup = prepare(previous, max_draws=max_draws)
+    cur_setup = prepare(current, max_draws=max_draws)
+    prev_keys, cur_keys = _report_keys(prev_setup.table), _report_keys(cur_setup.table)
+    added = _difference(cur_keys, prev_keys)
+    removed = _difference(prev_keys, cur_keys)
+
+    def joint_and_single(setup: Setup, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        full = forward_log_filtered(
+            setup.terms.log_initial, setup.terms.log_transition, setup.terms.log_emission, upto
+        )
+        variants = [rows, *[[r] for r in rows]]
+        left_out = removal_log_filtered(setup, variants, upto=upto)
+        with np.errstate(invalid="ignore"):
+            db = np.nan_to_num(log_odds_db(full)[None] - log_odds_db(left_out), nan=0.0)
+        return db[0], db[1:]  # (D, S), (R, D, S)
+
+    added_joint, added_single = joint_and_single(cur_setup, added)
+    removed_joint, removed_single = joint_and_single(prev_setup, removed)
+    scen = list(model.scenario_ids)
+    p_prev = previous.mean("horizon").sel(scenario=scen).to_numpy()
+    p_cur = current.mean("horizon").sel(scenario=scen).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change_db = np.nan_to_num(
+            log_odds_db(np.log(np.clip(p_cur, 1e-300, None)))
+            - log_odds_db(np.log(np.clip(p_prev, 1e-300, None))),
+            nan=0.0,
+        )
+    new = summarise(draws_array(added_joint, ("scenario",), {"scenario": scen}), prob)
+    gone = -removed_joint.mean(axis=0)
+    other = change_db - new["mean"].to_numpy() - gone
+
+    tables = [cur_setup.table.iloc[added], prev_setup.table.iloc[removed]]
+    rows = pd.concat(tables, ignore_index=True)
+    contribution = np.concatenate([added_single.mean(axis=1), -removed_single.mean(axis=1)], axis=0).reshape(
+        len(rows), len(scen)
+    )
+    out = xr.Dataset(
+        {
+            "previous": ("scenario", p_prev),
+            "current": ("scenario", p_cur),
+            "change": ("scenario", p_cur - p_prev),
+            "change_db": ("scenario", change_db),
+            "new_evidence_db": ("scenario", new["mean"].to_numpy()),
+            "new_evidence_low": ("scenario", new["hdi_low"].to_numpy()),
+            "new_evidence_high": ("scenario", new["hdi_high"].to_numpy()),
+            "removed_evidence_db": ("scenario", gone),
+            "other_db": ("scenario", other),
+            "contribution": (("report", "scenario"), contribution),
+        },
+        coords={
+            "scenario": scen,
+            "name": ("scenario", list(model.scenario_names)),
+            "report": np.arange(len(rows)),
+            "status": ("report", ["added"] * len(added) + ["removed"] * len(removed)),
+            "date": ("report", [d.isoformat() for d in rows["date"]]),
+            "indicator": ("report", [str(i) for i in rows["indicator"]]),
+            "value": ("report", [str(v) for v in rows["value"]]),
+            "grade": (
+                "report",
+                [grade_label(r, c) for r, c in zip(rows["reliability"], rows["credibility"], strict=True)],
+            ),
+        },
+        attrs={
+            "units": "probability (previous, current, change); decibans (*_db, contribution)",
+            "previous_as_of": previous.as_of.isoformat(),
+            "current_as_of": current.as_of.isoformat(),
+            "n_added": len(added),
+            "n_removed": len(removed),
+            "prob": float(prob),
+        },
+    )
+    return out
