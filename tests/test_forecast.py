@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
 
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
 
-SAMPLING = {"draws": 300, "tune": 300, "chains": 2}
+SAMPLING = {"draws": 500, "tune": 500, "chains": 4}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,10 @@ def test_tiny_elicitation_error_reproduces_exact_mode(model, evidence):
                                              "persistence_uncertainty": 1e-4},
     })
     ungraded = sf.load_evidence(reports(EVIDENCE_CASES["ungraded-all-types"]), exactish)
-    sampled = sf.forecast(exactish, ungraded, as_of="2025-06-30", seed=1, **SAMPLING)
+    # The point is the mean; a prior this tight makes short chains' R-hat noisy.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sf.ConvergenceWarning)
+        sampled = sf.forecast(exactish, ungraded, as_of="2025-06-30", seed=1, **SAMPLING)
     exact = sf.forecast(exactish, ungraded, as_of="2025-06-30", exact=True)
     np.testing.assert_allclose(sampled.mean("horizon"), exact.mean("horizon"), atol=5e-3)
 
@@ -75,10 +79,12 @@ def test_same_seed_gives_bit_identical_results(model, evidence, result):
     assert np.array_equal(again.posterior["elicitation_eta"].values, result.posterior["elicitation_eta"].values)
 
 
-def test_warm_update_reuses_the_compiled_sampler(model, evidence, result):
-    later = sf.forecast(model, evidence, as_of="2025-04-30", seed=3, **SAMPLING)
-    assert later.attrs["time_compile"] < 1.0
-    assert later.filtered.sizes["time"] == 4
+def test_update_needs_no_compilation_and_reports_up_to_as_of(model, evidence, result):
+    """The density kernel is compiled once per machine, not per model or evidence set."""
+    earlier = sf.forecast(model, evidence, as_of="2025-04-30", seed=3, **SAMPLING)
+    assert earlier.attrs["time_compile"] < 1.0
+    assert earlier.filtered.sizes["time"] == 4
+    assert len(earlier.evidence) < len(evidence)
 
 
 def test_elicitation_uncertainty_widens_the_interval(model, evidence, result):
