@@ -27,21 +27,44 @@ def small_model(*, persistence: float = 0.8, months: int = 6, elicitation_error:
     """Three scenarios, binary + ordinal + count indicators, `months` periods from 2025-01."""
     end = pd.Period("2025-01", freq="M") + (months - 1)
     indicators = [
-        {"id": ident, "group": "g1", "type": "binary", "text": ident,
-         "likelihood": dict(zip(SCENARIOS, probs, strict=True))}
+        {
+            "id": ident,
+            "group": "g1",
+            "type": "binary",
+            "text": ident,
+            "likelihood": dict(zip(SCENARIOS, probs, strict=True)),
+        }
         for ident, probs in BINARY.items()
     ]
-    indicators.append({"id": "level", "group": "g2", "type": "ordinal", "text": "level",
-                       "levels": ["low", "mid", "high"], "likelihood": ORDINAL})
+    indicators.append(
+        {
+            "id": "level",
+            "group": "g2",
+            "type": "ordinal",
+            "text": "level",
+            "levels": ["low", "mid", "high"],
+            "likelihood": ORDINAL,
+        }
+    )
     indicators.append({"id": "incidents", "group": "g2", "type": "count", "text": "n", "likelihood": RATES})
-    return sf.parse_model({
-        "model": {"id": "small", "title": "Small", "period": "month", "start": "2025-01",
-                  "horizon": end.end_time.date(), "persistence": persistence,
-                  "elicitation_error": elicitation_error},
-        "scenarios": [{"id": s, "name": s.title(), "prior": p, "resolution": "r"}
-                      for s, p in zip(SCENARIOS, PRIOR, strict=True)],
-        "indicators": indicators,
-    })
+    return sf.parse_model(
+        {
+            "model": {
+                "id": "small",
+                "title": "Small",
+                "period": "month",
+                "start": "2025-01",
+                "horizon": end.end_time.date(),
+                "persistence": persistence,
+                "elicitation_error": elicitation_error,
+            },
+            "scenarios": [
+                {"id": s, "name": s.title(), "prior": p, "resolution": "r"}
+                for s, p in zip(SCENARIOS, PRIOR, strict=True)
+            ],
+            "indicators": indicators,
+        }
+    )
 
 
 def reports(rows):

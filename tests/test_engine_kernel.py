@@ -29,15 +29,27 @@ def _reference(model, evidence):
     T = model.horizon_index + 1
     data = build_engine_data(model, arrays, evidence, T)
     symbols = {
-        "log_initial": pt.dvector(), "persistence": pt.dvector(), "shift": pt.dmatrix(),
-        "kappa_reliability": pt.dvector(), "kappa_credibility": pt.dvector(),
+        "log_initial": pt.dvector(),
+        "persistence": pt.dvector(),
+        "shift": pt.dmatrix(),
+        "kappa_reliability": pt.dvector(),
+        "kappa_credibility": pt.dvector(),
     }
-    elicitation = ElicitationTensors(**{n: pt.as_tensor(getattr(arrays, n)) for n in ElicitationTensors.fields()})
+    elicitation = ElicitationTensors(
+        **{n: pt.as_tensor(getattr(arrays, n)) for n in ElicitationTensors.fields()}
+    )
     evidence_t = EvidenceTensors(**{n: pt.as_tensor(getattr(data, n)) for n in EvidenceTensors.fields()})
-    terms = chain_terms(elicitation, len(model.scenarios), T, log_initial=symbols["log_initial"],
-                        persistence=symbols["persistence"], shift=symbols["shift"],
-                        kappa_reliability=symbols["kappa_reliability"],
-                        kappa_credibility=symbols["kappa_credibility"], evidence=evidence_t)
+    terms = chain_terms(
+        elicitation,
+        len(model.scenarios),
+        T,
+        log_initial=symbols["log_initial"],
+        persistence=symbols["persistence"],
+        shift=symbols["shift"],
+        kappa_reliability=symbols["kappa_reliability"],
+        kappa_credibility=symbols["kappa_credibility"],
+        evidence=evidence_t,
+    )
     loglik = forward_log_likelihood(terms)
     fn = pytensor.function(list(symbols.values()), [loglik, *pytensor.grad(loglik, list(symbols.values()))])
     return arrays, data, fn
@@ -59,7 +71,11 @@ def test_kernel_value_and_gradient_match_pytensor_autodiff(case):
         }
         expected = reference(*values.values())
         got = log_likelihood_and_gradient(
-            *values.values(), arrays.cutpoints, arrays.log_rate, arrays.is_count, data.n_periods,
+            *values.values(),
+            arrays.cutpoints,
+            arrays.log_rate,
+            arrays.is_count,
+            data.n_periods,
             *(getattr(data, n) for n in EvidenceTensors.fields()),
         )
         assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
@@ -73,14 +89,23 @@ def test_op_gradient_passes_pytensor_verify_grad():
     arrays = build_model_arrays(model)
     data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
     fixed = {n: getattr(data, n) for n in EvidenceTensors.fields()}
-    fixed |= {"cutpoints": arrays.cutpoints, "log_rate": arrays.log_rate, "is_count": arrays.is_count,
-              "n_periods": np.int64(data.n_periods)}
+    fixed |= {
+        "cutpoints": arrays.cutpoints,
+        "log_rate": arrays.log_rate,
+        "is_count": arrays.is_count,
+        "n_periods": np.int64(data.n_periods),
+    }
 
     def loglik(log_initial, persistence, shift, kappa_rel, kappa_cred):
         params = dict(zip(PARAMS, (log_initial, persistence, shift, kappa_rel, kappa_cred), strict=True))
         return evidence_log_likelihood(params, fixed)
 
     rng = np.random.default_rng(1)
-    point = [np.log([0.5, 0.3, 0.2]), np.array([0.9, 0.8, 0.7]), rng.normal(0, 0.5, (5, 3)),
-             rng.uniform(0.3, 0.9, 6), rng.uniform(0.3, 0.9, 6)]
+    point = [
+        np.log([0.5, 0.3, 0.2]),
+        np.array([0.9, 0.8, 0.7]),
+        rng.normal(0, 0.5, (5, 3)),
+        rng.uniform(0.3, 0.9, 6),
+        rng.uniform(0.3, 0.9, 6),
+    ]
     pytensor.gradient.verify_grad(loglik, point, rng=rng, abs_tol=1e-6, rel_tol=1e-6)

@@ -13,25 +13,50 @@ import syriaforecast as sf
 SMALL = {"draws": 300, "tune": 300, "chains": 2, "seed": 11}
 
 
-def make_model(n_scenarios: int, n_indicators: int, months: int, *, likelihood=None, persistence=0.9,
-               elicitation_error=0.5, prior=None):
+def make_model(
+    n_scenarios: int,
+    n_indicators: int,
+    months: int,
+    *,
+    likelihood=None,
+    persistence=0.9,
+    elicitation_error=0.5,
+    prior=None,
+):
     ids = [f"s{k}" for k in range(n_scenarios)]
     prior = prior or [1.0 / n_scenarios] * n_scenarios
     rng = np.random.default_rng(n_scenarios * 1000 + n_indicators)
     indicators = []
     for k in range(n_indicators):
         probs = likelihood(k) if likelihood else rng.uniform(0.1, 0.9, n_scenarios)
-        indicators.append({"id": f"i{k}", "group": f"g{k % 3}", "type": "binary", "text": "t",
-                           "likelihood": {s: float(p) for s, p in zip(ids, probs, strict=True)}})
+        indicators.append(
+            {
+                "id": f"i{k}",
+                "group": f"g{k % 3}",
+                "type": "binary",
+                "text": "t",
+                "likelihood": {s: float(p) for s, p in zip(ids, probs, strict=True)},
+            }
+        )
     end = pd.Period("2000-01", freq="M") + (months - 1)
-    return sf.parse_model({
-        "model": {"id": "extreme", "title": "Extreme", "period": "month", "start": "2000-01",
-                  "horizon": end.end_time.date(), "persistence": persistence,
-                  "elicitation_error": elicitation_error},
-        "scenarios": [{"id": s, "name": s.upper(), "prior": p, "resolution": "r"}
-                      for s, p in zip(ids, prior, strict=True)],
-        "indicators": indicators,
-    })
+    return sf.parse_model(
+        {
+            "model": {
+                "id": "extreme",
+                "title": "Extreme",
+                "period": "month",
+                "start": "2000-01",
+                "horizon": end.end_time.date(),
+                "persistence": persistence,
+                "elicitation_error": elicitation_error,
+            },
+            "scenarios": [
+                {"id": s, "name": s.upper(), "prior": p, "resolution": "r"}
+                for s, p in zip(ids, prior, strict=True)
+            ],
+            "indicators": indicators,
+        }
+    )
 
 
 def monthly_reports(model, values_by_period, grade=("", "")):
@@ -69,8 +94,9 @@ def test_likelihoods_at_the_floor_and_ceiling_stay_finite():
 def test_240_periods_40_indicators_without_nan_or_divergences():
     rng = np.random.default_rng(0)
     model = make_model(3, 40, 240, persistence=0.95)
-    periods = [{f"i{k}": int(rng.random() < 0.5) for k in rng.choice(40, 8, replace=False)}
-               for _ in range(240)]
+    periods = [
+        {f"i{k}": int(rng.random() < 0.5) for k in rng.choice(40, 8, replace=False)} for _ in range(240)
+    ]
     evidence = monthly_reports(model, periods, grade=("B", "2"))
     exact = sf.forecast(model, evidence, exact=True)
     assert_proper(exact)
@@ -93,8 +119,9 @@ def test_no_evidence_returns_the_prior_propagated():
     sampled = sf.forecast(model, None, as_of="2000-06-30", draws=500, tune=500, chains=4, seed=2)
     assert_proper(sampled)
     # Without evidence the posterior is the prior: the Dirichlet mean of the initial probabilities.
-    np.testing.assert_allclose(sampled.posterior["initial_probability"].mean(("chain", "draw")),
-                               [0.6, 0.3, 0.1], atol=0.05)
+    np.testing.assert_allclose(
+        sampled.posterior["initial_probability"].mean(("chain", "draw")), [0.6, 0.3, 0.1], atol=0.05
+    )
 
 
 def test_evidence_contradicting_the_prior_moves_it_without_nan():
@@ -122,8 +149,9 @@ def test_single_scenario_is_certain():
 def test_eight_scenarios():
     model = make_model(8, 12, 18)
     rng = np.random.default_rng(5)
-    evidence = monthly_reports(model, [{f"i{k}": int(rng.random() < 0.5) for k in range(12)}] * 10,
-                               grade=("C", "3"))
+    evidence = monthly_reports(
+        model, [{f"i{k}": int(rng.random() < 0.5) for k in range(12)}] * 10, grade=("C", "3")
+    )
     exact = sf.forecast(model, evidence, exact=True)
     assert_proper(exact)
     # Eight scenarios whose random likelihoods differ little are weakly identified once the

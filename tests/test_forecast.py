@@ -60,10 +60,13 @@ def test_posterior_probabilities_are_recomputable_from_the_parameter_draws(resul
 
 def test_tiny_elicitation_error_reproduces_exact_mode(model, evidence):
     """With elicitation error near 0 and no graded reports, the posterior collapses on exact mode."""
-    exactish = sf.parse_model(model.to_dict() | {
-        "model": model.to_dict()["model"] | {"elicitation_error": 1e-4, "prior_concentration": 1e5,
-                                             "persistence_uncertainty": 1e-4},
-    })
+    exactish = sf.parse_model(
+        model.to_dict()
+        | {
+            "model": model.to_dict()["model"]
+            | {"elicitation_error": 1e-4, "prior_concentration": 1e5, "persistence_uncertainty": 1e-4},
+        }
+    )
     ungraded = sf.load_evidence(reports(EVIDENCE_CASES["ungraded-all-types"]), exactish)
     # The point is the mean; a prior this tight makes short chains' R-hat noisy.
     with warnings.catch_warnings():
@@ -76,7 +79,9 @@ def test_tiny_elicitation_error_reproduces_exact_mode(model, evidence):
 def test_same_seed_gives_bit_identical_results(model, evidence, result):
     again = sf.forecast(model, evidence, as_of="2025-06-30", seed=42, **SAMPLING)
     assert np.array_equal(again.horizon.values, result.horizon.values)
-    assert np.array_equal(again.posterior["elicitation_eta"].values, result.posterior["elicitation_eta"].values)
+    assert np.array_equal(
+        again.posterior["elicitation_eta"].values, result.posterior["elicitation_eta"].values
+    )
 
 
 def test_update_needs_no_compilation_and_reports_up_to_as_of(model, evidence, result):
@@ -96,8 +101,15 @@ def test_elicitation_uncertainty_widens_the_interval(model, evidence, result):
 
 def test_summary_phrases_and_flags(result):
     summary = result.summary()
-    assert list(summary.columns) == ["name", "mean", "hdi_low", "hdi_high", "phrase", "spans_phrases",
-                                     "confidence"]
+    assert list(summary.columns) == [
+        "name",
+        "mean",
+        "hdi_low",
+        "hdi_high",
+        "phrase",
+        "spans_phrases",
+        "confidence",
+    ]
     assert summary["mean"].sum() == pytest.approx(1.0)
     from syriaforecast.phrases import band_of
 
@@ -171,9 +183,22 @@ def test_cli_forecast_json_and_bad_input(tmp_path, model, evidence):
     evidence_path.write_text(evidence.to_csv_text())
     env = os.environ | {"SYRIAFORECAST_DRAWS": "100", "SYRIAFORECAST_TUNE": "100"}
     done = subprocess.run(
-        [sys.executable, "-m", "syriaforecast.cli", "forecast", "--model", str(model_path), "--evidence",
-         str(evidence_path), "--exact", "--json"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "syriaforecast.cli",
+            "forecast",
+            "--model",
+            str(model_path),
+            "--evidence",
+            str(evidence_path),
+            "--exact",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     import json
@@ -182,15 +207,29 @@ def test_cli_forecast_json_and_bad_input(tmp_path, model, evidence):
     assert set(payload) >= {"model", "as_of", "horizon", "scenarios", "filtered", "smoothed", "diagnostics"}
     assert set(payload["scenarios"]) == set(model.scenario_ids)
     exact = sf.forecast(model, evidence, exact=True)
-    assert payload["scenarios"]["war"]["mean"] == pytest.approx(float(exact.mean().sel(scenario="war")), abs=1e-6)
+    assert payload["scenarios"]["war"]["mean"] == pytest.approx(
+        float(exact.mean().sel(scenario="war")), abs=1e-6
+    )
     assert len(payload["filtered"]) == exact.filtered.sizes["time"]
 
     bad = tmp_path / "bad.csv"
     bad.write_text("date,indicator,value\n2025-01-01,nope,1\n")
     done = subprocess.run(
-        [sys.executable, "-m", "syriaforecast.cli", "forecast", "--model", str(model_path), "--evidence",
-         str(bad), "--exact"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "syriaforecast.cli",
+            "forecast",
+            "--model",
+            str(model_path),
+            "--evidence",
+            str(bad),
+            "--exact",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

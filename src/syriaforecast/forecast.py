@@ -59,9 +59,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return max(1, int(value))
     except ValueError:
-        raise SyriaforecastError(
-            f"environment variable {name}={value!r}: expected a whole number"
-        ) from None
+        raise SyriaforecastError(f"environment variable {name}={value!r}: expected a whole number") from None
 
 
 @dataclass(eq=False)
@@ -108,9 +106,7 @@ class Forecast:
 
     def __repr__(self) -> str:
         means = self.horizon.mean(SAMPLE_DIMS)
-        parts = ", ".join(
-            f"{s}={float(means.sel(scenario=s)):.2f}" for s in self.model.scenario_ids
-        )
+        parts = ", ".join(f"{s}={float(means.sel(scenario=s)):.2f}" for s in self.model.scenario_ids)
         return (
             f"Forecast({self.model.id!r}, as of {self.as_of.isoformat()}, {self.mode}, "
             f"horizon {self.model.horizon.isoformat()}: {parts})"
@@ -124,7 +120,7 @@ class Forecast:
 
     @property
     def converged(self) -> bool:
-        """True when every reported probability meets R-hat <= 1.01 and ESS_bulk >= 400, with no divergences."""
+        """Whether every reported probability has R-hat <= 1.01 and ESS_bulk >= 400, with no divergences."""
         if self.mode == "exact":
             return True
         return not _diagnostic_failures(self.diagnostics)
@@ -279,18 +275,12 @@ def _diagnostics(
         constant = (values.max(SAMPLE_DIMS) - values.min(SAMPLE_DIMS)) < 1e-12
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            out[f"{name}_rhat"] = arviz_stats.rhat(values, sample_dims=list(SAMPLE_DIMS)).where(
-                ~constant
-            )
-            out[f"{name}_ess_bulk"] = arviz_stats.ess(values, sample_dims=list(SAMPLE_DIMS)).where(
-                ~constant
-            )
+            out[f"{name}_rhat"] = arviz_stats.rhat(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
+            out[f"{name}_ess_bulk"] = arviz_stats.ess(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
             out[f"{name}_ess_tail"] = arviz_stats.ess(
                 values, sample_dims=list(SAMPLE_DIMS), method="tail"
             ).where(~constant)
-    return xr.Dataset(
-        out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN}
-    )
+    return xr.Dataset(out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN})
 
 
 def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
@@ -503,9 +493,7 @@ def _assemble(
     )
 
 
-def _parameters_dataset(
-    model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]
-) -> xr.Dataset:
+def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]) -> xr.Dataset:
     dims = {
         "initial_probability": ("scenario",),
         "persistence": ("scenario",),
@@ -521,9 +509,7 @@ def _parameters_dataset(
         "reliability_grade": list("ABCDEF"),
         "credibility_grade": list("123456"),
     }
-    data = {
-        name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()
-    }
+    data = {name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()}
     used = {d for name in run.parameters for d in dims[name]}
     return xr.Dataset(data, coords=dict(coords) | {k: v for k, v in extra.items() if k in used})
 
@@ -574,7 +560,8 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
     if saved_version > FORMAT_VERSION:
         raise ForecastFileError(
             f"{path}: saved with forecast format {saved_version}, newer than this library reads "
-            f"({FORMAT_VERSION}); upgrade syriaforecast (saved by version {attrs.get('version_syriaforecast')})"
+            f"({FORMAT_VERSION}); upgrade syriaforecast "
+            f"(saved by version {attrs.get('version_syriaforecast')})"
         )
     toml = str(attrs["model_toml"])
     if hashlib.sha256(toml.encode()).hexdigest() != attrs["model_content_sha256"]:
