@@ -542,7 +542,7 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
         raise ForecastFileError(
             f"{path}: not a readable netCDF forecast ({type(exc).__name__}: {exc})"
         ) from None
-    attrs = dict(tree.attrs)
+    attrs = {str(k): v for k, v in tree.attrs.items()}
     required = {
         "format_version",
         "model_toml",

@@ -122,8 +122,8 @@ def chain_terms_for_draws(
         results = _evaluate({name: params[name][d] for name in PARAMETER_NAMES}, arrays, data)
         for bucket, value in zip(outputs, results, strict=True):
             bucket.append(value)
-    stacked = [np.stack(bucket) for bucket in outputs]
-    return DrawTerms(*stacked, data=data)
+    log_initial, log_transition, log_emission, cell_ll = (np.stack(bucket) for bucket in outputs)
+    return DrawTerms(log_initial, log_transition, log_emission, cell_ll, data=data)
 
 
 def chain_posterior(terms: DrawTerms) -> ChainPosterior:

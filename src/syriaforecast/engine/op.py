@@ -60,8 +60,8 @@ def _as_inputs(values: list[Any]) -> list[Any]:
     ]
 
 
-def _python_args(inputs: list[np.ndarray]) -> list[Any]:
-    args = list(inputs)
+def _python_args(inputs: Any) -> list[Any]:
+    args: list[Any] = list(inputs)
     args[_N_PARAMS + DATA_INPUTS.index("n_periods")] = int(args[_N_PARAMS + DATA_INPUTS.index("n_periods")])
     return args
 
@@ -72,11 +72,11 @@ class EvidenceLogLikelihoodGrad(Op):
     __props__ = ()
 
     def make_node(self, *inputs: Any) -> Apply:
-        inputs = _as_inputs(list(inputs))
-        outputs = [inp.type() for inp in inputs[:_N_PARAMS]]
-        return Apply(self, inputs, outputs)
+        tensors = _as_inputs(list(inputs))
+        outputs = [inp.type() for inp in tensors[:_N_PARAMS]]
+        return Apply(self, tensors, outputs)
 
-    def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
+    def perform(self, node: Apply, inputs: Any, outputs: Any) -> None:
         result = log_likelihood_and_gradient(*_python_args(inputs))
         for storage, value in zip(outputs, result[1:], strict=True):
             storage[0] = np.asarray(value, dtype="float64")
@@ -88,10 +88,10 @@ class EvidenceLogLikelihood(Op):
     __props__ = ()
 
     def make_node(self, *inputs: Any) -> Apply:
-        inputs = _as_inputs(list(inputs))
-        return Apply(self, inputs, [pt.dscalar()])
+        tensors = _as_inputs(list(inputs))
+        return Apply(self, tensors, [pt.dscalar()])
 
-    def perform(self, node: Apply, inputs: list[np.ndarray], outputs: list[list[Any]]) -> None:
+    def perform(self, node: Apply, inputs: Any, outputs: Any) -> None:
         outputs[0][0] = np.asarray(log_likelihood_kernel(*_python_args(inputs)), dtype="float64")
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
@@ -99,7 +99,7 @@ class EvidenceLogLikelihood(Op):
 
     def pullback(self, inputs: Any, outputs: Any, cotangents: Any) -> list[Any]:
         (g,) = cotangents
-        gradients = _grad_op(*inputs)
+        gradients: Any = _grad_op(*inputs)
         connected = [g * gradient for gradient in gradients]
         return connected + [DisconnectedType()() for _ in inputs[_N_PARAMS:]]
 

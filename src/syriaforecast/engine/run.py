@@ -131,9 +131,7 @@ def run_engine(
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
-            seed=settings.seed
-            if settings.seed is not None
-            else int(np.random.SeedSequence().entropy % 2**63),
+            seed=settings.seed if settings.seed is not None else 0,
             target_accept=settings.target_accept,
             progress_bar=progress,
             cores=min(settings.chains, 2),
@@ -147,12 +145,12 @@ def run_engine(
     D = chains * draws
 
     parameters = {name: np.asarray(posterior[name]) for name in PARAMETER_NAMES if name in posterior}
-    exact = exact_parameters_for(model)
+    fixed = exact_parameters_for(model)
     flat = {
         name: (
             parameters[name].reshape((D, *parameters[name].shape[2:]))
             if name in parameters
-            else np.broadcast_to(exact[name][0], (D, *exact[name].shape[1:]))
+            else np.broadcast_to(fixed[name][0], (D, *fixed[name].shape[1:]))
         )
         for name in PARAMETER_NAMES
     }
