@@ -91,7 +91,10 @@ def _build_parser() -> argparse.ArgumentParser:
     bt.add_argument(
         "--cutoffs", default=None, help="comma-separated cutoff dates (default: every period end)"
     )
-    bt.add_argument("--draws", type=int, default=None)
+    bt.add_argument("--draws", type=int, default=None, help="posterior draws per chain (and tuning steps)")
+    bt.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
+    bt.add_argument("--chains", type=int, default=None)
+    bt.add_argument("--exact", action="store_true", help="replay in exact mode (elicitations as exact)")
     bt.add_argument("--seed", type=int, default=0)
     bt.add_argument("--out", type=Path, default=None)
     bt.add_argument("--json", action="store_true")

@@ -122,7 +122,9 @@ def calibration_study(
         forecaster, scenario) horizon forecasts (the posterior mean for
         hierarchical); ``outcome`` (world) index of the true horizon scenario;
         ``oracle_probability`` (world, scenario); ``hdi_low`` / ``hdi_high``
-        (world, scenario) hierarchical intervals of the horizon probability;
+        (world, scenario) hierarchical highest-density intervals of the horizon
+        probability (the intervals forecasts report) and ``eti_low`` /
+        ``eti_high`` the equal-tailed ones;
         ``smoothed`` (world, forecaster, time, scenario) and ``smoothed_hdi_low`` /
         ``smoothed_hdi_high`` (world, time, scenario) for the periods up to the
         as-of; ``path`` (world, time) true scenario index; ``seed``,
@@ -151,6 +153,7 @@ def calibration_study(
     probability = np.empty((W, M, S))
     smoothed = np.empty((W, M, n_time, S))
     hdi = np.empty((2, W, S))
+    eti = np.empty((2, W, S))
     smoothed_hdi = np.empty((2, W, n_time, S))
     outcome = np.empty(W, dtype=np.int64)
     path = np.empty((W, n_time), dtype=np.int64)
@@ -181,6 +184,8 @@ def calibration_study(
             smoothed[w, m] = run.smoothed.mean(SAMPLE_DIMS).values
         low, high = hdi_bounds(hier.horizon, prob=prob)
         hdi[:, w] = low.values, high.values
+        draws_flat = hier.horizon.values.reshape(-1, S)
+        eti[:, w] = np.quantile(draws_flat, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
         low, high = hdi_bounds(hier.smoothed, prob=prob)
         smoothed_hdi[:, w] = (low.transpose("time", "scenario").values,
                               high.transpose("time", "scenario").values)
@@ -204,6 +209,8 @@ def calibration_study(
             "oracle_probability": (("world", "scenario"), probability[:, METHODS.index("oracle")]),
             "hdi_low": (("world", "scenario"), hdi[0]),
             "hdi_high": (("world", "scenario"), hdi[1]),
+            "eti_low": (("world", "scenario"), eti[0]),
+            "eti_high": (("world", "scenario"), eti[1]),
             "smoothed": (("world", "forecaster", "time", "scenario"), smoothed),
             "smoothed_hdi_low": (("world", "time", "scenario"), smoothed_hdi[0]),
             "smoothed_hdi_high": (("world", "time", "scenario"), smoothed_hdi[1]),
@@ -234,7 +241,15 @@ def calibration_study(
 
 
 def case_scores(ds: xr.Dataset) -> xr.Dataset:
-    """Per-world Brier and log scores of each method (their means are the study's scores).
+    """Per-world scores of each method (their means over worlds are the study's scores).
+
+    Besides the scores against the realised outcome, each world's *expected*
+    score given its evidence and true parameters is known exactly: the horizon
+    scenario is distributed as the oracle's probabilities ``q``. So
+    ``expected_brier = sum_k (p_k - q_k)^2 + 1 - sum_k q_k^2`` and
+    ``expected_log_score = -sum_k q_k log p_k`` have the same expectation over
+    worlds as ``brier`` and ``log_score`` (the outcome's noise averaged out
+    exactly, a Rao-Blackwellisation), with much less variance.
 
     Parameters
     ----------
@@ -244,18 +259,25 @@ def case_scores(ds: xr.Dataset) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``brier`` and ``log_score`` with dimensions (world, forecaster).
+        ``brier``, ``log_score``, ``expected_brier`` and ``expected_log_score``
+        with dimensions (world, forecaster).
     """
     p = ds["probability"]
+    q = ds["oracle_probability"]
     onehot = xr.DataArray(
         np.eye(ds.sizes["scenario"])[ds["outcome"].values],
         dims=("world", "scenario"),
         coords={"world": ds["world"], "scenario": ds["scenario"]},
     )
-    brier = ((p - onehot) ** 2).sum("scenario")
-    on_outcome = (p * onehot).sum("scenario")
-    log = -np.log(np.maximum(on_outcome, LOG_SCORE_EPS))
-    return xr.Dataset({"brier": brier, "log_score": log})
+    log_p = np.log(np.maximum(p, LOG_SCORE_EPS))
+    return xr.Dataset(
+        {
+            "brier": ((p - onehot) ** 2).sum("scenario"),
+            "log_score": -(log_p * onehot).sum("scenario"),
+            "expected_brier": ((p - q) ** 2).sum("scenario") + 1.0 - (q**2).sum("scenario"),
+            "expected_log_score": -(q * log_p).sum("scenario"),
+        }
+    )
 
 
 def paired_difference(
@@ -278,8 +300,8 @@ def paired_difference(
     ----------
     ds : xarray.Dataset
         A :func:`calibration_study` result.
-    score : {"brier", "log_score"}
-        The score.
+    score : {"brier", "log_score", "expected_brier", "expected_log_score"}
+        The score (see :func:`case_scores`).
     method, reference : str
         Methods compared (see :data:`METHODS`).
     n_boot : int
@@ -295,7 +317,7 @@ def paired_difference(
     """
     scores = case_scores(ds)
     if score not in scores:
-        raise SyriaforecastError(f"score: got {score!r}; expected 'brier' or 'log_score'")
+        raise SyriaforecastError(f"score: got {score!r}; expected one of {list(scores.data_vars)}")
     for name, value in (("method", method), ("reference", reference)):
         if value not in ds["forecaster"].values:
             raise SyriaforecastError(f"{name}: got {value!r}; expected one of {list(METHODS)}")
@@ -322,33 +344,47 @@ def summarise_calibration(ds: xr.Dataset, *, bins: int = 10) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per method: ``brier``, ``log_score``, ``ece`` (classwise),
-        ``log_score_ratio`` (log score over the exact method's),
-        ``coverage`` (share of world x scenario horizon probabilities of the
-        oracle inside the method's interval; NaN for point forecasts),
-        ``smoothed_coverage`` (the same for every period up to the as-of),
-        ``path_agreement`` (share of periods whose highest smoothed probability
-        is the true scenario) and ``n_worlds``.
+        One row per method: ``brier``, ``log_score`` and ``ece`` (classwise)
+        against the outcomes; ``expected_brier`` and ``expected_log_score``
+        against the oracle's probabilities (see :func:`case_scores`);
+        ``log_score_ratio`` (log score over the exact method's);
+        ``overconfidence`` (mean of the top probability minus the oracle's
+        probability of that scenario: 0 when calibrated, positive when
+        overconfident); ``coverage`` and ``coverage_eti`` (share of world x
+        scenario oracle horizon probabilities inside the method's 90%
+        highest-density / equal-tailed interval; NaN for point forecasts);
+        ``smoothed_coverage`` (the same, HDI, for every period up to the
+        as-of); ``path_agreement`` (share of periods up to the as-of whose
+        highest smoothed probability is the true scenario) and ``n_worlds``.
     """
     y = ds["outcome"].values
     exact_log = log_score(ds["probability"].sel(forecaster="exact").values, y)
     oracle = ds["oracle_probability"]
     oracle_smoothed = ds["smoothed"].sel(forecaster="oracle")
+    scores = case_scores(ds).mean("world")
     rows: dict[str, dict[str, Any]] = {}
     for method in ds["forecaster"].values:
-        p = ds["probability"].sel(forecaster=method).values
-        logs = log_score(p, y)
+        p = ds["probability"].sel(forecaster=method)
+        logs = log_score(p.values, y)
+        top = p.argmax("scenario")
         row: dict[str, Any] = {
-            "brier": brier_score(p, y),
+            "brier": brier_score(p.values, y),
             "log_score": logs,
-            "ece": expected_calibration_error(p, y, bins=bins),
+            "ece": expected_calibration_error(p.values, y, bins=bins),
+            "expected_brier": float(scores["expected_brier"].sel(forecaster=method)),
+            "expected_log_score": float(scores["expected_log_score"].sel(forecaster=method)),
             "log_score_ratio": logs / exact_log,
+            "overconfidence": float((p.max("scenario") - oracle.isel(scenario=top)).mean()),
             "coverage": np.nan,
+            "coverage_eti": np.nan,
             "smoothed_coverage": np.nan,
         }
         if method == "hierarchical":
             inside = (ds["hdi_low"] <= oracle) & (oracle <= ds["hdi_high"])
             row["coverage"] = float(inside.mean())
+            if "eti_low" in ds:
+                inside = (ds["eti_low"] <= oracle) & (oracle <= ds["eti_high"])
+                row["coverage_eti"] = float(inside.mean())
             inside = (ds["smoothed_hdi_low"] <= oracle_smoothed) & (
                 oracle_smoothed <= ds["smoothed_hdi_high"]
             )
@@ -358,5 +394,5 @@ def summarise_calibration(ds: xr.Dataset, *, bins: int = 10) -> pd.DataFrame:
         row["n_worlds"] = int(ds.sizes["world"])
         rows[str(method)] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.name = "forecaster"
+    frame.index.name = "method"
     return frame

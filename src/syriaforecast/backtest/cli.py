@@ -100,6 +100,8 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
     """
     from syriaforecast.backtest.replay import backtest
 
+    if args.seed is None or args.seed < 0:
+        raise SyriaforecastError(f"--seed = {args.seed}: expected a whole number >= 0")
     cases_arg: Path | None = args.cases
     n_synthetic: int | None = args.synthetic
     if n_synthetic is None and cases_arg is None:
@@ -124,8 +126,6 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
         if not cases_arg.exists():
             raise SyriaforecastError(f"CASES_DIR = {cases_arg}: no such folder")
         cases = cases_arg
-    if args.seed is None or args.seed < 0:
-        raise SyriaforecastError(f"--seed = {args.seed}: expected a whole number >= 0")
     draws = args.draws
     if draws is not None and draws < 1:
         raise SyriaforecastError(f"--draws = {draws}: expected a whole number >= 1")
@@ -301,21 +301,13 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
     attrs = result.attrs
     cases = Table(
         title=f"Backtest: {result.sizes['case']} cases, {attrs['n_forecasts']} forecasts "
-        f"[{attrs['method']}; seed {attrs['seed']}; {attrs.get('executor', '')}]",
+        f"({attrs['method']}; seed {attrs['seed']}; {attrs.get('executor', '')})",
         title_justify="left",
     )
-    for column, justify in (
-        ("case", "left"),
-        ("outcome", "left"),
-        ("forecasts", "right"),
-        ("fits", "right"),
-        ("max k", "right"),
-        ("P(outcome) first -> last", "right"),
-        ("Brier", "right"),
-        ("log score", "right"),
-        ("seconds", "right"),
-    ):
-        cases.add_column(column, justify=justify)  # type: ignore[arg-type]
+    cases.add_column("case", no_wrap=True)
+    cases.add_column("outcome")
+    for column in ("n", "fits", "max k", "P(outcome)", "Brier", "log", "s"):
+        cases.add_column(column, justify="right")
     for n, case in enumerate(result["case"].values):
         valid = np.isfinite(result["brier"].values[n])
         outcome = int(result["outcome_index"].values[n])
@@ -330,12 +322,16 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
             str(int(valid.sum())),
             f"{int(result['n_fits'].values[n])}",
             _fmt(float(np.nanmax(ks)) if np.isfinite(ks).any() else math.nan, "{:.2f}"),
-            f"{first:.0%} -> {last:.0%}",
+            f"{first:.0%}->{last:.0%}",
             _fmt(float(result["brier"].values[n][valid].mean())),
             _fmt(float(result["log_score"].values[n][valid].mean())),
             _fmt(float(result["seconds"].values[n]), "{:.1f}"),
         )
     console.print(cases)
+    console.print(
+        "n forecasts; fits = sampler runs; max k = largest Pareto k of the PSIS weights; "
+        "P(outcome) at the first -> last cutoff; mean Brier and log score; s = seconds"
+    )
     by_lead = scores_by_lead(result)
     unit = attrs.get("period", "period")
     leads = Table(

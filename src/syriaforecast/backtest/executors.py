@@ -85,7 +85,8 @@ def describe_executor(executor: Any, n_tasks: int) -> str:
     """A short description of where ``n_tasks`` tasks run (recorded in results)."""
     kind, value = _resolve(executor, n_tasks)
     if kind == "processes":
-        return f"processes ({min(value, max(n_tasks, 1))} workers)"
+        workers = min(value, max(n_tasks, 1))
+        return f"processes ({workers} worker{'s' if workers != 1 else ''})"
     if kind == "executor":
         return type(value).__name__
     if kind == "dask":

@@ -106,7 +106,6 @@ def plot_reliability(
         ax.plot(x, panel["recalibrated"].values, "o", color=_MODEL, ms=3)
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_aspect("equal", adjustable="box")
         ax.set_title("all scenarios (pooled)" if sid == "all scenarios" else f"scenario: {sid}")
         ax.set_ylabel("observed frequency (recalibrated)" if j == 0 else "")
         ax.grid(alpha=0.3)
@@ -128,6 +127,11 @@ def plot_reliability(
         hist.set_ylabel("forecasts" if j == 0 else "")
         hist.grid(alpha=0.3)
         ax.tick_params(labelbottom=False)
+    fig.supxlabel(
+        "CORP score decomposition per scenario (one against the rest): MCB miscalibration, "
+        "DSC discrimination, UNC uncertainty; Brier = MCB - DSC + UNC",
+        fontsize=8,
+    )
     n = data.attrs.get("n_forecasts", data.sizes["point"])
     fig.suptitle(
         f"Reliability of backtest forecasts (CORP; {n} forecasts; leads: {data.attrs.get('leads', 'all')})",

@@ -128,13 +128,14 @@ class CaseReplay:
     forecast: np.ndarray  # (K, S) horizon probabilities
     mcse: np.ndarray  # (K, S) Monte Carlo standard error of ``forecast``
     fitted: np.ndarray  # (K,) bool: the sampler ran at this cutoff
-    pareto_k: np.ndarray  # (K,) PSIS k of the weights (NaN where fitted or nothing new)
+    pareto_k: np.ndarray  # (K,) PSIS k (at a refit: the k that forced it; NaN: first fit, nothing new)
     ess: np.ndarray  # (K,) effective sample size behind the forecast
     converged: np.ndarray  # (K,) bool: the fit behind the forecast passed its diagnostics
     reports: np.ndarray  # (K,) reports dated on or before the cutoff
     sampler_seed: np.ndarray  # (K,) seed of the fit run at this cutoff (-1 if none)
     prior_forecast: np.ndarray  # (S,) exact-mode horizon forecast from no evidence
     timings: dict[str, float] = field(default_factory=dict)
+    sampler: dict[str, int] = field(default_factory=dict)  # draws and tune the fits used
 
 
 def cutoff_seed(seed: int, case_id: str, cutoff: dt.date) -> int:
@@ -166,6 +167,7 @@ class _Fit:
     chains: int
     draws: int
     converged: bool
+    tune: int
 
 
 def _mcse_and_ess(horizon: np.ndarray) -> tuple[np.ndarray, float]:
@@ -261,6 +263,7 @@ def _fit(
         int(result.horizon.sizes["chain"]),
         int(result.horizon.sizes["draw"]),
         bool(result.converged),
+        int(result.attrs.get("sampler_tune", -1)),
     )
     return fit, np.asarray(result.horizon.values)
 
@@ -358,6 +361,7 @@ def _replay_case(task: CaseTask) -> CaseReplay:
         out.fitted[j] = True
         out.converged[j] = fit.converged
         out.sampler_seed[j] = seed
+        out.sampler = {"draws": fit.draws, "tune": fit.tune}
     out.timings = {
         "total": time.perf_counter() - started,
         "fit": fit_seconds,
@@ -555,7 +559,8 @@ def backtest(
         ``forecast_mcse``; ``brier`` and ``log_score`` (case, cutoff);
         ``cutoff_date``, ``lead`` (periods from the cutoff's to the horizon's),
         ``reports`` (reports used), ``fitted`` (the sampler ran there),
-        ``pareto_k`` (of the PSIS weights; NaN where fitted or no new report),
+        ``pareto_k`` (of the PSIS weights; at a refit, the k that forced it;
+        NaN at the first fit and where no report is new),
         ``ess``, ``converged``, ``sampler_seed``; per case ``outcome``,
         ``outcome_index``, ``model``, ``horizon``, ``n_fits``, ``n_refits``,
         ``prior_forecast`` (the horizon forecast from no evidence, exact mode)
@@ -696,7 +701,11 @@ def _assemble(
             "lead": (dims2, lead, {"description": f"periods ({'/'.join(periods)}) from cutoff to horizon"}),
             "reports": (dims2, reports, {"description": "reports used"}),
             "fitted": (dims2, fitted, {"description": "the model was (re)fitted at this cutoff"}),
-            "pareto_k": (dims2, pareto_k, {"description": "Pareto k of the PSIS weights"}),
+            "pareto_k": (
+                dims2,
+                pareto_k,
+                {"description": "Pareto k of the PSIS weights (at a refit: the k that forced it)"},
+            ),
             "ess": (dims2, ess, {"description": "effective sample size behind forecast"}),
             "converged": (dims2, converged, {"description": "the fit behind forecast passed diagnostics"}),
             "sampler_seed": (
@@ -725,8 +734,9 @@ def _assemble(
     ds.attrs = {
         "method": settings.method,
         "seed": settings.seed,
-        "draws": -1 if settings.draws is None else settings.draws,
-        "tune": -1 if settings.tune is None else settings.tune,
+        # What the fits used (the library's defaults when not given); -1 in exact mode.
+        "draws": max((r.sampler.get("draws", -1) for r in replays), default=-1),
+        "tune": max((r.sampler.get("tune", -1) for r in replays), default=-1),
         "chains": settings.chains,
         "target_accept": settings.target_accept,
         "reweight": int(settings.reweight),

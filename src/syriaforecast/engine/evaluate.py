@@ -18,7 +18,7 @@ import numpy as np
 from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
 from syriaforecast.engine.graph import EvidenceTensors
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
-from syriaforecast.engine.kernel import chain_terms_kernel
+from syriaforecast.engine.kernel import chain_terms_batch_kernel
 from syriaforecast.engine.pymc_model import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
@@ -58,19 +58,19 @@ class DrawTerms:
 
 
 def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: EngineData) -> list[np.ndarray]:
-    """Chain terms for one parameter set, from the compiled kernel."""
+    """Chain terms for D parameter draws (leading axis D), in one compiled call."""
     initial = np.asarray(params["initial_probability"], dtype=float)
     with np.errstate(divide="ignore"):
         log_initial = np.log(initial)
-    scale = np.sqrt(np.asarray(params["elicitation_sigma"], dtype=float)[arrays.group_of][:, None] ** 2
-                    + arrays.band_sd**2)
+    sigma = np.asarray(params["elicitation_sigma"], dtype=float)  # (D, G)
+    scale = np.sqrt(sigma[:, arrays.group_of][:, :, None] ** 2 + arrays.band_sd[None] ** 2)
     shift = scale * np.asarray(params["elicitation_eta"], dtype=float)
-    log_transition, log_emission, cell_ll = chain_terms_kernel(
-        log_initial,
-        np.asarray(params["persistence"], dtype=float),
-        shift,
-        np.asarray(params["source_reliability"], dtype=float),
-        np.asarray(params["information_credibility"], dtype=float),
+    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(
+        np.ascontiguousarray(log_initial),
+        np.ascontiguousarray(params["persistence"], dtype=float),
+        np.ascontiguousarray(shift),
+        np.ascontiguousarray(params["source_reliability"], dtype=float),
+        np.ascontiguousarray(params["information_credibility"], dtype=float),
         arrays.cutpoints,
         arrays.log_rate,
         arrays.is_count,
@@ -116,13 +116,7 @@ def chain_terms_for_draws(
         if isinstance(evidence, EngineData)
         else build_engine_data(model, arrays, evidence, n_periods)
     )
-    D = len(next(iter(params.values())))
-    outputs: list[list[np.ndarray]] = [[], [], [], []]
-    for d in range(D):
-        results = _evaluate({name: params[name][d] for name in PARAMETER_NAMES}, arrays, data)
-        for bucket, value in zip(outputs, results, strict=True):
-            bucket.append(value)
-    log_initial, log_transition, log_emission, cell_ll = (np.stack(bucket) for bucket in outputs)
+    log_initial, log_transition, log_emission, cell_ll = _evaluate(params, arrays, data)
     return DrawTerms(log_initial, log_transition, log_emission, cell_ll, data=data)
 
 

@@ -24,7 +24,12 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["chain_terms_kernel", "log_likelihood_and_gradient", "log_likelihood_kernel"]
+__all__ = [
+    "chain_terms_batch_kernel",
+    "chain_terms_kernel",
+    "log_likelihood_and_gradient",
+    "log_likelihood_kernel",
+]
 
 _TINY = 1e-300
 _NEG_INF = -np.inf
@@ -350,3 +355,28 @@ def log_likelihood_and_gradient(
         if cred < 6:
             g_kappa_cred[cred] += g_kappa * r
     return total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred
+
+
+@numba.njit(cache=True, nogil=True)
+def chain_terms_batch_kernel(
+    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
+    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    report_cell, report_match, report_noise, report_reliability, report_credibility,
+):  # fmt: skip
+    """:func:`chain_terms_kernel` for D parameter draws at once (leading axis D on the parameters)."""
+    D, S = log_initial.shape
+    C = cell_period.shape[0]
+    log_transition = np.empty((D, S, S))
+    log_emission = np.empty((D, n_periods, S))
+    cell_ll = np.empty((D, C, S))
+    for d in range(D):
+        transition, emission, cells = chain_terms_kernel(
+            log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
+            is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
+            face_log_reading, report_cell, report_match, report_noise, report_reliability,
+            report_credibility,
+        )  # fmt: skip
+        log_transition[d] = transition
+        log_emission[d] = emission
+        cell_ll[d] = cells
+    return log_transition, log_emission, cell_ll
