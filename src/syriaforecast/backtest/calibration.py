@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from syriaforecast.backtest.synthetic import DEFAULT_LEAD, SyntheticWorld, simulate_worlds
+from syriaforecast.backtest.synthetic import SyntheticWorld, simulate_worlds
+from syriaforecast.engine.data import build_model_arrays
+from syriaforecast.engine.hmm import forward_backward
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 from syriaforecast.forecast import SAMPLE_DIMS, forecast, hdi_bounds
 from syriaforecast.scoring import (
@@ -43,10 +45,12 @@ from syriaforecast.scoring import (
     expected_calibration_error,
     log_score,
 )
+from syriaforecast.spec.evidence import RELIABILITY_GRADES
 from syriaforecast.spec.model import ScenarioModel
 
 __all__ = [
     "METHODS",
+    "bayes_reference",
     "calibration_study",
     "case_scores",
     "paired_difference",
@@ -73,19 +77,101 @@ def _check_lead(model: ScenarioModel, lead: int) -> int:
     return int(lead)
 
 
+def bayes_reference(
+    world: SyntheticWorld, as_of: dt.date, *, n_draws: int = 20000, seed: int = 0
+) -> tuple[np.ndarray, float]:
+    """The best forecast possible without knowing the true likelihoods (binary indicators only).
+
+    The correctly specified Bayesian forecaster knows everything the
+    simulation fixed (prior, persistence, grade informativeness and the scale
+    of the elicitation error) but not the errors themselves: it averages the
+    horizon forecast over ``eta ~ Normal(0, 1)`` per (indicator, scenario),
+    weighting each draw by the likelihood of the evidence (importance sampling
+    from the prior). On average no forecaster without the true likelihoods
+    scores better, so its gap to exact mode is the most the hierarchical model
+    can gain, and its gap to the oracle is the price of not knowing the truth.
+
+    Parameters
+    ----------
+    world : SyntheticWorld
+        A world of a model whose indicators are all binary.
+    as_of : datetime.date
+        Reports dated after it are ignored.
+    n_draws : int
+        Importance-sampling draws of the elicitation errors.
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    (probability, ess)
+        Horizon scenario probabilities (S,) and the importance sampling's
+        effective sample size (small values mean an unreliable estimate).
+    """
+    model = world.model
+    if any(ind.type != "binary" for ind in model.indicators):
+        raise SyriaforecastError(
+            f"world: model {model.id!r} has non-binary indicators; bayes_reference handles "
+            "binary indicators only"
+        )
+    params = world.parameters
+    arrays = build_model_arrays(model)
+    S, T = arrays.n_scenarios, model.horizon_index + 1
+    rng = np.random.default_rng(seed)
+    scale = np.sqrt(params["elicitation_sigma"][arrays.group_of][:, None] ** 2 + arrays.band_sd**2)
+    elicited = -arrays.cutpoints[:, :, 0]  # logit P(seen | s)
+    table = world.evidence.up_to(as_of).to_dataframe()
+    index = {ident: k for k, ident in enumerate(model.indicator_ids)}
+    rel = np.append(params["source_reliability"], 1.0)
+    cred = np.append(params["information_credibility"], 1.0)
+    # Per cell (period, indicator): P(reports | x = 1) and P(reports | x = 0), whatever the draw.
+    cells: dict[tuple[int, int], np.ndarray] = {}
+    for period, ident, state, r, c in zip(
+        table["period"],
+        table["indicator"],
+        table["state"],
+        table["reliability"],
+        table["credibility"],
+        strict=True,
+    ):
+        kappa = rel[RELIABILITY_GRADES.index(r) if r else 6] * cred[int(c) - 1 if c else 6]
+        reading = np.array([kappa * (state == 0) + (1 - kappa) / 2, kappa * (state == 1) + (1 - kappa) / 2])
+        key = (int(period), index[ident])
+        cells[key] = cells.get(key, np.ones(2)) * reading
+    # One error per (indicator, scenario), shared by every period: the truth does not drift.
+    true_logit = elicited + scale * rng.standard_normal((n_draws, *elicited.shape))
+    log_emission = np.zeros((n_draws, T, S))
+    for (period, i), reading in cells.items():
+        p_seen = 1.0 / (1.0 + np.exp(-true_logit[:, i]))
+        log_emission[:, period] += np.log(p_seen * reading[1] + (1 - p_seen) * reading[0])
+    persistence = np.asarray(params["persistence"], dtype=float)
+    transition = np.where(
+        np.eye(S, dtype=bool), persistence[:, None], ((1 - persistence) / max(S - 1, 1))[:, None]
+    )
+    chain = forward_backward(
+        np.broadcast_to(np.log(params["initial_probability"]), (n_draws, S)),
+        np.broadcast_to(np.log(transition), (n_draws, S, S)),
+        log_emission,
+    )
+    weights = np.exp(chain.log_likelihood - chain.log_likelihood.max())
+    weights /= weights.sum()
+    return weights @ chain.filtered[:, -1, :], float(1.0 / np.sum(weights**2))
+
+
 def calibration_study(
     base: ScenarioModel,
     *,
     n_worlds: int,
     seed: int,
     elicitation_noise: float = 1.0,
-    report_rate: float = 0.6,
+    report_rate: float = 0.9,
     grades: Sequence[str] = ("A1", "B2", "C3", ""),
-    lead: int = DEFAULT_LEAD,
+    lead: int = 1,
     draws: int = 200,
     tune: int = 200,
     chains: int = 2,
     prob: float = 0.9,
+    bayes_draws: int = 0,
     worlds: Sequence[SyntheticWorld] | None = None,
 ) -> xr.Dataset:
     """Forecast the horizon of synthetic worlds with each method.
@@ -103,13 +189,19 @@ def calibration_study(
         Passed to :func:`~syriaforecast.backtest.synthetic.simulate_world`.
     lead : int
         Periods between the as-of period (the last with reports) and the
-        horizon's: the horizon is forecast, not observed. Default
-        :data:`~syriaforecast.backtest.synthetic.DEFAULT_LEAD`.
+        horizon's: the horizon is forecast, not observed. The defaults (one
+        period ahead, 90% of indicators reported) keep forecasts away from
+        both the prior and certainty; at longer leads the forecasts mostly
+        reflect persistence and all methods draw together.
     draws, tune, chains : int
         Sampler settings of the hierarchical forecasts (small: one compiled
         sampler serves every world, each then takes about a second).
     prob : float
         Mass of the highest-density intervals.
+    bayes_draws : int
+        When positive, add the ``bayes`` forecaster (:func:`bayes_reference`
+        with this many draws; binary indicators only): the best forecast
+        possible without the true likelihoods.
     worlds : sequence of SyntheticWorld, optional
         Use these worlds instead of simulating ``n_worlds`` (``base``'s
         structure; their evidence after the as-of date is ignored).
@@ -149,7 +241,8 @@ def calibration_study(
     as_of = _as_of(base, lead)
     n_time = T - lead
     S = len(base.scenarios)
-    W, M = len(worlds), len(METHODS)
+    methods = METHODS + (("bayes",) if bayes_draws > 0 else ())
+    W, M = len(worlds), len(methods)
     probability = np.empty((W, M, S))
     smoothed = np.empty((W, M, n_time, S))
     hdi = np.empty((2, W, S))
@@ -162,6 +255,7 @@ def calibration_study(
     divergences = np.empty(W, dtype=np.int64)
     converged = np.empty(W, dtype=bool)
     seconds = np.empty(W)
+    bayes_ess = np.full(W, np.nan)
     sampler_seeds = np.random.SeedSequence(int(seed)).generate_state(W, dtype=np.uint32)
     for w, world in enumerate(worlds):
         if world.model.scenario_ids != base.scenario_ids or world.path.shape != (T,):
@@ -174,21 +268,37 @@ def calibration_study(
             # Small draws miss the ESS threshold by design; convergence is recorded per world.
             warnings.simplefilter("ignore", ConvergenceWarning)
             hier = forecast(
-                base, evidence, as_of, draws=draws, tune=tune, chains=chains,
-                seed=int(sampler_seeds[w]), exact=False,
+                base,
+                evidence,
+                as_of,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=int(sampler_seeds[w]),
+                exact=False,
             )
-        runs = (hier, forecast(base, evidence, as_of, exact=True),
-                forecast(world.oracle, evidence, as_of, exact=True))
+        runs = (
+            hier,
+            forecast(base, evidence, as_of, exact=True),
+            forecast(world.oracle, evidence, as_of, exact=True),
+        )
         for m, run in enumerate(runs):
             probability[w, m] = run.horizon.mean(SAMPLE_DIMS).values
             smoothed[w, m] = run.smoothed.mean(SAMPLE_DIMS).values
+        if bayes_draws > 0:
+            probability[w, -1], bayes_ess[w] = bayes_reference(
+                world, as_of, n_draws=bayes_draws, seed=int(sampler_seeds[w])
+            )
+            smoothed[w, -1] = np.nan  # the reference forecasts the horizon only
         low, high = hdi_bounds(hier.horizon, prob=prob)
         hdi[:, w] = low.values, high.values
         draws_flat = hier.horizon.values.reshape(-1, S)
         eti[:, w] = np.quantile(draws_flat, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
         low, high = hdi_bounds(hier.smoothed, prob=prob)
-        smoothed_hdi[:, w] = (low.transpose("time", "scenario").values,
-                              high.transpose("time", "scenario").values)
+        smoothed_hdi[:, w] = (
+            low.transpose("time", "scenario").values,
+            high.transpose("time", "scenario").values,
+        )
         outcome[w] = world.path[-1]
         path[w] = world.path[:n_time]
         seeds[w] = world.seed
@@ -198,7 +308,7 @@ def calibration_study(
         seconds[w] = time.perf_counter() - start
     coords = {
         "world": np.arange(W),
-        "forecaster": list(METHODS),
+        "forecaster": list(methods),
         "scenario": list(base.scenario_ids),
         "time": base.period_labels(n_time),
     }
@@ -220,6 +330,7 @@ def calibration_study(
             "divergences": ("world", divergences),
             "converged": ("world", converged),
             "seconds": ("world", seconds),
+            "bayes_ess": ("world", bayes_ess),
         },
         coords=coords,
         attrs={
@@ -389,8 +500,11 @@ def summarise_calibration(ds: xr.Dataset, *, bins: int = 10) -> pd.DataFrame:
                 oracle_smoothed <= ds["smoothed_hdi_high"]
             )
             row["smoothed_coverage"] = float(inside.mean())
-        best = ds["smoothed"].sel(forecaster=method).argmax("scenario")
-        row["path_agreement"] = float((best == ds["path"]).mean())
+        smoothed = ds["smoothed"].sel(forecaster=method)
+        if bool(smoothed.notnull().all()):
+            row["path_agreement"] = float((smoothed.argmax("scenario") == ds["path"]).mean())
+        else:
+            row["path_agreement"] = np.nan
         row["n_worlds"] = int(ds.sizes["world"])
         rows[str(method)] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")

@@ -82,10 +82,7 @@ def draw_prior_parameters(base: ScenarioModel, rng: np.random.Generator) -> dict
     """
     arrays = build_model_arrays(base)
     S, I, G = arrays.n_scenarios, arrays.n_indicators, arrays.n_groups
-    if S > 1:
-        initial = rng.dirichlet(arrays.prior_concentration * arrays.prior)
-    else:
-        initial = np.ones(1)
+    initial = rng.dirichlet(arrays.prior_concentration * arrays.prior) if S > 1 else np.ones(1)
     if samples_persistence(arrays):
         centre = np.log(arrays.persistence) - np.log1p(-arrays.persistence)
         z = rng.standard_normal(S)
@@ -231,9 +228,7 @@ def run_sbc(
             f"n_ranked: got {n_ranked!r}; expected 1 to draws * chains = {draws * chains}"
         )
     grade_letters = sorted({RELIABILITY_GRADES.index(g[0]) for g in grades if g[:1].isalpha()})
-    grade_digits = sorted(
-        {CREDIBILITY_GRADES.index(g[-1]) for g in grades if g[-1:].isdigit()}
-    )
+    grade_digits = sorted({CREDIBILITY_GRADES.index(g[-1]) for g in grades if g[-1:].isdigit()})
     seeds = np.random.SeedSequence(int(seed)).generate_state(2 * n_simulations, dtype=np.uint32)
     jitter = np.random.default_rng(int(seed) + 1)
     as_of_period = None
@@ -246,14 +241,23 @@ def run_sbc(
     for k in range(n_simulations):
         start = time.perf_counter()
         true, _, evidence = simulate_from_prior(
-            base, seed=int(seeds[2 * k]), report_rate=report_rate, grades=grades,
+            base,
+            seed=int(seeds[2 * k]),
+            report_rate=report_rate,
+            grades=grades,
             n_observed_periods=n_obs,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             fit = forecast(
-                base, evidence, as_of, draws=draws, tune=tune, chains=chains,
-                seed=int(seeds[2 * k + 1]), exact=False,
+                base,
+                evidence,
+                as_of,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=int(seeds[2 * k + 1]),
+                exact=False,
             )
         posterior = forecast_parameters(fit, max_draws=n_ranked)
         used = (grade_letters, grade_digits)
@@ -304,8 +308,9 @@ def run_sbc(
         "as_of": as_of.isoformat(),
         "seed": seed,
     }
-    return xr.DataTree.from_dict({"/": xr.Dataset(attrs=attrs), GROUP: rank_ds, "pit": pit_ds,
-                                  "fits": fits_ds})
+    return xr.DataTree.from_dict(
+        {"/": xr.Dataset(attrs=attrs), GROUP: rank_ds, "pit": pit_ds, "fits": fits_ds}
+    )
 
 
 def sbc_uniformity(result: xr.DataTree, *, method: str = "pot_c", bins: int = 10) -> pd.DataFrame:
@@ -347,9 +352,7 @@ def sbc_uniformity(result: xr.DataTree, *, method: str = "pot_c", bins: int = 10
         for c in range(stacked_r.sizes["_cell"]):
             values = stacked_r.isel(_cell=c).values
             pits = stacked_u.isel(_cell=c)
-            label = "" if not extra else ",".join(
-                str(v) for v in np.atleast_1d(stacked_r["_cell"].values[c])
-            )
+            label = "" if not extra else ",".join(str(v) for v in np.atleast_1d(stacked_r["_cell"].values[c]))
             counts = np.histogram(values, bins=edges)[0]
             chi = stats.chisquare(counts, expected_share * counts.sum())
             p_value = pits.drop_vars([v for v in pits.coords if v != "draw"]).azstats.uniformity_test(

@@ -418,6 +418,9 @@ def _validate_rows(
                 problems.append(Problem(name, where, text_field, f"{len(row[text_field])} characters",
                                         f"at most {_MAX_TEXT} characters"))
                 ok = False
+            elif "\x00" in row.get(text_field, ""):  # a CSV file with a NUL byte does not load
+                problems.append(Problem(name, where, text_field, "NUL character", "text without NUL"))
+                ok = False
         if ok and date is not None and indicator is not None and state is not None:
             records.append({
                 "line": line,

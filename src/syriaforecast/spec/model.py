@@ -68,6 +68,16 @@ class _ModelSection(_Section):
             raise ValueError("must be a finite number")
         return value
 
+    @pydantic.field_validator("horizon", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        # pydantic alone reads numbers (and numeric strings) as Unix timestamps: 0 is 1970-01-01.
+        if isinstance(value, dt.date):  # a date-time too: pydantic then requires midnight
+            return value
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
+            return value.strip()
+        raise ValueError("expected a date such as 2027-12-31")
+
 
 class _ScenarioSection(_Section):
     id: str
@@ -542,7 +552,7 @@ def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Proble
                     horizon = horizon.date()
                 if isinstance(horizon, str):
                     try:
-                        horizon = dt.date.fromisoformat(horizon)
+                        horizon = dt.date.fromisoformat(horizon.strip())
                     except ValueError:
                         horizon = None
                 if isinstance(horizon, dt.date) and horizon < first.start_time.date():

@@ -1,0 +1,415 @@
+"""Work run in a fresh interpreter: ``python benchmarks/workers.py TASK 'JSON args'``.
+
+Each task prints one JSON line with its figures. Timings start at the top of
+this file, before ``syriaforecast`` is imported, so a "cold" figure includes the
+imports a user's first forecast pays.
+"""
+
+from __future__ import annotations
+
+import time
+
+_T0 = time.perf_counter()
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import EVIDENCE, MODEL, cpu, current_rss_mb, peak_rss_mb  # noqa: E402
+
+warnings.simplefilter("ignore")
+
+
+# --------------------------------------------------------------------------- helpers
+def next_month_rows(evidence: Any, months: int) -> Any:
+    """The reports of the last 31 days, re-dated ``31 * months`` days later: one more month of evidence."""
+    import datetime as dt
+
+    frame = evidence.to_dataframe()
+    last = evidence.last_date
+    recent = frame[frame["date"] > last - dt.timedelta(days=31)].copy()
+    recent["date"] = [(d + dt.timedelta(days=31 * months)).isoformat() for d in recent["date"]]
+    recent["credibility"] = [str(c) if c else "" for c in recent["credibility"]]
+    recent["note"] = "benchmark: repeated one month later"
+    return recent[["date", "indicator", "value", "reliability", "credibility", "source", "note"]]
+
+
+def grade_draws(horizon: Any, filtered: Any, smoothed: Any) -> dict[str, float]:
+    """Smallest ESS_bulk and largest R-hat over the probabilities a forecast reports.
+
+    The same definition as the library's diagnostics: per (time, scenario) cell,
+    skipping probabilities that do not vary across draws.
+    """
+    import arviz_stats
+    import numpy as np
+
+    out: dict[str, float] = {}
+    for name, values in (("horizon", horizon), ("filtered", filtered), ("smoothed", smoothed)):
+        constant = (values.max(("chain", "draw")) - values.min(("chain", "draw"))) < 1e-12
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            ess = arviz_stats.ess(values, sample_dims=["chain", "draw"]).where(~constant)
+            rhat = arviz_stats.rhat(values, sample_dims=["chain", "draw"]).where(~constant)
+        out[f"{name}_ess_min"] = float(ess.min(skipna=True))
+        out[f"{name}_rhat_max"] = float(rhat.max(skipna=True))
+    out["ess_min"] = min(out[f"{n}_ess_min"] for n in ("horizon", "filtered", "smoothed"))
+    out["rhat_max"] = max(out[f"{n}_rhat_max"] for n in ("horizon", "filtered", "smoothed"))
+    return out
+
+
+def forecast_record(result: Any, seconds: float, cpu_seconds: float) -> dict[str, Any]:
+    import numpy as np
+
+    diag = result.diagnostics
+    record = {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "draws": result.n_draws,
+        "divergences": int(diag.attrs.get("divergences", 0)),
+        "converged": bool(result.converged),
+        "timings": {k[5:]: float(v) for k, v in result.attrs.items() if k.startswith("time_")},
+        "mean": [float(v) for v in result.horizon.mean(("chain", "draw")).values],
+    }
+    for name in ("horizon", "filtered", "smoothed"):
+        if f"{name}_ess_bulk" in diag:
+            record[f"{name}_ess_min"] = float(diag[f"{name}_ess_bulk"].min(skipna=True))
+            record[f"{name}_rhat_max"] = float(diag[f"{name}_rhat"].max(skipna=True))
+    if "horizon_ess_min" in record:
+        record["ess_min"] = min(record[f"{n}_ess_min"] for n in ("horizon", "filtered", "smoothed"))
+    steps = result.sample_stats.get("n_steps") if result.sample_stats is not None else None
+    if steps is not None:
+        record["n_steps_draws"] = int(np.asarray(steps).sum())
+    return record
+
+
+class GradientCounter:
+    """Counts the sampler's density evaluations (tuning included) and the time spent in them."""
+
+    def __init__(self) -> None:
+        import syriaforecast.engine.sampler as sampler
+
+        self.sampler = sampler
+        self.original = sampler.log_density_and_gradient
+        self.calls = 0
+        self.seconds = 0.0
+
+    def __enter__(self) -> GradientCounter:
+        original = self.original
+
+        def counted(x: Any, *args: Any) -> Any:
+            start = time.perf_counter()
+            out = original(x, *args)
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+            return out
+
+        self.sampler.log_density_and_gradient = counted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sampler.log_density_and_gradient = self.original
+
+
+class PeakRSS:
+    """Peak resident memory of this process during a block, MB.
+
+    Linux lets a process reset its own high-water mark (``echo 5 >
+    /proc/self/clear_refs``), after which ``VmHWM`` is the peak of the block
+    alone. Where that is refused, a thread polls ``VmRSS`` every 5 ms.
+    """
+
+    def __enter__(self) -> PeakRSS:
+        import threading
+
+        self.method = "VmHWM after clear_refs"
+        self.peak_mb = float("nan")
+        self._stop = threading.Event()
+        self._thread = None
+        try:
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            self.method = "VmRSS polled every 5 ms"
+            self._polled = current_rss_mb()
+
+            def poll() -> None:
+                while not self._stop.wait(0.005):
+                    self._polled = max(self._polled, current_rss_mb())
+
+            self._thread = threading.Thread(target=poll, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak_mb = self._polled
+            return
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    self.peak_mb = float(line.split()[1]) / 1024.0
+
+
+# --------------------------------------------------------------------------- tasks
+def task_cold(args: dict[str, Any]) -> dict[str, Any]:
+    """Fresh process: import, load, first forecast, summary; then warm updates of one more month each."""
+    t = time.perf_counter()
+    import syriaforecast as sf
+
+    out: dict[str, Any] = {"import": time.perf_counter() - t, "since_start_before_import": t - _T0}
+    t = time.perf_counter()
+    model = sf.load_model(MODEL)
+    evidence = sf.load_evidence(EVIDENCE, model)
+    out["load"] = time.perf_counter() - t
+    draws, tune, seed = args.get("draws"), args.get("tune"), int(args.get("seed", 1))
+    t, c = time.perf_counter(), cpu()
+    result = sf.forecast(model, evidence, draws=draws, tune=tune, seed=seed)
+    first = time.perf_counter() - t
+    out["first"] = forecast_record(result, first, cpu() - c)
+    t = time.perf_counter()
+    result.summary()
+    out["summary"] = time.perf_counter() - t
+    out["first_forecast_with_summary"] = first + out["summary"]
+    out["to_first_summary"] = time.perf_counter() - _T0
+    warm = []
+    current = evidence
+    for k in range(1, int(args.get("warm", 0)) + 1):
+        current = current.append(next_month_rows(evidence, k), model)
+        t, c = time.perf_counter(), cpu()
+        result = sf.forecast(model, current, draws=draws, tune=tune, seed=seed + k)
+        result.summary()
+        warm.append(forecast_record(result, time.perf_counter() - t, cpu() - c) | {"reports": len(current)})
+    out["warm"] = warm
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def _naive_forecast(model: Any, evidence: Any, seed: int, draws: int, tune: int) -> dict[str, Any]:
+    """Rebuild the PyMC model from scratch and sample it with pm.sample(nuts_sampler="nutpie")."""
+    import numpy as np
+    import pymc as pm
+    import xarray as xr
+
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.evaluate import PARAMETER_NAMES, chain_posterior, chain_terms_for_draws
+    from syriaforecast.engine.pymc_model import build_pymc_model, exact_parameters
+    from syriaforecast.engine.run import _coords, asof_periods, n_chain_periods
+
+    t = time.perf_counter()
+    arrays = build_model_arrays(model)
+    T = n_chain_periods(model)
+    data = build_engine_data(model, arrays, evidence, T)
+    pymc_model = build_pymc_model(arrays, data, _coords(model))
+    build = time.perf_counter() - t
+    t = time.perf_counter()
+    with pymc_model:
+        trace = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=4,
+            cores=2,
+            nuts_sampler="nutpie",
+            random_seed=seed,
+            progressbar=False,
+            target_accept=0.9,
+        )
+    sample = time.perf_counter() - t
+    t = time.perf_counter()
+    posterior = trace["posterior"]
+    chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    D = chains * n_draws
+    exact = exact_parameters(arrays)
+    params = {}
+    for name in PARAMETER_NAMES:
+        if name in posterior:
+            values = np.asarray(posterior[name])
+            params[name] = values.reshape((D, *values.shape[2:]))
+        else:
+            params[name] = np.broadcast_to(exact[name], (D, *exact[name].shape)).copy()
+    chain = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
+    n_asof = asof_periods(model, evidence.last_date)
+    dims = ("chain", "draw", "time", "scenario")
+    filtered = xr.DataArray(chain.filtered[:, :n_asof].reshape(chains, n_draws, n_asof, -1), dims=dims)
+    # As the library does: periods after the as-of carry no evidence, so the full chain's
+    # smoothed probabilities up to the as-of are those given the evidence to date.
+    smoothed = xr.DataArray(chain.smoothed[:, :n_asof].reshape(chains, n_draws, n_asof, -1), dims=dims)
+    horizon = xr.DataArray(
+        chain.filtered[:, -1].reshape(chains, n_draws, -1), dims=("chain", "draw", "scenario")
+    )
+    grades = grade_draws(horizon, filtered, smoothed)
+    post = time.perf_counter() - t
+    stats = trace["sample_stats"]
+    steps = int(np.asarray(stats["n_steps"]).sum()) if "n_steps" in stats else -1
+    return {
+        "build": build,
+        "sample": sample,
+        "postprocess": post,
+        "seconds": build + sample + post,
+        "n_steps_draws": steps,
+        "divergences": int(np.asarray(stats["diverging"]).sum()) if "diverging" in stats else -1,
+        "mean": [float(v) for v in horizon.mean(("chain", "draw")).values],
+        **grades,
+    }
+
+
+def task_naive(args: dict[str, Any]) -> dict[str, Any]:
+    t = time.perf_counter()
+    import pymc  # noqa: F401
+
+    import syriaforecast as sf
+
+    out: dict[str, Any] = {"import": time.perf_counter() - t}
+    model = sf.load_model(MODEL)
+    evidence = sf.load_evidence(EVIDENCE, model)
+    draws, tune, seed = int(args.get("draws", 1000)), int(args.get("tune", 1000)), int(args.get("seed", 1))
+    c = cpu()
+    out["first"] = _naive_forecast(model, evidence, seed, draws, tune) | {"cpu_seconds": cpu() - c}
+    out["to_first_result"] = time.perf_counter() - _T0
+    warm = []
+    current = evidence
+    for k in range(1, int(args.get("warm", 0)) + 1):
+        current = current.append(next_month_rows(evidence, k), model)
+        c = cpu()
+        warm.append(_naive_forecast(model, current, seed + k, draws, tune) | {"cpu_seconds": cpu() - c})
+    out["warm"] = warm
+    return out
+
+
+def task_scaling_point(args: dict[str, Any]) -> dict[str, Any]:
+    """One model size: time per density evaluation, a small forecast, grads counted, peak memory."""
+    import numpy as np
+    from _common import time_call
+    from worlds import make_model, simulated_evidence
+
+    import syriaforecast as sf
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.density import log_density_and_gradient
+    from syriaforecast.engine.run import n_chain_periods
+    from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    S, I, T = int(args["S"]), int(args["I"]), int(args["T"])
+    model = make_model(S, I, T, seed=int(args.get("seed", 0)))
+    evidence = simulated_evidence(model, seed=int(args.get("seed", 0)))
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    layout = layout_for(arrays)
+    dargs = _density_arguments(arrays, data, layout)
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, layout.ndim)
+    sf.forecast(model, evidence, exact=True)  # loads the compiled kernels from the cache
+    log_density_and_gradient(x, *dargs)
+    # A tiny hierarchical forecast first, so one-off imports (nutpie, arviz-stats) stay out of the figures.
+    sf.forecast(model, evidence, draws=5, tune=5, chains=1, seed=1)
+    rss_before = current_rss_mb()
+    peak_before = peak_rss_mb()
+    grad = time_call(lambda: log_density_and_gradient(x, *dargs), repeat=5, budget=0.3)
+    t = time.perf_counter()
+    exact = sf.forecast(model, evidence, exact=True)
+    exact_seconds = time.perf_counter() - t
+    del exact
+    rss_start = current_rss_mb()
+    with GradientCounter() as counter, PeakRSS() as peak:
+        t, c = time.perf_counter(), cpu()
+        result = sf.forecast(
+            model,
+            evidence,
+            draws=int(args["draws"]),
+            tune=int(args["tune"]),
+            chains=int(args["chains"]),
+            seed=1,
+        )
+        seconds, cpu_seconds = time.perf_counter() - t, cpu() - c
+    return {
+        "S": S,
+        "I": I,
+        "T": T,
+        "ndim": layout.ndim,
+        "cells": data.n_cells,
+        "reports": len(evidence),
+        "graded_reports": int(data.report_cell.shape[0]),
+        "grad_seconds": grad["median"],
+        "grad_seconds_min": grad["min"],
+        "exact_seconds": exact_seconds,
+        "forecast_seconds": seconds,
+        "forecast_cpu_seconds": cpu_seconds,
+        "sample_seconds": float(result.attrs.get("time_sample", np.nan)),
+        "postprocess_seconds": float(result.attrs.get("time_postprocess", np.nan)),
+        "timings": {k[5:]: float(v) for k, v in result.attrs.items() if k.startswith("time_")},
+        "gradient_calls": counter.calls,
+        "kernel_seconds": counter.seconds,
+        "rss_before_mb": rss_before,
+        "peak_before_mb": peak_before,
+        "peak_rss_mb": peak_rss_mb(),
+        "forecast_rss_start_mb": rss_start,
+        "forecast_peak_rss_mb": peak.peak_mb,
+        "forecast_peak_method": peak.method,
+    }
+
+
+def task_stale_cache(args: dict[str, Any]) -> dict[str, Any]:
+    """With the library's own Numba cache: is the cached density as fast as a fresh compile of it?"""
+    import os
+
+    import numba
+    import numpy as np
+    from _common import ENGINE, time_call
+
+    import syriaforecast as sf
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.density import log_density_and_gradient
+    from syriaforecast.engine.run import n_chain_periods
+    from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    model = sf.load_model(MODEL)
+    evidence = sf.load_evidence(EVIDENCE, model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    layout = layout_for(arrays)
+    dargs = _density_arguments(arrays, data, layout)
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, layout.ndim)
+    cached_value, cached_grad = log_density_and_gradient(x, *dargs)
+    stats = log_density_and_gradient.stats
+    fresh = numba.njit(nogil=True)(log_density_and_gradient.py_func)
+    fresh_value, fresh_grad = fresh(x, *dargs)
+    cached = time_call(lambda: log_density_and_gradient(x, *dargs), repeat=7, budget=0.3)
+    compiled = time_call(lambda: fresh(x, *dargs), repeat=7, budget=0.3)
+    index = sorted(Path(stats.cache_path).glob("density.log_density_and_gradient-*.nbi"))
+    kernel_mtime = os.path.getmtime(ENGINE / "kernel.py")
+    return {
+        "cache_dir": stats.cache_path,
+        "cache_hits": sum(stats.cache_hits.values()),
+        "cache_misses": sum(stats.cache_misses.values()),
+        "density_index_older_than_kernel": bool(index) and os.path.getmtime(index[-1]) < kernel_mtime,
+        "cached_seconds": cached["median"],
+        "fresh_seconds": compiled["median"],
+        "max_abs_value_difference": abs(float(cached_value) - float(fresh_value)),
+        "max_abs_gradient_difference": float(np.max(np.abs(cached_grad - fresh_grad))),
+    }
+
+
+def task_engine_probe(args: dict[str, Any]) -> dict[str, Any]:
+    from engine_probe import main
+
+    return main(args)
+
+
+TASKS = {
+    "engine_probe": task_engine_probe,
+    "cold": task_cold,
+    "naive": task_naive,
+    "scaling_point": task_scaling_point,
+    "stale_cache": task_stale_cache,
+}
+
+if __name__ == "__main__":
+    task = sys.argv[1]
+    arguments = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    result = TASKS[task](arguments)
+    result["worker_seconds"] = time.perf_counter() - _T0
+    result["worker_cpu_seconds"] = cpu()
+    print(json.dumps(result))
