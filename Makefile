@@ -13,7 +13,7 @@ MODEL ?= models/russia_syria.toml
 EVIDENCE ?= models/russia_syria_evidence.csv
 OUT ?= out/forecast
 
-.PHONY: help forecast validate test test-slow lint typecheck bench notebooks fuzz clean
+.PHONY: help forecast validate test test-slow lint typecheck bench fuzz clean
 
 help:
 	@echo "make forecast   set up .venv and run the forecast on the bundled model and evidence"
@@ -51,6 +51,9 @@ test-slow: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) benchmarks/run.py
+
+fuzz: $(INSTALLED)
+	SYRIAFORECAST_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest tests/test_fuzz_loaders.py -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache

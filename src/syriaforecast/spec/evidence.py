@@ -187,13 +187,26 @@ def append_evidence(
     # The new rows follow the file's own header (its columns, order and line ending).
     header_row = next(csv.reader(io.StringIO(_decode(raw, name), newline="")))
     header = [h.strip().lower() for h in header_row]
-    filled = {"reliability": tail["reliability"] != "", "credibility": tail["credibility"] != 0,
-                "source": tail["source"] != "", "note": tail["note"] != ""}
+    filled = {
+        "reliability": tail["reliability"] != "",
+        "credibility": tail["credibility"] != 0,
+        "source": tail["source"] != "",
+        "note": tail["note"] != "",
+    }
     lost = [c for c, used in filled.items() if c not in header and used.any()]
     if lost:
-        raise EvidenceError([Problem(name, "line 1", "header", ", ".join(lost),
-                                     "a column for every field the appended rows fill: add "
-                                     f"{', '.join(lost)} to the file's header first")])
+        raise EvidenceError(
+            [
+                Problem(
+                    name,
+                    "line 1",
+                    "header",
+                    ", ".join(lost),
+                    "a column for every field the appended rows fill: add "
+                    f"{', '.join(lost)} to the file's header first",
+                )
+            ]
+        )
     end = raw.find(b"\n")
     newline = "\r\n" if end > 0 and raw[end - 1 : end] == b"\r" else "\n"
     lines = _csv_text(tail, header, newline).split(newline, 1)[1]
@@ -223,9 +236,7 @@ def _as_date(value: dt.date | str | pd.Timestamp) -> dt.date:
             raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise EvidenceError(
-            [Problem("<as_of>", "", "as_of", repr(text), "an ISO date YYYY-MM-DD")]
-        ) from None
+        raise EvidenceError([Problem("<as_of>", "", "as_of", repr(text), "an ISO date YYYY-MM-DD")]) from None
 
 
 def _from_file(path: Path, model: ScenarioModel) -> Evidence:
@@ -233,7 +244,9 @@ def _from_file(path: Path, model: ScenarioModel) -> Evidence:
     try:
         size = path.stat().st_size
         if size > _MAX_BYTES:
-            raise EvidenceError([Problem(name, "", "file size", f"{size} bytes", f"at most {_MAX_BYTES} bytes")])
+            raise EvidenceError(
+                [Problem(name, "", "file size", f"{size} bytes", f"at most {_MAX_BYTES} bytes")]
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise EvidenceError([Problem(name, "", "file", name, f"cannot be read ({exc.strerror})")]) from None
@@ -259,8 +272,15 @@ def _decode(raw: bytes, name: str) -> str:
         line = raw[: exc.start].count(b"\n") + 1
         bad = raw[exc.start : exc.start + 4]
         raise EvidenceError(
-            [Problem(name, f"line {line}", "encoding", repr(bad),
-                     "UTF-8 text (this looks like Latin-1 or Windows-1252: re-save as UTF-8)")]
+            [
+                Problem(
+                    name,
+                    f"line {line}",
+                    "encoding",
+                    repr(bad),
+                    "UTF-8 text (this looks like Latin-1 or Windows-1252: re-save as UTF-8)",
+                )
+            ]
         ) from None
 
 
@@ -277,17 +297,38 @@ def _read_csv(text: str, name: str) -> tuple[list[tuple[int, dict[str, str]]], l
     header = [h.strip().lower() for h in header]
     if len(header) == 1 and any(d in header[0] for d in (";", "\t", "|")):
         delimiter = next(d for d in (";", "\t", "|") if d in header[0])
-        return [], [Problem(name, "line 1", "delimiter", repr(delimiter),
-                            "comma-separated columns (re-export the sheet as CSV with ',')")]
+        return [], [
+            Problem(
+                name,
+                "line 1",
+                "delimiter",
+                repr(delimiter),
+                "comma-separated columns (re-export the sheet as CSV with ',')",
+            )
+        ]
     unknown = [h for h in header if h not in COLUMNS]
     missing = [c for c in _REQUIRED if c not in header]
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if unknown:
-        problems.append(Problem(name, "line 1", "header", ", ".join(repr(u) for u in unknown),
-                                f"columns from {', '.join(COLUMNS)}"))
+        problems.append(
+            Problem(
+                name,
+                "line 1",
+                "header",
+                ", ".join(repr(u) for u in unknown),
+                f"columns from {', '.join(COLUMNS)}",
+            )
+        )
     if missing:
-        problems.append(Problem(name, "line 1", "header", "(missing) " + ", ".join(missing),
-                                f"the required columns {', '.join(_REQUIRED)}"))
+        problems.append(
+            Problem(
+                name,
+                "line 1",
+                "header",
+                "(missing) " + ", ".join(missing),
+                f"the required columns {', '.join(_REQUIRED)}",
+            )
+        )
     if duplicated:
         problems.append(Problem(name, "line 1", "header", ", ".join(duplicated), "each column once"))
     if problems:
@@ -300,11 +341,20 @@ def _read_csv(text: str, name: str) -> tuple[list[tuple[int, dict[str, str]]], l
             if not record or all(not cell.strip() for cell in record):
                 continue
             if len(rows) >= _MAX_ROWS:
-                problems.append(Problem(name, f"line {start}", "rows", f">{_MAX_ROWS}", f"at most {_MAX_ROWS} reports"))
+                problems.append(
+                    Problem(name, f"line {start}", "rows", f">{_MAX_ROWS}", f"at most {_MAX_ROWS} reports")
+                )
                 break
             if len(record) != len(header):
-                problems.append(Problem(name, f"line {start}", "row", f"{len(record)} fields",
-                                        f"{len(header)} fields like the header (quote text containing commas)"))
+                problems.append(
+                    Problem(
+                        name,
+                        f"line {start}",
+                        "row",
+                        f"{len(record)} fields",
+                        f"{len(header)} fields like the header (quote text containing commas)",
+                    )
+                )
                 continue
             rows.append((start, dict(zip(header, record, strict=True))))
     except csv.Error as exc:
@@ -319,11 +369,25 @@ def _from_dataframe(frame: pd.DataFrame, model: ScenarioModel, *, source: str, f
     missing = [c for c in _REQUIRED if c not in columns]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if unknown:
-        problems.append(Problem(source, "columns", "columns", ", ".join(map(repr, unknown)),
-                                f"columns from {', '.join(COLUMNS)}"))
+        problems.append(
+            Problem(
+                source,
+                "columns",
+                "columns",
+                ", ".join(map(repr, unknown)),
+                f"columns from {', '.join(COLUMNS)}",
+            )
+        )
     if missing:
-        problems.append(Problem(source, "columns", "columns", "(missing) " + ", ".join(missing),
-                                f"the required columns {', '.join(_REQUIRED)}"))
+        problems.append(
+            Problem(
+                source,
+                "columns",
+                "columns",
+                "(missing) " + ", ".join(missing),
+                f"the required columns {', '.join(_REQUIRED)}",
+            )
+        )
     if duplicated:
         problems.append(Problem(source, "columns", "columns", ", ".join(duplicated), "each column once"))
     if problems:
@@ -378,8 +442,15 @@ def _validate_rows(
             ok = False
             date = None
         if date is not None and not span_start <= date <= span_end:
-            problems.append(Problem(name, where, "date", date_text,
-                                    f"a date within the model's span {span_start} .. {span_end}"))
+            problems.append(
+                Problem(
+                    name,
+                    where,
+                    "date",
+                    date_text,
+                    f"a date within the model's span {span_start} .. {span_end}",
+                )
+            )
             ok = False
         ident = row.get("indicator", "").strip()
         indicator = indicators.get(ident)
@@ -393,8 +464,9 @@ def _validate_rows(
                     close = difflib.get_close_matches(ident, list(indicators), n=1)
                 hints[ident] = f" (did you mean {close[0]!r}?)" if close else ""
             hint = hints[ident]
-            problems.append(Problem(name, where, "indicator", repr(ident),
-                                    f"an indicator id of model {model.id!r}{hint}"))
+            problems.append(
+                Problem(name, where, "indicator", repr(ident), f"an indicator id of model {model.id!r}{hint}")
+            )
             ok = False
         value_text = row.get("value", "").strip()
         state = None
@@ -405,35 +477,58 @@ def _validate_rows(
                 ok = False
         reliability = row.get("reliability", "").strip().upper()
         if reliability and (len(reliability) != 1 or reliability not in RELIABILITY_GRADES):
-            problems.append(Problem(name, where, "reliability", repr(row.get("reliability")),
-                                    "an Admiralty source grade A-F, or blank"))
+            problems.append(
+                Problem(
+                    name,
+                    where,
+                    "reliability",
+                    repr(row.get("reliability")),
+                    "an Admiralty source grade A-F, or blank",
+                )
+            )
             ok = False
         credibility = row.get("credibility", "").strip()
         if credibility and (len(credibility) != 1 or credibility not in CREDIBILITY_GRADES):
-            problems.append(Problem(name, where, "credibility", repr(row.get("credibility")),
-                                    "an Admiralty information grade 1-6, or blank"))
+            problems.append(
+                Problem(
+                    name,
+                    where,
+                    "credibility",
+                    repr(row.get("credibility")),
+                    "an Admiralty information grade 1-6, or blank",
+                )
+            )
             ok = False
         for text_field in ("source", "note"):
             if len(row.get(text_field, "")) > _MAX_TEXT:
-                problems.append(Problem(name, where, text_field, f"{len(row[text_field])} characters",
-                                        f"at most {_MAX_TEXT} characters"))
+                problems.append(
+                    Problem(
+                        name,
+                        where,
+                        text_field,
+                        f"{len(row[text_field])} characters",
+                        f"at most {_MAX_TEXT} characters",
+                    )
+                )
                 ok = False
             elif "\x00" in row.get(text_field, ""):  # a CSV file with a NUL byte does not load
                 problems.append(Problem(name, where, text_field, "NUL character", "text without NUL"))
                 ok = False
         if ok and date is not None and indicator is not None and state is not None:
-            records.append({
-                "line": line,
-                "date": date,
-                "period": model.period_index(date),
-                "indicator": ident,
-                "value": value_text,
-                "state": state,
-                "reliability": reliability,
-                "credibility": int(credibility) if credibility else 0,
-                "source": row.get("source", ""),
-                "note": row.get("note", ""),
-            })
+            records.append(
+                {
+                    "line": line,
+                    "date": date,
+                    "period": model.period_index(date),
+                    "indicator": ident,
+                    "value": value_text,
+                    "state": state,
+                    "reliability": reliability,
+                    "credibility": int(credibility) if credibility else 0,
+                    "source": row.get("source", ""),
+                    "note": row.get("note", ""),
+                }
+            )
     table = _table(records)
     problems += _conflicts(table, model, name, row_word=row_word)
     if problems:
@@ -442,8 +537,18 @@ def _validate_rows(
 
 
 def _table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = ["line", "date", "period", "indicator", "value", "state", "reliability", "credibility",
-               "source", "note"]
+    columns = [
+        "line",
+        "date",
+        "period",
+        "indicator",
+        "value",
+        "state",
+        "reliability",
+        "credibility",
+        "source",
+        "note",
+    ]
     table = pd.DataFrame.from_records(records, columns=columns)
     for col in ("line", "period", "state", "credibility"):
         table[col] = table[col].astype(np.int64)
@@ -470,7 +575,9 @@ def _parse_value(text: str, indicator: Any) -> tuple[int | None, str | None]:
     return None, f"a whole number 0..{_MAX_COUNT} for count indicator {indicator.id!r}"
 
 
-def _conflicts(table: pd.DataFrame, model: ScenarioModel, name: str, *, row_word: str = "line") -> list[Problem]:
+def _conflicts(
+    table: pd.DataFrame, model: ScenarioModel, name: str, *, row_word: str = "line"
+) -> list[Problem]:
     """Ungraded reports are read as exact; two exact readings of one cell that disagree cannot both hold."""
     if table.empty:
         return []
@@ -480,9 +587,16 @@ def _conflicts(table: pd.DataFrame, model: ScenarioModel, name: str, *, row_word
         if group["state"].nunique() > 1:
             lines = ", ".join(f"{row_word} {n}" for n in group["line"])
             label = model.period_labels(int(period) + 1)[-1]
-            problems.append(Problem(name, lines, "value", ", ".join(map(repr, group["value"])),
-                                    f"ungraded reports are taken at face value, so reports of {ident!r} in "
-                                    f"{label} cannot disagree: grade them (reliability/credibility)"))
+            problems.append(
+                Problem(
+                    name,
+                    lines,
+                    "value",
+                    ", ".join(map(repr, group["value"])),
+                    f"ungraded reports are taken at face value, so reports of {ident!r} in "
+                    f"{label} cannot disagree: grade them (reliability/credibility)",
+                )
+            )
     return problems
 
 

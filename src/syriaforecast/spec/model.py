@@ -361,8 +361,15 @@ def parse_model(
             ) from None
         except RecursionError:
             raise ModelFileError(
-                [Problem(source, "", "TOML syntax", "(deeply nested arrays or tables)",
-                         "arrays and inline tables nested at most a few hundred levels deep")]
+                [
+                    Problem(
+                        source,
+                        "",
+                        "TOML syntax",
+                        "(deeply nested arrays or tables)",
+                        "arrays and inline tables nested at most a few hundred levels deep",
+                    )
+                ]
             ) from None
     locator = _Locator(text)
     problems = _structural_problems(data, source, locator)
@@ -385,9 +392,7 @@ def save_model(model: ScenarioModel, path: str | Path) -> Path:
 
 def _decode(raw: bytes, source: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ModelFileError(
-            [Problem(source, "line 1", "encoding", "UTF-16", "save the file as UTF-8")]
-        )
+        raise ModelFileError([Problem(source, "line 1", "encoding", "UTF-16", "save the file as UTF-8")])
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -508,7 +513,8 @@ def _structural_problems(data: Any, source: str, locator: _Locator) -> list[Prob
             # pydantic reports the alternatives of a union separately; the semantic pass
             # explains priors and likelihood cells better, so skip those here.
             loc = tuple(
-                p for k, p in enumerate(loc)
+                p
+                for k, p in enumerate(loc)
                 if not (k and loc[k - 1] in ("prior", "rationale") and p in _UNION_TAGS)
             )
             field_name = ".".join(str(p) for p in loc[-1:]) or "(file)"
@@ -556,11 +562,19 @@ def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Proble
                     except ValueError:
                         horizon = None
                 if isinstance(horizon, dt.date) and horizon < first.start_time.date():
-                    add(("model", "horizon"), "horizon", horizon.isoformat(),
-                        f"a date on or after the first period's start ({first.start_time.date()})")
+                    add(
+                        ("model", "horizon"),
+                        "horizon",
+                        horizon.isoformat(),
+                        f"a date on or after the first period's start ({first.start_time.date()})",
+                    )
                 elif isinstance(horizon, dt.date) and periods.period_index(first, horizon) > 5000:
-                    add(("model", "horizon"), "horizon", horizon.isoformat(),
-                        "at most 5000 periods after start")
+                    add(
+                        ("model", "horizon"),
+                        "horizon",
+                        horizon.isoformat(),
+                        "at most 5000 periods after start",
+                    )
 
     scenario_ids: list[str] = []
     scenarios = data.get("scenarios")
@@ -593,8 +607,12 @@ def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Proble
                 kinds.add("phrase")
                 band = parse_phrase(prior)
                 if band is None:
-                    add(("scenarios", k, "prior"), "prior", prior,
-                        f"a probability or one of the ICD 203 phrases {allowed_phrases()}")
+                    add(
+                        ("scenarios", k, "prior"),
+                        "prior",
+                        prior,
+                        f"a probability or one of the ICD 203 phrases {allowed_phrases()}",
+                    )
                     priors.append(None)
                 else:
                     priors.append(band.midpoint)
@@ -602,8 +620,12 @@ def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Proble
                 add(("scenarios", k, "prior"), "prior", prior, "a probability or an ICD 203 phrase")
                 priors.append(None)
         if len(kinds) > 1:
-            add(("scenarios",), "prior", "numbers and phrases mixed",
-                "give every scenario's prior as a number, or every one as an ICD 203 phrase")
+            add(
+                ("scenarios",),
+                "prior",
+                "numbers and phrases mixed",
+                "give every scenario's prior as a number, or every one as an ICD 203 phrase",
+            )
         elif kinds == {"number"} and all(p is not None for p in priors) and priors:
             total = sum(p for p in priors if p is not None)
             if abs(total - 1.0) > 1e-6:
@@ -613,8 +635,12 @@ def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Proble
             low = sum(b.low for b in bands if b is not None)
             high = sum(b.high for b in bands if b is not None)
             if not low <= 1.0 <= high:
-                add(("scenarios",), "prior", f"bands summing to {low:.2f}..{high:.2f}",
-                    "phrases whose bands can sum to 1 (the sum of lower ends <= 1 <= sum of upper ends)")
+                add(
+                    ("scenarios",),
+                    "prior",
+                    f"bands summing to {low:.2f}..{high:.2f}",
+                    "phrases whose bands can sum to 1 (the sum of lower ends <= 1 <= sum of upper ends)",
+                )
 
     indicators = data.get("indicators")
     if isinstance(indicators, list):
@@ -649,14 +675,23 @@ def _indicator_problems(
             add(("indicators", k, "levels"), "levels", levels, "distinct, non-empty level names")
             levels = None
     elif levels is not None:
-        add(("indicators", k, "levels"), "levels", levels, f"only ordinal indicators take levels (type is {kind!r})")
+        add(
+            ("indicators", k, "levels"),
+            "levels",
+            levels,
+            f"only ordinal indicators take levels (type is {kind!r})",
+        )
     known = ", ".join(dict.fromkeys(scenario_ids))  # a duplicated id listed once
     likelihood = indicator.get("likelihood")
     if isinstance(likelihood, Mapping):
         for sid in scenario_ids:
             if sid not in likelihood:
-                add(("indicators", k, "likelihood"), f"likelihood.{sid}", "(missing)",
-                    f"a likelihood for every scenario ({known})")
+                add(
+                    ("indicators", k, "likelihood"),
+                    f"likelihood.{sid}",
+                    "(missing)",
+                    f"a likelihood for every scenario ({known})",
+                )
         for sid, value in likelihood.items():
             loc = ("indicators", k, "likelihood", sid)
             if scenario_ids and sid not in scenario_ids:
@@ -669,8 +704,12 @@ def _indicator_problems(
     if isinstance(rationale, Mapping) and scenario_ids:
         for sid in rationale:
             if sid not in scenario_ids:
-                add(("indicators", k, "rationale", sid), f"rationale.{sid}", sid,
-                    f"unknown scenario; scenarios are {known}")
+                add(
+                    ("indicators", k, "rationale", sid),
+                    f"rationale.{sid}",
+                    sid,
+                    f"unknown scenario; scenarios are {known}",
+                )
     return []
 
 
@@ -684,8 +723,10 @@ def _cell_problem(kind: Any, value: Any, levels: list[str] | None) -> str | None
         if isinstance(value, bool) or not isinstance(value, int | float):
             return "a probability in (0, 1) or an ICD 203 phrase"
         if not (math.isfinite(value) and _PROB_FLOOR <= value <= 1 - _PROB_FLOOR):
-            return (f"a probability strictly between 0 and 1 (within [{_PROB_FLOOR:g}, 1 - {_PROB_FLOOR:g}]): "
-                    "0 or 1 would make a single report decisive forever")
+            return (
+                f"a probability strictly between 0 and 1 (within [{_PROB_FLOOR:g}, 1 - {_PROB_FLOOR:g}]): "
+                "0 or 1 would make a single report decisive forever"
+            )
         return None
     if kind == "ordinal":
         if not isinstance(value, list) or not all(
