@@ -127,6 +127,12 @@ class Indicator:
     ``likelihood`` maps scenario id to the elicitation as written in the file:
     a probability or ICD 203 phrase (binary), a probability vector over
     ``levels`` (ordinal) or an expected count per period (count).
+
+    ``elicitations`` maps analyst id to that analyst's own ``likelihood``
+    table (same value forms) when several analysts elicited the indicator; it
+    is empty for a single elicitation. With several analysts ``likelihood``
+    holds their consensus (the plain average on the logit / log scale), which
+    exact mode and every single-valued view of the model use.
     """
 
     id: str
@@ -137,6 +143,9 @@ class Indicator:
     levels: tuple[str, ...] = ("0", "1")
     basis: str = ""
     rationale: str | Mapping[str, str] = ""
+    elicitations: Mapping[str, Mapping[str, float | str | tuple[float, ...]]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def __repr__(self) -> str:
         return f"Indicator({self.id!r}, group={self.group!r}, type={self.type!r})"
@@ -190,6 +199,10 @@ class ScenarioModel:
     source: str = ""
     prior_concentration: float = 10.0
     persistence_uncertainty: float = 0.5
+    #: Prior scale (logit units) of each analyst's systematic bias: ``bias ~ Normal(0, analyst_bias)``.
+    analyst_bias: float = 0.5
+    #: Prior scale of each analyst's own elicitation noise: ``noise ~ HalfNormal(analyst_noise)``.
+    analyst_noise: float = 1.0
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -215,6 +228,11 @@ class ScenarioModel:
     def indicator_ids(self) -> tuple[str, ...]:
         """Indicator ids in file order."""
         return tuple(i.id for i in self.indicators)
+
+    @property
+    def analysts(self) -> tuple[str, ...]:
+        """Analysts who gave their own elicitations, in order of first appearance (empty for one)."""
+        return tuple(dict.fromkeys(a for i in self.indicators for a in i.elicitations))
 
     @property
     def groups(self) -> tuple[str, ...]:
