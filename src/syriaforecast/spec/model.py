@@ -11,13 +11,16 @@ bad value and what is allowed.
 from __future__ import annotations
 
 import bisect
+import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import io
+import itertools
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -31,7 +34,15 @@ from syriaforecast.errors import ModelFileError, Problem
 from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, parse_phrase
 from syriaforecast.spec import periods
 
-__all__ = ["Indicator", "Scenario", "ScenarioModel", "load_model", "parse_model", "save_model"]
+__all__ = [
+    "Indicator",
+    "Scenario",
+    "ScenarioModel",
+    "elicitation_consensus",
+    "load_model",
+    "parse_model",
+    "save_model",
+]
 
 IndicatorType = Literal["binary", "ordinal", "count"]
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
@@ -41,6 +52,9 @@ _PROB_FLOOR = 1e-6
 _MAX_INDICATORS = 20_000
 #: Labels pydantic gives the alternatives of a union in error locations.
 _UNION_TAGS = ("float", "str", "dict[str,str]")
+#: Defaults of ``[model] analyst_bias`` and ``analyst_noise`` (also the dataclass defaults).
+_DEFAULT_ANALYST_BIAS = 0.5
+_DEFAULT_ANALYST_NOISE = 1.0
 
 
 # --------------------------------------------------------------------------- schema (structure)
@@ -60,12 +74,22 @@ class _ModelSection(_Section):
     elicitation_error: float = pydantic.Field(ge=0.0, le=5.0)
     prior_concentration: float = pydantic.Field(default=10.0, gt=0.0, le=1e6)
     persistence_uncertainty: float = pydantic.Field(default=0.5, ge=0.0, le=5.0)
+    analyst_bias: float = pydantic.Field(default=_DEFAULT_ANALYST_BIAS, gt=0.0, le=5.0)
+    analyst_noise: float = pydantic.Field(default=_DEFAULT_ANALYST_NOISE, gt=0.0, le=5.0)
+    elicitations: str | None = None
 
     @pydantic.field_validator("persistence", "elicitation_error", mode="before")
     @classmethod
     def _finite(cls, value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
+        return value
+
+    @pydantic.field_validator("analyst_bias", "analyst_noise", mode="before")
+    @classmethod
+    def _scale(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError("expected a finite number > 0 and <= 5 (a prior scale in logit units)")
         return value
 
     @pydantic.field_validator("horizon", mode="before")
@@ -94,8 +118,17 @@ class _IndicatorSection(_Section):
     text: str
     basis: str = ""
     levels: list[str] | None = None
-    likelihood: dict[str, Any]
+    # One of the two is required (checked in the semantic pass, which says so better).
+    likelihood: dict[str, Any] | None = None
+    elicitations: dict[str, Any] | None = None
     rationale: str | dict[str, str] = ""
+
+    @pydantic.field_validator("likelihood", "elicitations", mode="before")
+    @classmethod
+    def _table(cls, value: Any) -> Any:
+        if value is None:  # only a mapping can say None; TOML has no null
+            raise ValueError("expected a table")
+        return value
 
 
 class _File(_Section):
@@ -129,10 +162,19 @@ class Indicator:
     ``levels`` (ordinal) or an expected count per period (count).
 
     ``elicitations`` maps analyst id to that analyst's own ``likelihood``
-    table (same value forms) when several analysts elicited the indicator; it
-    is empty for a single elicitation. With several analysts ``likelihood``
-    holds their consensus (the plain average on the logit / log scale), which
-    exact mode and every single-valued view of the model use.
+    table (same value forms, as written) when several analysts elicited the
+    indicator; it is empty for a single elicitation. With several analysts
+    ``likelihood`` holds their consensus, computed when the model is built
+    (the plain average on the logit / log scale), which exact mode and every
+    single-valued view of the model use:
+
+    - binary: ``expit(mean_a logit p_a)``, a float, where ``p_a`` is analyst
+      ``a``'s point elicitation (a phrase counts as its band's logit midpoint,
+      ``band_logit_prior(band)[0]``);
+    - ordinal: the analysts' cumulative logits ``logit P(level <= k)``
+      averaged level by level and turned back into a probability vector (a
+      tuple of floats);
+    - count: the geometric mean of the analysts' rates.
     """
 
     id: str
@@ -200,9 +242,9 @@ class ScenarioModel:
     prior_concentration: float = 10.0
     persistence_uncertainty: float = 0.5
     #: Prior scale (logit units) of each analyst's systematic bias: ``bias ~ Normal(0, analyst_bias)``.
-    analyst_bias: float = 0.5
+    analyst_bias: float = _DEFAULT_ANALYST_BIAS
     #: Prior scale of each analyst's own elicitation noise: ``noise ~ HalfNormal(analyst_noise)``.
-    analyst_noise: float = 1.0
+    analyst_noise: float = _DEFAULT_ANALYST_NOISE
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -286,6 +328,13 @@ class ScenarioModel:
             "prior_concentration": self.prior_concentration,
             "persistence_uncertainty": self.persistence_uncertainty,
         }
+        # Written when they matter (or were changed), so one-analyst files keep their old TOML.
+        if (
+            self.analysts
+            or self.analyst_bias != _DEFAULT_ANALYST_BIAS
+            or self.analyst_noise != _DEFAULT_ANALYST_NOISE
+        ):
+            model |= {"analyst_bias": self.analyst_bias, "analyst_noise": self.analyst_noise}
         scenarios = []
         for s in self.scenarios:
             entry: dict[str, Any] = {"id": s.id, "name": s.name}
@@ -299,9 +348,12 @@ class ScenarioModel:
                 entry["basis"] = ind.basis
             if ind.type == "ordinal":
                 entry["levels"] = list(ind.levels)
-            entry["likelihood"] = {
-                k: list(v) if isinstance(v, tuple) else v for k, v in ind.likelihood.items()
-            }
+            if ind.elicitations:  # the consensus in ``likelihood`` is derived from these
+                entry["elicitations"] = {
+                    analyst: _table_dict(table) for analyst, table in ind.elicitations.items()
+                }
+            else:
+                entry["likelihood"] = _table_dict(ind.likelihood)
             if ind.rationale:
                 entry["rationale"] = (
                     dict(ind.rationale) if isinstance(ind.rationale, Mapping) else ind.rationale
@@ -312,6 +364,11 @@ class ScenarioModel:
     def to_toml(self) -> str:
         """The model as TOML text that :func:`parse_model` reads back to an equal model."""
         return tomli_w.dumps(self.to_dict())
+
+
+def _table_dict(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A likelihood table as plain TOML data (ordinal vectors as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in table.items()}
 
 
 # --------------------------------------------------------------------------- loading
@@ -390,8 +447,11 @@ def parse_model(
                 ]
             ) from None
     locator = _Locator(text)
-    problems = _structural_problems(data, source, locator)
-    problems += _semantic_problems(data, source, locator)
+    data, origins, csv_raw, problems = _merge_elicitations_csv(data, source, locator, path)
+    if digest and csv_raw is not None:  # the model is both files: the digest covers both
+        digest = hashlib.sha256(raw + csv_raw).hexdigest()
+    problems += _structural_problems(data, source, locator)
+    problems += _semantic_problems(data, source, locator, origins)
     if problems:
         raise ModelFileError(_dedupe(problems), file=source)
     model = _build(data, path=path, digest=digest)
@@ -485,11 +545,14 @@ class _Locator:
             if not keys:
                 return start
         # Narrow down key by key ("likelihood", then "calm"): each is a "key =" line or a
-        # "[...key]" sub-table header; a key not found leaves the line where it was.
+        # "[...key]" / "[...key.sub]" sub-table header (so "elicitations", then "alice", both
+        # find "[indicators.elicitations.alice]"); a key not found leaves the line where it was.
         line = start
         for key in map(str, keys):
             k = re.escape(key)
-            pattern = re.compile(rf"^\s*(?:(\"?){k}\1\s*=|\[\s*(?:[^\[\]]*\.\s*)?\"?{k}\"?\s*\])")
+            pattern = re.compile(
+                rf"^\s*(?:(\"?){k}\1\s*=|\[\s*(?:[^\[\]]*\.\s*)?\"?{k}\"?\s*(?:\.[^\[\]]*)?\])"
+            )
             for number in range(line, stop + 1):
                 if pattern.match(self.lines[number - 1]):
                     line = number
@@ -521,6 +584,159 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+@dataclass(frozen=True, slots=True)
+class _CsvOrigin:
+    """Where an indicator's elicitations came from in the elicitations CSV."""
+
+    file: str
+    first: int  # line of the indicator's first row
+    lines: dict[str, int]  # scenario id -> line of its row
+
+
+_CSV_COLUMNS = ("indicator", "scenario")
+
+
+def _merge_elicitations_csv(
+    data: Any, source: str, locator: _Locator, path: Path | None
+) -> tuple[Any, dict[int, _CsvOrigin], bytes | None, list[Problem]]:
+    """Read ``[model] elicitations = "file.csv"`` and merge its tables into the indicators.
+
+    Returns the merged data, where each merged indicator's cells came from, the
+    CSV bytes (``None`` when there is no CSV) and the problems of the CSV itself.
+    """
+    model = data.get("model") if isinstance(data, Mapping) else None
+    name = model.get("elicitations") if isinstance(model, Mapping) else None
+    if not isinstance(name, str):
+        return data, {}, None, []  # absent, or a wrong type pydantic reports
+    problems: list[Problem] = []
+    csv_path = ((path.parent if path is not None else Path.cwd()) / name) if name.strip() else None
+    file = str(csv_path) if csv_path is not None else name
+    loc = locator.where(("model", "elicitations"), data)
+
+    def problem(where: str, field_name: str, value: Any, allowed: str) -> None:
+        problems.append(Problem(file, where, field_name, _show(value), allowed))
+
+    try:
+        if csv_path is None or not csv_path.is_file():
+            raise FileNotFoundError
+        csv_raw = csv_path.read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        found = isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
+        reason = f"cannot be read ({exc.strerror})" if found else "no such file"  # type: ignore[union-attr]
+        allowed = "the name of a readable CSV file next to the model file (relative to its folder)"
+        problems.append(Problem(source, loc, "elicitations", _show(name), f"{reason}; {allowed}"))
+        return data, {}, None, problems
+    try:
+        text = csv_raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = csv_raw[: exc.start].count(b"\n") + 1
+        problem(f"line {line}", "encoding", csv_raw[exc.start : exc.start + 4], "save the file as UTF-8")
+        return data, {}, csv_raw, problems
+    if "\x00" in text:
+        problem(
+            f"line {text[: text.index(chr(0))].count(chr(10)) + 1}", "encoding", "NUL byte", "a text CSV file"
+        )
+        return data, {}, csv_raw, problems
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        problem(f"line {reader.line_num}", "CSV syntax", str(exc), "a well-formed CSV file (RFC 4180)")
+        return data, {}, csv_raw, problems
+    if not rows:
+        problem("line 1", "header", "(empty file)", "a header indicator,scenario,<analyst>,...")
+        return data, {}, csv_raw, problems
+    header_line, header = rows[0]
+    columns = [c.strip() for c in header]
+    if [c.lower() for c in columns[:2]] != list(_CSV_COLUMNS) or len(columns) < 3:
+        problem(
+            f"line {header_line}",
+            "header",
+            ",".join(header),
+            "the columns indicator,scenario then one column per analyst (at least one), named by analyst id",
+        )
+        return data, {}, csv_raw, problems
+    analysts: list[tuple[int, str]] = []
+    for j, analyst in enumerate(columns[2:], start=2):
+        if not _ID.match(analyst):
+            problem(f"line {header_line}", f"column {j + 1}", analyst, f"an analyst id: {_ID_ALLOWED}")
+        elif analyst in (a for _, a in analysts):
+            problem(f"line {header_line}", f"column {j + 1}", analyst, "analyst columns must be unique")
+        else:
+            analysts.append((j, analyst))
+    indicators = data.get("indicators") if isinstance(data, Mapping) else None
+    index: dict[str, int] = {}
+    if isinstance(indicators, list):
+        for k, ind in enumerate(indicators):
+            if isinstance(ind, Mapping) and isinstance(ind.get("id"), str):
+                index.setdefault(ind["id"], k)
+    kinds = {k: ind.get("type") for k, ind in enumerate(indicators or []) if isinstance(ind, Mapping)}
+    tables: dict[int, dict[str, dict[str, Any]]] = {}
+    origins: dict[int, _CsvOrigin] = {}
+    for line, row in rows[1:]:
+        where = f"line {line}"
+        if len(row) != len(header):
+            problem(where, "row", ",".join(row), f"{len(header)} fields, as in the header")
+            continue
+        ident, sid = row[0].strip(), row[1].strip()
+        if ident not in index:
+            known = ", ".join(list(index)[:20]) + (", ..." if len(index) > 20 else "")
+            problem(where, "indicator", ident, f"an indicator id of the model file ({known})")
+            continue
+        k = index[ident]
+        ind = indicators[k]  # type: ignore[index]
+        if k not in origins:
+            if "likelihood" in ind or "elicitations" in ind:
+                given = "likelihood" if "likelihood" in ind else "elicitations"
+                problem(
+                    where,
+                    "indicator",
+                    ident,
+                    f"elicitations of an indicator that has {given} in the model file; "
+                    "give each indicator's elicitations in one place",
+                )
+                index.pop(ident)
+                continue
+            origins[k] = _CsvOrigin(file, line, {})
+            tables[k] = {}
+        if sid in origins[k].lines:
+            problem(
+                where,
+                "scenario",
+                sid,
+                f"one row per (indicator, scenario); {sid} is on line {origins[k].lines[sid]} too",
+            )
+            continue
+        origins[k].lines[sid] = line
+        for j, analyst in analysts:
+            cell = row[j].strip()
+            if cell:
+                tables[k].setdefault(analyst, {})[sid] = _csv_cell(cell, kinds.get(k))
+    if not tables:
+        return data, origins, csv_raw, problems
+    merged = dict(data)
+    merged["indicators"] = [
+        {**ind, "elicitations": tables[k]} if tables.get(k) else ind
+        for k, ind in enumerate(indicators)  # type: ignore[arg-type]
+    ]
+    return merged, origins, csv_raw, problems
+
+
+def _csv_cell(cell: str, kind: Any) -> Any:
+    """A CSV cell as the TOML value it stands for (what cannot be read stays text)."""
+
+    def number(text: str) -> float | str:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    if kind == "ordinal":
+        parts = [number(part.strip()) for part in cell.split(";")]
+        return parts if all(isinstance(p, float) for p in parts) else cell
+    return number(cell)
+
+
 def _structural_problems(data: Any, source: str, locator: _Locator) -> list[Problem]:
     try:
         _File.model_validate(data)
@@ -550,10 +766,18 @@ def _structural_problems(data: Any, source: str, locator: _Locator) -> list[Prob
     return []
 
 
-def _semantic_problems(data: Any, source: str, locator: _Locator) -> list[Problem]:
+def _semantic_problems(
+    data: Any, source: str, locator: _Locator, origins: Mapping[int, _CsvOrigin] | None = None
+) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(loc: tuple[Any, ...], field_name: str, value: Any, allowed: str) -> None:
+        origin = (origins or {}).get(loc[1]) if len(loc) >= 4 and loc[0] == "indicators" else None
+        if origin is not None and loc[2] == "elicitations":  # a cell of the elicitations CSV
+            line = origin.lines.get(loc[4], origin.first) if len(loc) >= 5 else origin.first
+            where = f"line {line}, " + re.sub(r"^line \d+, ", "", locator.where(loc, data))
+            problems.append(Problem(origin.file, where, field_name, _show(value), allowed))
+            return
         problems.append(Problem(source, locator.where(loc, data), field_name, _show(value), allowed))
 
     if not isinstance(data, Mapping):
@@ -702,22 +926,39 @@ def _indicator_problems(
     known = ", ".join(dict.fromkeys(scenario_ids))  # a duplicated id listed once
     likelihood = indicator.get("likelihood")
     if isinstance(likelihood, Mapping):
-        for sid in scenario_ids:
-            if sid not in likelihood:
+        _table_problems(likelihood, ("indicators", k, "likelihood"), kind, levels, scenario_ids, add)
+    elicitations = indicator.get("elicitations")
+    either = "either a likelihood table (one elicitation) or an elicitations table with one table per analyst"
+    if "likelihood" in indicator and "elicitations" in indicator:
+        add(
+            ("indicators", k, "elicitations"),
+            "elicitations",
+            "likelihood and elicitations both given",
+            f"{either}, not both",
+        )
+    elif "likelihood" not in indicator and "elicitations" not in indicator:
+        add(("indicators", k), "likelihood", "(missing)", either)
+    if isinstance(elicitations, Mapping):
+        if not elicitations:
+            add(
+                ("indicators", k, "elicitations"),
+                "elicitations",
+                elicitations,
+                "at least one analyst's table (or a likelihood table instead)",
+            )
+        for analyst, table in elicitations.items():
+            loc = ("indicators", k, "elicitations", analyst)
+            if not isinstance(analyst, str) or not _ID.match(analyst):
+                add(loc, f"elicitations.{analyst}", analyst, f"an analyst id: {_ID_ALLOWED}")
+            if not isinstance(table, Mapping):
                 add(
-                    ("indicators", k, "likelihood"),
-                    f"likelihood.{sid}",
-                    "(missing)",
-                    f"a likelihood for every scenario ({known})",
+                    loc,
+                    f"elicitations.{analyst}",
+                    table,
+                    f"a table of this analyst's likelihoods, one per scenario ({known})",
                 )
-        for sid, value in likelihood.items():
-            loc = ("indicators", k, "likelihood", sid)
-            if scenario_ids and sid not in scenario_ids:
-                add(loc, f"likelihood.{sid}", value, f"unknown scenario; scenarios are {known}")
                 continue
-            message = _cell_problem(kind, value, levels)
-            if message:
-                add(loc, f"likelihood.{sid}", value, message)
+            _table_problems(table, loc, kind, levels, scenario_ids, add)
     rationale = indicator.get("rationale")
     if isinstance(rationale, Mapping) and scenario_ids:
         for sid in rationale:
@@ -729,6 +970,31 @@ def _indicator_problems(
                     f"unknown scenario; scenarios are {known}",
                 )
     return []
+
+
+def _table_problems(
+    table: Mapping[str, Any],
+    loc: tuple[Any, ...],
+    kind: Any,
+    levels: list[str] | None,
+    scenario_ids: list[str],
+    add: Any,
+) -> None:
+    """Check one likelihood table (the indicator's, or one analyst's) at key path ``loc``."""
+    prefix = ".".join(str(p) for p in loc[2:])  # likelihood, or elicitations.<analyst>
+    known = ", ".join(dict.fromkeys(scenario_ids))
+    whose = "" if loc[-1] == "likelihood" else f" from analyst {loc[-1]}"
+    for sid in scenario_ids:
+        if sid not in table:
+            add(loc, f"{prefix}.{sid}", "(missing)", f"a likelihood{whose} for every scenario ({known})")
+    for sid, value in table.items():
+        cell = (*loc, sid)
+        if scenario_ids and sid not in scenario_ids:
+            add(cell, f"{prefix}.{sid}", value, f"unknown scenario; scenarios are {known}")
+            continue
+        message = _cell_problem(kind, value, levels)
+        if message:
+            add(cell, f"{prefix}.{sid}", value, message)
 
 
 def _cell_problem(kind: Any, value: Any, levels: list[str] | None) -> str | None:
@@ -785,17 +1051,18 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         Scenario(s.id, s.name, p, s.description, s.resolution, phrase)
         for s, p, phrase in zip(parsed.scenarios, priors, phrases, strict=True)
     )
+    scenario_ids = [s.id for s in scenarios]
     indicators = []
     for ind in parsed.indicators:
-        likelihood: dict[str, float | str | tuple[float, ...]] = {}
-        for sid in (s.id for s in scenarios):
-            value = ind.likelihood[sid]
-            if isinstance(value, list):
-                likelihood[sid] = tuple(float(v) for v in value)
-            elif isinstance(value, str):
-                likelihood[sid] = value
-            else:
-                likelihood[sid] = float(value)
+        elicitations = {
+            analyst: MappingProxyType(_cells(table, scenario_ids))
+            for analyst, table in (ind.elicitations or {}).items()
+        }
+        if elicitations:
+            likelihood = elicitation_consensus(ind.type, list(elicitations.values()), scenario_ids)
+        else:
+            assert ind.likelihood is not None  # validated: one of the two is given
+            likelihood = _cells(ind.likelihood, scenario_ids)
         # An empty rationale table is no rationale (to_dict omits it, so it round-trips as "").
         rationale: str | Mapping[str, str] = (
             MappingProxyType(dict(ind.rationale)) if isinstance(ind.rationale, dict) else ind.rationale
@@ -811,6 +1078,7 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
                 levels=levels if ind.type != "count" else (),
                 basis=ind.basis,
                 rationale=rationale,
+                elicitations=MappingProxyType(elicitations),
             )
         )
     return ScenarioModel(
@@ -827,6 +1095,79 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         source=m.source,
         prior_concentration=m.prior_concentration,
         persistence_uncertainty=m.persistence_uncertainty,
+        analyst_bias=m.analyst_bias,
+        analyst_noise=m.analyst_noise,
         path=path,
         sha256=digest,
     )
+
+
+def _cells(table: Mapping[str, Any], scenario_ids: list[str]) -> dict[str, float | str | tuple[float, ...]]:
+    """A validated likelihood table in scenario order: vectors as tuples, numbers as floats."""
+    cells: dict[str, float | str | tuple[float, ...]] = {}
+    for sid in scenario_ids:
+        value = table[sid]
+        if isinstance(value, list | tuple):
+            cells[sid] = tuple(float(v) for v in value)
+        elif isinstance(value, str):
+            cells[sid] = value
+        else:
+            cells[sid] = float(value)
+    return cells
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+def _expit(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def elicitation_consensus(
+    indicator_type: str, tables: Sequence[Mapping[str, Any]], scenario_ids: Sequence[str]
+) -> dict[str, float | str | tuple[float, ...]]:
+    """Several analysts' consensus likelihood, as the loader computes ``Indicator.likelihood``.
+
+    Parameters
+    ----------
+    indicator_type : {"binary", "ordinal", "count"}
+        The indicator's type.
+    tables : sequence of mappings
+        One table per analyst (at least one), scenario id -> value in a model
+        file's forms (already validated): a probability or ICD 203 phrase, a
+        level-probability vector, or an expected count.
+    scenario_ids : sequence of str
+        The scenarios; every table must cover them.
+
+    Returns
+    -------
+    dict
+        Scenario id -> consensus, in ``scenario_ids`` order: binary
+        ``expit(mean logit)`` (a phrase at its band's logit midpoint); ordinal
+        the average cumulative logits as a tuple of level probabilities; count
+        the geometric mean rate. Use this (rather than a re-implementation) to
+        build models that must equal their ``parse_model(model.to_toml())``.
+    """
+    n = len(tables)
+    consensus: dict[str, float | str | tuple[float, ...]] = {}
+    for sid in scenario_ids:
+        values = [table[sid] for table in tables]
+        if indicator_type == "binary":
+            logits = []
+            for value in values:
+                band = parse_phrase(value) if isinstance(value, str) else None
+                logits.append(band_logit_prior(band)[0] if band is not None else _logit(float(value)))
+            consensus[sid] = _expit(math.fsum(logits) / n)
+        elif indicator_type == "ordinal":
+            n_levels = len(values[0])
+            # logit P(level <= j) for j below the top level, averaged over analysts.
+            mean_logits = [
+                math.fsum(_logit(min(math.fsum(v[: j + 1]), 1.0 - 1e-16)) for v in values) / n
+                for j in range(n_levels - 1)
+            ]
+            cumulative = [0.0, *(_expit(x) for x in mean_logits), 1.0]
+            consensus[sid] = tuple(b - a for a, b in itertools.pairwise(cumulative))
+        else:
+            consensus[sid] = math.exp(math.fsum(math.log(float(v)) for v in values) / n)
+    return consensus
