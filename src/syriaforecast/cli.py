@@ -48,9 +48,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="syriaforecast", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    validate = sub.add_parser(
-        "validate", help="check a model file and (optionally) its evidence log"
-    )
+    validate = sub.add_parser("validate", help="check a model file and (optionally) its evidence log")
     validate.add_argument("model", type=Path)
     validate.add_argument("evidence", type=Path, nargs="?")
 
@@ -64,30 +62,18 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument(
         "--evidence", type=Path, default=None, help="evidence CSV (default: the bundled evidence)"
     )
-    fc.add_argument(
-        "--as-of", default=None, help="information date YYYY-MM-DD (default: latest report)"
-    )
+    fc.add_argument("--as-of", default=None, help="information date YYYY-MM-DD (default: latest report)")
     fc.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
     fc.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
     fc.add_argument("--chains", type=int, default=4)
     fc.add_argument("--seed", type=int, default=None)
-    fc.add_argument(
-        "--exact", action="store_true", help="take the elicitations as exact (no sampling)"
-    )
-    fc.add_argument(
-        "--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report"
-    )
-    fc.add_argument(
-        "--json", action="store_true", help="print the forecast as JSON instead of tables"
-    )
+    fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
+    fc.add_argument("--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report")
+    fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
 
     bt = sub.add_parser("backtest", help="replay resolved cases or synthetic worlds and score them")
-    bt.add_argument(
-        "cases", type=Path, nargs="?", help="folder holding one folder per resolved case"
-    )
-    bt.add_argument(
-        "--synthetic", type=int, default=None, metavar="N", help="backtest N synthetic worlds"
-    )
+    bt.add_argument("cases", type=Path, nargs="?", help="folder holding one folder per resolved case")
+    bt.add_argument("--synthetic", type=int, default=None, metavar="N", help="backtest N synthetic worlds")
     bt.add_argument(
         "--cutoffs", default=None, help="comma-separated cutoff dates (default: every period end)"
     )
@@ -144,9 +130,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     table.add_column("name")
     table.add_column("prior", justify="right")
     for s in model.scenarios:
-        table.add_row(
-            s.id, s.name, f"{s.prior:.2f}" + (f" ({s.prior_phrase})" if s.prior_phrase else "")
-        )
+        table.add_row(s.id, s.name, f"{s.prior:.2f}" + (f" ({s.prior_phrase})" if s.prior_phrase else ""))
     console.print(table)
     groups = Table(title=f"Indicators ({len(model.indicators)})", title_justify="left")
     groups.add_column("group")
@@ -176,9 +160,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
                 reports.add_column(str(grade), justify="right")
             reports.add_column("total", justify="right")
             for label, row in counts.iterrows():
-                reports.add_row(
-                    str(label), *(str(v) if v else "." for v in row), str(int(row.sum()))
-                )
+                reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
             console.print(reports)
     console.print("[green]valid[/]")
     return EXIT_OK
@@ -258,12 +240,60 @@ def _print_summary(result: Any, console: Console) -> None:
     console.print(table)
     if summary["spans_phrases"].any():
         console.print("* the interval spans more than one ICD 203 phrase")
+    _print_analysts(result, console)
     n = len(result.evidence)
     diag = result.diagnostics.attrs
     console.print(
         f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
         f"converged: {'yes' if result.converged else 'NO'}"
     )
+
+
+def analyst_summary(result: Any, *, prob: float = 0.9) -> list[dict[str, Any]]:
+    """Posterior of each analyst's bias and own noise (logit units); empty without analysts."""
+    posterior = result.posterior
+    if "analyst_noise" not in posterior:
+        return []
+    from syriaforecast.forecast import hdi_bounds
+
+    rows = []
+    for analyst in posterior["analyst"].values:
+        entry: dict[str, Any] = {"analyst": str(analyst)}
+        for name in ("analyst_bias", "analyst_noise"):
+            draws = posterior[name].sel(analyst=analyst)
+            low, high = hdi_bounds(draws, prob=prob)
+            key = name.removeprefix("analyst_")
+            entry |= {
+                f"{key}_mean": round(float(draws.mean()), 6),
+                f"{key}_hdi_low": round(float(low), 6),
+                f"{key}_hdi_high": round(float(high), 6),
+            }
+        rows.append(entry)
+    return rows
+
+
+def _print_analysts(result: Any, console: Console) -> None:
+    rows = analyst_summary(result)
+    if not rows:
+        return
+    table = Table(
+        title="Analysts (logit units: bias > 0 rates indicators likelier than the pooled truth)",
+        title_justify="left",
+    )
+    table.add_column("analyst")
+    table.add_column("bias", justify="right")
+    table.add_column("90% HDI", justify="right")
+    table.add_column("own noise", justify="right")
+    table.add_column("90% HDI", justify="right")
+    for row in rows:
+        table.add_row(
+            row["analyst"],
+            f"{row['bias_mean']:+.2f}",
+            f"{row['bias_hdi_low']:+.2f} to {row['bias_hdi_high']:+.2f}",
+            f"{row['noise_mean']:.2f}",
+            f"{row['noise_hdi_low']:.2f} - {row['noise_hdi_high']:.2f}",
+        )
+    console.print(table)
 
 
 def forecast_json(result: Any) -> dict[str, Any]:
@@ -301,9 +331,7 @@ def forecast_json(result: Any) -> dict[str, Any]:
     }
     for name in ("horizon", "filtered", "smoothed"):
         if f"{name}_rhat" in result.diagnostics:
-            diagnostics[f"{name}_max_rhat"] = round(
-                float(result.diagnostics[f"{name}_rhat"].max()), 4
-            )
+            diagnostics[f"{name}_max_rhat"] = round(float(result.diagnostics[f"{name}_rhat"].max()), 4)
             diagnostics[f"{name}_min_ess_bulk"] = round(
                 float(result.diagnostics[f"{name}_ess_bulk"].min()), 1
             )
@@ -315,6 +343,7 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "filtered": by_period("filtered"),
         "smoothed": by_period("smoothed"),
         "diagnostics": diagnostics,
+        "analysts": analyst_summary(result),
         "seed": result.attrs.get("sampler_seed"),
     }
 

@@ -83,7 +83,10 @@ class Forecast:
     horizon : xarray.DataArray (chain, draw, scenario)
         P(scenario at the model's horizon | evidence up to ``as_of``): the headline.
     posterior : xarray.Dataset
-        Draws of the continuous parameters (empty in exact mode).
+        Draws of the continuous parameters (empty in exact mode). A model
+        elicited by several analysts adds ``analyst_bias`` and ``analyst_noise``
+        (dimension ``analyst``): each analyst's systematic offset and own noise
+        scale, on the logit / log-rate scale.
     sample_stats : xarray.Dataset
         Sampler statistics (divergences, tree depth, ...).
     diagnostics : xarray.Dataset
@@ -501,6 +504,8 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "elicitation_eta": ("indicator", "scenario"),
         "source_reliability": ("reliability_grade",),
         "information_credibility": ("credibility_grade",),
+        "analyst_bias": ("analyst",),
+        "analyst_noise": ("analyst",),
     }
     extra = {
         "scenario": list(model.scenario_ids),
@@ -508,6 +513,7 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "indicator": list(model.indicator_ids),
         "reliability_grade": list("ABCDEF"),
         "credibility_grade": list("123456"),
+        "analyst": list(model.analysts),
     }
     data = {name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()}
     used = {d for name in run.parameters for d in dims[name]}

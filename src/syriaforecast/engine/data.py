@@ -18,23 +18,34 @@ distinct reported value plus that slot.
 
 An ungraded report is read at face value (``kappa = 1``); its contribution is
 fixed, so it is computed here once, as ``face_log_reading``.
+
+Several analysts
+----------------
+When analysts elicited an indicator separately, the cutpoints / log rates above
+come from their consensus (``Indicator.likelihood``), and each analyst's own
+elicitation enters as an *offset* from that consensus in the units of the
+engine's shift (see :func:`analyst_offset`), one entry per (analyst, indicator,
+scenario), with the variance of its phrase band (0 for a number).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from syriaforecast.phrases import band_logit_prior, parse_phrase
 from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence
-from syriaforecast.spec.model import ScenarioModel
+from syriaforecast.spec.model import Indicator, ScenarioModel
 
 __all__ = [
+    "ANALYST_FIELDS",
     "CREDIBILITY_PRIOR_MEAN",
     "RELIABILITY_PRIOR_MEAN",
     "EngineData",
     "ModelArrays",
+    "analyst_offset",
     "build_engine_data",
     "build_model_arrays",
 ]
@@ -61,6 +72,14 @@ CREDIBILITY_PRIOR_MEAN: dict[str, float] = {
 GRADE_CONCENTRATION = 20.0
 #: Index used for a blank grade: its factor in ``kappa`` is exactly 1.
 BLANK = 6
+#: ModelArrays fields describing the analysts' elicitations, in the kernels' argument order.
+ANALYST_FIELDS = (
+    "elicitation_indicator",
+    "elicitation_scenario",
+    "elicitation_analyst",
+    "elicitation_offset",
+    "elicitation_bandvar",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +103,17 @@ class ModelArrays:
     elicitation_error: float
     prior_concentration: float
     persistence_uncertainty: float
+    # Several analysts (all empty / zero for a model without them). One entry e per
+    # (analyst, indicator, scenario) the analyst elicited:
+    n_analysts: int = 0
+    analyst_bias_scale: float = 0.5  # prior scale of bias[a] ~ Normal(0, .)
+    analyst_noise_scale: float = 1.0  # prior scale of noise[a] ~ HalfNormal(.)
+    elicitation_indicator: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    elicitation_scenario: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    elicitation_analyst: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # offset d[e] from the consensus, in shift units, and its phrase-band variance
+    elicitation_offset: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    elicitation_bandvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +143,47 @@ def _logit(p: float) -> float:
     return math.log(p) - math.log1p(-p)
 
 
+def _ordinal_cutpoints(probs: object) -> list[float]:
+    cumulative = np.cumsum(np.asarray(probs, dtype=float))[:-1]
+    return [_logit(min(c, 1 - 1e-12)) for c in cumulative]
+
+
+def analyst_offset(indicator: Indicator, value: object, reference: object) -> tuple[float, float]:
+    """An analyst's elicitation as (offset from ``reference``, band variance), in shift units.
+
+    The engine moves an elicitation by a ``shift`` on the logit / log-rate
+    scale: a binary indicator's logit P(seen) by ``+shift``, an ordinal's
+    cumulative logits by ``-shift`` (more mass on high levels), a count's log
+    rate by ``+shift``. The offset is the shift that moves ``reference`` (the
+    consensus, as written in ``Indicator.likelihood``) onto the analyst's value:
+
+    - binary: ``logit p_a - logit p_ref``; a phrase counts as its band's logit
+      midpoint and contributes its band variance (``band_sd^2``);
+    - ordinal: the mean over cutpoints of ``cut_ref - cut_a`` (an analyst's
+      table is not in general a pure shift of the reference; this is its
+      least-squares shift);
+    - count: ``log rate_a - log rate_ref``.
+    """
+    if indicator.type == "binary":
+        mine, mine_sd = _binary_logit(value)
+        ref, _ = _binary_logit(reference)
+        return mine - ref, mine_sd**2
+    if indicator.type == "ordinal":
+        cut_a = _ordinal_cutpoints(value)
+        cut_ref = _ordinal_cutpoints(reference)
+        return float(np.mean(np.subtract(cut_ref, cut_a))), 0.0
+    return math.log(float(value)) - math.log(float(reference)), 0.0  # type: ignore[arg-type]
+
+
+def _binary_logit(value: object) -> tuple[float, float]:
+    if isinstance(value, str):
+        band = parse_phrase(value)
+        if band is None:
+            raise ValueError(f"not an ICD 203 phrase: {value!r}")
+        return band_logit_prior(band)
+    return _logit(float(value)), 0.0  # type: ignore[arg-type]
+
+
 def build_model_arrays(model: ScenarioModel) -> ModelArrays:
     """Arrays derived from the model file: elicitations as cutpoints and log rates."""
     S, I = len(model.scenarios), len(model.indicators)
@@ -130,14 +201,22 @@ def build_model_arrays(model: ScenarioModel) -> ModelArrays:
                 cutpoints[i, s, 0] = -mean
                 band_sd[i, s] = sd
             elif ind.type == "ordinal":
-                probs = np.asarray(ind.likelihood[sid], dtype=float)
-                cumulative = np.cumsum(probs)[:-1]
-                cutpoints[i, s, : len(cumulative)] = [_logit(min(c, 1 - 1e-12)) for c in cumulative]
+                cut = _ordinal_cutpoints(ind.likelihood[sid])
+                cutpoints[i, s, : len(cut)] = cut
             else:
                 log_rate[i, s] = math.log(float(ind.likelihood[sid]))  # type: ignore[arg-type]
         if ind.type == "count":
             rates = [float(ind.likelihood[sid]) for sid in model.scenario_ids]  # type: ignore[arg-type]
             noise_mean[i] = 2.0 * max(rates) + 1.0
+    analysts = {a: k for k, a in enumerate(model.analysts)}
+    entries: list[tuple[int, int, int, float, float]] = []
+    for i, ind in enumerate(model.indicators):
+        for analyst, table in ind.elicitations.items():
+            for s, sid in enumerate(model.scenario_ids):
+                if sid in table:
+                    offset, bandvar = analyst_offset(ind, table[sid], ind.likelihood[sid])
+                    entries.append((i, s, analysts[analyst], offset, bandvar))
+    columns = list(zip(*entries, strict=True)) if entries else [(), (), (), (), ()]
     return ModelArrays(
         n_scenarios=S,
         n_indicators=I,
@@ -155,6 +234,14 @@ def build_model_arrays(model: ScenarioModel) -> ModelArrays:
         elicitation_error=model.elicitation_error,
         prior_concentration=model.prior_concentration,
         persistence_uncertainty=model.persistence_uncertainty,
+        n_analysts=len(analysts),
+        analyst_bias_scale=float(model.analyst_bias),
+        analyst_noise_scale=float(model.analyst_noise),
+        elicitation_indicator=np.array(columns[0], dtype=np.int64),
+        elicitation_scenario=np.array(columns[1], dtype=np.int64),
+        elicitation_analyst=np.array(columns[2], dtype=np.int64),
+        elicitation_offset=np.array(columns[3], dtype=float),
+        elicitation_bandvar=np.array(columns[4], dtype=float),
     )
 
 

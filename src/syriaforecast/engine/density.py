@@ -14,7 +14,14 @@ Unconstrained coordinates, in order:
 - ``z`` (S, only when persistence is sampled): ``p = expit(c + u z)``, ``z ~ N(0, 1)``;
 - ``log sigma`` (G): ``sigma ~ HalfNormal(scale)``, Jacobian ``sigma``;
 - ``eta`` (I x S): ``N(0, 1)``;
-- ``logit kappa`` (6 + 6): ``kappa ~ Beta(a, b)``, Jacobian ``kappa (1 - kappa)``.
+- ``logit kappa`` (6 + 6): ``kappa ~ Beta(a, b)``, Jacobian ``kappa (1 - kappa)``;
+- only when several analysts elicited the model (A of them): ``bias`` (A),
+  ``bias ~ Normal(0, analyst_bias)``, then ``log tau`` (A), ``tau ~ HalfNormal(analyst_noise)``,
+  Jacobian ``tau``. The shift of every (indicator, scenario) some analyst elicited is
+  then ``location + scale * eta`` with the analysts' common target integrated out,
+  and the density gains the elicitations' marginal likelihood
+  (:func:`~syriaforecast.engine.kernel.analyst_pool`). A model without analysts has
+  neither block nor term: its vector and density are exactly those of the single-analyst engine.
 
 The test suite checks this density against PyMC's log density of the same model.
 """
@@ -23,9 +30,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syriaforecast.engine.kernel import log_density_and_gradient, unpack
+from syriaforecast.engine.kernel import analyst_pool, log_density_and_gradient, unpack
 
-__all__ = ["Layout", "log_density_and_gradient", "unpack"]
+__all__ = ["Layout", "analyst_pool", "log_density_and_gradient", "unpack"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Layout:
     n_groups: int
     n_indicators: int
     sample_persistence: bool
+    n_analysts: int = 0
 
     @property
     def n_initial(self) -> int:
@@ -52,7 +60,10 @@ class Layout:
         """Length of the unconstrained vector."""
         return (
             self.n_initial + self.n_persistence + self.n_groups
-            + self.n_indicators * self.n_scenarios + 12
+            + self.n_indicators * self.n_scenarios + 12 + 2 * self.n_analysts
         )  # fmt: skip
 
-
+    @property
+    def analyst_start(self) -> int:
+        """Index of the first analyst coordinate (biases, then log noise scales)."""
+        return self.ndim - 2 * self.n_analysts

@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
+from syriaforecast.engine.data import (
+    ANALYST_FIELDS,
+    EngineData,
+    ModelArrays,
+    build_engine_data,
+    build_model_arrays,
+)
 from syriaforecast.engine.graph import EvidenceTensors
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
-from syriaforecast.engine.kernel import chain_terms_batch_kernel
+from syriaforecast.engine.kernel import chain_terms_batch_kernel, pooled_shift_batch
 from syriaforecast.engine.pymc_model import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from syriaforecast.forecast import Forecast
 
 __all__ = [
+    "ANALYST_PARAMETER_NAMES",
     "PARAMETER_NAMES",
     "DrawTerms",
     "chain_posterior",
@@ -44,6 +51,8 @@ PARAMETER_NAMES = (
     "source_reliability",
     "information_credibility",
 )
+#: Parameters of a model elicited by several analysts (hierarchical mode only), dimension ``analyst``.
+ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,21 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
     with np.errstate(divide="ignore"):
         log_initial = np.log(initial)
     sigma = np.asarray(params["elicitation_sigma"], dtype=float)  # (D, G)
-    scale = np.sqrt(sigma[:, arrays.group_of][:, :, None] ** 2 + arrays.band_sd[None] ** 2)
-    shift = scale * np.asarray(params["elicitation_eta"], dtype=float)
+    if arrays.n_analysts and all(name in params for name in ANALYST_PARAMETER_NAMES):
+        # Several analysts: the shift of the cells they elicited is pooled (as in the density).
+        shift = pooled_shift_batch(
+            np.ascontiguousarray(params["analyst_bias"], dtype=float),
+            np.ascontiguousarray(params["analyst_noise"], dtype=float),
+            np.ascontiguousarray(sigma),
+            np.ascontiguousarray(params["elicitation_eta"], dtype=float),
+            arrays.group_of,
+            arrays.band_sd,
+            *(np.ascontiguousarray(getattr(arrays, name)) for name in ANALYST_FIELDS),
+        )
+    else:
+        # One elicitation per cell, or the analysts' consensus (exact mode).
+        scale = np.sqrt(sigma[:, arrays.group_of][:, :, None] ** 2 + arrays.band_sd[None] ** 2)
+        shift = scale * np.asarray(params["elicitation_eta"], dtype=float)
     log_transition, log_emission, cell_ll = chain_terms_batch_kernel(
         np.ascontiguousarray(log_initial),
         np.ascontiguousarray(params["persistence"], dtype=float),
@@ -102,7 +124,10 @@ def chain_terms_for_draws(
     evidence : Evidence or EngineData
         The reports to evaluate (already arranged, or to be arranged here).
     params : mapping of name to ndarray
-        Draws with a leading axis ``D``, named as in :data:`PARAMETER_NAMES`.
+        Draws with a leading axis ``D``, named as in :data:`PARAMETER_NAMES`, plus
+        :data:`ANALYST_PARAMETER_NAMES` for a model elicited by several analysts:
+        with them the analysts' elicitations are pooled as in the sampled density;
+        without them (exact mode) the consensus elicitation is the reference.
     n_periods : int, optional
         Periods of the chain (default: the model's whole span).
     arrays : ModelArrays, optional
@@ -129,7 +154,8 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
     """The forecast's parameter draws, flattened to a leading draw axis.
 
     Parameters fixed by the model (persistence of 1, a single scenario's
-    initial probability) are filled in from the model file. ``max_draws``
+    initial probability) are filled in from the model file; the analysts'
+    parameters are included when the posterior has them. ``max_draws``
     thins evenly-spaced draws for expensive what-if analyses.
     """
     exact = exact_parameters(build_model_arrays(result.model))
@@ -143,6 +169,10 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
             params[name] = values.reshape((D, *values.shape[2:]))
         else:
             params[name] = np.broadcast_to(exact[name], (D, *exact[name].shape)).copy()
+    for name in ANALYST_PARAMETER_NAMES:
+        if name in posterior:
+            values = np.asarray(posterior[name])
+            params[name] = values.reshape((D, *values.shape[2:]))
     if max_draws is not None and max_draws < D:
         keep = np.linspace(0, D - 1, max_draws).round().astype(int)
         params = {k: v[keep] for k, v in params.items()}

@@ -25,11 +25,13 @@ import numba
 import numpy as np
 
 __all__ = [
+    "analyst_pool",
     "chain_terms_batch_kernel",
     "chain_terms_kernel",
     "log_density_and_gradient",
     "log_likelihood_and_gradient",
     "log_likelihood_kernel",
+    "pooled_shift_batch",
     "unpack",
 ]
 
@@ -437,6 +439,81 @@ def unpack(
 
 
 @numba.njit(cache=True, nogil=True)
+def analyst_pool(
+    bias, tau, sigma, group_of, band_sd,
+    elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
+    elicitation_bandvar,
+):  # fmt: skip
+    """Pool several analysts' elicitations of each (indicator, scenario), the common target integrated out.
+
+    Analyst ``a`` reports ``d[a] = c + bias[a] + N(0, tau[a]^2 + bandvar[a])`` (offsets
+    from the consensus, in shift units); ``c`` has a flat prior and the truth is
+    ``c + sigma_g eta``. With ``w[a] = 1 / (tau[a]^2 + bandvar[a])``, ``W = sum w``:
+
+    - ``location = sum w (d - bias) / W`` and ``scale = sqrt(1 / W + sigma_g^2)``, so
+      ``shift = location + scale * eta``; cells no analyst elicited keep
+      ``location = 0``, ``scale = sqrt(sigma_g^2 + band_sd^2)``;
+    - ``marginal`` (I, S): log density of the elicitations with ``c`` integrated
+      out, ``-1/2 sum w (d - bias - location)^2 + 1/2 sum log w - 1/2 log W``
+      (dropping ``-(n - 1)/2 log 2 pi``); zero for cells with fewer than two analysts.
+
+    Returns ``location``, ``scale``, ``weight_total`` (W), ``count`` (analysts per cell)
+    and ``marginal``, all (I, S).
+    """
+    I, S = band_sd.shape
+    E = elicitation_indicator.shape[0]
+    weight_total = np.zeros((I, S))
+    location = np.zeros((I, S))
+    count = np.zeros((I, S), dtype=np.int64)
+    for e in range(E):
+        i, s, a = elicitation_indicator[e], elicitation_scenario[e], elicitation_analyst[e]
+        w = 1.0 / (tau[a] * tau[a] + elicitation_bandvar[e])
+        weight_total[i, s] += w
+        location[i, s] += w * (elicitation_offset[e] - bias[a])
+        count[i, s] += 1
+    scale = np.empty((I, S))
+    for i in range(I):
+        sg = sigma[group_of[i]]
+        for s in range(S):
+            if count[i, s] > 0:
+                location[i, s] /= weight_total[i, s]
+                scale[i, s] = math.sqrt(1.0 / weight_total[i, s] + sg * sg)
+            else:
+                scale[i, s] = math.sqrt(sg**2 + band_sd[i, s] ** 2)
+    marginal = np.zeros((I, S))
+    for e in range(E):
+        i, s, a = elicitation_indicator[e], elicitation_scenario[e], elicitation_analyst[e]
+        if count[i, s] < 2:
+            continue
+        w = 1.0 / (tau[a] * tau[a] + elicitation_bandvar[e])
+        r = elicitation_offset[e] - bias[a] - location[i, s]
+        marginal[i, s] += -0.5 * w * r * r + 0.5 * math.log(w)
+    for i in range(I):
+        for s in range(S):
+            if count[i, s] >= 2:
+                marginal[i, s] -= 0.5 * math.log(weight_total[i, s])
+    return location, scale, weight_total, count, marginal
+
+
+@numba.njit(cache=True, nogil=True)
+def pooled_shift_batch(
+    bias, tau, sigma, eta, group_of, band_sd,
+    elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
+    elicitation_bandvar,
+):  # fmt: skip
+    """``location + scale * eta`` of :func:`analyst_pool` for D draws (leading axis D), shape (D, I, S)."""
+    D = eta.shape[0]
+    shift = np.empty(eta.shape)
+    for d in range(D):
+        location, scale, _, _, _ = analyst_pool(
+            bias[d], tau[d], sigma[d], group_of, band_sd, elicitation_indicator, elicitation_scenario,
+            elicitation_analyst, elicitation_offset, elicitation_bandvar,
+        )  # fmt: skip
+        shift[d] = location + scale * eta[d]
+    return shift
+
+
+@numba.njit(cache=True, nogil=True)
 def log_density_and_gradient(
     x, n_scenarios, n_groups, n_indicators, sample_persistence, persistence_fixed,
     persistence_centre, persistence_scale, prior_alpha, elicitation_scale, group_of, band_sd,
@@ -444,14 +521,35 @@ def log_density_and_gradient(
     cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    n_analysts, analyst_bias_scale, analyst_noise_scale,
+    elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
+    elicitation_bandvar,
 ):  # fmt: skip
-    """Unnormalised log posterior density and its gradient on the unconstrained scale."""
+    """Unnormalised log posterior density and its gradient on the unconstrained scale.
+
+    With analysts (``n_analysts > 0``) the vector ends with their biases and log
+    noise scales, and the shift of the cells they elicited is pooled
+    (:func:`analyst_pool`); with none, nothing changes.
+    """
     S, G, I = n_scenarios, n_groups, n_indicators
     initial, persistence, sigma, eta, kappa_rel, kappa_cred, scale = unpack(
         x, S, G, I, sample_persistence, persistence_fixed, persistence_centre, persistence_scale,
         group_of, band_sd,
     )  # fmt: skip
-    shift = scale * eta
+    A = n_analysts
+    analyst_pos = x.shape[0] - 2 * A
+    bias = x[analyst_pos : analyst_pos + A]
+    tau = np.exp(x[analyst_pos + A : analyst_pos + 2 * A])
+    if A > 0:
+        location, scale, weight_total, count, marginal = analyst_pool(
+            bias, tau, sigma, group_of, band_sd, elicitation_indicator, elicitation_scenario,
+            elicitation_analyst, elicitation_offset, elicitation_bandvar,
+        )  # fmt: skip
+        shift = location + scale * eta
+    else:
+        shift = scale * eta
+        location = weight_total = marginal = np.zeros((0, 0))
+        count = np.zeros((0, 0), dtype=np.int64)
     log_initial = np.log(initial)
     loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred = log_likelihood_and_gradient(
         log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
@@ -506,4 +604,34 @@ def log_density_and_gradient(
         kc = kappa_cred[k]
         total += cred_alpha[k] * math.log(kc) + cred_beta[k] * math.log1p(-kc)
         grad[pos + 6 + k] = cred_alpha[k] * (1.0 - kc) - cred_beta[k] * kc + g_cred[k] * kc * (1.0 - kc)
+    if A > 0:
+        # shift = m + q eta with m = sum w (d - b) / W, q = sqrt(1 / W + sigma^2), w = 1 / (tau^2 + bandvar):
+        # dm/db_a = -w_a / W, dm/dw_a = (d_a - b_a - m) / W, dq/dw_a = -1 / (2 q W^2);
+        # the marginal M has dM/db_a = w_a r_a, dM/dw_a = -r_a^2 / 2 + 1 / (2 w_a) - 1 / (2 W)
+        # (m's own derivative drops out, sum w r = 0); dw/dlog tau = -2 tau^2 w^2.
+        g_bias = np.zeros(A)
+        g_log_tau = np.zeros(A)
+        for e in range(elicitation_indicator.shape[0]):
+            i, s, a = elicitation_indicator[e], elicitation_scenario[e], elicitation_analyst[e]
+            w = 1.0 / (tau[a] * tau[a] + elicitation_bandvar[e])
+            W = weight_total[i, s]
+            r = elicitation_offset[e] - bias[a] - location[i, s]
+            gs = g_shift[i, s]
+            g_bias[a] -= gs * w / W
+            g_w = gs * (r / W - eta[i, s] / (2.0 * scale[i, s] * W * W))
+            if count[i, s] >= 2:
+                g_bias[a] += w * r
+                g_w += -0.5 * r * r + 0.5 / w - 0.5 / W
+            g_log_tau[a] -= g_w * 2.0 * tau[a] * tau[a] * w * w
+        for i in range(I):
+            for s in range(S):
+                total += marginal[i, s]
+        # bias ~ Normal(0, analyst_bias_scale); tau ~ HalfNormal(analyst_noise_scale), log transform.
+        for a in range(A):
+            b = bias[a] / analyst_bias_scale
+            total += -0.5 * b * b
+            grad[analyst_pos + a] = -b / analyst_bias_scale + g_bias[a]
+            ratio = tau[a] / analyst_noise_scale
+            total += -0.5 * ratio * ratio + x[analyst_pos + A + a]
+            grad[analyst_pos + A + a] = -ratio * ratio + 1.0 + g_log_tau[a]
     return total, grad

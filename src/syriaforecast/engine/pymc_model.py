@@ -14,6 +14,14 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   of its ICD 203 band to that scale.
 - ``source_reliability[A..F]``, ``information_credibility[1..6]`` ~ Beta: the
   informativeness factors of graded reports, with means set by the grade.
+- Only when several analysts elicited the model: ``analyst_bias[a] ~
+  Normal(0, analyst_bias)`` and ``analyst_noise[a] ~ HalfNormal(analyst_noise)``.
+  Analyst ``a``'s elicitation of (indicator, scenario), as an offset ``d`` from the
+  consensus, is ``c + bias[a] + Normal(0, noise[a]^2 + band variance)`` around a
+  common target ``c`` with a flat prior, and the truth is ``c + sigma_g eta``.
+  ``c`` is integrated out in closed form (:func:`analyst_terms`): the shift is
+  ``m + sqrt(1 / W + sigma_g^2) eta`` with ``m`` the precision-weighted mean of
+  ``d - bias``, and the elicitations' marginal likelihood is a potential.
 
 Everything that comes from the model file or the evidence enters as shared
 data, so one compiled sampler serves every model with the same structure
@@ -40,6 +48,7 @@ from syriaforecast.engine.graph import ElicitationTensors, EvidenceTensors, elic
 from syriaforecast.engine.op import evidence_log_likelihood
 
 __all__ = [
+    "analyst_terms",
     "build_pymc_model",
     "exact_parameters",
     "model_data",
@@ -64,7 +73,7 @@ def samples_persistence(arrays: ModelArrays) -> bool:
 
 def structure_key(arrays: ModelArrays, n_periods: int) -> tuple[object, ...]:
     """What a compiled sampler depends on; models that agree here share one."""
-    return (
+    key: tuple[object, ...] = (
         arrays.n_scenarios,
         arrays.n_indicators,
         arrays.n_groups,
@@ -72,6 +81,45 @@ def structure_key(arrays: ModelArrays, n_periods: int) -> tuple[object, ...]:
         n_periods,
         samples_persistence(arrays),
     )
+    if arrays.n_analysts:
+        key += (arrays.n_analysts, arrays.elicitation_offset.shape[0])
+    return key
+
+
+def analyst_terms(
+    arrays: ModelArrays,
+    sigma: pt.TensorVariable,
+    eta: pt.TensorVariable,
+    bias: pt.TensorVariable,
+    noise: pt.TensorVariable,
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """The pooled shift (I, S) and the elicitations' log marginal likelihood, ``c`` integrated out.
+
+    The marginal is written through Bayes' rule at ``c = m``: with a flat prior,
+    ``p(d) = p(d | c) / p(c | d)`` for any ``c``, and ``c | d ~ Normal(m, 1 / W)``.
+    """
+    sigma, eta, bias, noise = (pt.as_tensor(v) for v in (sigma, eta, bias, noise))
+    I, S = arrays.band_sd.shape
+    flat = pt.as_tensor(arrays.elicitation_indicator * S + arrays.elicitation_scenario)
+    who = pt.as_tensor(arrays.elicitation_analyst)
+    w = 1.0 / (noise[who] ** 2 + pt.as_tensor(arrays.elicitation_bandvar))
+    y = pt.as_tensor(arrays.elicitation_offset) - bias[who]
+    cells = pt.zeros(I * S)
+    total_w = pt.inc_subtensor(cells[flat], w)
+    count = pt.inc_subtensor(cells[flat], pt.ones_like(w))
+    has = count > 0
+    safe_w = pt.switch(has, total_w, 1.0)
+    m = pt.switch(has, pt.inc_subtensor(cells[flat], w * y) / safe_w, 0.0)
+    own = sigma[pt.as_tensor(arrays.group_of)][:, None] ** 2
+    scale = pt.switch(
+        has.reshape((I, S)),
+        pt.sqrt(1.0 / safe_w.reshape((I, S)) + own),
+        pt.sqrt(own + pt.as_tensor(arrays.band_sd) ** 2),
+    )
+    shift = m.reshape((I, S)) + scale * eta
+    given_c = pm.logp(pm.Normal.dist(m[flat], 1.0 / pt.sqrt(w)), y).sum()
+    posterior_c = pt.switch(has, pm.logp(pm.Normal.dist(0.0, 1.0 / pt.sqrt(safe_w)), 0.0), 0.0).sum()
+    return shift, given_c - posterior_c
 
 
 def model_data(arrays: ModelArrays) -> dict[str, np.ndarray]:
@@ -107,7 +155,8 @@ def build_pymc_model(
     data : EngineData
         The evidence (any as-of date: shapes of parameters do not depend on it).
     coords : dict
-        ``scenario``, ``indicator``, ``group`` and ``period`` labels.
+        ``scenario``, ``indicator``, ``group`` and ``period`` labels (and
+        ``analyst`` for a model elicited by several analysts).
     """
     S = arrays.n_scenarios
     rel_mean, cred_mean = _grade_means()
@@ -148,7 +197,15 @@ def build_pymc_model(
             beta=(1 - cred_mean) * GRADE_CONCENTRATION,
             dims="credibility_grade",
         )
-        shift = elicitation_shift(elicitation, sigma, eta)
+        if arrays.n_analysts:
+            bias = pm.Normal("analyst_bias", 0.0, max(arrays.analyst_bias_scale, 1e-9), dims="analyst")
+            noise = pm.HalfNormal(
+                "analyst_noise", sigma=max(arrays.analyst_noise_scale, 1e-9), dims="analyst"
+            )
+            shift, marginal = analyst_terms(arrays, sigma, eta, bias, noise)
+            pm.Potential("analyst_elicitations", marginal)
+        else:
+            shift = elicitation_shift(elicitation, sigma, eta)
         params = {
             "log_initial": log_initial,
             "persistence": persistence,

@@ -12,6 +12,7 @@ import numpy as np
 
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
+    ANALYST_PARAMETER_NAMES,
     PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
@@ -71,13 +72,16 @@ def asof_periods(model: ScenarioModel, as_of: dt.date) -> int:
 
 
 def _coords(model: ScenarioModel) -> dict[str, list[str]]:
-    return {
+    coords = {
         "scenario": list(model.scenario_ids),
         "scenario_to": list(model.scenario_ids),
         "indicator": list(model.indicator_ids),
         "group": list(model.groups),
         "period": model.period_labels(n_chain_periods(model)),
     }
+    if model.analysts:
+        coords["analyst"] = list(model.analysts)
+    return coords
 
 
 # --------------------------------------------------------------------------- run
@@ -144,7 +148,8 @@ def run_engine(
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     D = chains * draws
 
-    parameters = {name: np.asarray(posterior[name]) for name in PARAMETER_NAMES if name in posterior}
+    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
+    parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
     fixed = exact_parameters_for(model)
     flat = {
         name: (
@@ -153,6 +158,11 @@ def run_engine(
             else np.broadcast_to(fixed[name][0], (D, *fixed[name].shape[1:]))
         )
         for name in PARAMETER_NAMES
+    }
+    flat |= {
+        name: parameters[name].reshape((D, *parameters[name].shape[2:]))
+        for name in ANALYST_PARAMETER_NAMES
+        if name in parameters
     }
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
     sample_stats = {

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from syriaforecast.engine.data import (
+    ANALYST_FIELDS,
     CREDIBILITY_PRIOR_MEAN,
     GRADE_CONCENTRATION,
     RELIABILITY_PRIOR_MEAN,
@@ -17,7 +18,7 @@ from syriaforecast.engine.data import (
 from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack
 from syriaforecast.engine.graph import EvidenceTensors
 
-__all__ = ["build_sampler_model", "layout_for"]
+__all__ = ["analyst_arguments", "build_sampler_model", "layout_for"]
 
 
 def layout_for(arrays: ModelArrays) -> Layout:
@@ -25,7 +26,9 @@ def layout_for(arrays: ModelArrays) -> Layout:
     sample_persistence = (
         arrays.n_scenarios > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0
     )
-    return Layout(arrays.n_scenarios, arrays.n_groups, arrays.n_indicators, sample_persistence)
+    return Layout(
+        arrays.n_scenarios, arrays.n_groups, arrays.n_indicators, sample_persistence, arrays.n_analysts
+    )
 
 
 def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) -> tuple[Any, ...]:
@@ -55,6 +58,17 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         arrays.is_count,
         int(data.n_periods),
         *(np.ascontiguousarray(getattr(data, name)) for name in EvidenceTensors.fields()),
+        *analyst_arguments(arrays),
+    )
+
+
+def analyst_arguments(arrays: ModelArrays) -> tuple[Any, ...]:
+    """The analysts' part of the density's arguments (trailing, after the evidence)."""
+    return (
+        int(arrays.n_analysts),
+        float(max(arrays.analyst_bias_scale, 1e-9)),
+        float(max(arrays.analyst_noise_scale, 1e-9)),
+        *(np.ascontiguousarray(getattr(arrays, name)) for name in ANALYST_FIELDS),
     )
 
 
@@ -64,6 +78,8 @@ def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str,
 
     layout = layout_for(arrays)
     args = _density_arguments(arrays, data, layout)
+    A, start = layout.n_analysts, layout.analyst_start
+    analyst_ids = coords.get("analyst", [f"analyst{a}" for a in range(A)])
     unpack_args = (
         layout.n_scenarios,
         layout.n_groups,
@@ -86,7 +102,7 @@ def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str,
     def make_expand_fn(*_: Any, **__: Any) -> Any:
         def expand(x: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
             initial, persistence, sigma, eta, kappa_rel, kappa_cred, _scale = unpack(x, *unpack_args)
-            return {
+            out = {
                 "initial_probability": initial,
                 "persistence": persistence,
                 "elicitation_sigma": sigma,
@@ -94,6 +110,10 @@ def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str,
                 "source_reliability": kappa_rel,
                 "information_credibility": kappa_cred,
             }
+            if A:
+                out["analyst_bias"] = x[start : start + A].copy()
+                out["analyst_noise"] = np.exp(x[start + A : start + 2 * A])
+            return out
 
         return expand
 
@@ -115,6 +135,11 @@ def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str,
     }
     coords = {k: coords[k] for k in ("scenario", "group", "indicator")}
     coords |= {"reliability_grade": list("ABCDEF"), "credibility_grade": list("123456")}
+    if A:
+        names += ["analyst_bias", "analyst_noise"]
+        shapes += [(A,), (A,)]
+        dims |= {"analyst_bias": ("analyst",), "analyst_noise": ("analyst",)}
+        coords["analyst"] = list(analyst_ids)
     return from_pyfunc(
         ndim=layout.ndim,
         make_logp_fn=make_logp_fn,

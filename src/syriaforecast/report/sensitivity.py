@@ -39,7 +39,7 @@ import pandas as pd
 from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.evaluate import chain_terms_for_draws
 from syriaforecast.errors import SyriaforecastError
-from syriaforecast.phrases import BANDS, band_of, parse_phrase, shift_band
+from syriaforecast.phrases import BANDS, band_logit_prior, band_of, parse_phrase, shift_band
 from syriaforecast.report.influence import (
     check_max_draws,
     forward_log_filtered,
@@ -93,16 +93,55 @@ def shifted_elicitation(indicator: Indicator, scenario: str, steps: int) -> tupl
         return moved.midpoint, False
     delta = steps * BAND_STEP
     if indicator.type == "ordinal":
-        probs = np.asarray(value, dtype=float)
-        cumulative = np.clip(np.cumsum(probs)[:-1], 1e-12, 1 - 1e-12)
-        moved_cum = [_expit(_logit(c) - delta) for c in cumulative]
-        new = np.diff(np.concatenate([[0.0], moved_cum, [1.0]]))
-        new = np.maximum(new, _FLOOR)
-        return tuple(float(v) for v in new / new.sum()), False
+        return _shift_levels(value, delta), False  # type: ignore[arg-type]
     rate = float(value)  # type: ignore[arg-type]
     moved_rate = rate * math.exp(delta)
     limited = not (_FLOOR <= moved_rate <= _MAX_RATE)
     return min(max(moved_rate, _FLOOR), _MAX_RATE), limited
+
+
+def _shift_levels(value: tuple[float, ...], delta: float) -> tuple[float, ...]:
+    """Ordinal level probabilities moved up the levels by ``delta`` on the cumulative-logit scale."""
+    probs = np.asarray(value, dtype=float)
+    cumulative = np.clip(np.cumsum(probs)[:-1], 1e-12, 1 - 1e-12)
+    moved_cum = [_expit(_logit(c) - delta) for c in cumulative]
+    new = np.diff(np.concatenate([[0.0], moved_cum, [1.0]]))
+    new = np.maximum(new, _FLOOR)
+    return tuple(float(v) for v in new / new.sum())
+
+
+def _point_logit(value: float | str) -> float:
+    if isinstance(value, str):
+        band = parse_phrase(value)
+        assert band is not None  # validated when the model was loaded
+        return band_logit_prior(band)[0]
+    return _logit(float(value))
+
+
+def _move_analysts(indicator: Indicator, scenario: str, steps: int, moved: Any) -> dict[str, dict[str, Any]]:
+    """Every analyst's table with ``scenario`` moved by the amount the consensus moved.
+
+    Moving all analysts together by one logit amount moves their consensus (what
+    :func:`shifted_elicitation` moved) by that amount and leaves their
+    disagreement, hence the pooled weights, unchanged.
+    """
+    tables: dict[str, dict[str, Any]] = {
+        analyst: {sid: list(v) if isinstance(v, tuple) else v for sid, v in table.items()}
+        for analyst, table in indicator.elicitations.items()
+    }
+    if indicator.type == "binary":
+        delta = _point_logit(moved) - _point_logit(indicator.likelihood[scenario])  # type: ignore[arg-type]
+        for table in tables.values():
+            shifted = _expit(_point_logit(table[scenario]) + delta)
+            table[scenario] = min(max(shifted, _FLOOR), 1 - _FLOOR)
+    elif indicator.type == "ordinal":
+        for table in tables.values():
+            table[scenario] = list(_shift_levels(tuple(table[scenario]), steps * BAND_STEP))
+    else:
+        ratio = float(moved) / float(indicator.likelihood[scenario])  # type: ignore[arg-type]
+        for table in tables.values():
+            table[scenario] = min(max(float(table[scenario]) * ratio, _FLOOR), _MAX_RATE)
+    return tables
 
 
 def _as_written(value: Any) -> str:
@@ -168,7 +207,10 @@ def elicitation_sensitivity(
             data = model.to_dict()
             for entry, ind in zip(data["indicators"], model.indicators, strict=True):
                 value, _ = shifted_elicitation(ind, sid, direction)
-                entry["likelihood"][sid] = list(value) if isinstance(value, tuple) else value
+                if ind.elicitations:
+                    entry["elicitations"] = _move_analysts(ind, sid, direction, value)
+                else:
+                    entry["likelihood"][sid] = list(value) if isinstance(value, tuple) else value
             modified = parse_model(data, source=f"<{model.id}: {sid} moved {direction:+d} band>")
             moved_ll[direction] = chain_terms_for_draws(
                 modified, forecast.evidence, setup.params, arrays=build_model_arrays(modified)
