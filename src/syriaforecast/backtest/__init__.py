@@ -25,10 +25,12 @@ from syriaforecast.backtest.replay import (
     score_table,
     scores_by_lead,
 )
+from syriaforecast.backtest.track_record import analyst_track_record
 
 __all__ = [
     "Case",
     "CaseFileError",
+    "analyst_track_record",
     "as_case",
     "backtest",
     "cutoff_seed",

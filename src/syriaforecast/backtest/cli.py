@@ -235,6 +235,30 @@ def backtest_json(result: xr.Dataset) -> dict[str, Any]:
         )
     overall = overall_scores(result)
     by_lead = scores_by_lead(result)
+    analysts: list[dict[str, Any]] = []
+    if "analyst_noise_density" in result:
+        from syriaforecast.backtest.track_record import analyst_track_record
+
+        record = analyst_track_record(result)
+        for a, analyst in enumerate(record["analyst"].values):
+            analysts.append(
+                {
+                    "analyst": str(analyst),
+                    "cases": int(record["n_cases"].values[a]),
+                    "noise_mean": _num(record["pooled_mean"].values[a]),
+                    "noise_low": _num(record["pooled_low"].values[a]),
+                    "noise_high": _num(record["pooled_high"].values[a]),
+                    "by_case": {
+                        str(case): {
+                            "noise_mean": _num(record["noise_mean"].values[c, a]),
+                            "noise_low": _num(record["noise_low"].values[c, a]),
+                            "noise_high": _num(record["noise_high"].values[c, a]),
+                        }
+                        for c, case in enumerate(record["case"].values)
+                        if math.isfinite(record["noise_mean"].values[c, a])
+                    },
+                }
+            )
     return {
         "settings": {
             key: (value.item() if isinstance(value, np.generic) else value)
@@ -248,6 +272,7 @@ def backtest_json(result: xr.Dataset) -> dict[str, Any]:
                 for i, lead in enumerate(by_lead["lead"].values)
             ],
         },
+        "analysts": analysts,
     }
 
 
@@ -359,6 +384,8 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
         f"log score {_fmt(overall['log_score'])} nats "
         f"(priors only {_fmt(overall['prior_log_score'])}, uniform {_fmt(overall['uniform_log_score'])})"
     )
+    if "analyst_noise_density" in result:
+        _print_track_record(result, console)
     if attrs["method"] == "hierarchical":
         ks = result["pareto_k"].values
         seen = ks[np.isfinite(ks)]
@@ -368,3 +395,24 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
             + (f"median {np.median(seen):.2f}, max {seen.max():.2f}" if seen.size else "not needed")
             + f" (refit above {attrs['k_threshold']})"
         )
+
+
+def _print_track_record(result: xr.Dataset, console: Console) -> None:
+    from syriaforecast.backtest.track_record import analyst_track_record
+
+    record = analyst_track_record(result)
+    table = Table(
+        title="Analysts' track record: own elicitation noise (logit units), given the resolved cases",
+        title_justify="left",
+    )
+    for column in ("analyst", "cases", "noise", "90% interval"):
+        table.add_column(column, justify="left" if column == "analyst" else "right")
+    for a, analyst in enumerate(record["analyst"].values):
+        table.add_row(
+            str(analyst),
+            str(int(record["n_cases"].values[a])),
+            _fmt(float(record["pooled_mean"].values[a]), "{:.2f}"),
+            f"{_fmt(float(record['pooled_low'].values[a]), '{:.2f}')} - "
+            f"{_fmt(float(record['pooled_high'].values[a]), '{:.2f}')}",
+        )
+    console.print(table)

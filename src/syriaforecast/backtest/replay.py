@@ -134,6 +134,11 @@ class CaseReplay:
     reports: np.ndarray  # (K,) reports dated on or before the cutoff
     sampler_seed: np.ndarray  # (K,) seed of the fit run at this cutoff (-1 if none)
     prior_forecast: np.ndarray  # (S,) exact-mode horizon forecast from no evidence
+    # Several analysts (hierarchical mode): density of each analyst's log noise on
+    # track_record.LOG_NOISE_GRID given the case's evidence at its last cutoff, and its prior scale.
+    analysts: tuple[str, ...] = ()
+    noise_density: np.ndarray | None = None  # (A, G)
+    noise_prior_scale: float = math.nan
     timings: dict[str, float] = field(default_factory=dict)
     sampler: dict[str, int] = field(default_factory=dict)  # draws and tune the fits used
 
@@ -319,6 +324,8 @@ def _replay_case(task: CaseTask) -> CaseReplay:
     )
     fit_seconds = weight_seconds = 0.0
     fit: _Fit | None = None
+    # Importance weights of the fit's draws behind the latest forecast (None: equal weights).
+    latest_weights: np.ndarray | None = None
     for j, cutoff in enumerate(task.cutoffs):
         # The only evidence this cutoff ever sees.
         seen = evidence.up_to(cutoff)
@@ -340,6 +347,7 @@ def _replay_case(task: CaseTask) -> CaseReplay:
                 out.forecast[j] = horizon.mean(axis=0)
                 out.mcse[j], out.ess[j] = _mcse_and_ess(horizon.reshape(fit.chains, fit.draws, S))
                 out.converged[j] = fit.converged
+                latest_weights = None
                 continue
             r_eff = _relative_efficiency(log_ratio, fit.chains, fit.draws)
             weights, k = psis_weights(log_ratio, r_eff=r_eff)
@@ -351,6 +359,7 @@ def _replay_case(task: CaseTask) -> CaseReplay:
                 out.mcse[j] = np.sqrt((weights[:, None] ** 2 * (horizon - mean) ** 2).sum(axis=0) / r_eff)
                 out.ess[j] = r_eff / float(np.sum(weights**2))
                 out.converged[j] = fit.converged
+                latest_weights = weights
                 continue
         tick = time.perf_counter()
         seed = cutoff_seed(settings.seed, task.case_id, cutoff)
@@ -362,6 +371,13 @@ def _replay_case(task: CaseTask) -> CaseReplay:
         out.converged[j] = fit.converged
         out.sampler_seed[j] = seed
         out.sampler = {"draws": fit.draws, "tune": fit.tune}
+        latest_weights = None
+    if fit is not None and "analyst_noise" in fit.params:
+        from syriaforecast.backtest.track_record import log_noise_density
+
+        out.analysts = tuple(model.analysts)
+        out.noise_density = log_noise_density(fit.params["analyst_noise"], latest_weights)
+        out.noise_prior_scale = float(model.analyst_noise)
     out.timings = {
         "total": time.perf_counter() - started,
         "fit": fit_seconds,
@@ -564,8 +580,11 @@ def backtest(
         ``ess``, ``converged``, ``sampler_seed``; per case ``outcome``,
         ``outcome_index``, ``model``, ``horizon``, ``n_fits``, ``n_refits``,
         ``prior_forecast`` (the horizon forecast from no evidence, exact mode)
-        and ``seconds`` (wall time). The attributes record the settings and the
-        overall mean scores. Summaries: :func:`score_table`,
+        and ``seconds`` (wall time). When the cases' models name several
+        analysts (hierarchical mode), ``analyst_noise_density`` (case, analyst,
+        log_noise) and ``analyst_noise_prior_scale`` (case) carry each
+        analyst's noise posterior for :func:`analyst_track_record`. The
+        attributes record the settings and the overall mean scores. Summaries: :func:`score_table`,
         :func:`scores_by_lead`, :func:`overall_scores`, :func:`reliability`.
 
     Warns
@@ -730,6 +749,29 @@ def _assemble(
         },
         coords={"case": [c.id for c in cases], "cutoff": cutoff_coord, "scenario": scenarios},
     )
+    analysts = list(dict.fromkeys(a for r in replays for a in r.analysts))
+    if analysts:
+        from syriaforecast.backtest.track_record import LOG_NOISE_GRID
+
+        density = np.full((N, len(analysts), LOG_NOISE_GRID.size), np.nan)
+        for n, replay in enumerate(replays):
+            if replay.noise_density is not None:
+                for a, name in enumerate(replay.analysts):
+                    density[n, analysts.index(name)] = replay.noise_density[a]
+        ds["analyst_noise_density"] = xr.DataArray(
+            density,
+            dims=("case", "analyst", "log_noise"),
+            coords={"analyst": analysts, "log_noise": LOG_NOISE_GRID},
+            attrs={
+                "description": "posterior density of log(analyst noise) given the case's evidence at its "
+                "last cutoff (NaN: the analyst did not elicit the case); see analyst_track_record"
+            },
+        )
+        ds["analyst_noise_prior_scale"] = (
+            "case",
+            np.array([r.noise_prior_scale for r in replays]),
+            {"description": "HalfNormal prior scale of analyst noise in the case's model file"},
+        )
     valid = np.isfinite(brier)
     ds.attrs = {
         "method": settings.method,
