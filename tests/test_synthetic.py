@@ -12,17 +12,21 @@ from scipy import stats
 from syriaforecast import forecast, load_model
 from syriaforecast.backtest.synthetic import (
     DEFAULT_LEAD,
+    analyst_model,
+    consensus_model,
     grade_kappa,
     oracle_model,
     simulate_evidence,
     simulate_path,
     simulate_world,
     simulate_worlds,
+    with_analysts,
 )
 from syriaforecast.engine.data import CREDIBILITY_PRIOR_MEAN, RELIABILITY_PRIOR_MEAN, build_model_arrays
 from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
 from syriaforecast.engine.pymc_model import structure_key
 from syriaforecast.errors import SyriaforecastError
+from syriaforecast.spec.model import elicitation_consensus, parse_model
 
 DATA = Path(__file__).parent / "data"
 
@@ -250,8 +254,11 @@ def test_grade_kappa():
 
 
 def test_bad_options(base):
-    with pytest.raises(NotImplementedError, match="analysts"):
-        simulate_world(base, seed=1, analysts=2)
+    for bad in (0, -2, True, 1.5, {}, {"x": -0.1}, {"x": (0.0, float("nan"))}, {"1x": 0.5}, {"x": "big"}):
+        with pytest.raises(SyriaforecastError, match="analysts"):
+            simulate_world(base, seed=1, analysts=bad)
+    with pytest.raises(SyriaforecastError, match="analyst_noise"):
+        simulate_world(base, seed=1, analysts=2, analyst_noise=-1.0)
     with pytest.raises(SyriaforecastError, match="report_rate"):
         simulate_world(base, seed=1, report_rate=1.5)
     with pytest.raises(SyriaforecastError, match="elicitation_noise"):
@@ -270,3 +277,170 @@ def test_evidence_dates_are_dates(base):
     world = simulate_world(base, seed=6)
     assert all(isinstance(d, dt.date) for d in world.evidence.to_dataframe()["date"])
     assert world.evidence.last_date < base.horizon
+
+
+# --------------------------------------------------------------------------- several analysts
+def _logit(p):
+    p = np.asarray(p, dtype=float)
+    return np.log(p) - np.log1p(-p)
+
+
+def test_one_analyst_is_the_single_elicitation_world(base, tiny):
+    """analysts=1 changes nothing; with analysts the oracle, path and reports stay those of the seed."""
+    for model in (base, tiny):
+        plain = simulate_world(model, seed=12, elicitation_noise=0.6)
+        one = simulate_world(model, seed=12, elicitation_noise=0.6, analysts=1)
+        assert plain.model is model and one.model is model
+        assert model.analysts == ()
+        several = simulate_world(model, seed=12, elicitation_noise=0.6, analysts={"x": 0.4, "y": (0.3, 1.0)})
+        for other in (one, several):
+            assert other.oracle == plain.oracle
+            assert other.evidence == plain.evidence
+            assert np.array_equal(other.path, plain.path)
+            for key, value in plain.parameters.items():
+                assert np.array_equal(other.parameters[key], value)
+        assert several.model.analysts == ("x", "y")
+        assert set(several.parameters) - set(plain.parameters) == {
+            "analyst_bias",
+            "analyst_noise",
+            "analyst_eta",
+        }
+        assert np.array_equal(several.parameters["analyst_bias"], [0.0, 0.3])
+        assert np.array_equal(several.parameters["analyst_noise"], [0.4, 1.0])
+
+
+def test_analysts_are_deterministic_by_seed(base):
+    spec = {"good": 0.3, "fair": (-0.2, 0.6), "poor": 1.5}
+    first = simulate_worlds(base, 3, seed=5, analysts=spec)
+    again = simulate_worlds(base, 3, seed=5, analysts=spec)
+    for a, b in zip(first, again, strict=True):
+        assert a.model == b.model
+        assert np.array_equal(a.parameters["analyst_eta"], b.parameters["analyst_eta"])
+        assert [dict(i.elicitations) for i in a.model.indicators] == [
+            dict(i.elicitations) for i in b.model.indicators
+        ]
+    assert first[0].model != first[1].model
+    assert not np.array_equal(first[0].parameters["analyst_eta"], first[1].parameters["analyst_eta"])
+    numbered = simulate_world(base, seed=5, analysts=3, analyst_noise=0.7)
+    assert numbered.model.analysts == ("a1", "a2", "a3")
+    assert np.array_equal(numbered.parameters["analyst_noise"], [0.7] * 3)
+    assert np.array_equal(numbered.parameters["analyst_bias"], [0.0] * 3)
+    default = simulate_world(base, seed=5, analysts=2)
+    assert np.array_equal(default.parameters["analyst_noise"], [base.analyst_noise] * 2)
+
+
+def test_analyst_errors_have_the_requested_bias_and_noise(base):
+    """Sample moments of logit(written) - logit(base) per analyst: mean = bias, sd = noise.
+
+    200 worlds x 8 binary indicators x 3 scenarios = 4800 cells per analyst; the
+    tolerances are 4 standard errors (mean: noise / sqrt(n); sd: noise / sqrt(2n)).
+    The errors are independent of each other and of the truth's shift.
+    """
+    spec = {"sharp": (0.4, 0.3), "loose": (-0.25, 1.2), "plain": 0.7}
+    worlds = simulate_worlds(base, 200, seed=31, analysts=spec, elicitation_noise=0.8)
+    target = np.array([[_logit(ind.likelihood[s]) for s in base.scenario_ids] for ind in base.indicators])
+    errors = {a: [] for a in spec}
+    truth_shift = []
+    for world in worlds:
+        truth = np.array(
+            [[_logit(ind.likelihood[s]) for s in base.scenario_ids] for ind in world.oracle.indicators]
+        )
+        truth_shift.append((truth - target).ravel())
+        for k, a in enumerate(spec):
+            written = np.array(
+                [
+                    [_logit(ind.elicitations[a][s]) for s in base.scenario_ids]
+                    for ind in world.model.indicators
+                ]
+            )
+            errors[a].append((written - target).ravel())
+            # The recorded parameters reproduce the table exactly.
+            bias, noise = world.parameters["analyst_bias"][k], world.parameters["analyst_noise"][k]
+            assert np.allclose(written - target, bias + noise * world.parameters["analyst_eta"][k], atol=1e-9)
+    n = len(worlds) * target.size
+    for a, value in spec.items():
+        bias, noise = value if isinstance(value, tuple) else (0.0, value)
+        e = np.concatenate(errors[a])
+        assert e.size == n
+        assert abs(e.mean() - bias) < 4 * noise / np.sqrt(n), (a, e.mean())
+        assert abs(e.std(ddof=1) - noise) < 4 * noise / np.sqrt(2 * n), (a, e.std())
+        assert abs(stats.skew(e)) < 4 * np.sqrt(6 / n)
+    stacked = np.array([np.concatenate(errors[a]) for a in spec] + [np.concatenate(truth_shift)])
+    corr = np.corrcoef(stacked)
+    assert np.all(np.abs(corr[np.triu_indices(4, 1)]) < 4 / np.sqrt(n)), corr
+    assert abs(np.concatenate(truth_shift).std() - 0.8) < 4 * 0.8 / np.sqrt(2 * n)
+
+
+def test_consensus_is_the_logit_average(base):
+    world = simulate_world(base, seed=2, analysts={"x": 0.5, "y": (1.0, 0.2), "z": 2.0})
+    for ind in world.model.indicators:
+        for s in base.scenario_ids:
+            logits = [_logit(ind.elicitations[a][s]) for a in ("x", "y", "z")]
+            assert _logit(ind.likelihood[s]) == pytest.approx(np.mean(logits), abs=1e-9)
+    assert consensus_model(world.model).analysts == ()
+    assert consensus_model(world.model).indicators[0].likelihood == world.model.indicators[0].likelihood
+    alone = analyst_model(world.model, "y")
+    assert alone.analysts == ()
+    assert alone.indicators[3].likelihood == world.model.indicators[3].elicitations["y"]
+    with pytest.raises(SyriaforecastError, match="analyst"):
+        analyst_model(world.model, "nobody")
+
+
+def test_analysts_of_ordinal_and_count_indicators_by_hand(tiny):
+    """Ordinal cutpoints move by -(bias + noise * eps), count log rates by +(...), as the truth does."""
+    world = simulate_world(tiny, seed=4, analysts={"x": (0.3, 0.5), "y": (-0.1, 0.8)}, elicitation_noise=0.2)
+    eta = world.parameters["analyst_eta"]
+    expit = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    for k, (a, bias, noise) in enumerate((("x", 0.3, 0.5), ("y", -0.1, 0.8))):
+        for s, sid in enumerate(tiny.scenario_ids):
+            d = bias + noise * eta[k, :, s]
+            talks = world.model.indicator("talks").elicitations[a][sid]
+            assert talks == pytest.approx(expit(_logit(tiny.indicator("talks").probability(sid)) + d[0]))
+            cum = np.cumsum(tiny.indicator("tension").likelihood[sid])[:-1]
+            moved = np.diff(np.concatenate([[0.0], expit(_logit(cum) - d[1]), [1.0]]))
+            assert np.allclose(world.model.indicator("tension").elicitations[a][sid], moved, atol=1e-9)
+            rate = float(tiny.indicator("incidents").likelihood[sid]) * np.exp(d[2])
+            assert world.model.indicator("incidents").elicitations[a][sid] == pytest.approx(rate)
+    # Consensus: average cumulative logits (ordinal), geometric mean (count).
+    tension = world.model.indicator("tension")
+    for sid in tiny.scenario_ids:
+        cums = [np.cumsum(tension.elicitations[a][sid])[:-1] for a in ("x", "y")]
+        expected = np.diff(np.concatenate([[0.0], expit(np.mean([_logit(c) for c in cums], axis=0)), [1.0]]))
+        assert np.allclose(tension.likelihood[sid], expected, atol=1e-9)
+        rates = [world.model.indicator("incidents").elicitations[a][sid] for a in ("x", "y")]
+        assert world.model.indicator("incidents").likelihood[sid] == pytest.approx(np.sqrt(np.prod(rates)))
+
+
+def test_with_analysts_by_hand(tiny):
+    """Phrases count as their band's logit midpoint; indicators not named keep one elicitation."""
+    talks = tiny.indicator("talks")
+    tables = {"x": {"calm": "likely", "storm": 0.2}, "y": {"calm": 0.9, "storm": 0.4}}
+    model = with_analysts(tiny, {"talks": tables})
+    assert model.analysts == ("x", "y")
+    mid = _logit(talks.probability("calm"))  # "likely" as the model reads it
+    assert model.indicator("talks").likelihood["calm"] == pytest.approx(
+        1 / (1 + np.exp(-(mid + _logit(0.9)) / 2))
+    )
+    assert model.indicator("talks").likelihood["storm"] == pytest.approx(
+        1 / (1 + np.exp(-(_logit(0.2) + _logit(0.4)) / 2))
+    )
+    assert model.indicator("tension") == tiny.indicator("tension")
+    assert elicitation_consensus("binary", list(tables.values()), tiny.scenario_ids) == dict(
+        model.indicator("talks").likelihood
+    )
+    evidence = simulate_world(tiny, seed=1).evidence
+    assert forecast(model, evidence, exact=True).horizon.shape == (1, 1, 2)
+    with pytest.raises(SyriaforecastError, match="unknown indicators"):
+        with_analysts(tiny, {"nope": tables})
+    with pytest.raises(SyriaforecastError, match="scenario"):
+        with_analysts(tiny, {"talks": {"x": {"calm": 0.5}}})
+
+
+@pytest.mark.parametrize("which", ["base", "tiny"])
+def test_simulated_analysts_round_trip_through_the_model_file(which, base, tiny):
+    """A simulated multi-analyst model is what the loader builds from its own TOML."""
+    model = base if which == "base" else tiny
+    world = simulate_world(model, seed=7, analysts={"x": 0.4, "y": (0.5, 1.2), "z": 2.0})
+    again = parse_model(world.model.to_toml())
+    assert again == world.model
+    assert again.analysts == ("x", "y", "z")

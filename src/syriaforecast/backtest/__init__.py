@@ -47,13 +47,31 @@ __all__ = [
 # from a trimmed build; when present they are imported unguarded, so their own
 # errors show.
 if importlib.util.find_spec(f"{__name__}.synthetic") is not None:
-    from syriaforecast.backtest.synthetic import SyntheticWorld, simulate_world, simulate_worlds
+    from syriaforecast.backtest.synthetic import (
+        SyntheticWorld,
+        analyst_model,
+        consensus_model,
+        simulate_world,
+        simulate_worlds,
+        with_analysts,
+    )
 
-    __all__ += ["SyntheticWorld", "simulate_world", "simulate_worlds"]
+    __all__ += [
+        "SyntheticWorld",
+        "analyst_model",
+        "consensus_model",
+        "simulate_world",
+        "simulate_worlds",
+        "with_analysts",
+    ]
 if importlib.util.find_spec(f"{__name__}.calibration") is not None:
     from syriaforecast.backtest.calibration import calibration_study, summarise_calibration
 
     __all__ += ["calibration_study", "summarise_calibration"]
+if importlib.util.find_spec(f"{__name__}.analysts") is not None:
+    from syriaforecast.backtest.analysts import analyst_study, summarise_analyst_study
+
+    __all__ += ["analyst_study", "summarise_analyst_study"]
 if importlib.util.find_spec(f"{__name__}.sbc") is not None:
     from syriaforecast.backtest.sbc import run_sbc, sbc_uniformity
 

@@ -26,14 +26,36 @@ that the elicitations are off, which is the error the hierarchical model is
 meant to absorb. :func:`simulate_evidence` is the generator behind
 :func:`simulate_world` with every parameter explicit; simulation-based
 calibration uses it with parameters drawn from the engine's priors.
+
+Several analysts
+----------------
+With ``analysts`` (more than one, or a mapping of analyst ids) the base
+model's elicitation is the *common target* ``c`` that every analyst aims at,
+the truth is ``c + elicitation_noise * z`` as above, and analyst ``a`` writes
+
+    d[a, i, s] = c[i, s] + bias_a + noise_a * eps[a, i, s],   eps ~ Normal(0, 1)
+
+on the same scale (binary: ``expit(d)``; ordinal: cutpoints moved by
+``-(bias_a + noise_a * eps)``; count: log rate moved by ``+(...)``), kept inside
+the model file's limits like the oracle. This is the engine's multi-analyst
+model: analysts share the error of the common target (``z``) and add their
+own. The world's ``model`` is then the base with these elicitations
+(:func:`with_analysts`: ``likelihood`` holds their consensus), while the
+oracle, path and reports are those of the single-analyst world with the same
+seed: the analysts' errors come from a fourth, separate random stream.
+:func:`with_analysts`, :func:`consensus_model` and :func:`analyst_model` build
+multi-analyst models and their single-table views by hand.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -46,17 +68,20 @@ from syriaforecast.engine.data import (
 )
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence, load_evidence
-from syriaforecast.spec.model import ScenarioModel, parse_model
+from syriaforecast.spec.model import ScenarioModel, elicitation_consensus, parse_model
 
 __all__ = [
     "DEFAULT_LEAD",
     "SyntheticWorld",
+    "analyst_model",
+    "consensus_model",
     "grade_kappa",
     "oracle_model",
     "simulate_evidence",
     "simulate_path",
     "simulate_world",
     "simulate_worlds",
+    "with_analysts",
 ]
 
 #: Periods before the horizon left without evidence by default, so the horizon is a forecast.
@@ -64,6 +89,7 @@ DEFAULT_LEAD = 3
 # The model file refuses likelihoods closer to 0 or 1 than this (spec.model._PROB_FLOOR).
 _FLOOR = 1e-6
 _MAX_RATE = 1e4
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -73,7 +99,9 @@ class SyntheticWorld:
     Attributes
     ----------
     model : ScenarioModel
-        What the analysts wrote: the elicited likelihoods (the base model).
+        What the analysts wrote: the elicited likelihoods (the base model; with
+        several analysts, the base with their simulated ``elicitations`` and
+        their consensus as ``likelihood``).
     oracle : ScenarioModel
         The same model with the true likelihoods written as numbers (same ids and
         structure, so a compiled sampler serves both).
@@ -88,7 +116,11 @@ class SyntheticWorld:
     parameters : dict of str to ndarray
         The true parameters in the engine's names and shapes (no draw axis), for
         :func:`syriaforecast.engine.evaluate.chain_terms_for_draws` with ``model``
-        (add a leading axis of length one).
+        (add a leading axis of length one). With several analysts also
+        ``analyst_bias`` and ``analyst_noise`` (analyst,) and ``analyst_eta``
+        (analyst, indicator, scenario), the standard-normal errors ``eps``;
+        ``elicitation_eta`` then measures the truth from the common target
+        (the base model), not from the consensus.
     """
 
     model: ScenarioModel
@@ -196,6 +228,168 @@ def oracle_model(base: ScenarioModel, shift: np.ndarray) -> ScenarioModel:
                 likelihood[sid] = min(max(rate, _FLOOR), _MAX_RATE)
         data["indicators"][i]["likelihood"] = likelihood
     return parse_model(data, source=f"<oracle of {base.id}>")
+
+
+# --------------------------------------------------------------------------- several analysts
+def _frozen_table(table: Mapping[str, Any]) -> MappingProxyType[str, Any]:
+    return MappingProxyType(
+        {
+            k: tuple(float(x) for x in v) if isinstance(v, list | tuple | np.ndarray) else v
+            for k, v in table.items()
+        }
+    )
+
+
+def with_analysts(
+    base: ScenarioModel, elicitations: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> ScenarioModel:
+    """The base model with several analysts' elicitations and their consensus as ``likelihood``.
+
+    Parameters
+    ----------
+    base : ScenarioModel
+        The model whose structure (ids, types, levels, chain) is kept.
+    elicitations : mapping
+        Indicator id -> analyst id -> scenario id -> value (the layout of
+        :attr:`Indicator.elicitations`). Indicators not named keep their
+        single elicitation and no ``elicitations``.
+
+    Returns
+    -------
+    ScenarioModel
+        ``base`` with each named indicator's ``elicitations`` set and its
+        ``likelihood`` replaced by their consensus, computed as the model
+        loader does (:func:`syriaforecast.spec.model.elicitation_consensus`:
+        mean logit, average cumulative logits, geometric mean rate), so the
+        model equals ``parse_model(model.to_toml())``; ``analysts``
+        lists the analysts in order of first appearance.
+    """
+    unknown = sorted(set(elicitations) - set(base.indicator_ids))
+    if unknown:
+        raise SyriaforecastError(
+            f"elicitations: unknown indicators {unknown}; indicators are {list(base.indicator_ids)}"
+        )
+    indicators = []
+    for ind in base.indicators:
+        tables = elicitations.get(ind.id)
+        if not tables:
+            indicators.append(ind)
+            continue
+        for analyst in tables:
+            if not (isinstance(analyst, str) and _ID.match(analyst)):
+                raise SyriaforecastError(
+                    f"elicitations of {ind.id!r}: analyst id {analyst!r}; expected a letter followed "
+                    "by up to 63 letters, digits, '_' or '-'"
+                )
+            missing = [sid for sid in base.scenario_ids if sid not in tables[analyst]]
+            if missing:
+                raise SyriaforecastError(
+                    f"elicitations of {ind.id!r}: analyst {analyst!r} has no value for scenarios {missing}"
+                )
+        frozen = {a: _frozen_table(t) for a, t in tables.items()}
+        indicators.append(
+            dataclasses.replace(
+                ind,
+                elicitations=MappingProxyType(frozen),
+                likelihood=MappingProxyType(
+                    elicitation_consensus(ind.type, list(frozen.values()), base.scenario_ids)
+                ),
+            )
+        )
+    return dataclasses.replace(base, indicators=tuple(indicators))
+
+
+def consensus_model(model: ScenarioModel) -> ScenarioModel:
+    """The model as one table: the consensus ``likelihood`` kept, the analysts dropped.
+
+    Parameters
+    ----------
+    model : ScenarioModel
+        A model with or without analysts.
+
+    Returns
+    -------
+    ScenarioModel
+        Same ids and structure, every indicator's ``elicitations`` empty.
+    """
+    empty: MappingProxyType[str, Any] = MappingProxyType({})
+    return dataclasses.replace(
+        model, indicators=tuple(dataclasses.replace(i, elicitations=empty) for i in model.indicators)
+    )
+
+
+def analyst_model(model: ScenarioModel, analyst: str) -> ScenarioModel:
+    """The model as one analyst wrote it: that analyst's tables, no other analysts.
+
+    Parameters
+    ----------
+    model : ScenarioModel
+        A model with analysts.
+    analyst : str
+        One of ``model.analysts``. An indicator the analyst did not elicit
+        keeps the model's ``likelihood`` (the consensus of those who did).
+
+    Returns
+    -------
+    ScenarioModel
+        Same ids and structure, every indicator's ``elicitations`` empty.
+    """
+    if analyst not in model.analysts:
+        raise SyriaforecastError(
+            f"analyst: got {analyst!r}; model {model.id!r} has analysts {list(model.analysts)}"
+        )
+    empty: MappingProxyType[str, Any] = MappingProxyType({})
+    indicators = []
+    for ind in model.indicators:
+        table = ind.elicitations.get(analyst)
+        likelihood = _frozen_table(table) if table is not None else ind.likelihood
+        indicators.append(dataclasses.replace(ind, likelihood=likelihood, elicitations=empty))
+    return dataclasses.replace(model, indicators=tuple(indicators))
+
+
+def _analyst_spec(
+    analysts: int | Mapping[str, float | tuple[float, float]], default_noise: float
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray] | None:
+    """Analyst ids, true biases and noises; ``None`` for the single elicitation (``analysts=1``)."""
+    if isinstance(analysts, bool):
+        raise SyriaforecastError(f"analysts: got {analysts!r}; expected a whole number >= 1 or a mapping")
+    if isinstance(analysts, int | np.integer):
+        if analysts < 1:
+            raise SyriaforecastError(f"analysts: got {analysts!r}; expected a whole number >= 1 or a mapping")
+        if analysts == 1:
+            return None
+        if not (math.isfinite(default_noise) and default_noise >= 0):
+            raise SyriaforecastError(f"analyst_noise: got {default_noise!r}; expected a finite number >= 0")
+        n = int(analysts)
+        return tuple(f"a{k + 1}" for k in range(n)), np.zeros(n), np.full(n, float(default_noise))
+    if not isinstance(analysts, Mapping) or not analysts:
+        raise SyriaforecastError(
+            f"analysts: got {analysts!r}; expected a whole number >= 1 or a non-empty mapping "
+            "of analyst id to noise sd or to (bias, noise)"
+        )
+    ids, biases, noises = [], [], []
+    for ident, value in analysts.items():
+        if not (isinstance(ident, str) and _ID.match(ident)):
+            raise SyriaforecastError(
+                f"analysts: id {ident!r}; expected a letter followed by up to 63 letters, digits, '_' or '-'"
+            )
+        if isinstance(value, tuple | list) and len(value) == 2:
+            bias, noise = value
+        else:
+            bias, noise = 0.0, value
+        try:
+            bias, noise = float(bias), float(noise)
+        except (TypeError, ValueError):
+            bias, noise = math.nan, math.nan
+        if isinstance(value, bool) or not (math.isfinite(bias) and math.isfinite(noise) and noise >= 0):
+            raise SyriaforecastError(
+                f"analysts[{ident!r}]: got {value!r}; expected a noise sd >= 0 or a pair "
+                "(bias, noise sd) of finite numbers (logit scale)"
+            )
+        ids.append(ident)
+        biases.append(bias)
+        noises.append(noise)
+    return tuple(ids), np.array(biases), np.array(noises)
 
 
 def simulate_path(
@@ -340,7 +534,6 @@ def _check_options(
     report_rate: float,
     grades: Sequence[str],
     n_observed_periods: int | None,
-    analysts: int,
 ) -> int:
     if not isinstance(base, ScenarioModel):
         raise SyriaforecastError(f"base: got {type(base).__name__}; expected a ScenarioModel")
@@ -356,11 +549,6 @@ def _check_options(
         )
     for grade in grades:
         grade_kappa(grade)
-    if analysts != 1:
-        raise NotImplementedError(
-            f"analysts = {analysts}: only one analyst's elicitation per world is simulated so far "
-            "(several analysts eliciting the same likelihoods independently is not implemented)"
-        )
     T = base.horizon_index + 1
     if n_observed_periods is None:
         return max(1, T - DEFAULT_LEAD)
@@ -382,7 +570,8 @@ def simulate_world(
     report_rate: float = 0.6,
     grades: Sequence[str] = ("A1", "B2", "C3", ""),
     n_observed_periods: int | None = None,
-    analysts: int = 1,
+    analysts: int | Mapping[str, float | tuple[float, float]] = 1,
+    analyst_noise: float | None = None,
 ) -> SyntheticWorld:
     """Simulate one world whose true likelihoods sit off the elicited ones.
 
@@ -404,15 +593,26 @@ def simulate_world(
     n_observed_periods : int, optional
         Periods with reports, from the first; default all but the last
         :data:`DEFAULT_LEAD` periods before the horizon (at least one).
-    analysts : int
-        Number of analysts eliciting independently (only 1 is implemented).
+    analysts : int or mapping
+        Analysts eliciting independently (see the module docstring). ``1``
+        (default): the base model is the one elicitation, as without analysts.
+        A whole number ``n >= 2``: analysts ``"a1" .. "an"`` without bias and
+        with noise sd ``analyst_noise``. A mapping: analyst id -> noise sd, or
+        -> ``(bias, noise sd)``, on the logit (log-rate) scale; a mapping with
+        one analyst simulates that analyst.
+    analyst_noise : float, optional
+        Noise sd of each analyst when ``analysts`` is a number (default the
+        base model's ``analyst_noise``, the scale of the engine's prior).
 
     Returns
     -------
     SyntheticWorld
     """
-    n_obs = _check_options(base, elicitation_noise, report_rate, grades, n_observed_periods, analysts)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(3)]
+    n_obs = _check_options(base, elicitation_noise, report_rate, grades, n_observed_periods)
+    spec = _analyst_spec(analysts, base.analyst_noise if analyst_noise is None else float(analyst_noise))
+    # Streams 0-2 are those of the single-analyst world; the analysts' errors use a fourth.
+    children = np.random.SeedSequence(int(seed)).spawn(4)
+    streams = [np.random.default_rng(s) for s in children[:3]]
     rng_error, rng_path, rng_reports = streams
     S, I = len(base.scenarios), len(base.indicators)
     z = rng_error.standard_normal((I, S))
@@ -443,8 +643,20 @@ def simulate_world(
         "source_reliability": np.array(list(RELIABILITY_PRIOR_MEAN.values())),
         "information_credibility": np.array(list(CREDIBILITY_PRIOR_MEAN.values())),
     }
+    model = base
+    if spec is not None:
+        ids, bias, noise = spec
+        eps = np.random.default_rng(children[3]).standard_normal((len(ids), I, S))
+        tables: dict[str, dict[str, Mapping[str, Any]]] = {ind.id: {} for ind in base.indicators}
+        for a, analyst in enumerate(ids):
+            # The analyst's table is the base moved by bias + noise * eps, written like the oracle.
+            written = oracle_model(base, bias[a] + noise[a] * eps[a])
+            for ind in written.indicators:
+                tables[ind.id][analyst] = ind.likelihood
+        model = with_analysts(base, tables)
+        parameters |= {"analyst_bias": bias, "analyst_noise": noise, "analyst_eta": eps}
     return SyntheticWorld(
-        model=base,
+        model=model,
         oracle=oracle,
         evidence=evidence,
         path=path,

@@ -4,11 +4,13 @@
 * :func:`collection_priorities`: what to collect next (expected information gain, bits).
 * :func:`diagnosticity`: the quantitative ACH matrix (decibans).
 * :func:`elicitation_sensitivity` and :func:`linchpins`: how fragile it is to the elicitations.
+* :func:`disagreement`: where several analysts disagree, and how much it moves the forecast.
 * ``plot_*``: briefing pictures (matplotlib Figures).
 * :func:`write_report`: PNGs and a self-contained HTML page (used by the CLI's ``--out``).
 """
 
 from syriaforecast.report.collection import collection_priorities, diagnosticity
+from syriaforecast.report.disagreement import disagreement
 from syriaforecast.report.html import write_report
 from syriaforecast.report.influence import evidence_contributions, since
 from syriaforecast.report.plots import (
@@ -23,6 +25,7 @@ from syriaforecast.report.sensitivity import elicitation_sensitivity, linchpins
 __all__ = [
     "collection_priorities",
     "diagnosticity",
+    "disagreement",
     "elicitation_sensitivity",
     "evidence_contributions",
     "linchpins",

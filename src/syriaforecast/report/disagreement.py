@@ -1,0 +1,241 @@
+"""Where the analysts disagree, and which disagreements move the forecast.
+
+For a model elicited by several analysts (``ScenarioModel.analysts``), each
+indicator gets three numbers:
+
+``spread``
+    How far apart the analysts' elicitations are: the standard deviation
+    across analysts (``ddof=1``) of the elicited location, averaged over
+    scenarios. The location is on the engine's shift scale: the logit of
+    P(seen) for a binary indicator (a phrase counts as its band's logit
+    midpoint), minus the mean cumulative logit for an ordinal one (larger =
+    higher levels), the log expected count for a count.
+``diagnosticity_gap``
+    The largest difference, over pairs of analysts and scenarios, in the
+    indicator's diagnosticity as each analyst wrote it: the weight of evidence
+    of the indicator "firing" in one period, ``10 log10(P(fire | s) / P(fire |
+    not s))`` decibans, ``P(fire | not s)`` the prior-weighted average over the
+    other scenarios ("firing": seen, the highest level, at least one count;
+    as in :func:`~syriaforecast.report.diagnosticity`, here from the tables
+    as written).
+``swing``
+    How much the horizon forecast moves when that indicator alone uses one
+    analyst's table instead of the consensus: for each analyst, the largest
+    change of any scenario's horizon probability, and the largest over
+    analysts. It is computed in **exact mode** on the forecast's own evidence
+    and as-of date (the model file's values taken as true: no sampling, cheap
+    and deterministic), against the exact-mode consensus forecast, whatever
+    the forecast's own mode. Only the indicator's own cells change, so each
+    variant costs one forward pass. An indicator with no reports up to the
+    as-of date cannot swing the forecast (its swing is 0) however much the
+    analysts disagree about it.
+
+Sorted by swing, these are the disagreements worth a meeting: a large spread
+with no swing can wait, a large swing cannot.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from syriaforecast.backtest.synthetic import analyst_model, consensus_model
+from syriaforecast.engine.data import build_model_arrays
+from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
+from syriaforecast.errors import SyriaforecastError
+from syriaforecast.phrases import band_logit_prior, parse_phrase
+from syriaforecast.report.influence import forward_log_filtered, indicator_label
+
+if TYPE_CHECKING:
+    from syriaforecast.forecast import Forecast
+    from syriaforecast.spec.model import Indicator, ScenarioModel
+
+__all__ = ["disagreement"]
+
+#: Decibans per natural-log unit: 10 / ln(10).
+_DB_PER_NAT = 10.0 / math.log(10.0)
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+def _location(indicator: Indicator, value: Any) -> float:
+    """An elicitation's location on the engine's shift scale (logit, -mean cutpoint, log rate)."""
+    if indicator.type == "binary":
+        if isinstance(value, str):
+            band = parse_phrase(value)
+            if band is None:
+                raise SyriaforecastError(f"{indicator.id}: {value!r} is not an ICD 203 phrase")
+            return band_logit_prior(band)[0]
+        return _logit(float(value))
+    if indicator.type == "ordinal":
+        cumulative = np.clip(np.cumsum(np.asarray(value, dtype=float))[:-1], 1e-12, 1 - 1e-12)
+        return -float(np.mean(np.log(cumulative) - np.log1p(-cumulative)))
+    return math.log(float(value))
+
+
+def _fire(indicator: Indicator, value: Any) -> float:
+    """P(the indicator fires in one period | scenario) from one table entry."""
+    if indicator.type == "binary":
+        return 1.0 / (1.0 + math.exp(-_location(indicator, value)))
+    if indicator.type == "ordinal":
+        return float(np.asarray(value, dtype=float)[-1])
+    return -math.expm1(-float(value))
+
+
+def _diagnosticity_db(fire: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Weight of evidence (dB) of firing for each scenario, against the prior-weighted others."""
+    S = fire.shape[-1]
+    out = np.empty(S)
+    for s in range(S):
+        others = [k for k in range(S) if k != s]
+        if not others:
+            out[s] = 0.0
+            continue
+        weights = prior[others] / prior[others].sum()
+        out[s] = _DB_PER_NAT * (math.log(fire[s]) - math.log(float(weights @ fire[others])))
+    return out
+
+
+def disagreement(result: Forecast, *, top: int | None = None) -> xr.Dataset:
+    """The analysts' disagreements per indicator, sorted by how much they swing the forecast.
+
+    Parameters
+    ----------
+    result : Forecast
+        A forecast of a model elicited by several analysts (any mode: the
+        swing is computed in exact mode on its evidence and as-of date).
+    top : int, optional
+        Keep only the ``top`` indicators with the largest swing.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimension ``indicator`` in order of decreasing ``swing`` (ties by
+        ``diagnosticity_gap``), plus ``analyst`` and ``scenario``. Variables:
+        ``swing`` (indicator) largest move of a horizon probability when the
+        indicator alone uses one analyst's table; ``swing_analyst`` (indicator)
+        whose table moves it most; ``move`` (indicator, analyst) each
+        analyst's move (largest change of a horizon probability); ``horizon``
+        (indicator, analyst, scenario) the exact horizon forecast with that
+        analyst's table for the indicator;
+        ``consensus`` (scenario) the exact horizon forecast on the consensus;
+        ``spread`` (indicator) SD across analysts of the elicited location,
+        averaged over scenarios (shift units: logit / log rate);
+        ``diagnosticity`` (indicator, analyst, scenario) in decibans and
+        ``diagnosticity_gap`` (indicator) its largest difference between two
+        analysts; ``n_reports`` (indicator) reports up to the as-of date;
+        ``label`` (indicator). Entries of an analyst who did not elicit an
+        indicator are NaN. Attributes: ``model_id``, ``as_of``, ``mode``
+        (``"exact"``: how the swing was computed), ``forecast_mode`` and ``rule``.
+
+    Raises
+    ------
+    SyriaforecastError
+        The forecast's model has no analysts, or ``top`` is not a whole number >= 1.
+    """
+    model: ScenarioModel = result.model
+    ids = model.analysts
+    if not ids:
+        raise SyriaforecastError(
+            f"disagreement: model {model.id!r} was elicited by one analyst (no "
+            "[indicators.elicitations.<analyst>] tables); there is no disagreement to report"
+        )
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1):
+        raise SyriaforecastError(f"top = {top!r}: expected a whole number >= 1 or None")
+    S, I, A = len(model.scenarios), len(model.indicators), len(ids)
+    prior = np.asarray(model.prior, dtype=float)
+
+    # --- the tables: spread and diagnosticity
+    location = np.full((I, A, S), np.nan)
+    diag = np.full((I, A, S), np.nan)
+    for i, ind in enumerate(model.indicators):
+        for a, analyst in enumerate(ids):
+            table = ind.elicitations.get(analyst)
+            if table is None:
+                continue
+            location[i, a] = [_location(ind, table[sid]) for sid in model.scenario_ids]
+            fire = np.array([_fire(ind, table[sid]) for sid in model.scenario_ids])
+            diag[i, a] = _diagnosticity_db(fire, prior)
+    counted = np.sum(~np.isnan(location[:, :, 0]), axis=1)
+    spread = np.full(I, np.nan)
+    gap = np.full(I, np.nan)
+    for i in range(I):
+        if counted[i] >= 2:
+            spread[i] = float(np.nanstd(location[i], axis=0, ddof=1).mean())
+            gap[i] = float(np.nanmax(np.nanmax(diag[i], axis=0) - np.nanmin(diag[i], axis=0)))
+
+    # --- the swing: exact mode, one indicator's cells at a time
+    consensus = consensus_model(model)
+    params = exact_parameters_for(consensus)
+    evidence = result.evidence.up_to(result.as_of)
+    terms = chain_terms_for_draws(consensus, evidence, params, arrays=build_model_arrays(consensus))
+    H = model.horizon_index
+    base_p = np.exp(forward_log_filtered(terms.log_initial, terms.log_transition, terms.log_emission, H))[0]
+    cell_indicator = terms.data.cell_indicator
+    cell_period = terms.data.cell_period
+    n_reports = np.zeros(I, dtype=np.int64)
+    table = evidence.to_dataframe()
+    for i, ident in enumerate(model.indicator_ids):
+        n_reports[i] = int((table["indicator"] == ident).sum())
+    horizon = np.full((I, A, S), np.nan)
+    for a, analyst in enumerate(ids):
+        variant = analyst_model(model, analyst)
+        # The evidence is arranged again for the variant: a count's noise spread follows its rates.
+        moved_terms = chain_terms_for_draws(variant, evidence, params, arrays=build_model_arrays(variant))
+        assert np.array_equal(moved_terms.data.cell_indicator, cell_indicator)
+        moved = moved_terms.cell_log_likelihood  # (1, C, S)
+        for i, ind in enumerate(model.indicators):
+            if analyst not in ind.elicitations:
+                continue
+            cells = np.flatnonzero(cell_indicator == i)
+            emission = terms.log_emission.copy()
+            for c in cells:
+                emission[:, cell_period[c]] += moved[:, c] - terms.cell_log_likelihood[:, c]
+            log_p = forward_log_filtered(terms.log_initial, terms.log_transition, emission, H)
+            horizon[i, a] = np.exp(log_p[0])
+    move = np.nanmax(np.abs(horizon - base_p), axis=2, initial=-np.inf)
+    move = np.where(np.isfinite(move), move, np.nan)
+    swing = np.array([np.nanmax(row) if np.any(~np.isnan(row)) else np.nan for row in move])
+    who = np.array(
+        [ids[int(np.nanargmax(row))] if np.any(~np.isnan(row)) else "" for row in move], dtype=object
+    )
+
+    # --- sort: swing first, then the diagnosticity gap (NaN last)
+    order = np.lexsort((-np.nan_to_num(gap, nan=-np.inf), -np.nan_to_num(swing, nan=-np.inf)))
+    if top is not None:
+        order = order[: int(top)]
+    indicators = [model.indicator_ids[k] for k in order]
+    ds = xr.Dataset(
+        {
+            "swing": ("indicator", swing[order]),
+            "swing_analyst": ("indicator", np.array(who[order], dtype=str)),
+            "move": (("indicator", "analyst"), move[order]),
+            "horizon": (("indicator", "analyst", "scenario"), horizon[order]),
+            "consensus": ("scenario", base_p),
+            "spread": ("indicator", spread[order]),
+            "diagnosticity": (("indicator", "analyst", "scenario"), diag[order]),
+            "diagnosticity_gap": ("indicator", gap[order]),
+            "n_reports": ("indicator", n_reports[order]),
+            "label": ("indicator", np.array([indicator_label(model, k) for k in indicators], dtype=str)),
+        },
+        coords={"indicator": indicators, "analyst": list(ids), "scenario": list(model.scenario_ids)},
+        attrs={
+            "model_id": model.id,
+            "as_of": result.as_of.isoformat(),
+            "mode": "exact",
+            "forecast_mode": result.mode,
+            "rule": (
+                "swing: largest change of a horizon probability (exact mode, the forecast's evidence "
+                "and as-of date) when one indicator uses one analyst's table instead of the consensus; "
+                "spread: SD across analysts (ddof=1) of the elicited logit / -mean cutpoint logit / "
+                "log rate, averaged over scenarios; diagnosticity_gap: largest difference between "
+                "analysts of 10 log10(P(fire | s) / P(fire | not s)) in dB"
+            ),
+        },
+    )
+    return ds
