@@ -85,5 +85,20 @@ def test_cli_table_lists_the_analysts(capsys):
     argv = ["forecast", "--model", str(MODEL), "--evidence", str(EVIDENCE), "--exact"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    # Exact mode takes the consensus as exact: no analyst parameters, so no analyst table.
-    assert "exact" in out and "Analysts" not in out
+    # Exact mode takes the consensus as exact: no analyst parameters, so no analyst table,
+    # but the disagreements (computed in exact mode) are listed.
+    assert "exact" in out and "Analysts (logit units" not in out
+    assert "Disagreements worth a meeting" in out
+
+
+def test_cli_json_lists_the_disagreements_worth_a_meeting(capsys, model):
+    argv = ["forecast", "--model", str(MODEL), "--evidence", str(EVIDENCE), "--exact", "--json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)["disagreements"]
+    exact = sf.forecast(model, sf.load_evidence(EVIDENCE, model), exact=True)
+    table = sf.report.disagreement(exact)
+    assert [row["indicator"] for row in rows] == list(table["indicator"].values[: len(rows)])
+    top = rows[0]
+    moved = table["horizon"].sel(indicator=top["indicator"], analyst=top["analyst"]) - table["consensus"]
+    assert top["change"] == pytest.approx(float(moved.sel(scenario=top["scenario"])), abs=1e-6)
+    assert abs(top["change"]) == pytest.approx(float(table["swing"][0]), abs=1e-6)

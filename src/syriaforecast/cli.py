@@ -272,7 +272,52 @@ def analyst_summary(result: Any, *, prob: float = 0.9) -> list[dict[str, Any]]:
     return rows
 
 
+def disagreement_rows(result: Any, *, top: int = 5) -> list[dict[str, Any]]:
+    """The indicators whose analysts' disagreement moves the horizon forecast most."""
+    if not result.model.analysts:
+        return []
+    from syriaforecast.report.disagreement import disagreement
+
+    table = disagreement(result, top=top)
+    names = dict(zip(result.model.scenario_ids, result.model.scenario_names, strict=True))
+    rows = []
+    for k, indicator in enumerate(table["indicator"].values):
+        analyst = str(table["swing_analyst"].values[k])
+        horizon = table["horizon"].sel(indicator=indicator, analyst=analyst)
+        moved = (horizon - table["consensus"]).values
+        scenario = result.model.scenario_ids[int(abs(moved).argmax())]
+        rows.append(
+            {
+                "indicator": str(indicator),
+                "swing": round(float(table["swing"].values[k]), 6),
+                "analyst": analyst,
+                "scenario": scenario,
+                "scenario_name": names[scenario],
+                "change": round(float(moved[int(abs(moved).argmax())]), 6),
+                "spread": round(float(table["spread"].values[k]), 6),
+                "reports": int(table["n_reports"].values[k]),
+            }
+        )
+    return rows
+
+
 def _print_analysts(result: Any, console: Console) -> None:
+    disagreements = disagreement_rows(result)
+    if disagreements:
+        table = Table(
+            title="Disagreements worth a meeting (exact mode): one analyst's table for one indicator "
+            "moves the horizon probability by",
+            title_justify="left",
+        )
+        table.add_column("indicator", overflow="fold")
+        table.add_column("analyst")
+        table.add_column("moves", justify="right")
+        table.add_column("scenario", overflow="fold")
+        table.add_column("reports", justify="right")
+        for row in disagreements:
+            change = f"{row['change']:+.0%}"
+            table.add_row(row["indicator"], row["analyst"], change, row["scenario"], str(row["reports"]))
+        console.print(table)
     rows = analyst_summary(result)
     if not rows:
         return
@@ -344,6 +389,7 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "smoothed": by_period("smoothed"),
         "diagnostics": diagnostics,
         "analysts": analyst_summary(result),
+        "disagreements": disagreement_rows(result),
         "seed": result.attrs.get("sampler_seed"),
     }
 
