@@ -236,7 +236,7 @@ def backtest_json(result: xr.Dataset) -> dict[str, Any]:
     overall = overall_scores(result)
     by_lead = scores_by_lead(result)
     analysts: list[dict[str, Any]] = []
-    if "analyst_noise_density" in result:
+    if "analyst_noise_bin_mass" in result:
         from syriaforecast.backtest.track_record import analyst_track_record
 
         record = analyst_track_record(result)
@@ -384,7 +384,7 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
         f"log score {_fmt(overall['log_score'])} nats "
         f"(priors only {_fmt(overall['prior_log_score'])}, uniform {_fmt(overall['uniform_log_score'])})"
     )
-    if "analyst_noise_density" in result:
+    if "analyst_noise_bin_mass" in result:
         _print_track_record(result, console)
     if attrs["method"] == "hierarchical":
         ks = result["pareto_k"].values

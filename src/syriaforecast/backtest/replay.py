@@ -134,10 +134,10 @@ class CaseReplay:
     reports: np.ndarray  # (K,) reports dated on or before the cutoff
     sampler_seed: np.ndarray  # (K,) seed of the fit run at this cutoff (-1 if none)
     prior_forecast: np.ndarray  # (S,) exact-mode horizon forecast from no evidence
-    # Several analysts (hierarchical mode): density of each analyst's log noise on
-    # track_record.LOG_NOISE_GRID given the case's evidence at its last cutoff, and its prior scale.
+    # Several analysts (hierarchical mode): each analyst's noise posterior given the case's
+    # evidence at its last cutoff (track_record.noise_posterior), and the prior scale it had.
     analysts: tuple[str, ...] = ()
-    noise_density: np.ndarray | None = None  # (A, G)
+    noise_posterior: dict[str, np.ndarray] = field(default_factory=dict)  # each (A,)
     noise_prior_scale: float = math.nan
     timings: dict[str, float] = field(default_factory=dict)
     sampler: dict[str, int] = field(default_factory=dict)  # draws and tune the fits used
@@ -373,10 +373,10 @@ def _replay_case(task: CaseTask) -> CaseReplay:
         out.sampler = {"draws": fit.draws, "tune": fit.tune}
         latest_weights = None
     if fit is not None and "analyst_noise" in fit.params:
-        from syriaforecast.backtest.track_record import log_noise_density
+        from syriaforecast.backtest.track_record import noise_posterior
 
         out.analysts = tuple(model.analysts)
-        out.noise_density = log_noise_density(fit.params["analyst_noise"], latest_weights)
+        out.noise_posterior = noise_posterior(fit.params["analyst_noise"], latest_weights)
         out.noise_prior_scale = float(model.analyst_noise)
     out.timings = {
         "total": time.perf_counter() - started,
@@ -581,9 +581,10 @@ def backtest(
         ``outcome_index``, ``model``, ``horizon``, ``n_fits``, ``n_refits``,
         ``prior_forecast`` (the horizon forecast from no evidence, exact mode)
         and ``seconds`` (wall time). When the cases' models name several
-        analysts (hierarchical mode), ``analyst_noise_density`` (case, analyst,
-        log_noise) and ``analyst_noise_prior_scale`` (case) carry each
-        analyst's noise posterior for :func:`analyst_track_record`. The
+        analysts (hierarchical mode), ``analyst_noise_mean``, ``_low``,
+        ``_high`` (case, analyst), ``analyst_noise_bin_mass`` (case, analyst,
+        log_noise_bin) and ``analyst_noise_prior_scale`` (case) describe each
+        analyst's noise posterior per case, for :func:`analyst_track_record`. The
         attributes record the settings and the overall mean scores. Summaries: :func:`score_table`,
         :func:`scores_by_lead`, :func:`overall_scores`, :func:`reliability`.
 
@@ -751,20 +752,36 @@ def _assemble(
     )
     analysts = list(dict.fromkeys(a for r in replays for a in r.analysts))
     if analysts:
-        from syriaforecast.backtest.track_record import LOG_NOISE_GRID
+        from syriaforecast.backtest.track_record import LOG_NOISE_EDGES
 
-        density = np.full((N, len(analysts), LOG_NOISE_GRID.size), np.nan)
-        for n, replay in enumerate(replays):
-            if replay.noise_density is not None:
+        descriptions = {
+            "mean": "posterior mean of the analyst's own elicitation noise (logit units) given the "
+            "case's evidence at its last cutoff; NaN: the analyst did not elicit the case",
+            "low": "lower end of its 90% equal-tailed interval",
+            "high": "upper end of its 90% equal-tailed interval",
+        }
+        for stat, description in descriptions.items():
+            table = np.full((N, len(analysts)), np.nan)
+            for n, replay in enumerate(replays):
                 for a, name in enumerate(replay.analysts):
-                    density[n, analysts.index(name)] = replay.noise_density[a]
-        ds["analyst_noise_density"] = xr.DataArray(
-            density,
-            dims=("case", "analyst", "log_noise"),
-            coords={"analyst": analysts, "log_noise": LOG_NOISE_GRID},
+                    table[n, analysts.index(name)] = replay.noise_posterior[stat][a]
+            ds[f"analyst_noise_{stat}"] = xr.DataArray(
+                table,
+                dims=("case", "analyst"),
+                coords={"analyst": analysts},
+                attrs={"description": description},
+            )
+        mass = np.full((N, len(analysts), LOG_NOISE_EDGES.size - 1), np.nan)
+        for n, replay in enumerate(replays):
+            for a, name in enumerate(replay.analysts):
+                mass[n, analysts.index(name)] = replay.noise_posterior["bin_mass"][a]
+        ds["analyst_noise_bin_mass"] = xr.DataArray(
+            mass,
+            dims=("case", "analyst", "log_noise_bin"),
+            coords={"log_noise_bin": 0.5 * (LOG_NOISE_EDGES[1:] + LOG_NOISE_EDGES[:-1])},
             attrs={
-                "description": "posterior density of log(analyst noise) given the case's evidence at its "
-                "last cutoff (NaN: the analyst did not elicit the case); see analyst_track_record"
+                "description": "posterior mass of log(noise) per bin (coordinate: bin centre), for "
+                "analyst_track_record"
             },
         )
         ds["analyst_noise_prior_scale"] = (
