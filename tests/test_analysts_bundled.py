@@ -11,6 +11,7 @@ import pytest
 
 import syriaforecast as sf
 from syriaforecast.cli import main
+from syriaforecast.phrases import band_logit_prior, parse_phrase
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 MODEL = MODELS / "russia_syria_analysts.toml"
@@ -42,8 +43,8 @@ def test_bundled_example_names_three_analysts(model):
         for table in ind.elicitations.values():
             value = table[sid]
             if isinstance(value, str):
-                band = sf.phrases.parse_phrase(value)
-                logits.append(sf.phrases.band_logit_prior(band)[0])
+                band = parse_phrase(value)
+                logits.append(band_logit_prior(band)[0])
             else:
                 logits.append(np.log(value / (1 - value)))
         assert ind.probability(sid) == pytest.approx(1 / (1 + np.exp(-np.mean(logits))), rel=1e-12)
@@ -96,7 +97,9 @@ def test_cli_json_lists_the_disagreements_worth_a_meeting(capsys, model):
     assert main(argv) == 0
     rows = json.loads(capsys.readouterr().out)["disagreements"]
     exact = sf.forecast(model, sf.load_evidence(EVIDENCE, model), exact=True)
-    table = sf.report.disagreement(exact)
+    from syriaforecast.report import disagreement
+
+    table = disagreement(exact)
     assert [row["indicator"] for row in rows] == list(table["indicator"].values[: len(rows)])
     top = rows[0]
     moved = table["horizon"].sel(indicator=top["indicator"], analyst=top["analyst"]) - table["consensus"]
