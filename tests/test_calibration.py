@@ -1,18 +1,28 @@
 """Calibration study: hierarchical vs exact-elicitation vs oracle on synthetic worlds.
 
-Worlds: tests/data/synthetic_base.toml (3 scenarios, 8 binary indicators in 3
-groups, 12 months, persistence 0.85, elicitation_error 1.0); true likelihoods
-off the elicited ones by logit noise of scale 1; 90% of indicators reported
-each month with grades A1/B2/C3/ungraded; the horizon forecast one month ahead.
+Two designs; in both the true likelihoods sit off the elicited ones by logit noise
+of scale 1, reports carry grades A1/B2/C3/ungraded, and the horizon is forecast
+one month ahead.
 
-What the study can show, and what it cannot (measured, see the tests below):
-even the best forecaster that does not know the true likelihoods (``bayes``:
-the correctly specified model, by importance sampling) improves on exact mode
-by only about 2% of the log score here, while knowing them (``oracle``) is
-worth about 12%. The hierarchical model gains about half of the attainable 2%
-(400 worlds), so a bootstrap-significant improvement over exact mode needs a
-few hundred worlds: the 400-world run is marked slow; the default 60-world run
-checks what 60 worlds can resolve.
+* tests/data/synthetic_base.toml: 3 scenarios, 8 binary indicators, 12 months,
+  persistence 0.85, 90% of indicators reported each month. The chain forgets its
+  evidence within a few months, so little is attainable: even the correctly
+  specified forecaster (``bayes``) improves on exact mode by only about 2% of the
+  expected log score (400 worlds), while knowing the true likelihoods (``oracle``)
+  is worth about 12%. The hierarchical model gains about half of the 2%.
+* tests/data/synthetic_russia_syria.toml: the bundled Russia-Syria model's design
+  (its 33 binary indicators and likelihoods, persistence 0.98, 36 months) with
+  sparse reports (30% of indicators a month). Here elicitation error matters:
+  exact mode is overconfident and ``bayes`` gains 9% of exact mode's expected log
+  score, 0.058 nats [0.009, 0.110] (200 worlds, 95% paired bootstrap). The
+  hierarchical model (2 chains x 200 draws) does **not** get that gain: it scores
+  the same as exact mode, +0.0004 [-0.057, +0.064]. The per-world differences are
+  heavy-tailed: in a few worlds its chains settle confidently (90% HDI 0.94-0.99)
+  on a wrong scenario whose elicitation errors can be shifted to explain the
+  reports, the other modes of a multimodal posterior. Its 90% intervals still
+  cover the oracle probability (88%) and its ECE is no worse than exact mode's.
+  The open claim of issues #3/#5 (hierarchical clearly better than exact mode) is
+  therefore checked by a slow test marked strict ``xfail`` on this design.
 """
 
 from __future__ import annotations
@@ -298,3 +308,183 @@ def test_calibration_on_400_worlds(base):
     assert 0.85 <= table.loc["hierarchical", "coverage"] <= 0.95
     assert table.loc["hierarchical", "ece"] <= table.loc["exact", "ece"] + 0.01
     assert 0.8 < table.loc["oracle", "log_score_ratio"] < 0.95
+
+
+# --------------------------------------------------------------------------- Gibbs reference
+def test_gibbs_reference_agrees_with_importance_sampling(base):
+    """Where importance sampling is reliable (8 indicators, 11 months) both give the same forecast."""
+    as_of = _as_of(base, 1)
+    for seed in (3, 4):
+        world = simulate_world(base, seed=seed, report_rate=0.9, n_observed_periods=base.horizon_index)
+        importance, ess = bayes_reference(world, as_of, n_draws=100_000, seed=0)
+        gibbs, gibbs_ess = bayes_reference(world, as_of, n_draws=4000, seed=0, method="gibbs")
+        assert ess > 1000 and gibbs_ess > 300
+        assert np.allclose(gibbs, importance, atol=0.03)
+        assert gibbs.sum() == pytest.approx(1.0)
+    with pytest.raises(SyriaforecastError, match="method"):
+        bayes_reference(world, as_of, method="mcmc")
+    with pytest.raises(SyriaforecastError, match="bayes_method"):
+        calibration_study(base, n_worlds=1, seed=0, bayes_method="mcmc")
+
+
+def test_paired_ece_difference_by_hand():
+    ds = _fake_study(np.random.default_rng(5))
+    y = ds["outcome"].values
+    result = paired_difference(ds, score="ece", n_boot=300, rng=1)
+    by_hand = expected_calibration_error(
+        ds["probability"].sel(forecaster="hierarchical").values, y
+    ) - expected_calibration_error(ds["probability"].sel(forecaster="exact").values, y)
+    assert result.estimate == pytest.approx(by_hand)
+    assert result.low <= result.estimate <= result.high
+
+
+# --------------------------------------------------------------------------- a realistic design
+# tests/data/synthetic_russia_syria.toml: the bundled Russia-Syria model's design (3 scenarios,
+# its 33 binary indicators and likelihoods, 7 groups, persistence 0.98, 36 months), with sparse
+# reports (30% of indicators a month, about ten reports, as in its evidence file), lead 1.
+REALISTIC_RATE = 0.3
+
+
+@pytest.fixture(scope="module")
+def realistic():
+    return load_model(DATA / "synthetic_russia_syria.toml")
+
+
+def _coverage_allowance(n_worlds: int) -> float:
+    """Two standard errors of a 90% coverage measured on ``n_worlds`` worlds.
+
+    A world's scenario cells are correlated (their probabilities sum to one), so
+    count two independent cells per world of three scenarios.
+    """
+    return 2.0 * float(np.sqrt(0.9 * 0.1 / (2 * n_worlds)))
+
+
+def _realistic_results(study, ci):
+    table = summarise_calibration(study)
+    print("\n" + table.round(4).T.to_string())
+    refs = [r for r in ("exact", "bayes", "oracle") if r in study["forecaster"].values]
+    results = {
+        (score, ref): paired_difference(study, score=score, reference=ref, ci=ci)
+        for score in ("expected_log_score", "expected_brier", "ece")
+        for ref in refs
+    }
+    for key, value in results.items():
+        print(key, value)
+    return table, results
+
+
+def _check_claim(study, ci):
+    """Issues #3/#5: clearly better than exact mode, ECE no worse, 90% intervals cover 85-95%."""
+    table, results = _realistic_results(study, ci)
+    assert results["expected_log_score", "exact"].high < 0
+    assert results["expected_brier", "exact"].high < 0
+    assert results["ece", "exact"].low < 0
+    allowance = _coverage_allowance(study.sizes["world"])
+    assert 0.85 - allowance <= table.loc["hierarchical", "coverage"] <= 0.95 + allowance
+
+
+REALISTIC_WORLDS = 100
+CLAIM_NOT_MET = (
+    "measured on 200 worlds of this design (seed 2): the hierarchical model scores the same as "
+    "exact mode (expected log score +0.0004 [-0.057, +0.064], 95%) although the correctly "
+    "specified forecaster gains 0.058 [0.009, 0.110]; see test_realistic_design_200_worlds"
+)
+
+
+@pytest.fixture(scope="module")
+def realistic_study(realistic):
+    # About 0.6 s a world after compiling (small draws: the posterior mean and 90% HDI of
+    # the horizon are all the study uses); no bayes reference (the slow test has it).
+    return calibration_study(
+        realistic,
+        n_worlds=REALISTIC_WORLDS,
+        seed=STUDY_SEED,
+        report_rate=REALISTIC_RATE,
+        draws=120,
+        tune=150,
+        chains=2,
+    )
+
+
+def test_realistic_design_100_worlds(realistic_study):
+    """Realistic design, 100 worlds (seed 20240601; 2 chains x 120 draws; about 70 s).
+
+    Measured, hierarchical / exact / oracle: expected log score 0.5889 / 0.6195 / 0.2969
+    (ratios to exact 0.951 / 1 / 0.479), expected Brier ratio 0.957 / 1 / 0.428;
+    90% HDI coverage of the oracle probability 90.7% (equal-tailed 94.3%).
+    Paired 90% bootstrap, hierarchical - exact: expected log score -0.031 [-0.072, +0.014],
+    expected Brier -0.015 [-0.044, +0.016], ECE +0.019 [-0.019, +0.034].
+    So 100 worlds show the hierarchical model is not worse than exact mode, with covering
+    intervals, but not that it is better (the claim test below is an expected failure).
+    """
+    table, results = _realistic_results(realistic_study, ci=0.9)
+    assert int(realistic_study["divergences"].sum()) <= REALISTIC_WORLDS // 10
+    # Not clearly worse than exact mode; ECE no worse within its paired interval.
+    assert results["expected_log_score", "exact"].low < 0
+    assert results["expected_brier", "exact"].low < 0
+    assert results["ece", "exact"].low < 0
+    # 90% intervals cover the oracle probability 85-95% of the time, within what 100 worlds resolve.
+    allowance = _coverage_allowance(REALISTIC_WORLDS)
+    assert 0.85 - allowance <= table.loc["hierarchical", "coverage"] <= 0.95 + allowance
+    # Knowing the true likelihoods is worth far more than anything else here.
+    assert results["expected_log_score", "oracle"].low > 0.1
+
+
+@pytest.fixture(scope="module")
+def realistic_study_200(realistic):
+    return calibration_study(
+        realistic,
+        n_worlds=200,
+        seed=2,
+        report_rate=REALISTIC_RATE,
+        draws=200,
+        tune=200,
+        chains=2,
+        bayes_draws=3000,
+        bayes_method="gibbs",
+    )
+
+
+@pytest.mark.slow
+def test_realistic_design_200_worlds(realistic_study_200):
+    """Realistic design, 200 worlds (seed 2; 2 chains x 200 draws, bayes by Gibbs; about 21 min).
+
+    Measured, hierarchical / exact / oracle / bayes: expected log score
+    0.6542 / 0.6538 / 0.3035 / 0.5955 (ratios to exact 1.001 / 1 / 0.464 / 0.911);
+    expected Brier 0.3747 / 0.3808 / 0.1514 / 0.3467; ECE 0.061 / 0.070 / 0.029 / 0.041;
+    overconfidence (top probability minus the oracle's) +0.020 / +0.037 / 0 / -0.014;
+    hierarchical 90% HDI covers the oracle probability 88.3% (equal-tailed 92.2%).
+    Paired 95% bootstrap: bayes - exact -0.058 [-0.110, -0.009] (elicitation error matters
+    here); hierarchical - exact +0.0004 [-0.057, +0.064]; hierarchical - bayes +0.059
+    [+0.019, +0.104]; hierarchical - oracle +0.351 [0.281, 0.430].
+    The shortfall comes from a few worlds where both chains settle on a wrong scenario
+    (another mode of the posterior of the elicitation errors); 6 chains narrow it
+    (hierarchical - exact -0.016 [-0.069, +0.037]) without closing it.
+    """
+    study = realistic_study_200
+    table, results = _realistic_results(study, ci=0.95)
+    # Elicitation error matters here: the correctly specified forecaster clearly beats exact
+    # mode on expected log score, and exact mode is overconfident where it is not.
+    bayes_vs_exact = paired_difference(study, score="expected_log_score", method="bayes", ci=0.95)
+    print("bayes - exact", bayes_vs_exact)
+    assert bayes_vs_exact.high < 0
+    assert table.loc["exact", "overconfidence"] > 0 > table.loc["bayes", "overconfidence"]
+    assert table.loc["bayes", "expected_log_score_ratio"] < 0.95
+    # The hierarchical model is not clearly worse than exact mode (its shortfall against bayes is
+    # printed, not asserted); its intervals cover; knowing the truth is worth most.
+    assert results["expected_log_score", "exact"].low < 0
+    assert results["ece", "exact"].low < 0
+    allowance = _coverage_allowance(200)
+    assert 0.85 - allowance <= table.loc["hierarchical", "coverage"] <= 0.95 + allowance
+    assert results["expected_log_score", "oracle"].low > 0.2
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason=CLAIM_NOT_MET, strict=True)
+def test_realistic_design_claim_200_worlds(realistic_study_200):
+    """The open claim on the slow run's 200 worlds (paired 95% intervals).
+
+    Strict: when the engine meets the claim this test fails as an unexpected pass, so
+    whoever fixes the engine removes the mark and records the new figures.
+    """
+    _check_claim(realistic_study_200, ci=0.95)

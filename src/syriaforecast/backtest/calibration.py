@@ -18,7 +18,9 @@ reports up to the same as-of date, ``lead`` periods before the horizon:
 :func:`calibration_study` returns the forecasts as an :class:`xarray.Dataset`;
 :func:`summarise_calibration` scores them (Brier, log score, ECE, interval
 coverage of the oracle probability) and :func:`paired_difference` gives a paired
-bootstrap interval for the difference of two methods' scores.
+bootstrap interval for the difference of two methods' scores (or of their ECE).
+:func:`bayes_reference` is the correctly specified forecaster (``bayes``), by
+importance sampling for small designs or by Gibbs sampling for realistic ones.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import logsumexp
 
 from syriaforecast.backtest.synthetic import SyntheticWorld, simulate_worlds
 from syriaforecast.engine.data import build_model_arrays
@@ -77,54 +80,14 @@ def _check_lead(model: ScenarioModel, lead: int) -> int:
     return int(lead)
 
 
-def bayes_reference(
-    world: SyntheticWorld, as_of: dt.date, *, n_draws: int = 20000, seed: int = 0
-) -> tuple[np.ndarray, float]:
-    """The best forecast possible without knowing the true likelihoods (binary indicators only).
-
-    The correctly specified Bayesian forecaster knows everything the
-    simulation fixed (prior, persistence, grade informativeness and the scale
-    of the elicitation error) but not the errors themselves: it averages the
-    horizon forecast over ``eta ~ Normal(0, 1)`` per (indicator, scenario),
-    weighting each draw by the likelihood of the evidence (importance sampling
-    from the prior). On average no forecaster without the true likelihoods
-    scores better, so its gap to exact mode is the most the hierarchical model
-    can gain, and its gap to the oracle is the price of not knowing the truth.
-
-    Parameters
-    ----------
-    world : SyntheticWorld
-        A world of a model whose indicators are all binary.
-    as_of : datetime.date
-        Reports dated after it are ignored.
-    n_draws : int
-        Importance-sampling draws of the elicitation errors.
-    seed : int
-        Seed of the draws.
-
-    Returns
-    -------
-    (probability, ess)
-        Horizon scenario probabilities (S,) and the importance sampling's
-        effective sample size (small values mean an unreliable estimate).
-    """
+def _report_cells(world: SyntheticWorld, as_of: dt.date) -> dict[tuple[int, int], np.ndarray]:
+    """Per cell (period, indicator): ``[P(reports | x = 0), P(reports | x = 1)]`` of a binary model."""
     model = world.model
-    if any(ind.type != "binary" for ind in model.indicators):
-        raise SyriaforecastError(
-            f"world: model {model.id!r} has non-binary indicators; bayes_reference handles "
-            "binary indicators only"
-        )
     params = world.parameters
-    arrays = build_model_arrays(model)
-    S, T = arrays.n_scenarios, model.horizon_index + 1
-    rng = np.random.default_rng(seed)
-    scale = np.sqrt(params["elicitation_sigma"][arrays.group_of][:, None] ** 2 + arrays.band_sd**2)
-    elicited = -arrays.cutpoints[:, :, 0]  # logit P(seen | s)
     table = world.evidence.up_to(as_of).to_dataframe()
     index = {ident: k for k, ident in enumerate(model.indicator_ids)}
     rel = np.append(params["source_reliability"], 1.0)
     cred = np.append(params["information_credibility"], 1.0)
-    # Per cell (period, indicator): P(reports | x = 1) and P(reports | x = 0), whatever the draw.
     cells: dict[tuple[int, int], np.ndarray] = {}
     for period, ident, state, r, c in zip(
         table["period"],
@@ -138,16 +101,189 @@ def bayes_reference(
         reading = np.array([kappa * (state == 0) + (1 - kappa) / 2, kappa * (state == 1) + (1 - kappa) / 2])
         key = (int(period), index[ident])
         cells[key] = cells.get(key, np.ones(2)) * reading
+    return cells
+
+
+def _gibbs_reference(
+    elicited: np.ndarray,
+    scale: np.ndarray,
+    cells: dict[tuple[int, int], np.ndarray],
+    log_initial: np.ndarray,
+    log_transition: np.ndarray,
+    n_periods: int,
+    *,
+    n_draws: int,
+    chains: int,
+    burn: int,
+    rng: np.random.Generator,
+    grid: int = 161,
+) -> tuple[np.ndarray, float]:
+    """Gibbs sampler of the correctly specified model: path | errors, then errors | path.
+
+    Given the path, the error of (indicator ``i``, scenario ``s``) only meets
+    the reports of ``i`` in the periods spent in ``s``, so each error's full
+    conditional is one-dimensional and is sampled on a grid of ``grid`` points
+    over [-6, 6] standard deviations (then jittered within its grid cell). The
+    path is drawn by forward filtering, backward sampling. The horizon forecast
+    is Rao-Blackwellised: the filtered horizon probability given each draw of
+    the errors, averaged.
+    """
+    I, S = elicited.shape
+    T = n_periods
+    C = int(chains)
+    iters = max(1, -(-int(n_draws) // C))
+    keys = list(cells)
+    L = len(keys)
+    t_of = np.array([k[0] for k in keys], dtype=np.int64)
+    i_of = np.array([k[1] for k in keys], dtype=np.int64)
+    R = np.array([cells[k] for k in keys]).reshape(L, 2)
+    g = np.linspace(-6.0, 6.0, grid)
+    step = g[1] - g[0]
+
+    # (L, S, G): log P(cell's reports | its indicator's error at grid point g, scenario s)
+    p_grid = 1.0 / (1.0 + np.exp(-(elicited[i_of][:, :, None] + scale[i_of][:, :, None] * g)))
+    V = np.log(p_grid * R[:, None, None, 1] + (1 - p_grid) * R[:, None, None, 0])
+    eta = rng.standard_normal((C, I, S)) * 0.5
+    horizon = np.empty((iters, C, S))
+    for it in range(burn + iters):
+        p = 1.0 / (1.0 + np.exp(-(elicited + scale * eta)))  # (C, I, S)
+        log_emission = np.zeros((C, T, S))
+        if L:
+            lc = np.log(p[:, i_of, :] * R[None, :, None, 1] + (1 - p[:, i_of, :]) * R[None, :, None, 0])
+            # Periods repeat (several indicators a period): add.at sums them (a view, by period).
+            np.add.at(log_emission.transpose(1, 0, 2), t_of, lc.transpose(1, 0, 2))
+        log_filtered = np.empty((C, T, S))
+        message = log_initial[None] + log_emission[:, 0]
+        log_filtered[:, 0] = message - logsumexp(message, axis=1, keepdims=True)
+        for t in range(1, T):
+            message = logsumexp(log_filtered[:, t - 1, :, None] + log_transition[None], axis=1)
+            message = message + log_emission[:, t]
+            log_filtered[:, t] = message - logsumexp(message, axis=1, keepdims=True)
+        if it >= burn:
+            horizon[it - burn] = np.exp(log_filtered[:, -1])
+        if not L:
+            eta = rng.standard_normal((C, I, S))
+            continue
+        path = np.empty((C, T), dtype=np.int64)
+        u = rng.random((C, T))
+        prob = np.exp(log_filtered[:, -1])
+        path[:, -1] = np.minimum((u[:, -1, None] > np.cumsum(prob, axis=1)).sum(axis=1), S - 1)
+        for t in range(T - 2, -1, -1):
+            lw = log_filtered[:, t] + log_transition[:, path[:, t + 1]].T
+            prob = np.exp(lw - logsumexp(lw, axis=1, keepdims=True))
+            path[:, t] = np.minimum((u[:, t, None] > np.cumsum(prob, axis=1)).sum(axis=1), S - 1)
+        # Sum each cell's grid log likelihood into its (indicator, scenario in that period).
+        scenario_at = path[:, t_of]  # (C, L)
+        log_post = np.zeros((C, I * S, grid))
+        np.add.at(
+            log_post,
+            (np.repeat(np.arange(C), L), (i_of * S + scenario_at).reshape(-1)),
+            V[np.arange(L), scenario_at].reshape(C * L, grid),
+        )
+        log_post = log_post.reshape(C, I, S, grid) - 0.5 * g**2
+        cdf = np.cumsum(np.exp(log_post - log_post.max(axis=-1, keepdims=True)), axis=-1)
+        k = (rng.random((C, I, S, 1)) * cdf[..., -1:] > cdf).sum(axis=-1)
+        eta = g[np.minimum(k, grid - 1)] + step * (rng.random((C, I, S)) - 0.5)
+    chain_means = horizon.mean(axis=0)  # (C, S)
+    between = chain_means.var(axis=0, ddof=1) if C > 1 else np.zeros(S)
+    total = horizon.reshape(-1, S).var(axis=0)
+    ok = between > 0
+    ess = float(np.min(C * total[ok] / between[ok])) if ok.any() else float(C * iters)
+    return horizon.mean(axis=(0, 1)), min(ess, float(C * iters))
+
+
+def bayes_reference(
+    world: SyntheticWorld,
+    as_of: dt.date,
+    *,
+    n_draws: int = 20000,
+    seed: int = 0,
+    method: str = "importance",
+    chains: int = 16,
+    burn: int = 100,
+) -> tuple[np.ndarray, float]:
+    """The best forecast possible without knowing the true likelihoods (binary indicators only).
+
+    The correctly specified Bayesian forecaster knows everything the
+    simulation fixed (prior, persistence, grade informativeness and the scale
+    of the elicitation error) but not the errors themselves: it averages the
+    horizon forecast over ``eta ~ Normal(0, 1)`` per (indicator, scenario),
+    weighted by the likelihood of the evidence. On average no forecaster
+    without the true likelihoods scores better, so its gap to exact mode is
+    the most the hierarchical model can gain, and its gap to the oracle is the
+    price of not knowing the truth.
+
+    Parameters
+    ----------
+    world : SyntheticWorld
+        A world of a model whose indicators are all binary.
+    as_of : datetime.date
+        Reports dated after it are ignored.
+    n_draws : int
+        Draws of the elicitation errors: importance-sampling draws from the
+        prior (``method="importance"``), or retained Gibbs draws over all
+        chains (``method="gibbs"``; a few thousand suffice).
+    seed : int
+        Seed of the draws.
+    method : {"importance", "gibbs"}
+        ``"importance"`` samples the errors from their prior and weights each
+        draw by the likelihood of the evidence: exact in the limit and fast,
+        but its effective sample size collapses once there are more than about
+        ten indicators or a year of reports (the posterior of a hundred errors
+        is far narrower than their prior). ``"gibbs"`` alternates the scenario
+        path given the errors (forward filtering, backward sampling) and each
+        error given the path (a one-dimensional full conditional, sampled on a
+        fine grid); use it for realistic designs.
+    chains, burn : int
+        Parallel Gibbs chains and the iterations each discards first
+        (``method="gibbs"`` only).
+
+    Returns
+    -------
+    (probability, ess)
+        Horizon scenario probabilities (S,) and the effective sample size
+        (importance sampling's, or for Gibbs the batch-means estimate from the
+        spread of the chains' means, the smallest over scenarios). Small values
+        mean an unreliable estimate.
+    """
+    model = world.model
+    if any(ind.type != "binary" for ind in model.indicators):
+        raise SyriaforecastError(
+            f"world: model {model.id!r} has non-binary indicators; bayes_reference handles "
+            "binary indicators only"
+        )
+    if method not in ("importance", "gibbs"):
+        raise SyriaforecastError(f"method: got {method!r}; expected 'importance' or 'gibbs'")
+    params = world.parameters
+    arrays = build_model_arrays(model)
+    S, T = arrays.n_scenarios, model.horizon_index + 1
+    rng = np.random.default_rng(seed)
+    scale = np.sqrt(params["elicitation_sigma"][arrays.group_of][:, None] ** 2 + arrays.band_sd**2)
+    elicited = -arrays.cutpoints[:, :, 0]  # logit P(seen | s)
+    cells = _report_cells(world, as_of)
+    persistence = np.asarray(params["persistence"], dtype=float)
+    transition = np.where(
+        np.eye(S, dtype=bool), persistence[:, None], ((1 - persistence) / max(S - 1, 1))[:, None]
+    )
+    if method == "gibbs":
+        return _gibbs_reference(
+            elicited,
+            np.broadcast_to(scale, elicited.shape),
+            cells,
+            np.log(params["initial_probability"]),
+            np.log(transition),
+            T,
+            n_draws=n_draws,
+            chains=chains,
+            burn=burn,
+            rng=rng,
+        )
     # One error per (indicator, scenario), shared by every period: the truth does not drift.
     true_logit = elicited + scale * rng.standard_normal((n_draws, *elicited.shape))
     log_emission = np.zeros((n_draws, T, S))
     for (period, i), reading in cells.items():
         p_seen = 1.0 / (1.0 + np.exp(-true_logit[:, i]))
         log_emission[:, period] += np.log(p_seen * reading[1] + (1 - p_seen) * reading[0])
-    persistence = np.asarray(params["persistence"], dtype=float)
-    transition = np.where(
-        np.eye(S, dtype=bool), persistence[:, None], ((1 - persistence) / max(S - 1, 1))[:, None]
-    )
     chain = forward_backward(
         np.broadcast_to(np.log(params["initial_probability"]), (n_draws, S)),
         np.broadcast_to(np.log(transition), (n_draws, S, S)),
@@ -172,6 +308,7 @@ def calibration_study(
     chains: int = 2,
     prob: float = 0.9,
     bayes_draws: int = 0,
+    bayes_method: str = "importance",
     worlds: Sequence[SyntheticWorld] | None = None,
 ) -> xr.Dataset:
     """Forecast the horizon of synthetic worlds with each method.
@@ -202,6 +339,12 @@ def calibration_study(
         When positive, add the ``bayes`` forecaster (:func:`bayes_reference`
         with this many draws; binary indicators only): the best forecast
         possible without the true likelihoods.
+    bayes_method : {"importance", "gibbs"}
+        How :func:`bayes_reference` integrates over the elicitation errors.
+        Importance sampling collapses (``bayes_ess`` of a few) beyond about ten
+        indicators or a year of reports; use ``"gibbs"`` there (then a few
+        thousand ``bayes_draws`` suffice, about 2-4 s per world for 33
+        indicators over 24 months).
     worlds : sequence of SyntheticWorld, optional
         Use these worlds instead of simulating ``n_worlds`` (``base``'s
         structure; their evidence after the as-of date is ignored).
@@ -224,6 +367,8 @@ def calibration_study(
         Attributes record the settings.
     """
     lead = _check_lead(base, lead)
+    if bayes_method not in ("importance", "gibbs"):
+        raise SyriaforecastError(f"bayes_method: got {bayes_method!r}; expected 'importance' or 'gibbs'")
     T = base.horizon_index + 1
     if worlds is None:
         worlds = simulate_worlds(
@@ -287,7 +432,7 @@ def calibration_study(
             smoothed[w, m] = run.smoothed.mean(SAMPLE_DIMS).values
         if bayes_draws > 0:
             probability[w, -1], bayes_ess[w] = bayes_reference(
-                world, as_of, n_draws=bayes_draws, seed=int(sampler_seeds[w])
+                world, as_of, n_draws=bayes_draws, seed=int(sampler_seeds[w]), method=bayes_method
             )
             smoothed[w, -1] = np.nan  # the reference forecasts the horizon only
         low, high = hdi_bounds(hier.horizon, prob=prob)
@@ -347,6 +492,8 @@ def calibration_study(
             "chains": chains,
             "prob": prob,
             "seed": seed,
+            "bayes_draws": bayes_draws,
+            "bayes_method": bayes_method if bayes_draws > 0 else "",
         },
     )
 
@@ -400,6 +547,7 @@ def paired_difference(
     n_boot: int = 2000,
     ci: float = 0.9,
     rng: int | np.random.Generator | None = 0,
+    bins: int = 10,
 ) -> BootstrapInterval:
     """Mean score of ``method`` minus ``reference`` over the same worlds, with a bootstrap interval.
 
@@ -411,8 +559,10 @@ def paired_difference(
     ----------
     ds : xarray.Dataset
         A :func:`calibration_study` result.
-    score : {"brier", "log_score", "expected_brier", "expected_log_score"}
-        The score (see :func:`case_scores`).
+    score : {"brier", "log_score", "expected_brier", "expected_log_score", "ece"}
+        The score (see :func:`case_scores`). ``"ece"`` is the classwise expected
+        calibration error against the outcomes, which is not a mean over worlds:
+        each replicate recomputes both methods' ECE on the resampled worlds.
     method, reference : str
         Methods compared (see :data:`METHODS`).
     n_boot : int
@@ -421,25 +571,42 @@ def paired_difference(
         Interval mass.
     rng : int or numpy.random.Generator, optional
         Seed or generator for resampling.
+    bins : int
+        Bins of the expected calibration error (``score="ece"`` only).
 
     Returns
     -------
     BootstrapInterval
     """
     scores = case_scores(ds)
-    if score not in scores:
-        raise SyriaforecastError(f"score: got {score!r}; expected one of {list(scores.data_vars)}")
+    if score not in scores and score != "ece":
+        raise SyriaforecastError(f"score: got {score!r}; expected one of {[*scores.data_vars, 'ece']}")
     for name, value in (("method", method), ("reference", reference)):
         if value not in ds["forecaster"].values:
             raise SyriaforecastError(f"{name}: got {value!r}; expected one of {list(METHODS)}")
     if not 0 < ci < 1:
         raise SyriaforecastError(f"ci: got {ci!r}; expected a probability in (0, 1)")
-    diff = (scores[score].sel(forecaster=method) - scores[score].sel(forecaster=reference)).values
     generator = np.random.default_rng(rng)
-    idx = generator.integers(0, diff.size, size=(int(n_boot), diff.size))
-    reps = diff[idx].mean(axis=1)
+    W = ds.sizes["world"]
+    idx = generator.integers(0, W, size=(int(n_boot), W))
+    if score == "ece":
+        y = ds["outcome"].values
+        p_m = ds["probability"].sel(forecaster=method).values
+        p_r = ds["probability"].sel(forecaster=reference).values
+
+        def ece_gap(rows: np.ndarray) -> float:
+            return expected_calibration_error(p_m[rows], y[rows], bins=bins) - (
+                expected_calibration_error(p_r[rows], y[rows], bins=bins)
+            )
+
+        estimate = ece_gap(np.arange(W))
+        reps = np.array([ece_gap(rows) for rows in idx])
+    else:
+        diff = (scores[score].sel(forecaster=method) - scores[score].sel(forecaster=reference)).values
+        estimate = float(diff.mean())
+        reps = diff[idx].mean(axis=1)
     low, high = np.quantile(reps, [(1 - ci) / 2, (1 + ci) / 2])
-    return BootstrapInterval(float(diff.mean()), float(low), float(high))
+    return BootstrapInterval(float(estimate), float(low), float(high))
 
 
 def summarise_calibration(ds: xr.Dataset, *, bins: int = 10) -> pd.DataFrame:
@@ -458,7 +625,9 @@ def summarise_calibration(ds: xr.Dataset, *, bins: int = 10) -> pd.DataFrame:
         One row per method: ``brier``, ``log_score`` and ``ece`` (classwise)
         against the outcomes; ``expected_brier`` and ``expected_log_score``
         against the oracle's probabilities (see :func:`case_scores`);
-        ``log_score_ratio`` (log score over the exact method's);
+        ``log_score_ratio`` (log score over the exact method's) and
+        ``expected_log_score_ratio`` / ``expected_brier_ratio`` (the same for
+        the expected scores: the share of exact mode's score a method keeps);
         ``overconfidence`` (mean of the top probability minus the oracle's
         probability of that scenario: 0 when calibrated, positive when
         overconfident); ``coverage`` and ``coverage_eti`` (share of world x
@@ -485,6 +654,10 @@ def summarise_calibration(ds: xr.Dataset, *, bins: int = 10) -> pd.DataFrame:
             "expected_brier": float(scores["expected_brier"].sel(forecaster=method)),
             "expected_log_score": float(scores["expected_log_score"].sel(forecaster=method)),
             "log_score_ratio": logs / exact_log,
+            "expected_log_score_ratio": float(scores["expected_log_score"].sel(forecaster=method))
+            / float(scores["expected_log_score"].sel(forecaster="exact")),
+            "expected_brier_ratio": float(scores["expected_brier"].sel(forecaster=method))
+            / float(scores["expected_brier"].sel(forecaster="exact")),
             "overconfidence": float((p.max("scenario") - oracle.isel(scenario=top)).mean()),
             "coverage": np.nan,
             "coverage_eti": np.nan,
