@@ -43,7 +43,7 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint typecheck
 	$(VENV)/bin/pytest
 
 test-slow: $(INSTALLED)

@@ -527,7 +527,7 @@ def case_scores(ds: xr.Dataset) -> xr.Dataset:
         dims=("world", "scenario"),
         coords={"world": ds["world"], "scenario": ds["scenario"]},
     )
-    log_p = np.log(np.maximum(p, LOG_SCORE_EPS))
+    log_p = xr.apply_ufunc(np.log, p.clip(min=LOG_SCORE_EPS))
     return xr.Dataset(
         {
             "brier": ((p - onehot) ** 2).sum("scenario"),

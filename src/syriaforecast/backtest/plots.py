@@ -122,7 +122,7 @@ def plot_reliability(
         )
         if j == 0:
             ax.legend(loc="lower right", fontsize=7)
-        hist.hist(x, bins=np.linspace(0, 1, 21), color=_MODEL, alpha=0.7)
+        hist.hist(x, bins=np.linspace(0, 1, 21).tolist(), color=_MODEL, alpha=0.7)
         hist.set_xlabel("forecast probability")
         hist.set_ylabel("forecasts" if j == 0 else "")
         hist.grid(alpha=0.3)

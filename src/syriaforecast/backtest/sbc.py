@@ -286,8 +286,8 @@ def run_sbc(
         "credibility_grade": [CREDIBILITY_GRADES[i] for i in grade_digits],
     }
     rank_vars, pit_vars = {}, {}
-    for name, values in ranks.items():
-        r = np.stack(values)[None]  # (chain=1, draw=n_simulations, ...)
+    for name, per_simulation in ranks.items():
+        r = np.stack(per_simulation)[None]  # (chain=1, draw=n_simulations, ...)
         var_dims = ["chain", "draw", *dims[name]]
         rank_vars[name] = (var_dims, r)
         pit_vars[name] = (var_dims, (r + jitter.random(r.shape)) / (L + 1))
