@@ -17,7 +17,7 @@ OUT ?= out/forecast
 
 help:
 	@echo "make forecast   set up .venv and run the forecast on the bundled model and evidence"
-	@echo "make test       set up .venv, lint, and run the test suite"
+	@echo "make test       set up .venv, lint, type-check and run the test suite"
 	@echo "make test-slow  the long runs kept out of 'make test'"
 	@echo "make bench      benchmarks, writes benchmarks/RESULTS.md"
 
