@@ -42,12 +42,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from syriaforecast.backtest.synthetic import analyst_model, consensus_model
 from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 from syriaforecast.report.influence import forward_log_filtered, indicator_label
+from syriaforecast.spec.analysts import analyst_model, consensus_model
 
 if TYPE_CHECKING:
     from syriaforecast.forecast import Forecast
