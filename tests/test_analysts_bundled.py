@@ -105,3 +105,17 @@ def test_cli_json_lists_the_disagreements_worth_a_meeting(capsys, model):
     moved = table["horizon"].sel(indicator=top["indicator"], analyst=top["analyst"]) - table["consensus"]
     assert top["change"] == pytest.approx(float(moved.sel(scenario=top["scenario"])), abs=1e-6)
     assert abs(top["change"]) == pytest.approx(float(table["swing"][0]), abs=1e-6)
+
+
+def test_html_report_has_an_analysts_section(result, tmp_path):
+    from syriaforecast.report import disagreement, write_report
+
+    written = write_report(result, tmp_path, max_draws=50)
+    page = written[-1].read_text(encoding="utf-8")
+    section = page[page.index("<h2>Analysts</h2>") : page.index("<h2>Diagnosticity")]
+    top = disagreement(result, top=1)
+    assert str(top["label"].values[0]) in section
+    for analyst in result.model.analysts:
+        noise = float(result.posterior["analyst_noise"].sel(analyst=analyst).mean())
+        assert f'<td>{analyst}</td><td class="num">' in section
+        assert f"{noise:.2f} (" in section

@@ -23,6 +23,7 @@ import pandas as pd
 from syriaforecast._io import atomic_path
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
+from syriaforecast.report.disagreement import disagreement
 from syriaforecast.report.influence import evidence_contributions, since
 from syriaforecast.report.plots import (
     plot_collection,
@@ -207,6 +208,9 @@ def write_report(
         if previous is not None
         else None
     )
+    disagreements = (
+        timed("disagreement", lambda: disagreement(forecast, top=5)) if forecast.model.analysts else None
+    )
 
     figures: dict[str, tuple[Callable[[], Figure], str]] = {
         "fan_chart": (
@@ -251,6 +255,7 @@ def write_report(
         collection=collection,
         sensitivity=sensitivity,
         changes=changes,
+        disagreements=disagreements,
         images=images,
         timings=timings,
         prob=prob,
@@ -274,6 +279,7 @@ def _page(
     images: dict[str, str],
     timings: dict[str, float],
     prob: float,
+    disagreements: Any = None,
 ) -> str:
     model = forecast.model
     colors = scenario_colors(forecast)
@@ -500,6 +506,10 @@ def _page(
     )
     add(images["sensitivity"])
 
+    # ---- several analysts
+    if disagreements is not None:
+        _analysts_section(add, forecast, disagreements, names, prob)
+
     # ---- diagnosticity
     add("<h2>Diagnosticity (ACH matrix)</h2>")
     add(images["diagnosticity"])
@@ -569,3 +579,60 @@ def _page(
         f"<title>{_e(model.title)}: forecast as of {_e(forecast.as_of.isoformat())}</title>"
         f"<style>{_CSS}</style></head><body><main>\n{body}\n</main></body></html>\n"
     )
+
+
+def _analysts_section(
+    add: Callable[[str], Any], forecast: Forecast, table: Any, names: dict[str, str], prob: float
+) -> None:
+    """Where the analysts disagree (exact-mode swing) and what the model learnt of each."""
+    from syriaforecast.forecast import hdi_bounds
+
+    add("<h2>Analysts</h2>")
+    add(
+        '<p class="note">Disagreements worth a meeting: for each indicator, the analyst whose own table, '
+        "used for that indicator alone instead of the consensus, moves a horizon probability most "
+        "(computed in exact mode on this evidence). Spread: standard deviation of the analysts' "
+        "elicited logits, averaged over scenarios.</p>"
+    )
+    rows = []
+    for k, indicator in enumerate(table["indicator"].values):
+        analyst = str(table["swing_analyst"].values[k])
+        moved = (table["horizon"].sel(indicator=indicator, analyst=analyst) - table["consensus"]).values
+        top = int(np.abs(moved).argmax())
+        rows.append(
+            [
+                str(table["label"].values[k]),
+                analyst,
+                f"{100 * moved[top]:+.1f} pp",
+                names[forecast.model.scenario_ids[top]],
+                f"{float(table['spread'].values[k]):.2f}",
+                str(int(table["n_reports"].values[k])),
+            ]
+        )
+    add(
+        _table(
+            ["Indicator", "Analyst", "Moves", "Scenario", "Spread (logit)", "Reports"],
+            rows,
+            [False, False, True, False, True, True],
+        )
+    )
+    posterior = forecast.posterior
+    if "analyst_noise" not in posterior:
+        add('<p class="note">Exact mode: the consensus is taken as exact, so no analyst is weighed.</p>')
+        return
+    rows = []
+    for analyst in posterior["analyst"].values:
+        cells = [str(analyst)]
+        for name, fmt in (("analyst_bias", "{:+.2f}"), ("analyst_noise", "{:.2f}")):
+            draws = posterior[name].sel(analyst=analyst)
+            low, high = hdi_bounds(draws, prob=prob)
+            cells.append(
+                f"{fmt.format(float(draws.mean()))} ({fmt.format(float(low))} to {fmt.format(float(high))})"
+            )
+        rows.append(cells)
+    add(
+        f'<p class="note">What the model learnt of each analyst (posterior mean and {int(100 * prob)}% HDI, '
+        "logit units): bias &gt; 0 rates indicators likelier than the pooled truth; own noise is how "
+        "far the analyst's tables typically stray.</p>"
+    )
+    add(_table(["Analyst", "Bias", "Own noise"], rows, [False, True, True]))
