@@ -17,6 +17,7 @@ __all__ = [
     "Band",
     "band_logit_prior",
     "band_of",
+    "elicited_logit",
     "parse_phrase",
     "phrase_for",
     "shift_band",
@@ -113,3 +114,17 @@ def band_logit_prior(band: Band) -> tuple[float, float]:
     """
     lo, hi = _logit(band.low), _logit(band.high)
     return 0.5 * (lo + hi), (hi - lo) / (2 * 1.959963984540054)
+
+
+def elicited_logit(value: float | str) -> float:
+    """Point logit of a binary elicitation as written: a probability's logit, a phrase's band midpoint.
+
+    The midpoint is the mean of :func:`band_logit_prior`. Raises ``ValueError``
+    for text that is not an ICD 203 phrase.
+    """
+    if isinstance(value, str):
+        band = parse_phrase(value)
+        if band is None:
+            raise ValueError(f"{value!r} is not an ICD 203 phrase; allowed: {allowed_phrases()}")
+        return band_logit_prior(band)[0]
+    return _logit(float(value))

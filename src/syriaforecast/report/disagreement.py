@@ -45,7 +45,7 @@ import xarray as xr
 from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
 from syriaforecast.errors import SyriaforecastError
-from syriaforecast.phrases import band_logit_prior, parse_phrase
+from syriaforecast.phrases import elicited_logit
 from syriaforecast.report.influence import forward_log_filtered, indicator_label
 from syriaforecast.spec.analysts import analyst_model, consensus_model
 
@@ -59,19 +59,13 @@ __all__ = ["disagreement"]
 _DB_PER_NAT = 10.0 / math.log(10.0)
 
 
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
-
-
 def _location(indicator: Indicator, value: Any) -> float:
     """An elicitation's location on the engine's shift scale (logit, -mean cutpoint, log rate)."""
     if indicator.type == "binary":
-        if isinstance(value, str):
-            band = parse_phrase(value)
-            if band is None:
-                raise SyriaforecastError(f"{indicator.id}: {value!r} is not an ICD 203 phrase")
-            return band_logit_prior(band)[0]
-        return _logit(float(value))
+        try:
+            return elicited_logit(value)
+        except ValueError as exc:
+            raise SyriaforecastError(f"{indicator.id}: {exc}") from None
     if indicator.type == "ordinal":
         cumulative = np.clip(np.cumsum(np.asarray(value, dtype=float))[:-1], 1e-12, 1 - 1e-12)
         return -float(np.mean(np.log(cumulative) - np.log1p(-cumulative)))

@@ -39,7 +39,7 @@ import pandas as pd
 from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.evaluate import chain_terms_for_draws
 from syriaforecast.errors import SyriaforecastError
-from syriaforecast.phrases import BANDS, band_logit_prior, band_of, parse_phrase, shift_band
+from syriaforecast.phrases import BANDS, band_of, elicited_logit, parse_phrase, shift_band
 from syriaforecast.report.influence import (
     check_max_draws,
     forward_log_filtered,
@@ -110,14 +110,6 @@ def _shift_levels(value: tuple[float, ...], delta: float) -> tuple[float, ...]:
     return tuple(float(v) for v in new / new.sum())
 
 
-def _point_logit(value: float | str) -> float:
-    if isinstance(value, str):
-        band = parse_phrase(value)
-        assert band is not None  # validated when the model was loaded
-        return band_logit_prior(band)[0]
-    return _logit(float(value))
-
-
 def _move_analysts(indicator: Indicator, scenario: str, steps: int, moved: Any) -> dict[str, dict[str, Any]]:
     """Every analyst's table with ``scenario`` moved by the amount the consensus moved.
 
@@ -130,9 +122,9 @@ def _move_analysts(indicator: Indicator, scenario: str, steps: int, moved: Any) 
         for analyst, table in indicator.elicitations.items()
     }
     if indicator.type == "binary":
-        delta = _point_logit(moved) - _point_logit(indicator.likelihood[scenario])  # type: ignore[arg-type]
+        delta = elicited_logit(moved) - elicited_logit(indicator.likelihood[scenario])  # type: ignore[arg-type]
         for table in tables.values():
-            shifted = _expit(_point_logit(table[scenario]) + delta)
+            shifted = _expit(elicited_logit(table[scenario]) + delta)
             table[scenario] = min(max(shifted, _FLOOR), 1 - _FLOOR)
     elif indicator.type == "ordinal":
         for table in tables.values():

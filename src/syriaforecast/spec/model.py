@@ -31,7 +31,7 @@ import pydantic
 import tomli_w
 
 from syriaforecast.errors import ModelFileError, Problem
-from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, parse_phrase
+from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, elicited_logit, parse_phrase
 from syriaforecast.spec import periods
 
 __all__ = [
@@ -1154,11 +1154,7 @@ def elicitation_consensus(
     for sid in scenario_ids:
         values = [table[sid] for table in tables]
         if indicator_type == "binary":
-            logits = []
-            for value in values:
-                band = parse_phrase(value) if isinstance(value, str) else None
-                logits.append(band_logit_prior(band)[0] if band is not None else _logit(float(value)))
-            consensus[sid] = _expit(math.fsum(logits) / n)
+            consensus[sid] = _expit(math.fsum(elicited_logit(value) for value in values) / n)
         elif indicator_type == "ordinal":
             n_levels = len(values[0])
             # logit P(level <= j) for j below the top level, averaged over analysts.
