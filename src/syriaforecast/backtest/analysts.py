@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -51,14 +50,21 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from syriaforecast.backtest.calibration import _as_of, _check_lead, case_scores, paired_difference
+from syriaforecast.backtest.calibration import (
+    _as_of,
+    _check_lead,
+    _check_world,
+    _sample_quietly,
+    _study_worlds,
+    case_scores,
+    paired_difference,
+)
 from syriaforecast.backtest.synthetic import (
     SyntheticWorld,
     analyst_model,
     consensus_model,
-    simulate_worlds,
 )
-from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
+from syriaforecast.errors import SyriaforecastError
 from syriaforecast.forecast import SAMPLE_DIMS, Forecast, forecast, hdi_bounds
 from syriaforecast.scoring import brier_score, log_score
 from syriaforecast.spec.model import ScenarioModel
@@ -209,21 +215,17 @@ def analyst_study(
     lead = _check_lead(base, lead)
     if not 0 < prob < 1:
         raise SyriaforecastError(f"prob: got {prob!r}; expected a probability in (0, 1)")
-    T = base.horizon_index + 1
-    if worlds is None:
-        worlds = simulate_worlds(
-            base,
-            n_worlds,
-            seed=seed,
-            analysts=analysts,
-            elicitation_noise=elicitation_noise,
-            report_rate=report_rate,
-            grades=grades,
-            n_observed_periods=T - lead,
-        )
-    worlds = list(worlds)
-    if not worlds:
-        raise SyriaforecastError("n_worlds: got 0; expected at least one world")
+    worlds = _study_worlds(
+        base,
+        worlds,
+        n_worlds=n_worlds,
+        seed=seed,
+        lead=lead,
+        analysts=analysts,
+        elicitation_noise=elicitation_noise,
+        report_rate=report_rate,
+        grades=grades,
+    )
     ids = worlds[0].model.analysts
     if len(ids) < 1 or "analyst_noise" not in worlds[0].parameters:
         raise SyriaforecastError(
@@ -248,10 +250,7 @@ def analyst_study(
     n_reports = np.empty(W, dtype=np.int64)
     sampler_seeds = np.random.SeedSequence(int(seed)).generate_state(W, dtype=np.uint32)
     for w, world in enumerate(worlds):
-        if world.model.scenario_ids != base.scenario_ids or world.path.shape != (T,):
-            raise SyriaforecastError(
-                f"worlds[{w}]: built from model {world.model.id!r}; expected worlds of {base.id!r}"
-            )
+        _check_world(base, world, w)
         if world.model.analysts != ids:
             raise SyriaforecastError(
                 f"worlds[{w}]: analysts {world.model.analysts}; expected the same analysts {ids} "
@@ -272,15 +271,11 @@ def analyst_study(
                 converged[w, m] = run.converged
             if m == 0 and "analyst_noise" in run.posterior:
                 has_analysts[w] = True
-                post = run.posterior["analyst_noise"].transpose(*SAMPLE_DIMS, ...)
-                order = [str(a) for a in post["analyst"].values] if "analyst" in post.coords else list(ids)
-                index = [order.index(a) for a in ids]
-                values = post.values.reshape(-1, len(order))[:, index]
-                low, high = hdi_bounds(post, prob=prob)
-                noise_post[:, w] = values.mean(axis=0), low.values[index], high.values[index]
-                if "analyst_bias" in run.posterior:
-                    bias_draws = run.posterior["analyst_bias"].transpose(*SAMPLE_DIMS, ...).values
-                    bias_mean[w] = bias_draws.reshape(-1, len(order))[:, index].mean(axis=0)
+                # The engine adds both analyst variables, labelled by analyst, or neither.
+                noise = run.posterior["analyst_noise"].sel(analyst=list(ids))
+                low, high = hdi_bounds(noise, prob=prob)
+                noise_post[:, w] = noise.mean(SAMPLE_DIMS).values, low.values, high.values
+                bias_mean[w] = run.posterior["analyst_bias"].sel(analyst=list(ids)).mean(SAMPLE_DIMS).values
             seconds[w, m] = time.perf_counter() - start
         start = time.perf_counter()
         ideal = ideal_model(world.model, true_bias[w], true_noise[w])
@@ -349,10 +344,7 @@ def _engine(
 ) -> Forecast:
     if exact:
         return forecast(model, evidence, as_of, exact=True)
-    with warnings.catch_warnings():
-        # Small draws miss the ESS threshold by design; convergence is recorded per world.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return forecast(model, evidence, as_of, draws=draws, tune=tune, chains=chains, seed=seed, exact=False)
+    return _sample_quietly(model, evidence, as_of, draws=draws, tune=tune, chains=chains, seed=seed)
 
 
 def summarise_analyst_study(

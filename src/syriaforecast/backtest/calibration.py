@@ -80,6 +80,43 @@ def _check_lead(model: ScenarioModel, lead: int) -> int:
     return int(lead)
 
 
+def _study_worlds(
+    base: ScenarioModel,
+    worlds: Sequence[SyntheticWorld] | None,
+    *,
+    n_worlds: int,
+    seed: int,
+    lead: int,
+    **simulate: Any,
+) -> list[SyntheticWorld]:
+    """The given worlds, or ``n_worlds`` simulated from ``base`` with evidence up to ``lead``."""
+    if worlds is None:
+        worlds = simulate_worlds(
+            base, n_worlds, seed=seed, n_observed_periods=base.horizon_index + 1 - lead, **simulate
+        )
+    worlds = list(worlds)
+    if not worlds:
+        raise SyriaforecastError("n_worlds: got 0; expected at least one world")
+    return worlds
+
+
+def _check_world(base: ScenarioModel, world: SyntheticWorld, w: int) -> None:
+    if world.model.scenario_ids != base.scenario_ids or world.path.shape != (base.horizon_index + 1,):
+        raise SyriaforecastError(
+            f"worlds[{w}]: built from model {world.model.id!r}; expected worlds of {base.id!r}"
+        )
+
+
+def _sample_quietly(
+    model: ScenarioModel, evidence: Any, as_of: dt.date, *, draws: int, tune: int, chains: int, seed: int
+) -> Any:
+    """A hierarchical forecast; small draws miss the ESS threshold by design, so no warning."""
+    with warnings.catch_warnings():
+        # Convergence is recorded per world by the caller.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return forecast(model, evidence, as_of, draws=draws, tune=tune, chains=chains, seed=seed, exact=False)
+
+
 def _report_cells(world: SyntheticWorld, as_of: dt.date) -> dict[tuple[int, int], np.ndarray]:
     """Per cell (period, indicator): ``[P(reports | x = 0), P(reports | x = 1)]`` of a binary model."""
     model = world.model
@@ -370,19 +407,16 @@ def calibration_study(
     if bayes_method not in ("importance", "gibbs"):
         raise SyriaforecastError(f"bayes_method: got {bayes_method!r}; expected 'importance' or 'gibbs'")
     T = base.horizon_index + 1
-    if worlds is None:
-        worlds = simulate_worlds(
-            base,
-            n_worlds,
-            seed=seed,
-            elicitation_noise=elicitation_noise,
-            report_rate=report_rate,
-            grades=grades,
-            n_observed_periods=T - lead,
-        )
-    worlds = list(worlds)
-    if not worlds:
-        raise SyriaforecastError("n_worlds: got 0; expected at least one world")
+    worlds = _study_worlds(
+        base,
+        worlds,
+        n_worlds=n_worlds,
+        seed=seed,
+        lead=lead,
+        elicitation_noise=elicitation_noise,
+        report_rate=report_rate,
+        grades=grades,
+    )
     as_of = _as_of(base, lead)
     n_time = T - lead
     S = len(base.scenarios)
@@ -403,25 +437,12 @@ def calibration_study(
     bayes_ess = np.full(W, np.nan)
     sampler_seeds = np.random.SeedSequence(int(seed)).generate_state(W, dtype=np.uint32)
     for w, world in enumerate(worlds):
-        if world.model.scenario_ids != base.scenario_ids or world.path.shape != (T,):
-            raise SyriaforecastError(
-                f"worlds[{w}]: built from model {world.model.id!r}; expected worlds of {base.id!r}"
-            )
+        _check_world(base, world, w)
         start = time.perf_counter()
         evidence = world.evidence.up_to(as_of)
-        with warnings.catch_warnings():
-            # Small draws miss the ESS threshold by design; convergence is recorded per world.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            hier = forecast(
-                base,
-                evidence,
-                as_of,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                seed=int(sampler_seeds[w]),
-                exact=False,
-            )
+        hier = _sample_quietly(
+            base, evidence, as_of, draws=draws, tune=tune, chains=chains, seed=int(sampler_seeds[w])
+        )
         runs = (
             hier,
             forecast(base, evidence, as_of, exact=True),
