@@ -249,56 +249,23 @@ def _print_summary(result: Any, console: Console) -> None:
     )
 
 
+def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Floats rounded to 6 decimals, as the JSON output carries them."""
+    return [{k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+
+
 def analyst_summary(result: Any, *, prob: float = 0.9) -> list[dict[str, Any]]:
     """Posterior of each analyst's bias and own noise (logit units); empty without analysts."""
-    posterior = result.posterior
-    if "analyst_noise" not in posterior:
-        return []
-    from syriaforecast.forecast import hdi_bounds
+    from syriaforecast.report.disagreement import analyst_summary as summary
 
-    rows = []
-    for analyst in posterior["analyst"].values:
-        entry: dict[str, Any] = {"analyst": str(analyst)}
-        for name in ("analyst_bias", "analyst_noise"):
-            draws = posterior[name].sel(analyst=analyst)
-            low, high = hdi_bounds(draws, prob=prob)
-            key = name.removeprefix("analyst_")
-            entry |= {
-                f"{key}_mean": round(float(draws.mean()), 6),
-                f"{key}_hdi_low": round(float(low), 6),
-                f"{key}_hdi_high": round(float(high), 6),
-            }
-        rows.append(entry)
-    return rows
+    return _rounded(summary(result, prob=prob))
 
 
 def disagreement_rows(result: Any, *, top: int = 5) -> list[dict[str, Any]]:
     """The indicators whose analysts' disagreement moves the horizon forecast most."""
-    if not result.model.analysts:
-        return []
-    from syriaforecast.report.disagreement import disagreement
+    from syriaforecast.report.disagreement import disagreement_rows as rows
 
-    table = disagreement(result, top=top)
-    names = dict(zip(result.model.scenario_ids, result.model.scenario_names, strict=True))
-    rows = []
-    for k, indicator in enumerate(table["indicator"].values):
-        analyst = str(table["swing_analyst"].values[k])
-        horizon = table["horizon"].sel(indicator=indicator, analyst=analyst)
-        moved = (horizon - table["consensus"]).values
-        scenario = result.model.scenario_ids[int(abs(moved).argmax())]
-        rows.append(
-            {
-                "indicator": str(indicator),
-                "swing": round(float(table["swing"].values[k]), 6),
-                "analyst": analyst,
-                "scenario": scenario,
-                "scenario_name": names[scenario],
-                "change": round(float(moved[int(abs(moved).argmax())]), 6),
-                "spread": round(float(table["spread"].values[k]), 6),
-                "reports": int(table["n_reports"].values[k]),
-            }
-        )
-    return rows
+    return _rounded(rows(result, top=top))
 
 
 def _print_analysts(result: Any, console: Console) -> None:

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from syriaforecast.forecast import Forecast
     from syriaforecast.spec.model import Indicator, ScenarioModel
 
-__all__ = ["disagreement"]
+__all__ = ["analyst_summary", "disagreement", "disagreement_rows"]
 
 #: Decibans per natural-log unit: 10 / ln(10).
 _DB_PER_NAT = 10.0 / math.log(10.0)
@@ -233,3 +233,67 @@ def disagreement(result: Forecast, *, top: int | None = None) -> xr.Dataset:
         },
     )
     return ds
+
+
+def disagreement_rows(result: Forecast, *, top: int = 5) -> list[dict[str, Any]]:
+    """The ``top`` disagreements worth a meeting, one row each, for tables (CLI, HTML report).
+
+    Each row names the indicator (``indicator``, ``label``), the analyst whose
+    table moves the horizon most (``analyst``), the scenario it moves most
+    (``scenario``, ``scenario_name``) and by how much (``change``, a signed
+    probability), with ``swing``, ``spread`` and ``reports``. Empty for a model
+    without analysts.
+    """
+    if not result.model.analysts:
+        return []
+    table = disagreement(result, top=top)
+    model = result.model
+    names = dict(zip(model.scenario_ids, model.scenario_names, strict=True))
+    rows = []
+    for k, indicator in enumerate(table["indicator"].values):
+        analyst = str(table["swing_analyst"].values[k])
+        moved = (table["horizon"].sel(indicator=indicator, analyst=analyst) - table["consensus"]).values
+        most = int(abs(moved).argmax())
+        scenario = model.scenario_ids[most]
+        rows.append(
+            {
+                "indicator": str(indicator),
+                "label": str(table["label"].values[k]),
+                "swing": float(table["swing"].values[k]),
+                "analyst": analyst,
+                "scenario": scenario,
+                "scenario_name": names[scenario],
+                "change": float(moved[most]),
+                "spread": float(table["spread"].values[k]),
+                "reports": int(table["n_reports"].values[k]),
+            }
+        )
+    return rows
+
+
+def analyst_summary(result: Forecast, *, prob: float = 0.9) -> list[dict[str, Any]]:
+    """Each analyst's posterior bias and own noise (logit units): mean and ``prob`` HDI.
+
+    One row per analyst with ``bias_mean``, ``bias_hdi_low``, ``bias_hdi_high``,
+    ``noise_mean``, ``noise_hdi_low`` and ``noise_hdi_high``. Empty when the
+    forecast has no analyst parameters (no analysts, or exact mode).
+    """
+    from syriaforecast.forecast import hdi_bounds
+
+    posterior = result.posterior
+    if "analyst_noise" not in posterior:
+        return []
+    rows = []
+    for analyst in posterior["analyst"].values:
+        entry: dict[str, Any] = {"analyst": str(analyst)}
+        for name in ("analyst_bias", "analyst_noise"):
+            draws = posterior[name].sel(analyst=analyst)
+            low, high = hdi_bounds(draws, prob=prob)
+            key = name.removeprefix("analyst_")
+            entry |= {
+                f"{key}_mean": float(draws.mean()),
+                f"{key}_hdi_low": float(low),
+                f"{key}_hdi_high": float(high),
+            }
+        rows.append(entry)
+    return rows

@@ -23,7 +23,7 @@ import pandas as pd
 from syriaforecast._io import atomic_path
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
-from syriaforecast.report.disagreement import disagreement
+from syriaforecast.report.disagreement import analyst_summary, disagreement_rows
 from syriaforecast.report.influence import evidence_contributions, since
 from syriaforecast.report.plots import (
     plot_collection,
@@ -208,8 +208,8 @@ def write_report(
         if previous is not None
         else None
     )
-    disagreements = (
-        timed("disagreement", lambda: disagreement(forecast, top=5)) if forecast.model.analysts else None
+    agenda = (
+        timed("disagreement", lambda: disagreement_rows(forecast, top=5)) if forecast.model.analysts else None
     )
 
     figures: dict[str, tuple[Callable[[], Figure], str]] = {
@@ -255,10 +255,10 @@ def write_report(
         collection=collection,
         sensitivity=sensitivity,
         changes=changes,
-        disagreements=disagreements,
         images=images,
         timings=timings,
         prob=prob,
+        agenda=agenda,
     )
     report = out / REPORT_NAME
     with atomic_path(report) as tmp:
@@ -279,7 +279,7 @@ def _page(
     images: dict[str, str],
     timings: dict[str, float],
     prob: float,
-    disagreements: Any = None,
+    agenda: list[dict[str, Any]] | None = None,
 ) -> str:
     model = forecast.model
     colors = scenario_colors(forecast)
@@ -507,8 +507,8 @@ def _page(
     add(images["sensitivity"])
 
     # ---- several analysts
-    if disagreements is not None:
-        _analysts_section(add, forecast, disagreements, names, prob)
+    if agenda is not None:
+        _analysts_section(add, forecast, agenda, prob)
 
     # ---- diagnosticity
     add("<h2>Diagnosticity (ACH matrix)</h2>")
@@ -582,11 +582,9 @@ def _page(
 
 
 def _analysts_section(
-    add: Callable[[str], Any], forecast: Forecast, table: Any, names: dict[str, str], prob: float
+    add: Callable[[str], Any], forecast: Forecast, agenda: list[dict[str, Any]], prob: float
 ) -> None:
     """Where the analysts disagree (exact-mode swing) and what the model learnt of each."""
-    from syriaforecast.forecast import hdi_bounds
-
     add("<h2>Analysts</h2>")
     add(
         '<p class="note">Disagreements worth a meeting: for each indicator, the analyst whose own table, '
@@ -594,21 +592,17 @@ def _analysts_section(
         "(computed in exact mode on this evidence). Spread: standard deviation of the analysts' "
         "elicited logits, averaged over scenarios.</p>"
     )
-    rows = []
-    for k, indicator in enumerate(table["indicator"].values):
-        analyst = str(table["swing_analyst"].values[k])
-        moved = (table["horizon"].sel(indicator=indicator, analyst=analyst) - table["consensus"]).values
-        top = int(np.abs(moved).argmax())
-        rows.append(
-            [
-                str(table["label"].values[k]),
-                analyst,
-                f"{100 * moved[top]:+.1f} pp",
-                names[forecast.model.scenario_ids[top]],
-                f"{float(table['spread'].values[k]):.2f}",
-                str(int(table["n_reports"].values[k])),
-            ]
-        )
+    rows = [
+        [
+            row["label"],
+            row["analyst"],
+            f"{100 * row['change']:+.1f} pp",
+            row["scenario_name"],
+            f"{row['spread']:.2f}",
+            str(row["reports"]),
+        ]
+        for row in agenda
+    ]
     add(
         _table(
             ["Indicator", "Analyst", "Moves", "Scenario", "Spread (logit)", "Reports"],
@@ -616,19 +610,16 @@ def _analysts_section(
             [False, False, True, False, True, True],
         )
     )
-    posterior = forecast.posterior
-    if "analyst_noise" not in posterior:
+    learnt = analyst_summary(forecast, prob=prob)
+    if not learnt:
         add('<p class="note">Exact mode: the consensus is taken as exact, so no analyst is weighed.</p>')
         return
     rows = []
-    for analyst in posterior["analyst"].values:
-        cells = [str(analyst)]
-        for name, fmt in (("analyst_bias", "{:+.2f}"), ("analyst_noise", "{:.2f}")):
-            draws = posterior[name].sel(analyst=analyst)
-            low, high = hdi_bounds(draws, prob=prob)
-            cells.append(
-                f"{fmt.format(float(draws.mean()))} ({fmt.format(float(low))} to {fmt.format(float(high))})"
-            )
+    for row in learnt:
+        cells = [row["analyst"]]
+        for key, fmt in (("bias", "{:+.2f}"), ("noise", "{:.2f}")):
+            mean, low, high = (fmt.format(row[f"{key}_{stat}"]) for stat in ("mean", "hdi_low", "hdi_high"))
+            cells.append(f"{mean} ({low} to {high})")
         rows.append(cells)
     add(
         f'<p class="note">What the model learnt of each analyst (posterior mean and {int(100 * prob)}% HDI, '
