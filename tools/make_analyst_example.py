@@ -34,7 +34,7 @@ import numpy as np
 import tomli_w
 
 from syriaforecast import load_model
-from syriaforecast.phrases import band_logit_prior, parse_phrase
+from syriaforecast.phrases import elicited_logit
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "models" / "russia_syria.toml"
@@ -71,16 +71,8 @@ def _expit(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def _point_logit(value: float | str) -> float:
-    if isinstance(value, str):
-        band = parse_phrase(value)
-        assert band is not None
-        return band_logit_prior(band)[0]
-    return _logit(float(value))
-
-
 def _shift_binary(value: float | str, delta: float) -> float:
-    return round(min(max(_expit(_point_logit(value) + delta), 0.01), 0.99), 2)
+    return round(min(max(_expit(elicited_logit(value) + delta), 0.01), 0.99), 2)
 
 
 def _shift_ordinal(probs: tuple[float, ...], delta: float) -> list[float]:
