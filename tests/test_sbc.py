@@ -161,6 +161,7 @@ def test_sbc_layout_and_plot(small_sbc):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # longer than the suite's 600 s limit
 def test_sbc_bundled_model_structure():
     """SBC on the bundled model's structure (35 indicators incl. phrases, ordinal, count; 37 months).
 
