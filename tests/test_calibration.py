@@ -22,7 +22,8 @@ one month ahead.
     cover the oracle probability (88-89%) and its ECE is no worse.
   - With denser reports (60% of indicators a month) the evidence can expose the
     elicitation errors; this is the design the issues' claim describes (a correctly
-    specified forecaster reaches about 0.78 of exact mode's log score here). At the
+    specified forecaster reaches about 0.75-0.8 of exact mode's log score there):
+    ``bayes`` reaches 0.773 on the 200 worlds below (expected log score 0.476). At the
     default sampler settings the hierarchical model is clearly better than exact
     mode: on 200 worlds, expected log score -0.095 [95% -0.168, -0.030] (ratio
     0.846), expected Brier -0.056 [-0.101, -0.015], ECE 0.058 against 0.075, and its
@@ -493,7 +494,8 @@ def test_realistic_design_200_worlds(realistic_study_200):
 
 # --------------------------------------------------------------------------- the claim of issues #3/#5
 # The same design with denser reports: 60% of indicators a month, so each indicator is
-# reported about 20 times within a regime and the reports can expose its elicitation error.
+# reported about 20 times over the 35 reported months and the reports can expose its
+# elicitation error.
 DENSE_RATE = 0.6
 
 
@@ -521,6 +523,10 @@ def test_dense_design_claim_200_worlds(dense_study_200):
     log score +0.300 [+0.226, +0.391]. The hierarchical 90% HDI covers the oracle
     probability 90.8% of the time (equal-tailed 93.8%). No divergences; 55% of worlds
     pass every convergence threshold (R-hat <= 1.01, ESS >= 400 on every period).
+    The correctly specified forecaster (``bayes``, Gibbs with 3,000 draws, run separately
+    on the same worlds, 21 min; median ESS 104): expected log score 0.4764 (ratio 0.773),
+    bayes - exact -0.140 [90% -0.205, -0.083], hierarchical - bayes +0.045 [+0.015, +0.082]:
+    the hierarchical model gets about two thirds of the attainable gain.
     """
     study = dense_study_200
     _check_claim(study, ci=0.95)
