@@ -55,6 +55,7 @@ from syriaforecast.backtest.calibration import (
     _check_lead,
     _check_world,
     _sample_quietly,
+    _study_attrs,
     _study_worlds,
     case_scores,
     paired_difference,
@@ -316,18 +317,11 @@ def analyst_study(
         },
         coords=coords,
         attrs={
-            "model_id": base.id,
-            "elicitation_error": base.elicitation_error,
-            "elicitation_noise": float(worlds[0].parameters["elicitation_sigma"][0]),
-            "report_rate": report_rate,
-            "lead": lead,
-            "as_of": as_of.isoformat(),
-            "draws": draws,
-            "tune": tune,
-            "chains": chains,
-            "prob": prob,
+            **_study_attrs(
+                base, worlds, report_rate=report_rate, lead=lead, as_of=as_of,
+                draws=draws, tune=tune, chains=chains, prob=prob, seed=seed,
+            ),
             "exact": int(exact),
-            "seed": seed,
         },
     )
 

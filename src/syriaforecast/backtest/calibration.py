@@ -500,23 +500,45 @@ def calibration_study(
         },
         coords=coords,
         attrs={
-            "model_id": base.id,
-            "elicitation_error": base.elicitation_error,
-            "elicitation_noise": float(worlds[0].parameters.get("elicitation_sigma", [np.nan])[0])
-            if worlds[0].parameters
-            else np.nan,
-            "report_rate": report_rate,
-            "lead": lead,
-            "as_of": as_of.isoformat(),
-            "draws": draws,
-            "tune": tune,
-            "chains": chains,
-            "prob": prob,
-            "seed": seed,
+            **_study_attrs(
+                base, worlds, report_rate=report_rate, lead=lead, as_of=as_of,
+                draws=draws, tune=tune, chains=chains, prob=prob, seed=seed,
+            ),
             "bayes_draws": bayes_draws,
             "bayes_method": bayes_method if bayes_draws > 0 else "",
         },
     )
+
+
+def _study_attrs(
+    base: ScenarioModel,
+    worlds: Sequence[SyntheticWorld],
+    *,
+    report_rate: float,
+    lead: int,
+    as_of: dt.date,
+    draws: int,
+    tune: int,
+    chains: int,
+    prob: float,
+    seed: int,
+) -> dict[str, Any]:
+    """The settings a synthetic-world study records in its attributes (netCDF-safe)."""
+    parameters = worlds[0].parameters
+    noise = float(parameters.get("elicitation_sigma", [np.nan])[0]) if parameters else np.nan
+    return {
+        "model_id": base.id,
+        "elicitation_error": base.elicitation_error,
+        "elicitation_noise": noise,
+        "report_rate": report_rate,
+        "lead": lead,
+        "as_of": as_of.isoformat(),
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "prob": prob,
+        "seed": seed,
+    }
 
 
 def case_scores(ds: xr.Dataset) -> xr.Dataset:
