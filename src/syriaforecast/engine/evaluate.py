@@ -22,10 +22,10 @@ from syriaforecast.engine.data import (
     build_engine_data,
     build_model_arrays,
 )
-from syriaforecast.engine.graph import EvidenceTensors
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
 from syriaforecast.engine.kernel import chain_terms_batch_kernel, pooled_shift_batch
-from syriaforecast.engine.pymc_model import exact_parameters
+from syriaforecast.engine.names import ANALYST_PARAMETER_NAMES, EVIDENCE_FIELDS, PARAMETER_NAMES
+from syriaforecast.engine.parameters import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -41,19 +41,6 @@ __all__ = [
     "exact_parameters_for",
     "forecast_parameters",
 ]
-
-#: Parameters that determine the chain; a Forecast keeps their draws.
-PARAMETER_NAMES = (
-    "initial_probability",
-    "persistence",
-    "elicitation_sigma",
-    "elicitation_eta",
-    "source_reliability",
-    "information_credibility",
-)
-#: Parameters of a model elicited by several analysts (hierarchical mode only), dimension ``analyst``.
-ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
-
 
 @dataclass(frozen=True)
 class DrawTerms:
@@ -97,7 +84,7 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         arrays.log_rate,
         arrays.is_count,
         data.n_periods,
-        *(getattr(data, name) for name in EvidenceTensors.fields()),
+        *(getattr(data, name) for name in EVIDENCE_FIELDS),
     )
     return [log_initial, log_transition, log_emission, cell_ll]
 

@@ -18,6 +18,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from syriaforecast.engine.names import ELICITATION_FIELDS, EVIDENCE_FIELDS
+
 __all__ = [
     "ChainTerms",
     "ElicitationTensors",
@@ -27,19 +29,6 @@ __all__ = [
     "forward_log_likelihood",
 ]
 
-_EVIDENCE_FIELDS = (
-    "cell_period",
-    "cell_indicator",
-    "cell_count_values",
-    "cell_slot_valid",
-    "face_log_reading",
-    "report_cell",
-    "report_match",
-    "report_noise",
-    "report_reliability",
-    "report_credibility",
-)
-_ELICITATION_FIELDS = ("cutpoints", "log_rate", "band_sd", "group_of", "is_count")
 
 
 @dataclass(frozen=True)
@@ -60,7 +49,7 @@ class EvidenceTensors:
     @staticmethod
     def fields() -> tuple[str, ...]:
         """Names of the evidence arrays, as on :class:`~syriaforecast.engine.data.EngineData`."""
-        return _EVIDENCE_FIELDS
+        return EVIDENCE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -76,7 +65,7 @@ class ElicitationTensors:
     @staticmethod
     def fields() -> tuple[str, ...]:
         """Names of the elicitation arrays, as on :class:`~syriaforecast.engine.data.ModelArrays`."""
-        return _ELICITATION_FIELDS
+        return ELICITATION_FIELDS
 
 
 @dataclass(frozen=True)

@@ -38,14 +38,13 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from syriaforecast.engine.data import (
-    CREDIBILITY_PRIOR_MEAN,
     GRADE_CONCENTRATION,
-    RELIABILITY_PRIOR_MEAN,
     EngineData,
     ModelArrays,
 )
 from syriaforecast.engine.graph import ElicitationTensors, EvidenceTensors, elicitation_shift
 from syriaforecast.engine.op import evidence_log_likelihood
+from syriaforecast.engine.parameters import exact_parameters, grade_means, samples_persistence
 
 __all__ = [
     "analyst_terms",
@@ -55,20 +54,6 @@ __all__ = [
     "samples_persistence",
     "structure_key",
 ]
-
-
-def _grade_means() -> tuple[np.ndarray, np.ndarray]:
-    return (
-        np.array(list(RELIABILITY_PRIOR_MEAN.values())),
-        np.array(list(CREDIBILITY_PRIOR_MEAN.values())),
-    )
-
-
-def samples_persistence(arrays: ModelArrays) -> bool:
-    """Whether persistence is a parameter (it is fixed at 1, or for a single scenario)."""
-    return (
-        arrays.n_scenarios > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0
-    )
 
 
 def structure_key(arrays: ModelArrays, n_periods: int) -> tuple[object, ...]:
@@ -159,7 +144,7 @@ def build_pymc_model(
         ``analyst`` for a model elicited by several analysts).
     """
     S = arrays.n_scenarios
-    rel_mean, cred_mean = _grade_means()
+    rel_mean, cred_mean = grade_means()
     grade_coords = {"reliability_grade": list("ABCDEF"), "credibility_grade": list("123456")}
     with pm.Model(coords=coords | grade_coords) as model:
         shared = {name: pm.Data(name, value) for name, value in model_data(arrays).items()}
@@ -218,21 +203,3 @@ def build_pymc_model(
         data_tensors["n_periods"] = pt.as_tensor(np.int64(len(coords["period"])))
         pm.Potential("evidence_log_likelihood", evidence_log_likelihood(params, data_tensors))
     return model
-
-
-def exact_parameters(arrays: ModelArrays) -> dict[str, np.ndarray]:
-    """Point values that take the model file as exact.
-
-    Scenario priors and ``persistence`` as written, no elicitation error (a
-    phrase sits at its band's logit midpoint), and each grade's prior mean
-    informativeness. Same names as the posterior's parameters.
-    """
-    rel_mean, cred_mean = _grade_means()
-    return {
-        "initial_probability": arrays.prior.copy(),
-        "persistence": np.full(arrays.n_scenarios, arrays.persistence),
-        "elicitation_sigma": np.zeros(arrays.n_groups),
-        "elicitation_eta": np.zeros((arrays.n_indicators, arrays.n_scenarios)),
-        "source_reliability": rel_mean,
-        "information_credibility": cred_mean,
-    }

@@ -16,18 +16,20 @@ from syriaforecast.engine.data import (
     ModelArrays,
 )
 from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack
-from syriaforecast.engine.graph import EvidenceTensors
+from syriaforecast.engine.names import EVIDENCE_FIELDS
+from syriaforecast.engine.parameters import samples_persistence
 
 __all__ = ["analyst_arguments", "build_sampler_model", "layout_for"]
 
 
 def layout_for(arrays: ModelArrays) -> Layout:
     """The unconstrained layout of a model's parameters."""
-    sample_persistence = (
-        arrays.n_scenarios > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0
-    )
     return Layout(
-        arrays.n_scenarios, arrays.n_groups, arrays.n_indicators, sample_persistence, arrays.n_analysts
+        arrays.n_scenarios,
+        arrays.n_groups,
+        arrays.n_indicators,
+        samples_persistence(arrays),
+        arrays.n_analysts,
     )
 
 
@@ -57,7 +59,7 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         arrays.log_rate,
         arrays.is_count,
         int(data.n_periods),
-        *(np.ascontiguousarray(getattr(data, name)) for name in EvidenceTensors.fields()),
+        *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
         *analyst_arguments(arrays),
     )
 
