@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+import syriaforecast as sf
+from syriaforecast.bundled import bundled_files
+from syriaforecast.cli import main
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 HEAVY = ("pymc", "pytensor", "matplotlib")
@@ -43,3 +50,41 @@ def test_cli_validate_and_exact_forecast_load_no_heavy_library(tiny_model_path, 
         f"'--evidence', {str(tiny_evidence_path)!r}, '--exact', '--json']) == 0"
     )
     assert _loaded_after(exact) == []
+
+
+def test_bundled_files_ship_inside_the_package():
+    package = Path(sf.__file__).parent
+    for path in (sf.bundled_model(), sf.bundled_evidence()):
+        assert path.is_file() and path.parent == package / "data"
+    model = sf.load_model(sf.bundled_model())
+    assert model.id and len(sf.load_evidence(sf.bundled_evidence(), model)) > 0
+    assert sf.bundled_model("central_bank_cut").name == "central_bank_cut.toml"
+    assert {"russia_syria.toml", "russia_syria_evidence.csv", "synthetic_base.toml"} <= set(bundled_files())
+
+
+def test_unknown_bundled_name_lists_what_ships():
+
+    with pytest.raises(sf.SyriaforecastError, match=r"no bundled file 'nope\.toml'.*russia_syria\.toml"):
+        sf.bundled_model("nope")
+
+
+def test_version_flag(capsys):
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"syriaforecast {sf.__version__}"
+
+
+def test_bare_forecast_in_any_folder_uses_the_bundled_model(tmp_path, monkeypatch, capsys):
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["forecast", "--exact", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    model = sf.load_model(sf.bundled_model())
+    expected = sf.forecast(model, sf.load_evidence(sf.bundled_evidence(), model), exact=True)
+    assert printed["model"] == model.id
+    means = expected.summary()["mean"]
+    for sid, row in printed["scenarios"].items():
+        assert abs(row["mean"] - float(means[sid])) <= 5e-7  # the JSON rounds to 6 places
+    assert list(tmp_path.iterdir()) == []  # nothing written where it ran

@@ -7,6 +7,7 @@ go to the engine (which builds and samples the PyMC model), which returns a
 
 from importlib.metadata import PackageNotFoundError, version
 
+from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import (
     ConvergenceWarning,
     EvidenceError,
@@ -45,6 +46,8 @@ __all__ = [
     "ValidationError",
     "__version__",
     "append_evidence",
+    "bundled_evidence",
+    "bundled_model",
     "forecast",
     "load_evidence",
     "load_forecast",
