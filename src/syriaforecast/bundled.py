@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -43,7 +42,9 @@ def bundled_path(name: str) -> Path:
     SyriaforecastError
         No bundled file has that name; the message lists those that exist.
     """
-    path = Path(os.fspath(files("syriaforecast").joinpath("data", name)))
+    path = files("syriaforecast").joinpath("data", name)
+    if not isinstance(path, Path):  # only a zipped install gives another Traversable
+        raise SyriaforecastError(f"bundled file {name!r}: the package is zipped; install it unpacked")
     if not path.is_file():
         raise SyriaforecastError(
             f"no bundled file {name!r}; the package ships: {', '.join(bundled_files())}"
