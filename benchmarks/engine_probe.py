@@ -58,7 +58,7 @@ def _batched_chain(
 
 
 def batched_chain_posterior(params: dict[str, np.ndarray], arrays: Any, data: Any) -> tuple[Any, Any, Any]:
-    from syriaforecast.engine.graph import EvidenceTensors
+    from syriaforecast.engine.names import EVIDENCE_FIELDS
 
     sigma = params["elicitation_sigma"][:, arrays.group_of]  # (D, I)
     scale = np.sqrt(sigma[:, :, None] ** 2 + arrays.band_sd[None] ** 2)
@@ -73,7 +73,7 @@ def batched_chain_posterior(params: dict[str, np.ndarray], arrays: Any, data: An
         arrays.log_rate,
         arrays.is_count,
         int(data.n_periods),
-        *(np.ascontiguousarray(getattr(data, name)) for name in EvidenceTensors.fields()),
+        *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
     )
 
 

@@ -28,7 +28,7 @@ from syriaforecast.backtest.sbc import (
     simulate_from_prior,
 )
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
-from syriaforecast.engine.pymc_model import build_pymc_model
+from syriaforecast.engine.reference.pymc_model import build_pymc_model
 from syriaforecast.engine.run import _coords
 from syriaforecast.spec.evidence import load_evidence
 

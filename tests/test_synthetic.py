@@ -24,7 +24,7 @@ from syriaforecast.backtest.synthetic import (
 )
 from syriaforecast.engine.data import CREDIBILITY_PRIOR_MEAN, RELIABILITY_PRIOR_MEAN, build_model_arrays
 from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
-from syriaforecast.engine.pymc_model import structure_key
+from syriaforecast.engine.reference.pymc_model import structure_key
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.spec.model import elicitation_consensus, parse_model
 

@@ -6,7 +6,7 @@ a generic SBC tool (such as ``simuk.SBC``) to draw data from. This module runs
 the same check with the engine's own pieces (Talts et al. 2020):
 
 1. draw every parameter from the engine's priors (:func:`draw_prior_parameters`,
-   the priors of :mod:`syriaforecast.engine.pymc_model`);
+   the priors of :mod:`syriaforecast.engine.reference.pymc_model`);
 2. simulate a scenario path and graded reports from those parameters with the
    synthetic-world generator (:func:`simulate_from_prior`);
 3. fit the hierarchical model with :func:`syriaforecast.forecast`;
@@ -47,7 +47,7 @@ from syriaforecast.engine.data import (
     build_model_arrays,
 )
 from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
-from syriaforecast.engine.pymc_model import samples_persistence
+from syriaforecast.engine.parameters import samples_persistence
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence
 from syriaforecast.spec.model import ScenarioModel

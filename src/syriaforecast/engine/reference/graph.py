@@ -1,12 +1,14 @@
-"""The model's maths as one PyTensor graph, used both for sampling and for exact mode.
+"""The model's maths as a PyTensor graph: the reference the compiled kernels are checked against.
 
-Everything here is written once: :func:`chain_terms` turns parameter tensors and
-evidence tensors into the chain's log initial probabilities, log transition
-matrix and per-period log emission likelihoods, and :func:`forward_log_likelihood`
-marginalises the latent scenario path in log space (stable for any number of
-periods; the unnormalised forward algorithm overflows near 90 periods, see
-pymc-extras issue 720). The PyMC model feeds random variables in; exact mode
-feeds the elicitations' point values.
+:func:`chain_terms` turns parameter tensors and evidence tensors into the
+chain's log initial probabilities, log transition matrix and per-period log
+emission likelihoods, and :func:`forward_log_likelihood` marginalises the
+latent scenario path in log space (stable for any number of periods; the
+unnormalised forward algorithm overflows near 90 periods, see pymc-extras
+issue 720). The library samples and evaluates through
+:mod:`syriaforecast.engine.kernel`; the tests compare that kernel, value and
+gradient, with this independent graph, and :func:`~syriaforecast.to_pymc`
+builds its PyMC model from :func:`elicitation_shift` and the kernel's Op.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Build the hierarchical PyMC model and the exact-mode parameter set.
+"""The hierarchical model as a PyMC model: the public PyMC door, :func:`to_pymc`.
 
 Parameters (all continuous; the latent scenario path is summed out exactly):
 
@@ -23,17 +23,19 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   ``m + sqrt(1 / W + sigma_g^2) eta`` with ``m`` the precision-weighted mean of
   ``d - bias``, and the elicitations' marginal likelihood is a potential.
 
-Everything that comes from the model file or the evidence enters as shared
-data, so one compiled sampler serves every model with the same structure
-(scenarios, indicators, groups, levels, periods): a warm update or another
-synthetic world only swaps data.
+Everything that comes from the model file or the evidence enters as named
+shared data (``pm.Data``), visible in ``model.data_vars``. The library itself samples the
+same density through :mod:`syriaforecast.engine.density` (the tests check
+that the two agree); this model is the PyMC door, :func:`to_pymc`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
@@ -41,18 +43,23 @@ from syriaforecast.engine.data import (
     GRADE_CONCENTRATION,
     EngineData,
     ModelArrays,
+    build_engine_data,
+    build_model_arrays,
 )
-from syriaforecast.engine.graph import ElicitationTensors, EvidenceTensors, elicitation_shift
-from syriaforecast.engine.op import evidence_log_likelihood
-from syriaforecast.engine.parameters import exact_parameters, grade_means, samples_persistence
+from syriaforecast.engine.names import GRADE_COORDS
+from syriaforecast.engine.parameters import grade_means, samples_persistence
+from syriaforecast.engine.reference.graph import ElicitationTensors, EvidenceTensors, elicitation_shift
+from syriaforecast.engine.reference.op import evidence_log_likelihood
+from syriaforecast.engine.run import _coords, n_chain_periods
+from syriaforecast.spec.evidence import Evidence, load_evidence
+from syriaforecast.spec.model import ScenarioModel
 
 __all__ = [
     "analyst_terms",
     "build_pymc_model",
-    "exact_parameters",
     "model_data",
-    "samples_persistence",
     "structure_key",
+    "to_pymc",
 ]
 
 
@@ -145,8 +152,7 @@ def build_pymc_model(
     """
     S = arrays.n_scenarios
     rel_mean, cred_mean = grade_means()
-    grade_coords = {"reliability_grade": list("ABCDEF"), "credibility_grade": list("123456")}
-    with pm.Model(coords=coords | grade_coords) as model:
+    with pm.Model(coords=coords | GRADE_COORDS) as model:
         shared = {name: pm.Data(name, value) for name, value in model_data(arrays).items()}
         evidence = EvidenceTensors(
             **{name: pm.Data(name, getattr(data, name)) for name in EvidenceTensors.fields()}
@@ -203,3 +209,65 @@ def build_pymc_model(
         data_tensors["n_periods"] = pt.as_tensor(np.int64(len(coords["period"])))
         pm.Potential("evidence_log_likelihood", evidence_log_likelihood(params, data_tensors))
     return model
+
+
+def to_pymc(
+    model: ScenarioModel,
+    evidence: Evidence | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+) -> pm.Model:
+    """The hierarchical model of a scenario analysis as a PyMC model.
+
+    The same priors and likelihood as the library's own sampler: the latent
+    scenario path is summed out exactly, so the evidence enters as one
+    ``pm.Potential`` (``evidence_log_likelihood``) computed by the library's
+    compiled kernel, with its gradient. Use it to look at the model
+    (``pm.model_to_graphviz``), extend it with your own variables, sample it
+    with any PyMC sampler, or draw from its priors.
+
+    Parameters
+    ----------
+    model : ScenarioModel
+        A validated model (:func:`~syriaforecast.load_model`).
+    evidence : Evidence, optional
+        Its evidence log (:func:`~syriaforecast.load_evidence`); none gives the prior model.
+    as_of : date or str, optional
+        Use only the reports dated on or before this date (default: all of them).
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``initial_probability`` (dims ``scenario``; absent for a
+        single scenario), ``persistence_z`` and the deterministic
+        ``persistence`` (``scenario``; only when persistence is uncertain),
+        ``elicitation_sigma`` (``group``), ``elicitation_eta`` (``indicator``,
+        ``scenario``), ``source_reliability`` (``reliability_grade``, A-F),
+        ``information_credibility`` (``credibility_grade``, 1-6) and, for a
+        model elicited by several analysts, ``analyst_bias`` and
+        ``analyst_noise`` (``analyst``). Coordinates also name the chain's
+        periods (``period``: the first period through the horizon's). The model
+        file's numbers and the evidence arrays are named ``pm.Data``.
+
+    Notes
+    -----
+    Up to a constant, the model's log density (``model.compile_logp(jacobian=False)``)
+    equals the density the library's sampler uses
+    (:mod:`syriaforecast.engine.density`, less the Jacobians of its transforms);
+    the test suite checks this at random points to 1e-8.
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> import syriaforecast as sf
+    >>> model = sf.load_model(sf.bundled_model())
+    >>> with sf.to_pymc(model, sf.load_evidence(sf.bundled_evidence(), model)):  # doctest: +SKIP
+    ...     idata = pm.sample(nuts_sampler="nutpie")
+    """
+    if evidence is None:
+        evidence = load_evidence(pd.DataFrame(columns=["date", "indicator", "value"]), model)
+    if as_of is not None:
+        evidence = evidence.up_to(as_of)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    return build_pymc_model(arrays, data, _coords(model))
