@@ -901,7 +901,7 @@ def render_calibration(cal: dict[str, Any]) -> str:
         out.append(f"Not run: {cal['unavailable']}.")
         return "\n".join(out)
     out.append(
-        f"`syriaforecast.backtest.calibration.calibration_study` on {cal['n_worlds']} worlds built from the bundled "
+        f"`syriaforecast.studies.calibration.calibration_study` on {cal['n_worlds']} worlds built from the bundled "
         f"model ({cal['base_model']}): in each, every elicited likelihood is off by a logit-normal error of sd "
         f"{cal['elicitation_noise']} (the model's own `elicitation_error` is {cal['model_elicitation_error']}), the "
         f"scenario path follows the model's chain, and each indicator is reported with probability "

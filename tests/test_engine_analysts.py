@@ -25,11 +25,12 @@ from scipy import integrate
 import syriaforecast as sf
 from syriaforecast.engine.data import ANALYST_FIELDS, build_engine_data, build_model_arrays
 from syriaforecast.engine.density import Layout, analyst_pool, log_density_and_gradient
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
 from syriaforecast.engine.kernel import chain_terms_batch_kernel
 from syriaforecast.engine.reference.graph import EvidenceTensors
 from syriaforecast.engine.run import SamplerSettings, run_engine
 from syriaforecast.engine.sampler import _density_arguments, layout_for
+from syriaforecast.forecast import forecast_parameters
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 
 from .test_density import assert_same_log_density

@@ -20,17 +20,17 @@ import xarray as xr
 from scipy import stats
 
 from syriaforecast import bundled_model, load_model
-from syriaforecast.backtest.sbc import (
+from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.reference.pymc_model import build_pymc_model
+from syriaforecast.engine.run import _coords
+from syriaforecast.spec.evidence import load_evidence
+from syriaforecast.studies.sbc import (
     draw_prior_parameters,
     plot_sbc,
     run_sbc,
     sbc_uniformity,
     simulate_from_prior,
 )
-from syriaforecast.engine.data import build_engine_data, build_model_arrays
-from syriaforecast.engine.reference.pymc_model import build_pymc_model
-from syriaforecast.engine.run import _coords
-from syriaforecast.spec.evidence import load_evidence
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"

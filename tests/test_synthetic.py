@@ -10,7 +10,12 @@ import pytest
 from scipy import stats
 
 from syriaforecast import forecast, load_model
-from syriaforecast.backtest.synthetic import (
+from syriaforecast.engine.data import CREDIBILITY_PRIOR_MEAN, RELIABILITY_PRIOR_MEAN, build_model_arrays
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+from syriaforecast.engine.reference.pymc_model import structure_key
+from syriaforecast.errors import SyriaforecastError
+from syriaforecast.spec.model import elicitation_consensus, parse_model
+from syriaforecast.studies.synthetic import (
     DEFAULT_LEAD,
     analyst_model,
     consensus_model,
@@ -22,11 +27,6 @@ from syriaforecast.backtest.synthetic import (
     simulate_worlds,
     with_analysts,
 )
-from syriaforecast.engine.data import CREDIBILITY_PRIOR_MEAN, RELIABILITY_PRIOR_MEAN, build_model_arrays
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
-from syriaforecast.engine.reference.pymc_model import structure_key
-from syriaforecast.errors import SyriaforecastError
-from syriaforecast.spec.model import elicitation_consensus, parse_model
 
 DATA = Path(__file__).parent / "data"
 

@@ -26,13 +26,14 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
+from syriaforecast.engine.evaluate import posterior_parameters
 from syriaforecast.engine.run import EngineRun, SamplerSettings, n_chain_periods, run_engine
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
 from syriaforecast.phrases import band_of, phrase_for
 from syriaforecast.spec.evidence import Evidence, load_evidence
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
-__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "load_forecast"]
+__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
 
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
 FORMAT_VERSION = 1
@@ -615,3 +616,15 @@ def _text_io(text: str) -> Any:
     import io
 
     return io.StringIO(text)
+
+
+def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> dict[str, np.ndarray]:
+    """The forecast's parameter draws, flattened to a leading draw axis.
+
+    Parameters fixed by the model (persistence of 1, a single scenario's
+    initial probability) are filled in from the model file; the analysts'
+    parameters are included when the posterior has them. ``max_draws``
+    thins evenly-spaced draws for expensive what-if analyses.
+    """
+    n_draws = result.horizon.sizes["chain"] * result.horizon.sizes["draw"]
+    return posterior_parameters(result.model, result.posterior, n_draws, max_draws=max_draws)

@@ -99,8 +99,8 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
     if n_synthetic is not None:
         if n_synthetic < 1:
             raise SyriaforecastError(f"--synthetic = {n_synthetic}: expected a number of worlds >= 1")
-        from syriaforecast.backtest.synthetic import simulate_worlds
         from syriaforecast.spec.model import load_model
+        from syriaforecast.studies.synthetic import simulate_worlds
 
         if cases_arg is not None and cases_arg.is_dir():
             raise SyriaforecastError(

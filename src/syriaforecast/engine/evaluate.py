@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -29,9 +29,6 @@ from syriaforecast.engine.parameters import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
-if TYPE_CHECKING:
-    from syriaforecast.forecast import Forecast
-
 __all__ = [
     "ANALYST_PARAMETER_NAMES",
     "PARAMETER_NAMES",
@@ -39,7 +36,7 @@ __all__ = [
     "chain_posterior",
     "chain_terms_for_draws",
     "exact_parameters_for",
-    "forecast_parameters",
+    "posterior_parameters",
 ]
 
 @dataclass(frozen=True)
@@ -137,18 +134,32 @@ def chain_posterior(terms: DrawTerms) -> ChainPosterior:
     return forward_backward(terms.log_initial, terms.log_transition, terms.log_emission)
 
 
-def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> dict[str, np.ndarray]:
-    """The forecast's parameter draws, flattened to a leading draw axis.
+def posterior_parameters(
+    model: ScenarioModel,
+    posterior: Mapping[Any, Any],
+    n_draws: int,
+    *,
+    max_draws: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Parameter draws flattened to a leading draw axis.
 
-    Parameters fixed by the model (persistence of 1, a single scenario's
-    initial probability) are filled in from the model file; the analysts'
-    parameters are included when the posterior has them. ``max_draws``
-    thins evenly-spaced draws for expensive what-if analyses.
+    Parameters
+    ----------
+    model : ScenarioModel
+        The model the draws belong to.
+    posterior : mapping of name to array
+        Draws with leading ``(chain, draw)`` axes, ``n_draws`` in all (a
+        Forecast's ``posterior``). Parameters fixed by the model (persistence
+        of 1, a single scenario's initial probability) may be absent and are
+        filled in from the model file; the analysts' parameters are included
+        when present.
+    n_draws : int
+        Chains times draws.
+    max_draws : int, optional
+        Keep this many evenly spaced draws (for expensive what-if analyses).
     """
-    exact = exact_parameters(build_model_arrays(result.model))
-    posterior = result.posterior
-    chains, draws = result.horizon.sizes["chain"], result.horizon.sizes["draw"]
-    D = chains * draws
+    exact = exact_parameters(build_model_arrays(model))
+    D = n_draws
     params = {}
     for name in PARAMETER_NAMES:
         if name in posterior:

@@ -46,8 +46,9 @@ from syriaforecast.engine.data import (
     ModelArrays,
     build_model_arrays,
 )
-from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws, forecast_parameters
+from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws
 from syriaforecast.errors import SyriaforecastError
+from syriaforecast.forecast import forecast_parameters
 from syriaforecast.spec.evidence import load_evidence
 from syriaforecast.spec.model import ScenarioModel
 

@@ -1,6 +1,6 @@
 """Calibration study: hierarchical vs exact-elicitation vs oracle forecasts on synthetic worlds.
 
-Each synthetic world (see :mod:`syriaforecast.backtest.synthetic`) has true
+Each synthetic world (see :mod:`syriaforecast.studies.synthetic`) has true
 likelihoods that sit off the elicited ones. Three forecasters see the same
 reports up to the same as-of date, ``lead`` periods before the horizon:
 
@@ -36,7 +36,6 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
-from syriaforecast.backtest.synthetic import SyntheticWorld, simulate_worlds
 from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.hmm import forward_backward
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
@@ -50,6 +49,7 @@ from syriaforecast.scoring import (
 )
 from syriaforecast.spec.evidence import RELIABILITY_GRADES
 from syriaforecast.spec.model import ScenarioModel
+from syriaforecast.studies.synthetic import SyntheticWorld, simulate_worlds
 
 __all__ = [
     "METHODS",
@@ -360,7 +360,7 @@ def calibration_study(
     seed : int
         Master seed for the worlds and the samplers.
     elicitation_noise, report_rate, grades
-        Passed to :func:`~syriaforecast.backtest.synthetic.simulate_world`.
+        Passed to :func:`~syriaforecast.studies.synthetic.simulate_world`.
     lead : int
         Periods between the as-of period (the last with reports) and the
         horizon's: the horizon is forecast, not observed. The defaults (one
