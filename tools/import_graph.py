@@ -5,7 +5,7 @@ Usage: ``python tools/import_graph.py [--src SRC]`` (no third-party dependencies
 Layers, lowest first; a module may import from its own layer and from layers
 below it, never from a layer above or a sibling layer of the same rank:
 
-    base      errors, _io, phrases, scoring, bundled (no syriaforecast imports
+    base      errors, _io, _maths, phrases, scoring, bundled (no syriaforecast imports
               beyond other base modules)
     spec      the model file and the evidence log: validated, pure data
     engine    arrays, compiled kernels, density, nutpie sampling, exact mode
@@ -31,7 +31,7 @@ from pathlib import Path
 PACKAGE = "syriaforecast"
 #: (rank, layer, module prefixes); the longest matching prefix decides a module's layer.
 LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
-    (0, "base", ("errors", "_io", "phrases", "scoring", "bundled")),
+    (0, "base", ("errors", "_io", "_maths", "phrases", "scoring", "bundled")),
     (1, "spec", ("spec",)),
     (2, "engine", ("engine",)),
     (3, "reference", ("engine.reference",)),

@@ -196,13 +196,9 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
 
 def _write_outputs(result: Any, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written = [result.save(out / "forecast.nc")]
-    try:
-        from syriaforecast.report.html import write_report
-    except ImportError:  # reporting layer not installed in this build
-        return written
-    written += write_report(result, out)
-    return written
+    from syriaforecast.report.html import write_report
+
+    return [result.save(out / "forecast.nc"), *write_report(result, out)]
 
 
 def _print_summary(result: Any, console: Console) -> None:

@@ -27,6 +27,7 @@ import xarray as xr
 
 from syriaforecast._io import atomic_path
 from syriaforecast.engine.evaluate import posterior_parameters
+from syriaforecast.engine.names import GRADE_COORDS, PARAMETER_DIMS
 from syriaforecast.engine.run import EngineRun, SamplerSettings, n_chain_periods, run_engine
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
 from syriaforecast.phrases import band_of, phrase_for
@@ -498,26 +499,16 @@ def _assemble(
 
 
 def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]) -> xr.Dataset:
-    dims = {
-        "initial_probability": ("scenario",),
-        "persistence": ("scenario",),
-        "elicitation_sigma": ("group",),
-        "elicitation_eta": ("indicator", "scenario"),
-        "source_reliability": ("reliability_grade",),
-        "information_credibility": ("credibility_grade",),
-        "analyst_bias": ("analyst",),
-        "analyst_noise": ("analyst",),
-    }
     extra = {
         "scenario": list(model.scenario_ids),
         "group": list(model.groups),
         "indicator": list(model.indicator_ids),
-        "reliability_grade": list("ABCDEF"),
-        "credibility_grade": list("123456"),
         "analyst": list(model.analysts),
+    } | GRADE_COORDS
+    data = {
+        name: (("chain", "draw", *PARAMETER_DIMS[name]), values) for name, values in run.parameters.items()
     }
-    data = {name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()}
-    used = {d for name in run.parameters for d in dims[name]}
+    used = {d for name in run.parameters for d in PARAMETER_DIMS[name]}
     return xr.Dataset(data, coords=dict(coords) | {k: v for k, v in extra.items() if k in used})
 
 

@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 _TINY = 1e-300
-_NEG_INF = -np.inf
 
 
 @numba.njit(cache=True, nogil=True)

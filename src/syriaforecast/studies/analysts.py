@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from syriaforecast._maths import expit_array, logit_array
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.forecast import SAMPLE_DIMS, Forecast, forecast, hdi_bounds
 from syriaforecast.scoring import brier_score, log_score
@@ -77,15 +78,6 @@ ENGINE_ARMS: tuple[str, ...] = ("pooled", "average")
 _SCORES = ("brier", "log_score", "expected_brier", "expected_log_score")
 _FLOOR = 1e-6
 _MAX_RATE = 1e4
-
-
-def _expit(x: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
-
-def _logit(p: Any) -> Any:
-    p = np.asarray(p, dtype=float)
-    return np.log(p) - np.log1p(-p)
 
 
 def ideal_model(model: ScenarioModel, bias: np.ndarray, noise: np.ndarray) -> ScenarioModel:
@@ -129,13 +121,13 @@ def ideal_model(model: ScenarioModel, bias: np.ndarray, noise: np.ndarray) -> Sc
         for sid in model.scenario_ids:
             values = [ind.elicitations[ids[k]][sid] for k in present]
             if ind.type == "binary":
-                location = _logit(np.asarray(values, dtype=float)) - bias[present]
-                likelihood[sid] = float(np.clip(_expit(w @ location), _FLOOR, 1 - _FLOOR))
+                location = logit_array(np.asarray(values, dtype=float)) - bias[present]
+                likelihood[sid] = float(np.clip(expit_array(w @ location), _FLOOR, 1 - _FLOOR))
             elif ind.type == "ordinal":
                 cum = np.clip(np.cumsum(np.asarray(values, dtype=float), axis=1)[:, :-1], 1e-300, 1 - 1e-16)
                 # The analysts' cutpoints sit at c - bias - noise * eps: add the bias back.
-                location = w @ (_logit(cum) + bias[present][:, None])
-                levels = np.maximum(np.diff(np.concatenate([[0.0], _expit(location), [1.0]])), _FLOOR)
+                location = w @ (logit_array(cum) + bias[present][:, None])
+                levels = np.maximum(np.diff(np.concatenate([[0.0], expit_array(location), [1.0]])), _FLOOR)
                 likelihood[sid] = tuple(float(v) for v in levels / levels.sum())
             else:
                 location = np.log(np.asarray(values, dtype=float)) - bias[present]

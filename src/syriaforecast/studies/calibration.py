@@ -37,7 +37,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from syriaforecast.engine.data import build_model_arrays
-from syriaforecast.engine.hmm import forward_backward
+from syriaforecast.engine.hmm import forward_backward, forward_filter
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 from syriaforecast.forecast import SAMPLE_DIMS, forecast, hdi_bounds
 from syriaforecast.scoring import (
@@ -190,12 +190,9 @@ def _gibbs_reference(
             # Periods repeat (several indicators a period): add.at sums them (a view, by period).
             np.add.at(log_emission.transpose(1, 0, 2), t_of, lc.transpose(1, 0, 2))
         log_filtered = np.empty((C, T, S))
-        message = log_initial[None] + log_emission[:, 0]
-        log_filtered[:, 0] = message - logsumexp(message, axis=1, keepdims=True)
-        for t in range(1, T):
-            message = logsumexp(log_filtered[:, t - 1, :, None] + log_transition[None], axis=1)
-            message = message + log_emission[:, t]
-            log_filtered[:, t] = message - logsumexp(message, axis=1, keepdims=True)
+        messages = forward_filter(log_initial[None], log_transition[None], log_emission)
+        for t, (message, _) in enumerate(messages):
+            log_filtered[:, t] = message
         if it >= burn:
             horizon[it - burn] = np.exp(log_filtered[:, -1])
         if not L:

@@ -58,24 +58,8 @@ __all__ = [
     "analyst_terms",
     "build_pymc_model",
     "model_data",
-    "structure_key",
     "to_pymc",
 ]
-
-
-def structure_key(arrays: ModelArrays, n_periods: int) -> tuple[object, ...]:
-    """What a compiled sampler depends on; models that agree here share one."""
-    key: tuple[object, ...] = (
-        arrays.n_scenarios,
-        arrays.n_indicators,
-        arrays.n_groups,
-        arrays.cutpoints.shape[2],
-        n_periods,
-        samples_persistence(arrays),
-    )
-    if arrays.n_analysts:
-        key += (arrays.n_analysts, arrays.elicitation_offset.shape[0])
-    return key
 
 
 def analyst_terms(
