@@ -20,9 +20,9 @@ import pytest
 import syriaforecast as sf
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "russia_syria.toml"
-EVIDENCE = ROOT / "models" / "russia_syria_evidence.csv"
-PROVENANCE = ROOT / "models" / "russia_syria_evidence_provenance.csv"
+MODEL = sf.bundled_model()
+EVIDENCE = sf.bundled_evidence()
+PROVENANCE = EVIDENCE.with_name("russia_syria_evidence_provenance.csv")
 REVIEW = ROOT / "docs" / "bundled-model-review.md"
 README = ROOT / "README.md"
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from syriaforecast.bundled import bundled_model
 from syriaforecast.errors import ModelFileError, Problem
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model, save_model
 
 ROOT = Path(__file__).parent.parent
 TINY = Path(__file__).parent / "data" / "tiny" / "model.toml"
-RUSSIA = ROOT / "models" / "russia_syria.toml"
+RUSSIA = bundled_model()
 
 TEAM_TEXT = """\
 # Tiny model elicited by several analysts.
@@ -747,9 +748,9 @@ def test_mapping_with_none_tables_is_refused_not_crashed() -> None:
 
 
 # --------------------------------------------------------------------------- one analyst: unchanged
-#: sha256 of ``load_model("models/russia_syria.toml").to_toml()`` as written by the code from before
-#: several analysts existed (commit eaec455~1). If the bundled model file itself is edited, regenerate
-#: it with that code (``git archive eaec455~1 src``), not with the current one, so the check stays
+#: sha256 of ``load_model(bundled_model()).to_toml()`` as written by the code from before several
+#: analysts existed (commit eaec455~1). If the bundled model file itself is edited, regenerate it
+#: with that code (``git archive eaec455~1 src``), not with the current one, so the check stays
 #: independent. Regenerated for the revised model of issue #20.
 RUSSIA_TO_TOML_SHA256 = "1343e6bc984bee687e83802f3fc09442ead5f5caa9920f4465959e9046b16d5d"
 

@@ -19,13 +19,11 @@ import argparse
 import dataclasses
 import time
 import warnings
-from pathlib import Path
 
 import syriaforecast as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "russia_syria.toml"
-EVIDENCE = ROOT / "models" / "russia_syria_evidence.csv"
+MODEL = sf.bundled_model()
+EVIDENCE = sf.bundled_evidence()
 PERSISTENCE = (0.95, 0.98, 0.99, 1.0)
 KINDS = ("horizon", "filtered", "smoothed")
 
