@@ -375,15 +375,25 @@ def _page(
             f"{changes.attrs['n_removed']} removed. "
             "Other: re-estimated parameters, Monte Carlo error and interactions.</p>"
         )
+        if int(changes.attrs.get("n_late", 0)):
+            add(
+                f'<p class="note">{int(changes.attrs["n_late"])} of the added reports were published '
+                f"late and rewrote earlier periods ({_e(str(changes.attrs['late_periods']))}): they "
+                "describe periods the earlier forecast already covered.</p>"
+            )
         if changes.sizes["report"]:
             strongest = np.abs(changes["contribution"].to_numpy()).max(axis=1)
             top = np.argsort(-strongest, kind="stable")[:10]
             rows = []
             for k in top:
                 r = changes.isel(report=int(k))
+                late = "rewrites_earlier" in r and bool(r["rewrites_earlier"].item())
+                status = str(r["status"].item())
+                if late:
+                    status += f" (late, published {r['published'].item()})"
                 rows.append(
                     [
-                        str(r["status"].item()),
+                        status,
                         _Raw(f'<span class="date">{_e(r["date"].item())}</span>'),
                         str(r["indicator"].item()),
                         _value(model, str(r["indicator"].item()), str(r["value"].item())),

@@ -478,6 +478,7 @@ def evidence_contributions(
 # --------------------------------------------------------------------------- since
 def _report_keys(table: pd.DataFrame) -> list[tuple[Any, ...]]:
     columns = ["date", "indicator", "value", "reliability", "credibility", "source", "note"]
+    columns += [c for c in ("published", "report") if c in table]
     return [tuple(row) for row in table[columns].itertuples(index=False, name=None)]
 
 
@@ -524,7 +525,12 @@ def since(
         parameters' re-estimation, Monte Carlo error and interactions.
         Over ``report`` (added and removed reports): ``contribution`` (decibans;
         for removed reports, the effect of removing them) with coordinates
-        ``status``, ``date``, ``indicator``, ``value``, ``grade``.
+        ``status``, ``date``, ``published``, ``indicator``, ``value``, ``grade``,
+        ``report_id`` and ``rewrites_earlier``: an added report about a period
+        the previous forecast already covered (``date`` on or before its as-of
+        date) that was published after it, i.e. a late report that rewrote an
+        earlier period. ``attrs["n_late"]`` counts them and
+        ``attrs["late_periods"]`` lists the periods they rewrote.
     """
     if previous.model.to_toml() != current.model.to_toml():
         raise SyriaforecastError(
@@ -571,6 +577,14 @@ def since(
     contribution = np.concatenate([added_single.mean(axis=1), -removed_single.mean(axis=1)], axis=0).reshape(
         len(rows), len(scen)
     )
+    late = [
+        status == "added" and d <= previous.as_of
+        for status, d in zip(["added"] * len(added) + ["removed"] * len(removed), rows["date"], strict=True)
+    ]
+    labels = model.period_labels(model.horizon_index + 1)
+    late_periods = sorted({labels[int(p)] for p, flag in zip(rows["period"], late, strict=True) if flag})
+    published = rows["published"] if "published" in rows else rows["date"]
+    report_ids = rows["report"] if "report" in rows else pd.Series([""] * len(rows))
     out = xr.Dataset(
         {
             "previous": ("scenario", p_prev),
@@ -590,6 +604,9 @@ def since(
             "report": np.arange(len(rows)),
             "status": ("report", ["added"] * len(added) + ["removed"] * len(removed)),
             "date": ("report", [d.isoformat() for d in rows["date"]]),
+            "published": ("report", [d.isoformat() for d in published]),
+            "report_id": ("report", [str(r) for r in report_ids]),
+            "rewrites_earlier": ("report", np.asarray(late, dtype=bool)),
             "indicator": ("report", [str(i) for i in rows["indicator"]]),
             "value": ("report", [str(v) for v in rows["value"]]),
             "grade": (
@@ -603,6 +620,8 @@ def since(
             "current_as_of": current.as_of.isoformat(),
             "n_added": len(added),
             "n_removed": len(removed),
+            "n_late": int(sum(late)),
+            "late_periods": ", ".join(late_periods),
             "prob": float(prob),
         },
     )

@@ -1,0 +1,182 @@
+"""Evidence as analysts have it (#16): publication dates, report ids, urls and coders.
+
+A report published after an as-of date must change nothing at that date and be
+used after it; every as-of view (forecast, backtest cutoffs, ``since``) follows
+``published``. The expected values come from forecasts on evidence with the
+late report removed by hand, not from the filtering under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import syriaforecast as sf
+import syriaforecast.backtest as bt
+from syriaforecast.errors import EvidenceError
+from syriaforecast.report import since
+
+CASES = Path(__file__).parent / "data" / "cases"
+HEADER = "date,indicator,value,reliability,credibility,source,note,published,report,url,coder"
+
+
+@pytest.fixture
+def model(tiny_model_path: Path) -> sf.ScenarioModel:
+    return sf.load_model(tiny_model_path)
+
+
+def load(model: sf.ScenarioModel, *rows: str, header: str = HEADER) -> sf.Evidence:
+    frame = pd.DataFrame([r.split(",") for r in rows], columns=header.split(","))
+    return sf.load_evidence(frame, model)
+
+
+def problems(model: sf.ScenarioModel, *rows: str, tmp_path: Path) -> list:
+    path = tmp_path / "e.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    with pytest.raises(EvidenceError) as info:
+        sf.load_evidence(path, model)
+    return info.value.problems
+
+
+# --------------------------------------------------------------------------- validation
+def test_published_defaults_to_date_and_is_kept(model):
+    evidence = load(
+        model,
+        "2025-01-06,talks,1,,,Wire,,,r1,https://example.org/a,alice",
+        "2025-02-06,talks,0,B,2,Wire,,2025-04-01,r2,,bob",
+    )
+    table = evidence.to_dataframe()
+    assert list(table["published"]) == [dt.date(2025, 1, 6), dt.date(2025, 4, 1)]
+    assert list(table["report"]) == ["r1", "r2"]
+    assert list(table["url"]) == ["https://example.org/a", ""]
+    assert list(table["coder"]) == ["alice", "bob"]
+    assert evidence.last_date == dt.date(2025, 2, 6)
+    assert evidence.last_published == dt.date(2025, 4, 1)
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "allowed"),
+    [
+        ("2025-02-06,talks,0,B,2,,,2025-02-05,,,", "published", "on or after the row's date 2025-02-06"),
+        ("2025-02-06,talks,0,B,2,,,2025-02-31,,,", "published", "an ISO date"),
+        ("2025-02-06,talks,0,B,2,,,,,ftp://example.org/x,", "url", "http:// or https://"),
+        ("2025-02-06,talks,0,B,2,,,,,https:///nohost,", "url", "with a host"),
+        ("2025-02-06,talks,0,B,2,,,,,http://exa mple.org,", "url", "no spaces"),
+    ],
+)
+def test_bad_provenance_is_located(model, tmp_path, row, field, allowed):
+    found = problems(model, "2025-01-06,talks,1,,,,,,,,", row, tmp_path=tmp_path)
+    assert len(found) == 1
+    assert found[0].location == "line 3"
+    assert found[0].field == field
+    assert allowed in found[0].allowed
+
+
+def test_report_id_reused_with_different_grades_is_refused(model, tmp_path):
+    found = problems(
+        model,
+        "2025-02-06,talks,0,B,2,,,,visit,,",
+        "2025-02-07,tension,low,B,2,,,,visit,,",
+        "2025-02-08,incidents,3,C,2,,,,visit,,",
+        "2025-02-08,incidents,3,C,2,,,,other,,",
+        tmp_path=tmp_path,
+    )
+    assert len(found) == 1
+    assert found[0].location == "line 2, line 3, line 4"
+    assert found[0].field == "report"
+    assert found[0].value == "'visit'"
+    assert "B2, C2" in found[0].allowed
+
+
+def test_provenance_round_trips_through_csv_and_saved_forecasts(model, tmp_path):
+    evidence = load(
+        model,
+        "2025-01-06,talks,1,,,Wire,,,r1,https://example.org/a?b=1,alice",
+        "2025-02-06,talks,0,B,2,Wire,,2025-04-01,r2,,bob",
+    )
+    text = evidence.to_csv_text()
+    assert text.splitlines()[0] == HEADER
+    path = tmp_path / "e.csv"
+    path.write_text(text)
+    again = sf.load_evidence(path, model)
+    # Equal but for where the rows came from (file lines, not DataFrame rows).
+    pd.testing.assert_frame_equal(
+        again.to_dataframe().drop(columns="line"), evidence.to_dataframe().drop(columns="line")
+    )
+    result = sf.forecast(model, evidence, as_of="2025-06-30", exact=True)
+    saved = sf.load_forecast(result.save(tmp_path / "f.nc"))
+    assert saved.evidence == evidence
+    tree = result.to_datatree()
+    assert list(tree["observed_data"]["url"].values) == ["https://example.org/a?b=1", ""]
+    assert list(tree["observed_data"]["published"].values) == ["2025-01-06", "2025-04-01"]
+
+
+def test_a_log_without_the_new_columns_is_written_as_before(model, tiny_evidence_path):
+    evidence = sf.load_evidence(tiny_evidence_path, model)
+    assert evidence.to_csv_text() == tiny_evidence_path.read_text()
+
+
+# --------------------------------------------------------------------------- as-of views
+ON_TIME = (
+    "2025-01-06,talks,1,,,,,,,,",
+    "2025-02-03,tension,low,B,2,,,,,,",
+)
+# A strong report about January, published in May.
+LATE = "2025-01-20,incidents,6,A,1,,,2025-05-10,late-1,,"
+
+
+def test_a_report_published_after_as_of_changes_nothing_then_and_counts_after(model):
+    with_late = load(model, *ON_TIME, LATE)
+    without = load(model, *ON_TIME)
+    before = sf.forecast(model, with_late, as_of="2025-05-09", exact=True)
+    blind = sf.forecast(model, without, as_of="2025-05-09", exact=True)
+    np.testing.assert_array_equal(before.horizon.values, blind.horizon.values)
+    np.testing.assert_array_equal(before.filtered.values, blind.filtered.values)
+    np.testing.assert_array_equal(before.smoothed.values, blind.smoothed.values)
+    assert len(before.evidence) == 2
+    after = sf.forecast(model, with_late, as_of="2025-05-10", exact=True)
+    blind_after = sf.forecast(model, without, as_of="2025-05-10", exact=True)
+    # Once published, it rewrites January's filtered probability (and the horizon).
+    jan = after.filtered.sel(time="2025-01").values - blind_after.filtered.sel(time="2025-01").values
+    assert np.abs(jan).max() > 0.05
+    assert np.abs(after.horizon.values - blind_after.horizon.values).max() > 0.01
+    # The default as-of date is the latest publication, so nothing is left out.
+    assert sf.forecast(model, with_late, exact=True).as_of == dt.date(2025, 5, 10)
+
+
+def test_since_says_which_late_report_rewrote_which_period(model):
+    evidence = load(model, *ON_TIME, LATE, "2025-05-12,talks,0,C,3,,,,,,")
+    previous = sf.forecast(model, evidence, as_of="2025-04-30", exact=True)
+    current = sf.forecast(model, evidence, as_of="2025-05-31", exact=True)
+    changes = since(previous, current)
+    assert changes.attrs["n_added"] == 2
+    assert changes.attrs["n_late"] == 1
+    assert changes.attrs["late_periods"] == "2025-01"
+    flags = dict(zip(changes["date"].values, changes["rewrites_earlier"].values, strict=True))
+    assert flags == {"2025-01-20": True, "2025-05-12": False}
+    assert list(changes["published"].values) == ["2025-05-10", "2025-05-12"]
+
+
+def test_backtest_cutoffs_never_see_late_published_reports():
+    case = bt.load_case(CASES / "calm_holds")
+    # War signals about September (before the third cutoff), published only in October.
+    rows = [
+        {"date": "2025-09-20", "indicator": ind, "value": v, "reliability": "A", "credibility": "1",
+         "published": "2025-10-01", "report": "retro"}
+        for ind, v in [("clash", "1"), ("airstrike", "1"), ("mobilise", "1"), ("curfew", "1")]
+    ]  # fmt: skip
+    evidence = case.evidence.append(rows, case.model)
+    spoiled = bt.Case(case.id, case.model, evidence, case.outcome, case.resolved)
+    cutoffs = ["2025-03-31", "2025-06-30", "2025-09-30", "2025-10-31"]
+    clean = bt.backtest([case], cutoffs=cutoffs, method="exact", executor="serial", progress=False)
+    full = bt.backtest([spoiled], cutoffs=cutoffs, method="exact", executor="serial", progress=False)
+    # Before publication the forecasts are those without the report, bit for bit.
+    np.testing.assert_array_equal(full["forecast"].values[0, :3], clean["forecast"].values[0, :3])
+    np.testing.assert_array_equal(full["reports"].values[0, :3], clean["reports"].values[0, :3])
+    assert int(full["reports"][0, 3]) == int(clean["reports"][0, 3]) + 4
+    war = [float(r["forecast"].sel(scenario="war")[0, -1]) for r in (clean, full)]
+    assert war[1] - war[0] > 0.1
