@@ -180,3 +180,20 @@ def test_backtest_cutoffs_never_see_late_published_reports():
     assert int(full["reports"][0, 3]) == int(clean["reports"][0, 3]) + 4
     war = [float(r["forecast"].sel(scenario="war")[0, -1]) for r in (clean, full)]
     assert war[1] - war[0] > 0.1
+
+
+def test_the_html_report_shows_sources_links_coders_and_late_reports(model, tmp_path):
+    from syriaforecast.report import write_report
+
+    evidence = load(
+        model,
+        *ON_TIME,
+        LATE[:-1] + "https://example.org/story?a=1&b=2,carol",
+    )
+    previous = sf.forecast(model, evidence, as_of="2025-04-30", exact=True)
+    current = sf.forecast(model, evidence, as_of="2025-05-31", exact=True)
+    written = write_report(current, tmp_path / "out", previous=previous)
+    page = next(p for p in written if str(p).endswith(".html")).read_text()
+    assert 'href="https://example.org/story?a=1&amp;b=2"' in page
+    assert "carol" in page and "late-1" in page
+    assert "published late and rewrote earlier periods (2025-01)" in page

@@ -457,6 +457,39 @@ def _page(
         )
     )
 
+    if by_report.sizes["report"]:
+        add("<h3>Strongest reports (each left out alone)</h3>")
+        strength = np.abs(by_report["mean"].to_numpy()).max(axis=1)
+        rows = []
+        for k in np.argsort(-strength, kind="stable")[:12]:
+            item = by_report.isel(report=int(k))
+            url = str(item["url"].item()) if "url" in item.coords else ""
+            published = str(item["published"].item()) if "published" in item.coords else ""
+            date = str(item["date"].item())
+            rows.append(
+                [
+                    _Raw(f'<span class="date">{_e(date)}</span>'),
+                    "" if published in ("", date) else published,
+                    str(item["indicator"].item()),
+                    _value(model, str(item["indicator"].item()), str(item["value"].item())),
+                    str(item["grade"].item()),
+                    str(item["source"].item()) if "source" in item.coords else "",
+                    str(item["report_id"].item()) if "report_id" in item.coords else "",
+                    str(item["coder"].item()) if "coder" in item.coords else "",
+                    # url is validated as http(s) at load; escaped like any text.
+                    _Raw(f'<a href="{_e(url)}" rel="noopener noreferrer">link</a>') if url else "",
+                ]
+                + [_db(float(item["mean"].sel(scenario=sid))) for sid in model.scenario_ids]
+            )
+        add(
+            _table(
+                ["Date", "Published", "Indicator", "Value", "Grade", "Source", "Report", "Coder", "Link"]
+                + [f"{names[s]} (dB)" for s in model.scenario_ids],
+                rows,
+                [False] * 9 + [True] * len(model.scenario_ids),
+            )
+        )
+
     # ---- collection
     add("<h2>What to collect next</h2>")
     entropy = collection.attrs.get("entropy_bits", float("nan"))

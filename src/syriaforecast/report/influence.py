@@ -368,7 +368,8 @@ def evidence_contributions(
         (decibans) and ``decibans`` (per draw, dims ``sample, by, scenario``);
         ``total_mean``, ``total_low``, ``total_high`` (all evidence against none).
         For reports, coordinates ``date``, ``indicator``, ``value``, ``grade``,
-        ``line``; for indicators and groups, ``label`` and ``n_reports``.
+        ``line``, ``published``, ``report_id``, ``source``, ``url``, ``coder``;
+        for indicators and groups, ``label`` and ``n_reports``.
         Scenario coordinate ``name`` has the scenario names. Attributes state
         the units and definition.
 
@@ -449,6 +450,11 @@ def evidence_contributions(
                 [grade_label(r, c) for r, c in zip(rows["reliability"], rows["credibility"], strict=True)],
             ),
             line=(by, labels),
+            published=(by, [d.isoformat() for d in rows["published"]]),
+            report_id=(by, [str(v) for v in rows["report"]]),
+            source=(by, [str(v) for v in rows["source"]]),
+            url=(by, [str(v) for v in rows["url"]]),
+            coder=(by, [str(v) for v in rows["coder"]]),
         )
     else:
         out = out.assign_coords(
