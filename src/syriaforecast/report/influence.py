@@ -29,6 +29,7 @@ for all variants at once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -58,7 +59,7 @@ __all__ = ["evidence_contributions", "since"]
 
 #: Decibans per natural-log unit: 10 / ln(10).
 DB_PER_NAT = 10.0 / np.log(10.0)
-_BY = ("report", "indicator", "group")
+_BY = ("report", "indicator", "group", "report_id", "source")
 _TARGETS = ("horizon", "as_of")
 #: Largest variants x draws x periods x scenarios block held in memory at once.
 _BLOCK = 4_000_000
@@ -140,13 +141,27 @@ def period_start(model: ScenarioModel, period: int) -> dt.date:
     return (model.first_period + period).start_time.date()
 
 
+def indicator_only_arrays(base: ModelArrays, moved: ModelArrays, indicator: int) -> ModelArrays:
+    """``base`` with one indicator's elicitation arrays taken from ``moved`` (a what-if of that indicator).
+
+    A cell coupled to others by a multi-row report shares one likelihood with
+    them, so a what-if about one indicator must leave the others' elicitations alone.
+    """
+    out = {}
+    for name in ("cutpoints", "log_rate", "band_sd", "noise_count_mean"):
+        values = getattr(base, name).copy()
+        values[indicator] = getattr(moved, name)[indicator]
+        out[name] = values
+    return dataclasses.replace(base, **out)
+
+
 def group_log_likelihoods(
     model: ScenarioModel,
     params: dict[str, np.ndarray],
     arrays: ModelArrays,
     groups: Sequence[pd.DataFrame],
 ) -> np.ndarray:
-    """Log likelihood of each group of reports read as one (period, indicator) cell.
+    """Log likelihood of each group of reports read as one unit (a cell, or cells a report couples).
 
     Parameters
     ----------
@@ -158,7 +173,9 @@ def group_log_likelihoods(
         The model's (possibly modified) elicitation arrays.
     groups : sequence of DataFrame
         Each with columns ``indicator``, ``value``, ``reliability`` and
-        ``credibility`` (0 or '' = blank); all rows of a group name one indicator.
+        ``credibility`` (0 or '' = blank), and optionally ``report``; the rows of
+        a group are read as one period's reports (of one indicator, or of several
+        coupled by multi-row reports).
 
     Returns
     -------
@@ -175,22 +192,26 @@ def group_log_likelihoods(
     D = len(next(iter(params.values())))
     out = np.zeros((D, len(groups), arrays.n_scenarios))
     n_periods = model.horizon_index + 1
-    used: Counter[str] = Counter()
+    # Each group gets a pseudo-period none of its indicators uses yet.
+    next_free: Counter[str] = Counter()
+    taken: dict[int, set[str]] = {}
     rounds: dict[int, list[tuple[int, int, pd.DataFrame]]] = {}
     for g, rows in enumerate(groups):
         if len(rows) == 0:
             continue
-        indicators = set(rows["indicator"])
-        if len(indicators) != 1:
-            raise ValueError("each group must hold reports of exactly one indicator")
-        ident = next(iter(indicators))
-        slot = used[ident]
-        used[ident] += 1
+        indicators = {str(i) for i in rows["indicator"]}
+        slot = max(next_free[i] for i in indicators)
+        while taken.get(slot, set()) & indicators:
+            slot += 1
+        taken.setdefault(slot, set()).update(indicators)
+        for i in indicators:
+            next_free[i] = slot + 1
         rounds.setdefault(slot // n_periods, []).append((g, slot % n_periods, rows))
     index = {ident: k for k, ident in enumerate(model.indicator_ids)}
     for members in rounds.values():
         frames, where = [], {}
         for g, period, rows in members:
+            reports = rows["report"] if "report" in rows else pd.Series([""] * len(rows))
             frame = pd.DataFrame(
                 {
                     "date": [period_start(model, period).isoformat()] * len(rows),
@@ -198,14 +219,18 @@ def group_log_likelihoods(
                     "value": [str(v) for v in rows["value"]],
                     "reliability": [str(r) for r in rows["reliability"]],
                     "credibility": [str(c) if c not in (0, "0", "") else "" for c in rows["credibility"]],
+                    # Report ids stay within their group: groups never share a truthfulness.
+                    "report": [f"{g}/{r}" if r else "" for r in reports],
                 }
             )
             frames.append(frame)
-            where[(period, index[str(rows["indicator"].iloc[0])])] = g
+            for ident in set(rows["indicator"]):
+                where[(period, index[str(ident)])] = g
         evidence = load_evidence(pd.concat(frames, ignore_index=True), model)
         terms = chain_terms_for_draws(model, evidence, params, n_periods=n_periods, arrays=arrays)
         for c, (p, i) in enumerate(zip(terms.data.cell_period, terms.data.cell_indicator, strict=True)):
-            out[:, where[(int(p), int(i))]] = terms.cell_log_likelihood[:, c]
+            # A coupled unit's likelihood sits on its first cell, the others hold 0: sum them.
+            out[:, where[(int(p), int(i))]] += terms.cell_log_likelihood[:, c]
     return out
 
 
@@ -274,16 +299,19 @@ def removal_log_filtered(setup: Setup, removals: Sequence[Iterable[int]], *, upt
     ndarray (V, D, S)
     """
     table = setup.table
+    # A unit is a cell, or the cells a multi-row report couples (its likelihood on the first).
+    unit_of = setup.terms.data.cell_unit
+    row_unit = np.where(setup.report_cell >= 0, unit_of[np.maximum(setup.report_cell, 0)], -1)
     by_cell: dict[int, list[int]] = {}
-    for row, cell in enumerate(setup.report_cell):
+    for row, cell in enumerate(row_unit):
         if cell >= 0:
             by_cell.setdefault(int(cell), []).append(row)
-    # Every distinct (cell, remaining reports) pair is evaluated once.
+    # Every distinct (unit, remaining reports) pair is evaluated once.
     keys: dict[tuple[int, tuple[int, ...]], int] = {}
     plans: list[list[tuple[int, int]]] = []
     for removed in removals:
         removed_set = {int(r) for r in removed}
-        cells = sorted({int(setup.report_cell[r]) for r in removed_set if setup.report_cell[r] >= 0})
+        cells = sorted({int(row_unit[r]) for r in removed_set if row_unit[r] >= 0})
         plan = []
         for cell in cells:
             remaining = tuple(r for r in by_cell[cell] if r not in removed_set)
@@ -351,8 +379,11 @@ def evidence_contributions(
     ----------
     forecast : Forecast
         The forecast to explain.
-    by : {"report", "indicator", "group"}
-        Leave out one report, all reports of one indicator, or of one group.
+    by : {"report", "indicator", "group", "report_id", "source"}
+        Leave out one row (``"report"``), all rows of one indicator, of one
+        group, of one report id (rows coded from one document; a row without an
+        id stands alone) or of one source (the ``source`` column; blank sources
+        pool as ``"(no source)"``).
     target : {"horizon", "as_of"}
         Explain the horizon forecast (default) or the as-of (filtered) probability.
     max_draws : int or None
@@ -391,6 +422,21 @@ def evidence_contributions(
     if by == "report":
         items = [[int(r)] for r in np.flatnonzero(used)]
         labels = [int(table["line"].iloc[r[0]]) for r in items]
+    elif by in ("report_id", "source"):
+        # Rows without a report id are their own report ("line N"); blank sources pool as one.
+        items, labels = [], []
+        positions: dict[str, int] = {}
+        for r in np.flatnonzero(used):
+            value = str(table[by if by == "source" else "report"].iloc[r]).strip()
+            if by == "report_id":
+                key = value or f"line {int(table['line'].iloc[r])}"
+            else:
+                key = value or "(no source)"
+            if key not in positions:
+                positions[key] = len(items)
+                items.append([])
+                labels.append(key)
+            items[positions[key]].append(int(r))
     else:
         key = (
             table["indicator"]
@@ -458,7 +504,7 @@ def evidence_contributions(
         )
     else:
         out = out.assign_coords(
-            label=(by, [indicator_label(model, str(n)) if by == "indicator" else n for n in labels]),
+            label=(by, [indicator_label(model, str(n)) if by == "indicator" else str(n) for n in labels]),
             n_reports=(by, [len(r) for r in items]),
         )
     out.attrs.update(
