@@ -197,3 +197,38 @@ def test_the_html_report_shows_sources_links_coders_and_late_reports(model, tmp_
     assert 'href="https://example.org/story?a=1&amp;b=2"' in page
     assert "carol" in page and "late-1" in page
     assert "published late and rewrote earlier periods (2025-01)" in page
+
+
+# --------------------------------------------------------------------------- sources
+def test_sources_posterior_reliability_matches_bayes_rule_by_hand(model):
+    from syriaforecast.engine.data import CREDIBILITY_PRIOR_MEAN, RELIABILITY_PRIOR_MEAN
+    from syriaforecast.report import sources
+
+    evidence = load(model, "2025-01-06,talks,1,B,2,Wire,,,,,")
+    result = sf.forecast(model, evidence, as_of="2025-01-31", exact=True)
+    table = sources(result)
+    kappa = RELIABILITY_PRIOR_MEAN["B"] * CREDIBILITY_PRIOR_MEAN["2"]
+    # tiny model: P(talks | calm) = "likely" (logit midpoint), P(talks | storm) = 0.2; prior 0.7 / 0.3.
+    p_calm = 1 / (1 + np.exp(-model.indicator("talks").logit_prior("calm")[0]))
+    seen = 0.7 * p_calm + 0.3 * 0.2
+    expected = kappa * seen / (kappa * seen + (1 - kappa) * 0.5)
+    assert table.loc["Wire", "posterior_reliability"] == pytest.approx(expected, rel=1e-10)
+    assert table.loc["Wire", "prior_reliability"] == pytest.approx(kappa)
+    assert table.loc["Wire", "grades"] == "B2"
+
+
+def test_a_source_that_contradicts_the_rest_is_discredited(model):
+    from syriaforecast.report import sources
+
+    rows = []
+    for month in range(1, 7):
+        rows.append(f"2025-0{month}-05,tension,high,,,Embassy,,,,,")
+        rows.append(f"2025-0{month}-06,tension,low,B,2,Rumour mill,,,,,")
+        rows.append(f"2025-0{month}-07,tension,high,B,2,Wire,,,,,")
+    result = sf.forecast(model, load(model, *rows), as_of="2025-06-30", exact=True)
+    table = sources(result)
+    assert table.index[0] == "Rumour mill"
+    assert table.loc["Rumour mill", "posterior_reliability"] < 0.05
+    assert table.loc["Wire", "posterior_reliability"] > table.loc["Wire", "prior_reliability"]
+    assert np.isnan(table.loc["Embassy", "posterior_reliability"])  # ungraded: face value
+    assert table.loc["Embassy", "n_rows"] == 6

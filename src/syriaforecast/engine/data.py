@@ -164,6 +164,8 @@ class EngineData:
     # Multi-row reports (one truthfulness for several readings), see the module docstring:
     report_joint: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,) or -1
     cell_component: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (C,) or -1
+    # Not a kernel input: the evidence row (position in Evidence.to_dataframe()) of each reading.
+    report_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,)
 
     @property
     def n_cells(self) -> int:
@@ -389,6 +391,7 @@ def build_engine_data(
         report_credibility=np.asarray(cred_idx, dtype=np.int64),
         report_joint=report_joint,
         cell_component=cell_component,
+        report_row=np.asarray(table.index.to_numpy()[report_row] if K else [], dtype=np.int64),
     )
 
 

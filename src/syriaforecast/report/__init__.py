@@ -5,6 +5,7 @@
 * :func:`diagnosticity`: the quantitative ACH matrix (decibans).
 * :func:`elicitation_sensitivity` and :func:`linchpins`: how fragile it is to the elicitations.
 * :func:`disagreement`: where several analysts disagree, and how much it moves the forecast.
+* :func:`sources`: each source's posterior reliability and how much its reports moved the forecast.
 * ``plot_*``: briefing pictures (matplotlib Figures).
 * :func:`write_report`: PNGs and a self-contained HTML page (used by the CLI's ``--out``).
 """
@@ -21,6 +22,7 @@ from syriaforecast.report.plots import (
     plot_sensitivity,
 )
 from syriaforecast.report.sensitivity import elicitation_sensitivity, linchpins
+from syriaforecast.report.sources import sources
 
 __all__ = [
     "collection_priorities",
@@ -35,5 +37,6 @@ __all__ = [
     "plot_fan_chart",
     "plot_sensitivity",
     "since",
+    "sources",
     "write_report",
 ]
