@@ -188,7 +188,7 @@ def test_the_html_report_shows_sources_links_coders_and_late_reports(model, tmp_
     evidence = load(
         model,
         *ON_TIME,
-        LATE[:-1] + "https://example.org/story?a=1&b=2,carol",
+        LATE.replace(",,,2025", ",Retro desk,,2025")[:-1] + "https://example.org/story?a=1&b=2,carol",
     )
     previous = sf.forecast(model, evidence, as_of="2025-04-30", exact=True)
     current = sf.forecast(model, evidence, as_of="2025-05-31", exact=True)
@@ -197,6 +197,7 @@ def test_the_html_report_shows_sources_links_coders_and_late_reports(model, tmp_
     assert 'href="https://example.org/story?a=1&amp;b=2"' in page
     assert "carol" in page and "late-1" in page
     assert "published late and rewrote earlier periods (2025-01)" in page
+    assert "<h3>By source</h3>" in page and "Retro desk" in page
 
 
 # --------------------------------------------------------------------------- sources
@@ -232,3 +233,19 @@ def test_a_source_that_contradicts_the_rest_is_discredited(model):
     assert table.loc["Wire", "posterior_reliability"] > table.loc["Wire", "prior_reliability"]
     assert np.isnan(table.loc["Embassy", "posterior_reliability"])  # ungraded: face value
     assert table.loc["Embassy", "n_rows"] == 6
+
+
+def test_append_refuses_provenance_the_file_has_no_column_for(model, tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("date,indicator,value,reliability,credibility\n2025-01-06,talks,1,,\n")
+    late = {"date": "2025-01-07", "indicator": "talks", "value": "1", "reliability": "B", "credibility": "2"}
+    with pytest.raises(EvidenceError, match="published"):
+        sf.append_evidence(path, [late | {"published": "2025-03-01"}], model)
+    # Same-day publication is the default: nothing to write, so it appends.
+    sf.append_evidence(path, [late | {"published": "2025-01-07"}], model)
+    assert path.read_text().splitlines()[-1] == "2025-01-07,talks,1,B,2"
+    with_column = tmp_path / "f.csv"
+    with_column.write_text("date,indicator,value,published,report\n2025-01-06,talks,1,,\n")
+    ungraded = late | {"reliability": "", "credibility": "", "published": "2025-03-01", "report": "r9"}
+    sf.append_evidence(with_column, [ungraded], model)
+    assert with_column.read_text().splitlines()[-1] == "2025-01-07,talks,1,2025-03-01,r9"

@@ -34,6 +34,7 @@ from syriaforecast.report.plots import (
     scenario_colors,
 )
 from syriaforecast.report.sensitivity import elicitation_sensitivity
+from syriaforecast.report.sources import sources
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -211,6 +212,11 @@ def write_report(
     agenda = (
         timed("disagreement", lambda: disagreement_rows(forecast, top=5)) if forecast.model.analysts else None
     )
+    source_table = (
+        timed("sources", lambda: sources(forecast, max_draws=max_draws, prob=prob))
+        if (forecast.evidence.to_dataframe()["source"].astype(str).str.strip() != "").any()
+        else None
+    )
 
     figures: dict[str, tuple[Callable[[], Figure], str]] = {
         "fan_chart": (
@@ -255,6 +261,7 @@ def write_report(
         collection=collection,
         sensitivity=sensitivity,
         changes=changes,
+        source_table=source_table,
         images=images,
         timings=timings,
         prob=prob,
@@ -280,6 +287,7 @@ def _page(
     timings: dict[str, float],
     prob: float,
     agenda: list[dict[str, Any]] | None = None,
+    source_table: pd.DataFrame | None = None,
 ) -> str:
     model = forecast.model
     colors = scenario_colors(forecast)
@@ -487,6 +495,35 @@ def _page(
                 + [f"{names[s]} (dB)" for s in model.scenario_ids],
                 rows,
                 [False] * 9 + [True] * len(model.scenario_ids),
+            )
+        )
+
+    if source_table is not None and len(source_table):
+        add("<h3>By source</h3>")
+        add(
+            '<p class="note">Reliability: the probability that a source\'s graded reports read the truth, '
+            "before (from their grades) and after weighing them against all the evidence; a source far "
+            "below its grades keeps contradicting the rest. dB: its reports left out together.</p>"
+        )
+        rows = []
+        for name, row in source_table.head(12).iterrows():
+            graded = not np.isnan(row["posterior_reliability"])
+            rows.append(
+                [
+                    str(name),
+                    int(row["n_rows"]),
+                    str(row["grades"]) or "ungraded",
+                    _pct(row["prior_reliability"]) if graded else "face value",
+                    _pct(row["posterior_reliability"]) if graded else "",
+                ]
+                + [_db(float(row[f"db_{sid}"])) for sid in model.scenario_ids]
+            )
+        add(
+            _table(
+                ["Source", "Rows", "Grades", "Reliability (grades)", "Reliability (evidence)"]
+                + [f"{names[s]} (dB)" for s in model.scenario_ids],
+                rows,
+                [False, True, False, True, True] + [True] * len(model.scenario_ids),
             )
         )
 
