@@ -249,3 +249,23 @@ def test_append_refuses_provenance_the_file_has_no_column_for(model, tmp_path):
     ungraded = late | {"reliability": "", "credibility": "", "published": "2025-03-01", "report": "r9"}
     sf.append_evidence(with_column, [ungraded], model)
     assert with_column.read_text().splitlines()[-1] == "2025-01-07,talks,1,2025-03-01,r9"
+
+
+def test_cli_says_which_reports_were_published_late_and_left_out(tiny_model_path, tmp_path, capsys):
+    from syriaforecast.cli import main
+
+    path = tmp_path / "e.csv"
+    path.write_text(
+        "date,indicator,value,reliability,credibility,source,published,report\n"
+        "2025-01-06,talks,1,,,Wire,,\n"
+        "2025-02-06,talks,0,B,2,Wire,2025-04-01,v1\n"
+        "2025-02-06,tension,high,B,2,Wire,2025-04-01,v1\n"
+    )
+    assert main(["validate", str(tiny_model_path), str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 reports published after the day they describe (latest published 2025-04-01)" in out
+    assert "1 report ids code several rows" in out
+    args = ["forecast", "--model", str(tiny_model_path), "--evidence", str(path), "--exact"]
+    assert main([*args, "--as-of", "2025-03-01"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 reports used" in out and "2 reports published after the as-of date not used" in out

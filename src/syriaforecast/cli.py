@@ -162,6 +162,16 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             for label, row in counts.iterrows():
                 reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
             console.print(reports)
+            late = int((frame["published"] > frame["date"]).sum())
+            shared = frame[frame["report"] != ""].groupby("report").size()
+            if late:
+                console.print(
+                    f"{late} reports published after the day they describe (latest published "
+                    f"{evidence.last_published}): a forecast as of an earlier date leaves them out"
+                )
+            if (shared > 1).any():
+                n_shared = int((shared > 1).sum())
+                console.print(f"{n_shared} report ids code several rows (one truthfulness each)")
     console.print("[green]valid[/]")
     return EXIT_OK
 
@@ -199,7 +209,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     if args.json:
         print(json.dumps(forecast_json(result), indent=2))
         return EXIT_OK
-    _print_summary(result, console)
+    _print_summary(result, console, evidence)
     for path in written:
         console.print(f"wrote {path}")
     return EXIT_OK
@@ -216,7 +226,7 @@ def _write_outputs(result: Any, out: Path) -> list[Path]:
     return written
 
 
-def _print_summary(result: Any, console: Console) -> None:
+def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     model = result.model
     table = Table(
         title=f"{model.title}\nP(scenario on {model.horizon}) as of {result.as_of}  [{result.mode}]",
@@ -243,9 +253,11 @@ def _print_summary(result: Any, console: Console) -> None:
     _print_analysts(result, console)
     n = len(result.evidence)
     diag = result.diagnostics.attrs
+    unpublished = len(evidence) - n if evidence is not None else 0
     console.print(
         f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
         f"converged: {'yes' if result.converged else 'NO'}"
+        + (f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else "")
     )
 
 
