@@ -17,6 +17,12 @@ Measured (300 worlds, seed 1, 2 cores, 2026-11-30):
 - worlds without dependence (each row its own truthfulness): declaring report
   ids costs 0.0154 nats per month [0.0050, 0.0258], and declaring nothing is
   the old engine exactly (checked below), so it costs nothing.
+
+Source recovery (:func:`source_recovery_study`, 40 worlds, seed 3, five B2
+sources with three single-cell reports a month, one truthful 20% of the time):
+the bad source had the lowest posterior reliability in 36 of 40 worlds (90%,
+Wilson 95% interval [0.77, 0.96]); its mean posterior reliability 0.62 against
+0.77 for the good sources. With one report a month each: 5 of 10 worlds.
 """
 
 from __future__ import annotations
