@@ -251,3 +251,42 @@ def test_decibans_with_joint_reports_equal_forecasts_without_the_left_out_rows(b
         expected = full - log_odds_db(without)
         got = contributions["mean"].sel({by: label}).values
         np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-8, err_msg=str(label))
+
+
+def test_the_sampled_density_and_its_gradient_handle_joint_reports():
+    """The sampler's density (nutpie's target) sees the joint likelihood, gradient included."""
+    from syriaforecast.engine.density import log_density_and_gradient
+    from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    model = small_model(persistence=0.85, months=3, elicitation_error=0.7)
+    arrays = build_model_arrays(model)
+    joint = build_engine_data(model, arrays, sf.load_evidence(frame(FEBRUARY), model), 3)
+    rows = [(*r[:5], "") for r in FEBRUARY]
+    apart = build_engine_data(model, arrays, sf.load_evidence(frame(rows), model), 3)
+    layout = layout_for(arrays)
+    args = _density_arguments(arrays, joint, layout)
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 0.7, layout.ndim)
+    value, grad = log_density_and_gradient(x, *args)
+    other, _ = log_density_and_gradient(x, *_density_arguments(arrays, apart, layout))
+    assert np.isfinite(value) and value != other
+    step = 1e-6
+    for k in range(layout.ndim):
+        up, down = x.copy(), x.copy()
+        up[k] += step
+        down[k] -= step
+        numeric = log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]
+        numeric /= 2 * step
+        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
+
+
+def test_a_hierarchical_forecast_runs_with_joint_reports():
+    import warnings
+
+    model = small_model(persistence=0.9, months=3, elicitation_error=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sf.ConvergenceWarning)  # short chains: plumbing only
+        short = {"draws": 150, "tune": 150, "chains": 2, "seed": 4}
+        result = sf.forecast(model, frame(FEBRUARY), as_of="2025-03-31", **short)
+    assert np.all(np.isfinite(result.horizon.values))
+    assert result.posterior["source_reliability"].sizes["reliability_grade"] == 6
