@@ -265,6 +265,7 @@ def test_cli_says_which_reports_were_published_late_and_left_out(tiny_model_path
     out = " ".join(capsys.readouterr().out.split())
     assert "2 reports published after the day they describe (latest published 2025-04-01)" in out
     assert "1 report ids code several rows" in out
+    assert "span several periods" not in out
     args = ["forecast", "--model", str(tiny_model_path), "--evidence", str(path), "--exact"]
     assert main([*args, "--as-of", "2025-03-01"]) == 0
     out = " ".join(capsys.readouterr().out.split())

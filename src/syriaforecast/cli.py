@@ -172,6 +172,12 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             if (shared > 1).any():
                 n_shared = int((shared > 1).sum())
                 console.print(f"{n_shared} report ids code several rows (one truthfulness each)")
+                spans = frame[frame["report"] != ""].groupby("report")["period"].nunique()
+                if (spans > 1).any():
+                    console.print(
+                        f"{int((spans > 1).sum())} report ids span several periods: their rows share one "
+                        "truthfulness only within each period (see docs/model-format.md)"
+                    )
     console.print("[green]valid[/]")
     return EXIT_OK
 
