@@ -70,7 +70,7 @@ def _cells(
     shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count,
     cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component,
+    report_joint, cell_component, want_posterior=False,
 ):  # fmt: skip
     """Per-cell state and reading probabilities, and log P(reports of the cell | s).
 
@@ -86,6 +86,8 @@ def _cells(
     Readings of multi-row reports (``report_joint >= 0``) are left out of
     ``reading``; the cells they couple get their likelihood from
     :func:`_components`, stored on each component's first cell (0 on the others).
+    With ``want_posterior`` it also returns that function's ``post`` and
+    ``truthful`` (empty otherwise), so the gradient needs one pass.
     """
     C, J = face_log_reading.shape
     I, S, Lm1 = cutpoints.shape
@@ -162,15 +164,17 @@ def _cells(
             for j in range(J):
                 total += state[c, j, s] * reading[c, j]
             cell_ll[c, s] = math.log(max(total, _TINY)) + reading_max[c]
+    post = np.zeros((0, J, S))
+    truthful = np.zeros((0, S))
     if K > 0 and C > 0 and cell_component.max() >= 0:
-        comp_ll, first, _, _ = _components(
+        comp_ll, first, post, truthful = _components(
             state, reading, reading_max, kappa, report_cell, report_match, report_noise, report_joint,
-            cell_component, cell_slot_valid, False,
+            cell_component, cell_slot_valid, want_posterior,
         )  # fmt: skip
         for g in range(comp_ll.shape[0]):
             for s in range(S):
                 cell_ll[first[g], s] = comp_ll[g, s]
-    return state, reading, reading_max, cell_ll, cumulative, other_mass, kappa
+    return state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful
 
 
 @numba.njit(cache=True, nogil=True)
@@ -411,7 +415,7 @@ def log_likelihood_kernel(
     report_joint, cell_component,
 ):  # fmt: skip
     """Log P(evidence | parameters), the scenario path summed out exactly."""
-    _, _, _, cell_ll, _, _, _ = _cells(
+    _, _, _, cell_ll, _, _, _, _, _ = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component,
@@ -429,7 +433,7 @@ def chain_terms_kernel(
     report_joint, cell_component,
 ):  # fmt: skip
     """Log transition matrix, log emission (T, S) and per-cell log-likelihoods (C, S)."""
-    _, _, _, cell_ll, _, _, _ = _cells(
+    _, _, _, cell_ll, _, _, _, _, _ = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component,
@@ -445,10 +449,10 @@ def log_likelihood_and_gradient(
     report_joint, cell_component,
 ):  # fmt: skip
     """Log-likelihood and its gradient with respect to the five parameter inputs."""
-    state, reading, reading_max, cell_ll, cumulative, other_mass, kappa = _cells(
+    state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-        report_credibility, report_joint, cell_component,
+        report_credibility, report_joint, cell_component, True,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
     log_transition = _log_transition(persistence)
@@ -472,15 +476,6 @@ def log_likelihood_and_gradient(
     g_shift = np.zeros(shift.shape)
     g_level = np.zeros((shift.shape[0], S, J))  # d log p / d log P(level j | s), summed over cells
     g_reading = np.zeros((C, J))  # d log p / d log P(reports of cell | state j)
-    coupled = report_cell.shape[0] > 0 and C > 0 and cell_component.max() >= 0
-    if coupled:
-        _, _, post, truthful = _components(
-            state, reading, reading_max, kappa, report_cell, report_match, report_noise, report_joint,
-            cell_component, cell_slot_valid, True,
-        )  # fmt: skip
-    else:
-        post = np.zeros((0, J, S))
-        truthful = np.zeros((0, S))
     for c in range(C):
         i = cell_indicator[c]
         t = cell_period[c]
