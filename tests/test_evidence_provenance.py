@@ -144,6 +144,9 @@ def test_a_report_published_after_as_of_changes_nothing_then_and_counts_after(mo
     jan = after.filtered.sel(time="2025-01").values - blind_after.filtered.sel(time="2025-01").values
     assert np.abs(jan).max() > 0.05
     assert np.abs(after.horizon.values - blind_after.horizon.values).max() > 0.01
+    assert with_late.late("2025-05-09").empty
+    late = with_late.late("2025-05-10")
+    assert list(late["days_late"]) == [(dt.date(2025, 5, 10) - dt.date(2025, 1, 20)).days]
     # The default as-of date is the latest publication, so nothing is left out.
     assert sf.forecast(model, with_late, exact=True).as_of == dt.date(2025, 5, 10)
 
