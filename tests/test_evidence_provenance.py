@@ -9,16 +9,21 @@ late report removed by hand, not from the filtering under test.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import syriaforecast as sf
 import syriaforecast.backtest as bt
 from syriaforecast.errors import EvidenceError
 from syriaforecast.report import since
+
+from .test_fuzz_loaders import ODD_TEXT
 
 CASES = Path(__file__).parent / "data" / "cases"
 HEADER = "date,indicator,value,reliability,credibility,source,note,published,report,url,coder"
@@ -273,3 +278,32 @@ def test_cli_says_which_reports_were_published_late_and_left_out(tiny_model_path
     assert main([*args, "--as-of", "2025-03-01"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "1 reports used" in out and "2 reports published after the as-of date not used" in out
+
+
+# --------------------------------------------------------------------------- fuzz
+_URLS = st.sampled_from(["", "https://a.org/x", "http://b.net", "ftp://c.org", "https:///x", "http://a b"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    published=st.sampled_from(["", "2025-01-05", "2025-01-06", "2025-09-01", "2026-02-01", "x"]) | ODD_TEXT,
+    report=ODD_TEXT,
+    url=_URLS | ODD_TEXT,
+    coder=ODD_TEXT,
+)
+def test_provenance_cells_load_or_fail_cleanly_and_round_trip(published, report, url, coder):
+    model = sf.load_model(Path(__file__).parent / "data" / "tiny" / "model.toml")
+    row = {"date": "2025-01-06", "indicator": "talks", "value": "1", "reliability": "B", "credibility": "2",
+           "published": published, "report": report, "url": url, "coder": coder}  # fmt: skip
+    try:
+        evidence = sf.load_evidence(pd.DataFrame([row]), model)
+    except EvidenceError as exc:
+        assert {p.field for p in exc.problems} <= {"published", "url", "report", "coder"}
+        assert all(p.location == "row 1" for p in exc.problems)
+        return
+    table = evidence.to_dataframe()
+    assert table["published"][0] >= table["date"][0]
+    text = io.StringIO(evidence.to_csv_text())
+    again = sf.load_evidence(pd.read_csv(text, dtype=str, keep_default_na=False), model)
+    columns = ["date", "published", "report", "url", "coder", "value"]
+    pd.testing.assert_frame_equal(again.to_dataframe()[columns], table[columns])
