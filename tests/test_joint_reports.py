@@ -290,3 +290,23 @@ def test_a_hierarchical_forecast_runs_with_joint_reports():
         result = sf.forecast(model, frame(FEBRUARY), as_of="2025-03-31", **short)
     assert np.all(np.isfinite(result.horizon.values))
     assert result.posterior["source_reliability"].sizes["reliability_grade"] == 6
+
+
+def test_sensitivity_with_joint_reports_moves_one_elicitation_at_a_time():
+    from syriaforecast.report import elicitation_sensitivity
+    from syriaforecast.report.sensitivity import shifted_elicitation
+
+    model = small_model(persistence=0.9, months=3)
+    result = sf.forecast(model, frame(FEBRUARY), as_of="2025-03-31", exact=True)
+    table = elicitation_sensitivity(result)
+    leading = table.attrs["leading"]
+    for _, row in table.iterrows():
+        ind = model.indicator(row["indicator"])
+        for column, steps in (("p_down", -1), ("p_up", 1)):
+            value, _ = shifted_elicitation(ind, row["scenario"], steps)
+            data = model.to_dict()
+            entry = next(e for e in data["indicators"] if e["id"] == ind.id)
+            entry["likelihood"][row["scenario"]] = list(value) if isinstance(value, tuple) else value
+            moved = sf.forecast(sf.parse_model(data), frame(FEBRUARY), as_of="2025-03-31", exact=True)
+            expected = float(moved.horizon.sel(scenario=leading).values[0, 0])
+            assert row[column] == pytest.approx(expected, abs=1e-12), (ind.id, row["scenario"], column)
