@@ -310,3 +310,28 @@ def test_sensitivity_with_joint_reports_moves_one_elicitation_at_a_time():
             moved = sf.forecast(sf.parse_model(data), frame(FEBRUARY), as_of="2025-03-31", exact=True)
             expected = float(moved.horizon.sel(scenario=leading).values[0, 0])
             assert row[column] == pytest.approx(expected, abs=1e-12), (ind.id, row["scenario"], column)
+
+
+def test_disagreement_with_joint_reports_swaps_one_indicator_at_a_time():
+    import dataclasses
+
+    from syriaforecast.report import disagreement
+    from syriaforecast.spec.analysts import analyst_model, consensus_model
+
+    from .test_engine_analysts import MIXED, with_analysts
+
+    model = with_analysts(small_model(persistence=0.9, months=3), MIXED)
+    result = sf.forecast(model, frame(FEBRUARY), as_of="2025-03-31", exact=True)
+    table = disagreement(result)
+    consensus = consensus_model(model)
+    for ident in MIXED:
+        for analyst in MIXED[ident]:
+            own = analyst_model(model, analyst).indicator(ident)
+            swapped = dataclasses.replace(
+                consensus,
+                indicators=tuple(own if i.id == ident else i for i in consensus.indicators),
+            )
+            expected = sf.forecast(swapped, frame(FEBRUARY), as_of="2025-03-31", exact=True)
+            got = table["horizon"].sel(indicator=ident, analyst=analyst).values
+            want = expected.horizon.values[0, 0]
+            np.testing.assert_allclose(got, want, atol=1e-12, err_msg=f"{ident} {analyst}")
