@@ -246,6 +246,15 @@ def _components(
             local[r] = n_local[g]
             n_local[g] += 1
             joint_kappa[r] = kappa[k]
+    # Joint reports of each component, in local (bit) order.
+    member_start = np.zeros(G + 1, dtype=np.int64)
+    for g in range(G):
+        member_start[g + 1] = member_start[g] + n_local[g]
+    members_flat = np.empty(member_start[G], dtype=np.int64)
+    for k in range(K):
+        r = report_joint[k]
+        if r >= 0:
+            members_flat[member_start[cell_component[report_cell[k]]] + local[r]] = r
     comp_ll = np.zeros((G, S))
     first = np.empty(G, dtype=np.int64)
     post = np.zeros((C, J, S)) if want_posterior else np.zeros((0, J, S))
@@ -254,12 +263,7 @@ def _components(
     for g in range(G):
         first[g] = cells[cell_start[g]]
         n_cells = cell_start[g + 1] - cell_start[g]
-        members = np.empty(n_local[g], dtype=np.int64)
-        # Joint reports of g in local order.
-        for k in range(K):
-            r = report_joint[k]
-            if r >= 0 and cell_component[report_cell[k]] == g:
-                members[local[r]] = r
+        members = members_flat[member_start[g] : member_start[g + 1]]
         n_patterns = 1 << n_local[g]
         term = np.empty((n_patterns, S))
         for pattern in range(n_patterns):
