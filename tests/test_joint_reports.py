@@ -24,8 +24,8 @@ from syriaforecast.engine.data import (
     build_model_arrays,
 )
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
-from syriaforecast.engine.graph import EvidenceTensors
 from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+from syriaforecast.engine.reference.graph import EvidenceTensors
 from syriaforecast.errors import SyriaforecastError
 
 from .test_engine_exact import BINARY, RATES, small_model, state_probability

@@ -3,7 +3,7 @@
 World
 -----
 A base model (exact elicitations: the truth is what the model file says) and
-its scenario chain are simulated as in :mod:`syriaforecast.backtest.synthetic`.
+its scenario chain are simulated as in :mod:`syriaforecast.studies.synthetic`.
 In each period every indicator has a true state drawn from its likelihood given
 the period's scenario. Sources then publish *reports*: with probability
 ``report_rate`` per period a report codes ``cells_per_report`` distinct

@@ -16,7 +16,7 @@ and the gradient comes in closed form from the forward-backward recursions:
   state posterior is averaged over truthfulness patterns and
   d log L / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r).
 
-A PyTensor graph of the same maths (:mod:`syriaforecast.engine.graph`) is kept as
+A PyTensor graph of the same maths (:mod:`syriaforecast.engine.reference.graph`) is kept as
 an independent reference; the test suite checks that both agree, gradients
 included.
 """
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 _TINY = 1e-300
-_NEG_INF = -np.inf
 
 
 @numba.njit(cache=True, nogil=True)
