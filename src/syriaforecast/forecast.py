@@ -185,6 +185,12 @@ class Forecast:
         """Posterior mean of ``"horizon"``, ``"filtered"`` or ``"smoothed"``."""
         return getattr(self, which).mean(SAMPLE_DIMS)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """The model's tripwires this forecast has crossed (:func:`syriaforecast.alerts.tripwire_alerts`)."""
+        from syriaforecast.alerts import tripwire_alerts
+
+        return tripwire_alerts(self)
+
     # ------------------------------------------------------------------ keeping
     def to_datatree(self) -> xr.DataTree:
         """The forecast in ArviZ 1.x layout.
@@ -246,6 +252,17 @@ class Forecast:
         with atomic_path(path) as tmp:
             tree.to_netcdf(tmp, engine="h5netcdf")
         return path
+
+    def issue(self, journal: str | Path, *, issued: Any = None, note: str = "") -> Any:
+        """Record this forecast in a journal folder; see :func:`syriaforecast.journal.issue`.
+
+        Returns
+        -------
+        JournalEntry
+        """
+        from syriaforecast.journal import issue
+
+        return issue(self, journal, issued=issued, note=note)
 
 
 # --------------------------------------------------------------------------- helpers

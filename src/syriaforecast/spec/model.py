@@ -33,6 +33,7 @@ import tomli_w
 from syriaforecast.errors import ModelFileError, Problem
 from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, elicited_logit, parse_phrase
 from syriaforecast.spec import periods
+from syriaforecast.spec.tripwires import Tripwire, TripwireSection, build_tripwires, tripwire_problems
 
 __all__ = [
     "Indicator",
@@ -135,6 +136,7 @@ class _File(_Section):
     model: _ModelSection
     scenarios: list[_ScenarioSection] = pydantic.Field(min_length=1)
     indicators: list[_IndicatorSection] = pydantic.Field(min_length=1)
+    tripwires: list[TripwireSection] = pydantic.Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- public objects
@@ -245,6 +247,8 @@ class ScenarioModel:
     analyst_bias: float = _DEFAULT_ANALYST_BIAS
     #: Prior scale of each analyst's own elicitation noise: ``noise ~ HalfNormal(analyst_noise)``.
     analyst_noise: float = _DEFAULT_ANALYST_NOISE
+    #: Lines declared in advance (``[[tripwires]]``); see :mod:`syriaforecast.spec.tripwires`.
+    tripwires: tuple[Tripwire, ...] = ()
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -359,7 +363,11 @@ class ScenarioModel:
                     dict(ind.rationale) if isinstance(ind.rationale, Mapping) else ind.rationale
                 )
             indicators.append(entry)
-        return {"model": model, "scenarios": scenarios, "indicators": indicators}
+        out = {"model": model, "scenarios": scenarios, "indicators": indicators}
+        if self.tripwires:
+            types = {i.id: i.type for i in self.indicators}
+            out["tripwires"] = [w.to_dict(types.get(w.indicator or "", "")) for w in self.tripwires]
+        return out
 
     def to_toml(self) -> str:
         """The model as TOML text that :func:`parse_model` reads back to an equal model."""
@@ -570,7 +578,7 @@ class _Locator:
 
 def _label(loc: tuple[Any, ...], data: Any) -> str:
     """Name the scenario or indicator by its id, since an index alone is hard to find."""
-    if len(loc) >= 2 and loc[0] in ("scenarios", "indicators") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("scenarios", "indicators", "tripwires") and isinstance(loc[1], int):
         try:
             ident = data[loc[0]][loc[1]]["id"]
         except (KeyError, IndexError, TypeError):
@@ -901,6 +909,7 @@ def _semantic_problems(
                     add(("indicators", k, "id"), "id", ident, "indicator ids must be unique")
                 seen.add(ident)
             problems.extend(_indicator_problems(indicator, k, scenario_ids, add))
+    tripwire_problems(data, add)
     return problems
 
 
@@ -1097,6 +1106,9 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         persistence_uncertainty=m.persistence_uncertainty,
         analyst_bias=m.analyst_bias,
         analyst_noise=m.analyst_noise,
+        tripwires=build_tripwires(
+            parsed.tripwires, {i.id: {"type": i.type, "levels": i.levels} for i in parsed.indicators}
+        ),
         path=path,
         sha256=digest,
     )
