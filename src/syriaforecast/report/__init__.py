@@ -2,6 +2,7 @@
 
 * :func:`evidence_contributions` and :func:`since`: what moved it (decibans).
 * :func:`collection_priorities`: what to collect next (expected information gain, bits).
+* :func:`what_would_change_my_mind`: the fewest plausible reports that would overturn the lead.
 * :func:`diagnosticity`: the quantitative ACH matrix (decibans).
 * :func:`elicitation_sensitivity` and :func:`linchpins`: how fragile it is to the elicitations.
 * :func:`disagreement`: where several analysts disagree, and how much it moves the forecast.
@@ -13,6 +14,8 @@ from syriaforecast.report.collection import collection_priorities, diagnosticity
 from syriaforecast.report.disagreement import disagreement
 from syriaforecast.report.html import write_report
 from syriaforecast.report.influence import evidence_contributions, since
+from syriaforecast.report.journal import plot_journal
+from syriaforecast.report.mind import what_would_change_my_mind
 from syriaforecast.report.plots import (
     plot_collection,
     plot_contributions,
@@ -33,7 +36,9 @@ __all__ = [
     "plot_contributions",
     "plot_diagnosticity",
     "plot_fan_chart",
+    "plot_journal",
     "plot_sensitivity",
     "since",
+    "what_would_change_my_mind",
     "write_report",
 ]
