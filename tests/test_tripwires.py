@@ -157,3 +157,14 @@ def test_newly_fired_between_entries() -> None:
     assert newly_fired(None, a) == ["x", "y"]
     assert newly_fired(a, [{"tripwire": "y"}, {"tripwire": "z"}]) == ["z"]
     assert newly_fired(a, []) == []
+
+
+def test_the_documented_example_parses() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model-format.md").read_text()
+    section = doc[doc.index("### `[[tripwires]]`") :]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    model = sf.parse_model(_with(block))
+    assert [(w.id, w.describe()) for w in model.tripwires] == [
+        ("war-rising", "P(war) above 0.3"),
+        ("tension-high", "tension = high"),
+    ]

@@ -16,6 +16,7 @@ from syriaforecast.errors import (
     ValidationError,
 )
 from syriaforecast.forecast import Forecast, forecast, load_forecast
+from syriaforecast.journal import Journal, issue, open_journal
 from syriaforecast.spec.evidence import Evidence, append_evidence, load_evidence, save_evidence
 from syriaforecast.spec.model import (
     Indicator,
@@ -38,6 +39,7 @@ __all__ = [
     "Forecast",
     "ForecastFileError",
     "Indicator",
+    "Journal",
     "ModelFileError",
     "Scenario",
     "ScenarioModel",
@@ -46,9 +48,11 @@ __all__ = [
     "__version__",
     "append_evidence",
     "forecast",
+    "issue",
     "load_evidence",
     "load_forecast",
     "load_model",
+    "open_journal",
     "parse_model",
     "save_evidence",
     "save_model",
