@@ -229,26 +229,43 @@ def test_cli_forecast_journal_and_listing(
     assert code == 0
     first = json.loads(out)
     assert first["alerts"] == [] and first["journal"]["number"] == 1
-    code, out, _ = _run([*base, "--as-of", "2025-03-31"], capsys)
+    code, out, _ = _run([*base, "--as-of", "2025-03-31", "--json"], capsys)
     assert code == 0  # alerts do not change the exit status
-    assert "Tripwires crossed" in out and "strikes-seen" in out and "issued as entry #2" in out
+    alerts = {a["tripwire"]: a for a in json.loads(out)["alerts"]}
+    assert set(alerts) == {"war-rising", "strikes-seen", "tension-high", "many-incidents"}
+    assert alerts["war-rising"]["probability"] == pytest.approx(json.loads(out)["scenarios"]["war"]["mean"])
+    expected = {
+        "tripwire": "strikes-seen",
+        "kind": "indicator",
+        "indicator": "strikes",
+        "value": "1",
+        "reports": 1,
+        "first_seen": "2025-02-05",
+        "last_seen": "2025-02-05",
+        "grades": ["B2"],
+    }
+    assert {k: alerts["strikes-seen"][k] for k in expected} == expected
+    code, out, _ = _run([*base, "--as-of", "2025-03-31"], capsys)
+    assert code == 0
+    assert "Tripwires crossed" in out and "strikes-seen" in out and "issued as entry #3" in out
 
     code, out, _ = _run(["journal", str(folder), "--json", "--no-plot"], capsys)
     assert code == 0
     listing = json.loads(out)
     rows = listing["forecasts"]
-    assert [r["as_of"] for r in rows] == ["2025-01-31", "2025-03-31"]
+    assert [r["as_of"] for r in rows] == ["2025-01-31", "2025-03-31", "2025-03-31"]
     assert rows[0]["issued"] < rows[1]["issued"]
     fc = sf.forecast(MODEL, EVIDENCE, as_of="2025-03-31", exact=True)
     for sid, p in rows[1]["horizon"].items():
         assert p == pytest.approx(float(fc.mean("horizon").sel(scenario=sid)), abs=1e-6)
     assert rows[1]["newly_fired"] == [a["tripwire"] for a in fc.alerts()]
+    assert rows[2]["newly_fired"] == []  # the same alerts as the entry before
     assert {a["tripwire"] for a in rows[1]["alerts"]} == {a["tripwire"] for a in fc.alerts()}
     assert "brier" not in rows[0]
 
     code, out, _ = _run(["journal", str(folder), "--out", str(tmp_path / "plots")], capsys)
     words = " ".join(out.split())
-    assert code == 0 and "2 issued forecasts" in words and "strikes-seen" in words
+    assert code == 0 and "3 issued forecasts" in words and "strikes-seen" in words
     assert (tmp_path / "plots" / "journal.png").read_bytes().startswith(b"\x89PNG")
 
 

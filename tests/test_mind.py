@@ -112,3 +112,20 @@ def test_no_period_left_and_bad_settings(setting) -> None:
         what_would_change_my_mind(fc, max_reports=0)
     with pytest.raises(ValueError, match="min_probability"):
         what_would_change_my_mind(fc, min_probability=1.5)
+
+
+def test_html_report_shows_tripwires_and_what_would_change_my_mind(setting, tmp_path: Path) -> None:
+    from syriaforecast.report import write_report
+
+    model, evidence = setting
+    fc = sf.forecast(model, evidence, as_of="2025-05-31", exact=True)
+    write_report(fc, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    tripwires = page[page.index("<h2>Tripwires</h2>") : page.index("<h2>What would change my mind</h2>")]
+    crossed = {a["tripwire"] for a in fc.alerts()}
+    assert f"{len(crossed)} of 5 tripwires crossed" in tripwires
+    assert tripwires.count("CROSSED") == len(crossed) and tripwires.count("not crossed") == 5 - len(crossed)
+    mind = page[page.index("<h2>What would change my mind</h2>") : page.index("<h2>What moved it</h2>")]
+    table = what_would_change_my_mind(fc)
+    assert "strikes = seen" in mind and "in 2025-06" in mind
+    assert mind.count("<tr>") == len(table) + 1  # a header and one row per target reached

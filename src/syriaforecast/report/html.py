@@ -209,7 +209,10 @@ def write_report(
         if previous is not None
         else None
     )
-    mind = timed("change my mind", lambda: what_would_change_my_mind(forecast, max_draws=max_draws))
+    mind = timed(
+        "change my mind",
+        lambda: what_would_change_my_mind(forecast, max_draws=max_draws, priorities=collection),
+    )
     agenda = (
         timed("disagreement", lambda: disagreement_rows(forecast, top=5)) if forecast.model.analysts else None
     )

@@ -64,6 +64,7 @@ def what_would_change_my_mind(
     max_reports: int = 3,
     min_probability: float = 0.05,
     max_draws: int | None = 200,
+    priorities: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The smallest plausible set of next-period reports that would change the lead or trip a wire.
 
@@ -80,6 +81,9 @@ def what_would_change_my_mind(
         this (default 0.05).
     max_draws : int or None
         Evenly thinned posterior draws (None: all).
+    priorities : pandas.DataFrame, optional
+        The forecast's :func:`~syriaforecast.report.collection.collection_priorities`,
+        if already computed (saves computing them again).
 
     Returns
     -------
@@ -164,7 +168,8 @@ def what_would_change_my_mind(
                 out.append((label, L[:, k], p))
         return out
 
-    priorities = collection_priorities(forecast, max_draws=max_draws)
+    if priorities is None:
+        priorities = collection_priorities(forecast, max_draws=max_draws)
     top = [str(i) for i in priorities.index[:candidates] if priorities.loc[i, "gain_bits"] > 0]
     pool = {ident: readings(ident) for ident in top}
 
