@@ -201,15 +201,18 @@ def _write_plots(listings: list[Any], record: Any, out: Path | None) -> list[Pat
     from syriaforecast._io import atomic_path
     from syriaforecast.report.journal import plot_journal
 
-    several = len(listings) > 1
-    folder_for = (
-        (lambda f: out) if out is not None else ((lambda f: Path.cwd()) if several else (lambda f: f))
-    )
-    written = []
+    plans = []  # (folder, entries of one model, newly fired, scores)
     for folder, _, entries, fired, scores in listings:
-        if not entries:
-            continue
-        target_dir = Path(folder_for(folder))
+        for model_id in dict.fromkeys(e.model_id for e in entries):
+            mine = [e for e in entries if e.model_id == model_id]
+            plans.append(
+                (folder, mine, fired, scores if scores is not None and scores.question == model_id else None)
+            )
+    several = len(plans) > 1
+    written = []
+    for folder, entries, fired, scores in plans:
+        default = Path.cwd() if len(listings) > 1 else Path(folder)
+        target_dir = out if out is not None else default
         target_dir.mkdir(parents=True, exist_ok=True)
         name = f"journal_{entries[-1].model_id}.png" if several else "journal.png"
         tripwires: tuple[Any, ...] = ()
