@@ -117,8 +117,14 @@ def run_journal_command(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps(out, indent=2))
         return 0
 
-    for folder, _, entries, fired, scores in listings:
+    for folder, book, entries, fired, scores in listings:
         _print_listing(console, folder, entries, fired, scores)
+        unlisted = book.unlisted_files()
+        if unlisted:
+            console.print(
+                f"note: {len(unlisted)} forecast file(s) in {escape(str(folder))}/forecasts have no row "
+                "(an issue interrupted before it was recorded); they are not part of the journal"
+            )
     if record is not None:
         table = Table(title="Team track record (time-averaged scores per question)", title_justify="left")
         for name in ("question", "outcome", "resolved", "forecasts", "days", "Brier", "log score"):
