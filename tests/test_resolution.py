@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import syriaforecast as sf
 from syriaforecast.backtest.resolution import score_entries, score_journal, standing_days, team_track_record
@@ -98,6 +100,26 @@ def test_standing_days_edge_cases() -> None:
         score_entries(
             [*ENTRIES[:2], _entry(9, "2025-01-11T00:00", {"a": 0.5, "b": 0.5}, "other")], "a", RESOLVED
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    offsets=st.lists(st.integers(0, 60), min_size=1, max_size=8).map(sorted),
+    resolved_offset=st.integers(-5, 90),
+)
+def test_standing_days_partition_the_open_days(offsets: list[int], resolved_offset: int) -> None:
+    start = dt.date(2025, 1, 1)
+    issued = [start + dt.timedelta(days=k) for k in offsets]
+    resolved = start + dt.timedelta(days=resolved_offset)
+    days = standing_days(issued, resolved)
+    assert days.sum() == max(0, (resolved - issued[0]).days + 1)
+    # Day by day: each open day belongs to the last forecast issued on or before it.
+    expect = [0] * len(issued)
+    day = issued[0]
+    while day <= resolved:
+        expect[max(i for i, d in enumerate(issued) if d <= day)] += 1
+        day += dt.timedelta(days=1)
+    assert list(days) == expect
 
 
 def test_team_track_record_pools_questions() -> None:
