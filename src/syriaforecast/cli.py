@@ -1,4 +1,4 @@
-"""The ``syriaforecast`` command: validate, forecast, backtest.
+"""The ``syriaforecast`` command: validate, forecast, journal, backtest.
 
 Bad input exits with status 2 and a message naming the file, line or key,
 field, value and what is allowed; never a Python traceback.
