@@ -52,6 +52,7 @@ def test_issue_records_what_was_said(tmp_path: Path, forecasts: dict[str, sf.For
     means = fc.mean("horizon")
     assert entry.horizon == {s: float(means.sel(scenario=s)) for s in fc.model.scenario_ids}  # full precision
     assert entry.leader == str(means.idxmax("scenario").item())
+    assert entry.summary.startswith(f"tripwires_tiny as of 2025-03-31: Open War {entry.horizon['war']:.0%}")
     assert [a["tripwire"] for a in entry.alerts] == [a["tripwire"] for a in fc.alerts()]
     reopened = entry.load()
     np.testing.assert_array_equal(reopened.horizon.values, fc.horizon.values)

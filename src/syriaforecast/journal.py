@@ -145,6 +145,15 @@ class JournalEntry:
         """Id of the scenario with the highest horizon probability (the first on a tie)."""
         return max(self.horizon, key=lambda sid: self.horizon[sid])
 
+    @property
+    def summary(self) -> str:
+        """One line: the horizon probability of each scenario as issued, the leader first."""
+        order = sorted(self.horizon, key=lambda sid: -self.horizon[sid])
+        probs = ", ".join(f"{self.scenarios.get(sid, sid)} {self.horizon[sid]:.0%}" for sid in order)
+        fired = f"; tripwires crossed: {', '.join(a['tripwire'] for a in self.alerts)}" if self.alerts else ""
+        on = self.horizon_date.isoformat()
+        return f"{self.model_id} as of {self.as_of.isoformat()}: {probs} (on {on}){fired}"
+
     def load(self) -> Forecast:
         """The issued forecast, reopened; its file must match the digest recorded at issue."""
         from syriaforecast.forecast import load_forecast
@@ -175,6 +184,7 @@ class JournalEntry:
             "mode": self.mode,
             "horizon": {sid: r(p) for sid, p in self.horizon.items()},
             "leader": self.leader,
+            "summary": self.summary,
             "alerts": [
                 {k: r(v) if isinstance(v, float) else v for k, v in alert.items()} for alert in self.alerts
             ],
