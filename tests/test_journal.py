@@ -151,55 +151,50 @@ CHILD = textwrap.dedent(
 )
 
 
-def _children(
-    tmp_path: Path, saved: Path, tags: list[str], crash: str = "no"
-) -> list[subprocess.Popen[bytes]]:
+def _children(tmp_path: Path, saved: Path, crash: dict[str, str]) -> dict[str, subprocess.Popen[bytes]]:
+    """Start one child per tag, wait until all have imported the library, then let them go at once."""
     env = dict(os.environ, PYTHONPATH=str(SRC))
     go = tmp_path / "go"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(tmp_path / "journal"), str(saved), tag, str(go), crash],
+    procs = {
+        tag: subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path / "journal"), str(saved), tag, str(go), how],
             env=env,
             stderr=subprocess.PIPE,
         )
-        for tag in tags
-    ]
-    deadline = time.monotonic() + 120
-    while not all((tmp_path / f"ready-{t}").exists() for t in tags):
+        for tag, how in crash.items()
+    }
+    deadline = time.monotonic() + 240
+    while not all((tmp_path / f"ready-{t}").exists() for t in procs):
         assert time.monotonic() < deadline, "children did not start"
-        assert all(p.poll() is None for p in procs), [p.communicate()[1] for p in procs]
+        assert all(p.poll() is None for p in procs.values()), [p.communicate()[1] for p in procs.values()]
         time.sleep(0.02)
     go.touch()
     return procs
 
 
-def test_two_processes_issuing_at_once_both_land(tmp_path: Path, forecasts: dict[str, sf.Forecast]) -> None:
-    saved = forecasts["2025-03-31"].save(tmp_path / "fc.nc")
-    procs = _children(tmp_path, saved, ["a", "b"])
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err.decode()
-    book = open_journal(tmp_path / "journal")
-    entries = book.entries()
-    assert sorted(e.note for e in entries) == sorted(f"{t}-{k}" for t in "ab" for k in range(4))
-    assert sorted(e.number for e in entries) == list(range(1, 9))
-    assert len({e.file for e in entries}) == 8 and book.unlisted_files() == []
-    for entry in entries:
-        assert entry.load().as_of == dt.date(2025, 3, 31)
-
-
-def test_interrupted_issue_leaves_no_row_pointing_at_nothing(
+def test_concurrent_issues_all_land_and_an_interrupted_one_leaves_no_row(
     tmp_path: Path, forecasts: dict[str, sf.Forecast]
 ) -> None:
+    # Two processes issue four forecasts each at the same moment; a third dies after saving its
+    # forecast file and before committing the index row (os._exit: no cleanup runs).
+    forecasts["2025-01-31"].issue(tmp_path / "journal", note="before")
     saved = forecasts["2025-03-31"].save(tmp_path / "fc.nc")
-    forecasts["2025-01-31"].issue(tmp_path / "journal")
-    (proc,) = _children(tmp_path, saved, ["x"], crash="crash")
-    proc.communicate(timeout=300)
-    assert proc.returncode == 3
+    procs = _children(tmp_path, saved, {"a": "no", "b": "no", "x": "crash"})
+    for tag, proc in procs.items():
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == (3 if tag == "x" else 0), err.decode()
     book = open_journal(tmp_path / "journal")
-    assert [e.as_of for e in book.entries()] == [dt.date(2025, 1, 31)]
-    assert all(e.file.is_file() for e in book.entries())
-    (orphan,) = book.unlisted_files()  # the saved file of the interrupted issue, complete but unlisted
+    entries = book.entries()
+    assert sorted(e.note for e in entries) == sorted(
+        ["before"] + [f"{t}-{k}" for t in "ab" for k in range(4)]
+    )
+    assert sorted(e.number for e in entries) == list(range(1, 10))
+    assert len({e.file for e in entries}) == 9
+    for entry in entries:  # every row points at a complete file that matches its digest
+        assert entry.load().as_of == (
+            dt.date(2025, 1, 31) if entry.note == "before" else dt.date(2025, 3, 31)
+        )
+    (orphan,) = book.unlisted_files()  # the interrupted issue's file: complete, but in no row
     assert sf.load_forecast(orphan).as_of == dt.date(2025, 3, 31)
     assert not list((tmp_path / "journal" / "forecasts").glob(".*.tmp"))
 
