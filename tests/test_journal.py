@@ -38,7 +38,7 @@ def forecasts() -> dict[str, sf.Forecast]:
 
 def test_issue_records_what_was_said(tmp_path: Path, forecasts: dict[str, sf.Forecast]) -> None:
     folder = tmp_path / "journal"
-    first = forecasts["2025-03-31"].issue(folder, issued="2025-04-01T09:00:00+02:00", note="monthly")
+    first = issue(forecasts["2025-03-31"], folder, issued="2025-04-01T09:00:00+02:00", note="monthly")
     second = issue(forecasts["2025-01-31"], folder, issued=dt.date(2025, 2, 3))
     entries = open_journal(folder).entries()
     # Oldest first by issue time, not by order of writing or as-of date.
@@ -67,7 +67,7 @@ def test_issue_records_what_was_said(tmp_path: Path, forecasts: dict[str, sf.For
 
 
 def test_altered_file_is_refused(tmp_path: Path, forecasts: dict[str, sf.Forecast]) -> None:
-    entry = forecasts["2025-01-31"].issue(tmp_path)
+    entry = issue(forecasts["2025-01-31"], tmp_path)
     data = bytearray(entry.file.read_bytes())
     data[-100] ^= 0xFF
     entry.file.write_bytes(bytes(data))
@@ -85,9 +85,9 @@ def test_bad_journal_and_issue_time(tmp_path: Path, forecasts: dict[str, sf.Fore
     with pytest.raises(JournalError, match="not a folder"):
         Journal(tmp_path / "file")
     with pytest.raises(SyriaforecastError, match="time zone"):
-        forecasts["2025-01-31"].issue(tmp_path / "j", issued="2025-02-01T10:00:00")
+        issue(forecasts["2025-01-31"], tmp_path / "j", issued="2025-02-01T10:00:00")
     with pytest.raises(SyriaforecastError, match="ISO date"):
-        forecasts["2025-01-31"].issue(tmp_path / "j", issued="yesterday")
+        issue(forecasts["2025-01-31"], tmp_path / "j", issued="yesterday")
     (tmp_path / "newer").mkdir()
     connection = sqlite3.connect(tmp_path / "newer" / INDEX_NAME)
     connection.execute("PRAGMA user_version = 99")
@@ -101,7 +101,7 @@ def test_failed_commit_leaves_no_row_and_no_file(
     tmp_path: Path, forecasts: dict[str, sf.Forecast], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     book = Journal(tmp_path)
-    forecasts["2025-01-31"].issue(book.folder)
+    issue(forecasts["2025-01-31"], book.folder)
 
     class Boom(sqlite3.OperationalError):
         pass
@@ -177,7 +177,7 @@ def test_concurrent_issues_all_land_and_an_interrupted_one_leaves_no_row(
 ) -> None:
     # Two processes issue four forecasts each at the same moment; a third dies after saving its
     # forecast file and before committing the index row (os._exit: no cleanup runs).
-    forecasts["2025-01-31"].issue(tmp_path / "journal", note="before")
+    issue(forecasts["2025-01-31"], tmp_path / "journal", note="before")
     saved = forecasts["2025-03-31"].save(tmp_path / "fc.nc")
     procs = _children(tmp_path, saved, {"a": "no", "b": "no", "x": "crash"})
     for tag, proc in procs.items():
@@ -268,7 +268,7 @@ def test_cli_forecast_journal_and_listing(
 def test_cli_journal_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(["journal", str(tmp_path / "none")], capsys)
     assert code == 2 and "no journal.sqlite" in err and "Traceback" not in err
-    sf.forecast(MODEL, EVIDENCE, as_of="2025-01-31", exact=True).issue(tmp_path / "j")
+    issue(sf.forecast(MODEL, EVIDENCE, as_of="2025-01-31", exact=True), tmp_path / "j")
     (tmp_path / "outcome.toml").write_text('scenario = "peace"\ndate = 2025-09-01\n')
     code, _, err = _run(["journal", str(tmp_path / "j"), "--outcome", str(tmp_path / "outcome.toml")], capsys)
     assert code == 2 and "scenario" in err and "peace" in err

@@ -152,7 +152,7 @@ def test_score_journal_and_cli_agree(
         ("2025-04-30", "2025-05-01"),
         ("2025-06-30", "2025-07-01"),
     ):
-        sf.forecast(model, evidence, as_of=as_of, exact=True).issue(tmp_path / "q1", issued=issued)
+        sf.issue(sf.forecast(model, evidence, as_of=as_of, exact=True), tmp_path / "q1", issued=issued)
     (tmp_path / "q1" / "outcome.toml").write_text('scenario = "war"\ndate = 2025-09-10\n')
     scores = score_journal(tmp_path / "q1", tmp_path / "q1" / "outcome.toml")
     assert scores.days == (dt.date(2025, 9, 10) - dt.date(2025, 3, 1)).days + 1
@@ -161,9 +161,8 @@ def test_score_journal_and_cli_agree(
 
     # A second question (same model, another id) makes a team record; outcome.toml is found in each folder.
     other = sf.parse_model(model.to_toml().replace('id = "tripwires_tiny"', 'id = "tripwires_tiny_2"'))
-    sf.forecast(other, sf.load_evidence(EVIDENCE, other), as_of="2025-03-31", exact=True).issue(
-        tmp_path / "q2", issued="2025-04-01"
-    )
+    other_fc = sf.forecast(other, sf.load_evidence(EVIDENCE, other), as_of="2025-03-31", exact=True)
+    sf.issue(other_fc, tmp_path / "q2", issued="2025-04-01")
     (tmp_path / "q2" / "outcome.toml").write_text('scenario = "calm"\ndate = 2025-08-31\n')
     monkeypatch.chdir(tmp_path)
     code = main(

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from syriaforecast.spec.tripwires import Tripwire
 
+# The Forecast is duck-typed (``model``, ``evidence``, ``mean``): Forecast.alerts() calls in
+# here, and importing the forecast module back would tie the two into an import cycle.
+
 if TYPE_CHECKING:
-    from syriaforecast.forecast import Forecast
     from syriaforecast.spec.model import ScenarioModel
 
 __all__ = ["newly_fired", "tripwire_alerts"]
@@ -31,7 +33,7 @@ def _state(model: ScenarioModel, wire: Tripwire) -> int:
     return int(str(wire.value))
 
 
-def tripwire_alerts(forecast: Forecast) -> list[dict[str, Any]]:
+def tripwire_alerts(forecast: Any) -> list[dict[str, Any]]:
     """The tripwires the forecast has crossed, in the model file's order.
 
     Parameters

@@ -207,7 +207,11 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     written: list[Path] = []
     if args.out is not None:
         written = _write_outputs(result, args.out)
-    entry = result.issue(args.journal) if args.journal is not None else None
+    entry = None
+    if args.journal is not None:
+        from syriaforecast.journal import issue
+
+        entry = issue(result, args.journal)
     if args.json:
         out = forecast_json(result)
         if entry is not None:

@@ -253,17 +253,6 @@ class Forecast:
             tree.to_netcdf(tmp, engine="h5netcdf")
         return path
 
-    def issue(self, journal: str | Path, *, issued: Any = None, note: str = "") -> Any:
-        """Record this forecast in a journal folder; see :func:`syriaforecast.journal.issue`.
-
-        Returns
-        -------
-        JournalEntry
-        """
-        from syriaforecast.journal import issue
-
-        return issue(self, journal, issued=issued, note=note)
-
 
 # --------------------------------------------------------------------------- helpers
 def hdi_bounds(samples: xr.DataArray, *, prob: float = 0.9) -> tuple[xr.DataArray, xr.DataArray]:

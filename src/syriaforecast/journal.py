@@ -6,7 +6,7 @@ A journal is a folder::
       journal.sqlite          the index: one row per issued forecast
       forecasts/*.nc          each issued forecast, saved whole (with its provenance)
 
-:func:`issue` (or :meth:`Forecast.issue <syriaforecast.Forecast.issue>`)
+:func:`issue` (``syriaforecast.issue(forecast, DIR)``)
 records a forecast: it saves the forecast file into ``forecasts/`` atomically
 (temporary file, fsync, rename, fsync of the folder) and only then commits the
 index row, so an interrupted issue leaves at most an unlisted file, never a row

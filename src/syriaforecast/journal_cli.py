@@ -23,7 +23,7 @@ __all__ = ["add_journal_parser", "print_alerts", "run_journal_command"]
 JOURNAL_HELP = "list the forecasts issued into a journal, plot them, and score them once resolved"
 JOURNAL_DESCRIPTION = """\
 List the forecasts issued into a journal folder (by `syriaforecast forecast ... --journal DIR`
-or forecast.issue(DIR)), oldest first: issue time (UTC), as-of date, the horizon probability
+or syriaforecast.issue(forecast, DIR)), oldest first: issue time (UTC), as-of date, the horizon probability
 of each scenario as issued, the tripwires each crossed and those newly fired since the previous
 entry. Plots the issued probabilities over time (what the team said, not the hindsight curve).
 
