@@ -190,6 +190,12 @@ class Forecast:
         """Posterior mean of ``"horizon"``, ``"filtered"`` or ``"smoothed"``."""
         return getattr(self, which).mean(SAMPLE_DIMS)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """The model's tripwires this forecast has crossed (:func:`syriaforecast.alerts.tripwire_alerts`)."""
+        from syriaforecast.alerts import tripwire_alerts
+
+        return tripwire_alerts(self)
+
     # ------------------------------------------------------------------ keeping
     def to_datatree(self) -> xr.DataTree:
         """The forecast in ArviZ 1.x layout.

@@ -25,6 +25,7 @@ from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
 from syriaforecast.report.disagreement import analyst_summary, disagreement_rows
 from syriaforecast.report.influence import evidence_contributions, since
+from syriaforecast.report.mind import what_would_change_my_mind
 from syriaforecast.report.plots import (
     plot_collection,
     plot_contributions,
@@ -209,6 +210,10 @@ def write_report(
         if previous is not None
         else None
     )
+    mind = timed(
+        "change my mind",
+        lambda: what_would_change_my_mind(forecast, max_draws=max_draws, priorities=collection),
+    )
     agenda = (
         timed("disagreement", lambda: disagreement_rows(forecast, top=5)) if forecast.model.analysts else None
     )
@@ -266,6 +271,7 @@ def write_report(
         timings=timings,
         prob=prob,
         agenda=agenda,
+        mind=mind,
     )
     report = out / REPORT_NAME
     with atomic_path(report) as tmp:
@@ -288,6 +294,7 @@ def _page(
     prob: float,
     agenda: list[dict[str, Any]] | None = None,
     source_table: pd.DataFrame | None = None,
+    mind: pd.DataFrame | None = None,
 ) -> str:
     model = forecast.model
     colors = scenario_colors(forecast)
@@ -343,6 +350,9 @@ def _page(
         + "</p>"
     )
     add(images["fan_chart"])
+    _tripwires_section(add, forecast, names)
+    if mind is not None:
+        _mind_section(add, forecast, mind, names)
 
     # ---- since
     if changes is not None:
@@ -707,3 +717,74 @@ def _analysts_section(
         "far the analyst's tables typically stray.</p>"
     )
     add(_table(["Analyst", "Bias", "Own noise"], rows, [False, True, True]))
+
+
+def _tripwires_section(add: Callable[[str], Any], forecast: Forecast, names: dict[str, str]) -> None:
+    """The model's tripwires, the crossed ones first and flagged."""
+    wires = forecast.model.tripwires
+    if not wires:
+        return
+    alerts = {a["tripwire"]: a for a in forecast.alerts()}
+    add("<h2>Tripwires</h2>")
+    if alerts:
+        add(f'<p class="warn">{len(alerts)} of {len(wires)} tripwires crossed: {_e(", ".join(alerts))}.</p>')
+    rows = []
+    for wire in sorted(wires, key=lambda w: w.id not in alerts):
+        alert = alerts.get(wire.id)
+        if wire.kind == "probability":
+            probability = float(forecast.mean("horizon").sel(scenario=wire.scenario))
+            now = _pct(probability)
+            watch = f"P({names[str(wire.scenario)]}) {'above' if wire.above is not None else 'below'} "
+            watch += _pct(wire.threshold)
+        else:
+            now = (
+                f"{alert['reports']} report(s), {alert['first_seen']} to {alert['last_seen']}"
+                if alert
+                else "not seen"
+            )
+            watch = f"{wire.indicator} = {wire.value}"
+        state = _Raw('<span class="bad">CROSSED</span>' if alert else '<span class="ok">not crossed</span>')
+        rows.append([wire.id, watch, now, state, wire.text])
+    add(_table(["Tripwire", "Line", "Now", "State", "Note"], rows, [False, False, True, False, False]))
+
+
+def _mind_section(
+    add: Callable[[str], Any], forecast: Forecast, mind: pd.DataFrame, names: dict[str, str]
+) -> None:
+    """The fewest plausible next-period reports that would change the lead or trip a wire."""
+    add("<h2>What would change my mind</h2>")
+    leader = mind.attrs.get("leader", "")
+    if mind.attrs.get("next_period") is None:
+        add('<p class="note">No period is left before the horizon: no further report can change it.</p>')
+        return
+    add(
+        f'<p class="note">The smallest set of face-value reports in {_e(mind.attrs["next_period"])} '
+        f"that would make a scenario other than {_e(names.get(leader, leader))} lead at the horizon, or "
+        "cross a tripwire not yet crossed: plausible readings (predictive probability at least "
+        f"{mind.attrs['min_probability']:.0%}) of the top {mind.attrs['candidates']} collection "
+        "priorities; of the sets of the smallest size that succeed, the likeliest.</p>"
+    )
+    rows = []
+    for target, row in mind.iterrows():
+        reports = "; ".join(
+            f"{ident} = {_value(forecast.model, ident, value)}" for ident, value in row["reports"]
+        )
+        rows.append(
+            [
+                "lead" if target == "lead" else f"tripwire {target}",
+                reports,
+                _pct(float(row["probability"])),
+                names.get(str(row["leader"]), str(row["leader"])),
+                ", ".join(f"{names[s]} {_pct(float(row[s]))}" for s in forecast.model.scenario_ids),
+            ]
+        )
+    if rows:
+        add(
+            _table(
+                ["Target", "Reports", "Chance of seeing them", "Leader after", "Horizon after"],
+                rows,
+                [False, False, True, False, False],
+            )
+        )
+    for target, why in mind.attrs.get("unreached", {}).items():
+        add(f'<p class="note">{_e("lead" if target == "lead" else "tripwire " + target)}: {_e(why)}.</p>')
