@@ -1,9 +1,10 @@
 """The bundled Russia–Syria model as an analytic product (issue #20).
 
 Checks that can fail when someone edits the bundled files: every evidence row has its
-provenance, no row leans on the analysis itself or is read as certain, the scenarios
-and indicators carry their basis and rationale, and the sensitivity figures quoted in
-the README and the review are what the API computes.
+provenance (publication date, coder, link where known, one grade per report id), no row
+leans on the analysis itself or is read as certain, the scenarios and indicators carry
+their basis and rationale, and the sensitivity figures quoted in the README and the
+review are what the API computes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import syriaforecast as sf
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = sf.bundled_model()
 EVIDENCE = sf.bundled_evidence()
-PROVENANCE = EVIDENCE.with_name("russia_syria_evidence_provenance.csv")
 REVIEW = ROOT / "docs" / "bundled-model-review.md"
 README = ROOT / "README.md"
 
@@ -38,21 +38,20 @@ def rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_every_row_has_provenance_keyed_by_line(rows: list[dict[str, str]]) -> None:
-    with PROVENANCE.open(encoding="utf-8", newline="") as handle:
-        provenance = list(csv.DictReader(handle))
-    assert len(provenance) == len(rows)
-    reports: dict[str, int] = {}
-    for line, (row, prov) in enumerate(zip(rows, provenance, strict=True), start=2):
-        assert int(prov["line"]) == line
-        assert (prov["date"], prov["indicator"]) == (row["date"], row["indicator"]), line
-        published = dt.date.fromisoformat(prov["published"])
+def test_every_row_has_provenance(rows: list[dict[str, str]]) -> None:
+    reports: dict[str, set[str]] = {}
+    for line, row in enumerate(rows, start=2):
+        published = dt.date.fromisoformat(row["published"])
         assert published >= dt.date.fromisoformat(row["date"]), line
-        assert prov["url"] == "" or re.match(r"^https?://\S+$", prov["url"]), line
-        if prov["report"]:
-            reports[prov["report"]] = reports.get(prov["report"], 0) + 1
-    # A report id names one report coding several cells; an id used once is a typo.
-    assert reports and min(reports.values()) >= 2, reports
+        assert row["url"] == "" or re.match(r"^https?://\S+$", row["url"]), line
+        assert row["coder"], line
+        if row["report"]:
+            reports.setdefault(row["report"], set()).add(row["reliability"] + row["credibility"])
+    # A report id names one source's reading of several cells, with one grade; an id used
+    # once would be a typo (the loader accepts it, so this is the place to catch it).
+    counts = {report: sum(row["report"] == report for row in rows) for report in reports}
+    assert reports and min(counts.values()) >= 2, counts
+    assert all(len(grades) == 1 for grades in reports.values()), reports
 
 
 def test_no_row_cites_the_analysis_or_is_read_as_certain(rows: list[dict[str, str]]) -> None:
