@@ -1,4 +1,4 @@
-"""The ``syriaforecast`` command: validate, forecast, backtest.
+"""The ``syriaforecast`` command: validate, forecast, journal, backtest.
 
 Bad input exits with status 2 and a message naming the file, line or key,
 field, value and what is allowed; never a Python traceback.
@@ -59,6 +59,13 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
     fc.add_argument("--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report")
     fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
+    fc.add_argument(
+        "--journal", type=Path, default=None, metavar="DIR", help="record the forecast in a journal folder"
+    )
+
+    from syriaforecast.journal_cli import add_journal_parser
+
+    add_journal_parser(sub)
 
     bt = sub.add_parser("backtest", help="replay resolved cases or synthetic worlds and score them")
     bt.add_argument("cases", type=Path, nargs="?", help="folder holding one folder per resolved case")
@@ -91,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from syriaforecast.backtest.cli import run_backtest_command
 
             return run_backtest_command(args, console, errors)
+        if args.command == "journal":
+            from syriaforecast.journal_cli import run_journal_command
+
+            return run_journal_command(args, console)
     except SyriaforecastError as exc:
         errors.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
         return EXIT_BAD_INPUT
@@ -151,6 +162,22 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             for label, row in counts.iterrows():
                 reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
             console.print(reports)
+            late = int((frame["published"] > frame["date"]).sum())
+            shared = frame[frame["report"] != ""].groupby("report").size()
+            if late:
+                console.print(
+                    f"{late} reports published after the day they describe (latest published "
+                    f"{evidence.last_published}): a forecast as of an earlier date leaves them out"
+                )
+            if (shared > 1).any():
+                n_shared = int((shared > 1).sum())
+                console.print(f"{n_shared} report ids code several rows (one truthfulness each)")
+                spans = frame[frame["report"] != ""].groupby("report")["period"].nunique()
+                if (spans > 1).any():
+                    console.print(
+                        f"{int((spans > 1).sum())} report ids span several periods: their rows share one "
+                        "truthfulness only within each period (see docs/model-format.md)"
+                    )
     console.print("[green]valid[/]")
     return EXIT_OK
 
@@ -185,12 +212,23 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     written: list[Path] = []
     if args.out is not None:
         written = _write_outputs(result, args.out)
+    entry = None
+    if args.journal is not None:
+        from syriaforecast.journal import issue
+
+        entry = issue(result, args.journal)
     if args.json:
-        print(json.dumps(forecast_json(result), indent=2))
+        out = forecast_json(result)
+        if entry is not None:
+            out["journal"] = {"folder": str(args.journal), "number": entry.number}
+            out["journal"]["issued"] = entry.issued.isoformat()
+        print(json.dumps(out, indent=2))
         return EXIT_OK
-    _print_summary(result, console)
+    _print_summary(result, console, evidence)
     for path in written:
         console.print(f"wrote {path}")
+    if entry is not None:
+        console.print(f"issued as entry #{entry.number} of the journal {args.journal}")
     return EXIT_OK
 
 
@@ -201,7 +239,7 @@ def _write_outputs(result: Any, out: Path) -> list[Path]:
     return [result.save(out / "forecast.nc"), *write_report(result, out)]
 
 
-def _print_summary(result: Any, console: Console) -> None:
+def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     model = result.model
     table = Table(
         title=f"{model.title}\nP(scenario on {model.horizon}) as of {result.as_of}  [{result.mode}]",
@@ -226,11 +264,16 @@ def _print_summary(result: Any, console: Console) -> None:
     if summary["spans_phrases"].any():
         console.print("* the interval spans more than one ICD 203 phrase")
     _print_analysts(result, console)
+    from syriaforecast.journal_cli import print_alerts
+
+    print_alerts(result, console)
     n = len(result.evidence)
     diag = result.diagnostics.attrs
+    unpublished = len(evidence) - n if evidence is not None else 0
     console.print(
         f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
         f"converged: {'yes' if result.converged else 'NO'}"
+        + (f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else "")
     )
 
 
@@ -342,6 +385,7 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "diagnostics": diagnostics,
         "analysts": analyst_summary(result),
         "disagreements": disagreement_rows(result),
+        "alerts": _rounded(result.alerts()),
         "seed": result.attrs.get("sampler_seed"),
     }
 
