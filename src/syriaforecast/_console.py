@@ -176,7 +176,11 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9) 
     """
     summary = result.summary(prob=prob)
     exact = result.mode == "exact"
-    table = Table(title=escape(forecast_title(result)), title_justify="left")
+    # The title goes above the table, not in it: a table title wraps at the table's width.
+    title, question = forecast_title(result).split("\n", 1)
+    console.print(f"[bold]{escape(title)}[/]", soft_wrap=True)
+    console.print(escape(question), soft_wrap=True)
+    table = Table()
     table.add_column("scenario", overflow="fold")
     table.add_column("probability" if exact else "mean", justify="right")
     if not exact:
