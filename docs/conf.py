@@ -92,7 +92,10 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "getting-started": []}
+# Pages without sub-pages get no (empty) section navigation.
+html_sidebars = {
+    page: [] for page in ("index", "getting-started", "model", "calibration", "model-format", "errors", "tutorials")
+}
 html_show_sourcelink = False
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
@@ -156,23 +159,27 @@ def _api_pages() -> None:
         "",
     ]
     _write_if_changed(GENERATED / "api" / "index.md", "\n".join(index))
+    home = {}  # object id -> the public name it is documented under
     for package, names in pages.items():
-        title = f"``{package}``"
-        lines = [
-            title,
-            "=" * len(title),
-            "",
-            API_PACKAGES[package],
-            "",
-            f".. currentmodule:: {package}",
-            "",
-            ".. autosummary::",
-            "   :toctree: generated",
-            "   :nosignatures:",
-            "",
-            *(f"   {name}" for name in names),
-            "",
+        module = importlib.import_module(package)
+        home.update({id(getattr(module, n)): f"{package}.{n}" for n in names})
+    for package, names in pages.items():
+        module = importlib.import_module(package)
+        title = package
+        lines = [title, "=" * len(title), "", API_PACKAGES[package], "", f".. currentmodule:: {package}", ""]
+        if names:
+            lines += [".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
+            lines += [f"   {name}" for name in names] + [""]
+        elsewhere = [
+            n for n in sorted(getattr(module, "__all__", [])) if n not in names and id(getattr(module, n)) in home
         ]
+        if elsewhere:
+            lines += [
+                "Also exported here, and documented where the top-level package exports them:",
+                "",
+                *(f"- :obj:`{package}.{n} <{home[id(getattr(module, n))]}>`" for n in elsewhere),
+                "",
+            ]
         _write_if_changed(GENERATED / "api" / f"{package}.rst", "\n".join(lines))
 
 

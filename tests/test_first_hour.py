@@ -280,5 +280,16 @@ def test_readme_code_uses_only_names_it_defines():
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     code = "\n".join(blocks)
     assert "backtest(cases)" not in code or re.search(r"^cases\s*=", code, re.M)
-    assert "dims (chain, draw, time, scenario)" not in code
+    # forecast.horizon has no time dimension (filtered and smoothed do).
+    for line in code.splitlines():
+        if "forecast.horizon" in line and "dims" in line:
+            assert "time" not in line, line
     assert "docs" in text.lower() and "make docs" in text
+
+
+def test_json_carries_the_phrase_alternative_and_its_monte_carlo_error(sampled):
+    payload = cli.forecast_json(sampled)
+    table = sampled.summary()
+    for sid, row in table.iterrows():
+        assert payload["scenarios"][sid]["phrase_alternative"] == row["phrase_alternative"]
+        assert payload["scenarios"][sid]["mcse"] == pytest.approx(row["mcse"], abs=1e-6)

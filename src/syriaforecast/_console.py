@@ -206,19 +206,17 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9) 
         table.add_row(*cells)
     console.print(table)
     if not exact and summary["spans_phrases"].any():
-        console.print("* the interval spans more than one ICD 203 phrase", soft_wrap=True)
+        console.print("* the interval spans more than one ICD 203 phrase")
     if close:
         console.print(
             "† the mean lies within Monte Carlo error (2 MCSE) of the edge between the two phrases, "
-            f"so another run may print either ({escape('; '.join(close))}); more draws would settle it",
-            soft_wrap=True,
+            f"so another run may print either ({escape('; '.join(close))}); more draws would settle it"
         )
     n = len(result.evidence)
     if exact:
         console.print(
             f"{n} reports used; exact mode: the model file's elicitations, priors and grades taken as "
-            "written, computed without sampling (no interval, no confidence)",
-            soft_wrap=True,
+            "written, computed without sampling (no interval, no confidence)"
         )
         return
     diag = result.diagnostics.attrs
@@ -226,6 +224,5 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9) 
     draws = result.posterior.sizes.get("draw", result.n_draws)
     console.print(
         f"{n} reports used; {chains} chains x {draws:,} draws; divergences {diag.get('divergences', 0)}; "
-        f"sampler diagnostics (R-hat, ESS): {'passed' if result.converged else 'FAILED'}",
-        soft_wrap=True,
+        f"sampler diagnostics (R-hat, ESS): {'passed' if result.converged else 'FAILED'}"
     )

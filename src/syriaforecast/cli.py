@@ -342,6 +342,8 @@ def forecast_json(result: Any) -> dict[str, Any]:
             "hdi_high": round(float(row["hdi_high"]), 6),
             "phrase": row["phrase"],
             "spans_phrases": bool(row["spans_phrases"]),
+            "phrase_alternative": row.get("phrase_alternative", ""),
+            "mcse": round(float(row.get("mcse", 0.0)), 6),
             "confidence": row["confidence"],
         }
         for sid, row in summary.iterrows()
