@@ -94,7 +94,11 @@ html_theme_options = {
 }
 # Pages without sub-pages get no (empty) section navigation.
 html_sidebars = {
-    page: [] for page in ("index", "getting-started", "model", "calibration", "model-format", "errors", "tutorials")
+    page: []
+    for page in (
+        "index", "getting-started", "model", "calibration", "model-format", "errors", "tutorials",
+        "_generated/gallery/index",
+    )
 }
 html_show_sourcelink = False
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

@@ -138,10 +138,10 @@ def plot_fan_chart(
     """Fan chart of each scenario's as-of probability over time, with evidence markers.
 
     Solid lines are the filtered posterior median, P(scenario in period t |
-    reports dated up to t), plotted at each period's end (the last at the as-of
-    date), with shaded central intervals of mass ``probs`` (none in exact
-    mode). The median and central intervals go together: the median always lies
-    inside the inner band, where a skewed or two-humped posterior's mean need
+    reports dated up to t, and for the as-of period up to the as-of date),
+    plotted at the end of the period it is about, with shaded central intervals
+    of mass ``probs`` (none in exact mode). The median and central intervals go
+    together: the median always lies inside the inner band, where a skewed or two-humped posterior's mean need
     not lie inside its highest-density band. The headline's mean is marked at
     the horizon with a diamond. When ``project`` is true, dashed lines carry the forecast from the
     as-of date to the horizon (no further evidence). By default each scenario
@@ -171,12 +171,11 @@ def plot_fan_chart(
     colors = scenario_colors(forecast)
     filtered = forecast.filtered
     n = filtered.sizes["time"]
-    asof_period = model.period_index(forecast.as_of)
     # Dates as Matplotlib date numbers: the axes get date locators and formatters below.
-    ends = [_period_end(model, t) for t in range(n)]
-    if asof_period < n:
-        ends[asof_period] = forecast.as_of
-    x_hist = mdates.date2num(ends)
+    # Every point sits at the end of the period it is about, the as-of period's too
+    # (it uses the reports up to the as-of date): squeezing that period's step into the
+    # days before the as-of date drew a jump at the as-of line.
+    x_hist = mdates.date2num([_period_end(model, t) for t in range(n)])
     samples = filtered.stack(sample=("chain", "draw")).transpose("sample", "time", "scenario").to_numpy()
     outer_first = sorted(probs, reverse=True)
     # One draw (exact mode) has no interval to shade.
