@@ -82,8 +82,6 @@ nitpick_ignore_regex = [
 # --------------------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"
 html_title = f"syriaforecast {release}"
-html_static_path = ["_static"]
-html_css_files = ["custom.css"]
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
