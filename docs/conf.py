@@ -32,7 +32,7 @@ import syriaforecast  # noqa: E402
 
 project = "syriaforecast"
 author = "syriaforecast developers"
-copyright = "2026, syriaforecast developers"  # noqa: A001
+copyright = "2026, syriaforecast developers"
 release = syriaforecast.__version__
 version = release
 
@@ -74,8 +74,11 @@ numpydoc_xref_param_type = False
 # resolve; these are the only names allowed to dangle, all third-party.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|pandas|pd|xarray|xr|matplotlib|scipy|pymc|pytensor|arviz|arviz_stats|nutpie"
-     r"|pydantic|dask|distributed|concurrent)(\..*)?"),
+    (
+        r"py:.*",
+        r"(numpy|np|pandas|pd|xarray|xr|matplotlib|scipy|pymc|pytensor|arviz|arviz_stats|nutpie"
+        r"|pydantic|dask|distributed|concurrent)(\..*)?",
+    ),
     (r"py:.*", r"(datetime|pathlib|os|collections|typing)\..*"),
 ]
 
@@ -94,8 +97,15 @@ html_theme_options = {
 html_sidebars = {
     page: []
     for page in (
-        "index", "getting-started", "model", "calibration", "model-format", "errors", "tutorials",
+        "index",
+        "getting-started",
+        "model",
+        "calibration",
+        "model-format",
+        "errors",
+        "tutorials",
         "_generated/gallery/index",
+        "_generated/cli",
     )
 }
 html_show_sourcelink = False
@@ -173,7 +183,9 @@ def _api_pages() -> None:
             lines += [".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
             lines += [f"   {name}" for name in names] + [""]
         elsewhere = [
-            n for n in sorted(getattr(module, "__all__", [])) if n not in names and id(getattr(module, n)) in home
+            n
+            for n in sorted(getattr(module, "__all__", []))
+            if n not in names and id(getattr(module, n)) in home
         ]
         if elsewhere:
             lines += [
@@ -288,7 +300,7 @@ def _existing_private(target: str, module: str | None) -> bool:
     )
 
 
-def _resolve(app, env, node, contnode):  # noqa: ANN001, ANN202 (Sphinx event signature)
+def _resolve(app, env, node, contnode):
     """Resolve references to where an object is defined, and render private helpers as code.
 
     Docstrings name objects by the module that defines them
@@ -304,7 +316,13 @@ def _resolve(app, env, node, contnode):  # noqa: ANN001, ANN202 (Sphinx event si
     for real, public in ALIASES.items():
         if target == real or target.startswith(real + "."):
             return domain.resolve_xref(
-                env, node["refdoc"], app.builder, node["reftype"], public + target[len(real) :], node, contnode
+                env,
+                node["refdoc"],
+                app.builder,
+                node["reftype"],
+                public + target[len(real) :],
+                node,
+                contnode,
             )
     member = _public_member(target)
     if member is not None:
@@ -340,14 +358,51 @@ def _public_member(target: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def setup(app):  # noqa: ANN001, ANN201 (Sphinx extension signature)
+def setup(app):
+    """Register the CSV lexer alias and the reference resolver."""
     from pygments.lexers.special import TextLexer
 
     app.add_lexer("csv", TextLexer)  # Pygments has no CSV lexer; the examples stay plain
     app.connect("missing-reference", _resolve)
 
 
+def _cli_page() -> None:
+    """The command line reference: each command's ``--help``, as the parser prints it."""
+    import argparse
+    import os
+
+    from syriaforecast.cli import _build_parser
+
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "92"  # argparse wraps help to the terminal's width
+    try:
+        parser = _build_parser()
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        lines = [
+            "# Command line",
+            "",
+            "The `syriaforecast` command, installed with the library. Each section is the command's",
+            "own `--help`, generated from the parser when this site was built. Bad input exits with",
+            "status 2 and a message naming the file, line or key, field, value and what is allowed",
+            "(see [Errors](../errors.md)).",
+            "",
+            "```text",
+            parser.format_help().rstrip(),
+            "```",
+            "",
+        ]
+        for name, sub in commands.items():
+            lines += [f"## `syriaforecast {name}`", "", "```text", sub.format_help().rstrip(), "```", ""]
+    finally:
+        if previous is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = previous
+    _write_if_changed(GENERATED / "cli.md", "\n".join(lines))
+
+
 _api_pages()
 _notebooks_and_gallery()
+_cli_page()
 ALIASES = _aliases()
 PUBLIC = public_api()

@@ -151,3 +151,18 @@ def test_only_existing_objects_escape_nitpicky_mode() -> None:
     assert not conf._existing_private("no_such_helper", "syriaforecast.report")
     assert conf._public_member("no_such_member") is None
     assert conf._public_member("problems") == "syriaforecast.ValidationError.problems"
+
+
+def test_command_line_page_lists_every_option(site: Path) -> None:
+    import argparse
+
+    from syriaforecast.cli import _build_parser
+
+    text = re.sub(r"<[^>]+>", "", (site / "_generated" / "cli.html").read_text(encoding="utf-8"))
+    parser = _build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        assert f"syriaforecast {name}" in text
+        for action in sub._actions:
+            for option in action.option_strings:
+                assert option in text, (name, option)
