@@ -187,19 +187,22 @@ def test_phrase_within_monte_carlo_error_of_an_edge_says_so(model, sampled):
     assert "55.2% ± 1.2%" in out and "another run may print either" in out
 
 
-@pytest.mark.parametrize("p", np.linspace(0.0037, 0.9937, 199))  # off the 0.005 grid: no exact ties
-@pytest.mark.parametrize("error", [0.0, 0.004, 0.02])
-def test_phrase_within_error_matches_a_brute_force_scan(p, error):
-    # Every phrase a probability within +-error could get, found by scanning.
-    grid = np.linspace(p - error, p + error, 2001)[1:-1]  # an open interval: edges are ties
-    seen = {phrase_for(float(x)) for x in grid} - {phrase_for(p)}
-    got = phrase_within_error(float(p), error)
-    if not seen:
-        assert got == ""
-    else:
-        assert got in seen
-        if len(seen) == 1:
-            assert got == seen.pop()
+def test_phrase_within_error_matches_a_brute_force_scan():
+    checked = 0
+    for error in (0.0, 0.004, 0.02):
+        for p in np.linspace(0.0037, 0.9937, 199):  # off the 0.005 grid: no exact ties with edges
+            # Every phrase a probability strictly within +-error could get, found by scanning.
+            grid = np.linspace(p - error, p + error, 2001)[1:-1]
+            seen = {phrase_for(float(x)) for x in grid} - {phrase_for(p)}
+            got = phrase_within_error(float(p), error)
+            if not seen:
+                assert got == "", (p, error)
+            else:
+                checked += 1
+                assert got in seen, (p, error)
+                if len(seen) == 1:
+                    assert got == seen.pop()
+    assert checked > 20  # the scan did meet band edges
 
 
 def test_summary_reports_the_monte_carlo_error_of_each_mean(sampled):
@@ -293,3 +296,14 @@ def test_json_carries_the_phrase_alternative_and_its_monte_carlo_error(sampled):
     for sid, row in table.iterrows():
         assert payload["scenarios"][sid]["phrase_alternative"] == row["phrase_alternative"]
         assert payload["scenarios"][sid]["mcse"] == pytest.approx(row["mcse"], abs=1e-6)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_shows_progress_on_a_terminal_unless_quiet(quiet, monkeypatch, capsys):
+    # Standard error "is" a terminal: the spinner shows while the forecast is computed.
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: self.stderr))
+    argv = ["forecast", "--model", str(MODEL), "--evidence", str(EVIDENCE), "--exact"]
+    assert cli.main(argv + (["--quiet"] if quiet else [])) == 0
+    captured = capsys.readouterr()
+    assert ("computing the exact forecast" in captured.err) is not quiet
+    assert "computing" not in captured.out  # results alone on standard output
