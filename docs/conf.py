@@ -67,6 +67,9 @@ autodoc_typehints = "none"  # numpydoc's "Parameters" carry the types, written f
 autodoc_default_options = {"members": False}
 # Members are documented in full by the class template (docs/_templates/autosummary).
 numpydoc_show_class_members = False
+# Parameter types are written for people ("(S,) array of float", "str or Path,
+# optional"); linking each word would need intersphinx, which an offline build
+# cannot reach (tried: 330 dangling references, nearly all Python/NumPy builtins).
 numpydoc_xref_param_type = False
 
 # Nitpicky mode keeps every explicit cross-reference honest. The site is built
