@@ -139,7 +139,7 @@ def print_validate_summary(model: Any, evidence: Any, console: Console, *, path:
         (r + (str(c) if c else "")) or "ungraded"
         for r, c in zip(frame["reliability"], frame["credibility"], strict=True)
     ]
-    frame = frame.assign(grade=grades, period_label=[labels[p] for p in frame["period"]])
+    frame = frame.assign(grade=grades)
     # One row per period and the grades as text: a column per grade (up to 37 of
     # them, A1..F6 and ungraded) is unreadable in any width.
     reports = Table(
@@ -149,10 +149,10 @@ def print_validate_summary(model: Any, evidence: Any, console: Console, *, path:
     reports.add_column("period")
     reports.add_column("reports", justify="right")
     reports.add_column("by grade", overflow="fold")
-    for label, rows in frame.groupby("period_label", sort=True):
+    for period, rows in frame.groupby("period", sort=True):  # in time order, whatever the labels
         counts = rows["grade"].value_counts()
         ordered = sorted(counts.index, key=lambda g: (g == "ungraded", g))
-        reports.add_row(str(label), str(len(rows)), "  ".join(f"{g}: {counts[g]}" for g in ordered))
+        reports.add_row(labels[int(period)], str(len(rows)), "  ".join(f"{g}: {counts[g]}" for g in ordered))
     totals = frame["grade"].value_counts()
     ordered = sorted(totals.index, key=lambda g: (g == "ungraded", g))
     reports.add_section()
