@@ -12,7 +12,7 @@ and the gradient comes in closed form from the forward-backward recursions:
   true state given the scenario, and the chain rule carries the rest to the
   elicitation shift, the persistence and the report informativeness.
 
-A PyTensor graph of the same maths (:mod:`syriaforecast.engine.graph`) is kept as
+A PyTensor graph of the same maths (:mod:`syriaforecast.engine.reference.graph`) is kept as
 an independent reference; the test suite checks that both agree, gradients
 included.
 """
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 _TINY = 1e-300
-_NEG_INF = -np.inf
 
 
 @numba.njit(cache=True, nogil=True)

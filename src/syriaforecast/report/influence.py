@@ -30,7 +30,7 @@ for all variants at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,10 @@ from syriaforecast.engine.data import (
     ModelArrays,
     build_model_arrays,
 )
-from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws, forecast_parameters
+from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws
+from syriaforecast.engine.hmm import forward_filter
 from syriaforecast.errors import SyriaforecastError
+from syriaforecast.forecast import forecast_parameters
 from syriaforecast.spec.evidence import load_evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -217,12 +219,8 @@ def forward_log_filtered(
     Arrays carry any leading batch axes: ``log_initial (..., S)``,
     ``log_transition (..., S, S)``, ``log_emission (..., T, S)``.
     """
-    message = log_initial + log_emission[..., 0, :]
-    message = message - logsumexp(message, axis=-1, keepdims=True)
-    for t in range(1, upto + 1):
-        message = logsumexp(message[..., :, None] + log_transition, axis=-2) + log_emission[..., t, :]
-        message = message - logsumexp(message, axis=-1, keepdims=True)
-    return message
+    ((last, _),) = deque(forward_filter(log_initial, log_transition, log_emission, upto=upto), maxlen=1)
+    return last
 
 
 def log_odds_db(log_p: np.ndarray) -> np.ndarray:

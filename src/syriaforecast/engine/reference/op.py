@@ -18,26 +18,13 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+from syriaforecast.engine.names import EVIDENCE_FIELDS
 
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
 PARAMETER_INPUTS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility")
-DATA_INPUTS = (
-    "cutpoints",
-    "log_rate",
-    "is_count",
-    "n_periods",
-    "cell_period",
-    "cell_indicator",
-    "cell_count_values",
-    "cell_slot_valid",
-    "face_log_reading",
-    "report_cell",
-    "report_match",
-    "report_noise",
-    "report_reliability",
-    "report_credibility",
-)
+#: The kernel's data arguments after the parameters, in its order.
+DATA_INPUTS = ("cutpoints", "log_rate", "is_count", "n_periods", *EVIDENCE_FIELDS)
 _DTYPES = {
     "is_count": "bool",
     "cell_slot_valid": "bool",
