@@ -85,6 +85,7 @@ def test_public_subpackages_are_documented(site: Path) -> None:
     for package in (
         "syriaforecast.report",
         "syriaforecast.backtest",
+        "syriaforecast.studies",
         "syriaforecast.scoring",
         "syriaforecast.phrases",
         "syriaforecast.errors",
