@@ -64,7 +64,6 @@ nb_output_stderr = "remove"  # sampler chatter, never results
 autosummary_generate = True
 autosummary_imported_members = True
 autodoc_typehints = "none"  # numpydoc's "Parameters" carry the types, written for people
-autodoc_default_options = {"members": False}
 # Members are documented in full by the class template (docs/_templates/autosummary).
 numpydoc_show_class_members = False
 # Parameter types are written for people ("(S,) array of float", "str or Path,
@@ -123,6 +122,7 @@ API_PACKAGES = {
     "syriaforecast.report": "What moved the forecast, what to collect next, plots and the HTML report.",
     "syriaforecast.backtest": "Replaying resolved cases, synthetic worlds, calibration studies.",
     "syriaforecast.studies": "Simulation studies: synthetic worlds, calibration, analysts, SBC.",
+    "syriaforecast.journal": "The journal of issued forecasts: issue, list, score on resolution.",
     "syriaforecast.spec": "Model files and evidence logs as validated data.",
     "syriaforecast.scoring": "Proper scoring rules and calibration diagnostics.",
     "syriaforecast.phrases": "ICD 203 estimative language.",

@@ -10,10 +10,10 @@ below it, never from a layer above or a sibling layer of the same rank:
     spec      the model file and the evidence log: validated, pure data
     engine    arrays, compiled kernels, density, nutpie sampling, exact mode
     reference engine/reference: the same model in PyMC and PyTensor (loaded lazily)
-    forecast  the Forecast result
+    forecast  the Forecast result; its tripwire alerts and the journal of issued forecasts
     report | studies   two siblings of one rank: reporting, simulation studies
     backtest  replay of resolved cases (and of a study's synthetic worlds)
-    interface the command line (cli) and the package's front door (syriaforecast/__init__)
+    interface the command line (cli, journal_cli) and the package's front door (syriaforecast/__init__)
 
 Every import counts: at module level, inside functions (lazy imports) and
 under ``TYPE_CHECKING``, since each one ties the lower module to the upper one.
@@ -35,11 +35,11 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "spec", ("spec",)),
     (2, "engine", ("engine",)),
     (3, "reference", ("engine.reference",)),
-    (4, "forecast", ("forecast",)),
+    (4, "forecast", ("forecast", "alerts", "journal")),
     (5, "report", ("report",)),
     (5, "studies", ("studies",)),
     (6, "backtest", ("backtest",)),
-    (7, "interface", ("cli", "")),
+    (7, "interface", ("cli", "journal_cli", "")),
 ]
 
 

@@ -22,6 +22,7 @@ from syriaforecast.errors import (
     ValidationError,
 )
 from syriaforecast.forecast import Forecast, forecast, load_forecast
+from syriaforecast.journal import Journal, issue, open_journal
 from syriaforecast.spec.evidence import Evidence, append_evidence, load_evidence, save_evidence
 from syriaforecast.spec.model import (
     Indicator,
@@ -47,6 +48,7 @@ __all__ = [
     "Forecast",
     "ForecastFileError",
     "Indicator",
+    "Journal",
     "ModelFileError",
     "Scenario",
     "ScenarioModel",
@@ -57,9 +59,11 @@ __all__ = [
     "bundled_evidence",
     "bundled_model",
     "forecast",
+    "issue",
     "load_evidence",
     "load_forecast",
     "load_model",
+    "open_journal",
     "parse_model",
     "save_evidence",
     "save_model",

@@ -158,6 +158,23 @@ def print_validate_summary(model: Any, evidence: Any, console: Console, *, path:
     reports.add_section()
     reports.add_row("all", str(len(frame)), "  ".join(f"{g}: {totals[g]}" for g in ordered), style="bold")
     console.print(reports)
+    late = int((frame["published"] > frame["date"]).sum()) if "published" in frame else 0
+    if late:
+        console.print(
+            f"{late} reports published after the day they describe (latest published "
+            f"{evidence.last_published}): a forecast as of an earlier date leaves them out"
+        )
+    if "report" in frame:
+        named = frame[frame["report"] != ""]
+        shared = named.groupby("report").size()
+        if (shared > 1).any():
+            console.print(f"{int((shared > 1).sum())} report ids code several rows (one truthfulness each)")
+            spans = named.groupby("report")["period"].nunique()
+            if (spans > 1).any():
+                console.print(
+                    f"{int((spans > 1).sum())} report ids span several periods: their rows share one "
+                    "truthfulness only within each period (see docs/model-format.md)"
+                )
 
 
 # --------------------------------------------------------------------------- forecast
@@ -167,7 +184,7 @@ def forecast_title(result: Any) -> str:
     return f"{result.model.title}\nP(scenario on {result.model.horizon}) as of {result.as_of}  [{mode}]"
 
 
-def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9) -> None:
+def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9, unpublished: int = 0) -> None:
     """The headline table and the line under it.
 
     Exact mode draws nothing, so it shows no interval, no confidence and no
@@ -213,10 +230,11 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9) 
             f"so another run may print either ({escape('; '.join(close))}); more draws would settle it"
         )
     n = len(result.evidence)
+    left_out = f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else ""
     if exact:
         console.print(
             f"{n} reports used; exact mode: the model file's elicitations, priors and grades taken as "
-            "written, computed without sampling (no interval, no confidence)"
+            "written, computed without sampling (no interval, no confidence)" + left_out
         )
         return
     diag = result.diagnostics.attrs
@@ -224,5 +242,5 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9) 
     draws = result.posterior.sizes.get("draw", result.n_draws)
     console.print(
         f"{n} reports used; {chains} chains x {draws:,} draws; divergences {diag.get('divergences', 0)}; "
-        f"sampler diagnostics (R-hat, ESS): {'passed' if result.converged else 'FAILED'}"
+        f"sampler diagnostics (R-hat, ESS): {'passed' if result.converged else 'FAILED'}" + left_out
     )

@@ -1,4 +1,4 @@
-"""The ``syriaforecast`` command: validate, forecast, backtest.
+"""The ``syriaforecast`` command: validate, forecast, journal, backtest.
 
 Bad input exits with status 2 and a message naming the file, line or key,
 field, value and what is allowed; never a Python traceback.
@@ -112,6 +112,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
     fc.add_argument("--quiet", action="store_true", help="no progress display on standard error")
+    fc.add_argument(
+        "--journal", type=Path, default=None, metavar="DIR", help="record the forecast in a journal folder"
+    )
+
+    from syriaforecast.journal_cli import add_journal_parser
+
+    add_journal_parser(sub)
 
     bt = sub.add_parser(
         "backtest",
@@ -172,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from syriaforecast.backtest.cli import run_backtest_command
 
             return run_backtest_command(args, console, errors)
+        if args.command == "journal":
+            from syriaforecast.journal_cli import run_journal_command
+
+            return run_journal_command(args, console)
     except SyriaforecastError as exc:
         errors.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
         return EXIT_BAD_INPUT
@@ -236,12 +247,23 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
         show = errors.is_terminal and not args.quiet
         with progress(errors, f"writing the report to {args.out}", enabled=show):
             written = _write_outputs(result, args.out)
+    entry = None
+    if args.journal is not None:
+        from syriaforecast.journal import issue
+
+        entry = issue(result, args.journal)
     if args.json:
-        print(json.dumps(forecast_json(result), indent=2))
+        out = forecast_json(result)
+        if entry is not None:
+            out["journal"] = {"folder": str(args.journal), "number": entry.number}
+            out["journal"]["issued"] = entry.issued.isoformat()
+        print(json.dumps(out, indent=2))
         return EXIT_OK
-    _print_summary(result, console)
+    _print_summary(result, console, evidence)
     for path in written:
         console.print(f"wrote {path}")
+    if entry is not None:
+        console.print(f"issued as entry #{entry.number} of the journal {args.journal}")
     return EXIT_OK
 
 
@@ -252,11 +274,14 @@ def _write_outputs(result: Any, out: Path) -> list[Path]:
     return [result.save(out / "forecast.nc"), *write_report(result, out)]
 
 
-def _print_summary(result: Any, console: Console) -> None:
+def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     from syriaforecast._console import print_forecast_summary
+    from syriaforecast.journal_cli import print_alerts
 
-    print_forecast_summary(result, console)
+    unpublished = len(evidence) - len(result.evidence) if evidence is not None else 0
+    print_forecast_summary(result, console, unpublished=unpublished)
     _print_analysts(result, console)
+    print_alerts(result, console)
 
 
 def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -369,6 +394,7 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "diagnostics": diagnostics,
         "analysts": analyst_summary(result),
         "disagreements": disagreement_rows(result),
+        "alerts": _rounded(result.alerts()),
         "seed": result.attrs.get("sampler_seed"),
     }
 

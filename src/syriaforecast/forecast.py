@@ -73,13 +73,16 @@ class Forecast:
     model : ScenarioModel
         The model forecast.
     evidence : Evidence
-        The reports used (those dated on or before ``as_of``).
+        The reports used (those published on or before ``as_of``).
     as_of : datetime.date
         The information date.
     mode : {"hierarchical", "exact"}
         ``"exact"`` takes the model file as exact (no sampling): a fixed Bayes net / HMM.
     filtered : xarray.DataArray (chain, draw, time, scenario)
-        P(scenario in period t | evidence dated up to period t): what was knowable then.
+        P(scenario in period t | evidence about periods up to t, as published by
+        ``as_of``). A report published late is included here only when
+        ``as_of`` is on or after its publication; what was knowable at an
+        earlier date is a forecast (or backtest cutoff) as of that date.
     smoothed : xarray.DataArray (chain, draw, time, scenario)
         P(scenario in period t | all evidence up to ``as_of``): the hindsight view.
     horizon : xarray.DataArray (chain, draw, scenario)
@@ -208,6 +211,12 @@ class Forecast:
         """Posterior mean of ``"horizon"``, ``"filtered"`` or ``"smoothed"``."""
         return getattr(self, which).mean(SAMPLE_DIMS)
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """The model's tripwires this forecast has crossed (:func:`syriaforecast.alerts.tripwire_alerts`)."""
+        from syriaforecast.alerts import tripwire_alerts
+
+        return tripwire_alerts(self)
+
     # ------------------------------------------------------------------ keeping
     def to_datatree(self) -> xr.DataTree:
         """The forecast in ArviZ 1.x layout.
@@ -223,7 +232,8 @@ class Forecast:
         observed = xr.Dataset(
             {
                 name: ("report", table[name].astype(str).to_numpy(dtype=str))
-                for name in ("date", "indicator", "value", "reliability", "source", "note")
+                for name in (*("date", "indicator", "value", "reliability", "source", "note"),
+                             *("published", "report", "url", "coder"))
             }
             | {
                 "credibility": ("report", table["credibility"].to_numpy()),
@@ -377,8 +387,9 @@ def forecast(
     evidence : Evidence, path, DataFrame or None
         Coded reports; ``None`` forecasts from the priors alone.
     as_of : date or str, optional
-        Information date: only reports dated on or before it are used. Defaults to
-        the date of the latest report (the model's start when there is none).
+        Information date: only reports published on or before it are used (the
+        ``published`` column, which defaults to ``date``). Defaults to the
+        latest publication date (the model's start when there are no reports).
     draws, tune : int, optional
         Posterior draws and tuning steps per chain (default 1000 each; the
         environment variables ``SYRIAFORECAST_DRAWS`` / ``SYRIAFORECAST_TUNE``
@@ -408,7 +419,7 @@ def forecast(
     """
     model, evidence = _resolve_inputs(model, evidence)
     if as_of is None:
-        as_of_date = evidence.last_date or model.first_period.start_time.date()
+        as_of_date = evidence.last_published or model.first_period.start_time.date()
     else:
         as_of_date = _as_date(as_of, "as_of")
     first_day = model.first_period.start_time.date()

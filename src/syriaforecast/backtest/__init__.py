@@ -27,6 +27,7 @@ from syriaforecast.backtest.replay import (
     score_table,
     scores_by_lead,
 )
+from syriaforecast.backtest.resolution import score_journal, team_track_record
 from syriaforecast.backtest.track_record import analyst_track_record
 
 __all__ = [
@@ -41,8 +42,10 @@ __all__ = [
     "overall_scores",
     "reliability",
     "run_tasks",
+    "score_journal",
     "score_table",
     "scores_by_lead",
+    "team_track_record",
 ]
 
 class _CallableModule(types.ModuleType):

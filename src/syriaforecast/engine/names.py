@@ -58,6 +58,8 @@ EVIDENCE_FIELDS = (
     "report_noise",
     "report_reliability",
     "report_credibility",
+    "report_joint",
+    "cell_component",
 )
 #: :class:`~syriaforecast.engine.data.ModelArrays` arrays of the elicitation, as the PyMC graph reads them.
 ELICITATION_FIELDS = ("cutpoints", "log_rate", "band_sd", "group_of", "is_count")

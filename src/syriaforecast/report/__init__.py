@@ -2,9 +2,11 @@
 
 * :func:`evidence_contributions` and :func:`since`: what moved it (decibans).
 * :func:`collection_priorities`: what to collect next (expected information gain, bits).
+* :func:`what_would_change_my_mind`: the fewest plausible reports that would overturn the lead.
 * :func:`diagnosticity`: the quantitative ACH matrix (decibans).
 * :func:`elicitation_sensitivity` and :func:`linchpins`: how fragile it is to the elicitations.
 * :func:`disagreement`: where several analysts disagree, and how much it moves the forecast.
+* :func:`sources`: each source's posterior reliability and how much its reports moved the forecast.
 * ``plot_*``: briefing pictures (matplotlib Figures).
 * :func:`write_report`: PNGs and a self-contained HTML page (used by the CLI's ``--out``).
 
@@ -20,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 from syriaforecast.report.collection import collection_priorities, diagnosticity
 from syriaforecast.report.disagreement import disagreement
 from syriaforecast.report.influence import evidence_contributions, since
+from syriaforecast.report.mind import what_would_change_my_mind
 from syriaforecast.report.sensitivity import elicitation_sensitivity, linchpins
+from syriaforecast.report.sources import sources
 
 if TYPE_CHECKING:
     from syriaforecast.report.html import write_report
+    from syriaforecast.report.journal import plot_journal
     from syriaforecast.report.plots import (
         plot_collection,
         plot_contributions,
@@ -43,8 +48,11 @@ __all__ = [
     "plot_contributions",
     "plot_diagnosticity",
     "plot_fan_chart",
+    "plot_journal",
     "plot_sensitivity",
     "since",
+    "sources",
+    "what_would_change_my_mind",
     "write_report",
 ]
 
@@ -55,6 +63,7 @@ _LAZY = {
     "plot_contributions": "syriaforecast.report.plots",
     "plot_diagnosticity": "syriaforecast.report.plots",
     "plot_fan_chart": "syriaforecast.report.plots",
+    "plot_journal": "syriaforecast.report.journal",
     "plot_sensitivity": "syriaforecast.report.plots",
 }
 
