@@ -13,7 +13,8 @@ below it, never from a layer above or a sibling layer of the same rank:
     forecast  the Forecast result; its tripwire alerts and the journal of issued forecasts
     report | studies   two siblings of one rank: reporting, simulation studies
     backtest  replay of resolved cases (and of a study's synthetic worlds)
-    interface the command line (cli, _console, journal_cli) and the package's front door (syriaforecast/__init__)
+    interface the command line (cli, _console, journal_cli) and the package's front door
+              (syriaforecast/__init__)
 
 Every import counts: at module level, inside functions (lazy imports) and
 under ``TYPE_CHECKING``, since each one ties the lower module to the upper one.
