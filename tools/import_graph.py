@@ -14,7 +14,8 @@ below it, never from a layer above (nor from another layer of the same rank):
     report    the forecast in an analyst's words and pictures
     studies   simulation studies on synthetic worlds (they may use the report's analyses)
     backtest  replay of resolved cases (and of a study's synthetic worlds)
-    interface the command line (cli, journal_cli) and the package's front door (syriaforecast/__init__)
+    interface the command line (cli, _console, journal_cli) and the package's front door
+              (syriaforecast/__init__)
 
 Every import counts: at module level, inside functions (lazy imports) and
 under ``TYPE_CHECKING``, since each one ties the lower module to the upper one.
@@ -40,7 +41,7 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (5, "report", ("report",)),
     (6, "studies", ("studies",)),
     (7, "backtest", ("backtest",)),
-    (8, "interface", ("cli", "journal_cli", "")),
+    (8, "interface", ("cli", "_console", "journal_cli", "")),
 ]
 
 

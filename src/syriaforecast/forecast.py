@@ -30,7 +30,7 @@ from syriaforecast.engine.evaluate import posterior_parameters
 from syriaforecast.engine.names import GRADE_COORDS, PARAMETER_DIMS
 from syriaforecast.engine.run import EngineRun, SamplerSettings, n_chain_periods, run_engine
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
-from syriaforecast.phrases import band_of, phrase_for
+from syriaforecast.phrases import band_of, phrase_for, phrase_within_error
 from syriaforecast.spec.evidence import Evidence, load_evidence
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
@@ -146,16 +146,22 @@ class Forecast:
         pandas.DataFrame
             Indexed by scenario id, with ``name``, ``mean``, ``hdi_low``,
             ``hdi_high``, ``phrase`` (ICD 203 phrase of the mean),
-            ``spans_phrases`` (the interval crosses into other phrases' bands)
-            and ``confidence`` (from the interval width and the diagnostics).
+            ``spans_phrases`` (the interval crosses into other phrases' bands),
+            ``confidence`` (from the interval width and the diagnostics),
+            ``mcse`` (Monte Carlo standard error of the mean; 0 in exact mode)
+            and ``phrase_alternative`` (the neighbouring phrase when a band
+            edge lies within two MCSE of the mean, so that another run could
+            print it; otherwise ``""``).
         """
         mean = self.horizon.mean(SAMPLE_DIMS)
         low, high = hdi_bounds(self.horizon, prob=prob)
+        mcse = self._mean_mcse()
         rows = []
         for scenario in self.model.scenarios:
             m = float(mean.sel(scenario=scenario.id))
             lo, hi = float(low.sel(scenario=scenario.id)), float(high.sel(scenario=scenario.id))
             spans = band_of(lo) != band_of(hi)
+            error = float(mcse.get(scenario.id, 0.0))
             rows.append(
                 {
                     "scenario": scenario.id,
@@ -166,11 +172,26 @@ class Forecast:
                     "phrase": phrase_for(m),
                     "spans_phrases": spans,
                     "confidence": self._confidence(hi - lo),
+                    "mcse": error,
+                    # Another run could print this phrase instead: a band edge is within 2 MCSE.
+                    "phrase_alternative": phrase_within_error(m, 2.0 * error),
                 }
             )
         table = pd.DataFrame(rows).set_index("scenario")
         table.attrs["prob"] = prob
         return table
+
+    def _mean_mcse(self) -> dict[str, float]:
+        """Monte Carlo standard error of each scenario's horizon mean (0 in exact mode)."""
+        if self.mode == "exact" or self.n_draws < 4:
+            return {}
+        import arviz_stats
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            error = arviz_stats.mcse(self.horizon, sample_dims=list(SAMPLE_DIMS), method="mean")
+        values = np.nan_to_num(error.to_numpy(), nan=0.0, posinf=0.0)
+        return dict(zip(map(str, error["scenario"].values), map(float, values), strict=True))
 
     def _confidence(self, width: float) -> str:
         # Analytic confidence is separate from likelihood (ICD 203): it says how

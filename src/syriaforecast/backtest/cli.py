@@ -131,7 +131,7 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
             chains=_option(args, "chains", 4),
             seed=args.seed,
             executor=executor,
-            progress=errors.is_terminal,
+            progress=errors.is_terminal and not _option(args, "quiet", False),
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):

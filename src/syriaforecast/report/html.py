@@ -331,7 +331,9 @@ def _page(
                 _scenario_cell(str(row["name"]), colors[str(sid)]),
                 _pct(row["mean"]),
                 "n/a" if exact else f"{_pct(row['hdi_low'])} to {_pct(row['hdi_high'])}",
-                str(row["phrase"]) + (" *" if row["spans_phrases"] else ""),
+                str(row["phrase"])
+                + (f" or {row['phrase_alternative']} †" if row.get("phrase_alternative") else "")
+                + (" *" if row["spans_phrases"] else ""),
                 str(row["confidence"]),
             ]
         )
@@ -347,6 +349,12 @@ def _page(
         f'<p class="note">Probability that each scenario holds on {_e(model.horizon.isoformat())}, '
         f"given the reports dated up to {_e(forecast.as_of.isoformat())}."
         + (" * the interval spans more than one ICD 203 phrase." if summary["spans_phrases"].any() else "")
+        + (
+            " † the mean lies within Monte Carlo error (2 MCSE) of the edge between the two phrases: "
+            "another run may print either; more draws would settle it."
+            if "phrase_alternative" in summary and summary["phrase_alternative"].astype(bool).any()
+            else ""
+        )
         + "</p>"
     )
     add(images["fan_chart"])
