@@ -17,6 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from syriaforecast._render import console as _plain_console
+from syriaforecast._render import styled
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = ["main"]
@@ -91,8 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syriaforecast`` console command."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=False, highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    # Markup and emoji off: user text (titles, names, messages) prints as written.
+    console = _plain_console()
+    errors = _plain_console(stderr=True)
     try:
         if args.command == "validate":
             return _validate(args, console)
@@ -103,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_backtest_command(args, console, errors)
     except SyriaforecastError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         errors.print("interrupted")
@@ -120,7 +123,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     from syriaforecast.spec.model import load_model
 
     model = load_model(args.model)
-    console.print(f"[bold]{model.title}[/]  ({model.id}; {args.model})")
+    console.print(styled((model.title, "bold"), f"  ({model.id}; {args.model})"))
     console.print(
         f"{model.period}ly from {model.start}, horizon {model.horizon}, persistence {model.persistence}, "
         f"elicitation error {model.elicitation_error}"
@@ -162,7 +165,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             for label, row in counts.iterrows():
                 reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
             console.print(reports)
-    console.print("[green]valid[/]")
+    console.print(styled(("valid", "green")))
     return EXIT_OK
 
 
@@ -192,7 +195,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
-            errors.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+            errors.print(styled(("warning:", "yellow"), f" {warning.message}"), soft_wrap=True)
     written: list[Path] = []
     if args.out is not None:
         written = _write_outputs(result, args.out)

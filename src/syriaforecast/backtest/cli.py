@@ -26,6 +26,7 @@ import xarray as xr
 from rich.console import Console
 from rich.table import Table
 
+from syriaforecast._render import plain_text_figures, styled
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = [
@@ -147,7 +148,7 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
-            errors.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+            errors.print(styled(("warning:", "yellow"), f" {warning.message}"), soft_wrap=True)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     written = write_outputs(result, args.out) if args.out is not None else []
@@ -305,14 +306,15 @@ def write_outputs(result: xr.Dataset, out: Path) -> list[Path]:
     with atomic_path(out / "backtest.json") as tmp:
         tmp.write_text(json.dumps(backtest_json(result), indent=2))
     written.append(out / "backtest.json")
-    for name, figure in (
-        ("reliability.png", plot_reliability(result)),
-        ("scores_by_lead.png", plot_scores_by_lead(result)),
-        ("outcome_probability.png", plot_outcome_probability(result)),
-    ):
-        with atomic_path(out / name) as tmp:
-            figure.savefig(tmp, dpi=120, format="png")
-        written.append(out / name)
+    with plain_text_figures():  # case and scenario names are user text, not mathtext
+        for name, figure in (
+            ("reliability.png", plot_reliability(result)),
+            ("scores_by_lead.png", plot_scores_by_lead(result)),
+            ("outcome_probability.png", plot_outcome_probability(result)),
+        ):
+            with atomic_path(out / name) as tmp:
+                figure.savefig(tmp, dpi=120, format="png")
+            written.append(out / name)
     return written
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from syriaforecast._io import atomic_path
+from syriaforecast._render import plain_text_figures
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
 from syriaforecast.report.disagreement import analyst_summary, disagreement_rows
@@ -121,7 +122,8 @@ def _value(model: Any, indicator: str, value: str) -> str:
 
 def _save_png(fig: Figure, path: Path) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150)
+    with plain_text_figures():  # ticks made while drawing treat `$` as text too
+        fig.savefig(buffer, format="png", dpi=150)
     data = buffer.getvalue()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
