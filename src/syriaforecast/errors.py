@@ -15,6 +15,7 @@ __all__ = [
     "ConvergenceWarning",
     "EvidenceError",
     "ForecastFileError",
+    "ForecastFileWarning",
     "ModelFileError",
     "Problem",
     "SyriaforecastError",
@@ -87,3 +88,7 @@ class ForecastFileError(SyriaforecastError):
 
 class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics fail a threshold; the message says which and what to try."""
+
+
+class ForecastFileWarning(UserWarning):
+    """A saved forecast was loaded but could not be fully verified (e.g. saved before checksums)."""
