@@ -66,6 +66,8 @@ def test_forecast_table_plots_and_report_keep_user_text(tmp_path, capsys):
         ["forecast.nc", "report.html", "fan_chart.png", "contributions.png", "collection.png",
          "sensitivity.png", "diagnosticity.png"]
     )  # fmt: skip
+    assert (out / ".syriaforecast-output").is_file()  # swapped in whole, nothing temporary left beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.toml", "out"]
     html = (out / "report.html").read_text()
     assert "Oil [above] 100" in html and "$\\frac{1$" in html
     assert "[/x]" in html

@@ -171,10 +171,12 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 # --------------------------------------------------------------------------- forecast
 def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from syriaforecast.cli_checks import check_forecast_args
     from syriaforecast.forecast import forecast
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
 
+    check_forecast_args(args)  # numeric options, --as-of, --out: before any work
     model_path = args.model or bundled_path(DEFAULT_MODEL)
     evidence_path = args.evidence
     if evidence_path is None and args.model is None:
@@ -209,14 +211,19 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
 
 
 def _write_outputs(result: Any, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    written = [result.save(out / "forecast.nc")]
-    try:
-        from syriaforecast.report.html import write_report
-    except ImportError:  # reporting layer not installed in this build
-        return written
-    written += write_report(result, out)
-    return written
+    from syriaforecast._outdir import staged_folder
+
+    # The whole set goes to a temporary sibling folder that is then swapped in: concurrent
+    # runs never mix their files, and a failure leaves the previous set as it was.
+    with staged_folder(out) as stage:
+        written = [result.save(stage / "forecast.nc")]
+        try:
+            from syriaforecast.report.html import write_report
+        except ImportError:  # reporting layer not installed in this build
+            pass
+        else:
+            written += write_report(result, stage)
+    return [out / path.relative_to(stage) for path in written]
 
 
 def _print_summary(result: Any, console: Console) -> None:

@@ -17,7 +17,9 @@ __all__ = [
     "ForecastFileError",
     "ForecastFileWarning",
     "ModelFileError",
+    "OptionError",
     "Problem",
+    "SamplerError",
     "SyriaforecastError",
     "ValidationError",
 ]
@@ -92,3 +94,11 @@ class ConvergenceWarning(UserWarning):
 
 class ForecastFileWarning(UserWarning):
     """A saved forecast was loaded but could not be fully verified (e.g. saved before checksums)."""
+
+
+class OptionError(SyriaforecastError, ValueError):
+    """A numeric or date option (draws, tune, chains, seed, target_accept, as_of, ...) is out of range."""
+
+
+class SamplerError(SyriaforecastError):
+    """The sampler could not run or failed; the message says why and what to try."""

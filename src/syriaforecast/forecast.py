@@ -391,6 +391,10 @@ def forecast(
         When a reported probability has R-hat > 1.01 or ESS_bulk < 400, or the
         sampler diverged; the message says which and what to try.
     """
+    from syriaforecast._checks import check_sampler_options
+
+    # Before any work: every numeric option in range (OptionError lists all that are not).
+    check_sampler_options(draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
     model, evidence = _resolve_inputs(model, evidence)
     if as_of is None:
         as_of_date = evidence.last_date or model.first_period.start_time.date()
@@ -404,6 +408,14 @@ def forecast(
     evidence = evidence.up_to(as_of_date)
     if exact is None:
         exact = model.elicitation_error == 0
+    elif not exact and model.elicitation_error == 0:
+        from syriaforecast.errors import OptionError
+
+        raise OptionError(
+            f"exact=False with model {model.id!r}: its elicitation_error is 0, so the elicitations are "
+            "exact and there is nothing to sample; use exact=True (the default for this model) or give "
+            "the model an elicitation_error > 0"
+        )
     if seed is None:
         seed = secrets.randbits(31)
     settings = SamplerSettings(
@@ -413,6 +425,7 @@ def forecast(
         target_accept=target_accept,
         seed=int(seed),
     )
+    check_sampler_options(draws=settings.draws, tune=settings.tune)  # defaults from the environment
     run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
     result = _assemble(model, evidence, as_of_date, run, settings)
     failures = _diagnostic_failures(result.diagnostics) if run.mode != "exact" else []
