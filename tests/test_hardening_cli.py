@@ -15,7 +15,7 @@ import syriaforecast as sf
 from syriaforecast import _outdir
 from syriaforecast.cli import main
 from syriaforecast.engine.sampler_guard import check_initial_points, sampler_failures
-from syriaforecast.errors import OptionError, SamplerError, SyriaforecastError
+from syriaforecast.errors import OptionError, SamplerError
 
 from .conftest import DATA
 

@@ -61,7 +61,7 @@ def test_forecast_table_plots_and_report_keep_user_text(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert HOSTILE["calm"] in printed and "[exact]" in printed
     assert HOSTILE["storm"].split()[0] in printed
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     assert names == sorted(
         ["forecast.nc", "report.html", "fan_chart.png", "contributions.png", "collection.png",
          "sensitivity.png", "diagnosticity.png"]
