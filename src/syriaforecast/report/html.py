@@ -25,7 +25,7 @@ from syriaforecast._render import plain_text_figures
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
 from syriaforecast.report.disagreement import analyst_summary, disagreement_rows
-from syriaforecast.report.influence import evidence_contributions, since
+from syriaforecast.report.influence import ReportBudgetError, evidence_contributions, since
 from syriaforecast.report.plots import (
     plot_collection,
     plot_contributions,
@@ -192,14 +192,24 @@ def write_report(
         return value
 
     summary = forecast.summary(prob=prob)
-    by_report = timed(
-        "contributions (reports)",
-        lambda: evidence_contributions(forecast, by="report", max_draws=max_draws, prob=prob),
-    )
     by_indicator = timed(
         "contributions (indicators)",
         lambda: evidence_contributions(forecast, by="indicator", max_draws=max_draws, prob=prob),
     )
+    try:
+        by_report = timed(
+            "contributions (reports)",
+            lambda: evidence_contributions(forecast, by="report", max_draws=max_draws, prob=prob),
+        )
+        report_caption = (
+            "Largest contributions of single reports to each scenario's horizon log odds (decibans)"
+        )
+    except ReportBudgetError as exc:  # too many distinct reports per cell: show indicators instead
+        by_report = by_indicator
+        report_caption = (
+            "Contributions of each indicator's reports to each scenario's horizon log odds (decibans); "
+            f"single reports are not shown: {exc}"
+        )
     collection = timed(
         "collection priorities", lambda: collection_priorities(forecast, max_draws=max_draws, prob=prob)
     )
@@ -221,7 +231,7 @@ def write_report(
         ),
         "contributions": (
             lambda: plot_contributions(forecast, contributions=by_report),
-            "Largest contributions of single reports to each scenario's horizon log odds (decibans)",
+            report_caption,
         ),
         "collection": (
             lambda: plot_collection(forecast, table=collection),
