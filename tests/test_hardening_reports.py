@@ -38,6 +38,7 @@ def test_identical_reports_share_one_leave_out_that_matches_brute_force(model):
     result = sf.forecast(model, raw, exact=True)
     out = evidence_contributions(result, by="report")
     assert out.attrs["n_kinds"] == 4 and out.sizes["report"] == len(ROWS)
+    assert out.attrs["route"] == "per-state readings"  # the linear route, checked against brute force
     full = log_odds_db(np.log(result.horizon.values.reshape(-1, 2)[0]))  # takes log probabilities
     for k in range(len(ROWS)):
         without = sf.forecast(model, raw.drop(index=k), as_of=result.as_of, exact=True)
@@ -60,9 +61,13 @@ def test_work_grows_linearly_with_copies_of_a_log(model):
 
 
 def test_over_the_budget_by_report_is_refused_and_the_report_shows_indicators(model, tmp_path, monkeypatch):
+    from syriaforecast.report import leave_one_out
     from syriaforecast.report.html import write_report
 
     result = sf.forecast(model, frame(ROWS), exact=True)
+    # Should the linear route ever disagree with the engine, the direct route runs within a budget.
+    monkeypatch.setattr(leave_one_out, "report_removals", lambda *args, **kwargs: None)
+    assert evidence_contributions(result, by="report").attrs["route"] == "direct"
     monkeypatch.setattr(influence, "REPORT_WORK_MAX", 3)
     with pytest.raises(ReportBudgetError, match=r'above the budget of 3.*by="indicator"'):
         evidence_contributions(result, by="report")
@@ -72,3 +77,19 @@ def test_over_the_budget_by_report_is_refused_and_the_report_shows_indicators(mo
     monkeypatch.setattr(influence, "REPORT_WORK_MAX", 10**6)
     out = evidence_contributions(result, by="report")
     assert "decibans" not in out and "decibans_omitted" in out.attrs
+
+
+def test_linear_route_matches_the_direct_route_on_sampled_draws(model, monkeypatch):
+    from syriaforecast.report import leave_one_out
+
+    rows = [*ROWS, ("2025-03-03", "incidents", "5", "D", "4"), ("2025-03-04", "incidents", "1", "", ""),
+            ("2025-03-05", "tension", "low", "F", "6")]  # fmt: skip
+    with pytest.warns(sf.ConvergenceWarning):  # few draws: only the arithmetic matters here
+        result = sf.forecast(model, frame(rows), draws=30, tune=30, chains=1, seed=3)
+    fast = evidence_contributions(result, by="report", max_draws=20)
+    assert fast.attrs["route"] == "per-state readings"
+    monkeypatch.setattr(leave_one_out, "report_removals", lambda *args, **kwargs: None)
+    direct = evidence_contributions(result, by="report", max_draws=20)
+    assert direct.attrs["route"] == "direct"
+    np.testing.assert_allclose(fast["decibans"].values, direct["decibans"].values, atol=1e-8)
+

@@ -431,13 +431,19 @@ def evidence_contributions(
     used = setup.report_cell >= 0
     labels: list[Any]
     kind_of: np.ndarray | None = None
+    fast: np.ndarray | None = None
     if by == "report":
         rows_used = np.flatnonzero(used)
         labels = [int(v) for v in table["line"].to_numpy()[rows_used]]
         # Leaving out any one of several identical reports of a cell (same value and grade) gives
         # the same variant: evaluate each distinct kind once and give every report its kind's result.
         kind_of, representatives, work = report_kinds(setup, rows_used)
-        if work > REPORT_WORK_MAX:
+        from syriaforecast.report.leave_one_out import report_removals
+
+        # Linear route: each kind's leave-out from the cells' per-state readings (checked against
+        # the engine; None when they disagree, then the direct route below, within a budget).
+        fast = report_removals(setup, representatives, upto=upto) if len(representatives) else None
+        if fast is None and work > REPORT_WORK_MAX:
             raise ReportBudgetError(
                 f"contributions by report: {len(rows_used)} reports in {len(representatives)} distinct "
                 f"(cell, value, grade) kinds would re-evaluate {work} report rows, above the budget of "
@@ -461,7 +467,10 @@ def evidence_contributions(
     full = forward_log_filtered(
         setup.terms.log_initial, setup.terms.log_transition, setup.terms.log_emission, upto
     )
-    removed = removal_log_filtered(setup, items, upto=upto) if items else np.zeros((0, *full.shape))
+    if by == "report" and fast is not None:
+        removed = fast
+    else:
+        removed = removal_log_filtered(setup, items, upto=upto) if items else np.zeros((0, *full.shape))
     none = forward_log_filtered(
         setup.terms.log_initial,
         setup.terms.log_transition,
@@ -512,6 +521,7 @@ def evidence_contributions(
             line=(by, labels),
         )
         out.attrs["n_kinds"] = len(items)
+        out.attrs["route"] = "per-state readings" if fast is not None else "direct"
         if samples is None:
             out.attrs["decibans_omitted"] = (
                 f"per-draw values of {len(labels)} reports x {setup.n_draws} draws exceed {PER_DRAW_MAX}"
