@@ -90,6 +90,18 @@ def _log_state(setup: Setup) -> np.ndarray:
     return out
 
 
+def _cell_log_likelihood(log_state: np.ndarray, log_reading: np.ndarray) -> np.ndarray:
+    """Log sum_j P(j | s) exp(reading_j), floored as the kernel floors it (relative to the top reading).
+
+    ``log_state`` (D, C, J, S), ``log_reading`` (D, C, J) with -inf on invalid slots.
+    """
+    top = np.max(log_reading, axis=2)  # (D, C)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = logsumexp(log_state + (log_reading - top[..., None])[..., None], axis=2)
+    return np.maximum(total, np.log(_TINY)) + top[..., None]
+
+
 def report_removals(
     setup: Setup, representatives: np.ndarray, *, upto: int
 ) -> np.ndarray | None:
@@ -148,9 +160,7 @@ def report_removals(
     valid_slots = data.cell_slot_valid[None]
     log_reading = np.where(valid_slots, data.face_log_reading[None] + rho_sum, -np.inf)
     log_state = _log_state(setup)  # (D, C, J, S)
-    with np.errstate(invalid="ignore"):
-        rebuilt = logsumexp(log_state + log_reading[..., None], axis=2)
-    rebuilt = np.maximum(rebuilt, np.log(_TINY))
+    rebuilt = _cell_log_likelihood(log_state, log_reading)
     expected = setup.terms.cell_log_likelihood
     if not np.allclose(rebuilt, expected, atol=_CHECK_ATOL, rtol=1e-9):
         return None
@@ -175,9 +185,7 @@ def report_removals(
         if alone.any():  # its cell's face term goes: only the graded readings remain
             valid = data.cell_slot_valid[cells[alone]][None]
             reading[:, alone] = np.where(valid, rho_sum[:, cells[alone]], -np.inf)
-        with np.errstate(invalid="ignore"):
-            left = logsumexp(log_state[:, cells] + reading[..., None], axis=2)  # (D, B, S)
-        left = np.maximum(left, np.log(_TINY))
+        left = _cell_log_likelihood(log_state[:, cells], reading)  # (D, B, S)
         emission = np.broadcast_to(base, (len(rows), *base.shape)).copy()
         delta = np.moveaxis(left - expected[:, cells], 1, 0)  # (B, D, S)
         emission[np.arange(len(rows)), :, periods[cells]] += delta
