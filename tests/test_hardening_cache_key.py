@@ -6,8 +6,8 @@ import shutil
 
 from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
 
-from syriaforecast.engine import op as op_module
 from syriaforecast.engine import source_key
+from syriaforecast.engine.reference import op as op_module
 
 
 def test_editing_a_kernel_source_changes_the_key(tmp_path, monkeypatch):

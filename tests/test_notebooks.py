@@ -32,6 +32,7 @@ EXPECTED_PLOTS = {
     "01_update_the_forecast.ipynb": 3,
     "02_calibration_backtest.ipynb": 3,
     "03_build_your_own_model.ipynb": 2,
+    "04_issue_cycle.ipynb": 2,
 }
 SMALL_SETTINGS = {
     "SYRIAFORECAST_DRAWS": "100",

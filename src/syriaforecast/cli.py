@@ -1,4 +1,4 @@
-"""The ``syriaforecast`` command: validate, forecast, backtest.
+"""The ``syriaforecast`` command: validate, forecast, journal, backtest.
 
 Bad input exits with status 2 and a message naming the file, line or key,
 field, value and what is allowed; never a Python traceback.
@@ -17,27 +17,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from syriaforecast import __version__
 from syriaforecast._render import console as _plain_console
 from syriaforecast._render import styled
+from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def bundled_path(name: str) -> Path:
-    """Path of a file in the bundled models/ folder (source checkout or working directory)."""
-    here = Path(__file__).resolve()
-    for root in (here.parents[2], Path.cwd()):
-        candidate = root / "models" / name
-        if candidate.exists():
-            return candidate
-    return Path("models") / name
-
-
-DEFAULT_MODEL = "russia_syria.toml"
-DEFAULT_EVIDENCE = "russia_syria_evidence.csv"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,6 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="syriaforecast", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     validate = sub.add_parser("validate", help="check a model file and (optionally) its evidence log")
@@ -72,6 +61,13 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
     fc.add_argument("--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report")
     fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
+    fc.add_argument(
+        "--journal", type=Path, default=None, metavar="DIR", help="record the forecast in a journal folder"
+    )
+
+    from syriaforecast.journal_cli import add_journal_parser
+
+    add_journal_parser(sub)
 
     bt = sub.add_parser("backtest", help="replay resolved cases or synthetic worlds and score them")
     bt.add_argument("cases", type=Path, nargs="?", help="folder holding one folder per resolved case")
@@ -105,6 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from syriaforecast.backtest.cli import run_backtest_command
 
             return run_backtest_command(args, console, errors)
+        if args.command == "journal":
+            from syriaforecast.journal_cli import run_journal_command
+
+            # The journal's tables escape user text themselves (rich.markup.escape) and use markup.
+            return run_journal_command(args, Console(highlight=False))
     except SyriaforecastError as exc:
         errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
@@ -165,6 +166,22 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             for label, row in counts.iterrows():
                 reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
             console.print(reports)
+            late = int((frame["published"] > frame["date"]).sum())
+            shared = frame[frame["report"] != ""].groupby("report").size()
+            if late:
+                console.print(
+                    f"{late} reports published after the day they describe (latest published "
+                    f"{evidence.last_published}): a forecast as of an earlier date leaves them out"
+                )
+            if (shared > 1).any():
+                n_shared = int((shared > 1).sum())
+                console.print(f"{n_shared} report ids code several rows (one truthfulness each)")
+                spans = frame[frame["report"] != ""].groupby("report")["period"].nunique()
+                if (spans > 1).any():
+                    console.print(
+                        f"{int((spans > 1).sum())} report ids span several periods: their rows share one "
+                        "truthfulness only within each period (see docs/model-format.md)"
+                    )
     console.print(styled(("valid", "green")))
     return EXIT_OK
 
@@ -177,10 +194,10 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     from syriaforecast.spec.model import load_model
 
     check_forecast_args(args)  # numeric options, --as-of, --out: before any work
-    model_path = args.model or bundled_path(DEFAULT_MODEL)
+    model_path = args.model or bundled_model()
     evidence_path = args.evidence
     if evidence_path is None and args.model is None:
-        evidence_path = bundled_path(DEFAULT_EVIDENCE)
+        evidence_path = bundled_evidence()
     model = load_model(model_path)
     evidence = load_evidence(evidence_path, model) if evidence_path is not None else None
     with warnings.catch_warnings(record=True) as caught:
@@ -201,32 +218,38 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     written: list[Path] = []
     if args.out is not None:
         written = _write_outputs(result, args.out)
+    entry = None
+    if args.journal is not None:
+        from syriaforecast.journal import issue
+
+        entry = issue(result, args.journal)
     if args.json:
-        print(json.dumps(forecast_json(result), indent=2))
+        out = forecast_json(result)
+        if entry is not None:
+            out["journal"] = {"folder": str(args.journal), "number": entry.number}
+            out["journal"]["issued"] = entry.issued.isoformat()
+        print(json.dumps(out, indent=2))
         return EXIT_OK
-    _print_summary(result, console)
+    _print_summary(result, console, evidence)
     for path in written:
         console.print(f"wrote {path}")
+    if entry is not None:
+        console.print(f"issued as entry #{entry.number} of the journal {args.journal}")
     return EXIT_OK
 
 
 def _write_outputs(result: Any, out: Path) -> list[Path]:
     from syriaforecast._outdir import staged_folder
+    from syriaforecast.report.html import write_report
 
     # The whole set goes to a temporary sibling folder that is then swapped in: concurrent
     # runs never mix their files, and a failure leaves the previous set as it was.
     with staged_folder(out) as stage:
-        written = [result.save(stage / "forecast.nc")]
-        try:
-            from syriaforecast.report.html import write_report
-        except ImportError:  # reporting layer not installed in this build
-            pass
-        else:
-            written += write_report(result, stage)
+        written = [result.save(stage / "forecast.nc"), *write_report(result, stage)]
     return [out / path.relative_to(stage) for path in written]
 
 
-def _print_summary(result: Any, console: Console) -> None:
+def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     model = result.model
     table = Table(
         title=f"{model.title}\nP(scenario on {model.horizon}) as of {result.as_of}  [{result.mode}]",
@@ -251,11 +274,16 @@ def _print_summary(result: Any, console: Console) -> None:
     if summary["spans_phrases"].any():
         console.print("* the interval spans more than one ICD 203 phrase")
     _print_analysts(result, console)
+    from syriaforecast.journal_cli import print_alerts
+
+    print_alerts(result, console)
     n = len(result.evidence)
     diag = result.diagnostics.attrs
+    unpublished = len(evidence) - n if evidence is not None else 0
     console.print(
         f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
         f"converged: {'yes' if result.converged else 'NO'}"
+        + (f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else "")
     )
 
 
@@ -367,6 +395,7 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "diagnostics": diagnostics,
         "analysts": analyst_summary(result),
         "disagreements": disagreement_rows(result),
+        "alerts": _rounded(result.alerts()),
         "seed": result.attrs.get("sampler_seed"),
     }
 

@@ -18,7 +18,7 @@ A case lives in a folder holding three files:
     ``date`` must fall on or after the model's horizon: a case is scored on the
     scenario at the horizon, which cannot be known before it.
 
-A :class:`~syriaforecast.backtest.synthetic.SyntheticWorld` is a case too, whose
+A :class:`~syriaforecast.studies.synthetic.SyntheticWorld` is a case too, whose
 outcome is known by construction (:func:`as_case`).
 """
 
@@ -36,7 +36,7 @@ from syriaforecast.errors import Problem, SyriaforecastError, ValidationError
 from syriaforecast.spec.evidence import Evidence, load_evidence
 from syriaforecast.spec.model import ScenarioModel, load_model
 
-__all__ = ["CASE_FILES", "Case", "CaseFileError", "as_case", "load_case", "load_cases"]
+__all__ = ["CASE_FILES", "Case", "CaseFileError", "as_case", "load_case", "load_cases", "read_outcome"]
 
 #: The files of a case folder.
 CASE_FILES = ("model.toml", "evidence.csv", "outcome.toml")
@@ -165,6 +165,25 @@ def load_case(path: str | Path) -> Case:
     evidence = load_evidence(folder / "evidence.csv", model)
     scenario, resolved, note = _read_outcome(folder / "outcome.toml", model)
     return Case(folder.name, model, evidence, scenario, resolved, folder, note)
+
+
+def read_outcome(path: str | Path, model: ScenarioModel) -> tuple[str, dt.date, str]:
+    """Read an ``outcome.toml`` (the format above) checked against ``model``.
+
+    Returns
+    -------
+    tuple
+        The scenario id that came true, the resolution date and the note.
+
+    Raises
+    ------
+    CaseFileError
+        Every problem of the file, located by key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CaseFileError([Problem(str(path), "", "file", str(path), "an existing outcome.toml")])
+    return _read_outcome(path, model)
 
 
 def _read_outcome(path: Path, model: ScenarioModel) -> tuple[str, dt.date, str]:

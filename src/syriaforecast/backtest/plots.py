@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from syriaforecast._render import plain_text
 from syriaforecast.backtest.replay import reliability, scores_by_lead
 
-__all__ = ["plot_outcome_probability", "plot_reliability", "plot_scores_by_lead"]
+__all__ = ["plot_outcome_probability", "plot_reliability", "plot_scores_by_lead", "plot_track_record"]
 
 _MODEL = "#1f5fa8"
 _BAND = "#9ecae1"
@@ -251,5 +251,34 @@ def plot_outcome_probability(result: xr.Dataset, *, max_cases: int = 12) -> Figu
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_title(
         f"Forecast of each case's outcome as evidence accrues ({result.attrs.get('method', '')} mode)"
+    )
+    return fig
+
+
+def plot_track_record(record: Any, *, title: str | None = None) -> Figure:
+    """Reliability diagram of the team's issued forecasts, pooled over questions and scenarios.
+
+    Parameters
+    ----------
+    record : TeamRecord
+        From :func:`~syriaforecast.backtest.resolution.team_track_record`.
+    title : str, optional
+        Figure title (default: the questions, forecasts and mean scores).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        As :func:`plot_reliability`, pooled over every scenario of every question.
+    """
+    fig = plot_reliability(record.reliability)
+    n = len(record.questions)
+    fig.suptitle(
+        title
+        or (
+            f"Team track record: {int(record.questions['forecasts'].sum())} issued forecasts on {n} "
+            f"resolved question{'s' * (n != 1)}; mean time-averaged Brier {record.brier:.3f}, "
+            f"log score {record.log_score:.3f}"
+        ),
+        fontsize=10,
     )
     return fig

@@ -26,6 +26,7 @@ from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
 from syriaforecast.report.disagreement import analyst_summary, disagreement_rows
 from syriaforecast.report.influence import ReportBudgetError, evidence_contributions, since
+from syriaforecast.report.mind import what_would_change_my_mind
 from syriaforecast.report.plots import (
     plot_collection,
     plot_contributions,
@@ -35,6 +36,7 @@ from syriaforecast.report.plots import (
     scenario_colors,
 )
 from syriaforecast.report.sensitivity import elicitation_sensitivity
+from syriaforecast.report.sources import sources
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -220,8 +222,17 @@ def write_report(
         if previous is not None
         else None
     )
+    mind = timed(
+        "change my mind",
+        lambda: what_would_change_my_mind(forecast, max_draws=max_draws, priorities=collection),
+    )
     agenda = (
         timed("disagreement", lambda: disagreement_rows(forecast, top=5)) if forecast.model.analysts else None
+    )
+    source_table = (
+        timed("sources", lambda: sources(forecast, max_draws=max_draws, prob=prob))
+        if (forecast.evidence.to_dataframe()["source"].astype(str).str.strip() != "").any()
+        else None
     )
 
     figures: dict[str, tuple[Callable[[], Figure], str]] = {
@@ -267,10 +278,12 @@ def write_report(
         collection=collection,
         sensitivity=sensitivity,
         changes=changes,
+        source_table=source_table,
         images=images,
         timings=timings,
         prob=prob,
         agenda=agenda,
+        mind=mind,
     )
     report = out / REPORT_NAME
     with atomic_path(report) as tmp:
@@ -292,6 +305,8 @@ def _page(
     timings: dict[str, float],
     prob: float,
     agenda: list[dict[str, Any]] | None = None,
+    source_table: pd.DataFrame | None = None,
+    mind: pd.DataFrame | None = None,
 ) -> str:
     model = forecast.model
     colors = scenario_colors(forecast)
@@ -347,6 +362,9 @@ def _page(
         + "</p>"
     )
     add(images["fan_chart"])
+    _tripwires_section(add, forecast, names)
+    if mind is not None:
+        _mind_section(add, forecast, mind, names)
 
     # ---- since
     if changes is not None:
@@ -387,15 +405,25 @@ def _page(
             f"{changes.attrs['n_removed']} removed. "
             "Other: re-estimated parameters, Monte Carlo error and interactions.</p>"
         )
+        if int(changes.attrs.get("n_late", 0)):
+            add(
+                f'<p class="note">{int(changes.attrs["n_late"])} of the added reports were published '
+                f"late and rewrote earlier periods ({_e(str(changes.attrs['late_periods']))}): they "
+                "describe periods the earlier forecast already covered.</p>"
+            )
         if changes.sizes["report"]:
             strongest = np.abs(changes["contribution"].to_numpy()).max(axis=1)
             top = np.argsort(-strongest, kind="stable")[:10]
             rows = []
             for k in top:
                 r = changes.isel(report=int(k))
+                late = "rewrites_earlier" in r and bool(r["rewrites_earlier"].item())
+                status = str(r["status"].item())
+                if late:
+                    status += f" (late, published {r['published'].item()})"
                 rows.append(
                     [
-                        str(r["status"].item()),
+                        status,
                         _Raw(f'<span class="date">{_e(r["date"].item())}</span>'),
                         str(r["indicator"].item()),
                         _value(model, str(r["indicator"].item()), str(r["value"].item())),
@@ -458,6 +486,68 @@ def _page(
             [False, True] + [True] * len(model.scenario_ids),
         )
     )
+
+    if by_report.sizes.get("report", 0):  # absent when per-report contributions were refused
+        add("<h3>Strongest reports (each left out alone)</h3>")
+        strength = np.abs(by_report["mean"].to_numpy()).max(axis=1)
+        rows = []
+        for k in np.argsort(-strength, kind="stable")[:12]:
+            item = by_report.isel(report=int(k))
+            url = str(item["url"].item()) if "url" in item.coords else ""
+            published = str(item["published"].item()) if "published" in item.coords else ""
+            date = str(item["date"].item())
+            rows.append(
+                [
+                    _Raw(f'<span class="date">{_e(date)}</span>'),
+                    "" if published in ("", date) else published,
+                    str(item["indicator"].item()),
+                    _value(model, str(item["indicator"].item()), str(item["value"].item())),
+                    str(item["grade"].item()),
+                    str(item["source"].item()) if "source" in item.coords else "",
+                    str(item["report_id"].item()) if "report_id" in item.coords else "",
+                    str(item["coder"].item()) if "coder" in item.coords else "",
+                    # url is validated as http(s) at load; escaped like any text.
+                    _Raw(f'<a href="{_e(url)}" rel="noopener noreferrer">link</a>') if url else "",
+                ]
+                + [_db(float(item["mean"].sel(scenario=sid))) for sid in model.scenario_ids]
+            )
+        add(
+            _table(
+                ["Date", "Published", "Indicator", "Value", "Grade", "Source", "Report", "Coder", "Link"]
+                + [f"{names[s]} (dB)" for s in model.scenario_ids],
+                rows,
+                [False] * 9 + [True] * len(model.scenario_ids),
+            )
+        )
+
+    if source_table is not None and len(source_table):
+        add("<h3>By source</h3>")
+        add(
+            '<p class="note">Reliability: the probability that a source\'s graded reports read the truth, '
+            "before (from their grades) and after weighing them against all the evidence; a source far "
+            "below its grades keeps contradicting the rest. dB: its reports left out together.</p>"
+        )
+        rows = []
+        for name, row in source_table.head(12).iterrows():
+            graded = not np.isnan(row["posterior_reliability"])
+            rows.append(
+                [
+                    str(name),
+                    int(row["n_rows"]),
+                    str(row["grades"]) or "ungraded",
+                    _pct(row["prior_reliability"]) if graded else "face value",
+                    _pct(row["posterior_reliability"]) if graded else "",
+                ]
+                + [_db(float(row[f"db_{sid}"])) for sid in model.scenario_ids]
+            )
+        add(
+            _table(
+                ["Source", "Rows", "Grades", "Reliability (grades)", "Reliability (evidence)"]
+                + [f"{names[s]} (dB)" for s in model.scenario_ids],
+                rows,
+                [False, True, False, True, True] + [True] * len(model.scenario_ids),
+            )
+        )
 
     # ---- collection
     add("<h2>What to collect next</h2>")
@@ -639,3 +729,74 @@ def _analysts_section(
         "far the analyst's tables typically stray.</p>"
     )
     add(_table(["Analyst", "Bias", "Own noise"], rows, [False, True, True]))
+
+
+def _tripwires_section(add: Callable[[str], Any], forecast: Forecast, names: dict[str, str]) -> None:
+    """The model's tripwires, the crossed ones first and flagged."""
+    wires = forecast.model.tripwires
+    if not wires:
+        return
+    alerts = {a["tripwire"]: a for a in forecast.alerts()}
+    add("<h2>Tripwires</h2>")
+    if alerts:
+        add(f'<p class="warn">{len(alerts)} of {len(wires)} tripwires crossed: {_e(", ".join(alerts))}.</p>')
+    rows = []
+    for wire in sorted(wires, key=lambda w: w.id not in alerts):
+        alert = alerts.get(wire.id)
+        if wire.kind == "probability":
+            probability = float(forecast.mean("horizon").sel(scenario=wire.scenario))
+            now = _pct(probability)
+            watch = f"P({names[str(wire.scenario)]}) {'above' if wire.above is not None else 'below'} "
+            watch += _pct(wire.threshold)
+        else:
+            now = (
+                f"{alert['reports']} report(s), {alert['first_seen']} to {alert['last_seen']}"
+                if alert
+                else "not seen"
+            )
+            watch = f"{wire.indicator} = {wire.value}"
+        state = _Raw('<span class="bad">CROSSED</span>' if alert else '<span class="ok">not crossed</span>')
+        rows.append([wire.id, watch, now, state, wire.text])
+    add(_table(["Tripwire", "Line", "Now", "State", "Note"], rows, [False, False, True, False, False]))
+
+
+def _mind_section(
+    add: Callable[[str], Any], forecast: Forecast, mind: pd.DataFrame, names: dict[str, str]
+) -> None:
+    """The fewest plausible next-period reports that would change the lead or trip a wire."""
+    add("<h2>What would change my mind</h2>")
+    leader = mind.attrs.get("leader", "")
+    if mind.attrs.get("next_period") is None:
+        add('<p class="note">No period is left before the horizon: no further report can change it.</p>')
+        return
+    add(
+        f'<p class="note">The smallest set of face-value reports in {_e(mind.attrs["next_period"])} '
+        f"that would make a scenario other than {_e(names.get(leader, leader))} lead at the horizon, or "
+        "cross a tripwire not yet crossed: plausible readings (predictive probability at least "
+        f"{mind.attrs['min_probability']:.0%}) of the top {mind.attrs['candidates']} collection "
+        "priorities; of the sets of the smallest size that succeed, the likeliest.</p>"
+    )
+    rows = []
+    for target, row in mind.iterrows():
+        reports = "; ".join(
+            f"{ident} = {_value(forecast.model, ident, value)}" for ident, value in row["reports"]
+        )
+        rows.append(
+            [
+                "lead" if target == "lead" else f"tripwire {target}",
+                reports,
+                _pct(float(row["probability"])),
+                names.get(str(row["leader"]), str(row["leader"])),
+                ", ".join(f"{names[s]} {_pct(float(row[s]))}" for s in forecast.model.scenario_ids),
+            ]
+        )
+    if rows:
+        add(
+            _table(
+                ["Target", "Reports", "Chance of seeing them", "Leader after", "Horizon after"],
+                rows,
+                [False, False, True, False, False],
+            )
+        )
+    for target, why in mind.attrs.get("unreached", {}).items():
+        add(f'<p class="note">{_e("lead" if target == "lead" else "tripwire " + target)}: {_e(why)}.</p>')

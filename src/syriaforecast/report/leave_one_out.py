@@ -23,7 +23,8 @@ engine's own before it is used; if it does not match (a future engine change),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
@@ -31,8 +32,8 @@ from scipy.special import logsumexp
 from syriaforecast.engine.data import EngineData
 from syriaforecast.engine.evaluate import chain_terms_for_draws
 
-if TYPE_CHECKING:
-    from syriaforecast.report.influence import Setup
+#: A report.influence.Setup (not imported: influence imports this module).
+Setup = Any
 
 __all__ = ["report_removals"]
 
@@ -64,6 +65,9 @@ def _log_state(setup: Setup) -> np.ndarray:
         report_noise=np.zeros((0, J)),
         report_reliability=np.zeros(0, dtype=np.int64),
         report_credibility=np.zeros(0, dtype=np.int64),
+        report_joint=np.zeros(0, dtype=np.int64),
+        cell_component=np.full(n, -1, dtype=np.int64),
+        report_row=np.zeros(0, dtype=np.int64),
     )
     single = chain_terms_for_draws(
         setup.model, pseudo, setup.params, n_periods=setup.n_periods, arrays=setup.arrays
@@ -103,15 +107,21 @@ def _cell_log_likelihood(log_state: np.ndarray, log_reading: np.ndarray) -> np.n
 
 
 def report_removals(
-    setup: Setup, representatives: np.ndarray, *, upto: int
+    setup: Setup,
+    representatives: np.ndarray,
+    *,
+    upto: int,
+    forward: Callable[[Setup, np.ndarray, int], np.ndarray],
 ) -> np.ndarray | None:
     """Log filtered probabilities at ``upto`` with each representative report left out: (V, D, S).
 
-    ``None`` when the reconstruction of the cells' likelihoods does not match the engine's.
+    ``forward`` is the forward pass over variants of the emission terms
+    (:func:`syriaforecast.report.influence.variant_log_filtered`). ``None`` when
+    the reconstruction of the cells' likelihoods does not match the engine's.
     """
-    from syriaforecast.report.influence import variant_log_filtered
-
     data = setup.terms.data
+    if (np.asarray(data.report_joint) >= 0).any() or (np.asarray(data.cell_component) >= 0).any():
+        return None  # multi-row reports link cells: leaving one row out is not a per-cell change
     table = setup.table
     C, J = data.cell_slot_valid.shape
     params = setup.params
@@ -189,5 +199,5 @@ def report_removals(
         emission = np.broadcast_to(base, (len(rows), *base.shape)).copy()
         delta = np.moveaxis(left - expected[:, cells], 1, 0)  # (B, D, S)
         emission[np.arange(len(rows)), :, periods[cells]] += delta
-        out[start : start + len(rows)] = variant_log_filtered(setup, emission, upto)
+        out[start : start + len(rows)] = forward(setup, emission, upto)
     return out

@@ -31,9 +31,11 @@ import pandas as pd
 import pydantic
 import tomli_w
 
+from syriaforecast._maths import logit, stable_expit
 from syriaforecast.errors import ModelFileError, Problem
 from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, elicited_logit, parse_phrase
 from syriaforecast.spec import periods
+from syriaforecast.spec.tripwires import Tripwire, TripwireSection, build_tripwires, tripwire_problems
 
 __all__ = [
     "Indicator",
@@ -136,6 +138,7 @@ class _File(_Section):
     model: _ModelSection
     scenarios: list[_ScenarioSection] = pydantic.Field(min_length=1)
     indicators: list[_IndicatorSection] = pydantic.Field(min_length=1)
+    tripwires: list[TripwireSection] = pydantic.Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- public objects
@@ -246,6 +249,8 @@ class ScenarioModel:
     analyst_bias: float = _DEFAULT_ANALYST_BIAS
     #: Prior scale of each analyst's own elicitation noise: ``noise ~ HalfNormal(analyst_noise)``.
     analyst_noise: float = _DEFAULT_ANALYST_NOISE
+    #: Lines declared in advance (``[[tripwires]]``); see :mod:`syriaforecast.spec.tripwires`.
+    tripwires: tuple[Tripwire, ...] = ()
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -360,7 +365,11 @@ class ScenarioModel:
                     dict(ind.rationale) if isinstance(ind.rationale, Mapping) else ind.rationale
                 )
             indicators.append(entry)
-        return {"model": model, "scenarios": scenarios, "indicators": indicators}
+        out = {"model": model, "scenarios": scenarios, "indicators": indicators}
+        if self.tripwires:
+            types = {i.id: i.type for i in self.indicators}
+            out["tripwires"] = [w.to_dict(types.get(w.indicator or "", "")) for w in self.tripwires]
+        return out
 
     def to_toml(self) -> str:
         """The model as TOML text that :func:`parse_model` reads back to an equal model."""
@@ -570,7 +579,7 @@ class _Locator:
 
 def _label(loc: tuple[Any, ...], data: Any) -> str:
     """Name the scenario or indicator by its id, since an index alone is hard to find."""
-    if len(loc) >= 2 and loc[0] in ("scenarios", "indicators") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("scenarios", "indicators", "tripwires") and isinstance(loc[1], int):
         try:
             ident = data[loc[0]][loc[1]]["id"]
         except (KeyError, IndexError, TypeError):
@@ -909,6 +918,7 @@ def _semantic_problems(
                     add(("indicators", k, "id"), "id", ident, "indicator ids must be unique")
                 seen.add(ident)
             problems.extend(_indicator_problems(indicator, k, scenario_ids, add))
+    tripwire_problems(data, add)
     return problems
 
 
@@ -1105,6 +1115,9 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         persistence_uncertainty=m.persistence_uncertainty,
         analyst_bias=m.analyst_bias,
         analyst_noise=m.analyst_noise,
+        tripwires=build_tripwires(
+            parsed.tripwires, {i.id: {"type": i.type, "levels": i.levels} for i in parsed.indicators}
+        ),
         path=path,
         sha256=digest,
     )
@@ -1122,14 +1135,6 @@ def _cells(table: Mapping[str, Any], scenario_ids: list[str]) -> dict[str, float
         else:
             cells[sid] = float(value)
     return cells
-
-
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
-
-
-def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def elicitation_consensus(
@@ -1162,15 +1167,15 @@ def elicitation_consensus(
     for sid in scenario_ids:
         values = [table[sid] for table in tables]
         if indicator_type == "binary":
-            consensus[sid] = _expit(math.fsum(elicited_logit(value) for value in values) / n)
+            consensus[sid] = stable_expit(math.fsum(elicited_logit(value) for value in values) / n)
         elif indicator_type == "ordinal":
             n_levels = len(values[0])
             # logit P(level <= j) for j below the top level, averaged over analysts.
             mean_logits = [
-                math.fsum(_logit(min(math.fsum(v[: j + 1]), 1.0 - 1e-16)) for v in values) / n
+                math.fsum(logit(min(math.fsum(v[: j + 1]), 1.0 - 1e-16)) for v in values) / n
                 for j in range(n_levels - 1)
             ]
-            cumulative = [0.0, *(_expit(x) for x in mean_logits), 1.0]
+            cumulative = [0.0, *(stable_expit(x) for x in mean_logits), 1.0]
             consensus[sid] = tuple(b - a for a, b in itertools.pairwise(cumulative))
         else:
             consensus[sid] = math.exp(math.fsum(math.log(float(v)) for v in values) / n)
