@@ -72,7 +72,8 @@ docs: $(DOCS_INSTALLED)
 	@echo "open docs/_build/html/index.html"
 
 fuzz: $(TESTENV)
-	SYRIAFORECAST_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest tests/test_fuzz_loaders.py -p no:cacheprovider
+	SYRIAFORECAST_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest tests/test_fuzz_loaders.py tests/test_fuzz_hardening.py \
+		-p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache docs/_build docs/_generated

@@ -1077,5 +1077,10 @@ def write(results: dict[str, Any] | None = None) -> None:
             for name in ("machine", "latency", "exact_hmm", "replay", "calibration", "scaling")
         }
     full, head = render(results)
+    import report_counts
+
+    counts = load_result("report_counts")
+    if counts and "points" in counts:
+        full = report_counts.splice(full, report_counts.render(counts))
     (BENCH / "RESULTS.md").write_text(full)
     (BENCH / "HEADLINE.md").write_text(head)

@@ -399,7 +399,50 @@ def task_engine_probe(args: dict[str, Any]) -> dict[str, Any]:
     return main(args)
 
 
+def task_reports_point(args: dict[str, Any]) -> dict[str, Any]:
+    """One stage (validate, exact, hierarchical, report) on one synthetic evidence log."""
+    import tempfile
+
+    import syriaforecast as sf
+    from syriaforecast.errors import SyriaforecastError
+
+    stage = args["stage"]
+    model = sf.load_model(MODEL)
+    out: dict[str, Any] = {"stage": stage}
+    t = time.perf_counter()
+    try:
+        evidence = sf.load_evidence(args["csv"], model)
+        if stage == "validate":
+            out["reports"] = len(evidence)
+        elif stage == "exact":
+            t = time.perf_counter()
+            sf.forecast(model, evidence, exact=True)
+        elif stage == "hierarchical":
+            t = time.perf_counter()
+            result = sf.forecast(
+                model, evidence, draws=args["draws"], tune=args["tune"], chains=args["chains"], seed=1
+            )
+            out["converged"] = bool(result.converged)
+        else:
+            from syriaforecast.report.html import write_report
+
+            result = sf.forecast(model, evidence, exact=True)
+            t = time.perf_counter()
+            with tempfile.TemporaryDirectory() as folder:
+                write_report(result, folder)
+                page = (Path(folder) / "report.html").read_text()
+            if "single reports are not shown" in page:
+                out["note"] = "per-report contributions refused up front (work budget); indicators shown"
+    except SyriaforecastError as exc:
+        out["refused"] = True
+        out["note"] = "refused: " + str(exc).splitlines()[0][:300]
+    out["seconds"] = time.perf_counter() - t
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
 TASKS = {
+    "reports_point": task_reports_point,
     "engine_probe": task_engine_probe,
     "cold": task_cold,
     "naive": task_naive,

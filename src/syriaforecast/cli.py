@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from syriaforecast import __version__
+from syriaforecast._render import console as _plain_console
+from syriaforecast._render import styled
 from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
@@ -169,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from syriaforecast._console import output_console
 
     console = output_console()
-    errors = Console(stderr=True, highlight=False)
+    # Markup off on stderr: error messages quote user values as written.
+    errors = _plain_console(stderr=True)
     try:
         if args.command == "validate":
             return _validate(args, console)
@@ -182,12 +185,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "journal":
             from syriaforecast.journal_cli import run_journal_command
 
-            return run_journal_command(args, console)
+            # The journal's tables escape user text themselves (rich.markup.escape) and use markup.
+            return run_journal_command(args, Console(highlight=False))
     except SyriaforecastError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         errors.print("interrupted")
@@ -210,10 +214,12 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 # --------------------------------------------------------------------------- forecast
 def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from syriaforecast.cli_checks import check_forecast_args
     from syriaforecast.forecast import forecast
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
 
+    check_forecast_args(args)  # numeric options, --as-of, --out: before any work
     model_path = args.model or bundled_model()
     evidence_path = args.evidence
     if evidence_path is None and args.model is None:
@@ -241,7 +247,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
-            errors.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+            errors.print(styled(("warning:", "yellow"), f" {warning.message}"), soft_wrap=True)
     written: list[Path] = []
     if args.out is not None:
         show = errors.is_terminal and not args.quiet
@@ -268,10 +274,14 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
 
 
 def _write_outputs(result: Any, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    from syriaforecast._outdir import staged_folder
     from syriaforecast.report.html import write_report
 
-    return [result.save(out / "forecast.nc"), *write_report(result, out)]
+    # The whole set goes to a temporary sibling folder that is then swapped in: concurrent
+    # runs never mix their files, and a failure leaves the previous set as it was.
+    with staged_folder(out) as stage:
+        written = [result.save(stage / "forecast.nc"), *write_report(result, stage)]
+    return [out / path.relative_to(stage) for path in written]
 
 
 def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:

@@ -11,7 +11,9 @@ last bit.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
+import io
 import os
 import secrets
 import warnings
@@ -37,7 +39,8 @@ from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 __all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
 
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
-FORMAT_VERSION = 1
+#: 2 added ``content_sha256`` (see :mod:`syriaforecast._forecast_file`); 1 is read with a warning.
+FORMAT_VERSION = 2
 #: Thresholds a reported probability must meet (Vehtari et al. 2021).
 RHAT_MAX = 1.01
 ESS_MIN = 400
@@ -274,8 +277,13 @@ class Forecast:
         Path
             The file written.
         """
+        from syriaforecast._forecast_file import CHECKSUM_ATTR, content_checksum
+
         path = Path(path)
         tree = self.to_datatree()
+        # Format 2: a checksum over every array and attribute, verified by load_forecast.
+        tree.attrs["format_version"] = FORMAT_VERSION
+        tree.attrs[CHECKSUM_ATTR] = content_checksum(tree)
         with atomic_path(path) as tmp:
             tree.to_netcdf(tmp, engine="h5netcdf")
         return path
@@ -417,6 +425,10 @@ def forecast(
         When a reported probability has R-hat > 1.01 or ESS_bulk < 400, or the
         sampler diverged; the message says which and what to try.
     """
+    from syriaforecast._checks import check_sampler_options
+
+    # Before any work: every numeric option in range (OptionError lists all that are not).
+    check_sampler_options(draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
     model, evidence = _resolve_inputs(model, evidence)
     if as_of is None:
         as_of_date = evidence.last_published or model.first_period.start_time.date()
@@ -430,6 +442,14 @@ def forecast(
     evidence = evidence.up_to(as_of_date)
     if exact is None:
         exact = model.elicitation_error == 0
+    elif not exact and model.elicitation_error == 0:
+        from syriaforecast.errors import OptionError
+
+        raise OptionError(
+            f"exact=False with model {model.id!r}: its elicitation_error is 0, so the elicitations are "
+            "exact and there is nothing to sample; use exact=True (the default for this model) or give "
+            "the model an elicitation_error > 0"
+        )
     if seed is None:
         seed = secrets.randbits(31)
     settings = SamplerSettings(
@@ -439,6 +459,7 @@ def forecast(
         target_accept=target_accept,
         seed=int(seed),
     )
+    check_sampler_options(draws=settings.draws, tune=settings.tune)  # defaults from the environment
     run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
     result = _assemble(model, evidence, as_of_date, run, settings)
     failures = _diagnostic_failures(result.diagnostics) if run.mode != "exact" else []
@@ -545,8 +566,13 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
 
 
 # --------------------------------------------------------------------------- loading
-def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None = None) -> Forecast:
-    """Reopen a saved forecast; the numbers are identical to the ones saved.
+def load_forecast(
+    path: str | Path,
+    *,
+    model: ScenarioModel | str | Path | None = None,
+    max_bytes: int | None = None,
+) -> Forecast:
+    """Reopen a saved forecast, verified; the numbers are identical to the ones saved.
 
     Parameters
     ----------
@@ -555,79 +581,172 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
     model : ScenarioModel or path, optional
         If given, the saved forecast must have been made with this model
         (same content); otherwise :class:`ForecastFileError` says how they differ.
+    max_bytes : int, optional
+        Refuse files larger than this (default: ``SYRIAFORECAST_MAX_FORECAST_BYTES``, 1 GiB).
 
     Raises
     ------
     ForecastFileError
-        The file is not a saved forecast, is from an unsupported format version,
-        or its contents do not match their recorded hashes.
+        The file is not a regular readable file within the size cap, not a
+        saved forecast, from an unknown format version, or fails a check: its
+        checksum, the embedded model or evidence against their sha256, the
+        known attributes, or its probabilities (each in [0, 1], each
+        distribution summing to 1). The message says what is wrong.
+
+    Warns
+    -----
+    ForecastFileWarning
+        The file predates checksums (format 1): it is loaded after every other
+        check, but its draws cannot be verified; save it again to add one.
     """
+    from syriaforecast import _forecast_file as ff
+    from syriaforecast._files import FileRefusedError, read_bounded
+
     path = Path(path)
     try:
-        with xr.open_datatree(path, engine="h5netcdf") as handle:
-            tree = handle.load()
-    except FileNotFoundError:
-        raise ForecastFileError(f"{path}: no such file") from None
-    except Exception as exc:  # h5py/netCDF raise many types on corrupt input
-        raise ForecastFileError(
-            f"{path}: not a readable netCDF forecast ({type(exc).__name__}: {exc})"
-        ) from None
+        raw = read_bounded(path, "forecast", FileRefusedError, max_bytes=max_bytes)
+    except FileRefusedError as exc:
+        if isinstance(exc.problem.allowed, str) and "No such file" in exc.problem.allowed:
+            raise ForecastFileError(f"{path}: no such file") from None
+        raise ForecastFileError(str(exc.problem)) from None
+    with ff.quiet_h5netcdf_cleanup():
+        try:
+            with xr.open_datatree(io.BytesIO(raw), engine="h5netcdf") as handle:
+                tree = handle.load()
+        except Exception as exc:  # h5py/netCDF raise many types on corrupt input
+            message = f"not a readable netCDF forecast ({type(exc).__name__}: {exc})"
+            del exc
+            gc.collect()  # finalise the half-opened file while its echo is silenced
+        else:
+            message = ""
+    if message:
+        raise ff.refuse(path, message)
+    try:
+        return _checked_forecast(path, tree, model)
+    except ForecastFileError:
+        raise
+    except Exception as exc:  # a corruption no named check caught still ends as ForecastFileError
+        raise ff.refuse(path, f"corrupt saved forecast ({type(exc).__name__}: {exc})") from None
+
+
+def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str | Path | None) -> Forecast:
+    from syriaforecast import _forecast_file as ff
+    from syriaforecast.engine.run import asof_periods
+    from syriaforecast.errors import ForecastFileWarning
+    from syriaforecast.spec.evidence import _hash_table
+
     attrs = {str(k): v for k, v in tree.attrs.items()}
     required = {
         "format_version",
         "model_toml",
         "evidence_csv",
+        "evidence_sha256",
         "as_of",
         "mode",
         "model_content_sha256",
     }
     missing = sorted(required - set(attrs))
     if missing:
-        raise ForecastFileError(
-            f"{path}: not a syriaforecast forecast (missing attributes {', '.join(missing)})"
+        raise ff.refuse(path, f"not a syriaforecast forecast (missing attributes {', '.join(missing)})")
+    saved_version = ff._int(attrs["format_version"])
+    if saved_version is None or saved_version < 1:
+        raise ff.refuse(
+            path, f"attribute format_version = {attrs['format_version']!r}: expected 1..{FORMAT_VERSION}"
         )
-    saved_version = int(attrs["format_version"])
     if saved_version > FORMAT_VERSION:
-        raise ForecastFileError(
-            f"{path}: saved with forecast format {saved_version}, newer than this library reads "
+        raise ff.refuse(
+            path,
+            f"saved with forecast format {saved_version}, newer than this library reads "
             f"({FORMAT_VERSION}); upgrade syriaforecast "
-            f"(saved by version {attrs.get('version_syriaforecast')})"
+            f"(saved by version {attrs.get('version_syriaforecast')})",
         )
-    toml = str(attrs["model_toml"])
-    if hashlib.sha256(toml.encode()).hexdigest() != attrs["model_content_sha256"]:
-        raise ForecastFileError(
-            f"{path}: the stored model does not match its recorded sha256 (file altered?)"
-        )
+    if saved_version >= 2:
+        stored = attrs.get(ff.CHECKSUM_ATTR)
+        if not isinstance(stored, str):
+            raise ff.refuse(
+                path, f"format {saved_version} but no {ff.CHECKSUM_ATTR} attribute (file altered?)"
+            )
+        actual = ff.content_checksum(tree)
+        if actual != stored:
+            raise ff.refuse(
+                path,
+                f"content does not match its checksum ({ff.CHECKSUM_ATTR} {stored[:12]}..., "
+                f"contents hash to {actual[:12]}...): the file was altered or damaged after saving",
+            )
+    toml, csv_text = attrs["model_toml"], attrs["evidence_csv"]
+    if not isinstance(toml, str) or not isinstance(csv_text, str):
+        raise ff.refuse(path, "attributes model_toml and evidence_csv must be text")
+    if hashlib.sha256(toml.encode("utf-8", "surrogatepass")).hexdigest() != attrs["model_content_sha256"]:
+        raise ff.refuse(path, "the stored model does not match its recorded sha256 (file altered?)")
     try:
         saved_model = parse_model(toml, source=f"{path} (stored model)")
         evidence = load_evidence(
-            pd.read_csv(_text_io(str(attrs["evidence_csv"])), dtype=str, keep_default_na=False),
-            saved_model,
+            pd.read_csv(_text_io(csv_text), dtype=str, keep_default_na=False), saved_model
         )
     except SyriaforecastError as exc:
-        raise ForecastFileError(f"{path}: stored model or evidence is invalid: {exc}") from None
+        raise ff.refuse(path, f"stored model or evidence is invalid: {exc}") from None
+    if _hash_table(evidence.to_dataframe()) != attrs["evidence_sha256"]:
+        raise ff.refuse(
+            path,
+            f"the stored evidence ({len(evidence)} reports) does not match its recorded evidence_sha256 "
+            f"{str(attrs['evidence_sha256'])[:12]}... (reports added, removed or edited?)",
+        )
     if model is not None:
         given = model if isinstance(model, ScenarioModel) else load_model(model)
         if given.to_toml() != toml:
-            raise ForecastFileError(
-                f"{path}: saved with a different model than {given.path or given.id!r} "
-                f"(saved model sha256 {attrs.get('model_sha256', '')[:12]}, given {given.sha256[:12]})"
+            raise ff.refuse(
+                path,
+                f"saved with a different model than {given.path or given.id!r} "
+                f"(saved model sha256 {str(attrs.get('model_sha256', ''))[:12]}, given {given.sha256[:12]})",
             )
     for group in ("filtered", "smoothed", "horizon", "posterior", "sample_stats", "diagnostics"):
         if group not in tree.children:
-            raise ForecastFileError(f"{path}: missing group {group!r}")
+            raise ff.refuse(path, f"missing group {group!r}")
+    problems = ff.attr_problems(attrs, saved_model, None)
+    as_of = dt.date.fromisoformat(str(attrs["as_of"])) if not problems else None
+    arrays: dict[str, xr.DataArray] = {}
+    for name in ff.PROBABILITY_GROUPS:
+        data = tree[name].to_dataset()
+        if "probability" not in data:
+            problems.append(f"group {name!r} has no variable 'probability'")
+            continue
+        arrays[name] = data["probability"].rename(name)
+        problems += ff.probability_problems(name, arrays[name], list(saved_model.scenario_ids))
+    if as_of is not None and not problems:
+        n = asof_periods(saved_model, as_of)
+        labels = saved_model.period_labels(n_chain_periods(saved_model))[:n]
+        for name in ("filtered", "smoothed"):
+            got = [str(t) for t in arrays[name]["time"].values]
+            if got != labels:
+                problems.append(f"{name}: periods {got[:3]}... ({len(got)}), expected {n} periods to {as_of}")
+        shapes = {name: (a.sizes["chain"], a.sizes["draw"]) for name, a in arrays.items()}
+        if len(set(shapes.values())) != 1:
+            problems.append(f"chains and draws differ between groups: {shapes}")
+        if attrs["mode"] == "exact" and shapes["horizon"] != (1, 1):
+            problems.append(f"mode exact has one draw, found chains x draws {shapes['horizon']}")
+    if problems:
+        raise ff.refuse(path, "saved forecast fails its checks:\n  - " + "\n  - ".join(problems))
+    if saved_version < 2:
+        warnings.warn(
+            f"{path}: saved in forecast format {saved_version}, before checksums: the probabilities, "
+            "model and evidence were checked, but the draws cannot be verified; save it again "
+            "(load_forecast(path).save(path)) to add a checksum",
+            ForecastFileWarning,
+            stacklevel=3,
+        )
 
     def dataset(name: str) -> xr.Dataset:
         return tree[name].to_dataset()
 
+    assert as_of is not None
     return Forecast(
         model=saved_model,
         evidence=evidence,
-        as_of=dt.date.fromisoformat(str(attrs["as_of"])),
+        as_of=as_of,
         mode=str(attrs["mode"]),
-        filtered=dataset("filtered")["probability"].rename("filtered"),
-        smoothed=dataset("smoothed")["probability"].rename("smoothed"),
-        horizon=dataset("horizon")["probability"].rename("horizon"),
+        filtered=arrays["filtered"],
+        smoothed=arrays["smoothed"],
+        horizon=arrays["horizon"],
         posterior=dataset("posterior"),
         sample_stats=dataset("sample_stats"),
         diagnostics=dataset("diagnostics"),
@@ -636,8 +755,6 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
 
 
 def _text_io(text: str) -> Any:
-    import io
-
     return io.StringIO(text)
 
 

@@ -330,7 +330,8 @@ def _replay_case(task: CaseTask) -> CaseReplay:
         # The only evidence this cutoff ever sees.
         seen = evidence.up_to(cutoff)
         out.reports[j] = len(seen)
-        if settings.method == "exact":
+        # A model with elicitation_error = 0 is exact: there is nothing to sample (as in forecast()).
+        if settings.method == "exact" or model.elicitation_error == 0:
             result = forecast(model, seen, as_of=cutoff, exact=True)
             out.forecast[j] = result.horizon.values[0, 0]
             out.fitted[j] = True
@@ -597,11 +598,11 @@ def backtest(
 
     if method not in METHODS:
         raise SyriaforecastError(f"method: got {method!r}; expected one of {', '.join(METHODS)}")
-    for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if value is not None and (not _is_lead(value) or value < low):
-            raise SyriaforecastError(f"{name}: got {value!r}; expected a whole number >= {low}")
-    if not _is_lead(seed) or seed < 0:
-        raise SyriaforecastError(f"seed: got {seed!r}; expected a whole number >= 0")
+    from syriaforecast._checks import check_sampler_options
+
+    check_sampler_options(draws=draws, tune=tune, chains=chains, target_accept=target_accept)
+    if not _is_lead(seed) or not 0 <= seed < 2**63:
+        raise SyriaforecastError(f"seed: got {seed!r}; expected a whole number from 0 to {2**63 - 1}")
     try:
         k_threshold = float(k_threshold)
     except (TypeError, ValueError):
@@ -642,6 +643,9 @@ def backtest(
     )
     result = _assemble(case_list, plan, replays, settings)
     result.attrs["executor"] = describe_executor(executor, len(tasks))
+    if method == "hierarchical":
+        # Said in the result (and by the CLI): these cases were replayed in exact mode.
+        result.attrs["exact_cases"] = ",".join(c.id for c in case_list if c.model.elicitation_error == 0)
     if method == "hierarchical":
         fitted = result["fitted"].values
         bad = int(np.sum(fitted & ~result["converged"].values))

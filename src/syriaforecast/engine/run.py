@@ -124,11 +124,17 @@ def run_engine(
 
     start = time.perf_counter()
 
+    from syriaforecast.engine.sampler_guard import check_model_density, sampler_failures
+
+    what = f"model {model.id!r}"
+    # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
+    # the interpreter on exit): refuse it here with a SamplerError instead.
+    check_model_density(arrays, data, seed=settings.seed or 0, what=what)
     compiled = build_sampler_model(arrays, data, _coords(model))
     timings["compile"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sampler_failures(what):
         warnings.filterwarnings("ignore", category=FutureWarning)
         trace = nutpie.sample(
             compiled,

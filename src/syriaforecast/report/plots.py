@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from syriaforecast._render import plain_text_figures
 from syriaforecast.engine.evaluate import chain_posterior
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
@@ -85,7 +86,8 @@ _GRADE_CLASSES = (
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with mpl.rc_context(cast(Any, _STYLE)):
+    # Names and titles are user text: mathtext off, so `$` is a dollar sign.
+    with mpl.rc_context(cast(Any, _STYLE)), plain_text_figures():
         yield
 
 
