@@ -59,7 +59,7 @@ def test_forecast_table_plots_and_report_keep_user_text(tmp_path, capsys):
     )  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert HOSTILE["calm"] in printed and "[exact]" in printed
+    assert HOSTILE["calm"] in printed and "[exact mode]" in printed
     assert HOSTILE["storm"].split()[0] in printed
     names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     assert names == sorted(

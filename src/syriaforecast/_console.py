@@ -70,10 +70,10 @@ def output_console() -> Console:
     ``$COLUMNS`` when set and otherwise wide enough that nothing wraps.
     """
     if sys.stdout.isatty():
-        return Console(highlight=False)
+        return Console(highlight=False, emoji=False)
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
-    return Console(highlight=False, width=width, soft_wrap=False)
+    return Console(highlight=False, emoji=False, width=width, soft_wrap=False)
 
 
 @contextmanager
