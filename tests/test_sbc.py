@@ -163,10 +163,12 @@ def test_sbc_layout_and_plot(small_sbc):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # longer than the suite's 600 s limit
 def test_sbc_bundled_model_structure():
-    """SBC on the bundled model's structure (35 indicators incl. phrases, ordinal, count; 37 months).
+    """SBC on the bundled model's structure (indicators incl. phrases, ordinal, count; 37 months).
 
-    Measured (seed 7, 100 simulations, 30% of indicators reported a month; about 7.5
-    minutes, 4.2 s a fit): smallest PIT-ECDF (pot_c) p-value 0.015 (source_reliability B),
+    Measured on the bundled model before its issue-#20 revision (3 scenarios, 35 indicators;
+    the revised one has 4 scenarios and 37 indicators and was not re-measured), seed 7, 100
+    simulations, 30% of indicators reported a month; about 7.5 minutes, 4.2 s a fit:
+    smallest PIT-ECDF (pot_c) p-value 0.015 (source_reliability B),
     smallest chi-square p-value 0.040, over 23 quantities (46 tests; family threshold
     0.02 / 46 = 0.00043); horizon-probability central 90% intervals held the truth in
     94%, 90% and 91% of simulations; no divergences.
