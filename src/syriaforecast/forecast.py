@@ -344,6 +344,7 @@ def forecast(
     exact: bool | None = None,
     target_accept: float = 0.9,
     progress: bool = False,
+    previous: Forecast | str | Path | None = None,
 ) -> Forecast:
     """Forecast the scenarios of a model from its evidence.
 
@@ -372,6 +373,15 @@ def forecast(
         NUTS target acceptance rate.
     progress : bool
         Show the sampler's progress bar.
+    previous : Forecast or path, optional
+        The last forecast of the same model. When the evidence only adds reports
+        to its evidence (or moves the as-of date forward), its draws are
+        reweighted by Pareto-smoothed importance sampling, kept only when Pareto
+        k <= 0.7 and the diagnostics pass; otherwise the model is refitted,
+        starting from its draws. ``attrs["update_path"]`` says which
+        (``"psis"``, ``"refit"`` or ``"fit"``), with ``update_reason``,
+        ``update_pareto_k`` and ``update_ess`` (also in the saved file). So
+        ``fc = forecast(model, evidence, previous=fc)`` can run in a loop.
 
     Returns
     -------
@@ -405,9 +415,16 @@ def forecast(
         target_accept=target_accept,
         seed=int(seed),
     )
-    run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
-    result = _assemble(model, evidence, as_of_date, run, settings)
-    failures = _diagnostic_failures(result.diagnostics) if run.mode != "exact" else []
+    if previous is not None:
+        from syriaforecast._update import update
+
+        result = update(
+            model, evidence, as_of_date, previous, exact=exact, settings=settings, progress=progress
+        )
+    else:
+        run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
+        result = _assemble(model, evidence, as_of_date, run, settings)
+    failures = _diagnostic_failures(result.diagnostics) if result.mode != "exact" else []
     if failures:
         warnings.warn(
             "sampler diagnostics failed: "

@@ -93,8 +93,16 @@ def run_engine(
     exact: bool,
     settings: SamplerSettings,
     progress: bool = False,
+    init_points: np.ndarray | None = None,
+    initial_step: float | None = None,
 ) -> EngineRun:
-    """Compute the chain posterior given the evidence dated on or before ``as_of``."""
+    """Compute the chain posterior given the evidence dated on or before ``as_of``.
+
+    ``init_points`` (n, ndim) are unconstrained positions the chains start from
+    (see :func:`~syriaforecast.engine.sampler.pack_draws`) and ``initial_step``
+    the step size adaptation starts from: a refit warm-started from a previous
+    posterior.
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     arrays = build_model_arrays(model)
@@ -124,7 +132,8 @@ def run_engine(
 
     start = time.perf_counter()
 
-    compiled = build_sampler_model(arrays, data, _coords(model))
+    compiled = build_sampler_model(arrays, data, _coords(model), init_points=init_points)
+    extra = {} if initial_step is None else {"initial_step": float(initial_step)}
     timings["compile"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -139,6 +148,7 @@ def run_engine(
             target_accept=settings.target_accept,
             progress_bar=progress,
             cores=min(settings.chains, 2),
+            **extra,
         )
     timings["sample"] = time.perf_counter() - start
 
