@@ -137,3 +137,53 @@ def test_pack_draws_inverts_the_kernels_unpack(model, evidence, first):
         np.testing.assert_allclose(eta, params["elicitation_eta"][d], rtol=1e-12)
         np.testing.assert_allclose(rel, params["source_reliability"][d], rtol=1e-12)
         np.testing.assert_allclose(cred, params["information_credibility"][d], rtol=1e-12)
+
+
+def test_cli_previous_reweights_a_saved_forecast(model, evidence, first, tmp_path, capsys):
+    import json
+
+    from syriaforecast.cli import main
+
+    saved = first.save(tmp_path / "first.nc")
+    argv = ["forecast", "--model", str(DATA / "report_tiny.toml"), "--evidence"]
+    argv += [str(DATA / "report_tiny_evidence.csv"), "--as-of", SECOND, "--seed", "2"]
+    assert main([*argv, "--previous", str(saved), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["diagnostics"]["update_path"] == "psis"
+    assert out["diagnostics"]["update_pareto_k"] <= 0.7
+    # The same as the API's update from the same forecast and seed.
+    api = sf.forecast(model, evidence, as_of=SECOND, seed=2, previous=first)
+    np.testing.assert_allclose(
+        [row["mean"] for row in out["scenarios"].values()], api.summary()["mean"].to_numpy(), atol=1e-6
+    )
+    assert main([*argv, "--previous", str(tmp_path / "missing.nc")]) == 2
+
+
+def test_advice_says_in_plain_words_that_chains_disagree():
+    import arviz_stats
+    import xarray as xr
+
+    from syriaforecast.forecast import convergence_advice
+
+    rng = np.random.default_rng(0)
+    # Two chains settled on different readings: 0.2 against 0.8 for the first scenario.
+    first = np.concatenate([rng.normal(0.2, 0.02, (2, 500)), rng.normal(0.8, 0.02, (2, 500))])
+    values = np.stack([first, 1 - first], axis=-1)
+    horizon = xr.DataArray(values, dims=("chain", "draw", "scenario"), coords={"scenario": ["a", "b"]})
+    diagnostics = xr.Dataset(
+        {
+            "horizon_rhat": arviz_stats.rhat(horizon, sample_dims=["chain", "draw"]),
+            "horizon_ess_bulk": arviz_stats.ess(horizon, sample_dims=["chain", "draw"]),
+        },
+        attrs={"divergences": 0},
+    )
+    advice = convergence_advice(diagnostics, horizon)
+    assert advice.startswith("Not converged (horizon probabilities: max R-hat")
+    assert "chains disagree" in advice and "up to 0.6" in advice and "--chains 8" in advice
+    # Mixed chains with too few draws: the advice is more draws, not a warning about readings.
+    mixed = horizon.isel(chain=[0, 1])
+    one = mixed.isel(chain=0, draw=0, drop=True) * 0
+    few = xr.Dataset({"horizon_rhat": one + 1.0, "horizon_ess_bulk": one + 50}, attrs={"divergences": 0})
+    assert "Too few effective draws" in convergence_advice(few, mixed)
+    converged = few.assign(horizon_ess_bulk=few["horizon_ess_bulk"] * 0 + 1000)
+    assert convergence_advice(converged, mixed) == ""

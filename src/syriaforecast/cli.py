@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
@@ -68,6 +70,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--chains", type=int, default=4)
     fc.add_argument("--seed", type=int, default=None)
     fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
+    fc.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FORECAST_NC",
+        help="a saved forecast of the same model: reweight its draws when only reports were added "
+        "(PSIS), else refit starting from them",
+    )
     fc.add_argument("--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report")
     fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
 
@@ -189,6 +199,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
             chains=args.chains,
             seed=args.seed,
             exact=True if args.exact else None,
+            previous=args.previous,
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
@@ -247,6 +258,20 @@ def _print_summary(result: Any, console: Console) -> None:
         f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
         f"converged: {'yes' if result.converged else 'NO'}"
     )
+    if "update_path" in result.attrs:
+        reason = escape(str(result.attrs["update_reason"]))
+        console.print(f"update from the previous forecast: {result.update_path} ({reason})")
+    advice = result.convergence_advice()
+    if advice:
+        console.print(f"[yellow]{escape(advice)}[/]", soft_wrap=True)
+
+
+def _json_float(value: Any) -> float | None:
+    """A float for JSON (None when absent or not finite, which JSON cannot carry)."""
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, 4) if math.isfinite(value) else None
 
 
 def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -338,6 +363,9 @@ def forecast_json(result: Any) -> dict[str, Any]:
     diagnostics: dict[str, Any] = {
         "mode": result.mode,
         "converged": bool(result.converged),
+        "advice": result.convergence_advice(),
+        "update_path": result.attrs.get("update_path", "fit"),
+        "update_pareto_k": _json_float(result.attrs.get("update_pareto_k")),
         "divergences": int(result.diagnostics.attrs.get("divergences", 0)),
         "draws": result.n_draws,
     }

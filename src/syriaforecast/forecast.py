@@ -128,6 +128,17 @@ class Forecast:
             return True
         return not _diagnostic_failures(self.diagnostics)
 
+    @property
+    def update_path(self) -> str:
+        """How this forecast was made: ``"fit"``, or with ``previous=``: ``"psis"`` or ``"refit"``."""
+        return str(self.attrs.get("update_path", "fit"))
+
+    def convergence_advice(self) -> str:
+        """In plain words: why the numbers cannot be trusted yet and what to do ('' when they can)."""
+        if self.mode == "exact":
+            return ""
+        return convergence_advice(self.diagnostics, self.horizon)
+
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """The headline table: one row per scenario.
 
@@ -303,6 +314,53 @@ def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
     return failures
 
 
+#: Between-chain spread of a horizon probability's chain means that signals chains stuck apart.
+CHAIN_SPREAD = 0.05
+
+
+def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
+    """What a failed convergence check means for the reader, and what to do about it.
+
+    Parameters
+    ----------
+    diagnostics : xarray.Dataset
+        A forecast's diagnostics (R-hat, ESS, divergences).
+    horizon : xarray.DataArray (chain, draw, scenario)
+        The horizon probabilities, whose chain means show whether chains disagree.
+
+    Returns
+    -------
+    str
+        ``""`` when every check passes.
+    """
+    failures = _diagnostic_failures(diagnostics)
+    if not failures:
+        return ""
+    advice = []
+    chain_means = horizon.mean("draw")
+    spread = float((chain_means.max("chain") - chain_means.min("chain")).max())
+    if spread > CHAIN_SPREAD:
+        advice.append(
+            f"The chains disagree: their horizon probabilities differ by up to {spread:.2f}. The "
+            "reports support more than one reading and the sampler did not move freely between "
+            "them, so the means depend on how many chains settled on each. Run again with more "
+            "chains and draws (chains=8, draws=3000; CLI: --chains 8 --draws 3000) and compare "
+            "two seeds; if they still differ, quote the range rather than one number, and look for "
+            "reports that contradict each other (the influence table)."
+        )
+    elif any("ESS" in f for f in failures) or any("R-hat" in f for f in failures):
+        advice.append(
+            "Too few effective draws: the probabilities are about right, but their second "
+            "decimal is Monte Carlo noise. Run again with more draws (draws=3000; CLI: --draws 3000)."
+        )
+    if int(diagnostics.attrs.get("divergences", 0)):
+        advice.append(
+            "The sampler hit divergent transitions: raise target_accept to 0.95, and check the "
+            "model for elicitations that contradict the evidence."
+        )
+    return "Not converged (" + "; ".join(failures) + "). " + " ".join(advice)
+
+
 def _as_date(value: dt.date | str | pd.Timestamp, what: str) -> dt.date:
     if isinstance(value, pd.Timestamp | dt.datetime):
         return value.date() if isinstance(value, dt.datetime) else value.to_pydatetime().date()
@@ -424,16 +482,9 @@ def forecast(
     else:
         run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
         result = _assemble(model, evidence, as_of_date, run, settings)
-    failures = _diagnostic_failures(result.diagnostics) if result.mode != "exact" else []
-    if failures:
-        warnings.warn(
-            "sampler diagnostics failed: "
-            + "; ".join(failures)
-            + ". Try more draws and tuning (draws=2000, tune=1000), a higher target_accept "
-            "(0.95), or check the model for elicitations that contradict the evidence.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    advice = result.convergence_advice()
+    if advice:
+        warnings.warn(advice, ConvergenceWarning, stacklevel=2)
     return result
 
 
