@@ -11,6 +11,7 @@ last bit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import secrets
@@ -26,7 +27,15 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
-from syriaforecast.engine.run import EngineRun, SamplerSettings, n_chain_periods, run_engine
+from syriaforecast.engine.run import (
+    DEFAULT_DRAWS,
+    DEFAULT_TARGET_ACCEPT,
+    DEFAULT_TUNE,
+    EngineRun,
+    SamplerSettings,
+    n_chain_periods,
+    run_engine,
+)
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
 from syriaforecast.phrases import band_of, phrase_for
 from syriaforecast.spec.evidence import Evidence, load_evidence
@@ -42,7 +51,9 @@ ESS_MIN = 400
 SAMPLE_DIMS = ("chain", "draw")
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
+    # Package metadata cannot change within a process; reading it costs ~0.1 s per forecast.
     out = {}
     for package in ("syriaforecast", "pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray"):
         try:
@@ -400,7 +411,7 @@ def forecast(
     chains: int = 4,
     seed: int | None = None,
     exact: bool | None = None,
-    target_accept: float = 0.9,
+    target_accept: float = DEFAULT_TARGET_ACCEPT,
     progress: bool = False,
     previous: Forecast | str | Path | None = None,
 ) -> Forecast:
@@ -416,7 +427,8 @@ def forecast(
         Information date: only reports dated on or before it are used. Defaults to
         the date of the latest report (the model's start when there is none).
     draws, tune : int, optional
-        Posterior draws and tuning steps per chain (default 1000 each; the
+        Posterior draws and tuning steps per chain (default 2000 and 500, chosen
+        by measurement: see :data:`~syriaforecast.engine.run.DEFAULT_DRAWS`; the
         environment variables ``SYRIAFORECAST_DRAWS`` / ``SYRIAFORECAST_TUNE``
         change the default, e.g. to run notebooks quickly).
     chains : int
@@ -428,7 +440,7 @@ def forecast(
         Take the model file as exact (no sampling; fixed Bayes net / HMM).
         Defaults to True exactly when the model's ``elicitation_error`` is 0.
     target_accept : float
-        NUTS target acceptance rate.
+        NUTS target acceptance rate (default 0.8).
     progress : bool
         Show the sampler's progress bar.
     previous : Forecast or path, optional
@@ -467,8 +479,8 @@ def forecast(
     if seed is None:
         seed = secrets.randbits(31)
     settings = SamplerSettings(
-        draws=draws if draws is not None else _env_int("SYRIAFORECAST_DRAWS", 1000),
-        tune=tune if tune is not None else _env_int("SYRIAFORECAST_TUNE", 1000),
+        draws=draws if draws is not None else _env_int("SYRIAFORECAST_DRAWS", DEFAULT_DRAWS),
+        tune=tune if tune is not None else _env_int("SYRIAFORECAST_TUNE", DEFAULT_TUNE),
         chains=chains,
         target_accept=target_accept,
         seed=int(seed),
@@ -547,7 +559,7 @@ def _assemble(
         "n_scenarios": S,
     }
     attrs |= {f"sampler_{k}": v for k, v in settings.as_attrs().items()}
-    attrs |= {f"version_{k}": v for k, v in _versions().items()}
+    attrs |= {f"version_{k}": v for k, v in dict(_versions()).items()}
     attrs |= {f"time_{k}": float(v) for k, v in run.timings.items()}
     return Forecast(
         model,
