@@ -291,20 +291,22 @@ def _diagnostics(
     divergences = int(np.sum(run.sample_stats.get("diverging", np.zeros(1))))
     if run.mode == "exact":
         return xr.Dataset(attrs={"divergences": 0, "mode": "exact"})
-    import arviz_stats
+    from syriaforecast.engine import diagnostics as batched
 
     out = {}
     for name, values in (("horizon", horizon), ("filtered", filtered), ("smoothed", smoothed)):
         # A probability stuck at one value (e.g. 1.0 for a single scenario) has
         # no Monte Carlo error; ESS and R-hat are undefined there, not failures.
         constant = (values.max(SAMPLE_DIMS) - values.min(SAMPLE_DIMS)) < 1e-12
+        # ArviZ's estimators, batched over every probability (engine.diagnostics).
+        array = np.asarray(values.transpose(*SAMPLE_DIMS, ...).values, dtype=float)
+        flat = array.reshape(array.shape[0], array.shape[1], -1)
+        template = values.isel(chain=0, draw=0, drop=True)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            out[f"{name}_rhat"] = arviz_stats.rhat(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
-            out[f"{name}_ess_bulk"] = arviz_stats.ess(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
-            out[f"{name}_ess_tail"] = arviz_stats.ess(
-                values, sample_dims=list(SAMPLE_DIMS), method="tail"
-            ).where(~constant)
+            summary = batched.convergence_summary(flat)
+        for key, result in zip(("rhat", "ess_bulk", "ess_tail"), summary, strict=True):
+            out[f"{name}_{key}"] = template.copy(data=result.reshape(template.shape)).where(~constant)
     return xr.Dataset(out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN})
 
 
