@@ -31,6 +31,7 @@ def _batched_chain(
     initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component,
 ):  # fmt: skip
     D, S = initial.shape
     filtered = np.empty((D, n_periods, S))
@@ -42,7 +43,7 @@ def _batched_chain(
             log_initial, persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
             is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
             face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility,
+            report_credibility, report_joint, cell_component,
         )  # fmt: skip
         alpha, scale, emission, transition, total = _scaled_forward(log_initial, log_transition, log_emission)
         gamma, _ = _scaled_backward(alpha, scale, emission, transition)
@@ -58,7 +59,7 @@ def _batched_chain(
 
 
 def batched_chain_posterior(params: dict[str, np.ndarray], arrays: Any, data: Any) -> tuple[Any, Any, Any]:
-    from syriaforecast.engine.graph import EvidenceTensors
+    from syriaforecast.engine.names import EVIDENCE_FIELDS
 
     sigma = params["elicitation_sigma"][:, arrays.group_of]  # (D, I)
     scale = np.sqrt(sigma[:, :, None] ** 2 + arrays.band_sd[None] ** 2)
@@ -73,7 +74,7 @@ def batched_chain_posterior(params: dict[str, np.ndarray], arrays: Any, data: An
         arrays.log_rate,
         arrays.is_count,
         int(data.n_periods),
-        *(np.ascontiguousarray(getattr(data, name)) for name in EvidenceTensors.fields()),
+        *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
     )
 
 
@@ -150,13 +151,14 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
     import syriaforecast as sf
     from syriaforecast.engine.data import build_engine_data, build_model_arrays
     from syriaforecast.engine.density import log_density_and_gradient, unpack
-    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
     from syriaforecast.engine.hmm import forward_backward
     from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
     from syriaforecast.engine.psis import psis_weights
     from syriaforecast.engine.psis import relative_efficiency as _relative_efficiency
     from syriaforecast.engine.run import _coords, n_chain_periods
     from syriaforecast.engine.sampler import _density_arguments, build_sampler_model, layout_for
+    from syriaforecast.forecast import forecast_parameters
 
     out: dict[str, Any] = {}
     model = sf.load_model(MODEL)

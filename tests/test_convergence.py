@@ -84,8 +84,8 @@ WORLD_SEED = 14
 
 
 def _world_records(rate: float, n_worlds: int) -> list[tuple[int, bool, str]]:
-    from syriaforecast.backtest.calibration import _as_of
-    from syriaforecast.backtest.synthetic import simulate_worlds
+    from syriaforecast.studies.calibration import _as_of
+    from syriaforecast.studies.synthetic import simulate_worlds
 
     base = sf.load_model(Path(__file__).parent / "data" / "synthetic_russia_syria.toml")
     worlds = simulate_worlds(

@@ -11,10 +11,10 @@ import pytest
 import syriaforecast as sf
 from syriaforecast import _update
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
-from syriaforecast.engine.evaluate import forecast_parameters
 from syriaforecast.engine.kernel import unpack
 from syriaforecast.engine.sampler import _density_arguments, layout_for, pack_draws
 from syriaforecast.errors import ConvergenceWarning
+from syriaforecast.forecast import forecast_parameters
 
 DATA = Path(__file__).parent / "data"
 FIRST, SECOND = "2025-04-30", "2025-05-31"

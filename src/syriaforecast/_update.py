@@ -41,7 +41,6 @@ from syriaforecast.engine.evaluate import (
     PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
-    forecast_parameters,
 )
 from syriaforecast.engine.psis import (
     K_THRESHOLD,
@@ -63,6 +62,7 @@ from syriaforecast.forecast import (
     Forecast,
     _assemble,
     _diagnostic_failures,
+    forecast_parameters,
     load_forecast,
 )
 from syriaforecast.spec.evidence import Evidence

@@ -19,25 +19,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syriaforecast import __version__
+from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def bundled_path(name: str) -> Path:
-    """Path of a file in the bundled models/ folder (source checkout or working directory)."""
-    here = Path(__file__).resolve()
-    for root in (here.parents[2], Path.cwd()):
-        candidate = root / "models" / name
-        if candidate.exists():
-            return candidate
-    return Path("models") / name
-
-
-DEFAULT_MODEL = "russia_syria.toml"
-DEFAULT_EVIDENCE = "russia_syria_evidence.csv"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,6 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="syriaforecast", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     validate = sub.add_parser("validate", help="check a model file and (optionally) its evidence log")
@@ -172,6 +161,22 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             for label, row in counts.iterrows():
                 reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
             console.print(reports)
+            late = int((frame["published"] > frame["date"]).sum())
+            shared = frame[frame["report"] != ""].groupby("report").size()
+            if late:
+                console.print(
+                    f"{late} reports published after the day they describe (latest published "
+                    f"{evidence.last_published}): a forecast as of an earlier date leaves them out"
+                )
+            if (shared > 1).any():
+                n_shared = int((shared > 1).sum())
+                console.print(f"{n_shared} report ids code several rows (one truthfulness each)")
+                spans = frame[frame["report"] != ""].groupby("report")["period"].nunique()
+                if (spans > 1).any():
+                    console.print(
+                        f"{int((spans > 1).sum())} report ids span several periods: their rows share one "
+                        "truthfulness only within each period (see docs/model-format.md)"
+                    )
     console.print("[green]valid[/]")
     return EXIT_OK
 
@@ -182,10 +187,10 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
 
-    model_path = args.model or bundled_path(DEFAULT_MODEL)
+    model_path = args.model or bundled_model()
     evidence_path = args.evidence
     if evidence_path is None and args.model is None:
-        evidence_path = bundled_path(DEFAULT_EVIDENCE)
+        evidence_path = bundled_evidence()
     model = load_model(model_path)
     evidence = load_evidence(evidence_path, model) if evidence_path is not None else None
     with warnings.catch_warnings(record=True) as caught:
@@ -210,7 +215,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     if args.json:
         print(json.dumps(forecast_json(result), indent=2))
         return EXIT_OK
-    _print_summary(result, console)
+    _print_summary(result, console, evidence)
     for path in written:
         console.print(f"wrote {path}")
     return EXIT_OK
@@ -218,16 +223,12 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
 
 def _write_outputs(result: Any, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written = [result.save(out / "forecast.nc")]
-    try:
-        from syriaforecast.report.html import write_report
-    except ImportError:  # reporting layer not installed in this build
-        return written
-    written += write_report(result, out)
-    return written
+    from syriaforecast.report.html import write_report
+
+    return [result.save(out / "forecast.nc"), *write_report(result, out)]
 
 
-def _print_summary(result: Any, console: Console) -> None:
+def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     model = result.model
     table = Table(
         title=f"{model.title}\nP(scenario on {model.horizon}) as of {result.as_of}  [{result.mode}]",
@@ -254,9 +255,11 @@ def _print_summary(result: Any, console: Console) -> None:
     _print_analysts(result, console)
     n = len(result.evidence)
     diag = result.diagnostics.attrs
+    unpublished = len(evidence) - n if evidence is not None else 0
     console.print(
         f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
         f"converged: {'yes' if result.converged else 'NO'}"
+        + (f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else "")
     )
     if "update_path" in result.attrs:
         reason = escape(str(result.attrs["update_reason"]))

@@ -27,6 +27,8 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
+from syriaforecast.engine.evaluate import posterior_parameters
+from syriaforecast.engine.names import GRADE_COORDS, PARAMETER_DIMS
 from syriaforecast.engine.run import (
     DEFAULT_DRAWS,
     DEFAULT_TARGET_ACCEPT,
@@ -41,7 +43,7 @@ from syriaforecast.phrases import band_of, phrase_for
 from syriaforecast.spec.evidence import Evidence, load_evidence
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
-__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "load_forecast"]
+__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
 
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
 FORMAT_VERSION = 1
@@ -82,13 +84,16 @@ class Forecast:
     model : ScenarioModel
         The model forecast.
     evidence : Evidence
-        The reports used (those dated on or before ``as_of``).
+        The reports used (those published on or before ``as_of``).
     as_of : datetime.date
         The information date.
     mode : {"hierarchical", "exact"}
         ``"exact"`` takes the model file as exact (no sampling): a fixed Bayes net / HMM.
     filtered : xarray.DataArray (chain, draw, time, scenario)
-        P(scenario in period t | evidence dated up to period t): what was knowable then.
+        P(scenario in period t | evidence about periods up to t, as published by
+        ``as_of``). A report published late is included here only when
+        ``as_of`` is on or after its publication; what was knowable at an
+        earlier date is a forecast (or backtest cutoff) as of that date.
     smoothed : xarray.DataArray (chain, draw, time, scenario)
         P(scenario in period t | all evidence up to ``as_of``): the hindsight view.
     horizon : xarray.DataArray (chain, draw, scenario)
@@ -222,7 +227,8 @@ class Forecast:
         observed = xr.Dataset(
             {
                 name: ("report", table[name].astype(str).to_numpy(dtype=str))
-                for name in ("date", "indicator", "value", "reliability", "source", "note")
+                for name in (*("date", "indicator", "value", "reliability", "source", "note"),
+                             *("published", "report", "url", "coder"))
             }
             | {
                 "credibility": ("report", table["credibility"].to_numpy()),
@@ -426,8 +432,9 @@ def forecast(
     evidence : Evidence, path, DataFrame or None
         Coded reports; ``None`` forecasts from the priors alone.
     as_of : date or str, optional
-        Information date: only reports dated on or before it are used. Defaults to
-        the date of the latest report (the model's start when there is none).
+        Information date: only reports published on or before it are used (the
+        ``published`` column, which defaults to ``date``). Defaults to the
+        latest publication date (the model's start when there are no reports).
     draws, tune : int, optional
         Posterior draws and tuning steps per chain (default 2000 and 500, chosen
         by measurement: see :data:`~syriaforecast.engine.run.DEFAULT_DRAWS`; the
@@ -467,7 +474,7 @@ def forecast(
     """
     model, evidence = _resolve_inputs(model, evidence)
     if as_of is None:
-        as_of_date = evidence.last_date or model.first_period.start_time.date()
+        as_of_date = evidence.last_published or model.first_period.start_time.date()
     else:
         as_of_date = _as_date(as_of, "as_of")
     first_day = model.first_period.start_time.date()
@@ -579,26 +586,16 @@ def _assemble(
 
 
 def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]) -> xr.Dataset:
-    dims = {
-        "initial_probability": ("scenario",),
-        "persistence": ("scenario",),
-        "elicitation_sigma": ("group",),
-        "elicitation_eta": ("indicator", "scenario"),
-        "source_reliability": ("reliability_grade",),
-        "information_credibility": ("credibility_grade",),
-        "analyst_bias": ("analyst",),
-        "analyst_noise": ("analyst",),
-    }
     extra = {
         "scenario": list(model.scenario_ids),
         "group": list(model.groups),
         "indicator": list(model.indicator_ids),
-        "reliability_grade": list("ABCDEF"),
-        "credibility_grade": list("123456"),
         "analyst": list(model.analysts),
+    } | GRADE_COORDS
+    data = {
+        name: (("chain", "draw", *PARAMETER_DIMS[name]), values) for name, values in run.parameters.items()
     }
-    data = {name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()}
-    used = {d for name in run.parameters for d in dims[name]}
+    used = {d for name in run.parameters for d in PARAMETER_DIMS[name]}
     return xr.Dataset(data, coords=dict(coords) | {k: v for k, v in extra.items() if k in used})
 
 
@@ -697,3 +694,15 @@ def _text_io(text: str) -> Any:
     import io
 
     return io.StringIO(text)
+
+
+def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> dict[str, np.ndarray]:
+    """The forecast's parameter draws, flattened to a leading draw axis.
+
+    Parameters fixed by the model (persistence of 1, a single scenario's
+    initial probability) are filled in from the model file; the analysts'
+    parameters are included when the posterior has them. ``max_draws``
+    thins evenly-spaced draws for expensive what-if analyses.
+    """
+    n_draws = result.horizon.sizes["chain"] * result.horizon.sizes["draw"]
+    return posterior_parameters(result.model, result.posterior, n_draws, max_draws=max_draws)

@@ -193,8 +193,8 @@ def _mcse_and_ess(horizon: np.ndarray) -> tuple[np.ndarray, float]:
 def _fit(
     model: Any, arrays: Any, evidence: Any, cutoff: dt.date, settings: ReplaySettings, seed: int
 ) -> tuple[_Fit, np.ndarray]:
-    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
-    from syriaforecast.forecast import forecast
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.forecast import forecast, forecast_parameters
 
     with warnings.catch_warnings():
         # The verdict is kept per fit (``converged``) and summarised once by backtest().

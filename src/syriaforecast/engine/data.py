@@ -19,6 +19,33 @@ distinct reported value plus that slot.
 An ungraded report is read at face value (``kappa = 1``); its contribution is
 fixed, so it is computed here once, as ``face_log_reading``.
 
+One report, several cells
+-------------------------
+Graded rows that share a ``report`` id within one period are one source's
+reading with one truthfulness ``tau`` (``P(tau = 1) = kappa``): either the
+source read every cell it coded truthfully, or none. Given the cells' true
+states ``x``,
+
+    P(readings | x) = kappa * prod_k [r_k = x_k] + (1 - kappa) * prod_k noise(r_k),
+
+which is the per-row mixture when the report has one row. Such a report couples
+the cells it codes; cells coupled by reports form *components* (connected
+through shared reports; ``cell_component``, -1 for a cell coupled to nothing).
+A component's likelihood sums the truthfulness of its multi-row reports out
+exactly by enumeration,
+
+    L_g(s) = sum_{tau in {0,1}^R_g} prod_r kappa_r^tau_r (1 - kappa_r)^(1 - tau_r)
+             * prod_{c in g} sum_x P(x | s) * reading_c(x | tau),
+
+where ``reading_c`` holds the cell's independent readings (face value and
+single-row reports) and, for each multi-row report, its match (``tau_r = 1``)
+or noise (``tau_r = 0``) probabilities. The cost is ``2^R_g`` cell sums per
+component: one report over several cells (the usual case) costs two, and
+components with more than :data:`MAX_JOINT_REPORTS` multi-row reports are
+refused with a clear error rather than silently approximated. Rows of one report
+in *different* periods are read with one truthfulness per period (the chain's
+periods stay conditionally independent given the scenario path).
+
 Several analysts
 ----------------
 When analysts elicited an indicator separately, the cutpoints / log rates above
@@ -35,6 +62,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from syriaforecast._maths import logit
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence
 from syriaforecast.spec.model import Indicator, ScenarioModel
@@ -72,6 +100,8 @@ CREDIBILITY_PRIOR_MEAN: dict[str, float] = {
 GRADE_CONCENTRATION = 20.0
 #: Index used for a blank grade: its factor in ``kappa`` is exactly 1.
 BLANK = 6
+#: Most multi-row reports one component may hold (the exact sum has 2**this terms per scenario).
+MAX_JOINT_REPORTS = 12
 #: ModelArrays fields describing the analysts' elicitations, in the kernels' argument order.
 ANALYST_FIELDS = (
     "elicitation_indicator",
@@ -132,20 +162,37 @@ class EngineData:
     report_noise: np.ndarray  # (K, J) P(report | noise) (uniform level or geometric count)
     report_reliability: np.ndarray  # (K,) 0..5 for A..F, BLANK
     report_credibility: np.ndarray  # (K,) 0..5 for 1..6, BLANK
+    # Multi-row reports (one truthfulness for several readings), see the module docstring:
+    report_joint: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,) or -1
+    cell_component: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (C,) or -1
+    # Not a kernel input: the evidence row (position in Evidence.to_dataframe()) of each reading.
+    report_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,)
 
     @property
     def n_cells(self) -> int:
         """Number of (period, indicator) cells with at least one report."""
         return int(self.cell_period.shape[0])
 
+    @property
+    def cell_unit(self) -> np.ndarray:
+        """(C,) The cell whose ``cell_log_likelihood`` carries each cell's evidence.
 
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
+        A cell coupled to others by a multi-row report shares one likelihood with
+        them, stored on the component's first cell (the others hold 0); an
+        independent cell is its own unit. A what-if that changes a cell must
+        replace its unit's likelihood.
+        """
+        unit = np.arange(self.n_cells, dtype=np.int64)
+        first: dict[int, int] = {}
+        for c, g in enumerate(self.cell_component):
+            if g >= 0:
+                unit[c] = first.setdefault(int(g), c)
+        return unit
 
 
 def _ordinal_cutpoints(probs: object) -> list[float]:
     cumulative = np.cumsum(np.asarray(probs, dtype=float))[:-1]
-    return [_logit(min(c, 1 - 1e-12)) for c in cumulative]
+    return [logit(min(c, 1 - 1e-12)) for c in cumulative]
 
 
 def analyst_offset(indicator: Indicator, value: object, reference: object) -> tuple[float, float]:
@@ -181,7 +228,7 @@ def _binary_logit(value: object) -> tuple[float, float]:
         if band is None:
             raise ValueError(f"not an ICD 203 phrase: {value!r}")
         return band_logit_prior(band)
-    return _logit(float(value)), 0.0  # type: ignore[arg-type]
+    return logit(float(value)), 0.0  # type: ignore[arg-type]
 
 
 def build_model_arrays(model: ScenarioModel) -> ModelArrays:
@@ -288,6 +335,7 @@ def build_engine_data(
     valid = np.zeros((C, slots), dtype=bool)
     face = np.zeros((C, slots))
     report_cell, match_rows, noise_rows, rel_idx, cred_idx = [], [], [], [], []
+    report_row: list[int] = []
     for c, (period, i) in enumerate(keys):
         if arrays.is_count[i]:
             values = count_values[c]
@@ -315,12 +363,16 @@ def build_engine_data(
                     face[c] += np.where(valid[c], np.log(match), 0.0)
             else:
                 report_cell.append(c)
+                report_row.append(r)
                 match_rows.append(match)
                 noise_rows.append(noise)
                 rel_idx.append(RELIABILITY_GRADES.index(rel[r]) if rel[r] else BLANK)
                 cred_idx.append(CREDIBILITY_GRADES.index(str(cred[r])) if cred[r] else BLANK)
     face[~valid] = 0.0
     K = len(report_cell)
+    report_joint, cell_component = _joint_reports(
+        table, report_row, report_cell, C, lambda c: model.period_labels(int(cell_period[c]) + 1)[-1]
+    )
     return EngineData(
         n_periods=n_periods,
         slots=slots,
@@ -334,4 +386,65 @@ def build_engine_data(
         report_noise=np.asarray(noise_rows, dtype=float).reshape(K, slots),
         report_reliability=np.asarray(rel_idx, dtype=np.int64),
         report_credibility=np.asarray(cred_idx, dtype=np.int64),
+        report_joint=report_joint,
+        cell_component=cell_component,
+        report_row=np.asarray(table.index.to_numpy()[report_row] if K else [], dtype=np.int64),
     )
+
+
+def _joint_reports(
+    table: object, report_row: list[int], report_cell: list[int], n_cells: int, label: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-row reports (graded rows sharing a report id in one period) and the components they couple."""
+    import pandas as pd
+
+    from syriaforecast.errors import SyriaforecastError
+
+    assert isinstance(table, pd.DataFrame)
+    K = len(report_row)
+    joint = np.full(K, -1, dtype=np.int64)
+    component = np.full(n_cells, -1, dtype=np.int64)
+    if K == 0 or "report" not in table:
+        return joint, component
+    ids = table["report"].to_numpy()
+    periods = table["period"].to_numpy()
+    groups: dict[tuple[str, int], list[int]] = {}
+    for k, r in enumerate(report_row):
+        if ids[r]:
+            groups.setdefault((str(ids[r]), int(periods[r])), []).append(k)
+    multi = [readings for readings in groups.values() if len(readings) > 1]
+    if not multi:
+        return joint, component
+    # Union-find over cells: a multi-row report joins the cells it reads.
+    parent = list(range(n_cells))
+
+    def find(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for j, readings in enumerate(multi):
+        for k in readings:
+            joint[k] = j
+        first = find(report_cell[readings[0]])
+        for k in readings[1:]:
+            parent[find(report_cell[k])] = first
+    roots: dict[int, int] = {}
+    for readings in multi:
+        for k in readings:
+            c = report_cell[k]
+            component[c] = roots.setdefault(find(c), len(roots))
+    per_component: dict[int, list[str]] = {}
+    for (report, _), readings in ((key, v) for key, v in groups.items() if len(v) > 1):
+        per_component.setdefault(int(component[report_cell[readings[0]]]), []).append(report)
+    for g, reports in per_component.items():
+        if len(reports) > MAX_JOINT_REPORTS:
+            c = int(np.flatnonzero(component == g)[0])
+            raise SyriaforecastError(
+                f"{label(c)}: {len(reports)} reports coding several indicators share cells "  # type: ignore[operator]
+                f"({', '.join(sorted(reports)[:5])}, ...); the exact likelihood sums over 2^n truthfulness "
+                f"patterns and allows at most {MAX_JOINT_REPORTS} per group of linked cells: "
+                "split the period's reports or drop report ids that do not share a source reading"
+            )
+    return joint, component

@@ -10,9 +10,13 @@ and the gradient comes in closed form from the forward-backward recursions:
 - d log p(e) / d log A[i, j] = sum_t xi_t[i, j], the expected transitions;
 - within a cell, d cell_ll[s] / d log(state j) = w[j, s], the posterior of the
   true state given the scenario, and the chain rule carries the rest to the
-  elicitation shift, the persistence and the report informativeness.
+  elicitation shift, the persistence and the report informativeness;
+- cells coupled by a multi-row report (one truthfulness for all its rows) are
+  summed over the report's truthfulness exactly (:func:`_components`); there the
+  state posterior is averaged over truthfulness patterns and
+  d log L / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r).
 
-A PyTensor graph of the same maths (:mod:`syriaforecast.engine.graph`) is kept as
+A PyTensor graph of the same maths (:mod:`syriaforecast.engine.reference.graph`) is kept as
 an independent reference; the test suite checks that both agree, gradients
 included.
 """
@@ -36,7 +40,6 @@ __all__ = [
 ]
 
 _TINY = 1e-300
-_NEG_INF = -np.inf
 
 
 @numba.njit(cache=True, nogil=True)
@@ -66,6 +69,7 @@ def _cells(
     shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count,
     cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component, want_posterior=False,
 ):  # fmt: skip
     """Per-cell state and reading probabilities, and log P(reports of the cell | s).
 
@@ -77,6 +81,12 @@ def _cells(
     / exp(``reading_max``), ``cell_ll`` (C, S), the cumulative level probabilities
     per indicator (I, S, L) for the gradient, the count cells' remaining mass
     (C, S) and each report's informativeness ``kappa`` (K,).
+
+    Readings of multi-row reports (``report_joint >= 0``) are left out of
+    ``reading``; the cells they couple get their likelihood from
+    :func:`_components`, stored on each component's first cell (0 on the others).
+    With ``want_posterior`` it also returns that function's ``post`` and
+    ``truthful`` (empty otherwise), so the gradient needs one pass.
     """
     C, J = face_log_reading.shape
     I, S, Lm1 = cutpoints.shape
@@ -128,6 +138,8 @@ def _cells(
         r = kappa_rel[report_reliability[k]] if report_reliability[k] < 6 else 1.0
         q = kappa_cred[report_credibility[k]] if report_credibility[k] < 6 else 1.0
         kappa[k] = r * q
+        if report_joint[k] >= 0:
+            continue
         c = report_cell[k]
         for j in range(J):
             if cell_slot_valid[c, j]:
@@ -142,14 +154,184 @@ def _cells(
         for j in range(J):
             if cell_slot_valid[c, j]:
                 reading[c, j] = math.exp(log_reading[c, j] - reading_max[c])
-    cell_ll = np.empty((C, S))
+    cell_ll = np.zeros((C, S))
     for c in range(C):
+        if cell_component[c] >= 0:
+            continue
         for s in range(S):
             total = 0.0
             for j in range(J):
                 total += state[c, j, s] * reading[c, j]
             cell_ll[c, s] = math.log(max(total, _TINY)) + reading_max[c]
-    return state, reading, reading_max, cell_ll, cumulative, other_mass, kappa
+    post = np.zeros((0, J, S))
+    truthful = np.zeros((0, S))
+    if K > 0 and C > 0 and cell_component.max() >= 0:
+        comp_ll, first, post, truthful = _components(
+            state, reading, reading_max, kappa, report_cell, report_match, report_noise, report_joint,
+            cell_component, cell_slot_valid, want_posterior,
+        )  # fmt: skip
+        for g in range(comp_ll.shape[0]):
+            for s in range(S):
+                cell_ll[first[g], s] = comp_ll[g, s]
+    return state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful
+
+
+@numba.njit(cache=True, nogil=True)
+def _components(
+    state, reading, reading_max, kappa, report_cell, report_match, report_noise, report_joint,
+    cell_component, cell_slot_valid, want_posterior,
+):  # fmt: skip
+    """Exact likelihood of each component of cells coupled by multi-row reports.
+
+    A multi-row report ``r`` is truthful (``tau_r = 1``, probability ``kappa_r``)
+    for all its cells or for none; with ``tau`` fixed the cells are independent,
+    so for scenario ``s``
+
+        L_g(s) = sum_tau w(tau) prod_{c in g} M_c(s | tau),
+        w(tau) = prod_r kappa_r^tau_r (1 - kappa_r)^(1 - tau_r),
+        M_c(s | tau) = sum_j P(j | s) reading_c[j] prod_{joint k in c} (match_k if tau_r(k) else noise_k)[j].
+
+    The ``2^R_g`` patterns are enumerated (``R_g <= MAX_JOINT_REPORTS``, checked when
+    the data are built). Returns ``comp_ll`` (G, S), the first cell of each
+    component (G,), and, when ``want_posterior``, the gradient's ingredients:
+    ``post`` (C, J, S), the posterior of cell state j given s and the component's
+    readings, ``sum_tau P(tau | s) P(j | s) reading^tau[j] / M_c(s | tau)``, and
+    ``truthful`` (R, S) = ``P(tau_r = 1 | s, readings)``. Since ``log L_g`` is a log-sum
+    over ``tau`` of terms in which ``kappa_r`` appears as ``tau_r log kappa_r + (1 -
+    tau_r) log(1 - kappa_r)``, ``d log L_g / d kappa_r = E[tau_r] / kappa_r - (1 -
+    E[tau_r]) / (1 - kappa_r)``; the cells' own parameters enter through ``M_c`` with
+    weights ``post``, exactly as for an independent cell.
+    """
+    C, J, S = state.shape
+    K = report_cell.shape[0]
+    G = cell_component.max() + 1
+    R = 0
+    for k in range(K):
+        R = max(R, report_joint[k] + 1)
+    # Cells of each component and joint readings of each cell, as CSR lists.
+    cell_start = np.zeros(G + 1, dtype=np.int64)
+    for c in range(C):
+        if cell_component[c] >= 0:
+            cell_start[cell_component[c] + 1] += 1
+    for g in range(G):
+        cell_start[g + 1] += cell_start[g]
+    cells = np.empty(cell_start[G], dtype=np.int64)
+    fill = cell_start[:G].copy()
+    for c in range(C):
+        g = cell_component[c]
+        if g >= 0:
+            cells[fill[g]] = c
+            fill[g] += 1
+    read_start = np.zeros(C + 1, dtype=np.int64)
+    for k in range(K):
+        if report_joint[k] >= 0:
+            read_start[report_cell[k] + 1] += 1
+    for c in range(C):
+        read_start[c + 1] += read_start[c]
+    reads = np.empty(read_start[C], dtype=np.int64)
+    cursor = read_start[:C].copy()
+    for k in range(K):
+        if report_joint[k] >= 0:
+            reads[cursor[report_cell[k]]] = k
+            cursor[report_cell[k]] += 1
+    # Each joint report's kappa and its position (bit) among its component's reports.
+    joint_kappa = np.ones(R)
+    local = np.full(R, -1, dtype=np.int64)
+    n_local = np.zeros(G, dtype=np.int64)
+    for k in range(K):
+        r = report_joint[k]
+        if r >= 0 and local[r] < 0:
+            g = cell_component[report_cell[k]]
+            local[r] = n_local[g]
+            n_local[g] += 1
+            joint_kappa[r] = kappa[k]
+    # Joint reports of each component, in local (bit) order.
+    member_start = np.zeros(G + 1, dtype=np.int64)
+    for g in range(G):
+        member_start[g + 1] = member_start[g] + n_local[g]
+    members_flat = np.empty(member_start[G], dtype=np.int64)
+    for k in range(K):
+        r = report_joint[k]
+        if r >= 0:
+            members_flat[member_start[cell_component[report_cell[k]]] + local[r]] = r
+    comp_ll = np.zeros((G, S))
+    first = np.empty(G, dtype=np.int64)
+    post = np.zeros((C, J, S)) if want_posterior else np.zeros((0, J, S))
+    truthful = np.zeros((R, S))
+    rd = np.empty(J)
+    for g in range(G):
+        first[g] = cells[cell_start[g]]
+        n_cells = cell_start[g + 1] - cell_start[g]
+        members = members_flat[member_start[g] : member_start[g + 1]]
+        n_patterns = 1 << n_local[g]
+        term = np.empty((n_patterns, S))
+        for pattern in range(n_patterns):
+            log_w = 0.0
+            for m in range(n_local[g]):
+                kr = joint_kappa[members[m]]
+                if (pattern >> m) & 1:
+                    log_w += math.log(max(kr, _TINY))
+                else:
+                    log_w += math.log(max(1.0 - kr, _TINY))
+            for s in range(S):
+                term[pattern, s] = log_w
+            for ci in range(n_cells):
+                c = cells[cell_start[g] + ci]
+                for j in range(J):
+                    rd[j] = reading[c, j]
+                for q in range(read_start[c], read_start[c + 1]):
+                    k = reads[q]
+                    truth = (pattern >> local[report_joint[k]]) & 1
+                    for j in range(J):
+                        rd[j] *= report_match[k, j] if truth else report_noise[k, j]
+                for s in range(S):
+                    total = 0.0
+                    for j in range(J):
+                        if cell_slot_valid[c, j]:
+                            total += state[c, j, s] * rd[j]
+                    term[pattern, s] += math.log(max(total, _TINY))
+        offset = 0.0
+        for ci in range(n_cells):
+            offset += reading_max[cells[cell_start[g] + ci]]
+        for s in range(S):
+            top = -np.inf
+            for pattern in range(n_patterns):
+                top = max(top, term[pattern, s])
+            acc = 0.0
+            for pattern in range(n_patterns):
+                acc += math.exp(term[pattern, s] - top)
+            comp_ll[g, s] = top + math.log(acc) + offset
+        if not want_posterior:
+            continue
+        for pattern in range(n_patterns):
+            for s in range(S):
+                weight = math.exp(term[pattern, s] + offset - comp_ll[g, s])
+                for m in range(n_local[g]):
+                    if (pattern >> m) & 1:
+                        truthful[members[m], s] += weight
+            for ci in range(n_cells):
+                c = cells[cell_start[g] + ci]
+                for j in range(J):
+                    rd[j] = reading[c, j]
+                for q in range(read_start[c], read_start[c + 1]):
+                    k = reads[q]
+                    truth = (pattern >> local[report_joint[k]]) & 1
+                    for j in range(J):
+                        rd[j] *= report_match[k, j] if truth else report_noise[k, j]
+                for s in range(S):
+                    weight = math.exp(term[pattern, s] + offset - comp_ll[g, s])
+                    if weight == 0.0:
+                        continue
+                    total = 0.0
+                    for j in range(J):
+                        if cell_slot_valid[c, j]:
+                            total += state[c, j, s] * rd[j]
+                    if total <= 0.0:
+                        continue
+                    for j in range(J):
+                        if cell_slot_valid[c, j]:
+                            post[c, j, s] += weight * state[c, j, s] * rd[j] / total
+    return comp_ll, first, post, truthful
 
 
 @numba.njit(cache=True, nogil=True)
@@ -262,12 +444,13 @@ def log_likelihood_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component,
 ):  # fmt: skip
     """Log P(evidence | parameters), the scenario path summed out exactly."""
-    _, _, _, cell_ll, _, _, _ = _cells(
+    _, _, _, cell_ll, _, _, _, _, _ = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-        report_credibility,
+        report_credibility, report_joint, cell_component,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
     _, _, _, _, total = _scaled_forward(log_initial, _log_transition(persistence), log_emission)
@@ -279,12 +462,13 @@ def chain_terms_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component,
 ):  # fmt: skip
     """Log transition matrix, log emission (T, S) and per-cell log-likelihoods (C, S)."""
-    _, _, _, cell_ll, _, _, _ = _cells(
+    _, _, _, cell_ll, _, _, _, _, _ = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-        report_credibility,
+        report_credibility, report_joint, cell_component,
     )  # fmt: skip
     return _log_transition(persistence), _emission(cell_ll, cell_period, n_periods), cell_ll
 
@@ -294,12 +478,13 @@ def log_likelihood_and_gradient(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component,
 ):  # fmt: skip
     """Log-likelihood and its gradient with respect to the five parameter inputs."""
-    state, reading, reading_max, cell_ll, cumulative, other_mass, kappa = _cells(
+    state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-        report_credibility,
+        report_credibility, report_joint, cell_component, True,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
     log_transition = _log_transition(persistence)
@@ -326,16 +511,20 @@ def log_likelihood_and_gradient(
     for c in range(C):
         i = cell_indicator[c]
         t = cell_period[c]
+        joint_cell = cell_component[c] >= 0
         for s in range(S):
             weight_t = gamma[t, s]
             if weight_t == 0.0:
                 continue
-            norm = math.exp(cell_ll[c, s] - reading_max[c])
+            norm = 1.0 if joint_cell else math.exp(cell_ll[c, s] - reading_max[c])
             for j in range(J):
                 if not cell_slot_valid[c, j]:
                     continue
-                # w = posterior of true state j given scenario s and the cell's reports
-                g_state = weight_t * state[c, j, s] * reading[c, j] / norm
+                # w = posterior of true state j given scenario s and the cell's (component's) reports
+                if joint_cell:
+                    g_state = weight_t * post[c, j, s]
+                else:
+                    g_state = weight_t * state[c, j, s] * reading[c, j] / norm
                 g_reading[c, j] += g_state
                 if g_state == 0.0:
                     continue
@@ -372,10 +561,25 @@ def log_likelihood_and_gradient(
 
     g_kappa_rel = np.zeros(kappa_rel.shape[0])
     g_kappa_cred = np.zeros(kappa_cred.shape[0])
+    done = np.zeros(truthful.shape[0], dtype=np.bool_)
     for k in range(report_cell.shape[0]):
         c = report_cell[k]
         g_kappa = 0.0
+        r_joint = report_joint[k]
+        if r_joint >= 0:
+            # One truthfulness for the report's rows:
+            # d log L / d kappa = E[tau] / kappa - (1 - E[tau]) / (1 - kappa).
+            if done[r_joint]:
+                continue
+            done[r_joint] = True
+            t = cell_period[c]
+            kk = min(max(kappa[k], _TINY), 1.0 - 1e-16)
+            for s in range(S):
+                e = truthful[r_joint, s]
+                g_kappa += gamma[t, s] * (e / kk - (1.0 - e) / (1.0 - kk))
         for j in range(J):
+            if r_joint >= 0:
+                break
             if cell_slot_valid[c, j] and g_reading[c, j] != 0.0:
                 p = kappa[k] * report_match[k, j] + (1.0 - kappa[k]) * report_noise[k, j]
                 if p > _TINY:
@@ -395,6 +599,7 @@ def chain_terms_batch_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component,
 ):  # fmt: skip
     """:func:`chain_terms_kernel` for D parameter draws at once (leading axis D on the parameters)."""
     D, S = log_initial.shape
@@ -407,7 +612,7 @@ def chain_terms_batch_kernel(
             log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
             is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
             face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility,
+            report_credibility, report_joint, cell_component,
         )  # fmt: skip
         log_transition[d] = transition
         log_emission[d] = emission
@@ -550,6 +755,7 @@ def log_density_and_gradient(
     cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component,
     n_analysts, analyst_bias_scale, analyst_noise_scale,
     elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
     elicitation_bandvar,
@@ -584,6 +790,7 @@ def log_density_and_gradient(
         log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
         cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
         report_cell, report_match, report_noise, report_reliability, report_credibility,
+        report_joint, cell_component,
     )  # fmt: skip
     grad = np.zeros(x.shape[0])
     total = loglik

@@ -46,7 +46,7 @@ from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.phrases import elicited_logit
-from syriaforecast.report.influence import forward_log_filtered, indicator_label
+from syriaforecast.report.influence import forward_log_filtered, indicator_label, indicator_only_arrays
 from syriaforecast.spec.analysts import analyst_model, consensus_model
 
 if TYPE_CHECKING:
@@ -172,6 +172,11 @@ def disagreement(result: Forecast, *, top: int | None = None) -> xr.Dataset:
     base_p = np.exp(forward_log_filtered(terms.log_initial, terms.log_transition, terms.log_emission, H))[0]
     cell_indicator = terms.data.cell_indicator
     cell_period = terms.data.cell_period
+    unit = terms.data.cell_unit
+    unit_indicators: dict[int, set[int]] = {}
+    for c, i in enumerate(cell_indicator):
+        unit_indicators.setdefault(int(unit[c]), set()).add(int(i))
+    base_arrays = build_model_arrays(consensus)
     n_reports = np.zeros(I, dtype=np.int64)
     table = evidence.to_dataframe()
     for i, ident in enumerate(model.indicator_ids):
@@ -183,13 +188,20 @@ def disagreement(result: Forecast, *, top: int | None = None) -> xr.Dataset:
         moved_terms = chain_terms_for_draws(variant, evidence, params, arrays=build_model_arrays(variant))
         assert np.array_equal(moved_terms.data.cell_indicator, cell_indicator)
         moved = moved_terms.cell_log_likelihood  # (1, C, S)
+        variant_arrays = build_model_arrays(variant)
         for i, ind in enumerate(model.indicators):
             if analyst not in ind.elicitations:
                 continue
-            cells = np.flatnonzero(cell_indicator == i)
+            # A cell coupled to other indicators by a multi-row report shares its unit's
+            # likelihood: there only this indicator's elicitation may move.
+            cells = np.unique(unit[cell_indicator == i])
+            moved_i = moved
+            if any(len(unit_indicators[int(c)]) > 1 for c in cells):
+                only = indicator_only_arrays(base_arrays, variant_arrays, i)
+                moved_i = chain_terms_for_draws(consensus, evidence, params, arrays=only).cell_log_likelihood
             emission = terms.log_emission.copy()
             for c in cells:
-                emission[:, cell_period[c]] += moved[:, c] - terms.cell_log_likelihood[:, c]
+                emission[:, cell_period[c]] += moved_i[:, c] - terms.cell_log_likelihood[:, c]
             log_p = forward_log_filtered(terms.log_initial, terms.log_transition, emission, H)
             horizon[i, a] = np.exp(log_p[0])
     move = np.nanmax(np.abs(horizon - base_p), axis=2, initial=-np.inf)

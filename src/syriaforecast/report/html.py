@@ -34,6 +34,7 @@ from syriaforecast.report.plots import (
     scenario_colors,
 )
 from syriaforecast.report.sensitivity import elicitation_sensitivity
+from syriaforecast.report.sources import sources
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -211,6 +212,11 @@ def write_report(
     agenda = (
         timed("disagreement", lambda: disagreement_rows(forecast, top=5)) if forecast.model.analysts else None
     )
+    source_table = (
+        timed("sources", lambda: sources(forecast, max_draws=max_draws, prob=prob))
+        if (forecast.evidence.to_dataframe()["source"].astype(str).str.strip() != "").any()
+        else None
+    )
 
     figures: dict[str, tuple[Callable[[], Figure], str]] = {
         "fan_chart": (
@@ -255,6 +261,7 @@ def write_report(
         collection=collection,
         sensitivity=sensitivity,
         changes=changes,
+        source_table=source_table,
         images=images,
         timings=timings,
         prob=prob,
@@ -280,6 +287,7 @@ def _page(
     timings: dict[str, float],
     prob: float,
     agenda: list[dict[str, Any]] | None = None,
+    source_table: pd.DataFrame | None = None,
 ) -> str:
     model = forecast.model
     colors = scenario_colors(forecast)
@@ -375,15 +383,25 @@ def _page(
             f"{changes.attrs['n_removed']} removed. "
             "Other: re-estimated parameters, Monte Carlo error and interactions.</p>"
         )
+        if int(changes.attrs.get("n_late", 0)):
+            add(
+                f'<p class="note">{int(changes.attrs["n_late"])} of the added reports were published '
+                f"late and rewrote earlier periods ({_e(str(changes.attrs['late_periods']))}): they "
+                "describe periods the earlier forecast already covered.</p>"
+            )
         if changes.sizes["report"]:
             strongest = np.abs(changes["contribution"].to_numpy()).max(axis=1)
             top = np.argsort(-strongest, kind="stable")[:10]
             rows = []
             for k in top:
                 r = changes.isel(report=int(k))
+                late = "rewrites_earlier" in r and bool(r["rewrites_earlier"].item())
+                status = str(r["status"].item())
+                if late:
+                    status += f" (late, published {r['published'].item()})"
                 rows.append(
                     [
-                        str(r["status"].item()),
+                        status,
                         _Raw(f'<span class="date">{_e(r["date"].item())}</span>'),
                         str(r["indicator"].item()),
                         _value(model, str(r["indicator"].item()), str(r["value"].item())),
@@ -446,6 +464,68 @@ def _page(
             [False, True] + [True] * len(model.scenario_ids),
         )
     )
+
+    if by_report.sizes["report"]:
+        add("<h3>Strongest reports (each left out alone)</h3>")
+        strength = np.abs(by_report["mean"].to_numpy()).max(axis=1)
+        rows = []
+        for k in np.argsort(-strength, kind="stable")[:12]:
+            item = by_report.isel(report=int(k))
+            url = str(item["url"].item()) if "url" in item.coords else ""
+            published = str(item["published"].item()) if "published" in item.coords else ""
+            date = str(item["date"].item())
+            rows.append(
+                [
+                    _Raw(f'<span class="date">{_e(date)}</span>'),
+                    "" if published in ("", date) else published,
+                    str(item["indicator"].item()),
+                    _value(model, str(item["indicator"].item()), str(item["value"].item())),
+                    str(item["grade"].item()),
+                    str(item["source"].item()) if "source" in item.coords else "",
+                    str(item["report_id"].item()) if "report_id" in item.coords else "",
+                    str(item["coder"].item()) if "coder" in item.coords else "",
+                    # url is validated as http(s) at load; escaped like any text.
+                    _Raw(f'<a href="{_e(url)}" rel="noopener noreferrer">link</a>') if url else "",
+                ]
+                + [_db(float(item["mean"].sel(scenario=sid))) for sid in model.scenario_ids]
+            )
+        add(
+            _table(
+                ["Date", "Published", "Indicator", "Value", "Grade", "Source", "Report", "Coder", "Link"]
+                + [f"{names[s]} (dB)" for s in model.scenario_ids],
+                rows,
+                [False] * 9 + [True] * len(model.scenario_ids),
+            )
+        )
+
+    if source_table is not None and len(source_table):
+        add("<h3>By source</h3>")
+        add(
+            '<p class="note">Reliability: the probability that a source\'s graded reports read the truth, '
+            "before (from their grades) and after weighing them against all the evidence; a source far "
+            "below its grades keeps contradicting the rest. dB: its reports left out together.</p>"
+        )
+        rows = []
+        for name, row in source_table.head(12).iterrows():
+            graded = not np.isnan(row["posterior_reliability"])
+            rows.append(
+                [
+                    str(name),
+                    int(row["n_rows"]),
+                    str(row["grades"]) or "ungraded",
+                    _pct(row["prior_reliability"]) if graded else "face value",
+                    _pct(row["posterior_reliability"]) if graded else "",
+                ]
+                + [_db(float(row[f"db_{sid}"])) for sid in model.scenario_ids]
+            )
+        add(
+            _table(
+                ["Source", "Rows", "Grades", "Reliability (grades)", "Reliability (evidence)"]
+                + [f"{names[s]} (dB)" for s in model.scenario_ids],
+                rows,
+                [False, True, False, True, True] + [True] * len(model.scenario_ids),
+            )
+        )
 
     # ---- collection
     add("<h2>What to collect next</h2>")

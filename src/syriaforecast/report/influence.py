@@ -29,8 +29,9 @@ for all variants at once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,8 +47,10 @@ from syriaforecast.engine.data import (
     ModelArrays,
     build_model_arrays,
 )
-from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws, forecast_parameters
+from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws
+from syriaforecast.engine.hmm import forward_filter
 from syriaforecast.errors import SyriaforecastError
+from syriaforecast.forecast import forecast_parameters
 from syriaforecast.spec.evidence import load_evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -58,7 +61,7 @@ __all__ = ["evidence_contributions", "since"]
 
 #: Decibans per natural-log unit: 10 / ln(10).
 DB_PER_NAT = 10.0 / np.log(10.0)
-_BY = ("report", "indicator", "group")
+_BY = ("report", "indicator", "group", "report_id", "source")
 _TARGETS = ("horizon", "as_of")
 #: Largest variants x draws x periods x scenarios block held in memory at once.
 _BLOCK = 4_000_000
@@ -140,13 +143,27 @@ def period_start(model: ScenarioModel, period: int) -> dt.date:
     return (model.first_period + period).start_time.date()
 
 
+def indicator_only_arrays(base: ModelArrays, moved: ModelArrays, indicator: int) -> ModelArrays:
+    """``base`` with one indicator's elicitation arrays taken from ``moved`` (a what-if of that indicator).
+
+    A cell coupled to others by a multi-row report shares one likelihood with
+    them, so a what-if about one indicator must leave the others' elicitations alone.
+    """
+    out = {}
+    for name in ("cutpoints", "log_rate", "band_sd", "noise_count_mean"):
+        values = getattr(base, name).copy()
+        values[indicator] = getattr(moved, name)[indicator]
+        out[name] = values
+    return dataclasses.replace(base, **out)
+
+
 def group_log_likelihoods(
     model: ScenarioModel,
     params: dict[str, np.ndarray],
     arrays: ModelArrays,
     groups: Sequence[pd.DataFrame],
 ) -> np.ndarray:
-    """Log likelihood of each group of reports read as one (period, indicator) cell.
+    """Log likelihood of each group of reports read as one unit (a cell, or cells a report couples).
 
     Parameters
     ----------
@@ -158,7 +175,9 @@ def group_log_likelihoods(
         The model's (possibly modified) elicitation arrays.
     groups : sequence of DataFrame
         Each with columns ``indicator``, ``value``, ``reliability`` and
-        ``credibility`` (0 or '' = blank); all rows of a group name one indicator.
+        ``credibility`` (0 or '' = blank), and optionally ``report``; the rows of
+        a group are read as one period's reports (of one indicator, or of several
+        coupled by multi-row reports).
 
     Returns
     -------
@@ -175,22 +194,26 @@ def group_log_likelihoods(
     D = len(next(iter(params.values())))
     out = np.zeros((D, len(groups), arrays.n_scenarios))
     n_periods = model.horizon_index + 1
-    used: Counter[str] = Counter()
+    # Each group gets a pseudo-period none of its indicators uses yet.
+    next_free: Counter[str] = Counter()
+    taken: dict[int, set[str]] = {}
     rounds: dict[int, list[tuple[int, int, pd.DataFrame]]] = {}
     for g, rows in enumerate(groups):
         if len(rows) == 0:
             continue
-        indicators = set(rows["indicator"])
-        if len(indicators) != 1:
-            raise ValueError("each group must hold reports of exactly one indicator")
-        ident = next(iter(indicators))
-        slot = used[ident]
-        used[ident] += 1
+        indicators = {str(i) for i in rows["indicator"]}
+        slot = max(next_free[i] for i in indicators)
+        while taken.get(slot, set()) & indicators:
+            slot += 1
+        taken.setdefault(slot, set()).update(indicators)
+        for i in indicators:
+            next_free[i] = slot + 1
         rounds.setdefault(slot // n_periods, []).append((g, slot % n_periods, rows))
     index = {ident: k for k, ident in enumerate(model.indicator_ids)}
     for members in rounds.values():
         frames, where = [], {}
         for g, period, rows in members:
+            reports = rows["report"] if "report" in rows else pd.Series([""] * len(rows))
             frame = pd.DataFrame(
                 {
                     "date": [period_start(model, period).isoformat()] * len(rows),
@@ -198,14 +221,18 @@ def group_log_likelihoods(
                     "value": [str(v) for v in rows["value"]],
                     "reliability": [str(r) for r in rows["reliability"]],
                     "credibility": [str(c) if c not in (0, "0", "") else "" for c in rows["credibility"]],
+                    # Report ids stay within their group: groups never share a truthfulness.
+                    "report": [f"{g}/{r}" if r else "" for r in reports],
                 }
             )
             frames.append(frame)
-            where[(period, index[str(rows["indicator"].iloc[0])])] = g
+            for ident in set(rows["indicator"]):
+                where[(period, index[str(ident)])] = g
         evidence = load_evidence(pd.concat(frames, ignore_index=True), model)
         terms = chain_terms_for_draws(model, evidence, params, n_periods=n_periods, arrays=arrays)
         for c, (p, i) in enumerate(zip(terms.data.cell_period, terms.data.cell_indicator, strict=True)):
-            out[:, where[(int(p), int(i))]] = terms.cell_log_likelihood[:, c]
+            # A coupled unit's likelihood sits on its first cell, the others hold 0: sum them.
+            out[:, where[(int(p), int(i))]] += terms.cell_log_likelihood[:, c]
     return out
 
 
@@ -217,12 +244,8 @@ def forward_log_filtered(
     Arrays carry any leading batch axes: ``log_initial (..., S)``,
     ``log_transition (..., S, S)``, ``log_emission (..., T, S)``.
     """
-    message = log_initial + log_emission[..., 0, :]
-    message = message - logsumexp(message, axis=-1, keepdims=True)
-    for t in range(1, upto + 1):
-        message = logsumexp(message[..., :, None] + log_transition, axis=-2) + log_emission[..., t, :]
-        message = message - logsumexp(message, axis=-1, keepdims=True)
-    return message
+    ((last, _),) = deque(forward_filter(log_initial, log_transition, log_emission, upto=upto), maxlen=1)
+    return last
 
 
 def log_odds_db(log_p: np.ndarray) -> np.ndarray:
@@ -274,16 +297,19 @@ def removal_log_filtered(setup: Setup, removals: Sequence[Iterable[int]], *, upt
     ndarray (V, D, S)
     """
     table = setup.table
+    # A unit is a cell, or the cells a multi-row report couples (its likelihood on the first).
+    unit_of = setup.terms.data.cell_unit
+    row_unit = np.where(setup.report_cell >= 0, unit_of[np.maximum(setup.report_cell, 0)], -1)
     by_cell: dict[int, list[int]] = {}
-    for row, cell in enumerate(setup.report_cell):
+    for row, cell in enumerate(row_unit):
         if cell >= 0:
             by_cell.setdefault(int(cell), []).append(row)
-    # Every distinct (cell, remaining reports) pair is evaluated once.
+    # Every distinct (unit, remaining reports) pair is evaluated once.
     keys: dict[tuple[int, tuple[int, ...]], int] = {}
     plans: list[list[tuple[int, int]]] = []
     for removed in removals:
         removed_set = {int(r) for r in removed}
-        cells = sorted({int(setup.report_cell[r]) for r in removed_set if setup.report_cell[r] >= 0})
+        cells = sorted({int(row_unit[r]) for r in removed_set if row_unit[r] >= 0})
         plan = []
         for cell in cells:
             remaining = tuple(r for r in by_cell[cell] if r not in removed_set)
@@ -351,8 +377,11 @@ def evidence_contributions(
     ----------
     forecast : Forecast
         The forecast to explain.
-    by : {"report", "indicator", "group"}
-        Leave out one report, all reports of one indicator, or of one group.
+    by : {"report", "indicator", "group", "report_id", "source"}
+        Leave out one row (``"report"``), all rows of one indicator, of one
+        group, of one report id (rows coded from one document; a row without an
+        id stands alone) or of one source (the ``source`` column; blank sources
+        pool as ``"(no source)"``).
     target : {"horizon", "as_of"}
         Explain the horizon forecast (default) or the as-of (filtered) probability.
     max_draws : int or None
@@ -368,7 +397,8 @@ def evidence_contributions(
         (decibans) and ``decibans`` (per draw, dims ``sample, by, scenario``);
         ``total_mean``, ``total_low``, ``total_high`` (all evidence against none).
         For reports, coordinates ``date``, ``indicator``, ``value``, ``grade``,
-        ``line``; for indicators and groups, ``label`` and ``n_reports``.
+        ``line``, ``published``, ``report_id``, ``source``, ``url``, ``coder``;
+        for indicators and groups, ``label`` and ``n_reports``.
         Scenario coordinate ``name`` has the scenario names. Attributes state
         the units and definition.
 
@@ -390,6 +420,21 @@ def evidence_contributions(
     if by == "report":
         items = [[int(r)] for r in np.flatnonzero(used)]
         labels = [int(table["line"].iloc[r[0]]) for r in items]
+    elif by in ("report_id", "source"):
+        # Rows without a report id are their own report ("line N"); blank sources pool as one.
+        items, labels = [], []
+        positions: dict[str, int] = {}
+        for r in np.flatnonzero(used):
+            value = str(table[by if by == "source" else "report"].iloc[r]).strip()
+            if by == "report_id":
+                key = value or f"line {int(table['line'].iloc[r])}"
+            else:
+                key = value or "(no source)"
+            if key not in positions:
+                positions[key] = len(items)
+                items.append([])
+                labels.append(key)
+            items[positions[key]].append(int(r))
     else:
         key = (
             table["indicator"]
@@ -449,10 +494,15 @@ def evidence_contributions(
                 [grade_label(r, c) for r, c in zip(rows["reliability"], rows["credibility"], strict=True)],
             ),
             line=(by, labels),
+            published=(by, [d.isoformat() for d in rows["published"]]),
+            report_id=(by, [str(v) for v in rows["report"]]),
+            source=(by, [str(v) for v in rows["source"]]),
+            url=(by, [str(v) for v in rows["url"]]),
+            coder=(by, [str(v) for v in rows["coder"]]),
         )
     else:
         out = out.assign_coords(
-            label=(by, [indicator_label(model, str(n)) if by == "indicator" else n for n in labels]),
+            label=(by, [indicator_label(model, str(n)) if by == "indicator" else str(n) for n in labels]),
             n_reports=(by, [len(r) for r in items]),
         )
     out.attrs.update(
@@ -478,6 +528,7 @@ def evidence_contributions(
 # --------------------------------------------------------------------------- since
 def _report_keys(table: pd.DataFrame) -> list[tuple[Any, ...]]:
     columns = ["date", "indicator", "value", "reliability", "credibility", "source", "note"]
+    columns += [c for c in ("published", "report") if c in table]
     return [tuple(row) for row in table[columns].itertuples(index=False, name=None)]
 
 
@@ -524,7 +575,12 @@ def since(
         parameters' re-estimation, Monte Carlo error and interactions.
         Over ``report`` (added and removed reports): ``contribution`` (decibans;
         for removed reports, the effect of removing them) with coordinates
-        ``status``, ``date``, ``indicator``, ``value``, ``grade``.
+        ``status``, ``date``, ``published``, ``indicator``, ``value``, ``grade``,
+        ``report_id`` and ``rewrites_earlier``: an added report about a period
+        the previous forecast already covered (``date`` on or before its as-of
+        date) that was published after it, i.e. a late report that rewrote an
+        earlier period. ``attrs["n_late"]`` counts them and
+        ``attrs["late_periods"]`` lists the periods they rewrote.
     """
     if previous.model.to_toml() != current.model.to_toml():
         raise SyriaforecastError(
@@ -571,6 +627,14 @@ def since(
     contribution = np.concatenate([added_single.mean(axis=1), -removed_single.mean(axis=1)], axis=0).reshape(
         len(rows), len(scen)
     )
+    late = [
+        status == "added" and d <= previous.as_of
+        for status, d in zip(["added"] * len(added) + ["removed"] * len(removed), rows["date"], strict=True)
+    ]
+    labels = model.period_labels(model.horizon_index + 1)
+    late_periods = sorted({labels[int(p)] for p, flag in zip(rows["period"], late, strict=True) if flag})
+    published = rows["published"] if "published" in rows else rows["date"]
+    report_ids = rows["report"] if "report" in rows else pd.Series([""] * len(rows))
     out = xr.Dataset(
         {
             "previous": ("scenario", p_prev),
@@ -590,6 +654,9 @@ def since(
             "report": np.arange(len(rows)),
             "status": ("report", ["added"] * len(added) + ["removed"] * len(removed)),
             "date": ("report", [d.isoformat() for d in rows["date"]]),
+            "published": ("report", [d.isoformat() for d in published]),
+            "report_id": ("report", [str(r) for r in report_ids]),
+            "rewrites_earlier": ("report", np.asarray(late, dtype=bool)),
             "indicator": ("report", [str(i) for i in rows["indicator"]]),
             "value": ("report", [str(v) for v in rows["value"]]),
             "grade": (
@@ -603,6 +670,8 @@ def since(
             "current_as_of": current.as_of.isoformat(),
             "n_added": len(added),
             "n_removed": len(removed),
+            "n_late": int(sum(late)),
+            "late_periods": ", ".join(late_periods),
             "prob": float(prob),
         },
     )

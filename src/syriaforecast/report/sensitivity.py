@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from syriaforecast._maths import expit, logit
 from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.evaluate import chain_terms_for_draws
 from syriaforecast.errors import SyriaforecastError
@@ -44,6 +45,7 @@ from syriaforecast.report.influence import (
     check_max_draws,
     forward_log_filtered,
     indicator_label,
+    indicator_only_arrays,
     prepare,
     variant_log_filtered,
 )
@@ -56,16 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["BAND_STEP", "elicitation_sensitivity", "linchpins", "shifted_elicitation"]
 
 
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
-
-
-def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 #: Mean logit distance between neighbouring ICD 203 band midpoints.
-BAND_STEP = (_logit(BANDS[-1].midpoint) - _logit(BANDS[0].midpoint)) / (len(BANDS) - 1)
+BAND_STEP = (logit(BANDS[-1].midpoint) - logit(BANDS[0].midpoint)) / (len(BANDS) - 1)
 _FLOOR = 1e-6
 _MAX_RATE = 1e4
 
@@ -104,7 +98,7 @@ def _shift_levels(value: tuple[float, ...], delta: float) -> tuple[float, ...]:
     """Ordinal level probabilities moved up the levels by ``delta`` on the cumulative-logit scale."""
     probs = np.asarray(value, dtype=float)
     cumulative = np.clip(np.cumsum(probs)[:-1], 1e-12, 1 - 1e-12)
-    moved_cum = [_expit(_logit(c) - delta) for c in cumulative]
+    moved_cum = [expit(logit(c) - delta) for c in cumulative]
     new = np.diff(np.concatenate([[0.0], moved_cum, [1.0]]))
     new = np.maximum(new, _FLOOR)
     return tuple(float(v) for v in new / new.sum())
@@ -124,7 +118,7 @@ def _move_analysts(indicator: Indicator, scenario: str, steps: int, moved: Any) 
     if indicator.type == "binary":
         delta = elicited_logit(moved) - elicited_logit(indicator.likelihood[scenario])  # type: ignore[arg-type]
         for table in tables.values():
-            shifted = _expit(elicited_logit(table[scenario]) + delta)
+            shifted = expit(elicited_logit(table[scenario]) + delta)
             table[scenario] = min(max(shifted, _FLOOR), 1 - _FLOOR)
     elif indicator.type == "ordinal":
         for table in tables.values():
@@ -180,9 +174,17 @@ def elicitation_sensitivity(
     base = np.exp(forward_log_filtered(terms.log_initial, terms.log_transition, terms.log_emission, H))[
         :, lead
     ]
+    # A cell coupled to other indicators' cells by a multi-row report shares one likelihood
+    # (its unit's); the what-if of such an indicator is evaluated with only its own move.
+    unit = terms.data.cell_unit
     cells_of: dict[int, list[int]] = {}
     for c, i in enumerate(terms.data.cell_indicator):
-        cells_of.setdefault(int(i), []).append(c)
+        if int(unit[c]) not in cells_of.get(int(i), []):
+            cells_of.setdefault(int(i), []).append(int(unit[c]))
+    unit_indicators: dict[int, set[int]] = {}
+    for c, i in enumerate(terms.data.cell_indicator):
+        unit_indicators.setdefault(int(unit[c]), set()).add(int(i))
+    coupled = {i for members in unit_indicators.values() if len(members) > 1 for i in members}
     periods = terms.data.cell_period
     full = terms.cell_log_likelihood  # (D, C, S)
 
@@ -191,6 +193,7 @@ def elicitation_sensitivity(
     variants: list[tuple[int, int, np.ndarray]] = []  # (row, column, cell log lik (D, C, S))
     for s, sid in enumerate(scen):
         moved_ll = {}
+        moved_arrays = {}
         for direction in (-steps, steps):
             # One modified model per (scenario, direction) holds every indicator's move for
             # that scenario: a cell's likelihood depends on its own indicator's elicitations
@@ -204,15 +207,22 @@ def elicitation_sensitivity(
                 else:
                     entry["likelihood"][sid] = list(value) if isinstance(value, tuple) else value
             modified = parse_model(data, source=f"<{model.id}: {sid} moved {direction:+d} band>")
+            moved_arrays[direction] = build_model_arrays(modified)
             moved_ll[direction] = chain_terms_for_draws(
-                modified, forecast.evidence, setup.params, arrays=build_model_arrays(modified)
+                modified, forecast.evidence, setup.params, arrays=moved_arrays[direction]
             ).cell_log_likelihood
         for k, ind in enumerate(model.indicators):
             down_value, down_limit = shifted_elicitation(ind, sid, -steps)
             up_value, up_limit = shifted_elicitation(ind, sid, steps)
             if k in cells_of:
                 for column, direction in enumerate((-steps, steps)):
-                    variants.append((len(rows), column, moved_ll[direction]))
+                    moved = moved_ll[direction]
+                    if k in coupled:
+                        only = indicator_only_arrays(setup.arrays, moved_arrays[direction], k)
+                        moved = chain_terms_for_draws(
+                            model, forecast.evidence, setup.params, arrays=only
+                        ).cell_log_likelihood
+                    variants.append((len(rows), column, moved))
             rows.append(
                 {
                     "indicator": ind.id,

@@ -5,6 +5,12 @@ One row is one coded report: on ``date``, a source said ``indicator`` took
 (1-6) the information; a report with both blank is read at face value. A binary
 0 means "looked for and not seen"; a period with no row for an indicator is
 "not assessed" and carries no evidence.
+
+``date`` places a row in the period it describes; ``published`` (default: the
+same day) says when it became known, and decides whether it is part of the
+information set at an as-of date (:meth:`Evidence.up_to`). Rows that share a
+``report`` id are one source's reading of several cells; ``url`` and ``coder``
+are kept for the record.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -27,10 +34,24 @@ import pandas as pd
 from syriaforecast.errors import EvidenceError, Problem
 from syriaforecast.spec.model import ScenarioModel
 
-__all__ = ["COLUMNS", "Evidence", "append_evidence", "load_evidence", "save_evidence"]
+__all__ = [
+    "ALL_COLUMNS",
+    "COLUMNS",
+    "PROVENANCE_COLUMNS",
+    "Evidence",
+    "append_evidence",
+    "load_evidence",
+    "save_evidence",
+]
 
-#: The evidence log's columns, in the order they are written.
+#: The evidence log's classic columns, in the order they are written.
 COLUMNS: tuple[str, ...] = ("date", "indicator", "value", "reliability", "credibility", "source", "note")
+#: Optional columns of issue #16 (publication date, report id, address, coder); written after
+#: the classic columns, and only when some row fills them.
+PROVENANCE_COLUMNS: tuple[str, ...] = ("published", "report", "url", "coder")
+#: Every column an evidence log may have.
+ALL_COLUMNS: tuple[str, ...] = COLUMNS + PROVENANCE_COLUMNS
+_TEXT_FIELDS = ("source", "note", "report", "coder", "url")
 _REQUIRED = ("date", "indicator", "value")
 RELIABILITY_GRADES = "ABCDEF"
 CREDIBILITY_GRADES = "123456"
@@ -52,6 +73,8 @@ class Evidence:
     The table (see :meth:`to_dataframe`) has the user's columns plus ``line``
     (where the row came from), ``period`` (zero-based period index) and
     ``state`` (the value as a code: 0/1, a level index or a count).
+    ``published`` is always filled (a blank cell reads as ``date``); ``report``,
+    ``url`` and ``coder`` are ``""`` when blank.
     """
 
     model_id: str
@@ -89,14 +112,39 @@ class Evidence:
 
     @property
     def last_date(self) -> dt.date | None:
-        """Date of the latest report, or ``None`` when there are none."""
+        """Date of the latest report (the period it describes), or ``None`` when there are none."""
         return None if self._table.empty else self._table["date"].max()
 
+    @property
+    def last_published(self) -> dt.date | None:
+        """Publication date of the latest-published report, or ``None`` when there are none.
+
+        This is the earliest as-of date at which every report is known.
+        """
+        return None if self._table.empty else self._table["published"].max()
+
     def up_to(self, as_of: dt.date | str) -> Evidence:
-        """Only the reports dated on or before ``as_of`` (the information set at that date)."""
+        """Only the reports known at ``as_of``: published on or before it (the information set then).
+
+        ``published`` is never earlier than ``date``, so every kept report also
+        describes a period that has begun by ``as_of``. A report about an early
+        period published after ``as_of`` is left out, which keeps a backtest at
+        that cutoff free of hindsight.
+        """
         cutoff = _as_date(as_of)
-        kept = self._table[self._table["date"] <= cutoff].reset_index(drop=True)
+        kept = self._table[self._table["published"] <= cutoff].reset_index(drop=True)
         return Evidence(self.model_id, kept, self.source, _hash_table(kept), b"")
+
+    def late(self, as_of: dt.date | str) -> pd.DataFrame:
+        """Reports known at ``as_of`` that were published after the day they describe.
+
+        Returns the rows of :meth:`to_dataframe` whose ``published`` date is
+        later than their ``date``, with ``days_late`` (``published - date``, in days).
+        """
+        table = self.up_to(as_of)._table
+        late = table[table["published"] > table["date"]].copy()
+        late["days_late"] = [(p - d).days for p, d in zip(late["published"], late["date"], strict=True)]
+        return late.reset_index(drop=True)
 
     def append(self, rows: pd.DataFrame | Iterable[Mapping[str, Any]], model: ScenarioModel) -> Evidence:
         """New evidence with ``rows`` validated and added after the existing reports.
@@ -114,18 +162,44 @@ class Evidence:
         return Evidence(self.model_id, combined, self.source, _hash_table(combined), b"")
 
     def to_csv_text(self) -> str:
-        """The reports as evidence-log CSV text (the user's columns only)."""
-        return _csv_text(self._table, COLUMNS)
+        """The reports as evidence-log CSV text (the user's columns only).
+
+        The optional ``published``, ``report``, ``url`` and ``coder`` columns are
+        written when some report fills them, so a log without them reads as before.
+        """
+        return _csv_text(self._table, _written_columns(self._table))
 
 
 def _csv_text(table: pd.DataFrame, columns: Iterable[str], newline: str = "\n") -> str:
     """Format reports as CSV text with a header of ``columns``, in that order."""
     out = io.StringIO()
-    frame = table[list(COLUMNS)].copy()
+    frame = table[list(ALL_COLUMNS)].copy()
+    # A publication date equal to the event date is the default: written blank.
+    frame["published"] = [
+        "" if p == d else p.isoformat() for p, d in zip(frame["published"], frame["date"], strict=True)
+    ]
     frame["date"] = frame["date"].map(lambda d: d.isoformat())
     frame["credibility"] = frame["credibility"].map(lambda c: str(c) if c else "")
     frame[list(columns)].to_csv(out, index=False, lineterminator=newline)
     return out.getvalue()
+
+
+def _written_columns(table: pd.DataFrame) -> tuple[str, ...]:
+    """The columns a table is written with: the classic seven, plus any provenance column in use."""
+    used = tuple(c for c in PROVENANCE_COLUMNS if _filled(table, c).any())
+    return COLUMNS + used
+
+
+def _filled(table: pd.DataFrame, column: str) -> pd.Series:
+    if column == "published":
+        return pd.Series(
+            [p != d for p, d in zip(table["published"], table["date"], strict=True)],
+            index=table.index,
+            dtype=bool,
+        )
+    if column == "credibility":
+        return table[column] != 0
+    return table[column] != ""
 
 
 def load_evidence(
@@ -137,11 +211,12 @@ def load_evidence(
     ----------
     source : str, Path or DataFrame
         A CSV file with columns ``date, indicator, value`` and optionally
-        ``reliability, credibility, source, note``; or a DataFrame with them.
+        ``reliability, credibility, source, note, published, report, url,
+        coder``; or a DataFrame with them.
     model : ScenarioModel
         The model the reports are coded against.
     as_of : date or str, optional
-        Keep only reports dated on or before this date.
+        Keep only reports published on or before this date.
 
     Returns
     -------
@@ -187,12 +262,7 @@ def append_evidence(
     # The new rows follow the file's own header (its columns, order and line ending).
     header_row = next(csv.reader(io.StringIO(_decode(raw, name), newline="")))
     header = [h.strip().lower() for h in header_row]
-    filled = {
-        "reliability": tail["reliability"] != "",
-        "credibility": tail["credibility"] != 0,
-        "source": tail["source"] != "",
-        "note": tail["note"] != "",
-    }
+    filled = {column: _filled(tail, column) for column in ALL_COLUMNS[3:]}
     lost = [c for c, used in filled.items() if c not in header and used.any()]
     if lost:
         raise EvidenceError(
@@ -306,7 +376,7 @@ def _read_csv(text: str, name: str) -> tuple[list[tuple[int, dict[str, str]]], l
                 "comma-separated columns (re-export the sheet as CSV with ',')",
             )
         ]
-    unknown = [h for h in header if h not in COLUMNS]
+    unknown = [h for h in header if h not in ALL_COLUMNS]
     missing = [c for c in _REQUIRED if c not in header]
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if unknown:
@@ -316,7 +386,7 @@ def _read_csv(text: str, name: str) -> tuple[list[tuple[int, dict[str, str]]], l
                 "line 1",
                 "header",
                 ", ".join(repr(u) for u in unknown),
-                f"columns from {', '.join(COLUMNS)}",
+                f"columns from {', '.join(ALL_COLUMNS)}",
             )
         )
     if missing:
@@ -365,7 +435,7 @@ def _read_csv(text: str, name: str) -> tuple[list[tuple[int, dict[str, str]]], l
 def _from_dataframe(frame: pd.DataFrame, model: ScenarioModel, *, source: str, first_row: int) -> Evidence:
     columns = [str(c).strip().lower() for c in frame.columns]
     problems = []
-    unknown = [c for c in columns if c not in COLUMNS]
+    unknown = [c for c in columns if c not in ALL_COLUMNS]
     missing = [c for c in _REQUIRED if c not in columns]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if unknown:
@@ -375,7 +445,7 @@ def _from_dataframe(frame: pd.DataFrame, model: ScenarioModel, *, source: str, f
                 "columns",
                 "columns",
                 ", ".join(map(repr, unknown)),
-                f"columns from {', '.join(COLUMNS)}",
+                f"columns from {', '.join(ALL_COLUMNS)}",
             )
         )
     if missing:
@@ -499,7 +569,46 @@ def _validate_rows(
                 )
             )
             ok = False
-        for text_field in ("source", "note"):
+        published: dt.date | None = date
+        published_text = row.get("published", "").strip()
+        if published_text:
+            try:
+                if not _ISO_DATE.fullmatch(published_text):
+                    raise ValueError
+                published = dt.date.fromisoformat(published_text)
+            except ValueError:
+                problems.append(
+                    Problem(
+                        name, where, "published", repr(published_text), "an ISO date YYYY-MM-DD, or blank"
+                    )
+                )
+                ok = False
+                published = None
+            if published is not None and date is not None and published < date:
+                problems.append(
+                    Problem(
+                        name,
+                        where,
+                        "published",
+                        published_text,
+                        f"a date on or after the row's date {date_text} (a report cannot be "
+                        "published before the day it describes), or blank for the same day",
+                    )
+                )
+                ok = False
+        url = row.get("url", "").strip()
+        if url and not _valid_url(url):
+            problems.append(
+                Problem(
+                    name,
+                    where,
+                    "url",
+                    repr(url[:200]),
+                    "an http:// or https:// address with a host and no spaces, or blank",
+                )
+            )
+            ok = False
+        for text_field in _TEXT_FIELDS:
             if len(row.get(text_field, "")) > _MAX_TEXT:
                 problems.append(
                     Problem(
@@ -527,6 +636,10 @@ def _validate_rows(
                     "credibility": int(credibility) if credibility else 0,
                     "source": row.get("source", ""),
                     "note": row.get("note", ""),
+                    "published": published,
+                    "report": row.get("report", "").strip(),
+                    "url": url,
+                    "coder": row.get("coder", "").strip(),
                 }
             )
     table = _table(records)
@@ -548,14 +661,30 @@ def _table(records: list[dict[str, Any]]) -> pd.DataFrame:
         "credibility",
         "source",
         "note",
+        "published",
+        "report",
+        "url",
+        "coder",
     ]
     table = pd.DataFrame.from_records(records, columns=columns)
     for col in ("line", "period", "state", "credibility"):
         table[col] = table[col].astype(np.int64)
-    for col in ("indicator", "value", "reliability", "source", "note"):
+    for col in ("indicator", "value", "reliability", "source", "note", "report", "url", "coder"):
         table[col] = table[col].astype(object)
     table["date"] = table["date"].astype(object)
+    table["published"] = table["published"].astype(object)
     return table
+
+
+def _valid_url(text: str) -> bool:
+    """Light check: http(s) scheme, a host, no whitespace (the address is kept, never fetched)."""
+    if any(ch.isspace() for ch in text) or len(text) > _MAX_TEXT:
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def _parse_value(text: str, indicator: Any) -> tuple[int | None, str | None]:
@@ -597,9 +726,36 @@ def _conflicts(
                     f"{label} cannot disagree: grade them (reliability/credibility)",
                 )
             )
+    problems += _report_conflicts(table, name, row_word)
+    return problems
+
+
+def _report_conflicts(table: pd.DataFrame, name: str, row_word: str) -> list[Problem]:
+    """Rows of one report are one source's reading: they carry one grade."""
+    problems = []
+    named = table[table["report"] != ""]
+    for report, group in named.groupby("report", sort=False):
+        grades = {(r, c) for r, c in zip(group["reliability"], group["credibility"], strict=True)}
+        if len(grades) > 1:
+            lines = ", ".join(f"{row_word} {n}" for n in group["line"])
+            shown = ", ".join(sorted(f"{r}{c if c else ''}" or "ungraded" for r, c in grades))
+            problems.append(
+                Problem(
+                    name,
+                    lines,
+                    "report",
+                    repr(report),
+                    f"one grade for all rows of a report (they are one source's reading); found {shown}: "
+                    "give the rows the same reliability and credibility, or different report ids",
+                )
+            )
     return problems
 
 
 def _hash_table(table: pd.DataFrame) -> str:
-    payload = table[["date", "indicator", "value", "reliability", "credibility", "source", "note"]]
+    columns = ["date", "indicator", "value", "reliability", "credibility", "source", "note"]
+    # The provenance columns enter the digest only when used, so a log without them
+    # keeps the digest it had before they existed.
+    columns += [c for c in PROVENANCE_COLUMNS if c in table and _filled(table, c).any()]
+    payload = table[columns]
     return hashlib.sha256(payload.to_csv(index=False).encode()).hexdigest()

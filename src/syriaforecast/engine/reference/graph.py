@@ -1,22 +1,27 @@
-"""The model's maths as one PyTensor graph, used both for sampling and for exact mode.
+"""The model's maths as a PyTensor graph: the reference the compiled kernels are checked against.
 
-Everything here is written once: :func:`chain_terms` turns parameter tensors and
-evidence tensors into the chain's log initial probabilities, log transition
-matrix and per-period log emission likelihoods, and :func:`forward_log_likelihood`
-marginalises the latent scenario path in log space (stable for any number of
-periods; the unnormalised forward algorithm overflows near 90 periods, see
-pymc-extras issue 720). The PyMC model feeds random variables in; exact mode
-feeds the elicitations' point values.
+:func:`chain_terms` turns parameter tensors and evidence tensors into the
+chain's log initial probabilities, log transition matrix and per-period log
+emission likelihoods, and :func:`forward_log_likelihood` marginalises the
+latent scenario path in log space (stable for any number of periods; the
+unnormalised forward algorithm overflows near 90 periods, see pymc-extras
+issue 720). The library samples and evaluates through
+:mod:`syriaforecast.engine.kernel`; the tests compare that kernel, value and
+gradient, with this independent graph, and :func:`~syriaforecast.to_pymc`
+builds its PyMC model from :func:`elicitation_shift` and the kernel's Op.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.variable import TensorVariable
+from pytensor.tensor.variable import TensorConstant, TensorVariable
+
+from syriaforecast.engine.names import ELICITATION_FIELDS, EVIDENCE_FIELDS
 
 __all__ = [
     "ChainTerms",
@@ -27,19 +32,6 @@ __all__ = [
     "forward_log_likelihood",
 ]
 
-_EVIDENCE_FIELDS = (
-    "cell_period",
-    "cell_indicator",
-    "cell_count_values",
-    "cell_slot_valid",
-    "face_log_reading",
-    "report_cell",
-    "report_match",
-    "report_noise",
-    "report_reliability",
-    "report_credibility",
-)
-_ELICITATION_FIELDS = ("cutpoints", "log_rate", "band_sd", "group_of", "is_count")
 
 
 @dataclass(frozen=True)
@@ -56,11 +48,13 @@ class EvidenceTensors:
     report_noise: TensorVariable
     report_reliability: TensorVariable
     report_credibility: TensorVariable
+    report_joint: TensorVariable
+    cell_component: TensorVariable
 
     @staticmethod
     def fields() -> tuple[str, ...]:
         """Names of the evidence arrays, as on :class:`~syriaforecast.engine.data.EngineData`."""
-        return _EVIDENCE_FIELDS
+        return EVIDENCE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,7 @@ class ElicitationTensors:
     @staticmethod
     def fields() -> tuple[str, ...]:
         """Names of the elicitation arrays, as on :class:`~syriaforecast.engine.data.ModelArrays`."""
-        return _ELICITATION_FIELDS
+        return ELICITATION_FIELDS
 
 
 @dataclass(frozen=True)
@@ -193,12 +187,16 @@ def chain_terms(
     cred = pt.concatenate([kappa_credibility, pt.ones(1)])[e.report_credibility]
     kappa = (rel * cred)[:, None]
     report_prob = kappa * e.report_match + (1.0 - kappa) * e.report_noise
+    # Rows of multi-row reports are summed over their shared truthfulness below.
+    independent = pt.lt(e.report_joint, 0)[:, None]
     graded = pt.inc_subtensor(
-        pt.zeros_like(e.face_log_reading)[e.report_cell], pt.log(pt.maximum(report_prob, 1e-300))
+        pt.zeros_like(e.face_log_reading)[e.report_cell],
+        pt.switch(independent, pt.log(pt.maximum(report_prob, 1e-300)), 0.0),
     )
     log_reading = e.face_log_reading + graded  # (C, J)
 
     cell_loglik = pt.logsumexp(log_state + log_reading[:, :, None], axis=1)  # (C, S)
+    cell_loglik = _joint_reports(e, kappa[:, 0], log_state, log_reading, cell_loglik)
     log_emission = pt.inc_subtensor(pt.zeros((n_periods, S))[e.cell_period], cell_loglik)
     return ChainTerms(
         log_initial=log_initial,
@@ -206,6 +204,92 @@ def chain_terms(
         log_emission=log_emission,
         cell_log_likelihood=cell_loglik,
     )
+
+
+def _constant(x: TensorVariable) -> np.ndarray | None:
+    """The value of a constant or shared tensor (None when it is symbolic)."""
+    if isinstance(x, TensorConstant):
+        return np.asarray(x.data)
+    if hasattr(x, "get_value"):
+        return np.asarray(x.get_value())
+    return None
+
+
+def _joint_reports(
+    e: EvidenceTensors,
+    kappa: TensorVariable,
+    log_state: TensorVariable,
+    log_reading: TensorVariable,
+    cell_loglik: TensorVariable,
+) -> TensorVariable:
+    """Replace the likelihood of cells coupled by multi-row reports with the exact truthfulness sum.
+
+    Written independently of the kernel's loops: every (component, truthfulness
+    pattern) pair ``q`` is a row of a design built here in NumPy, so the graph is
+    plain gathers, matrix products and log-sum-exps. It needs the evidence's
+    structure (``report_joint``, ``report_cell``, ``cell_component``) as constants.
+    """
+    joint = _constant(e.report_joint)
+    component = _constant(e.cell_component)
+    report_cell = _constant(e.report_cell)
+    if joint is None or component is None or report_cell is None:
+        raise NotImplementedError("the reference graph needs the evidence structure as constants")
+    if joint.size == 0 or joint.max() < 0:
+        return cell_loglik
+    n_joint = int(joint.max()) + 1
+    n_components = int(component.max()) + 1
+    representative = np.array([int(np.flatnonzero(joint == r)[0]) for r in range(n_joint)])
+    reports_of = [
+        sorted({int(joint[k]) for k in np.flatnonzero(joint >= 0) if component[report_cell[k]] == g})
+        for g in range(n_components)
+    ]
+    cells_of = [np.flatnonzero(component == g) for g in range(n_components)]
+    bits: list[np.ndarray] = []
+    members: list[np.ndarray] = []
+    pattern_component: list[int] = []
+    pair_pattern: list[int] = []
+    pair_cell: list[int] = []
+    for g in range(n_components):
+        reports = reports_of[g]
+        for pattern in itertools.product((0, 1), repeat=len(reports)):
+            row = np.zeros(n_joint)
+            member = np.zeros(n_joint)
+            row[reports] = pattern
+            member[reports] = 1.0
+            for cell in cells_of[g]:
+                pair_pattern.append(len(bits))
+                pair_cell.append(int(cell))
+            bits.append(row)
+            members.append(member)
+            pattern_component.append(g)
+    B, M = np.array(bits), np.array(members)
+    Q, P = B.shape[0], len(pair_cell)
+    joint_rows = np.flatnonzero(joint >= 0)
+    take_match = np.zeros((P, joint_rows.size))
+    take_noise = np.zeros((P, joint_rows.size))
+    for p, (q, c) in enumerate(zip(pair_pattern, pair_cell, strict=True)):
+        for col, k in enumerate(joint_rows):
+            if report_cell[k] == c:
+                truthful = B[q, joint[k]] == 1
+                take_match[p, col] = 1.0 if truthful else 0.0
+                take_noise[p, col] = 0.0 if truthful else 1.0
+    kappa_r = kappa[representative]
+    log_w = pt.dot(B * M, pt.log(pt.maximum(kappa_r, 1e-300))) + pt.dot(
+        (1.0 - B) * M, pt.log(pt.maximum(1.0 - kappa_r, 1e-300))
+    )  # (Q,)
+    log_match = pt.log(pt.maximum(e.report_match[joint_rows], 1e-300))
+    log_noise = pt.log(pt.maximum(e.report_noise[joint_rows], 1e-300))
+    extra = pt.dot(take_match, log_match) + pt.dot(take_noise, log_noise)  # (P, J)
+    cells = np.array(pair_cell)
+    log_m = pt.logsumexp(log_state[cells] + (log_reading[cells] + extra)[:, :, None], axis=1)  # (P, S)
+    term = pt.inc_subtensor(pt.zeros((Q, log_m.shape[1]))[np.array(pair_pattern)], log_m) + log_w[:, None]
+    owner = np.array(pattern_component)[None]
+    in_component = np.where(np.arange(n_components)[:, None] == owner, 0.0, -np.inf)
+    component_ll = pt.logsumexp(term[None, :, :] + in_component[:, :, None], axis=1)  # (G, S)
+    first = np.array([int(c[0]) for c in cells_of])
+    coupled = (component >= 0)[:, None]
+    out = pt.switch(coupled, 0.0, cell_loglik)
+    return pt.set_subtensor(out[first], component_ll)
 
 
 def forward_log_likelihood(terms: ChainTerms) -> TensorVariable:

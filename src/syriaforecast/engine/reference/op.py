@@ -18,26 +18,13 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+from syriaforecast.engine.names import EVIDENCE_FIELDS
 
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
 PARAMETER_INPUTS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility")
-DATA_INPUTS = (
-    "cutpoints",
-    "log_rate",
-    "is_count",
-    "n_periods",
-    "cell_period",
-    "cell_indicator",
-    "cell_count_values",
-    "cell_slot_valid",
-    "face_log_reading",
-    "report_cell",
-    "report_match",
-    "report_noise",
-    "report_reliability",
-    "report_credibility",
-)
+#: The kernel's data arguments after the parameters, in its order.
+DATA_INPUTS = ("cutpoints", "log_rate", "is_count", "n_periods", *EVIDENCE_FIELDS)
 _DTYPES = {
     "is_count": "bool",
     "cell_slot_valid": "bool",
@@ -48,6 +35,8 @@ _DTYPES = {
     "report_cell": "int64",
     "report_reliability": "int64",
     "report_credibility": "int64",
+    "report_joint": "int64",
+    "cell_component": "int64",
 }
 _N_PARAMS = len(PARAMETER_INPUTS)
 
@@ -121,10 +110,10 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
     ):  # fmt: skip
         value = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
         )
         return np.asarray(value)
 
@@ -139,10 +128,10 @@ def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_grad_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
     ):  # fmt: skip
         _, g0, g1, g2, g3, g4 = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18
+            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
         )
         return g0, g1, g2, g3, g4
 
