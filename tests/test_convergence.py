@@ -20,13 +20,13 @@ import pytest
 import syriaforecast as sf
 from syriaforecast.errors import ConvergenceWarning
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
-
 
 @pytest.fixture(scope="module")
 def bundled():
-    model = sf.load_model(MODELS / "russia_syria.toml")
-    return model, sf.load_evidence(MODELS / "russia_syria_evidence.csv", model)
+    from syriaforecast.bundled import bundled_evidence, bundled_model
+
+    model = sf.load_model(bundled_model())
+    return model, sf.load_evidence(bundled_evidence(), model)
 
 
 def _forecast(model, evidence, **kwargs):
