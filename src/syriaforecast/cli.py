@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from syriaforecast import __version__
@@ -91,10 +93,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--as-of", default=None, metavar="DATE", help="information date YYYY-MM-DD (default: latest report)"
     )
     fc.add_argument(
-        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 1000)"
+        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 2000)"
     )
     fc.add_argument(
-        "--tune", type=int, default=None, metavar="N", help="tuning steps per chain (default: 1000)"
+        "--tune", type=int, default=None, metavar="N", help="tuning steps per chain (default: 500)"
     )
     fc.add_argument("--chains", type=int, default=4, metavar="N", help="independent sampler chains")
     fc.add_argument(
@@ -105,6 +107,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="random seed; the same seed, files and settings give the same forecast (default: fresh)",
     )
     fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
+    fc.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FORECAST_NC",
+        help="a saved forecast of the same model: reweight its draws when only reports were added "
+        "(PSIS), else refit starting from them",
+    )
     fc.add_argument(
         "--out",
         type=Path,
@@ -146,14 +156,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "(default: every period end)",
     )
     bt.add_argument(
-        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 1000)"
+        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 2000)"
     )
     bt.add_argument(
         "--tune",
         type=int,
         default=None,
         metavar="N",
-        help="tuning steps per chain (default: --draws if given, else 1000)",
+        help="tuning steps per chain (default: --draws if given, else 500)",
     )
     bt.add_argument("--chains", type=int, default=None, metavar="N", help="sampler chains (default: 4)")
     bt.add_argument("--exact", action="store_true", help="replay in exact mode (elicitations as exact)")
@@ -244,6 +254,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
             chains=args.chains,
             seed=args.seed,
             exact=True if args.exact else None,
+            previous=args.previous,
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
@@ -292,6 +303,20 @@ def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     print_forecast_summary(result, console, unpublished=unpublished)
     _print_analysts(result, console)
     print_alerts(result, console)
+    if "update_path" in result.attrs:
+        reason = escape(str(result.attrs["update_reason"]))
+        console.print(f"update from the previous forecast: {result.update_path} ({reason})")
+    advice = result.convergence_advice()
+    if advice:
+        console.print(f"[yellow]{escape(advice)}[/]", soft_wrap=True)
+
+
+def _json_float(value: Any) -> float | None:
+    """A float for JSON (None when absent or not finite, which JSON cannot carry)."""
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, 4) if math.isfinite(value) else None
 
 
 def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -385,6 +410,9 @@ def forecast_json(result: Any) -> dict[str, Any]:
     diagnostics: dict[str, Any] = {
         "mode": result.mode,
         "converged": bool(result.converged),
+        "advice": result.convergence_advice(),
+        "update_path": result.attrs.get("update_path", "fit"),
+        "update_pareto_k": _json_float(result.attrs.get("update_pareto_k")),
         "divergences": int(result.diagnostics.attrs.get("divergences", 0)),
         "draws": result.n_draws,
     }

@@ -331,7 +331,7 @@ def _page(
     if forecast.mode != "exact" and not forecast.converged:
         add(
             '<p class="warn">Sampler diagnostics failed: treat the numbers as provisional '
-            "(see Diagnostics).</p>"
+            f"(see Diagnostics). {_e(forecast.convergence_advice())}</p>"
         )
 
     # ---- summary
@@ -637,6 +637,9 @@ def _page(
                 rows.append([f"{name}: max R-hat / min ESS (bulk)", f"{rhat:.3f} / {ess:.0f}"])
         state = '<span class="ok">yes</span>' if forecast.converged else '<span class="bad">NO</span>'
         rows.append(["Converged (R-hat <= 1.01, ESS >= 400, no divergences)", _Raw(state)])
+        if "update_path" in forecast.attrs:
+            update = f"{forecast.update_path}: {forecast.attrs['update_reason']}"
+            rows.append(["Update from the previous forecast", update])
     else:
         rows.append(["Converged", "not applicable (exact computation)"])
     add(_table(["Check", "Value"], rows))
