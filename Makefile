@@ -16,13 +16,14 @@ MODEL ?= src/syriaforecast/data/russia_syria.toml
 EVIDENCE ?= src/syriaforecast/data/russia_syria_evidence.csv
 OUT ?= out/forecast
 
-.PHONY: help forecast validate test test-slow lint typecheck bench fuzz clean
+.PHONY: help forecast validate test test-slow lint typecheck bench fuzz docs clean
 
 help:
 	@echo "make forecast   set up .venv and run the forecast on the bundled model and evidence"
 	@echo "make test       set up .venv, lint, type-check and run the test suite"
 	@echo "make test-slow  the long runs kept out of 'make test'"
 	@echo "make bench      benchmarks, writes benchmarks/RESULTS.md"
+	@echo "make docs       build the documentation site into docs/_build/html"
 
 $(PY):
 	@py="$$(bash tools/find-python.sh)" || exit 1; \
@@ -59,8 +60,20 @@ test-slow: $(TESTENV)
 bench: $(TESTENV)
 	$(PY) benchmarks/run.py
 
+DOCS_INSTALLED := $(VENV)/.installed-docs
+$(DOCS_INSTALLED): $(RUNTIME)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	@touch $(DOCS_INSTALLED)
+
+# Warnings are errors and every cross-reference must resolve (nitpicky); the
+# notebooks are rendered with their stored outputs, never executed here.
+docs: $(DOCS_INSTALLED)
+	$(VENV)/bin/sphinx-build -b html -W --keep-going -n docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 fuzz: $(TESTENV)
-	SYRIAFORECAST_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest tests/test_fuzz_loaders.py -p no:cacheprovider
+	SYRIAFORECAST_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest tests/test_fuzz_loaders.py tests/test_fuzz_hardening.py \
+		-p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache docs/_build docs/_generated

@@ -149,12 +149,13 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
     from workers import GradientCounter, forecast_record, grade_draws, next_month_rows
 
     import syriaforecast as sf
-    from syriaforecast.backtest.replay import _relative_efficiency, psis_weights
     from syriaforecast.engine.data import build_engine_data, build_model_arrays
     from syriaforecast.engine.density import log_density_and_gradient, unpack
     from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
     from syriaforecast.engine.hmm import forward_backward
     from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+    from syriaforecast.engine.psis import psis_weights
+    from syriaforecast.engine.psis import relative_efficiency as _relative_efficiency
     from syriaforecast.engine.run import _coords, n_chain_periods
     from syriaforecast.engine.sampler import _density_arguments, build_sampler_model, layout_for
     from syriaforecast.forecast import forecast_parameters

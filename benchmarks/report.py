@@ -94,6 +94,10 @@ def latency_figures(lat: dict[str, Any]) -> dict[str, Any]:
         "warm_cpu": [w["cpu_seconds"] for w in warm],
         "warm_ess": [w.get("ess_min", math.nan) for w in warm],
         "warm_converged": [w.get("converged", False) for w in warm],
+        "update_psis": [u["seconds"] for c in cold for u in c.get("warm_update", []) if u.get("path") == "psis"],
+        "update_refit": [u["seconds"] for c in cold for u in c.get("warm_update", []) if u.get("path") == "refit"],
+        "update_k": [u["pareto_k"] for c in cold for u in c.get("warm_update", [])],
+        "update_converged": [u.get("converged", False) for c in cold for u in c.get("warm_update", [])],
         "cli": [c["process_wall"] for c in lat.get("cli", [])],
         "cli_cpu": [c["process_cpu"] for c in lat.get("cli", [])],
         "cli_ess": [
@@ -170,6 +174,19 @@ def headline(results: dict[str, Any]) -> tuple[str, list[str]]:
                 ),
             ]
         )
+        if f["update_k"]:
+            psis, refit = median(f["update_psis"]), median(f["update_refit"])
+            rows.append(
+                [
+                    "Warm update with `forecast(..., previous=fc)`: PSIS accepted / warm refit",
+                    f"{s(psis)} (n = {len(f['update_psis'])}) / {s(refit)} (n = {len(f['update_refit'])}); "
+                    f"Pareto k {min(f['update_k']):.2f}-{max(f['update_k']):.2f}; "
+                    f"{sum(f['update_converged'])} of {len(f['update_converged'])} converged",
+                    f"{s(nw)}",
+                    f"{nw / psis:.1f}x" if psis == psis and psis else "n/a",
+                    "<= 0.5 s (PSIS), <= 2 s (refit)",
+                ]
+            )
         rows.append(
             [
                 "First forecast in a fresh process (import + load + forecast + summary)",
@@ -1077,5 +1094,10 @@ def write(results: dict[str, Any] | None = None) -> None:
             for name in ("machine", "latency", "exact_hmm", "replay", "calibration", "scaling")
         }
     full, head = render(results)
+    import report_counts
+
+    counts = load_result("report_counts")
+    if counts and "points" in counts:
+        full = report_counts.splice(full, report_counts.render(counts))
     (BENCH / "RESULTS.md").write_text(full)
     (BENCH / "HEADLINE.md").write_text(head)

@@ -10,7 +10,8 @@ Usage::
 Sections: ``latency`` (update latency against the naive PyMC route, plus the
 engine probe), ``exact`` (exact mode against hmmlearn), ``replay`` (backtest
 PSIS against refitting), ``calibration`` (synthetic worlds: hierarchical vs
-exact vs oracle) and ``scaling`` (time and memory against model size).
+exact vs oracle), ``scaling`` (time and memory against model size) and ``reports``
+(time and peak memory against the number of reports, 1k to 1M).
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ configure_environment()
 
 from _common import OUT, loadavg, log, machine_info, numba_cache_dir, save_result  # noqa: E402
 
-SECTIONS = ("latency", "exact", "replay", "calibration", "scaling")
+SECTIONS = ("latency", "exact", "replay", "calibration", "scaling", "reports")
 RESULT_FILES = {"latency": "latency", "exact": "exact_hmm", "replay": "replay", "calibration": "calibration",
-                "scaling": "scaling"}  # fmt: skip
+                "scaling": "scaling", "reports": "report_counts"}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         "replay": lambda: __import__("replay").run(),
         "calibration": lambda: __import__("calibration").run(n_worlds=16 if args.quick else 40),
         "scaling": lambda: __import__("scaling").run(quick=args.quick),
+        "reports": lambda: __import__("report_counts").run(
+            (1_000, 10_000, 100_000) if args.quick else (1_000, 10_000, 100_000, 1_000_000)
+        ),
     }  # fmt: skip
     failed = []
     for name in SECTIONS:

@@ -7,6 +7,7 @@ imports a user's first forecast pays.
 
 from __future__ import annotations
 
+import math
 import time
 
 _T0 = time.perf_counter()
@@ -177,15 +178,28 @@ def task_cold(args: dict[str, Any]) -> dict[str, Any]:
     out["summary"] = time.perf_counter() - t
     out["first_forecast_with_summary"] = first + out["summary"]
     out["to_first_summary"] = time.perf_counter() - _T0
-    warm = []
-    current = evidence
+    warm, updates = [], []
+    current, previous = evidence, result
     for k in range(1, int(args.get("warm", 0)) + 1):
         current = current.append(next_month_rows(evidence, k), model)
         t, c = time.perf_counter(), cpu()
-        result = sf.forecast(model, current, draws=draws, tune=tune, seed=seed + k)
-        result.summary()
-        warm.append(forecast_record(result, time.perf_counter() - t, cpu() - c) | {"reports": len(current)})
+        refit = sf.forecast(model, current, draws=draws, tune=tune, seed=seed + k)
+        refit.summary()
+        warm.append(forecast_record(refit, time.perf_counter() - t, cpu() - c) | {"reports": len(current)})
+        # The library's update: PSIS from the last forecast when k <= 0.7, else a warm-started refit.
+        t, c = time.perf_counter(), cpu()
+        previous = sf.forecast(model, current, draws=draws, tune=tune, seed=seed + 100 + k, previous=previous)
+        previous.summary()
+        updates.append(
+            forecast_record(previous, time.perf_counter() - t, cpu() - c)
+            | {
+                "reports": len(current),
+                "path": previous.attrs.get("update_path"),
+                "pareto_k": float(previous.attrs.get("update_pareto_k", math.nan)),
+            }
+        )
     out["warm"] = warm
+    out["warm_update"] = updates
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -399,7 +413,50 @@ def task_engine_probe(args: dict[str, Any]) -> dict[str, Any]:
     return main(args)
 
 
+def task_reports_point(args: dict[str, Any]) -> dict[str, Any]:
+    """One stage (validate, exact, hierarchical, report) on one synthetic evidence log."""
+    import tempfile
+
+    import syriaforecast as sf
+    from syriaforecast.errors import SyriaforecastError
+
+    stage = args["stage"]
+    model = sf.load_model(MODEL)
+    out: dict[str, Any] = {"stage": stage}
+    t = time.perf_counter()
+    try:
+        evidence = sf.load_evidence(args["csv"], model)
+        if stage == "validate":
+            out["reports"] = len(evidence)
+        elif stage == "exact":
+            t = time.perf_counter()
+            sf.forecast(model, evidence, exact=True)
+        elif stage == "hierarchical":
+            t = time.perf_counter()
+            result = sf.forecast(
+                model, evidence, draws=args["draws"], tune=args["tune"], chains=args["chains"], seed=1
+            )
+            out["converged"] = bool(result.converged)
+        else:
+            from syriaforecast.report.html import write_report
+
+            result = sf.forecast(model, evidence, exact=True)
+            t = time.perf_counter()
+            with tempfile.TemporaryDirectory() as folder:
+                write_report(result, folder)
+                page = (Path(folder) / "report.html").read_text()
+            if "single reports are not shown" in page:
+                out["note"] = "per-report contributions refused up front (work budget); indicators shown"
+    except SyriaforecastError as exc:
+        out["refused"] = True
+        out["note"] = "refused: " + str(exc).splitlines()[0][:300]
+    out["seconds"] = time.perf_counter() - t
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
 TASKS = {
+    "reports_point": task_reports_point,
     "engine_probe": task_engine_probe,
     "cold": task_cold,
     "naive": task_naive,

@@ -1,6 +1,6 @@
 """Declaring report ids on synthetic worlds whose multi-cell reports share truthfulness (#16).
 
-Design (:mod:`syriaforecast.backtest.dependence`): ``tests/data/synthetic_base.toml``
+Design (:mod:`syriaforecast.studies.dependence`): ``tests/data/synthetic_base.toml``
 read as exact (3 scenarios, 8 binary indicators, 12 months), Poisson(2) reports
 per month, each coding 3 indicators at grade B2 with one truthfulness. The
 ``declared`` forecaster keeps the report ids, ``independent`` drops them; both
@@ -33,13 +33,13 @@ import numpy as np
 import pytest
 
 import syriaforecast as sf
-from syriaforecast.backtest.dependence import (
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, exact_parameters_for
+from syriaforecast.studies.dependence import (
     calibration_slope,
     dependence_study,
     simulate_report_world,
     source_recovery_study,
 )
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, exact_parameters_for
 
 BASE = Path(__file__).parent / "data" / "synthetic_base.toml"
 

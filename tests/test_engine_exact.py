@@ -14,7 +14,7 @@ from scipy.stats import poisson
 
 import syriaforecast as sf
 from syriaforecast.engine.data import CREDIBILITY_PRIOR_MEAN, RELIABILITY_PRIOR_MEAN
-from syriaforecast.engine.hmm import forward_backward
+from syriaforecast.engine.hmm import forward_backward, forward_backward_numpy
 
 SCENARIOS = ("calm", "tense", "war")
 PRIOR = (0.5, 0.3, 0.2)
@@ -237,6 +237,23 @@ def test_forward_backward_is_stable_over_many_periods():
     assert np.isfinite(chain.filtered).all() and np.isfinite(chain.smoothed).all()
     np.testing.assert_allclose(chain.filtered.sum(-1), 1.0, atol=1e-12)
     assert np.isfinite(chain.log_likelihood).all() and chain.log_likelihood[0] < -40 * T / 2
+
+
+def test_compiled_forward_backward_equals_the_numpy_recursion():
+    """The compiled batch (scaled messages) against the NumPy log-space recursion, draw by draw."""
+    rng = np.random.default_rng(3)
+    D, T, S = 50, 40, 4
+    log_initial = np.log(rng.dirichlet(np.ones(S), size=D))
+    log_initial[0, 1] = -np.inf  # a scenario the prior rules out
+    log_transition = np.log(rng.dirichlet(np.ones(S) * 2, size=(D, S)))
+    log_emission = rng.normal(-3.0, 4.0, size=(D, T, S))
+    log_emission[:, 5] = 0.0  # a period without reports
+    compiled = forward_backward(log_initial, log_transition, log_emission)
+    reference = forward_backward_numpy(log_initial, log_transition, log_emission)
+    np.testing.assert_allclose(compiled.filtered, reference.filtered, atol=1e-12)
+    np.testing.assert_allclose(compiled.smoothed, reference.smoothed, atol=1e-12)
+    np.testing.assert_allclose(compiled.log_likelihood, reference.log_likelihood, rtol=1e-12)
+    assert compiled.smoothed[0, 0, 1] == 0.0 == compiled.filtered[0, 0, 1]
 
 
 def test_smoothed_equals_hmmlearn_predict_proba():

@@ -110,6 +110,8 @@ def test_summary_phrases_and_flags(result):
         "phrase",
         "spans_phrases",
         "confidence",
+        "mcse",
+        "phrase_alternative",
     ]
     assert summary["mean"].sum() == pytest.approx(1.0)
     from syriaforecast.phrases import band_of

@@ -3,7 +3,7 @@
 Usage: ``python tools/import_graph.py [--src SRC]`` (no third-party dependencies).
 
 Layers, lowest first; a module may import from its own layer and from layers
-below it, never from a layer above or a sibling layer of the same rank:
+below it, never from a layer above (nor from another layer of the same rank):
 
     base      errors, _io, _maths, phrases, scoring, bundled (no syriaforecast imports
               beyond other base modules)
@@ -11,9 +11,11 @@ below it, never from a layer above or a sibling layer of the same rank:
     engine    arrays, compiled kernels, density, nutpie sampling, exact mode
     reference engine/reference: the same model in PyMC and PyTensor (loaded lazily)
     forecast  the Forecast result; its tripwire alerts and the journal of issued forecasts
-    report | studies   two siblings of one rank: reporting, simulation studies
+    report    the forecast in an analyst's words and pictures
+    studies   simulation studies on synthetic worlds (they may use the report's analyses)
     backtest  replay of resolved cases (and of a study's synthetic worlds)
-    interface the command line (cli, journal_cli) and the package's front door (syriaforecast/__init__)
+    interface the command line (cli, _console, journal_cli) and the package's front door
+              (syriaforecast/__init__)
 
 Every import counts: at module level, inside functions (lazy imports) and
 under ``TYPE_CHECKING``, since each one ties the lower module to the upper one.
@@ -31,15 +33,16 @@ from pathlib import Path
 PACKAGE = "syriaforecast"
 #: (rank, layer, module prefixes); the longest matching prefix decides a module's layer.
 LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
-    (0, "base", ("errors", "_io", "_maths", "phrases", "scoring", "bundled")),
+    (0, "base", ("errors", "_io", "_maths", "phrases", "scoring", "bundled", "_files", "_checks", "_outdir",
+                 "_render", "_forecast_file", "cli_checks")),
     (1, "spec", ("spec",)),
     (2, "engine", ("engine",)),
     (3, "reference", ("engine.reference",)),
     (4, "forecast", ("forecast", "alerts", "journal")),
     (5, "report", ("report",)),
-    (5, "studies", ("studies",)),
-    (6, "backtest", ("backtest",)),
-    (7, "interface", ("cli", "journal_cli", "")),
+    (6, "studies", ("studies",)),
+    (7, "backtest", ("backtest",)),
+    (8, "interface", ("cli", "_console", "journal_cli", "")),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from syriaforecast import __version__
+from syriaforecast._render import console as _plain_console
+from syriaforecast._render import styled
 from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
@@ -32,16 +36,50 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
+DESCRIPTION = """\
+Bayesian scenario forecasting from elicited indicators and graded evidence.
+
+  syriaforecast validate MODEL.toml [EVIDENCE.csv]   check the files, summarise them
+  syriaforecast forecast                            forecast the bundled example
+  syriaforecast forecast --model M --evidence E --out DIR
+  syriaforecast backtest CASES_DIR | --synthetic N  score forecasts against outcomes
+
+Bad input exits with status 2 and a message naming the file, line or key, field,
+value and what is allowed. 'syriaforecast COMMAND --help' lists a command's options.
+"""
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="syriaforecast", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from syriaforecast._console import HelpFormatter
 
-    validate = sub.add_parser("validate", help="check a model file and (optionally) its evidence log")
-    validate.add_argument("model", type=Path)
-    validate.add_argument("evidence", type=Path, nargs="?")
+    parser = _Parser(prog="syriaforecast", description=DESCRIPTION, formatter_class=HelpFormatter)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit"
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, title="commands", metavar="COMMAND"
+    )
 
-    fc = sub.add_parser("forecast", help="forecast the scenarios and write the report")
+    validate = sub.add_parser(
+        "validate",
+        help="check a model file and (optionally) its evidence log, and summarise them",
+        description="Validate a model file and, if given, an evidence log against it. Every problem "
+        "is listed at once; the exit status is 2 if there is any.",
+        formatter_class=HelpFormatter,
+    )
+    validate.add_argument("model", type=Path, metavar="MODEL", help="model file (TOML)")
+    validate.add_argument(
+        "evidence", type=Path, nargs="?", metavar="EVIDENCE", help="evidence log (CSV) coded for MODEL"
+    )
+
+    fc = sub.add_parser(
+        "forecast",
+        help="forecast the scenarios (with --out, also save the forecast, plots and HTML report)",
+        description="Forecast the scenarios at the model's horizon from the evidence and print the "
+        "headline table. Without --model, forecasts the bundled Russia-Syria example. With --out, "
+        "also saves the forecast (forecast.nc), its plots and a one-page HTML report.",
+        formatter_class=HelpFormatter,
+    )
     fc.add_argument(
         "--model",
         type=Path,
@@ -51,14 +89,41 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument(
         "--evidence", type=Path, default=None, help="evidence CSV (default: the bundled evidence)"
     )
-    fc.add_argument("--as-of", default=None, help="information date YYYY-MM-DD (default: latest report)")
-    fc.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
-    fc.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
-    fc.add_argument("--chains", type=int, default=4)
-    fc.add_argument("--seed", type=int, default=None)
+    fc.add_argument(
+        "--as-of", default=None, metavar="DATE", help="information date YYYY-MM-DD (default: latest report)"
+    )
+    fc.add_argument(
+        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 2000)"
+    )
+    fc.add_argument(
+        "--tune", type=int, default=None, metavar="N", help="tuning steps per chain (default: 500)"
+    )
+    fc.add_argument("--chains", type=int, default=4, metavar="N", help="independent sampler chains")
+    fc.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="random seed; the same seed, files and settings give the same forecast (default: fresh)",
+    )
     fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
-    fc.add_argument("--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report")
+    fc.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FORECAST_NC",
+        help="a saved forecast of the same model: reweight its draws when only reports were added "
+        "(PSIS), else refit starting from them",
+    )
+    fc.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for the saved forecast, plots and HTML report",
+    )
     fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
+    fc.add_argument("--quiet", action="store_true", help="no progress display on standard error")
     fc.add_argument(
         "--journal", type=Path, default=None, metavar="DIR", help="record the forecast in a journal folder"
     )
@@ -67,19 +132,45 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_journal_parser(sub)
 
-    bt = sub.add_parser("backtest", help="replay resolved cases or synthetic worlds and score them")
-    bt.add_argument("cases", type=Path, nargs="?", help="folder holding one folder per resolved case")
+    bt = sub.add_parser(
+        "backtest",
+        help="replay resolved cases or synthetic worlds and score them",
+        description="Replay each resolved case at every cutoff with only the reports dated up to it, "
+        "and score the forecasts against the known outcomes. With --synthetic N, simulate N worlds "
+        "from a base model (CASES, if given, is then that model file).",
+        formatter_class=HelpFormatter,
+    )
+    bt.add_argument(
+        "cases",
+        type=Path,
+        nargs="?",
+        metavar="CASES",
+        help="folder holding one folder per resolved case (model, evidence, outcome)",
+    )
     bt.add_argument("--synthetic", type=int, default=None, metavar="N", help="backtest N synthetic worlds")
     bt.add_argument(
-        "--cutoffs", default=None, help="comma-separated cutoff dates (default: every period end)"
+        "--cutoffs",
+        default=None,
+        metavar="LIST",
+        help="comma-separated cutoff dates, or lead times in periods before the horizon "
+        "(default: every period end)",
     )
-    bt.add_argument("--draws", type=int, default=None, help="posterior draws per chain (and tuning steps)")
-    bt.add_argument("--tune", type=int, default=None, help="tuning steps per chain")
-    bt.add_argument("--chains", type=int, default=None)
+    bt.add_argument(
+        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 2000)"
+    )
+    bt.add_argument(
+        "--tune",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tuning steps per chain (default: --draws if given, else 500)",
+    )
+    bt.add_argument("--chains", type=int, default=None, metavar="N", help="sampler chains (default: 4)")
     bt.add_argument("--exact", action="store_true", help="replay in exact mode (elicitations as exact)")
-    bt.add_argument("--seed", type=int, default=0)
-    bt.add_argument("--out", type=Path, default=None)
-    bt.add_argument("--json", action="store_true")
+    bt.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of worlds and sampler")
+    bt.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for the scores and plots")
+    bt.add_argument("--json", action="store_true", help="print the scores as JSON instead of tables")
+    bt.add_argument("--quiet", action="store_true", help="no progress display on standard error")
     return parser
 
 
@@ -87,8 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syriaforecast`` console command."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=False, highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    from syriaforecast._console import output_console
+
+    console = output_console()
+    # Markup off on stderr: error messages quote user values as written.
+    errors = _plain_console(stderr=True)
     try:
         if args.command == "validate":
             return _validate(args, console)
@@ -101,12 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "journal":
             from syriaforecast.journal_cli import run_journal_command
 
-            return run_journal_command(args, console)
+            # The journal's tables escape user text themselves (rich.markup.escape) and use markup.
+            return run_journal_command(args, Console(highlight=False))
     except SyriaforecastError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         errors.print("interrupted")
@@ -116,85 +211,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --------------------------------------------------------------------------- validate
 def _validate(args: argparse.Namespace, console: Console) -> int:
+    from syriaforecast._console import print_validate_summary
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
 
     model = load_model(args.model)
-    console.print(f"[bold]{model.title}[/]  ({model.id}; {args.model})")
-    console.print(
-        f"{model.period}ly from {model.start}, horizon {model.horizon}, persistence {model.persistence}, "
-        f"elicitation error {model.elicitation_error}"
-    )
-    table = Table(title="Scenarios", title_justify="left")
-    table.add_column("id")
-    table.add_column("name")
-    table.add_column("prior", justify="right")
-    for s in model.scenarios:
-        table.add_row(s.id, s.name, f"{s.prior:.2f}" + (f" ({s.prior_phrase})" if s.prior_phrase else ""))
-    console.print(table)
-    groups = Table(title=f"Indicators ({len(model.indicators)})", title_justify="left")
-    groups.add_column("group")
-    for kind in ("binary", "ordinal", "count"):
-        groups.add_column(kind, justify="right")
-    for group in model.groups:
-        members = [i for i in model.indicators if i.group == group]
-        groups.add_row(
-            group, *(str(sum(i.type == k for i in members)) for k in ("binary", "ordinal", "count"))
-        )
-    console.print(groups)
-    if args.evidence is not None:
-        evidence = load_evidence(args.evidence, model)
-        frame = evidence.to_dataframe()
-        console.print(repr(evidence))
-        if not frame.empty:
-            labels = model.period_labels(int(frame["period"].max()) + 1)
-            frame["grade"] = [
-                (r + (str(c) if c else "")) or "ungraded"
-                for r, c in zip(frame["reliability"], frame["credibility"], strict=True)
-            ]
-            frame["period_label"] = [labels[p] for p in frame["period"]]
-            counts = frame.groupby(["period_label", "grade"]).size().unstack(fill_value=0)
-            reports = Table(title="Reports by period and grade", title_justify="left")
-            reports.add_column("period")
-            for grade in counts.columns:
-                reports.add_column(str(grade), justify="right")
-            reports.add_column("total", justify="right")
-            for label, row in counts.iterrows():
-                reports.add_row(str(label), *(str(v) if v else "." for v in row), str(int(row.sum())))
-            console.print(reports)
-            late = int((frame["published"] > frame["date"]).sum())
-            shared = frame[frame["report"] != ""].groupby("report").size()
-            if late:
-                console.print(
-                    f"{late} reports published after the day they describe (latest published "
-                    f"{evidence.last_published}): a forecast as of an earlier date leaves them out"
-                )
-            if (shared > 1).any():
-                n_shared = int((shared > 1).sum())
-                console.print(f"{n_shared} report ids code several rows (one truthfulness each)")
-                spans = frame[frame["report"] != ""].groupby("report")["period"].nunique()
-                if (spans > 1).any():
-                    console.print(
-                        f"{int((spans > 1).sum())} report ids span several periods: their rows share one "
-                        "truthfulness only within each period (see docs/model-format.md)"
-                    )
+    evidence = load_evidence(args.evidence, model) if args.evidence is not None else None
+    print_validate_summary(model, evidence, console, path=args.model)
     console.print("[green]valid[/]")
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------- forecast
 def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from syriaforecast.cli_checks import check_forecast_args
     from syriaforecast.forecast import forecast
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
 
+    check_forecast_args(args)  # numeric options, --as-of, --out: before any work
     model_path = args.model or bundled_model()
     evidence_path = args.evidence
     if evidence_path is None and args.model is None:
         evidence_path = bundled_evidence()
     model = load_model(model_path)
     evidence = load_evidence(evidence_path, model) if evidence_path is not None else None
-    with warnings.catch_warnings(record=True) as caught:
+    from syriaforecast._console import progress
+
+    exact = bool(args.exact) or model.elicitation_error == 0
+    doing = "computing the exact forecast" if exact else f"sampling {args.chains} chains"
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        progress(errors, doing, enabled=errors.is_terminal and not args.quiet),
+    ):
         warnings.simplefilter("always", ConvergenceWarning)
         result = forecast(
             model,
@@ -205,13 +254,16 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
             chains=args.chains,
             seed=args.seed,
             exact=True if args.exact else None,
+            previous=args.previous,
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
-            errors.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+            errors.print(styled(("warning:", "yellow"), f" {warning.message}"), soft_wrap=True)
     written: list[Path] = []
     if args.out is not None:
-        written = _write_outputs(result, args.out)
+        show = errors.is_terminal and not args.quiet
+        with progress(errors, f"writing the report to {args.out}", enabled=show):
+            written = _write_outputs(result, args.out)
     entry = None
     if args.journal is not None:
         from syriaforecast.journal import issue
@@ -233,48 +285,38 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
 
 
 def _write_outputs(result: Any, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    from syriaforecast._outdir import staged_folder
     from syriaforecast.report.html import write_report
 
-    return [result.save(out / "forecast.nc"), *write_report(result, out)]
+    # The whole set goes to a temporary sibling folder that is then swapped in: concurrent
+    # runs never mix their files, and a failure leaves the previous set as it was.
+    with staged_folder(out) as stage:
+        written = [result.save(stage / "forecast.nc"), *write_report(result, stage)]
+    return [out / path.relative_to(stage) for path in written]
 
 
 def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
-    model = result.model
-    table = Table(
-        title=f"{model.title}\nP(scenario on {model.horizon}) as of {result.as_of}  [{result.mode}]",
-        title_justify="left",
-    )
-    table.add_column("scenario")
-    table.add_column("mean", justify="right")
-    table.add_column(f"{int(100 * 0.9)}% HDI", justify="right")
-    table.add_column("ICD 203")
-    table.add_column("confidence")
-    summary = result.summary()
-    for _, row in summary.iterrows():
-        flag = " *" if row["spans_phrases"] else ""
-        table.add_row(
-            str(row["name"]),
-            f"{row['mean']:.0%}",
-            f"{row['hdi_low']:.0%} - {row['hdi_high']:.0%}",
-            f"{row['phrase']}{flag}",
-            str(row["confidence"]),
-        )
-    console.print(table)
-    if summary["spans_phrases"].any():
-        console.print("* the interval spans more than one ICD 203 phrase")
-    _print_analysts(result, console)
+    from syriaforecast._console import print_forecast_summary
     from syriaforecast.journal_cli import print_alerts
 
+    unpublished = len(evidence) - len(result.evidence) if evidence is not None else 0
+    print_forecast_summary(result, console, unpublished=unpublished)
+    _print_analysts(result, console)
     print_alerts(result, console)
-    n = len(result.evidence)
-    diag = result.diagnostics.attrs
-    unpublished = len(evidence) - n if evidence is not None else 0
-    console.print(
-        f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
-        f"converged: {'yes' if result.converged else 'NO'}"
-        + (f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else "")
-    )
+    if "update_path" in result.attrs:
+        reason = escape(str(result.attrs["update_reason"]))
+        console.print(f"update from the previous forecast: {result.update_path} ({reason})")
+    advice = result.convergence_advice()
+    if advice:
+        console.print(f"[yellow]{escape(advice)}[/]", soft_wrap=True)
+
+
+def _json_float(value: Any) -> float | None:
+    """A float for JSON (None when absent or not finite, which JSON cannot carry)."""
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, 4) if math.isfinite(value) else None
 
 
 def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -347,6 +389,8 @@ def forecast_json(result: Any) -> dict[str, Any]:
             "hdi_high": round(float(row["hdi_high"]), 6),
             "phrase": row["phrase"],
             "spans_phrases": bool(row["spans_phrases"]),
+            "phrase_alternative": row.get("phrase_alternative", ""),
+            "mcse": round(float(row.get("mcse", 0.0)), 6),
             "confidence": row["confidence"],
         }
         for sid, row in summary.iterrows()
@@ -366,6 +410,9 @@ def forecast_json(result: Any) -> dict[str, Any]:
     diagnostics: dict[str, Any] = {
         "mode": result.mode,
         "converged": bool(result.converged),
+        "advice": result.convergence_advice(),
+        "update_path": result.attrs.get("update_path", "fit"),
+        "update_pareto_k": _json_float(result.attrs.get("update_pareto_k")),
         "divergences": int(result.diagnostics.attrs.get("divergences", 0)),
         "draws": result.n_draws,
     }

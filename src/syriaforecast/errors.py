@@ -15,8 +15,11 @@ __all__ = [
     "ConvergenceWarning",
     "EvidenceError",
     "ForecastFileError",
+    "ForecastFileWarning",
     "ModelFileError",
+    "OptionError",
     "Problem",
+    "SamplerError",
     "SyriaforecastError",
     "ValidationError",
 ]
@@ -87,3 +90,15 @@ class ForecastFileError(SyriaforecastError):
 
 class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics fail a threshold; the message says which and what to try."""
+
+
+class ForecastFileWarning(UserWarning):
+    """A saved forecast was loaded but could not be fully verified (e.g. saved before checksums)."""
+
+
+class OptionError(SyriaforecastError, ValueError):
+    """A numeric or date option (draws, tune, chains, seed, target_accept, as_of, ...) is out of range."""
+
+
+class SamplerError(SyriaforecastError):
+    """The sampler could not run or failed; the message says why and what to try."""

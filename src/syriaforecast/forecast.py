@@ -10,10 +10,15 @@ last bit.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import gc
 import hashlib
+import io
 import os
 import secrets
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,25 +31,52 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
-from syriaforecast.engine.evaluate import posterior_parameters
+from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.evaluate import (
+    ANALYST_PARAMETER_NAMES,
+    PARAMETER_NAMES,
+    chain_posterior,
+    chain_terms_for_draws,
+    posterior_parameters,
+)
 from syriaforecast.engine.names import GRADE_COORDS, PARAMETER_DIMS
-from syriaforecast.engine.run import EngineRun, SamplerSettings, n_chain_periods, run_engine
+from syriaforecast.engine.psis import (
+    K_THRESHOLD,
+    kish_ess,
+    psis_weights,
+    relative_efficiency,
+    systematic_resample,
+)
+from syriaforecast.engine.run import (
+    DEFAULT_DRAWS,
+    DEFAULT_TARGET_ACCEPT,
+    DEFAULT_TUNE,
+    EngineRun,
+    SamplerSettings,
+    asof_periods,
+    n_chain_periods,
+    run_engine,
+)
+from syriaforecast.engine.sampler import pack_draws
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
-from syriaforecast.phrases import band_of, phrase_for
+from syriaforecast.phrases import band_of, phrase_for, phrase_within_error
 from syriaforecast.spec.evidence import Evidence, load_evidence
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
 __all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
 
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
-FORMAT_VERSION = 1
+#: 2 added ``content_sha256`` (see :mod:`syriaforecast._forecast_file`); 1 is read with a warning.
+FORMAT_VERSION = 2
 #: Thresholds a reported probability must meet (Vehtari et al. 2021).
 RHAT_MAX = 1.01
 ESS_MIN = 400
 SAMPLE_DIMS = ("chain", "draw")
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
+    # Package metadata cannot change within a process; reading it costs ~0.1 s per forecast.
     out = {}
     for package in ("syriaforecast", "pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray"):
         try:
@@ -133,6 +165,17 @@ class Forecast:
             return True
         return not _diagnostic_failures(self.diagnostics)
 
+    @property
+    def update_path(self) -> str:
+        """How this forecast was made: ``"fit"``, or with ``previous=``: ``"psis"`` or ``"refit"``."""
+        return str(self.attrs.get("update_path", "fit"))
+
+    def convergence_advice(self) -> str:
+        """In plain words: why the numbers cannot be trusted yet and what to do ('' when they can)."""
+        if self.mode == "exact":
+            return ""
+        return convergence_advice(self.diagnostics, self.horizon)
+
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """The headline table: one row per scenario.
 
@@ -146,16 +189,22 @@ class Forecast:
         pandas.DataFrame
             Indexed by scenario id, with ``name``, ``mean``, ``hdi_low``,
             ``hdi_high``, ``phrase`` (ICD 203 phrase of the mean),
-            ``spans_phrases`` (the interval crosses into other phrases' bands)
-            and ``confidence`` (from the interval width and the diagnostics).
+            ``spans_phrases`` (the interval crosses into other phrases' bands),
+            ``confidence`` (from the interval width and the diagnostics),
+            ``mcse`` (Monte Carlo standard error of the mean; 0 in exact mode)
+            and ``phrase_alternative`` (the neighbouring phrase when a band
+            edge lies within two MCSE of the mean, so that another run could
+            print it; otherwise ``""``).
         """
         mean = self.horizon.mean(SAMPLE_DIMS)
         low, high = hdi_bounds(self.horizon, prob=prob)
+        mcse = self._mean_mcse()
         rows = []
         for scenario in self.model.scenarios:
             m = float(mean.sel(scenario=scenario.id))
             lo, hi = float(low.sel(scenario=scenario.id)), float(high.sel(scenario=scenario.id))
             spans = band_of(lo) != band_of(hi)
+            error = float(mcse.get(scenario.id, 0.0))
             rows.append(
                 {
                     "scenario": scenario.id,
@@ -166,11 +215,26 @@ class Forecast:
                     "phrase": phrase_for(m),
                     "spans_phrases": spans,
                     "confidence": self._confidence(hi - lo),
+                    "mcse": error,
+                    # Another run could print this phrase instead: a band edge is within 2 MCSE.
+                    "phrase_alternative": phrase_within_error(m, 2.0 * error),
                 }
             )
         table = pd.DataFrame(rows).set_index("scenario")
         table.attrs["prob"] = prob
         return table
+
+    def _mean_mcse(self) -> dict[str, float]:
+        """Monte Carlo standard error of each scenario's horizon mean (0 in exact mode)."""
+        if self.mode == "exact" or self.n_draws < 4:
+            return {}
+        import arviz_stats
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            error = arviz_stats.mcse(self.horizon, sample_dims=list(SAMPLE_DIMS), method="mean")
+        values = np.nan_to_num(error.to_numpy(), nan=0.0, posinf=0.0)
+        return dict(zip(map(str, error["scenario"].values), map(float, values), strict=True))
 
     def _confidence(self, width: float) -> str:
         # Analytic confidence is separate from likelihood (ICD 203): it says how
@@ -253,8 +317,13 @@ class Forecast:
         Path
             The file written.
         """
+        from syriaforecast._forecast_file import CHECKSUM_ATTR, content_checksum
+
         path = Path(path)
         tree = self.to_datatree()
+        # Format 2: a checksum over every array and attribute, verified by load_forecast.
+        tree.attrs["format_version"] = FORMAT_VERSION
+        tree.attrs[CHECKSUM_ATTR] = content_checksum(tree)
         with atomic_path(path) as tmp:
             tree.to_netcdf(tmp, engine="h5netcdf")
         return path
@@ -281,20 +350,22 @@ def _diagnostics(
     divergences = int(np.sum(run.sample_stats.get("diverging", np.zeros(1))))
     if run.mode == "exact":
         return xr.Dataset(attrs={"divergences": 0, "mode": "exact"})
-    import arviz_stats
+    from syriaforecast.engine import diagnostics as batched
 
     out = {}
     for name, values in (("horizon", horizon), ("filtered", filtered), ("smoothed", smoothed)):
         # A probability stuck at one value (e.g. 1.0 for a single scenario) has
         # no Monte Carlo error; ESS and R-hat are undefined there, not failures.
         constant = (values.max(SAMPLE_DIMS) - values.min(SAMPLE_DIMS)) < 1e-12
+        # ArviZ's estimators, batched over every probability (engine.diagnostics).
+        array = np.asarray(values.transpose(*SAMPLE_DIMS, ...).values, dtype=float)
+        flat = array.reshape(array.shape[0], array.shape[1], -1)
+        template = values.isel(chain=0, draw=0, drop=True)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            out[f"{name}_rhat"] = arviz_stats.rhat(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
-            out[f"{name}_ess_bulk"] = arviz_stats.ess(values, sample_dims=list(SAMPLE_DIMS)).where(~constant)
-            out[f"{name}_ess_tail"] = arviz_stats.ess(
-                values, sample_dims=list(SAMPLE_DIMS), method="tail"
-            ).where(~constant)
+            summary = batched.convergence_summary(flat)
+        for key, result in zip(("rhat", "ess_bulk", "ess_tail"), summary, strict=True):
+            out[f"{name}_{key}"] = template.copy(data=result.reshape(template.shape)).where(~constant)
     return xr.Dataset(out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN})
 
 
@@ -313,6 +384,53 @@ def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
         if ess < ESS_MIN:
             failures.append(f"{name} probabilities: min ESS_bulk {ess:.0f} < {ESS_MIN}")
     return failures
+
+
+#: Between-chain spread of a horizon probability's chain means that signals chains stuck apart.
+CHAIN_SPREAD = 0.05
+
+
+def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
+    """What a failed convergence check means for the reader, and what to do about it.
+
+    Parameters
+    ----------
+    diagnostics : xarray.Dataset
+        A forecast's diagnostics (R-hat, ESS, divergences).
+    horizon : xarray.DataArray (chain, draw, scenario)
+        The horizon probabilities, whose chain means show whether chains disagree.
+
+    Returns
+    -------
+    str
+        ``""`` when every check passes.
+    """
+    failures = _diagnostic_failures(diagnostics)
+    if not failures:
+        return ""
+    advice = []
+    chain_means = horizon.mean("draw")
+    spread = float((chain_means.max("chain") - chain_means.min("chain")).max())
+    if spread > CHAIN_SPREAD:
+        advice.append(
+            f"The chains disagree: their horizon probabilities differ by up to {spread:.2f}. The "
+            "reports support more than one reading and the sampler did not move freely between "
+            "them, so the means depend on how many chains settled on each. Run again with more "
+            "chains and draws (chains=8, draws=3000; CLI: --chains 8 --draws 3000) and compare "
+            "two seeds; if they still differ, quote the range rather than one number, and look for "
+            "reports that contradict each other (the influence table)."
+        )
+    elif any("ESS" in f for f in failures) or any("R-hat" in f for f in failures):
+        advice.append(
+            "Too few effective draws: the probabilities are about right, but their second "
+            "decimal is Monte Carlo noise. Run again with more draws (draws=3000; CLI: --draws 3000)."
+        )
+    if int(diagnostics.attrs.get("divergences", 0)):
+        advice.append(
+            "The sampler hit divergent transitions: raise target_accept to 0.95, and check the "
+            "model for elicitations that contradict the evidence."
+        )
+    return "Not converged (" + "; ".join(failures) + "). " + " ".join(advice)
 
 
 def _as_date(value: dt.date | str | pd.Timestamp, what: str) -> dt.date:
@@ -354,8 +472,9 @@ def forecast(
     chains: int = 4,
     seed: int | None = None,
     exact: bool | None = None,
-    target_accept: float = 0.9,
+    target_accept: float = DEFAULT_TARGET_ACCEPT,
     progress: bool = False,
+    previous: Forecast | str | Path | None = None,
 ) -> Forecast:
     """Forecast the scenarios of a model from its evidence.
 
@@ -370,7 +489,8 @@ def forecast(
         ``published`` column, which defaults to ``date``). Defaults to the
         latest publication date (the model's start when there are no reports).
     draws, tune : int, optional
-        Posterior draws and tuning steps per chain (default 1000 each; the
+        Posterior draws and tuning steps per chain (default 2000 and 500, chosen
+        by measurement: see :data:`~syriaforecast.engine.run.DEFAULT_DRAWS`; the
         environment variables ``SYRIAFORECAST_DRAWS`` / ``SYRIAFORECAST_TUNE``
         change the default, e.g. to run notebooks quickly).
     chains : int
@@ -382,9 +502,18 @@ def forecast(
         Take the model file as exact (no sampling; fixed Bayes net / HMM).
         Defaults to True exactly when the model's ``elicitation_error`` is 0.
     target_accept : float
-        NUTS target acceptance rate.
+        NUTS target acceptance rate (default 0.8).
     progress : bool
         Show the sampler's progress bar.
+    previous : Forecast or path, optional
+        The last forecast of the same model. When the evidence only adds reports
+        to its evidence (or moves the as-of date forward), its draws are
+        reweighted by Pareto-smoothed importance sampling, kept only when Pareto
+        k <= 0.7 and the diagnostics pass; otherwise the model is refitted,
+        starting from its draws. ``attrs["update_path"]`` says which
+        (``"psis"``, ``"refit"`` or ``"fit"``), with ``update_reason``,
+        ``update_pareto_k`` and ``update_ess`` (also in the saved file). So
+        ``fc = forecast(model, evidence, previous=fc)`` can run in a loop.
 
     Returns
     -------
@@ -396,6 +525,10 @@ def forecast(
         When a reported probability has R-hat > 1.01 or ESS_bulk < 400, or the
         sampler diverged; the message says which and what to try.
     """
+    from syriaforecast._checks import check_sampler_options
+
+    # Before any work: every numeric option in range (OptionError lists all that are not).
+    check_sampler_options(draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
     model, evidence = _resolve_inputs(model, evidence)
     if as_of is None:
         as_of_date = evidence.last_published or model.first_period.start_time.date()
@@ -409,27 +542,34 @@ def forecast(
     evidence = evidence.up_to(as_of_date)
     if exact is None:
         exact = model.elicitation_error == 0
+    elif not exact and model.elicitation_error == 0:
+        from syriaforecast.errors import OptionError
+
+        raise OptionError(
+            f"exact=False with model {model.id!r}: its elicitation_error is 0, so the elicitations are "
+            "exact and there is nothing to sample; use exact=True (the default for this model) or give "
+            "the model an elicitation_error > 0"
+        )
     if seed is None:
         seed = secrets.randbits(31)
     settings = SamplerSettings(
-        draws=draws if draws is not None else _env_int("SYRIAFORECAST_DRAWS", 1000),
-        tune=tune if tune is not None else _env_int("SYRIAFORECAST_TUNE", 1000),
+        draws=draws if draws is not None else _env_int("SYRIAFORECAST_DRAWS", DEFAULT_DRAWS),
+        tune=tune if tune is not None else _env_int("SYRIAFORECAST_TUNE", DEFAULT_TUNE),
         chains=chains,
         target_accept=target_accept,
         seed=int(seed),
     )
-    run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
-    result = _assemble(model, evidence, as_of_date, run, settings)
-    failures = _diagnostic_failures(result.diagnostics) if run.mode != "exact" else []
-    if failures:
-        warnings.warn(
-            "sampler diagnostics failed: "
-            + "; ".join(failures)
-            + ". Try more draws and tuning (draws=2000, tune=1000), a higher target_accept "
-            "(0.95), or check the model for elicitations that contradict the evidence.",
-            ConvergenceWarning,
-            stacklevel=2,
+    check_sampler_options(draws=settings.draws, tune=settings.tune)  # defaults from the environment
+    if previous is not None:
+        result = update(
+            model, evidence, as_of_date, previous, exact=exact, settings=settings, progress=progress
         )
+    else:
+        run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
+        result = _assemble(model, evidence, as_of_date, run, settings)
+    advice = result.convergence_advice()
+    if advice:
+        warnings.warn(advice, ConvergenceWarning, stacklevel=2)
     return result
 
 
@@ -492,7 +632,7 @@ def _assemble(
         "n_scenarios": S,
     }
     attrs |= {f"sampler_{k}": v for k, v in settings.as_attrs().items()}
-    attrs |= {f"version_{k}": v for k, v in _versions().items()}
+    attrs |= {f"version_{k}": v for k, v in dict(_versions()).items()}
     attrs |= {f"time_{k}": float(v) for k, v in run.timings.items()}
     return Forecast(
         model,
@@ -524,8 +664,13 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
 
 
 # --------------------------------------------------------------------------- loading
-def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None = None) -> Forecast:
-    """Reopen a saved forecast; the numbers are identical to the ones saved.
+def load_forecast(
+    path: str | Path,
+    *,
+    model: ScenarioModel | str | Path | None = None,
+    max_bytes: int | None = None,
+) -> Forecast:
+    """Reopen a saved forecast, verified; the numbers are identical to the ones saved.
 
     Parameters
     ----------
@@ -534,79 +679,172 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
     model : ScenarioModel or path, optional
         If given, the saved forecast must have been made with this model
         (same content); otherwise :class:`ForecastFileError` says how they differ.
+    max_bytes : int, optional
+        Refuse files larger than this (default: ``SYRIAFORECAST_MAX_FORECAST_BYTES``, 1 GiB).
 
     Raises
     ------
     ForecastFileError
-        The file is not a saved forecast, is from an unsupported format version,
-        or its contents do not match their recorded hashes.
+        The file is not a regular readable file within the size cap, not a
+        saved forecast, from an unknown format version, or fails a check: its
+        checksum, the embedded model or evidence against their sha256, the
+        known attributes, or its probabilities (each in [0, 1], each
+        distribution summing to 1). The message says what is wrong.
+
+    Warns
+    -----
+    ForecastFileWarning
+        The file predates checksums (format 1): it is loaded after every other
+        check, but its draws cannot be verified; save it again to add one.
     """
+    from syriaforecast import _forecast_file as ff
+    from syriaforecast._files import FileRefusedError, read_bounded
+
     path = Path(path)
     try:
-        with xr.open_datatree(path, engine="h5netcdf") as handle:
-            tree = handle.load()
-    except FileNotFoundError:
-        raise ForecastFileError(f"{path}: no such file") from None
-    except Exception as exc:  # h5py/netCDF raise many types on corrupt input
-        raise ForecastFileError(
-            f"{path}: not a readable netCDF forecast ({type(exc).__name__}: {exc})"
-        ) from None
+        raw = read_bounded(path, "forecast", FileRefusedError, max_bytes=max_bytes)
+    except FileRefusedError as exc:
+        if isinstance(exc.problem.allowed, str) and "No such file" in exc.problem.allowed:
+            raise ForecastFileError(f"{path}: no such file") from None
+        raise ForecastFileError(str(exc.problem)) from None
+    with ff.quiet_h5netcdf_cleanup():
+        try:
+            with xr.open_datatree(io.BytesIO(raw), engine="h5netcdf") as handle:
+                tree = handle.load()
+        except Exception as exc:  # h5py/netCDF raise many types on corrupt input
+            message = f"not a readable netCDF forecast ({type(exc).__name__}: {exc})"
+            del exc
+            gc.collect()  # finalise the half-opened file while its echo is silenced
+        else:
+            message = ""
+    if message:
+        raise ff.refuse(path, message)
+    try:
+        return _checked_forecast(path, tree, model)
+    except ForecastFileError:
+        raise
+    except Exception as exc:  # a corruption no named check caught still ends as ForecastFileError
+        raise ff.refuse(path, f"corrupt saved forecast ({type(exc).__name__}: {exc})") from None
+
+
+def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str | Path | None) -> Forecast:
+    from syriaforecast import _forecast_file as ff
+    from syriaforecast.engine.run import asof_periods
+    from syriaforecast.errors import ForecastFileWarning
+    from syriaforecast.spec.evidence import _hash_table
+
     attrs = {str(k): v for k, v in tree.attrs.items()}
     required = {
         "format_version",
         "model_toml",
         "evidence_csv",
+        "evidence_sha256",
         "as_of",
         "mode",
         "model_content_sha256",
     }
     missing = sorted(required - set(attrs))
     if missing:
-        raise ForecastFileError(
-            f"{path}: not a syriaforecast forecast (missing attributes {', '.join(missing)})"
+        raise ff.refuse(path, f"not a syriaforecast forecast (missing attributes {', '.join(missing)})")
+    saved_version = ff._int(attrs["format_version"])
+    if saved_version is None or saved_version < 1:
+        raise ff.refuse(
+            path, f"attribute format_version = {attrs['format_version']!r}: expected 1..{FORMAT_VERSION}"
         )
-    saved_version = int(attrs["format_version"])
     if saved_version > FORMAT_VERSION:
-        raise ForecastFileError(
-            f"{path}: saved with forecast format {saved_version}, newer than this library reads "
+        raise ff.refuse(
+            path,
+            f"saved with forecast format {saved_version}, newer than this library reads "
             f"({FORMAT_VERSION}); upgrade syriaforecast "
-            f"(saved by version {attrs.get('version_syriaforecast')})"
+            f"(saved by version {attrs.get('version_syriaforecast')})",
         )
-    toml = str(attrs["model_toml"])
-    if hashlib.sha256(toml.encode()).hexdigest() != attrs["model_content_sha256"]:
-        raise ForecastFileError(
-            f"{path}: the stored model does not match its recorded sha256 (file altered?)"
-        )
+    if saved_version >= 2:
+        stored = attrs.get(ff.CHECKSUM_ATTR)
+        if not isinstance(stored, str):
+            raise ff.refuse(
+                path, f"format {saved_version} but no {ff.CHECKSUM_ATTR} attribute (file altered?)"
+            )
+        actual = ff.content_checksum(tree)
+        if actual != stored:
+            raise ff.refuse(
+                path,
+                f"content does not match its checksum ({ff.CHECKSUM_ATTR} {stored[:12]}..., "
+                f"contents hash to {actual[:12]}...): the file was altered or damaged after saving",
+            )
+    toml, csv_text = attrs["model_toml"], attrs["evidence_csv"]
+    if not isinstance(toml, str) or not isinstance(csv_text, str):
+        raise ff.refuse(path, "attributes model_toml and evidence_csv must be text")
+    if hashlib.sha256(toml.encode("utf-8", "surrogatepass")).hexdigest() != attrs["model_content_sha256"]:
+        raise ff.refuse(path, "the stored model does not match its recorded sha256 (file altered?)")
     try:
         saved_model = parse_model(toml, source=f"{path} (stored model)")
         evidence = load_evidence(
-            pd.read_csv(_text_io(str(attrs["evidence_csv"])), dtype=str, keep_default_na=False),
-            saved_model,
+            pd.read_csv(_text_io(csv_text), dtype=str, keep_default_na=False), saved_model
         )
     except SyriaforecastError as exc:
-        raise ForecastFileError(f"{path}: stored model or evidence is invalid: {exc}") from None
+        raise ff.refuse(path, f"stored model or evidence is invalid: {exc}") from None
+    if _hash_table(evidence.to_dataframe()) != attrs["evidence_sha256"]:
+        raise ff.refuse(
+            path,
+            f"the stored evidence ({len(evidence)} reports) does not match its recorded evidence_sha256 "
+            f"{str(attrs['evidence_sha256'])[:12]}... (reports added, removed or edited?)",
+        )
     if model is not None:
         given = model if isinstance(model, ScenarioModel) else load_model(model)
         if given.to_toml() != toml:
-            raise ForecastFileError(
-                f"{path}: saved with a different model than {given.path or given.id!r} "
-                f"(saved model sha256 {attrs.get('model_sha256', '')[:12]}, given {given.sha256[:12]})"
+            raise ff.refuse(
+                path,
+                f"saved with a different model than {given.path or given.id!r} "
+                f"(saved model sha256 {str(attrs.get('model_sha256', ''))[:12]}, given {given.sha256[:12]})",
             )
     for group in ("filtered", "smoothed", "horizon", "posterior", "sample_stats", "diagnostics"):
         if group not in tree.children:
-            raise ForecastFileError(f"{path}: missing group {group!r}")
+            raise ff.refuse(path, f"missing group {group!r}")
+    problems = ff.attr_problems(attrs, saved_model, None)
+    as_of = dt.date.fromisoformat(str(attrs["as_of"])) if not problems else None
+    arrays: dict[str, xr.DataArray] = {}
+    for name in ff.PROBABILITY_GROUPS:
+        data = tree[name].to_dataset()
+        if "probability" not in data:
+            problems.append(f"group {name!r} has no variable 'probability'")
+            continue
+        arrays[name] = data["probability"].rename(name)
+        problems += ff.probability_problems(name, arrays[name], list(saved_model.scenario_ids))
+    if as_of is not None and not problems:
+        n = asof_periods(saved_model, as_of)
+        labels = saved_model.period_labels(n_chain_periods(saved_model))[:n]
+        for name in ("filtered", "smoothed"):
+            got = [str(t) for t in arrays[name]["time"].values]
+            if got != labels:
+                problems.append(f"{name}: periods {got[:3]}... ({len(got)}), expected {n} periods to {as_of}")
+        shapes = {name: (a.sizes["chain"], a.sizes["draw"]) for name, a in arrays.items()}
+        if len(set(shapes.values())) != 1:
+            problems.append(f"chains and draws differ between groups: {shapes}")
+        if attrs["mode"] == "exact" and shapes["horizon"] != (1, 1):
+            problems.append(f"mode exact has one draw, found chains x draws {shapes['horizon']}")
+    if problems:
+        raise ff.refuse(path, "saved forecast fails its checks:\n  - " + "\n  - ".join(problems))
+    if saved_version < 2:
+        warnings.warn(
+            f"{path}: saved in forecast format {saved_version}, before checksums: the probabilities, "
+            "model and evidence were checked, but the draws cannot be verified; save it again "
+            "(load_forecast(path).save(path)) to add a checksum",
+            ForecastFileWarning,
+            stacklevel=3,
+        )
 
     def dataset(name: str) -> xr.Dataset:
         return tree[name].to_dataset()
 
+    assert as_of is not None
     return Forecast(
         model=saved_model,
         evidence=evidence,
-        as_of=dt.date.fromisoformat(str(attrs["as_of"])),
+        as_of=as_of,
         mode=str(attrs["mode"]),
-        filtered=dataset("filtered")["probability"].rename("filtered"),
-        smoothed=dataset("smoothed")["probability"].rename("smoothed"),
-        horizon=dataset("horizon")["probability"].rename("horizon"),
+        filtered=arrays["filtered"],
+        smoothed=arrays["smoothed"],
+        horizon=arrays["horizon"],
         posterior=dataset("posterior"),
         sample_stats=dataset("sample_stats"),
         diagnostics=dataset("diagnostics"),
@@ -615,8 +853,6 @@ def load_forecast(path: str | Path, *, model: ScenarioModel | str | Path | None 
 
 
 def _text_io(text: str) -> Any:
-    import io
-
     return io.StringIO(text)
 
 
@@ -630,3 +866,237 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
     """
     n_draws = result.horizon.sizes["chain"] * result.horizon.sizes["draw"]
     return posterior_parameters(result.model, result.posterior, n_draws, max_draws=max_draws)
+
+
+# --- Updating from the previous forecast (previous=) ---
+# Updating a forecast from the previous one: ``forecast(model, evidence, previous=fc)``.
+#
+# When the new evidence only adds reports to the previous forecast's (or moves the
+# as-of date forward), the posterior changes only through the added reports'
+# likelihood, so the previous draws are reweighted to it by Pareto-smoothed
+# importance sampling (:mod:`syriaforecast.engine.psis`). The reweighting is kept
+# only when it can be trusted: Pareto ``k <= 0.7``, the previous fit passed its
+# convergence check, and every reported probability keeps an effective sample
+# size of at least 400 after weighting. Otherwise the model is refitted, with the
+# chains started from the previous draws and the step size adaptation from the
+# previous fit's step size, so a shorter tuning phase suffices.
+#
+# The path taken is recorded in the forecast's attributes (and so in the saved
+# file): ``update_path`` is ``"psis"`` (previous draws reweighted),
+# ``"refit"`` (sampled again, warm-started) or ``"fit"`` (sampled from scratch:
+# nothing could be reused), with ``update_reason`` in words, ``update_pareto_k``
+# (for a refit: the ``k`` that ruled the reweighting out; NaN when none was
+# computed) and ``update_ess`` (the weights' effective sample size).
+#
+# A reweighted forecast's draws are the previous draws resampled in proportion to
+# their weights (systematic resampling), so every downstream computation (means,
+# intervals, what-ifs) reads it as any other forecast. Its diagnostics are those
+# of the previous draws under the new evidence (R-hat across the previous
+# chains), with every ESS scaled by the weights' efficiency ``ESS_IS / D``.
+
+__all__ = ["UPDATE_PATHS", "WARM_TUNE", "update"]
+
+#: The ways a forecast with ``previous=`` can be made (recorded as ``update_path``).
+UPDATE_PATHS = ("psis", "refit", "fit")
+#: Tuning steps of a refit started from the previous posterior (at most the requested tuning).
+WARM_TUNE = 400
+
+
+def _record(result: Forecast, path: str, reason: str, k: float = np.nan, ess: float = np.nan) -> Forecast:
+    result.attrs |= {
+        "update_path": path,
+        "update_reason": reason,
+        "update_pareto_k": float(k),
+        "update_ess": float(ess),
+    }
+    return result
+
+
+def _fit(
+    model: ScenarioModel,
+    evidence: Evidence,
+    as_of: dt.date,
+    settings: SamplerSettings,
+    progress: bool,
+    **warm: Any,
+) -> Forecast:
+    run = run_engine(model, evidence, as_of, exact=False, settings=settings, progress=progress, **warm)
+    return _assemble(model, evidence, as_of, run, settings)
+
+
+def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
+    """Why the previous forecast's draws cannot even start the chains (None: they can)."""
+    if previous.mode != "hierarchical":
+        return f"the previous forecast is in {previous.mode} mode (no posterior draws to reuse)"
+    if previous.model.to_toml() != model.to_toml():
+        return "the model differs from the previous forecast's"
+    return None
+
+
+def _not_extension(previous: Forecast, evidence: Evidence, as_of: dt.date) -> str | None:
+    """Why the new information is not the previous one plus reports (None: it is)."""
+    if as_of < previous.as_of:
+        return f"the as-of date {as_of} is before the previous forecast's ({previous.as_of})"
+    if evidence.up_to(previous.as_of).to_csv_text() != previous.evidence.to_csv_text():
+        return (
+            f"the reports dated on or before the previous as-of date ({previous.as_of}) "
+            "differ from the previous forecast's (changed or removed reports)"
+        )
+    return None
+
+
+def _resampled(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    chains, draws = values.shape[:2]
+    flat = values.reshape((chains * draws, *values.shape[2:]))
+    return flat[index].reshape(values.shape)
+
+
+def _reweighted(
+    model: ScenarioModel,
+    evidence: Evidence,
+    as_of: dt.date,
+    previous: Forecast,
+    settings: SamplerSettings,
+) -> tuple[Forecast | None, str, float, float]:
+    """The previous draws reweighted to the new evidence, or None with the reason it was refused."""
+    arrays = build_model_arrays(model)
+    n_periods = n_chain_periods(model)
+    params = forecast_parameters(previous)
+    chains, draws = int(previous.horizon.sizes["chain"]), int(previous.horizon.sizes["draw"])
+    D = chains * draws
+    old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
+    new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
+    chain = chain_posterior(chain_terms_for_draws(model, new, params, arrays=arrays))
+    log_ratio = chain.log_likelihood - log_old
+
+    run = EngineRun(
+        "hierarchical",
+        asof_periods(model, as_of),
+        n_periods - 1,
+        chain,
+        chains,
+        draws,
+        parameters={
+            name: np.asarray(previous.posterior[name])
+            for name in PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
+            if name in previous.posterior
+        },
+        sample_stats={str(name): np.asarray(previous.sample_stats[name]) for name in previous.sample_stats},
+    )
+    unweighted = _assemble(model, evidence, as_of, run, settings)
+    if not np.all(np.isfinite(log_ratio)):
+        return None, "the new reports are impossible under some previous draws", np.inf, np.nan
+    if np.ptp(log_ratio) == 0.0:
+        # Nothing new to weigh: the posterior over parameters is the previous one.
+        reason = "no new reports since the previous forecast: its draws are reused as they are"
+        return unweighted, reason, np.nan, float(D)
+    r_eff = relative_efficiency(log_ratio, chains, draws)
+    weights, k = psis_weights(log_ratio, r_eff=r_eff)
+    if weights is None:
+        return None, "the importance ratios could not be Pareto-smoothed", k, np.nan
+    ess = kish_ess(weights, r_eff=r_eff)
+    if k > K_THRESHOLD:
+        return None, f"Pareto k {k:.2f} > {K_THRESHOLD}: the new reports move the posterior too far", k, ess
+    efficiency = min(1.0, ess / D)
+    diagnostics = unweighted.diagnostics.copy()
+    for name in list(diagnostics.data_vars):
+        if "_ess_" in str(name):
+            diagnostics[name] = diagnostics[name] * efficiency
+    index = systematic_resample(weights, D, np.random.default_rng(settings.seed))
+
+    def resample(array: xr.DataArray) -> xr.DataArray:
+        return array.copy(data=_resampled(np.asarray(array.values), index))
+
+    result = dataclasses.replace(
+        unweighted,
+        filtered=resample(unweighted.filtered),
+        smoothed=resample(unweighted.smoothed),
+        horizon=resample(unweighted.horizon),
+        posterior=unweighted.posterior.map(resample),
+        sample_stats=unweighted.sample_stats.map(resample),
+        diagnostics=diagnostics,
+        attrs=dict(unweighted.attrs),
+    )
+    failures = _diagnostic_failures(diagnostics)
+    if failures:
+        return None, f"after reweighting (Pareto k {k:.2f}): " + "; ".join(failures), k, ess
+    return result, f"previous draws reweighted by PSIS (Pareto k {k:.2f} <= {K_THRESHOLD})", k, ess
+
+
+def _previous_settings(previous: Forecast, seed: int | None) -> SamplerSettings:
+    attrs = previous.attrs
+    return SamplerSettings(
+        draws=int(attrs.get("sampler_draws", previous.horizon.sizes["draw"])),
+        tune=int(attrs.get("sampler_tune", 0)),
+        chains=int(attrs.get("sampler_chains", previous.horizon.sizes["chain"])),
+        target_accept=float(attrs.get("sampler_target_accept", 0.8)),
+        seed=seed,
+    )
+
+
+def update(
+    model: ScenarioModel,
+    evidence: Evidence,
+    as_of: dt.date,
+    previous: Forecast | str | Path,
+    *,
+    exact: bool,
+    settings: SamplerSettings,
+    progress: bool = False,
+) -> Forecast:
+    """A forecast that reuses ``previous`` where that is sound (see the module docstring).
+
+    Parameters
+    ----------
+    model, evidence, as_of
+        What to forecast (``evidence`` already cut at ``as_of``).
+    previous : Forecast or path
+        The last forecast of the same model (a path is loaded with
+        :func:`~syriaforecast.load_forecast`).
+    exact : bool
+        Exact mode: nothing is sampled, so nothing is reused.
+    settings : SamplerSettings
+        Settings of a fit; a warm refit tunes for at most :data:`WARM_TUNE` steps.
+    progress : bool
+        Show the sampler's progress bar.
+
+    Returns
+    -------
+    Forecast
+        With ``update_path``, ``update_reason``, ``update_pareto_k`` and
+        ``update_ess`` in its attributes.
+    """
+    if not isinstance(previous, Forecast):
+        if not isinstance(previous, str | Path):
+            raise SyriaforecastError(
+                f"previous: got {type(previous).__name__}; expected a Forecast or the path of a saved one"
+            )
+        previous = load_forecast(previous)
+    start = time.perf_counter()
+    if exact:
+        run = run_engine(model, evidence, as_of, exact=True, settings=settings)
+        result = _assemble(model, evidence, as_of, run, settings)
+        return _record(result, "fit", "exact mode samples nothing, so there is nothing to reuse")
+    why_not = _not_reusable(previous, model)
+    if why_not is not None:
+        return _record(_fit(model, evidence, as_of, settings, progress), "fit", why_not)
+
+    k, ess = np.nan, np.nan
+    why_not = _not_extension(previous, evidence, as_of)
+    if why_not is None:
+        reweighted, reason, k, ess = _reweighted(
+            model, evidence, as_of, previous, _previous_settings(previous, settings.seed)
+        )
+        if reweighted is not None:
+            reweighted.attrs["time_reweight"] = time.perf_counter() - start
+            return _record(reweighted, "psis", reason, k, ess)
+        why_not = reason
+
+    params = forecast_parameters(previous)
+    init_points = pack_draws(build_model_arrays(model), params)
+    step = previous.sample_stats.get("step_size")
+    initial_step = float(np.median(np.asarray(step)[:, -1])) if step is not None else None
+    warm = dataclasses.replace(settings, tune=min(settings.tune, WARM_TUNE))
+    result = _fit(model, evidence, as_of, warm, progress, init_points=init_points, initial_step=initial_step)
+    return _record(result, "refit", f"refitted from the previous draws: {why_not}", k, ess)

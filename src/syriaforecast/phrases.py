@@ -8,6 +8,7 @@ number; see :func:`band_logit_prior`.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ __all__ = [
     "elicited_logit",
     "parse_phrase",
     "phrase_for",
+    "phrase_within_error",
     "shift_band",
 ]
 
@@ -87,6 +89,45 @@ def band_of(probability: float) -> Band:
 def phrase_for(probability: float) -> str:
     """ICD 203 phrase for a probability, e.g. ``phrase_for(0.7) == "likely"``."""
     return band_of(probability).phrase
+
+
+def phrase_within_error(probability: float, error: float) -> str:
+    """The neighbouring phrase a probability could equally get, given its error; ``""`` if none.
+
+    A Monte Carlo estimate of a probability is only known to within its error:
+    when a band edge lies within ``error`` of the estimate, another run of the
+    sampler may land on the other side of the edge and print the other phrase.
+    An honest headline then names both.
+
+    Parameters
+    ----------
+    probability : float
+        The estimate (a posterior mean).
+    error : float
+        How far the estimate may be off, e.g. twice its Monte Carlo standard
+        error; ``0`` (exact mode) never finds an alternative.
+
+    Returns
+    -------
+    str
+        The phrase of the band across the nearest edge within ``error``, or ``""``.
+
+    Examples
+    --------
+    >>> phrase_within_error(0.546, 0.018)
+    'likely'
+    >>> phrase_within_error(0.70, 0.018)
+    ''
+    """
+    if not error > 0:
+        return ""
+    band = band_of(probability)
+    index = BANDS.index(band)
+    below = probability - band.low if index > 0 else math.inf
+    above = band.high - probability if index < len(BANDS) - 1 else math.inf
+    if min(below, above) > error:
+        return ""
+    return BANDS[index - 1].phrase if below <= above else BANDS[index + 1].phrase
 
 
 def shift_band(band: Band, steps: int) -> Band:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syriaforecast._files import read_bounded
 from syriaforecast.errors import Problem, SyriaforecastError, ValidationError
 from syriaforecast.spec.evidence import Evidence, load_evidence
 from syriaforecast.spec.model import ScenarioModel, load_model
@@ -188,7 +189,8 @@ def read_outcome(path: str | Path, model: ScenarioModel) -> tuple[str, dt.date, 
 def _read_outcome(path: Path, model: ScenarioModel) -> tuple[str, dt.date, str]:
     name = str(path)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        raw = read_bounded(path, "outcome", lambda problem: CaseFileError([problem]))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise CaseFileError([Problem(name, "", "encoding", "(not UTF-8)", "a UTF-8 TOML file")]) from None
     except tomllib.TOMLDecodeError as exc:

@@ -26,6 +26,7 @@ import xarray as xr
 from rich.console import Console
 from rich.table import Table
 
+from syriaforecast._render import plain_text_figures, styled
 from syriaforecast.bundled import bundled_path
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
@@ -87,7 +88,9 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
         On bad input (the caller prints it and exits with status 2).
     """
     from syriaforecast.backtest.replay import backtest
+    from syriaforecast.cli_checks import check_backtest_args
 
+    check_backtest_args(args)  # numeric options and --out: before any work
     if args.seed is None or args.seed < 0:
         raise SyriaforecastError(f"--seed = {args.seed}: expected a whole number >= 0")
     cases_arg: Path | None = args.cases
@@ -131,13 +134,21 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
             chains=_option(args, "chains", 4),
             seed=args.seed,
             executor=executor,
-            progress=errors.is_terminal,
+            progress=errors.is_terminal and not _option(args, "quiet", False),
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
-            errors.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+            errors.print(styled(("warning:", "yellow"), f" {warning.message}"), soft_wrap=True)
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if result.attrs.get("exact_cases"):
+        errors.print(
+            styled(
+                ("note:", "cyan"),
+                f" elicitation_error = 0, so replayed in exact mode: {result.attrs['exact_cases']}",
+            ),
+            soft_wrap=True,
+        )
     written = write_outputs(result, args.out) if args.out is not None else []
     if args.json:
         print(json.dumps(backtest_json(result), indent=2))
@@ -272,12 +283,21 @@ def write_outputs(result: xr.Dataset, out: Path) -> list[Path]:
     list of Path
         The files written.
     """
+    from syriaforecast._outdir import staged_folder
+
+    # Written whole to a temporary sibling folder, then swapped in (see syriaforecast._outdir).
+
+    final = Path(out)
+    with staged_folder(final) as stage:
+        written = _write_set(result, stage)
+    return [final / path.relative_to(stage) for path in written]
+
+
+def _write_set(result: xr.Dataset, out: Path) -> list[Path]:
     from syriaforecast._io import atomic_path
     from syriaforecast.backtest.plots import plot_outcome_probability, plot_reliability, plot_scores_by_lead
     from syriaforecast.backtest.replay import score_table, scores_by_lead
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     target = out / "backtest.nc"
     with atomic_path(target) as tmp:
@@ -293,14 +313,15 @@ def write_outputs(result: xr.Dataset, out: Path) -> list[Path]:
     with atomic_path(out / "backtest.json") as tmp:
         tmp.write_text(json.dumps(backtest_json(result), indent=2))
     written.append(out / "backtest.json")
-    for name, figure in (
-        ("reliability.png", plot_reliability(result)),
-        ("scores_by_lead.png", plot_scores_by_lead(result)),
-        ("outcome_probability.png", plot_outcome_probability(result)),
-    ):
-        with atomic_path(out / name) as tmp:
-            figure.savefig(tmp, dpi=120, format="png")
-        written.append(out / name)
+    with plain_text_figures():  # case and scenario names are user text, not mathtext
+        for name, figure in (
+            ("reliability.png", plot_reliability(result)),
+            ("scores_by_lead.png", plot_scores_by_lead(result)),
+            ("outcome_probability.png", plot_outcome_probability(result)),
+        ):
+            with atomic_path(out / name) as tmp:
+                figure.savefig(tmp, dpi=120, format="png")
+            written.append(out / name)
     return written
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from syriaforecast._render import plain_text
 from syriaforecast.backtest.replay import reliability, scores_by_lead
 
 __all__ = ["plot_outcome_probability", "plot_reliability", "plot_scores_by_lead", "plot_track_record"]
@@ -29,6 +30,7 @@ def _period_word(result: xr.Dataset) -> str:
     return "periods" if period == "mixed" else f"{period}s"
 
 
+@plain_text
 def plot_reliability(
     result: xr.Dataset,
     *,
@@ -140,6 +142,7 @@ def plot_reliability(
     return fig
 
 
+@plain_text
 def plot_scores_by_lead(
     result: xr.Dataset,
     *,
@@ -204,6 +207,7 @@ def plot_scores_by_lead(
     return fig
 
 
+@plain_text
 def plot_outcome_probability(result: xr.Dataset, *, max_cases: int = 12) -> Figure:
     """Probability each case's forecast gave to the outcome that happened, cutoff by cutoff.
 

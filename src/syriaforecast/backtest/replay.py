@@ -63,6 +63,7 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast.backtest.cases import Case, collect_cases
+from syriaforecast.engine.psis import K_THRESHOLD, psis_weights, relative_efficiency
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = [
@@ -78,8 +79,6 @@ __all__ = [
 ]
 
 METHODS = ("hierarchical", "exact")
-#: Pareto k above which PSIS is unreliable and the model is refitted (Vehtari et al. 2024).
-K_THRESHOLD = 0.7
 
 # The engine's compiled samplers and caches are per process and not designed for
 # concurrent use, so threads of one process (a Dask worker with several threads)
@@ -191,54 +190,6 @@ def _mcse_and_ess(horizon: np.ndarray) -> tuple[np.ndarray, float]:
     return mcse, ess_min
 
 
-def _relative_efficiency(log_ratio: np.ndarray, chains: int, draws: int) -> float:
-    """Relative ESS of the importance ratios over the MCMC draws (as ``loo`` computes ``r_eff``)."""
-    from arviz_stats.base import array_stats
-
-    ratios = np.exp(log_ratio - log_ratio.max()).reshape(chains, draws)
-    if chains * draws < 8 or np.ptp(ratios) == 0:
-        return 1.0
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ess = float(array_stats.ess(ratios, chain_axis=0, draw_axis=1, method="mean"))
-    if not math.isfinite(ess) or ess <= 0:
-        return 1.0
-    return min(1.0, ess / (chains * draws))
-
-
-def psis_weights(log_ratio: np.ndarray, *, r_eff: float = 1.0) -> tuple[np.ndarray | None, float]:
-    """Pareto-smoothed, normalised importance weights and their Pareto ``k``.
-
-    Parameters
-    ----------
-    log_ratio : ndarray (D,)
-        Log importance ratios ``log p(E_new | theta_d) - log p(E_old | theta_d)``.
-    r_eff : float
-        Relative efficiency of the draws (1 for independent draws).
-
-    Returns
-    -------
-    (weights, k)
-        Weights summing to one, or ``None`` with ``k = inf`` when the ratios
-        cannot be smoothed (non-finite values, too few draws).
-    """
-    from arviz_stats.base import array_stats
-
-    log_ratio = np.asarray(log_ratio, dtype=float)
-    if log_ratio.size < 10 or not np.all(np.isfinite(log_ratio)):
-        return None, math.inf
-    try:
-        # psislw smooths the tail of exp(-x) (it is written for leave-one-out ratios 1/p).
-        log_weights, khat = array_stats.psislw(-log_ratio, r_eff=r_eff)
-    except ValueError:
-        return None, math.inf
-    k = float(khat)
-    if not math.isfinite(k) or not np.all(np.isfinite(log_weights)):
-        return None, math.inf
-    weights = np.exp(log_weights - log_weights.max())
-    return weights / weights.sum(), k
-
-
 def _fit(
     model: Any, arrays: Any, evidence: Any, cutoff: dt.date, settings: ReplaySettings, seed: int
 ) -> tuple[_Fit, np.ndarray]:
@@ -330,7 +281,8 @@ def _replay_case(task: CaseTask) -> CaseReplay:
         # The only evidence this cutoff ever sees.
         seen = evidence.up_to(cutoff)
         out.reports[j] = len(seen)
-        if settings.method == "exact":
+        # A model with elicitation_error = 0 is exact: there is nothing to sample (as in forecast()).
+        if settings.method == "exact" or model.elicitation_error == 0:
             result = forecast(model, seen, as_of=cutoff, exact=True)
             out.forecast[j] = result.horizon.values[0, 0]
             out.fitted[j] = True
@@ -349,7 +301,7 @@ def _replay_case(task: CaseTask) -> CaseReplay:
                 out.converged[j] = fit.converged
                 latest_weights = None
                 continue
-            r_eff = _relative_efficiency(log_ratio, fit.chains, fit.draws)
+            r_eff = relative_efficiency(log_ratio, fit.chains, fit.draws)
             weights, k = psis_weights(log_ratio, r_eff=r_eff)
             out.pareto_k[j] = k
             if weights is not None and k <= settings.k_threshold:
@@ -597,11 +549,11 @@ def backtest(
 
     if method not in METHODS:
         raise SyriaforecastError(f"method: got {method!r}; expected one of {', '.join(METHODS)}")
-    for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if value is not None and (not _is_lead(value) or value < low):
-            raise SyriaforecastError(f"{name}: got {value!r}; expected a whole number >= {low}")
-    if not _is_lead(seed) or seed < 0:
-        raise SyriaforecastError(f"seed: got {seed!r}; expected a whole number >= 0")
+    from syriaforecast._checks import check_sampler_options
+
+    check_sampler_options(draws=draws, tune=tune, chains=chains, target_accept=target_accept)
+    if not _is_lead(seed) or not 0 <= seed < 2**63:
+        raise SyriaforecastError(f"seed: got {seed!r}; expected a whole number from 0 to {2**63 - 1}")
     try:
         k_threshold = float(k_threshold)
     except (TypeError, ValueError):
@@ -643,13 +595,16 @@ def backtest(
     result = _assemble(case_list, plan, replays, settings)
     result.attrs["executor"] = describe_executor(executor, len(tasks))
     if method == "hierarchical":
+        # Said in the result (and by the CLI): these cases were replayed in exact mode.
+        result.attrs["exact_cases"] = ",".join(c.id for c in case_list if c.model.elicitation_error == 0)
+    if method == "hierarchical":
         fitted = result["fitted"].values
         bad = int(np.sum(fitted & ~result["converged"].values))
         if bad:
             warnings.warn(
                 f"{bad} of {int(fitted.sum())} fits failed the sampler's diagnostics (R-hat <= 1.01, "
                 "ESS_bulk >= 400, no divergences); see the result's 'converged' variable. Try more "
-                "draws and tuning (draws=1000, tune=1000, chains=4).",
+                "draws and tuning (e.g. draws=4000, tune=1000, chains=4).",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -1,8 +1,11 @@
-"""Exact forward-backward over the latent scenario chain, vectorised over posterior draws.
+"""Exact forward-backward over the latent scenario chain, for a batch of posterior draws.
 
-All recursions run on normalised messages in log space, so any number of
-periods is safe. Inputs carry a leading draw axis ``D`` (use ``D = 1`` for a
-single parameter set).
+:func:`forward_backward` runs the engine's compiled scaled recursions
+(:func:`~syriaforecast.engine.kernel.forward_backward_batch`, the ones the
+sampler's gradient uses); :func:`forward_backward_numpy` is the same
+computation in log space with NumPy, kept as an independent reference for the
+tests. Both normalise every message, so any number of periods is safe. Inputs
+carry a leading draw axis ``D`` (use ``D = 1`` for a single parameter set).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["ChainPosterior", "forward_backward", "forward_filter"]
+__all__ = ["ChainPosterior", "forward_backward", "forward_backward_numpy", "forward_filter"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,24 @@ def forward_filter(
 def forward_backward(
     log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray
 ) -> ChainPosterior:
-    """Filtered and smoothed scenario probabilities for each draw.
+    """Filtered and smoothed scenario probabilities for each draw (compiled).
+
+    Parameters and returns as :func:`forward_backward_numpy`.
+    """
+    from syriaforecast.engine.kernel import forward_backward_batch
+
+    filtered, smoothed, log_likelihood = forward_backward_batch(
+        np.ascontiguousarray(log_initial, dtype=float),
+        np.ascontiguousarray(log_transition, dtype=float),
+        np.ascontiguousarray(log_emission, dtype=float),
+    )
+    return ChainPosterior(filtered, smoothed, log_likelihood)
+
+
+def forward_backward_numpy(
+    log_initial: np.ndarray, log_transition: np.ndarray, log_emission: np.ndarray
+) -> ChainPosterior:
+    """Filtered and smoothed scenario probabilities for each draw (NumPy, log space).
 
     Parameters
     ----------

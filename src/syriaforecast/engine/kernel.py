@@ -411,6 +411,35 @@ def _scaled_backward(alpha, scale, emission, transition):
 
 
 @numba.njit(cache=True, nogil=True)
+def forward_backward_batch(log_initial, log_transition, log_emission):
+    """Filtered (D, T, S), smoothed (D, T, S) and log p(e) (D,) for D parameter sets at once.
+
+    The sampler's own scaled recursions (:func:`_scaled_forward`,
+    :func:`_scaled_backward`) run draw by draw in one compiled call, so the
+    post-processing of a fit and exact mode pay no Python loop over periods.
+    """
+    D, T, S = log_emission.shape
+    filtered = np.empty((D, T, S))
+    smoothed = np.empty((D, T, S))
+    log_likelihood = np.empty(D)
+    for d in range(D):
+        alpha, scale, emission, transition, total = _scaled_forward(
+            log_initial[d], log_transition[d], log_emission[d]
+        )
+        gamma, _ = _scaled_backward(alpha, scale, emission, transition)
+        for t in range(T):
+            norm = 0.0
+            for s in range(S):
+                norm += gamma[t, s]
+            norm = max(norm, _TINY)
+            for s in range(S):
+                filtered[d, t, s] = alpha[t, s]
+                smoothed[d, t, s] = gamma[t, s] / norm
+        log_likelihood[d] = total
+    return filtered, smoothed, log_likelihood
+
+
+@numba.njit(cache=True, nogil=True)
 def log_likelihood_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,

@@ -25,7 +25,7 @@ from syriaforecast.engine.names import (
 )
 from syriaforecast.engine.parameters import samples_persistence
 
-__all__ = ["analyst_arguments", "build_sampler_model", "layout_for"]
+__all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "pack_draws"]
 
 
 def layout_for(arrays: ModelArrays) -> Layout:
@@ -80,8 +80,63 @@ def analyst_arguments(arrays: ModelArrays) -> tuple[Any, ...]:
     )
 
 
-def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str, list[str]]) -> Any:
-    """A nutpie model (Python-function interface) for the hierarchical posterior."""
+def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray:
+    """Unconstrained vectors of constrained parameter draws: the inverse of ``unpack``.
+
+    Parameters
+    ----------
+    arrays : ModelArrays
+        The model's arrays (persistence prior, sizes).
+    params : dict of name to ndarray
+        Draws with a leading axis ``D``, named as in
+        :data:`~syriaforecast.engine.evaluate.PARAMETER_NAMES` (plus the analysts'
+        parameters for a model elicited by several analysts).
+
+    Returns
+    -------
+    ndarray (D, ndim)
+        Each draw's position in the sampler's coordinates, e.g. to start chains
+        from a previous posterior.
+    """
+    layout = layout_for(arrays)
+    S = layout.n_scenarios
+    initial = np.asarray(params["initial_probability"], dtype=float)
+    D = initial.shape[0]
+    blocks = []
+    if S > 1:
+        log_pi = np.log(np.clip(initial, 1e-300, None))
+        blocks.append(log_pi[:, : S - 1] - log_pi[:, S - 1 : S])
+    if layout.sample_persistence:
+        p = np.clip(np.asarray(params["persistence"], dtype=float), 1e-12, 1 - 1e-12)
+        centre = math.log(arrays.persistence) - math.log1p(-arrays.persistence)
+        blocks.append((np.log(p) - np.log1p(-p) - centre) / float(arrays.persistence_uncertainty))
+    blocks.append(np.log(np.asarray(params["elicitation_sigma"], dtype=float)).reshape(D, -1))
+    blocks.append(np.asarray(params["elicitation_eta"], dtype=float).reshape(D, -1))
+    for name in ("source_reliability", "information_credibility"):
+        kappa = np.clip(np.asarray(params[name], dtype=float), 1e-12, 1 - 1e-12)
+        blocks.append(np.log(kappa) - np.log1p(-kappa))
+    if layout.n_analysts:
+        blocks.append(np.asarray(params["analyst_bias"], dtype=float).reshape(D, -1))
+        blocks.append(np.log(np.asarray(params["analyst_noise"], dtype=float)).reshape(D, -1))
+    out = np.concatenate(blocks, axis=1)
+    if out.shape[1] != layout.ndim:
+        raise ValueError(f"pack_draws: {out.shape[1]} coordinates; the model has {layout.ndim}")
+    return out
+
+
+def build_sampler_model(
+    arrays: ModelArrays,
+    data: EngineData,
+    coords: dict[str, list[str]],
+    *,
+    init_points: np.ndarray | None = None,
+) -> Any:
+    """A nutpie model (Python-function interface) for the hierarchical posterior.
+
+    ``init_points`` (n, ndim), when given, are positions chains start from (one
+    picked at random by each chain's seed), e.g. a previous posterior's draws
+    (:func:`pack_draws`); otherwise chains start uniformly in [-0.5, 0.5].
+    """
     from nutpie.compiled_pyfunc import from_pyfunc
 
     layout = layout_for(arrays)
@@ -127,6 +182,8 @@ def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str,
 
     def initial_point(seed: Any) -> np.ndarray:
         rng = np.random.default_rng(seed)
+        if init_points is not None and len(init_points):
+            return np.array(init_points[rng.integers(len(init_points))], dtype=float)
         return rng.uniform(-0.5, 0.5, layout.ndim)
 
     sizes = {"scenario": layout.n_scenarios, "group": layout.n_groups, "indicator": layout.n_indicators}

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from syriaforecast._io import atomic_path
+from syriaforecast._render import plain_text_figures
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
 from syriaforecast.report.disagreement import analyst_summary, disagreement_rows
-from syriaforecast.report.influence import evidence_contributions, since
+from syriaforecast.report.influence import ReportBudgetError, evidence_contributions, since
 from syriaforecast.report.mind import what_would_change_my_mind
 from syriaforecast.report.plots import (
     plot_collection,
@@ -123,7 +124,8 @@ def _value(model: Any, indicator: str, value: str) -> str:
 
 def _save_png(fig: Figure, path: Path) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150)
+    with plain_text_figures():  # ticks made while drawing treat `$` as text too
+        fig.savefig(buffer, format="png", dpi=150)
     data = buffer.getvalue()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
@@ -192,14 +194,24 @@ def write_report(
         return value
 
     summary = forecast.summary(prob=prob)
-    by_report = timed(
-        "contributions (reports)",
-        lambda: evidence_contributions(forecast, by="report", max_draws=max_draws, prob=prob),
-    )
     by_indicator = timed(
         "contributions (indicators)",
         lambda: evidence_contributions(forecast, by="indicator", max_draws=max_draws, prob=prob),
     )
+    try:
+        by_report = timed(
+            "contributions (reports)",
+            lambda: evidence_contributions(forecast, by="report", max_draws=max_draws, prob=prob),
+        )
+        report_caption = (
+            "Largest contributions of single reports to each scenario's horizon log odds (decibans)"
+        )
+    except ReportBudgetError as exc:  # too many distinct reports per cell: show indicators instead
+        by_report = by_indicator
+        report_caption = (
+            "Contributions of each indicator's reports to each scenario's horizon log odds (decibans); "
+            f"single reports are not shown: {exc}"
+        )
     collection = timed(
         "collection priorities", lambda: collection_priorities(forecast, max_draws=max_draws, prob=prob)
     )
@@ -230,7 +242,7 @@ def write_report(
         ),
         "contributions": (
             lambda: plot_contributions(forecast, contributions=by_report),
-            "Largest contributions of single reports to each scenario's horizon log odds (decibans)",
+            report_caption,
         ),
         "collection": (
             lambda: plot_collection(forecast, table=collection),
@@ -319,7 +331,7 @@ def _page(
     if forecast.mode != "exact" and not forecast.converged:
         add(
             '<p class="warn">Sampler diagnostics failed: treat the numbers as provisional '
-            "(see Diagnostics).</p>"
+            f"(see Diagnostics). {_e(forecast.convergence_advice())}</p>"
         )
 
     # ---- summary
@@ -331,7 +343,9 @@ def _page(
                 _scenario_cell(str(row["name"]), colors[str(sid)]),
                 _pct(row["mean"]),
                 "n/a" if exact else f"{_pct(row['hdi_low'])} to {_pct(row['hdi_high'])}",
-                str(row["phrase"]) + (" *" if row["spans_phrases"] else ""),
+                str(row["phrase"])
+                + (f" or {row['phrase_alternative']} †" if row.get("phrase_alternative") else "")
+                + (" *" if row["spans_phrases"] else ""),
                 str(row["confidence"]),
             ]
         )
@@ -347,6 +361,12 @@ def _page(
         f'<p class="note">Probability that each scenario holds on {_e(model.horizon.isoformat())}, '
         f"given the reports dated up to {_e(forecast.as_of.isoformat())}."
         + (" * the interval spans more than one ICD 203 phrase." if summary["spans_phrases"].any() else "")
+        + (
+            " † the mean lies within Monte Carlo error (2 MCSE) of the edge between the two phrases: "
+            "another run may print either; more draws would settle it."
+            if "phrase_alternative" in summary and summary["phrase_alternative"].astype(bool).any()
+            else ""
+        )
         + "</p>"
     )
     add(images["fan_chart"])
@@ -475,7 +495,7 @@ def _page(
         )
     )
 
-    if by_report.sizes["report"]:
+    if by_report.sizes.get("report", 0):  # absent when per-report contributions were refused
         add("<h3>Strongest reports (each left out alone)</h3>")
         strength = np.abs(by_report["mean"].to_numpy()).max(axis=1)
         rows = []
@@ -617,6 +637,9 @@ def _page(
                 rows.append([f"{name}: max R-hat / min ESS (bulk)", f"{rhat:.3f} / {ess:.0f}"])
         state = '<span class="ok">yes</span>' if forecast.converged else '<span class="bad">NO</span>'
         rows.append(["Converged (R-hat <= 1.01, ESS >= 400, no divergences)", _Raw(state)])
+        if "update_path" in forecast.attrs:
+            update = f"{forecast.update_path}: {forecast.attrs['update_reason']}"
+            rows.append(["Update from the previous forecast", update])
     else:
         rows.append(["Converged", "not applicable (exact computation)"])
     add(_table(["Check", "Value"], rows))

@@ -57,7 +57,7 @@ from syriaforecast.spec.model import ScenarioModel
 if TYPE_CHECKING:
     from syriaforecast.forecast import Forecast
 
-__all__ = ["evidence_contributions", "since"]
+__all__ = ["REPORT_WORK_MAX", "ReportBudgetError", "evidence_contributions", "since"]
 
 #: Decibans per natural-log unit: 10 / ln(10).
 DB_PER_NAT = 10.0 / np.log(10.0)
@@ -65,6 +65,12 @@ _BY = ("report", "indicator", "group", "report_id", "source")
 _TARGETS = ("horizon", "as_of")
 #: Largest variants x draws x periods x scenarios block held in memory at once.
 _BLOCK = 4_000_000
+#: Leave-one-out work budget of ``by="report"``: report rows re-evaluated over all distinct
+#: variants (a cell's reports are re-read once per distinct report kind in it). Reports of one
+#: cell with the same value and grade share one variant, so typical logs stay far below it.
+REPORT_WORK_MAX = 200_000
+#: Per-draw values kept for ``by="report"`` (reports x draws x scenarios floats) at most.
+PER_DRAW_MAX = 20_000_000
 
 
 # --------------------------------------------------------------------------- shared machinery
@@ -323,11 +329,18 @@ def removal_log_filtered(setup: Setup, removals: Sequence[Iterable[int]], *, upt
     base = setup.terms.log_emission
     full = setup.terms.cell_log_likelihood
     periods = setup.terms.data.cell_period
-    emission = np.broadcast_to(base, (len(plans), *base.shape)).copy()
-    for v, plan in enumerate(plans):
-        for cell, g in plan:
-            emission[v, :, periods[cell]] += replaced[:, g] - full[:, cell]
-    return variant_log_filtered(setup, emission, upto)
+    # Variants' emission terms are built block by block: memory stays near _BLOCK floats.
+    D, T, S = base.shape
+    out = np.empty((len(plans), D, S))
+    step = max(1, _BLOCK // max(1, D * T * S))
+    for start in range(0, len(plans), step):
+        block = plans[start : start + step]
+        emission = np.broadcast_to(base, (len(block), *base.shape)).copy()
+        for v, plan in enumerate(block):
+            for cell, g in plan:
+                emission[v, :, periods[cell]] += replaced[:, g] - full[:, cell]
+        out[start : start + len(block)] = variant_log_filtered(setup, emission, upto)
+    return out
 
 
 def draws_array(values: np.ndarray, dims: Sequence[str], coords: dict[str, Any]) -> xr.DataArray:
@@ -360,6 +373,40 @@ def indicator_label(model: ScenarioModel, ident: str) -> str:
     """A short human label for an indicator: its id with spaces (case kept: ids hold acronyms)."""
     del model  # the id is the label; kept in the signature for a future display name
     return ident.replace("_", " ")
+
+
+class ReportBudgetError(SyriaforecastError):
+    """Per-report contributions would exceed :data:`REPORT_WORK_MAX`; the message says why."""
+
+
+def report_kinds(setup: Setup, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Group reports by (cell, value, grade): the kind of each report, one representative per kind, work.
+
+    Leaving out one report changes only its cell, and identical reports of a
+    cell leave identical remainders, so one leave-out per kind is exact.
+    ``work`` is the number of report rows the distinct variants re-evaluate.
+    """
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0
+    table = setup.table
+    frame = pd.DataFrame(
+        {
+            "cell": setup.report_cell[rows],
+            "value": table["value"].to_numpy()[rows].astype(str),
+            "reliability": table["reliability"].to_numpy()[rows].astype(str),
+            "credibility": table["credibility"].to_numpy()[rows].astype(str),
+            # Rows of one multi-row report share a truthfulness: never pooled with other rows.
+            "report": (
+                table["report"].to_numpy()[rows].astype(str) if "report" in table else np.full(len(rows), "")
+            ),
+        }
+    )
+    kind_of = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(kind_of, return_index=True)
+    representatives = rows[first]
+    per_cell = np.bincount(setup.report_cell[setup.report_cell >= 0])
+    work = int(per_cell[setup.report_cell[representatives]].sum())
+    return kind_of.astype(np.int64), representatives, work
 
 
 # --------------------------------------------------------------------------- contributions
@@ -417,9 +464,31 @@ def evidence_contributions(
     table = setup.table
     used = setup.report_cell >= 0
     labels: list[Any]
+    kind_of: np.ndarray | None = None
+    fast: np.ndarray | None = None
     if by == "report":
-        items = [[int(r)] for r in np.flatnonzero(used)]
-        labels = [int(table["line"].iloc[r[0]]) for r in items]
+        rows_used = np.flatnonzero(used)
+        labels = [int(v) for v in table["line"].to_numpy()[rows_used]]
+        # Leaving out any one of several identical reports of a cell (same value and grade) gives
+        # the same variant: evaluate each distinct kind once and give every report its kind's result.
+        kind_of, representatives, work = report_kinds(setup, rows_used)
+        from syriaforecast.report.leave_one_out import report_removals
+
+        # Linear route: each kind's leave-out from the cells' per-state readings (checked against
+        # the engine; None when they disagree, then the direct route below, within a budget).
+        fast = (
+            report_removals(setup, representatives, upto=upto, forward=variant_log_filtered)
+            if len(representatives)
+            else None
+        )
+        if fast is None and work > REPORT_WORK_MAX:
+            raise ReportBudgetError(
+                f"contributions by report: {len(rows_used)} reports in {len(representatives)} distinct "
+                f"(cell, value, grade) kinds would re-evaluate {work} report rows, above the budget of "
+                f"{REPORT_WORK_MAX} (work grows with reports per cell x kinds per cell); "
+                'use by="indicator" or by="group", or a shorter as_of window'
+            )
+        items = [[int(r)] for r in representatives]
     elif by in ("report_id", "source"):
         # Rows without a report id are their own report ("line N"); blank sources pool as one.
         items, labels = [], []
@@ -451,7 +520,10 @@ def evidence_contributions(
     full = forward_log_filtered(
         setup.terms.log_initial, setup.terms.log_transition, setup.terms.log_emission, upto
     )
-    removed = removal_log_filtered(setup, items, upto=upto) if items else np.zeros((0, *full.shape))
+    if by == "report" and fast is not None:
+        removed = fast
+    else:
+        removed = removal_log_filtered(setup, items, upto=upto) if items else np.zeros((0, *full.shape))
     none = forward_log_filtered(
         setup.terms.log_initial,
         setup.terms.log_transition,
@@ -467,24 +539,30 @@ def evidence_contributions(
     total = np.nan_to_num(total, nan=0.0)
 
     scen = list(model.scenario_ids)
-    coords: dict[str, Any] = {by: labels, "scenario": scen}
+    variant_labels = labels if kind_of is None else list(range(len(items)))
+    coords: dict[str, Any] = {by: variant_labels, "scenario": scen}
     per_draw = draws_array(np.moveaxis(decibans, 1, 0), (by, "scenario"), coords)
     stats = summarise(per_draw, prob)
     totals = summarise(draws_array(total, ("scenario",), {"scenario": scen}), prob)
-    out = xr.Dataset(
-        {
-            "mean": stats["mean"],
-            "hdi_low": stats["hdi_low"],
-            "hdi_high": stats["hdi_high"],
-            "decibans": ((("sample", by, "scenario")), np.moveaxis(decibans, 1, 0)),
-            "total_mean": totals["mean"],
-            "total_low": totals["hdi_low"],
-            "total_high": totals["hdi_high"],
-        }
-    )
+    samples = np.moveaxis(decibans, 1, 0)  # (D, V, S)
+    if kind_of is not None:  # back from kinds to reports (summaries are per kind, so per report)
+        stats = stats.isel({by: kind_of}).assign_coords({by: labels})
+        keep = len(labels) * samples.shape[0] * len(scen) <= PER_DRAW_MAX
+        samples = samples[:, kind_of] if keep else None
+    data: dict[str, Any] = {
+        "mean": stats["mean"],
+        "hdi_low": stats["hdi_low"],
+        "hdi_high": stats["hdi_high"],
+        "total_mean": totals["mean"],
+        "total_low": totals["hdi_low"],
+        "total_high": totals["hdi_high"],
+    }
+    if samples is not None:
+        data["decibans"] = (("sample", by, "scenario"), samples)
+    out = xr.Dataset(data)
     out = out.assign_coords(name=("scenario", list(model.scenario_names)))
     if by == "report":
-        rows = table.iloc[[r[0] for r in items]]
+        rows = table.iloc[rows_used]
         out = out.assign_coords(
             date=(by, [d.isoformat() for d in rows["date"]]),
             indicator=(by, list(rows["indicator"])),
@@ -500,6 +578,12 @@ def evidence_contributions(
             url=(by, [str(v) for v in rows["url"]]),
             coder=(by, [str(v) for v in rows["coder"]]),
         )
+        out.attrs["n_kinds"] = len(items)
+        out.attrs["route"] = "per-state readings" if fast is not None else "direct"
+        if samples is None:
+            out.attrs["decibans_omitted"] = (
+                f"per-draw values of {len(labels)} reports x {setup.n_draws} draws exceed {PER_DRAW_MAX}"
+            )
     else:
         out = out.assign_coords(
             label=(by, [indicator_label(model, str(n)) if by == "indicator" else str(n) for n in labels]),

@@ -12,6 +12,7 @@ computing them twice.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from syriaforecast._render import plain_text_figures
 from syriaforecast.engine.evaluate import chain_posterior
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.report.collection import collection_priorities, diagnosticity
@@ -84,7 +86,8 @@ _GRADE_CLASSES = (
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with mpl.rc_context(cast(Any, _STYLE)):
+    # Names and titles are user text: mathtext off, so `$` is a dollar sign.
+    with mpl.rc_context(cast(Any, _STYLE)), plain_text_figures():
         yield
 
 
@@ -119,15 +122,10 @@ def _period_end(model: Any, period: int) -> dt.date:
     return (model.first_period + period).end_time.date()
 
 
-def _hdi(values: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
-    """Highest-density interval over the first axis of (D, ...) samples."""
-    if values.shape[0] == 1:
-        return values[0], values[0]
-    from syriaforecast.forecast import hdi_bounds
-
-    samples = xr.DataArray(values[None], dims=("chain", "draw", *[f"d{k}" for k in range(values.ndim - 1)]))
-    low, high = hdi_bounds(samples, prob=prob)
-    return low.to_numpy(), high.to_numpy()
+def _central(values: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed interval of mass ``prob`` over the first axis of (D, ...) samples."""
+    tail = (1.0 - prob) / 2.0
+    return np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
 
 
 # --------------------------------------------------------------------------- fan chart
@@ -141,10 +139,13 @@ def plot_fan_chart(
 ) -> Figure:
     """Fan chart of each scenario's as-of probability over time, with evidence markers.
 
-    Solid lines are the filtered posterior mean, P(scenario in period t |
-    reports dated up to t), plotted at each period's end (the last at the as-of
-    date), with shaded highest-density bands of mass ``probs`` (none in exact
-    mode). When ``project`` is true, dashed lines carry the forecast from the
+    Solid lines are the filtered posterior median, P(scenario in period t |
+    reports dated up to t, and for the as-of period up to the as-of date),
+    plotted at the end of the period it is about, with shaded central intervals
+    of mass ``probs`` (none in exact mode). The median and central intervals go
+    together: the median always lies inside the inner band, where a skewed or two-humped posterior's mean need
+    not lie inside its highest-density band. The headline's mean is marked at
+    the horizon with a diamond. When ``project`` is true, dashed lines carry the forecast from the
     as-of date to the horizon (no further evidence). By default each scenario
     gets its own panel (overlapping bands are unreadable) and a strip below
     shows one tick per report at its date, by grade.
@@ -172,17 +173,16 @@ def plot_fan_chart(
     colors = scenario_colors(forecast)
     filtered = forecast.filtered
     n = filtered.sizes["time"]
-    asof_period = model.period_index(forecast.as_of)
     # Dates as Matplotlib date numbers: the axes get date locators and formatters below.
-    ends = [_period_end(model, t) for t in range(n)]
-    if asof_period < n:
-        ends[asof_period] = forecast.as_of
-    x_hist = mdates.date2num(ends)
+    # Every point sits at the end of the period it is about, the as-of period's too
+    # (it uses the reports up to the as-of date): squeezing that period's step into the
+    # days before the as-of date drew a jump at the as-of line.
+    x_hist = mdates.date2num([_period_end(model, t) for t in range(n)])
     samples = filtered.stack(sample=("chain", "draw")).transpose("sample", "time", "scenario").to_numpy()
     outer_first = sorted(probs, reverse=True)
     # One draw (exact mode) has no interval to shade.
-    bands = [_hdi(samples, p) for p in outer_first] if samples.shape[0] > 1 else []
-    mean = samples.mean(axis=0)
+    bands = [_central(samples, p) for p in outer_first] if samples.shape[0] > 1 else []
+    centre = np.median(samples, axis=0)
 
     projection = None
     H = model.horizon_index
@@ -192,8 +192,8 @@ def plot_fan_chart(
         x_proj = np.concatenate(
             [x_hist[-1:], mdates.date2num([_period_end(model, t) for t in range(n, H + 1)])]
         )
-        ahead_bands = [_hdi(ahead, p) for p in outer_first] if ahead.shape[0] > 1 else []
-        projection = (x_proj, ahead.mean(axis=0), ahead_bands)
+        ahead_bands = [_central(ahead, p) for p in outer_first] if ahead.shape[0] > 1 else []
+        projection = (x_proj, np.median(ahead, axis=0), ahead_bands)
 
     table = forecast.evidence.to_dataframe()
     grade = np.array(
@@ -209,12 +209,16 @@ def plot_fan_chart(
         color = colors[model.scenario_ids[s]]
         for k, (low, high) in enumerate(bands):
             target.fill_between(x_hist, low[:, s], high[:, s], color=color, alpha=0.18 + 0.2 * k, lw=0)
-        target.plot(x_hist, mean[:, s], color=color, lw=2.2, marker="o", ms=3.5, label=label)
+        target.plot(x_hist, centre[:, s], color=color, lw=2.2, marker="o", ms=3.5, label=label)
         if projection is not None:
-            x_proj, p_mean, p_bands = projection
+            x_proj, p_centre, p_bands = projection
             for k, (low, high) in enumerate(p_bands):
                 target.fill_between(x_proj, low[:, s], high[:, s], color=color, alpha=0.1 + 0.12 * k, lw=0)
-            target.plot(x_proj, p_mean[:, s], color=color, lw=1.8, ls="--")
+            target.plot(x_proj, p_centre[:, s], color=color, lw=1.8, ls="--")
+            if bands:  # the headline is the mean: mark it where the projection ends
+                target.plot(
+                    x_proj[-1:], [float(summary["mean"].iloc[s])], marker="D", ms=6, color=color, mec="white"
+                )
 
     def frame(target: Axes, *, annotate: bool, inside: bool = False) -> None:
         target.set_ylim(0, 1)
@@ -239,7 +243,12 @@ def plot_fan_chart(
                     annotation_clip=False,
                 )
 
-    band_note = f"bands: {inner:.0%} and {outer:.0%} HDI" if bands else "exact mode, no bands"
+    band_note = (
+        f"line: median; bands: central {inner:.0%} and {outer:.0%} intervals"
+        + ("; diamond: the headline mean" if projection is not None else "")
+        if bands
+        else "exact mode, no bands"
+    )
     what = "As-of probability of each scenario" + (
         f" ({band_note}; dashed: projection to the horizon)" if projection is not None else f" ({band_note})"
     )
@@ -297,7 +306,7 @@ def plot_fan_chart(
             strip.grid(axis="x")
             fig.supylabel("Probability (as of each period)", fontsize=11)
             axis = strip
-            fig.suptitle(f"{_wrap(model.title, 80)}\n{what}", x=0.02, ha="left", fontsize=12)
+            fig.suptitle(f"{_wrap(model.title, 80)}\n{_wrap(what, 100)}", x=0.02, ha="left", fontsize=12)
         locator = mdates.AutoDateLocator(minticks=5, maxticks=12)
         axis.xaxis.set_major_locator(locator)
         axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -552,8 +561,13 @@ def plot_collection(
         # Shares sit in a column right of the plot, clear of bars and whiskers.
         column = mpl.transforms.blended_transform_factory(ax.transAxes, ax.transData)
         ax.text(1.01, -0.6, "share of\nentropy", transform=column, fontsize=8.5, color="0.3", va="bottom")
+        # One number of decimals for the whole column, enough for two significant digits
+        # on the smallest share, so that the column reads as one scale.
+        positive = [100 * v for v in shown["share"] if v > 0]
+        decimals = min(3, max(0, 1 - math.floor(math.log10(min(positive))))) if positive else 1
         for k, share in enumerate(shown["share"]):
-            ax.text(1.01, k, f"{100 * share:.2g}%", transform=column, va="center", fontsize=8.5, color="0.3")
+            ax.text(1.01, k, f"{100 * share:.{decimals}f}%", transform=column, va="center", fontsize=8.5,
+                    color="0.3")
         ax.set_yticks(y)
         ax.set_yticklabels([f"{r}. {label}" for r, label in zip(shown["rank"], shown["label"], strict=True)])
         ax.invert_yaxis()
@@ -617,6 +631,20 @@ def plot_sensitivity(
     down_color, up_color = PALETTE[3], PALETTE[0]
     moved = int(table.attrs.get("steps", steps))
     bands = "one ICD 203 band" if moved == 1 else f"{moved} ICD 203 bands"
+    types = {ind.id: ind.type for ind in forecast.model.indicators}
+    shown_types = {types.get(str(i), "") for i in shown.get("indicator", [])}
+    if shown_types & {"ordinal", "count"}:
+        # Only a binary elicitation moves by a band; the others move by the same logit distance.
+        step = float(table.attrs.get("band_step_logit", 1.26)) * moved
+        scaled = [
+            *(["ordinal cumulative logits"] if "ordinal" in shown_types else []),
+            *(["count rates"] if "count" in shown_types else []),
+        ]
+        factor = f"; {' and '.join(scaled)} moved by {step:.2f} on the logit / log scale"
+        if "count" in shown_types:
+            factor += f" (rate x{math.exp(-step):.2f} or x{math.exp(step):.2f})"
+    else:
+        factor = ""
     with _style():
         fig = _figure(10, 2.2 + 0.62 * max(rows, 1))
         ax = fig.subplots()
@@ -664,6 +692,8 @@ def plot_sensitivity(
             ],
             loc="outside lower center",
             ncol=3,
+            title=f"binary: to the neighbouring ICD 203 band{factor}" if factor else None,
+            title_fontsize=8.5,
             fontsize=9,
         )
         fig.suptitle(f"Linchpin elicitations for '{leading}'", x=0.02, ha="left")

@@ -55,7 +55,6 @@ _TEXT_FIELDS = ("source", "note", "report", "coder", "url")
 _REQUIRED = ("date", "indicator", "value")
 RELIABILITY_GRADES = "ABCDEF"
 CREDIBILITY_GRADES = "123456"
-_MAX_BYTES = 256 * 1024 * 1024
 _MAX_ROWS = 2_000_000
 _MAX_COUNT = 1_000_000
 _MAX_TEXT = 10_000
@@ -310,16 +309,11 @@ def _as_date(value: dt.date | str | pd.Timestamp) -> dt.date:
 
 
 def _from_file(path: Path, model: ScenarioModel) -> Evidence:
+    from syriaforecast._files import read_bounded
+
     name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > _MAX_BYTES:
-            raise EvidenceError(
-                [Problem(name, "", "file size", f"{size} bytes", f"at most {_MAX_BYTES} bytes")]
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise EvidenceError([Problem(name, "", "file", name, f"cannot be read ({exc.strerror})")]) from None
+    # Regular files only, at most SYRIAFORECAST_MAX_EVIDENCE_BYTES (see syriaforecast._files).
+    raw = read_bounded(path, "evidence", lambda problem: EvidenceError([problem]))
     text = _decode(raw, name)
     rows, problems = _read_csv(text, name)
     if problems:

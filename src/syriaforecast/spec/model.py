@@ -18,6 +18,7 @@ import hashlib
 import io
 import itertools
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -398,12 +399,11 @@ def load_model(path: str | Path) -> ScenarioModel:
     ModelFileError
         Listing every problem found, each with file, line/key, field, value and what is allowed.
     """
+    from syriaforecast._files import read_bounded
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        problem = Problem(str(path), "", "file", str(path), f"cannot be read ({exc.strerror})")
-        raise ModelFileError([problem]) from None
+    # Regular files only, at most SYRIAFORECAST_MAX_MODEL_BYTES (see syriaforecast._files).
+    raw = read_bounded(path, "model", lambda problem: ModelFileError([problem]))
     return parse_model(raw, source=str(path), path=path)
 
 
@@ -625,13 +625,21 @@ def _merge_elicitations_csv(
     def problem(where: str, field_name: str, value: Any, allowed: str) -> None:
         problems.append(Problem(file, where, field_name, _show(value), allowed))
 
+    from syriaforecast._files import FileRefusedError, read_bounded
+
     try:
-        if csv_path is None or not csv_path.is_file():
+        if csv_path is None or not os.path.lexists(csv_path):
             raise FileNotFoundError
-        csv_raw = csv_path.read_bytes()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
-        found = isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError)
-        reason = f"cannot be read ({exc.strerror})" if found else "no such file"  # type: ignore[union-attr]
+        csv_raw = read_bounded(csv_path, "elicitations", FileRefusedError)
+    except (FileNotFoundError, ValueError, FileRefusedError) as exc:  # ValueError: a NUL byte in the name
+        refused = exc.problem if isinstance(exc, FileRefusedError) else None
+        reason = (
+            "no such file"
+            if refused is None
+            else refused.allowed
+            if refused.field == "file"
+            else f"{refused.field} {refused.value}: not {refused.allowed}"
+        )
         allowed = "the name of a readable CSV file next to the model file (relative to its folder)"
         problems.append(Problem(source, loc, "elicitations", _show(name), f"{reason}; {allowed}"))
         return data, {}, None, problems

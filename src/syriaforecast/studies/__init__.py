@@ -8,6 +8,7 @@
   exact one is not? (:mod:`~syriaforecast.studies.calibration`).
 * :func:`analyst_study`: does pooling several analysts help? (:mod:`~syriaforecast.studies.analysts`).
 * :func:`run_sbc`: simulation-based calibration of the sampler (:mod:`~syriaforecast.studies.sbc`).
+* :mod:`~syriaforecast.studies.dependence`: does declaring which rows came from one report pay?
 """
 
 from syriaforecast.studies.analysts import analyst_study, summarise_analyst_study

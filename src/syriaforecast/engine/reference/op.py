@@ -15,10 +15,11 @@ import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
 from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
 from syriaforecast.engine.names import EVIDENCE_FIELDS
+from syriaforecast.engine.source_key import op_cache_key
 
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
@@ -102,7 +103,9 @@ def evidence_log_likelihood(params: dict[str, Any], data: dict[str, Any]) -> Any
     return _op(*[params[n] for n in PARAMETER_INPUTS], *[data[n] for n in DATA_INPUTS])
 
 
-@register_funcify_default_op_cache_key(EvidenceLogLikelihood)
+# The cache key includes a digest of the kernel sources: PyTensor's default key (the Op's type)
+# would keep serving a stale compiled kernel after an edit of kernel.py.
+@register_funcify_and_cache_key(EvidenceLogLikelihood)
 def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
     from pytensor.link.numba.dispatch.basic import numba_njit
 
@@ -117,10 +120,10 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
         )
         return np.asarray(value)
 
-    return evidence_log_likelihood_numba
+    return evidence_log_likelihood_numba, op_cache_key(op, __file__)
 
 
-@register_funcify_default_op_cache_key(EvidenceLogLikelihoodGrad)
+@register_funcify_and_cache_key(EvidenceLogLikelihoodGrad)
 def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
     from pytensor.link.numba.dispatch.basic import numba_njit
 
@@ -135,4 +138,4 @@ def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
         )
         return g0, g1, g2, g3, g4
 
-    return evidence_log_likelihood_grad_numba
+    return evidence_log_likelihood_grad_numba, op_cache_key(op, __file__)

@@ -1,0 +1,133 @@
+"""Output folders written whole: the set of files of one run, or none of it.
+
+``forecast --out DIR`` writes forecast.nc, the plots and report.html; a backtest
+writes its result, tables and plots. Written file by file into ``DIR``, two
+runs at once could leave one run's forecast beside the other's report, and a
+crash half-way would leave a mixed set. So :func:`staged_folder` writes into a
+temporary sibling folder and then swaps it in with a rename: a reader sees the
+old set or the new one, never a mix. The old folder is moved aside first and
+deleted only once the new one is in place (and put back if the swap fails).
+
+Because the folder is replaced as a whole, :func:`check_out_folder` (called
+before any work) refuses an existing folder that holds files syriaforecast did
+not write, and any folder it cannot write in; an output folder carries a
+marker file, ``.syriaforecast-output``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from syriaforecast.errors import SyriaforecastError
+
+__all__ = ["MARKER", "check_out_folder", "staged_folder"]
+
+MARKER = ".syriaforecast-output"
+#: Files of earlier versions' output sets (before the marker): folders of only these are ours too.
+_OUR_SUFFIXES = (".nc", ".png", ".html", ".csv", ".json")
+_SWAP_ATTEMPTS = 20
+
+
+def _ours(folder: Path) -> bool:
+    entries = list(folder.iterdir())
+    if not entries or (folder / MARKER).is_file():
+        return True
+    return all(p.is_file() and p.suffix in _OUR_SUFFIXES and not p.name.startswith(".") for p in entries)
+
+
+def check_out_folder(out: str | Path, *, option: str = "--out") -> Path:
+    """Refuse an output folder that cannot be written, or that holds files this library did not write.
+
+    Creates nothing; writes and removes one temporary folder beside ``out`` to
+    prove the parent is writable (permission bits do not tell for root or ACLs).
+
+    Raises
+    ------
+    SyriaforecastError
+        Naming the folder and what is wrong.
+    """
+    out = Path(out)
+    name = f"{option} = {str(out)!r}"
+    if out.name in ("", ".", ".."):
+        out = out.resolve()
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise SyriaforecastError(f"{name}: exists and is not a folder")
+        if not _ours(out):
+            raise SyriaforecastError(
+                f"{name}: the folder holds files syriaforecast did not write; the output set replaces "
+                "the folder as a whole, so give a new or empty folder (or one an earlier run wrote)"
+            )
+    parent = out.parent
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SyriaforecastError(f"{name}: {parent} is not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent)
+    except OSError as exc:
+        raise SyriaforecastError(f"{name}: cannot write in {parent} ({exc.strerror})") from None
+    os.rmdir(probe)
+    return out
+
+
+@contextlib.contextmanager
+def staged_folder(out: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``out``; on success swap it in as ``out``, whole.
+
+    On any exception the temporary folder is removed and ``out`` is untouched.
+    """
+    out = check_out_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes 0700; an output folder gets the usual mode
+    try:
+        yield stage
+        marker = {"written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "pid": os.getpid()}
+        (stage / MARKER).write_text(json.dumps(marker) + "\n")
+        _swap_in(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    for _ in range(_SWAP_ATTEMPTS):
+        aside: Path | None = None
+        if out.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            try:
+                os.replace(out, aside)  # a folder onto an empty folder: atomic on POSIX
+            except FileNotFoundError:  # another run moved it aside first
+                os.rmdir(aside)
+                aside = None
+            except OSError:
+                os.rmdir(aside)
+                raise
+        try:
+            os.rename(stage, out)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                # Another run swapped its set in between our two renames: its set is complete;
+                # ours replaces it on the next attempt.
+                if aside is not None:
+                    shutil.rmtree(aside, ignore_errors=True)
+                continue
+            if aside is not None and not out.exists():
+                os.replace(aside, out)  # put the old set back
+            raise
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+        return
+    raise SyriaforecastError(f"{out}: could not swap the new output folder in (other runs kept replacing it)")

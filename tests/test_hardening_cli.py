@@ -1,0 +1,250 @@
+"""Options checked up front, sampler failures as clean errors, output folders swapped in whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import syriaforecast as sf
+from syriaforecast import _outdir
+from syriaforecast.cli import main
+from syriaforecast.engine.sampler_guard import check_initial_points, sampler_failures
+from syriaforecast.errors import OptionError, SamplerError
+
+from .conftest import DATA
+
+TINY = DATA / "tiny"
+
+
+def exact_model_text() -> str:
+    return (TINY / "model.toml").read_text().replace("elicitation_error = 0.5", "elicitation_error = 0")
+
+
+# --------------------------------------------------------------------------- options
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--draws", "0"], "--draws = 0"),
+        (["--draws", "-5"], "--draws = -5"),
+        (["--tune", "0"], "--tune = 0"),
+        (["--chains", "0"], "--chains = 0"),
+        (["--chains", "1000"], "--chains = 1000"),
+        (["--seed", "-1"], "--seed = -1"),
+        (["--seed", str(2**64)], f"--seed = {2**64}"),
+        (["--draws", "1000000", "--chains", "64"], "at most 4000000 draws"),
+        (["--as-of", "2025-02-30"], "--as-of = '2025-02-30'"),
+        (["--as-of", "soon"], "--as-of = 'soon'"),
+    ],
+)
+def test_cli_refuses_bad_numbers_with_exit_2(options, named, capsys, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the options were checked")
+
+    monkeypatch.setattr("syriaforecast.spec.model.load_model", no_work)
+    code = main(["forecast", "--model", str(TINY / "model.toml"), *options])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert named in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "options", [["--draws", "0"], ["--seed", "-3"], ["--chains", "0"], ["--synthetic", "0"], ["--tune", "0"]]
+)
+def test_backtest_cli_refuses_bad_numbers_with_exit_2(options, capsys):
+    assert main(["backtest", str(DATA / "cases"), *options]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"draws": 0}, "draws = 0"),
+        ({"tune": -1}, "tune = -1"),
+        ({"chains": True}, "chains = True"),
+        ({"chains": 2.5}, "chains = 2.5"),
+        ({"seed": -1}, "seed = -1"),
+        ({"seed": 2**63}, f"seed = {2**63}"),
+        ({"target_accept": 1.0}, "target_accept = 1.0"),
+        ({"target_accept": float("nan")}, "target_accept = nan"),
+        ({"draws": 0, "chains": 0}, "chains = 0"),  # every problem at once
+    ],
+)
+def test_api_refuses_bad_numbers_with_option_error(kwargs, named):
+    with pytest.raises(OptionError, match=named) as info:
+        sf.forecast(TINY / "model.toml", **kwargs)
+    assert isinstance(info.value, ValueError)
+
+
+def test_backtest_api_checks_its_options():
+    from syriaforecast.backtest import backtest
+
+    with pytest.raises(OptionError, match="tune = 0"):
+        backtest(DATA / "cases", tune=0)
+    with pytest.raises(OptionError, match="target_accept"):
+        backtest(DATA / "cases", target_accept=2)
+
+
+# --------------------------------------------------------------------------- sampler failures
+def test_a_density_finite_nowhere_is_a_sampler_error_before_sampling():
+    def broken(x):
+        return 1.0 / 0.0, x
+
+    with pytest.raises(SamplerError, match=r"ZeroDivisionError: float division by zero \(16x\)"):
+        check_initial_points(broken, 3)
+    with pytest.raises(SamplerError, match="log density nan"):
+        check_initial_points(lambda x: (float("nan"), x), 3)
+    check_initial_points(lambda x: (float(-x @ x), -2 * x), 3)  # finite: passes
+
+
+def test_sampler_panics_become_sampler_errors_but_interrupts_pass():
+    class PanicException(BaseException):  # what pyo3 raises for a Rust panic
+        pass
+
+    with pytest.raises(SamplerError, match="PanicException: Poisoned sampler state"), sampler_failures():
+        raise PanicException("Poisoned sampler state mutex")
+    with pytest.raises(KeyboardInterrupt), sampler_failures():
+        raise KeyboardInterrupt
+
+
+def test_sampling_an_exact_model_is_refused_cleanly(tmp_path):
+    from syriaforecast.engine.run import SamplerSettings, run_engine
+
+    (tmp_path / "m.toml").write_text(exact_model_text())
+    model = sf.load_model(tmp_path / "m.toml")
+    evidence = sf.load_evidence(TINY / "evidence.csv", model)
+    with pytest.raises(OptionError, match="nothing to sample"):
+        sf.forecast(model, evidence, exact=False)
+    with pytest.raises(SamplerError, match="not finite at any of 16 initial points"):
+        run_engine(model, evidence, dt.date(2025, 3, 1), exact=False, settings=SamplerSettings(chains=4))
+
+
+def test_backtest_of_an_exact_model_runs_in_exact_mode(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SYRIAFORECAST_EXECUTOR", "serial")
+    case = tmp_path / "cases" / "exact_case"
+    case.mkdir(parents=True)
+    (case / "model.toml").write_text(exact_model_text())
+    (case / "evidence.csv").write_bytes((TINY / "evidence.csv").read_bytes())
+    (case / "outcome.toml").write_text('scenario = "calm"\ndate = 2025-12-31\n')
+    code = main(["backtest", str(tmp_path / "cases"), "--cutoffs", "2025-02-28,2025-03-31", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "replayed in exact mode: exact_case" in err
+    import json
+
+    forecasts = json.loads(out)["cases"][0]["forecasts"]
+    model = sf.load_model(case / "model.toml")
+    for row in forecasts:
+        expected = sf.forecast(model, sf.load_evidence(case / "evidence.csv", model), as_of=row["date"])
+        assert expected.mode == "exact"
+        assert row["probabilities"]["calm"] == pytest.approx(float(expected.mean().sel(scenario="calm")))
+
+
+# --------------------------------------------------------------------------- --out
+def test_out_is_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before --out was checked")
+
+    monkeypatch.setattr("syriaforecast.spec.model.load_model", no_work)
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("keep me")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    for out, message in ((a_file, "exists and is not a folder"), (theirs, "did not write")):
+        assert main(["forecast", "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
+    assert (theirs / "notes.txt").read_text() == "keep me"
+    if os.geteuid() != 0:  # root writes anywhere
+        locked.chmod(0o500)
+        assert main(["forecast", "--out", str(locked / "out")]) == 2
+        assert "cannot write" in capsys.readouterr().err
+        locked.chmod(0o700)
+
+
+def test_a_failed_run_leaves_the_previous_output_set_whole(tmp_path):
+    out = tmp_path / "out"
+    with _outdir.staged_folder(out) as stage:
+        (stage / "forecast.nc").write_text("first")
+    assert (out / _outdir.MARKER).is_file()
+    with pytest.raises(RuntimeError), _outdir.staged_folder(out) as stage:
+        (stage / "forecast.nc").write_text("second")
+        raise RuntimeError
+    assert (out / "forecast.nc").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing temporary left
+
+
+WRITER = """
+import sys, time, types
+from pathlib import Path
+# Only the module under test (not the whole package and its PyMC imports): a light process.
+package = types.ModuleType("syriaforecast")
+package.__path__ = [sys.argv[4]]
+sys.modules["syriaforecast"] = package
+from syriaforecast._outdir import staged_folder
+out, tag, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+for k in range(n):
+    with staged_folder(out) as stage:
+        for name in ("forecast.nc", "fan_chart.png", "report.html"):
+            (stage / name).write_text(f"{tag}{k}")
+            time.sleep(0.002)
+"""
+
+
+def test_two_processes_writing_one_out_folder_never_mix(tmp_path):
+    out = tmp_path / "out"
+    package = str(Path(sf.__file__).parent)
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(out), tag, "25", package], stderr=subprocess.PIPE, text=True
+        )
+        for tag in ("A", "B")
+    ]
+    seen: set[str] = set()
+    mixed: list[dict[str, str]] = []
+    done = threading.Event()
+
+    def snapshot() -> dict[str, str]:
+        # One folder, opened once: what a reader holding the folder sees (paths re-resolved per
+        # file could straddle two swaps, which says nothing about the folder's contents).
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            files = {}
+            for name in os.listdir(fd):
+                if not name.startswith("."):
+                    handle = os.open(name, os.O_RDONLY, dir_fd=fd)
+                    with os.fdopen(handle) as stream:
+                        files[name] = stream.read()
+            return files
+        finally:
+            os.close(fd)
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                files = snapshot()
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # between two renames the folder may be briefly absent; an old one deleted
+            if files:
+                seen.update(files.values())
+                if len(set(files.values())) != 1 or len(files) != 3:
+                    mixed.append(files)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    errors = [w.communicate(timeout=120)[1] for w in writers]
+    done.set()
+    reader.join()
+    assert [w.returncode for w in writers] == [0, 0], errors
+    assert not mixed, mixed[:3]
+    final = {p.name: p.read_text() for p in out.iterdir() if not p.name.startswith(".")}
+    assert len(set(final.values())) == 1 and len(final) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert any(v.startswith("A") for v in seen) or any(v.startswith("B") for v in seen)

@@ -1,0 +1,191 @@
+"""Updates that reuse the last posterior: ``forecast(model, evidence, previous=fc)``."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import syriaforecast as sf
+from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.kernel import unpack
+from syriaforecast.engine.sampler import _density_arguments, layout_for, pack_draws
+from syriaforecast.errors import ConvergenceWarning
+from syriaforecast.forecast import forecast_parameters
+
+# The forecast module (the package attribute of that name is the function).
+_update = importlib.import_module("syriaforecast.forecast")
+DATA = Path(__file__).parent / "data"
+FIRST, SECOND = "2025-04-30", "2025-05-31"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return sf.load_model(DATA / "report_tiny.toml")
+
+
+@pytest.fixture(scope="module")
+def evidence(model):
+    return sf.load_evidence(DATA / "report_tiny_evidence.csv", model)
+
+
+@pytest.fixture(scope="module")
+def first(model, evidence):
+    return sf.forecast(model, evidence, as_of=FIRST, seed=1)
+
+
+@pytest.fixture(scope="module")
+def updated(model, evidence, first):
+    return sf.forecast(model, evidence, as_of=SECOND, seed=2, previous=first)
+
+
+@pytest.fixture(scope="module")
+def refit(model, evidence):
+    return sf.forecast(model, evidence, as_of=SECOND, seed=3)
+
+
+def _mcse(values: np.ndarray, ess: np.ndarray) -> np.ndarray:
+    return values.reshape(-1, values.shape[-1]).std(axis=0) / np.sqrt(ess)
+
+
+def test_one_more_report_is_a_psis_update_that_agrees_with_a_refit(first, updated, refit):
+    assert first.converged and refit.converged
+    assert updated.attrs["update_path"] == "psis"
+    assert len(updated.evidence) - len(first.evidence) > 0  # the May report was added
+    assert updated.attrs["update_pareto_k"] <= 0.7
+    assert updated.converged
+    # The reweighted draws are the previous draws (resampled), not new ones.
+    previous = first.posterior["elicitation_eta"].values.reshape(first.n_draws, -1)
+    reused = updated.posterior["elicitation_eta"].values.reshape(updated.n_draws, -1)
+    assert {row.tobytes() for row in reused} <= {row.tobytes() for row in previous}
+    # Within Monte Carlo error of an independent refit on the same evidence.
+    a, b = updated.horizon.values, refit.horizon.values
+    error = np.hypot(
+        _mcse(a, updated.diagnostics["horizon_ess_bulk"].values),
+        _mcse(b, refit.diagnostics["horizon_ess_bulk"].values),
+    )
+    difference = np.abs(a.mean(axis=(0, 1)) - b.mean(axis=(0, 1)))
+    assert np.all(difference < 4 * error), (difference, error)
+    # ... and it moved: the update is not the previous forecast.
+    assert np.abs(updated.mean().values - first.mean().values).max() > 4 * error.max()
+
+
+def test_update_path_and_diagnostics_round_trip(updated, tmp_path):
+    path = updated.save(tmp_path / "updated.nc")
+    loaded = sf.load_forecast(path)
+    for key in ("update_path", "update_reason", "update_pareto_k", "update_ess"):
+        assert loaded.attrs[key] == updated.attrs[key]
+    assert loaded.attrs["update_ess"] >= 400
+
+
+def test_a_large_pareto_k_refits_and_says_so(model, evidence, first, monkeypatch):
+    weights_and_k = _update.psis_weights
+
+    def bad_tail(log_ratio, r_eff=1.0):
+        weights, _ = weights_and_k(log_ratio, r_eff=r_eff)
+        return weights, 0.93
+
+    monkeypatch.setattr(_update, "psis_weights", bad_tail)
+    result = sf.forecast(model, evidence, as_of=SECOND, seed=4, previous=first)
+    assert result.attrs["update_path"] == "refit"
+    assert result.attrs["update_pareto_k"] == pytest.approx(0.93)
+    assert "Pareto k 0.93 > 0.7" in result.attrs["update_reason"]
+    # Sampled afresh (warm-started, short tuning): new draws, not the previous ones.
+    assert result.attrs["sampler_tune"] <= _update.WARM_TUNE
+    previous = {row.tobytes() for row in first.posterior["elicitation_eta"].values.reshape(first.n_draws, -1)}
+    new = result.posterior["elicitation_eta"].values.reshape(result.n_draws, -1)
+    assert not any(row.tobytes() in previous for row in new)
+
+
+def test_changed_reports_refit_and_other_models_fit_afresh(model, evidence, first, updated):
+    fewer = sf.forecast(model, evidence.up_to("2025-02-28"), as_of=SECOND, seed=5, previous=updated)
+    assert fewer.attrs["update_path"] == "refit"
+    assert "changed or removed reports" in fewer.attrs["update_reason"]
+    exact = sf.forecast(model, evidence, as_of=SECOND, exact=True, previous=first)
+    assert exact.attrs["update_path"] == "fit" and exact.mode == "exact"
+    exact_prev = sf.forecast(model, evidence, as_of=FIRST, exact=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fresh = sf.forecast(model, evidence, as_of=SECOND, seed=6, previous=exact_prev, draws=100, tune=100)
+    assert fresh.attrs["update_path"] == "fit"
+    assert "exact mode" in fresh.attrs["update_reason"]
+
+
+def test_previous_may_be_a_saved_file(model, evidence, first, tmp_path):
+    path = first.save(tmp_path / "first.nc")
+    result = sf.forecast(model, evidence, as_of=SECOND, seed=2, previous=path)
+    assert result.attrs["update_path"] == "psis"
+    with pytest.raises(sf.SyriaforecastError, match="previous"):
+        sf.forecast(model, evidence, as_of=SECOND, previous=42)  # type: ignore[arg-type]
+
+
+def test_pack_draws_inverts_the_kernels_unpack(model, evidence, first):
+    arrays = build_model_arrays(model)
+    params = forecast_parameters(first, max_draws=20)
+    x = pack_draws(arrays, params)
+    layout = layout_for(arrays)
+    assert x.shape == (20, layout.ndim)
+    data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
+    args = _density_arguments(arrays, data, layout)
+    unpack_args = (*args[:4], args[4], args[5], args[6], arrays.group_of, arrays.band_sd)
+    for d in range(20):
+        initial, persistence, sigma, eta, rel, cred, _ = unpack(x[d], *unpack_args)
+        np.testing.assert_allclose(initial, params["initial_probability"][d], rtol=1e-12)
+        np.testing.assert_allclose(persistence, params["persistence"][d], rtol=1e-12)
+        np.testing.assert_allclose(sigma, params["elicitation_sigma"][d], rtol=1e-12)
+        np.testing.assert_allclose(eta, params["elicitation_eta"][d], rtol=1e-12)
+        np.testing.assert_allclose(rel, params["source_reliability"][d], rtol=1e-12)
+        np.testing.assert_allclose(cred, params["information_credibility"][d], rtol=1e-12)
+
+
+def test_cli_previous_reweights_a_saved_forecast(model, evidence, first, tmp_path, capsys):
+    import json
+
+    from syriaforecast.cli import main
+
+    saved = first.save(tmp_path / "first.nc")
+    argv = ["forecast", "--model", str(DATA / "report_tiny.toml"), "--evidence"]
+    argv += [str(DATA / "report_tiny_evidence.csv"), "--as-of", SECOND, "--seed", "2"]
+    assert main([*argv, "--previous", str(saved), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["diagnostics"]["update_path"] == "psis"
+    assert out["diagnostics"]["update_pareto_k"] <= 0.7
+    # The same as the API's update from the same forecast and seed.
+    api = sf.forecast(model, evidence, as_of=SECOND, seed=2, previous=first)
+    np.testing.assert_allclose(
+        [row["mean"] for row in out["scenarios"].values()], api.summary()["mean"].to_numpy(), atol=1e-6
+    )
+    assert main([*argv, "--previous", str(tmp_path / "missing.nc")]) == 2
+
+
+def test_advice_says_in_plain_words_that_chains_disagree():
+    import arviz_stats
+    import xarray as xr
+
+    from syriaforecast.forecast import convergence_advice
+
+    rng = np.random.default_rng(0)
+    # Two chains settled on different readings: 0.2 against 0.8 for the first scenario.
+    first = np.concatenate([rng.normal(0.2, 0.02, (2, 500)), rng.normal(0.8, 0.02, (2, 500))])
+    values = np.stack([first, 1 - first], axis=-1)
+    horizon = xr.DataArray(values, dims=("chain", "draw", "scenario"), coords={"scenario": ["a", "b"]})
+    diagnostics = xr.Dataset(
+        {
+            "horizon_rhat": arviz_stats.rhat(horizon, sample_dims=["chain", "draw"]),
+            "horizon_ess_bulk": arviz_stats.ess(horizon, sample_dims=["chain", "draw"]),
+        },
+        attrs={"divergences": 0},
+    )
+    advice = convergence_advice(diagnostics, horizon)
+    assert advice.startswith("Not converged (horizon probabilities: max R-hat")
+    assert "chains disagree" in advice and "up to 0.6" in advice and "--chains 8" in advice
+    # Mixed chains with too few draws: the advice is more draws, not a warning about readings.
+    mixed = horizon.isel(chain=[0, 1])
+    one = mixed.isel(chain=0, draw=0, drop=True) * 0
+    few = xr.Dataset({"horizon_rhat": one + 1.0, "horizon_ess_bulk": one + 50}, attrs={"divergences": 0})
+    assert "Too few effective draws" in convergence_advice(few, mixed)
+    converged = few.assign(horizon_ess_bulk=few["horizon_ess_bulk"] * 0 + 1000)
+    assert convergence_advice(converged, mixed) == ""
