@@ -38,6 +38,7 @@ def _run(root: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # recompiles every kernel in a fresh Numba cache: minutes on 2 cores
 @pytest.mark.timeout(900)
 def test_an_edited_kernel_source_changes_the_result(tmp_path):
     root = tmp_path / "src"
