@@ -308,7 +308,8 @@ def test_chain_terms_use_the_pooled_shift():
         arrays.log_rate,
         arrays.is_count,
         data.n_periods,
-        *(getattr(data, n) for n in EvidenceTensors.fields()),
+        *(getattr(data, n) for n in EvidenceTensors.fields()[:-1]),
+        np.zeros((D, 0)),  # the closeness of each cluster, per draw (the model has none)
     )
     np.testing.assert_allclose(terms.cell_log_likelihood, cell_ll, rtol=1e-12, atol=1e-12)
     # Without the analysts' parameters (exact mode) the consensus is the reference, as before.

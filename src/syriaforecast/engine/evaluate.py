@@ -24,13 +24,19 @@ from syriaforecast.engine.data import (
 )
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
 from syriaforecast.engine.kernel import chain_terms_batch_kernel, pooled_shift_batch
-from syriaforecast.engine.names import ANALYST_PARAMETER_NAMES, EVIDENCE_FIELDS, PARAMETER_NAMES
+from syriaforecast.engine.names import (
+    ANALYST_PARAMETER_NAMES,
+    CLUSTER_PARAMETER_NAMES,
+    EVIDENCE_FIELDS,
+    PARAMETER_NAMES,
+)
 from syriaforecast.engine.parameters import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
 __all__ = [
     "ANALYST_PARAMETER_NAMES",
+    "CLUSTER_PARAMETER_NAMES",
     "PARAMETER_NAMES",
     "DrawTerms",
     "chain_posterior",
@@ -71,6 +77,16 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         # One elicitation per cell, or the analysts' consensus (exact mode).
         scale = np.sqrt(sigma[:, arrays.group_of][:, :, None] ** 2 + arrays.band_sd[None] ** 2)
         shift = scale * np.asarray(params["elicitation_eta"], dtype=float)
+    D = log_initial.shape[0]
+    C = data.cell_period.shape[0]
+    evidence = {name: getattr(data, name) for name in EVIDENCE_FIELDS}
+    if evidence["cell_event"].shape[0] != C:  # arrays built by hand (what-ifs) without clusters
+        evidence["cell_event"] = np.full(C, -1, dtype=np.int64)
+    declared = np.asarray(evidence["cluster_closeness"], dtype=float)
+    closeness = params.get("cluster_closeness")
+    evidence["cluster_closeness"] = np.ascontiguousarray(
+        np.broadcast_to(declared, (D, declared.shape[0])) if closeness is None else closeness, dtype=float
+    )
     log_transition, log_emission, cell_ll = chain_terms_batch_kernel(
         np.ascontiguousarray(log_initial),
         np.ascontiguousarray(params["persistence"], dtype=float),
@@ -81,7 +97,7 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         arrays.log_rate,
         arrays.is_count,
         data.n_periods,
-        *(getattr(data, name) for name in EVIDENCE_FIELDS),
+        *evidence.values(),
     )
     return [log_initial, log_transition, log_emission, cell_ll]
 
@@ -167,7 +183,7 @@ def posterior_parameters(
             params[name] = values.reshape((D, *values.shape[2:]))
         else:
             params[name] = np.broadcast_to(exact[name], (D, *exact[name].shape)).copy()
-    for name in ANALYST_PARAMETER_NAMES:
+    for name in ANALYST_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES:
         if name in posterior:
             values = np.asarray(posterior[name])
             params[name] = values.reshape((D, *values.shape[2:]))

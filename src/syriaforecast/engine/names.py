@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ANALYST_PARAMETER_NAMES",
+    "CLUSTER_PARAMETER_NAMES",
     "ELICITATION_FIELDS",
     "EVIDENCE_FIELDS",
     "GRADE_COORDS",
@@ -27,6 +28,8 @@ PARAMETER_NAMES = (
 )
 #: Parameters of a model elicited by several analysts (hierarchical mode only), dimension ``analyst``.
 ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
+#: Parameters of a model with clusters of indicators (hierarchical mode only), dimension ``cluster``.
+CLUSTER_PARAMETER_NAMES = ("cluster_closeness",)
 
 #: Dimensions of every parameter (after the sample dimensions ``chain`` and ``draw``).
 PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
@@ -38,6 +41,7 @@ PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
     "information_credibility": ("credibility_grade",),
     "analyst_bias": ("analyst",),
     "analyst_noise": ("analyst",),
+    "cluster_closeness": ("cluster",),
 }
 
 #: Labels of the grade dimensions (Admiralty source reliability A-F, information credibility 1-6).
@@ -60,6 +64,10 @@ EVIDENCE_FIELDS = (
     "report_credibility",
     "report_joint",
     "cell_component",
+    "cell_event",
+    "event_cluster",
+    "indicator_cluster",
+    "cluster_closeness",
 )
 #: :class:`~syriaforecast.engine.data.ModelArrays` arrays of the elicitation, as the PyMC graph reads them.
 ELICITATION_FIELDS = ("cutpoints", "log_rate", "band_sd", "group_of", "is_count")

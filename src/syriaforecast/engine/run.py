@@ -19,6 +19,7 @@ from syriaforecast.engine.evaluate import (
     exact_parameters_for,
 )
 from syriaforecast.engine.hmm import ChainPosterior
+from syriaforecast.engine.names import CLUSTER_PARAMETER_NAMES
 from syriaforecast.engine.sampler import build_sampler_model
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
@@ -101,6 +102,8 @@ def _coords(model: ScenarioModel) -> dict[str, list[str]]:
     }
     if model.analysts:
         coords["analyst"] = list(model.analysts)
+    if model.clusters:
+        coords["cluster"] = [c.id for c in model.clusters]
     return coords
 
 
@@ -184,7 +187,7 @@ def run_engine(
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     D = chains * draws
 
-    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
+    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
     fixed = exact_parameters_for(model)
     flat = {
@@ -197,7 +200,7 @@ def run_engine(
     }
     flat |= {
         name: parameters[name].reshape((D, *parameters[name].shape[2:]))
-        for name in ANALYST_PARAMETER_NAMES
+        for name in ANALYST_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
         if name in parameters
     }
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import numpy as np
 
+from syriaforecast.engine.clusters import closeness_prior
 from syriaforecast.engine.data import (
     ANALYST_FIELDS,
     CREDIBILITY_PRIOR_MEAN,
@@ -18,6 +20,7 @@ from syriaforecast.engine.data import (
 from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack
 from syriaforecast.engine.names import (
     ANALYST_PARAMETER_NAMES,
+    CLUSTER_PARAMETER_NAMES,
     EVIDENCE_FIELDS,
     GRADE_COORDS,
     PARAMETER_DIMS,
@@ -28,14 +31,15 @@ from syriaforecast.engine.parameters import samples_persistence
 __all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "pack_draws"]
 
 
-def layout_for(arrays: ModelArrays) -> Layout:
-    """The unconstrained layout of a model's parameters."""
+def layout_for(arrays: ModelArrays, data: EngineData | None = None) -> Layout:
+    """The unconstrained layout of a model's parameters (``data`` tells how many clusters it has)."""
     return Layout(
         arrays.n_scenarios,
         arrays.n_groups,
         arrays.n_indicators,
         samples_persistence(arrays),
         arrays.n_analysts,
+        0 if data is None else int(data.cluster_closeness.shape[0]),
     )
 
 
@@ -67,6 +71,7 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         int(data.n_periods),
         *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
         *analyst_arguments(arrays),
+        *closeness_prior(data.cluster_closeness),
     )
 
 
@@ -98,7 +103,8 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
         Each draw's position in the sampler's coordinates, e.g. to start chains
         from a previous posterior.
     """
-    layout = layout_for(arrays)
+    Q = np.shape(params["cluster_closeness"])[-1] if "cluster_closeness" in params else 0
+    layout = dataclasses.replace(layout_for(arrays), n_clusters=Q)
     S = layout.n_scenarios
     initial = np.asarray(params["initial_probability"], dtype=float)
     D = initial.shape[0]
@@ -118,6 +124,9 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     if layout.n_analysts:
         blocks.append(np.asarray(params["analyst_bias"], dtype=float).reshape(D, -1))
         blocks.append(np.log(np.asarray(params["analyst_noise"], dtype=float)).reshape(D, -1))
+    if Q:
+        rho = np.clip(np.asarray(params["cluster_closeness"], dtype=float), 1e-12, 1 - 1e-12).reshape(D, -1)
+        blocks.append(np.log(rho) - np.log1p(-rho))
     out = np.concatenate(blocks, axis=1)
     if out.shape[1] != layout.ndim:
         raise ValueError(f"pack_draws: {out.shape[1]} coordinates; the model has {layout.ndim}")
@@ -139,10 +148,12 @@ def build_sampler_model(
     """
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    layout = layout_for(arrays)
+    layout = layout_for(arrays, data)
     args = _density_arguments(arrays, data, layout)
     A, start = layout.n_analysts, layout.analyst_start
+    Q, close = layout.n_clusters, layout.closeness_start
     analyst_ids = coords.get("analyst", [f"analyst{a}" for a in range(A)])
+    cluster_ids = coords.get("cluster", [f"cluster{q}" for q in range(Q)])
     unpack_args = (
         layout.n_scenarios,
         layout.n_groups,
@@ -176,6 +187,8 @@ def build_sampler_model(
             if A:
                 out["analyst_bias"] = x[start : start + A].copy()
                 out["analyst_noise"] = np.exp(x[start + A : start + 2 * A])
+            if Q:
+                out["cluster_closeness"] = 1.0 / (1.0 + np.exp(-x[close : close + Q]))
             return out
 
         return expand
@@ -187,13 +200,16 @@ def build_sampler_model(
         return rng.uniform(-0.5, 0.5, layout.ndim)
 
     sizes = {"scenario": layout.n_scenarios, "group": layout.n_groups, "indicator": layout.n_indicators}
-    sizes |= {"analyst": A} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
+    sizes |= {"analyst": A, "cluster": Q} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
     names = [*PARAMETER_NAMES, *(ANALYST_PARAMETER_NAMES if A else ())]
+    names += CLUSTER_PARAMETER_NAMES if Q else ()
     dims = {name: PARAMETER_DIMS[name] for name in names}
     shapes = [tuple(sizes[d] for d in dims[name]) for name in names]
     coords = {k: coords[k] for k in ("scenario", "group", "indicator")} | GRADE_COORDS
     if A:
         coords["analyst"] = list(analyst_ids)
+    if Q:
+        coords["cluster"] = list(cluster_ids)
     return from_pyfunc(
         ndim=layout.ndim,
         make_logp_fn=make_logp_fn,

@@ -35,6 +35,13 @@ from syriaforecast._maths import logit, stable_expit
 from syriaforecast.errors import ModelFileError, Problem
 from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, elicited_logit, parse_phrase
 from syriaforecast.spec import periods
+from syriaforecast.spec.clusters import (
+    Cluster,
+    ClusterSection,
+    build_clusters,
+    cluster_problems,
+    cluster_warnings,
+)
 from syriaforecast.spec.tripwires import Tripwire, TripwireSection, build_tripwires, tripwire_problems
 
 __all__ = [
@@ -125,6 +132,7 @@ class _IndicatorSection(_Section):
     likelihood: dict[str, Any] | None = None
     elicitations: dict[str, Any] | None = None
     rationale: str | dict[str, str] = ""
+    cluster: str | None = None
 
     @pydantic.field_validator("likelihood", "elicitations", mode="before")
     @classmethod
@@ -139,6 +147,7 @@ class _File(_Section):
     scenarios: list[_ScenarioSection] = pydantic.Field(min_length=1)
     indicators: list[_IndicatorSection] = pydantic.Field(min_length=1)
     tripwires: list[TripwireSection] = pydantic.Field(default_factory=list)
+    clusters: dict[str, ClusterSection] = pydantic.Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- public objects
@@ -192,6 +201,8 @@ class Indicator:
     elicitations: Mapping[str, Mapping[str, float | str | tuple[float, ...]]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: The cluster (one event measured by several indicators) this indicator belongs to, or "".
+    cluster: str = ""
 
     def __repr__(self) -> str:
         return f"Indicator({self.id!r}, group={self.group!r}, type={self.type!r})"
@@ -251,6 +262,8 @@ class ScenarioModel:
     analyst_noise: float = _DEFAULT_ANALYST_NOISE
     #: Lines declared in advance (``[[tripwires]]``); see :mod:`syriaforecast.spec.tripwires`.
     tripwires: tuple[Tripwire, ...] = ()
+    #: Clusters of indicators that measure one event (``cluster`` keys, ``[clusters.<id>]``).
+    clusters: tuple[Cluster, ...] = ()
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -364,11 +377,15 @@ class ScenarioModel:
                 entry["rationale"] = (
                     dict(ind.rationale) if isinstance(ind.rationale, Mapping) else ind.rationale
                 )
+            if ind.cluster:
+                entry["cluster"] = ind.cluster
             indicators.append(entry)
         out = {"model": model, "scenarios": scenarios, "indicators": indicators}
         if self.tripwires:
             types = {i.id: i.type for i in self.indicators}
             out["tripwires"] = [w.to_dict(types.get(w.indicator or "", "")) for w in self.tripwires]
+        if self.clusters:
+            out["clusters"] = {c.id: c.to_dict() for c in self.clusters}
         return out
 
     def to_toml(self) -> str:
@@ -464,6 +481,15 @@ def parse_model(
     if problems:
         raise ModelFileError(_dedupe(problems), file=source)
     model = _build(data, path=path, digest=digest)
+    if model.clusters:
+        import warnings
+
+        from syriaforecast.errors import ClusterWarning
+
+        for message in cluster_warnings(
+            model.clusters, lambda i, s: model.indicator(i).probability(s), model.scenario_ids, source
+        ):
+            warnings.warn(message, ClusterWarning, stacklevel=2)
     if not digest:
         canonical = model.to_toml().encode()
         model = dataclasses.replace(model, sha256=hashlib.sha256(canonical).hexdigest())
@@ -919,6 +945,7 @@ def _semantic_problems(
                 seen.add(ident)
             problems.extend(_indicator_problems(indicator, k, scenario_ids, add))
     tripwire_problems(data, add)
+    cluster_problems(data, add)
     return problems
 
 
@@ -1097,6 +1124,7 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
                 basis=ind.basis,
                 rationale=rationale,
                 elicitations=MappingProxyType(elicitations),
+                cluster=ind.cluster or "",
             )
         )
     return ScenarioModel(
@@ -1115,6 +1143,7 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         persistence_uncertainty=m.persistence_uncertainty,
         analyst_bias=m.analyst_bias,
         analyst_noise=m.analyst_noise,
+        clusters=build_clusters([(i.id, i.cluster) for i in parsed.indicators], parsed.clusters),
         tripwires=build_tripwires(
             parsed.tripwires, {i.id: {"type": i.type, "levels": i.levels} for i in parsed.indicators}
         ),

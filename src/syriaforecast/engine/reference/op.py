@@ -38,6 +38,9 @@ _DTYPES = {
     "report_credibility": "int64",
     "report_joint": "int64",
     "cell_component": "int64",
+    "cell_event": "int64",
+    "event_cluster": "int64",
+    "indicator_cluster": "int64",
 }
 _N_PARAMS = len(PARAMETER_INPUTS)
 
@@ -113,10 +116,12 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+        a21, a22, a23, a24,
     ):  # fmt: skip
         value = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+            a21, a22, a23, a24,
         )
         return np.asarray(value)
 
@@ -131,10 +136,12 @@ def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_grad_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+        a21, a22, a23, a24,
     ):  # fmt: skip
         _, g0, g1, g2, g3, g4 = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+            a21, a22, a23, a24,
         )
         return g0, g1, g2, g3, g4
 
