@@ -433,3 +433,67 @@ def test_members_elicited_as_if_for_different_events_get_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sf.parse_model(toml(), source="m.toml")  # consistent members: no warning
+
+
+@pytest.mark.filterwarnings("default::syriaforecast.errors.ClusterWarning")
+def test_the_cli_prints_cluster_warnings_and_located_errors(tmp_path, capsys):
+    from syriaforecast.cli import main
+
+    inconsistent = tmp_path / "m.toml"
+    inconsistent.write_text(toml(relief_likelihood="calm = 0.6, war = 0.1"))
+    assert main(["validate", str(inconsistent)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"warning: {inconsistent}: clusters.us (members visit, relief): members disagree" in err
+    assert "Traceback" not in err and "ClusterWarning" not in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text(toml(closeness="1.5"))
+    assert main(["validate", str(bad)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{bad}: line 39, clusters.us.closeness: closeness = 1.5: a number with 0 < closeness <= 1" in err
+
+
+def test_to_pymc_samples_the_closeness_and_its_log_density_equals_the_engines():
+    from syriaforecast.engine.density import unpack
+    from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    model = cluster_model(error=0.5)
+    evidence = sf.load_evidence(frame(FEBRUARY + MARCH), model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
+    layout = layout_for(arrays, data)
+    args = _density_arguments(arrays, data, layout)
+    pymc_model = sf.to_pymc(model, evidence)
+    assert pymc_model.named_vars_to_dims["cluster_closeness"] == ("cluster",)
+    assert list(pymc_model.coords["cluster"]) == ["ev"]
+    logp = pymc_model.compile_logp(jacobian=False)
+    transform = pymc_model.rvs_to_transforms[pymc_model["initial_probability"]]
+    rng = np.random.default_rng(4)
+    mine, theirs = [], []
+    for _ in range(5):
+        x = rng.normal(0, 0.6, layout.ndim)
+        value, _ = log_density_and_gradient_of(x, args)
+        unpacked = unpack(x, *args[:7], arrays.group_of, arrays.band_sd)
+        initial, _, sigma, eta, kappa_rel, kappa_cred, _ = unpacked
+        rho = 1 / (1 + np.exp(-x[layout.closeness_start :]))
+        jacobian = np.log(initial).sum() + np.log(sigma).sum() + np.sum(np.log(rho) + np.log1p(-rho))
+        for kappa in (kappa_rel, kappa_cred):
+            jacobian += np.sum(np.log(kappa) + np.log1p(-kappa))
+        point = {
+            "initial_probability_simplex__": transform.forward(initial).eval(),
+            "persistence_z": x[layout.n_initial : layout.n_initial + layout.n_persistence],
+            "elicitation_sigma_log__": np.log(sigma),
+            "elicitation_eta": eta,
+            "source_reliability_logodds__": np.log(kappa_rel) - np.log1p(-kappa_rel),
+            "information_credibility_logodds__": np.log(kappa_cred) - np.log1p(-kappa_cred),
+            "cluster_closeness_logodds__": np.log(rho) - np.log1p(-rho),
+        }
+        mine.append(value - jacobian)
+        theirs.append(float(logp(point)))
+    assert np.ptp(mine) > 1.0
+    np.testing.assert_allclose(np.diff(mine), np.diff(theirs), rtol=1e-8, atol=1e-8)
+
+
+def log_density_and_gradient_of(x, args):
+    from syriaforecast.engine.density import log_density_and_gradient
+
+    return log_density_and_gradient(x, *args)

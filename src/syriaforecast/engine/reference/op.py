@@ -1,9 +1,10 @@
 """PyTensor Ops wrapping the compiled kernels, with Numba dispatch for nutpie.
 
-``EvidenceLogLikelihood`` maps the five parameter inputs (log initial
+``EvidenceLogLikelihood`` maps the six parameter inputs (log initial
 probabilities, persistence, elicitation shift, report informativeness by
-reliability and by credibility) plus the data arrays to log P(evidence). Its
-gradient is a second Op computed by the same kernel pass in closed form.
+reliability and by credibility, and the closeness of each cluster of indicators)
+plus the data arrays to log P(evidence). Its gradient is a second Op computed by
+the same kernel pass in closed form.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
-from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+from syriaforecast.engine.kernel import log_likelihood_and_full_gradient, log_likelihood_kernel
 from syriaforecast.engine.names import EVIDENCE_FIELDS
 from syriaforecast.engine.source_key import op_cache_key
 
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
-PARAMETER_INPUTS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility")
-#: The kernel's data arguments after the parameters, in its order.
-DATA_INPUTS = ("cutpoints", "log_rate", "is_count", "n_periods", *EVIDENCE_FIELDS)
+PARAMETER_INPUTS = (
+    "log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility", "cluster_closeness",
+)  # fmt: skip
+#: The kernel's data arguments after the parameters, in its order (its last argument is the closeness).
+DATA_INPUTS = (
+    "cutpoints", "log_rate", "is_count", "n_periods",
+    *(name for name in EVIDENCE_FIELDS if name != "cluster_closeness"),
+)  # fmt: skip
 _DTYPES = {
     "is_count": "bool",
     "cell_slot_valid": "bool",
@@ -54,9 +60,10 @@ def _as_inputs(values: list[Any]) -> list[Any]:
 
 
 def _python_args(inputs: Any) -> list[Any]:
+    """The Op's inputs in the kernel's order: the closeness moves from the parameters to the end."""
     args: list[Any] = list(inputs)
     args[_N_PARAMS + DATA_INPUTS.index("n_periods")] = int(args[_N_PARAMS + DATA_INPUTS.index("n_periods")])
-    return args
+    return [*args[: _N_PARAMS - 1], *args[_N_PARAMS:], args[_N_PARAMS - 1]]
 
 
 class EvidenceLogLikelihoodGrad(Op):
@@ -70,7 +77,7 @@ class EvidenceLogLikelihoodGrad(Op):
         return Apply(self, tensors, outputs)
 
     def perform(self, node: Apply, inputs: Any, outputs: Any) -> None:
-        result = log_likelihood_and_gradient(*_python_args(inputs))
+        result = log_likelihood_and_full_gradient(*_python_args(inputs))
         for storage, value in zip(outputs, result[1:], strict=True):
             storage[0] = np.asarray(value, dtype="float64")
 
@@ -102,8 +109,13 @@ _grad_op = EvidenceLogLikelihoodGrad()
 
 
 def evidence_log_likelihood(params: dict[str, Any], data: dict[str, Any]) -> Any:
-    """Symbolic log P(evidence | parameters) from named parameter and data tensors."""
-    return _op(*[params[n] for n in PARAMETER_INPUTS], *[data[n] for n in DATA_INPUTS])
+    """Symbolic log P(evidence | parameters) from named parameter and data tensors.
+
+    ``cluster_closeness`` may be given with the parameters (sampled) or with the
+    data (the declared values, e.g. ``EngineData.cluster_closeness``).
+    """
+    merged = {"cluster_closeness": data.get("cluster_closeness")} | dict(params)
+    return _op(*[merged[n] for n in PARAMETER_INPUTS], *[data[n] for n in DATA_INPUTS])
 
 
 # The cache key includes a digest of the kernel sources: PyTensor's default key (the Op's type)
@@ -120,8 +132,8 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
         a21, a22, a23, a24,
     ):  # fmt: skip
         value = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
-            a21, a22, a23, a24,
+            a0, a1, a2, a3, a4, a6, a7, a8, a9[()], a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+            a21, a22, a23, a24, a5,
         )
         return np.asarray(value)
 
@@ -132,17 +144,17 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
 def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
     from pytensor.link.numba.dispatch.basic import numba_njit
 
-    kernel = log_likelihood_and_gradient
+    kernel = log_likelihood_and_full_gradient
 
     @numba_njit
     def evidence_log_likelihood_grad_numba(
         a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
         a21, a22, a23, a24,
     ):  # fmt: skip
-        _, g0, g1, g2, g3, g4 = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
-            a21, a22, a23, a24,
+        _, g0, g1, g2, g3, g4, g5 = kernel(
+            a0, a1, a2, a3, a4, a6, a7, a8, a9[()], a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+            a21, a22, a23, a24, a5,
         )
-        return g0, g1, g2, g3, g4
+        return g0, g1, g2, g3, g4, g5
 
     return evidence_log_likelihood_grad_numba, op_cache_key(op, __file__)

@@ -14,6 +14,9 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   of its ICD 203 band to that scale.
 - ``source_reliability[A..F]``, ``information_credibility[1..6]`` ~ Beta: the
   informativeness factors of graded reports, with means set by the grade.
+- Only when the model declares clusters of indicators: ``cluster_closeness[q] ~
+  Beta`` centred on the declared closeness
+  (:func:`~syriaforecast.engine.clusters.closeness_prior`).
 - Only when several analysts elicited the model: ``analyst_bias[a] ~
   Normal(0, analyst_bias)`` and ``analyst_noise[a] ~ HalfNormal(analyst_noise)``.
   Analyst ``a``'s elicitation of (indicator, scenario), as an offset ``d`` from the
@@ -39,6 +42,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from syriaforecast.engine.clusters import closeness_prior
 from syriaforecast.engine.data import (
     GRADE_CONCENTRATION,
     EngineData,
@@ -60,6 +64,10 @@ __all__ = [
     "model_data",
     "to_pymc",
 ]
+
+
+#: Shared-data names that would clash with a parameter's name.
+_DATA_NAMES = {"cluster_closeness": "declared_closeness"}
 
 
 def analyst_terms(
@@ -139,7 +147,10 @@ def build_pymc_model(
     with pm.Model(coords=coords | GRADE_COORDS) as model:
         shared = {name: pm.Data(name, value) for name, value in model_data(arrays).items()}
         evidence = EvidenceTensors(
-            **{name: pm.Data(name, getattr(data, name)) for name in EvidenceTensors.fields()}
+            **{
+                name: pm.Data(_DATA_NAMES.get(name, name), getattr(data, name))
+                for name in EvidenceTensors.fields()
+            }
         )
         elicitation = ElicitationTensors(
             **{name: shared[name] for name in ElicitationTensors.fields()}
@@ -181,12 +192,18 @@ def build_pymc_model(
             pm.Potential("analyst_elicitations", marginal)
         else:
             shift = elicitation_shift(elicitation, sigma, eta)
+        if data.cluster_closeness.size:
+            alpha, beta = closeness_prior(data.cluster_closeness)
+            closeness = pm.Beta("cluster_closeness", alpha=alpha, beta=beta, dims="cluster")
+        else:
+            closeness = evidence.cluster_closeness
         params = {
             "log_initial": log_initial,
             "persistence": persistence,
             "shift": shift,
             "kappa_reliability": kappa_rel,
             "kappa_credibility": kappa_cred,
+            "cluster_closeness": closeness,
         }
         data_tensors = {name: getattr(evidence, name) for name in EvidenceTensors.fields()}
         data_tensors |= {name: shared[name] for name in ("cutpoints", "log_rate", "is_count")}
@@ -229,7 +246,9 @@ def to_pymc(
         ``scenario``), ``source_reliability`` (``reliability_grade``, A-F),
         ``information_credibility`` (``credibility_grade``, 1-6) and, for a
         model elicited by several analysts, ``analyst_bias`` and
-        ``analyst_noise`` (``analyst``). Coordinates also name the chain's
+        ``analyst_noise`` (``analyst``), and for a model with clusters of
+        indicators ``cluster_closeness`` (``cluster``; the declared values are
+        the data ``declared_closeness``). Coordinates also name the chain's
         periods (``period``: the first period through the horizon's). The model
         file's numbers and the evidence arrays are named ``pm.Data``.
 
