@@ -445,6 +445,12 @@ def test_the_cli_prints_cluster_warnings_and_located_errors(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert f"warning: {inconsistent}: clusters.us (members visit, relief): members disagree" in err
     assert "Traceback" not in err and "ClusterWarning" not in err
+    assert main(["validate", str(tmp_path / "ok.toml")]) == 2  # no such file
+    capsys.readouterr()
+    (tmp_path / "ok.toml").write_text(toml())
+    assert main(["validate", str(tmp_path / "ok.toml")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cluster us (closeness 0.8): one event measured by visit, relief" in out
     bad = tmp_path / "bad.toml"
     bad.write_text(toml(closeness="1.5"))
     assert main(["validate", str(bad)]) == 2
@@ -497,3 +503,18 @@ def log_density_and_gradient_of(x, args):
     from syriaforecast.engine.density import log_density_and_gradient
 
     return log_density_and_gradient(x, *args)
+
+
+def test_too_many_linked_reports_and_events_are_refused_clearly():
+    from syriaforecast.errors import SyriaforecastError
+
+    rows = [
+        ("2025-02-03", ident, "1", "B", "2", f"r{k}") for k in range(12) for ident in ("u1", "b")
+    ]
+    model = cluster_model()
+    evidence = sf.load_evidence(frame(rows), model)
+    with pytest.raises(SyriaforecastError, match=r"2025-02: 13 multi-row reports and cluster events"):
+        build_engine_data(model, build_model_arrays(model), evidence, 4)
+    # Without the cluster the 12 reports alone are within the limit.
+    plain = cluster_model(cluster=False)
+    build_engine_data(plain, build_model_arrays(plain), sf.load_evidence(frame(rows), plain), 4)

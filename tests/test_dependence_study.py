@@ -104,6 +104,14 @@ def test_an_unreliable_source_is_singled_out(model):
 # indicator is coded in a month with probability 0.6 by one B2 row. ``declared`` gives the
 # members ``cluster = "event"`` (default closeness 0.9), ``independent`` does not; both read the
 # members' true likelihoods in exact mode.
+#
+# Measured (seed 1, 2 cores, 2026-12-01; `cluster_study(model, n, seed=1, dependent=..., n_boot=300)`):
+# - 1,000 dependent worlds (216 s): log-score gain 0.0208 nats per month, 95% t interval
+#   [0.0162, 0.0255]; calibration slope 1.019 declared vs 0.904 independent, bootstrap interval of
+#   the gain in |1 - slope| [0.006, 0.116]; ECE 0.0053 vs 0.0141, difference [-0.0012, 0.0146].
+#   300 worlds: gain 0.0236 [0.0153, 0.0319], slope gain [-0.039, 0.137] (not shown at 300).
+# - 1,000 worlds without dependence (196 s): declaring the cluster costs 0.0076 [0.0039, 0.0113];
+#   300 worlds: 0.0075 [0.0004, 0.0146]. Declaring nothing is the engine without the key.
 
 
 def test_declaring_a_cluster_improves_the_log_score_small(model):

@@ -165,26 +165,22 @@ def link_cluster_events(
             c = parent[c]
         return c
 
-    for group in (np.flatnonzero(cell_component == g) for g in range(int(cell_component.max()) + 1)):
-        for c in group[1:]:
-            parent[find(int(c))] = find(int(group[0]))
+    first_of_component: dict[int, int] = {}
     first_of_event: dict[int, int] = {}
     for c in range(C):
+        if cell_component[c] >= 0:
+            parent[find(c)] = find(first_of_component.setdefault(int(cell_component[c]), c))
         if cell_event[c] >= 0:
-            root = first_of_event.setdefault(int(cell_event[c]), c)
-            parent[find(c)] = find(root)
+            parent[find(c)] = find(first_of_event.setdefault(int(cell_event[c]), c))
     component = np.full(C, -1, dtype=np.int64)
     roots: dict[int, int] = {}
     for c in range(C):
         if cell_component[c] >= 0 or cell_event[c] >= 0:
             component[c] = roots.setdefault(find(c), len(roots))
     bits = np.zeros(len(roots), dtype=np.int64)
-    for g, n in enumerate(n_report_bits):
-        cells = np.flatnonzero(cell_component == g)
-        if cells.size:
-            bits[component[cells[0]]] += int(n)
-    for v in range(len(events)):
-        c = int(np.flatnonzero(cell_event == v)[0])
+    for g, c in first_of_component.items():
+        bits[component[c]] += int(n_report_bits[g])
+    for c in first_of_event.values():
         bits[component[c]] += 1
     for g in map(int, np.flatnonzero(bits > max_bits)):
         c = int(np.flatnonzero(component == g)[0])

@@ -240,8 +240,8 @@ def _cluster_states(
     for q in range(Q):
         for s in range(S):
             event_prob[q, s] = low[q, s] / (1.0 - high[q, s] + low[q, s])
-    cond = np.zeros((C, 2, J, S))
-    for c in range(C):
+    cond = np.zeros((C if Q > 0 else 0, 2, J, S))  # no allocation per call for a model without clusters
+    for c in range(cond.shape[0]):
         ev = cell_event[c]
         if ev < 0:
             continue
@@ -350,24 +350,22 @@ def _components(
             members_flat[member_start[cell_component[report_cell[k]]] + local[r]] = r
     # Cluster events: their bits follow the component's report bits.
     event_bit = np.full(V, -1, dtype=np.int64)
+    event_component = np.full(V, -1, dtype=np.int64)
     n_events = np.zeros(G, dtype=np.int64)
     for c in range(C):
         v = cell_event[c]
         if v >= 0 and event_bit[v] < 0:
             g = cell_component[c]
             event_bit[v] = n_local[g] + n_events[g]
+            event_component[v] = g
             n_events[g] += 1
     event_start = np.zeros(G + 1, dtype=np.int64)
     for g in range(G):
         event_start[g + 1] = event_start[g] + n_events[g]
     events_flat = np.empty(event_start[G], dtype=np.int64)
     for v in range(V):
-        if event_bit[v] >= 0:
-            g = -1
-            for c in range(C):
-                if cell_event[c] == v:
-                    g = cell_component[c]
-                    break
+        g = event_component[v]
+        if g >= 0:
             events_flat[event_start[g] + event_bit[v] - n_local[g]] = v
     comp_ll = np.zeros((G, S))
     first = np.empty(G, dtype=np.int64)
@@ -518,13 +516,13 @@ def _cluster_gradient(
             g_seen[i, s] += ga + gb
             sum_a[q, s] += ga
             sum_b[q, s] += gb
+    event_period = np.full(event_cluster.shape[0], -1, dtype=np.int64)
+    for c in range(C):
+        if cell_event[c] >= 0:
+            event_period[cell_event[c]] = cell_period[c]
     for v in range(event_cluster.shape[0]):
         q = event_cluster[v]
-        t = -1
-        for c in range(C):
-            if cell_event[c] == v:
-                t = cell_period[c]
-                break
+        t = event_period[v]
         if t < 0:
             continue
         for s in range(S):
