@@ -370,7 +370,7 @@ def _components(
     comp_ll = np.zeros((G, S))
     first = np.empty(G, dtype=np.int64)
     post = np.zeros((C, J, S)) if want_posterior else np.zeros((0, J, S))
-    cond_post = np.zeros((C, 2, J, S)) if want_posterior else np.zeros((0, 2, J, S))
+    cond_post = np.zeros((C, 2, J, S)) if want_posterior and V > 0 else np.zeros((0, 2, J, S))
     truthful = np.zeros((R, S))
     event_post = np.zeros((V, S))
     rd = np.empty(J)
@@ -408,13 +408,13 @@ def _components(
                     for j in range(J):
                         rd[j] *= report_match[k, j] if truth else report_noise[k, j]
                 ev = cell_event[c]
-                happened = (pattern >> event_bit[ev]) & 1 if ev >= 0 else 0
+                # A member cell's state law is its conditional given the pattern's event.
+                law = cond[c, (pattern >> event_bit[ev]) & 1] if ev >= 0 else state[c]
                 for s in range(S):
                     total = 0.0
                     for j in range(J):
                         if cell_slot_valid[c, j]:
-                            pj = cond[c, happened, j, s] if ev >= 0 else state[c, j, s]
-                            total += pj * rd[j]
+                            total += law[j, s] * rd[j]
                     term[pattern, s] += math.log(max(total, _TINY))
         offset = 0.0
         for ci in range(n_cells):
@@ -450,6 +450,7 @@ def _components(
                         rd[j] *= report_match[k, j] if truth else report_noise[k, j]
                 ev = cell_event[c]
                 happened = (pattern >> event_bit[ev]) & 1 if ev >= 0 else 0
+                law = cond[c, happened] if ev >= 0 else state[c]
                 for s in range(S):
                     weight = math.exp(term[pattern, s] + offset - comp_ll[g, s])
                     if weight == 0.0:
@@ -457,14 +458,12 @@ def _components(
                     total = 0.0
                     for j in range(J):
                         if cell_slot_valid[c, j]:
-                            pj = cond[c, happened, j, s] if ev >= 0 else state[c, j, s]
-                            total += pj * rd[j]
+                            total += law[j, s] * rd[j]
                     if total <= 0.0:
                         continue
                     for j in range(J):
                         if cell_slot_valid[c, j]:
-                            pj = cond[c, happened, j, s] if ev >= 0 else state[c, j, s]
-                            share = weight * pj * rd[j] / total
+                            share = weight * law[j, s] * rd[j] / total
                             post[c, j, s] += share
                             if ev >= 0:
                                 cond_post[c, happened, j, s] += share
