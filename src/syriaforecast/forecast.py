@@ -506,6 +506,8 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "information_credibility": ("credibility_grade",),
         "analyst_bias": ("analyst",),
         "analyst_noise": ("analyst",),
+        "transition": ("scenario", "scenario_to"),
+        "driver_effect": ("driver", "scenario"),
     }
     extra = {
         "scenario": list(model.scenario_ids),
@@ -514,6 +516,8 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "reliability_grade": list("ABCDEF"),
         "credibility_grade": list("123456"),
         "analyst": list(model.analysts),
+        "scenario_to": list(model.scenario_ids),
+        "driver": list(model.driver_ids),
     }
     data = {name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()}
     used = {d for name in run.parameters for d in dims[name]}

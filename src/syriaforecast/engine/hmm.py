@@ -33,8 +33,9 @@ def forward_backward(
     ----------
     log_initial : ndarray (D, S)
         Log probability of each scenario in the first period.
-    log_transition : ndarray (D, S, S)
-        ``log P(z_t = j | z_{t-1} = i)`` at ``[d, i, j]``.
+    log_transition : ndarray (D, S, S) or (D, T, S, S)
+        ``log P(z_t = j | z_{t-1} = i)`` at ``[d, i, j]``, or at ``[d, t, i, j]`` when
+        the chain's transitions vary over time (drivers); ``[d, 0]`` is then unused.
     log_emission : ndarray (D, T, S)
         ``log P(evidence in period t | z_t = s)``; 0 where a period has no evidence.
 
@@ -46,12 +47,14 @@ def forward_backward(
     log_transition = np.asarray(log_transition, dtype=float)
     log_emission = np.asarray(log_emission, dtype=float)
     D, T, S = log_emission.shape
+    if log_transition.ndim == 3:
+        log_transition = np.broadcast_to(log_transition[:, None], (D, T, S, S))
     log_filtered = np.empty((D, T, S))
     log_likelihood = np.zeros(D)
     message = log_initial + log_emission[:, 0]
     for t in range(T):
         if t > 0:
-            predicted = logsumexp(log_filtered[:, t - 1, :, None] + log_transition, axis=1)
+            predicted = logsumexp(log_filtered[:, t - 1, :, None] + log_transition[:, t], axis=1)
             message = predicted + log_emission[:, t]
         norm = logsumexp(message, axis=1)
         log_likelihood += norm
@@ -62,7 +65,7 @@ def forward_backward(
     log_beta = np.zeros((D, S))
     for t in range(T - 2, -1, -1):
         log_beta = logsumexp(
-            log_transition + (log_emission[:, t + 1] + log_beta)[:, None, :], axis=2
+            log_transition[:, t + 1] + (log_emission[:, t + 1] + log_beta)[:, None, :], axis=2
         )
         log_beta -= logsumexp(log_beta, axis=1, keepdims=True)
         joint = log_filtered[:, t] + log_beta
