@@ -70,6 +70,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--exact", action="store_true", help="take the elicitations as exact (no sampling)")
     fc.add_argument("--out", type=Path, default=None, help="folder for plots, saved forecast and HTML report")
     fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
+    fc.add_argument(
+        "--assume",
+        action="append",
+        default=None,
+        metavar="DRIVER=VALUE@PERIOD",
+        help="conditional forecast: the driver takes VALUE (0 or 1) from PERIOD on, e.g. ceasefire=1@2026-06 "
+        "(repeatable)",
+    )
 
     bt = sub.add_parser("backtest", help="replay resolved cases or synthetic worlds and score them")
     bt.add_argument("cases", type=Path, nargs="?", help="folder holding one folder per resolved case")
@@ -168,6 +176,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 # --------------------------------------------------------------------------- forecast
 def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> int:
+    from syriaforecast.conditional import parse_assume_option
     from syriaforecast.forecast import forecast
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
@@ -189,6 +198,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
             chains=args.chains,
             seed=args.seed,
             exact=True if args.exact else None,
+            assume=parse_assume_option(args.assume) or None,
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
@@ -241,12 +251,40 @@ def _print_summary(result: Any, console: Console) -> None:
     if summary["spans_phrases"].any():
         console.print("* the interval spans more than one ICD 203 phrase")
     _print_analysts(result, console)
+    _print_dynamics(result, console)
     n = len(result.evidence)
     diag = result.diagnostics.attrs
     console.print(
         f"{n} reports used; {result.n_draws} posterior draws; divergences {diag.get('divergences', 0)}; "
         f"converged: {'yes' if result.converged else 'NO'}"
     )
+
+
+def _print_dynamics(result: Any, console: Console) -> None:
+    """The surprise monitor's plain words and the drivers' side-by-side horizons."""
+    note = result.surprise_note()
+    if note:
+        console.print(f"[bold yellow]Surprise:[/] {note}", soft_wrap=True)
+    if result.attrs.get("assume"):
+        console.print(f"Conditional forecast: drivers assumed {result.attrs['assume']}")
+    contrast = result.drivers_side_by_side()
+    if contrast.empty:
+        return
+    table = Table(
+        title=f"Drivers: P(scenario on {result.model.horizon}) with each driver off / on from "
+        f"{contrast['from'].iloc[0]}",
+        title_justify="left",
+    )
+    table.add_column("driver")
+    table.add_column("scenario")
+    table.add_column("off", justify="right")
+    table.add_column("on", justify="right")
+    table.add_column("change", justify="right")
+    names = dict(zip(result.model.scenario_ids, result.model.scenario_names, strict=True))
+    for row in contrast.itertuples():
+        table.add_row(str(row.driver), names[str(row.scenario)], f"{row.off:.0%}", f"{row.on:.0%}",
+                      f"{row.change:+.0%}")  # fmt: skip
+    console.print(table)
 
 
 def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -357,6 +395,12 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "diagnostics": diagnostics,
         "analysts": analyst_summary(result),
         "disagreements": disagreement_rows(result),
+        "surprise": [
+            {"period": str(row.period), "p_value": round(float(row.p_value), 6)}
+            for row in result.surprise().itertuples()
+        ],
+        "drivers": _rounded(result.drivers_side_by_side().to_dict("records")),
+        "assume": json.loads(result.attrs["assume"]) if result.attrs.get("assume") else None,
         "seed": result.attrs.get("sampler_seed"),
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import secrets
 import warnings
@@ -166,6 +167,59 @@ class Forecast:
         table = pd.DataFrame(rows).set_index("scenario")
         table.attrs["prob"] = prob
         return table
+
+    def surprise(self, *, n_simulations: int = 2000, seed: int = 0) -> pd.DataFrame:
+        """How improbable each reported period's evidence was given everything before it.
+
+        A one-step-ahead predictive p-value per period, calibrated by simulation
+        under the model taken as exact (:mod:`syriaforecast.engine.surprise`).
+        Small values in recent periods mean the evidence fits no scenario well:
+        the scenario set may no longer fit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``period`` (label), ``p_value`` and ``log_predictive``, oldest first.
+        """
+        from syriaforecast.engine.surprise import surprise
+
+        n_periods = int(self.filtered.sizes["time"])
+        rows = surprise(self.model, self.evidence, n_periods, n_simulations=n_simulations, seed=seed)
+        columns = ["period", "p_value", "log_predictive"]
+        return pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+
+    def surprise_note(
+        self, *, recent: int = 3, level: float = 0.01, table: pd.DataFrame | None = None
+    ) -> str:
+        """Plain words when one of the last ``recent`` reported periods was improbable (p < ``level``).
+
+        Empty when none was. Mentions the residual scenario's probability when
+        the model has one.
+        """
+        table = self.surprise() if table is None else table
+        tail = table.iloc[-recent:]
+        flagged = tail[tail["p_value"] < level]
+        if flagged.empty:
+            return ""
+        when = ", ".join(f"{row.period} (p = {row.p_value:.3f})" for row in flagged.itertuples())
+        note = (
+            f"The evidence of {when} was improbable under every scenario given what came before "
+            "(a one-step-ahead predictive check): the scenario set may no longer fit."
+        )
+        residual = self.model.residual
+        if residual is not None:
+            share = float(self.horizon.mean(SAMPLE_DIMS).sel(scenario=residual))
+            note += f" The residual scenario ('none of the above') holds {share:.0%} at the horizon."
+        return note
+
+    def drivers_side_by_side(self, *, max_draws: int | None = 1000) -> pd.DataFrame:
+        """The horizon with each driver off and on from the next period.
+
+        See :func:`~syriaforecast.conditional.driver_contrast`.
+        """
+        from syriaforecast.conditional import driver_contrast
+
+        return driver_contrast(self, max_draws=max_draws)
 
     def _confidence(self, width: float) -> str:
         # Analytic confidence is separate from likelihood (ICD 203): it says how
@@ -344,6 +398,7 @@ def forecast(
     exact: bool | None = None,
     target_accept: float = 0.9,
     progress: bool = False,
+    assume: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Forecast:
     """Forecast the scenarios of a model from its evidence.
 
@@ -372,6 +427,11 @@ def forecast(
         NUTS target acceptance rate.
     progress : bool
         Show the sampler's progress bar.
+    assume : mapping, optional
+        A conditional forecast: driver id -> {period label: 0 or 1}, e.g.
+        ``{"ceasefire": {"2026-06": 1}}``. From each assumed period (after the
+        as-of date) the driver takes the assumed value instead of its last logged
+        one. Recorded in ``attrs["assume"]``.
 
     Returns
     -------
@@ -405,8 +465,15 @@ def forecast(
         target_accept=target_accept,
         seed=int(seed),
     )
-    run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
+    from syriaforecast.conditional import parse_assume
+
+    assumed = parse_assume(model, assume, as_of_date)
+    run = run_engine(
+        model, evidence, as_of_date, exact=exact, settings=settings, progress=progress, assume=assumed
+    )
     result = _assemble(model, evidence, as_of_date, run, settings)
+    if assume:
+        result.attrs["assume"] = json.dumps({d: dict(v) for d, v in assume.items()}, sort_keys=True)
     failures = _diagnostic_failures(result.diagnostics) if run.mode != "exact" else []
     if failures:
         warnings.warn(
