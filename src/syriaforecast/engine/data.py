@@ -76,10 +76,11 @@ GRADE_CONCENTRATION = 20.0
 #: Index used for a blank grade: its factor in ``kappa`` is exactly 1.
 BLANK = 6
 #: Elicitation sd (shift units: logit, or log rate) of a residual scenario's defaulted likelihood.
-#: "None of the above" has no signature of its own: centred on the named scenarios' average, its
-#: true likelihood may sit anywhere in the range they span and beyond. 1.5 logits puts 95% of the
-#: mass within +/- 3 logits (0.05..0.95 around an even chance); a wider spread of the named
-#: scenarios widens it to cover them all.
+#: "None of the above" has no signature of its own: centred on the named scenarios' midrange
+#: (:func:`~syriaforecast.spec.model.residual_default`), its true likelihood may sit anywhere in
+#: the range they span and beyond. 1.5 logits puts 95% of the mass within +/- 3 logits
+#: (0.05..0.95 around an even chance); a wider span of the named scenarios widens it to half
+#: that span, so every named scenario's value lies within one sd.
 RESIDUAL_SPREAD = 1.5
 #: ModelArrays fields describing the analysts' elicitations, in the kernels' argument order.
 ANALYST_FIELDS = (

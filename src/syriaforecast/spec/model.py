@@ -1432,21 +1432,39 @@ def _expit(x: float) -> float:
 def residual_default(
     indicator_type: str, likelihood: Mapping[str, Any]
 ) -> float | tuple[float, ...]:
-    """The residual scenario's likelihood when the file leaves it out: the named scenarios' centre.
+    """The residual scenario's likelihood when the file leaves it out: the named scenarios' midrange.
 
-    "None of the above" has no signature of its own, so its best single guess is
-    the average of the named scenarios on the engine's scale (the same average
-    as :func:`elicitation_consensus`, taken over scenarios instead of analysts):
-    ``expit(mean logit p)`` for binary, averaged cumulative logits for ordinal,
-    the geometric mean rate for counts. A report typical of no single named
-    scenario (one side's signature on one indicator, the other's on another) is
-    then likelier under the residual than under any named scenario. The engine
-    puts a wide error around this centre (``RESIDUAL_SPREAD`` in
-    :mod:`syriaforecast.engine.data`), so the hierarchical model may learn that
-    the residual looks like none of them.
+    "None of the above" is some other world, not an average one: its best single
+    guess is the centre of the span the named scenarios map out, on the engine's
+    scale, so that every named scenario's signature (and a mix of them) is equally
+    plausible under it. The plain average would instead copy the majority (three
+    scenarios with "low" on an indicator and one "high" would make the residual
+    "low" too), leaving it unable to explain a world that shows one scenario's
+    signature on some indicators and another's on the rest. Precisely:
+
+    - binary: ``expit((min + max) / 2)`` of the named scenarios' logits (a phrase at its band's
+      logit midpoint);
+    - ordinal: each cumulative logit ``logit P(level <= k)`` at the midrange over scenarios;
+    - count: the geometric midrange ``sqrt(min rate * max rate)``.
+
+    The engine puts a wide error around this centre (``RESIDUAL_SPREAD`` in
+    :mod:`syriaforecast.engine.data`, at least half the named span), so the
+    hierarchical model may learn that the residual looks like none of them.
     """
-    tables = [{"r": value} for value in likelihood.values()]
-    return elicitation_consensus(indicator_type, tables, ["r"])["r"]  # type: ignore[return-value]
+    values = list(likelihood.values())
+    if indicator_type == "binary":
+        logits = [elicited_logit(v) for v in values]
+        return _expit((min(logits) + max(logits)) / 2)
+    if indicator_type == "ordinal":
+        n_levels = len(values[0])
+        mids = []
+        for j in range(n_levels - 1):
+            cuts = [_logit(min(max(math.fsum(v[: j + 1]), 1e-16), 1.0 - 1e-16)) for v in values]
+            mids.append((min(cuts) + max(cuts)) / 2)
+        cumulative = [0.0, *(_expit(x) for x in mids), 1.0]
+        return tuple(b - a for a, b in itertools.pairwise(cumulative))
+    rates = [float(v) for v in values]
+    return math.sqrt(min(rates) * max(rates))
 
 
 def elicitation_consensus(
