@@ -48,13 +48,19 @@ def study_model() -> sf.ScenarioModel:
         {"id": sid, "name": sid.title(), "prior": p, "resolution": "r"}
         for sid, p in zip(NAMED, (0.35, 0.35, 0.25), strict=True)
     ]
-    scenarios.append({"id": "other", "name": "None of the above", "prior": 0.05, "residual": True,
-                      "resolution": "r"})  # fmt: skip
+    residual = {"id": "other", "name": "None of the above", "prior": 0.05, "residual": True}
+    scenarios.append(residual | {"resolution": "r"})
     end = pd.Period("2025-01", freq="M") + (MONTHS - 1)
     return sf.parse_model(
         {
-            "model": {"id": "study", "title": "Study", "start": "2025-01", "horizon": end.end_time.date(),
-                      "persistence": 0.9, "elicitation_error": 0.0},  # fmt: skip
+            "model": {
+                "id": "study",
+                "title": "Study",
+                "start": "2025-01",
+                "horizon": end.end_time.date(),
+                "persistence": 0.9,
+                "elicitation_error": 0.0,
+            },
             "scenarios": scenarios,
             "indicators": indicators,
         }
@@ -125,8 +131,8 @@ def test_log_predictives_add_up_to_the_chain_log_likelihood():
 def test_p_value_is_the_simulated_tail_share():
     """A period of one face-value report has two outcomes: the p-value is the predictive's tail."""
     model = study_model()
-    rows = pd.DataFrame([("2025-01-10", "s1", "1", "", "")], columns=["date", "indicator", "value",
-                                                                       "reliability", "credibility"])  # fmt: skip
+    columns = ["date", "indicator", "value", "reliability", "credibility"]
+    rows = pd.DataFrame([("2025-01-10", "s1", "1", "", "")], columns=columns)
     result = sf.forecast(model, rows, as_of="2025-01-31", exact=True)
     prior = np.array(model.prior)
     seen = float(prior @ np.array([model.indicator("s1").probability(s) for s in model.scenario_ids]))
