@@ -260,3 +260,19 @@ def test_the_driver_changes_the_forecast():
     plain = sf.forecast(model, without, as_of="2025-06-30", exact=True)
     driven = sf.forecast(model, reports(ROWS), as_of="2025-06-30", exact=True)
     assert np.abs(driven.filtered.values - plain.filtered.values).max() > 0.01
+
+
+def test_docs_examples_of_transitions_and_drivers_parse_with_the_bundled_model():
+    root = Path(__file__).parents[1]
+    doc = (root / "docs" / "model-format.md").read_text()
+    blocks = []
+    for heading in ("### Elicited transitions", "### Drivers"):
+        section = doc[doc.index(heading) :]
+        blocks.append(re.search(r"```toml\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
+    text = (root / "models" / "russia_syria.toml").read_text() + "\n" + "\n".join(blocks)
+    model = sf.parse_model(text)
+    A = np.array(model.transition_matrix())
+    assert A[1].tolist() == [0.0, 1.0, 0.0]  # security_capture is absorbing
+    assert A[0, 2] == pytest.approx(parse_phrase("remote").midpoint)
+    assert model.drivers[0].factor("grand_bargain") == 5.0
+    assert sf.parse_model(model.to_toml()) == model

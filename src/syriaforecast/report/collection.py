@@ -148,7 +148,8 @@ def collection_priorities(
     log_f = forward_log_filtered(
         terms.log_initial, terms.log_transition, terms.log_emission, min(next_period - 1, H_idx)
     )
-    A = np.exp(terms.log_transition)  # (D, S, S)
+    A_all = np.exp(terms.log_transition)  # (D, S, S), or (D, T, S, S) when drivers make it vary
+    varying = A_all.ndim == 4
     horizon_now = np.exp(
         forward_log_filtered(terms.log_initial, terms.log_transition, terms.log_emission, H_idx)
     )
@@ -156,8 +157,14 @@ def collection_priorities(
     D = setup.n_draws
     gains = np.zeros((D, len(model.indicators)))
     if next_period <= H_idx:
-        predicted = np.einsum("ds,dsz->dz", np.exp(log_f), A)  # P(Z_next | evidence)
-        ahead = _matrix_power(A, H_idx - next_period)  # next period -> horizon
+        if varying:
+            predicted = np.einsum("ds,dsz->dz", np.exp(log_f), A_all[:, next_period])
+            ahead = np.broadcast_to(np.eye(A_all.shape[-1]), A_all[:, 0].shape).copy()
+            for t in range(next_period + 1, H_idx + 1):  # next period -> horizon, period by period
+                ahead = np.einsum("dij,djk->dik", ahead, A_all[:, t])
+        else:
+            predicted = np.einsum("ds,dsz->dz", np.exp(log_f), A_all)  # P(Z_next | evidence)
+            ahead = _matrix_power(A_all, H_idx - next_period)  # next period -> horizon
         likelihoods = outcome_likelihoods(setup)
         for k, ind in enumerate(model.indicators):
             _, L = likelihoods[ind.id]  # (D, X, S)

@@ -215,12 +215,15 @@ def forward_log_filtered(
     """Log P(Z_upto | evidence in periods <= upto) for a batch of chains.
 
     Arrays carry any leading batch axes: ``log_initial (..., S)``,
-    ``log_transition (..., S, S)``, ``log_emission (..., T, S)``.
+    ``log_transition (..., S, S)`` or, when drivers make it vary, ``(..., T, S, S)``
+    (the move into period t at ``[..., t, :, :]``), ``log_emission (..., T, S)``.
     """
+    varying = log_transition.ndim == log_emission.ndim + 1
     message = log_initial + log_emission[..., 0, :]
     message = message - logsumexp(message, axis=-1, keepdims=True)
     for t in range(1, upto + 1):
-        message = logsumexp(message[..., :, None] + log_transition, axis=-2) + log_emission[..., t, :]
+        step = log_transition[..., t, :, :] if varying else log_transition
+        message = logsumexp(message[..., :, None] + step, axis=-2) + log_emission[..., t, :]
         message = message - logsumexp(message, axis=-1, keepdims=True)
     return message
 
