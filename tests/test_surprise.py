@@ -9,8 +9,12 @@ while Damascus keeps its channel to Washington"). A world is caught when a
 period after the switch has a predictive p-value below 0.01, or when the
 residual's probability at the as-of date exceeds one half.
 
-Measured (``test_surprise_study_full``, 400 worlds each, n_simulations=1000):
-see the figures asserted there and in the closing note of issue #15.
+Measured (``test_surprise_study_full``: 400 inside and 400 outside worlds, 12 months,
+n_simulations=1000, 2 cores, 8 min): false alarms (p < 0.01) in 0.25% of 4,800
+inside periods (nominal 1%; binary reports make the test conservative); outside
+worlds caught in 97.75% (the monitor alone 47.25%, the residual alone 95.75%);
+the residual's mean horizon probability on inside worlds 0.072 (0.21 with no
+evidence). The small study (40 worlds) measured 0.83% / 97.5% / 0.082.
 """
 
 from __future__ import annotations

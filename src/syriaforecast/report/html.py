@@ -82,8 +82,8 @@ def _dynamics_section(forecast: Forecast, names: Mapping[str, str]) -> list[str]
         out.append(f'<p class="warn">{_e(note)}</p>')
     else:
         out.append(
-            '<p class="note">No recent period was improbable under the scenarios (each period\'s '
-            "one-step-ahead predictive p-value is at least 0.01).</p>"
+            '<p class="note">None of the last three reported periods was improbable under the '
+            "scenarios (their one-step-ahead predictive p-values are all at least 0.01).</p>"
         )
     recent = table.iloc[-6:]
     out.append(
