@@ -140,6 +140,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     for s in model.scenarios:
         table.add_row(s.id, s.name, f"{s.prior:.2f}" + (f" ({s.prior_phrase})" if s.prior_phrase else ""))
     console.print(table)
+    _print_model_dynamics(model, console)
     groups = Table(title=f"Indicators ({len(model.indicators)})", title_justify="left")
     groups.add_column("group")
     for kind in ("binary", "ordinal", "count"):
@@ -172,6 +173,24 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             console.print(reports)
     console.print("[green]valid[/]")
     return EXIT_OK
+
+
+def _print_model_dynamics(model: Any, console: Console) -> None:
+    """The residual scenario, elicited transition rows and drivers of a model, when it has them."""
+    if model.residual is not None:
+        console.print(f"residual scenario ('none of the above'): {model.residual}")
+    if model.transitions:
+        matrix = Table(title="Per-period transitions (rows: from; * = elicited row)", title_justify="left")
+        matrix.add_column("from")
+        for sid in model.scenario_ids:
+            matrix.add_column(sid, justify="right")
+        for sid, row in zip(model.scenario_ids, model.transition_matrix(), strict=True):
+            label = sid + (" *" if sid in model.transitions else "")
+            matrix.add_row(label, *(f"{p:.3f}" for p in row))
+        console.print(matrix)
+    for driver in model.drivers:
+        effects = ", ".join(f"{sid} x{driver.factor(sid):g}" for sid in driver.effect)
+        console.print(f"driver {driver.id}: {driver.text} (moves into {effects})")
 
 
 # --------------------------------------------------------------------------- forecast

@@ -61,16 +61,19 @@ class Evidence:
     raw: bytes = field(default=b"", repr=False)
 
     def __repr__(self) -> str:
-        n = len(self._table)
+        table = self.to_dataframe()
+        n = len(table)
+        n_drivers = len(self._table) - n
+        drivers = f"; {n_drivers} driver row{'s' * (n_drivers != 1)}" if n_drivers else ""
         if n == 0:
-            return f"Evidence(model {self.model_id!r}: no reports)"
-        dates = self._table["date"]
-        n_ind = self._table["indicator"].nunique()
-        n_per = self._table["period"].nunique()
+            return f"Evidence(model {self.model_id!r}: no reports{drivers})"
+        dates = table["date"]
+        n_ind = table["indicator"].nunique()
+        n_per = table["period"].nunique()
         return (
             f"Evidence(model {self.model_id!r}: {n} report{'s' * (n != 1)} of "
             f"{n_ind} indicator{'s' * (n_ind != 1)}, {dates.min().isoformat()}.."
-            f"{dates.max().isoformat()}, {n_per} period{'s' * (n_per != 1)})"
+            f"{dates.max().isoformat()}, {n_per} period{'s' * (n_per != 1)}{drivers})"
         )
 
     def __len__(self) -> int:
