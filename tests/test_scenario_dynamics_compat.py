@@ -73,3 +73,42 @@ def test_analysts_model_with_transitions_and_drivers():
         down[k] -= 1e-6
         numeric = (log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]) / 2e-6
         assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::syriaforecast.errors.ConvergenceWarning")  # 100 draws: structure only
+def test_hierarchical_draws_keep_zeros_and_vary_around_the_elicitation():
+    model = sf.load_model(DATA / "model.toml")
+    result = sf.forecast(model, DATA / "evidence.csv", draws=100, tune=100, chains=1, seed=3)
+    transition = result.posterior["transition"].values.reshape(-1, 4, 4)
+    np.testing.assert_allclose(transition.sum(axis=2), 1.0, atol=1e-12)
+    capture = model.scenario_ids.index("capture")
+    assert np.all(transition[:, capture] == np.eye(4)[capture])  # absorbing in every draw
+    thaw = transition[:, model.scenario_ids.index("thaw")]
+    assert thaw[:, 1].std() > 0  # the elicited row is uncertain
+    effect = result.posterior["driver_effect"].sel(driver="ceasefire").values.reshape(-1, 4)
+    assert np.all(effect[:, 0] == 1.0) and np.all(effect[:, 3] == 1.0)  # not listed: no effect
+    assert effect[:, 1].std() > 0 and np.all(effect > 0)
+
+
+def test_assume_matches_conditional_horizon_and_cli(capsys):
+    import json
+
+    from syriaforecast.cli import main
+    from syriaforecast.conditional import conditional_horizon
+
+    model = sf.load_model(DATA / "model.toml")
+    base = sf.forecast(model, DATA / "evidence.csv", exact=True)
+    assumed = sf.forecast(model, DATA / "evidence.csv", exact=True, assume={"ceasefire": {"2025-08": 1}})
+    via = conditional_horizon(base, {"ceasefire": {"2025-08": 1}})
+    np.testing.assert_allclose(assumed.horizon.values[0, 0], via[0], atol=1e-12)
+    assert not np.allclose(assumed.horizon.values, base.horizon.values)
+    argv = ["forecast", "--model", str(DATA / "model.toml"), "--evidence", str(DATA / "evidence.csv"), "--exact"]
+    assert main([*argv, "--json", "--assume", "ceasefire=1@2025-08"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["assume"] == {"ceasefire": {"2025-08": 1}}
+    got = [out["scenarios"][s]["mean"] for s in model.scenario_ids]
+    np.testing.assert_allclose(got, assumed.horizon.values[0, 0], atol=1e-6)
+    for bad in ("ceasefire=2@2025-08", "ceasefire=1@2025-02", "truce=1@2025-08", "ceasefire=1"):
+        assert main([*argv, "--assume", bad]) == 2
+    err = capsys.readouterr().err
+    assert "outside the forecast's future" in err and "not a driver" in err
