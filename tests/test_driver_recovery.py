@@ -8,6 +8,8 @@ treats as uncertain is pinned (an elicitation error of 0.01, fixed persistence, 
 held by a huge concentration), so the hierarchical posterior of the log effect
 is the exact Bayesian answer and its 90% interval must cover the truth in 90% of
 worlds (up to Monte Carlo error: with n worlds, sd sqrt(0.09 / n)).
+
+Measured: 0.883 over 60 worlds (sd 0.039), 9 min on 2 shared cores.
 """
 
 from __future__ import annotations

@@ -102,7 +102,8 @@ def test_assume_matches_conditional_horizon_and_cli(capsys):
     via = conditional_horizon(base, {"ceasefire": {"2025-08": 1}})
     np.testing.assert_allclose(assumed.horizon.values[0, 0], via[0], atol=1e-12)
     assert not np.allclose(assumed.horizon.values, base.horizon.values)
-    argv = ["forecast", "--model", str(DATA / "model.toml"), "--evidence", str(DATA / "evidence.csv"), "--exact"]
+    argv = ["forecast", "--model", str(DATA / "model.toml"), "--exact"]
+    argv += ["--evidence", str(DATA / "evidence.csv")]
     assert main([*argv, "--json", "--assume", "ceasefire=1@2025-08"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["assume"] == {"ceasefire": {"2025-08": 1}}
