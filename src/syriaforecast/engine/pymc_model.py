@@ -88,6 +88,9 @@ def structure_key(arrays: ModelArrays, n_periods: int) -> tuple[object, ...]:
     )
     if arrays.n_analysts:
         key += (arrays.n_analysts, arrays.elicitation_offset.shape[0])
+    if arrays.has_transition_parameters:  # which rows and effects are random, and their supports
+        support = (arrays.transition_base > 0) & arrays.row_elicited[:, None]
+        key += (support.tobytes(), arrays.effect_given.tobytes(), arrays.driver_uncertainty > 0)
     return key
 
 
