@@ -337,6 +337,104 @@ def _scaled_backward(alpha, scale, emission, transition):
 
 
 @numba.njit(cache=True, nogil=True)
+def _log_transition(persistence: np.ndarray) -> np.ndarray:
+    S = persistence.shape[0]
+    out = np.zeros((S, S))
+    if S == 1:
+        return out
+    for i in range(S):
+        stay = math.log(persistence[i]) if persistence[i] > 0 else -np.inf
+        move = math.log1p(-persistence[i]) - math.log(S - 1) if persistence[i] < 1 else -np.inf
+        for j in range(S):
+            out[i, j] = stay if i == j else move
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_forward_static(log_initial, log_transition, log_emission):
+    """The forward pass with one transition matrix (``log_transition`` (S, S)); see :func:`_scaled_forward`.
+
+    Kept as it was before transitions could vary, so a model without elicited rows or
+    drivers computes bit for bit what it did (seeded samplers reproduce their draws).
+
+    Forward pass on normalised messages: alpha_hat (T, S), the scales c (T,) and log p(e).
+
+    Each period's emissions are divided by their maximum and each message by its
+    sum, so no quantity can under- or overflow however long the chain; the log
+    evidence is the sum of the logs of what was divided out.
+    """
+    T, S = log_emission.shape
+    transition = np.exp(log_transition)
+    emission = np.empty((T, S))
+    total = 0.0
+    for t in range(T):
+        top = -np.inf
+        for s in range(S):
+            top = max(top, log_emission[t, s])
+        total += top
+        for s in range(S):
+            emission[t, s] = math.exp(log_emission[t, s] - top)
+    alpha = np.empty((T, S))
+    scale = np.empty(T)
+    norm = 0.0
+    for s in range(S):
+        alpha[0, s] = math.exp(log_initial[s]) * emission[0, s]
+        norm += alpha[0, s]
+    norm = max(norm, _TINY)
+    scale[0] = norm
+    for s in range(S):
+        alpha[0, s] /= norm
+    for t in range(1, T):
+        norm = 0.0
+        for j in range(S):
+            acc = 0.0
+            for i in range(S):
+                acc += alpha[t - 1, i] * transition[i, j]
+            alpha[t, j] = acc * emission[t, j]
+            norm += alpha[t, j]
+        norm = max(norm, _TINY)
+        scale[t] = norm
+        for j in range(S):
+            alpha[t, j] /= norm
+    for t in range(T):
+        total += math.log(scale[t])
+    return alpha, scale, emission, transition, total
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_backward_static(alpha, scale, emission, transition):
+    """Smoothed probabilities gamma (T, S) and expected transition counts xi (S, S)."""
+    T, S = alpha.shape
+    beta = np.ones((T, S))
+    for t in range(T - 2, -1, -1):
+        for i in range(S):
+            acc = 0.0
+            for j in range(S):
+                acc += transition[i, j] * emission[t + 1, j] * beta[t + 1, j]
+            beta[t, i] = acc / scale[t + 1]
+    gamma = alpha * beta
+    xi = np.zeros((S, S))
+    for t in range(1, T):
+        for i in range(S):
+            for j in range(S):
+                xi[i, j] += alpha[t - 1, i] * transition[i, j] * emission[t, j] * beta[t, j] / scale[t]
+    return gamma, xi
+
+
+@numba.njit(cache=True, nogil=True)
+def _static_chain(row_elicited, driver_on):
+    """Whether the chain has one transition matrix built from persistence alone (the original engine)."""
+    for i in range(row_elicited.shape[0]):
+        if row_elicited[i]:
+            return False
+    for t in range(driver_on.shape[0]):
+        for r in range(driver_on.shape[1]):
+            if driver_on[t, r] != 0.0:
+                return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
 def log_likelihood_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
@@ -350,6 +448,9 @@ def log_likelihood_kernel(
         report_credibility,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
+    if _static_chain(row_elicited, driver_on):
+        _, _, _, _, total = _scaled_forward_static(log_initial, _log_transition(persistence), log_emission)
+        return total
     _, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
     _, _, _, _, total = _scaled_forward(log_initial, stack, log_emission)
     return total
@@ -368,8 +469,14 @@ def chain_terms_kernel(
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility,
     )  # fmt: skip
+    S = persistence.shape[0]
+    log_stack = np.full((n_periods, S, S), -np.inf)
+    if _static_chain(row_elicited, driver_on):
+        static = _log_transition(persistence)
+        for t in range(n_periods):
+            log_stack[t] = static
+        return log_stack, _emission(cell_ll, cell_period, n_periods), cell_ll
     _, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
-    log_stack = np.full(stack.shape, -np.inf)
     for t in range(stack.shape[0]):
         for i in range(stack.shape[1]):
             for j in range(stack.shape[2]):
@@ -397,13 +504,32 @@ def log_likelihood_and_gradient(
         report_credibility,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
-    base, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
-    alpha, scale, emission, _, total = _scaled_forward(log_initial, stack, log_emission)
-    gamma, g_stack = _scaled_backward(alpha, scale, emission, stack)
-    g_persistence, g_rows, g_log_effect = _transition_gradient(
-        base, stack, g_stack, row_elicited, log_effect, driver_on
-    )
     S = log_emission.shape[1]
+    if _static_chain(row_elicited, driver_on):
+        # persistence alone: the original computation, bit for bit
+        alpha, scale, emission, transition, total = _scaled_forward_static(
+            log_initial, _log_transition(persistence), log_emission
+        )
+        gamma, g_log_transition = _scaled_backward_static(alpha, scale, emission, transition)
+        g_persistence = np.zeros(S)
+        if S > 1:
+            for i in range(S):
+                p = persistence[i]
+                if 0.0 < p < 1.0:
+                    moved = 0.0
+                    for j in range(S):
+                        if j != i:
+                            moved += g_log_transition[i, j]
+                    g_persistence[i] = g_log_transition[i, i] / p - moved / (1.0 - p)
+        g_rows = np.zeros((S, S))
+        g_log_effect = np.zeros(log_effect.shape)
+    else:
+        base, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
+        alpha, scale, emission, _, total = _scaled_forward(log_initial, stack, log_emission)
+        gamma, g_stack = _scaled_backward(alpha, scale, emission, stack)
+        g_persistence, g_rows, g_log_effect = _transition_gradient(
+            base, stack, g_stack, row_elicited, log_effect, driver_on
+        )
     g_log_initial = gamma[0].copy()
 
     C, J, _ = state.shape
