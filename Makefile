@@ -5,12 +5,15 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
-INSTALLED := $(VENV)/.installed
+# Two stamps: the runtime (make forecast) and the test extras (make test) on top of it.
+# Each is redone only when pyproject.toml changes, so switching targets reinstalls nothing.
+RUNTIME := $(VENV)/.installed-runtime
+TESTENV := $(VENV)/.installed-test
 PYTHON ?=
 export PYTHON
 
-MODEL ?= models/russia_syria.toml
-EVIDENCE ?= models/russia_syria_evidence.csv
+MODEL ?= src/syriaforecast/data/russia_syria.toml
+EVIDENCE ?= src/syriaforecast/data/russia_syria_evidence.csv
 OUT ?= out/forecast
 
 .PHONY: help forecast validate test test-slow lint typecheck bench fuzz clean
@@ -26,33 +29,37 @@ $(PY):
 	echo "Creating $(VENV) with $$py ($$($$py --version 2>&1))"; \
 	"$$py" -m venv $(VENV)
 
-$(INSTALLED): pyproject.toml | $(PY)
+$(RUNTIME): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
-	@touch $(INSTALLED)
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUNTIME)
 
-forecast: $(INSTALLED)
+$(TESTENV): $(RUNTIME)
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(TESTENV)
+
+forecast: $(RUNTIME)
 	$(VENV)/bin/syriaforecast forecast --model $(MODEL) --evidence $(EVIDENCE) --out $(OUT)
 
-validate: $(INSTALLED)
+validate: $(RUNTIME)
 	$(VENV)/bin/syriaforecast validate $(MODEL) $(EVIDENCE)
 
-lint: $(INSTALLED)
+lint: $(TESTENV)
 	$(VENV)/bin/ruff check src tests benchmarks tools
 
-typecheck: $(INSTALLED)
+typecheck: $(TESTENV)
 	$(VENV)/bin/mypy
 
 test: lint typecheck
 	$(VENV)/bin/pytest
 
-test-slow: $(INSTALLED)
+test-slow: $(TESTENV)
 	$(VENV)/bin/pytest -m slow
 
-bench: $(INSTALLED)
+bench: $(TESTENV)
 	$(PY) benchmarks/run.py
 
-fuzz: $(INSTALLED)
+fuzz: $(TESTENV)
 	SYRIAFORECAST_FUZZ_EXAMPLES=5000 $(VENV)/bin/pytest tests/test_fuzz_loaders.py -p no:cacheprovider
 
 clean:

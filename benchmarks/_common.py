@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 OUT = ROOT / "out" / "bench"
-MODEL = ROOT / "models" / "russia_syria.toml"
-EVIDENCE = ROOT / "models" / "russia_syria_evidence.csv"
+MODEL = ROOT / "src" / "syriaforecast" / "data" / "russia_syria.toml"
+EVIDENCE = ROOT / "src" / "syriaforecast" / "data" / "russia_syria_evidence.csv"
 ENGINE = ROOT / "src" / "syriaforecast" / "engine"
 PYTHON = sys.executable
 

@@ -31,13 +31,13 @@ def run(
     }
     with section_clock(record):
         try:
-            from syriaforecast.backtest.calibration import (
+            from syriaforecast.studies.calibration import (
                 calibration_study,
                 paired_difference,
                 summarise_calibration,
             )
         except ImportError as exc:
-            record["unavailable"] = f"syriaforecast.backtest.calibration could not be imported: {exc}"
+            record["unavailable"] = f"syriaforecast.studies.calibration could not be imported: {exc}"
             save_result("calibration", record)
             return record
         import syriaforecast as sf

@@ -61,7 +61,7 @@ def _batched_chain(
 
 
 def batched_chain_posterior(params: dict[str, np.ndarray], arrays: Any, data: Any) -> tuple[Any, Any, Any]:
-    from syriaforecast.engine.graph import EvidenceTensors
+    from syriaforecast.engine.names import EVIDENCE_FIELDS
 
     sigma = params["elicitation_sigma"][:, arrays.group_of]  # (D, I)
     scale = np.sqrt(sigma[:, :, None] ** 2 + arrays.band_sd[None] ** 2)
@@ -76,7 +76,7 @@ def batched_chain_posterior(params: dict[str, np.ndarray], arrays: Any, data: An
         arrays.log_rate,
         arrays.is_count,
         int(data.n_periods),
-        *(np.ascontiguousarray(getattr(data, name)) for name in EvidenceTensors.fields()),
+        *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
         arrays.transition_base,
         arrays.row_elicited,
         arrays.log_effect,
@@ -158,11 +158,12 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
     from syriaforecast.backtest.replay import _relative_efficiency, psis_weights
     from syriaforecast.engine.data import build_engine_data, build_model_arrays
     from syriaforecast.engine.density import log_density_and_gradient, unpack
-    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
     from syriaforecast.engine.hmm import forward_backward
     from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
     from syriaforecast.engine.run import _coords, n_chain_periods
     from syriaforecast.engine.sampler import _density_arguments, build_sampler_model, layout_for
+    from syriaforecast.forecast import forecast_parameters
 
     out: dict[str, Any] = {}
     model = sf.load_model(MODEL)

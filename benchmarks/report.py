@@ -481,7 +481,7 @@ def render_latency(lat: dict[str, Any]) -> str:
         "fresh interpreter: import, load, build, (load the cached kernels), sample, summary. *Warm* adds one more "
         "month of evidence (the last 31 days of reports re-dated a month later) and forecasts again in the same "
         f"process; each cold process runs {lat['warm_per_process']} warm update(s). The *naive* route rebuilds the "
-        "PyMC model (`syriaforecast.engine.pymc_model.build_pymc_model`: same priors, likelihood as a custom Op) "
+        "PyMC model (`syriaforecast.engine.reference.pymc_model.build_pymc_model`: same priors, likelihood as a custom Op) "
         "and samples it with `pm.sample(nuts_sampler='nutpie')`, which compiles the model through PyTensor's "
         "Numba backend every time. ESS is the smallest ESS_bulk over every reported probability (horizon, "
         "filtered and smoothed, each period and scenario), as the library's own convergence check computes it. "
@@ -901,7 +901,7 @@ def render_calibration(cal: dict[str, Any]) -> str:
         out.append(f"Not run: {cal['unavailable']}.")
         return "\n".join(out)
     out.append(
-        f"`syriaforecast.backtest.calibration.calibration_study` on {cal['n_worlds']} worlds built from the bundled "
+        f"`syriaforecast.studies.calibration.calibration_study` on {cal['n_worlds']} worlds built from the bundled "
         f"model ({cal['base_model']}): in each, every elicited likelihood is off by a logit-normal error of sd "
         f"{cal['elicitation_noise']} (the model's own `elicitation_error` is {cal['model_elicitation_error']}), the "
         f"scenario path follows the model's chain, and each indicator is reported with probability "

@@ -198,7 +198,8 @@ def _naive_forecast(model: Any, evidence: Any, seed: int, draws: int, tune: int)
 
     from syriaforecast.engine.data import build_engine_data, build_model_arrays
     from syriaforecast.engine.evaluate import PARAMETER_NAMES, chain_posterior, chain_terms_for_draws
-    from syriaforecast.engine.pymc_model import build_pymc_model, exact_parameters
+    from syriaforecast.engine.parameters import exact_parameters
+    from syriaforecast.engine.reference.pymc_model import build_pymc_model
     from syriaforecast.engine.run import _coords, asof_periods, n_chain_periods
 
     t = time.perf_counter()

@@ -78,7 +78,7 @@ def make_model(n_scenarios: int, n_indicators: int, n_periods: int, **kwargs: An
 
 def simulated_evidence(model: Any, *, seed: int, report_rate: float = 0.6) -> Any:
     """Reports simulated from the model's own likelihoods (graded and ungraded), all periods but 3."""
-    from syriaforecast.backtest.synthetic import simulate_world
+    from syriaforecast.studies.synthetic import simulate_world
 
     return simulate_world(model, seed=seed, elicitation_noise=0.5, report_rate=report_rate).evidence
 

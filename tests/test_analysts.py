@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 
 from syriaforecast import load_model
-from syriaforecast.backtest.analysts import analyst_study, ideal_model, summarise_analyst_study
-from syriaforecast.backtest.synthetic import simulate_world
 from syriaforecast.errors import SyriaforecastError
+from syriaforecast.studies.analysts import analyst_study, ideal_model, summarise_analyst_study
+from syriaforecast.studies.synthetic import simulate_world
 
 DATA = Path(__file__).parent / "data"
 SPEC = {"a": (1.0, 0.6), "b": (-1.0, 0.7), "c": (0.0, 3.0)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +12,8 @@ import syriaforecast as sf
 from syriaforecast.cli import main
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
-MODEL = MODELS / "russia_syria_analysts.toml"
-EVIDENCE = MODELS / "russia_syria_evidence.csv"
+MODEL = sf.bundled_model("russia_syria_analysts")
+EVIDENCE = sf.bundled_evidence()
 DRAWS = {"draws": 150, "tune": 150, "chains": 2, "seed": 11}
 
 

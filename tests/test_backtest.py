@@ -26,6 +26,7 @@ from syriaforecast.backtest import replay
 from syriaforecast.backtest.cases import CaseFileError
 from syriaforecast.backtest.executors import run_tasks
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
+from syriaforecast.studies import simulate_worlds
 
 CASES = Path(__file__).parent / "data" / "cases"
 CASE_NAMES = ["calm_holds", "late_war_surprise", "tense_drift", "war_escalates"]
@@ -401,7 +402,7 @@ def test_environment_chooses_the_default_executor(monkeypatch):
 # --------------------------------------------------------------------------- synthetic worlds
 def test_synthetic_worlds_are_cases_with_known_outcomes():
     base = sf.load_model(Path(__file__).parent / "data" / "synthetic_base.toml")
-    worlds = bt.simulate_worlds(base, 3, seed=2)
+    worlds = simulate_worlds(base, 3, seed=2)
     result = bt.backtest(worlds, cutoffs=[3, 0], method="exact", **QUIET)
     assert result["case"].values.tolist() == [f"world-{w.seed}" for w in worlds]
     assert result["outcome"].values.tolist() == [w.outcome for w in worlds]

@@ -49,7 +49,10 @@ import pytest
 import xarray as xr
 
 from syriaforecast import forecast, load_evidence, load_model, parse_model
-from syriaforecast.backtest.calibration import (
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+from syriaforecast.errors import SyriaforecastError
+from syriaforecast.scoring import brier_score, expected_calibration_error, log_score
+from syriaforecast.studies.calibration import (
     METHODS,
     bayes_reference,
     calibration_study,
@@ -57,10 +60,7 @@ from syriaforecast.backtest.calibration import (
     paired_difference,
     summarise_calibration,
 )
-from syriaforecast.backtest.synthetic import grade_kappa, simulate_world
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
-from syriaforecast.errors import SyriaforecastError
-from syriaforecast.scoring import brier_score, expected_calibration_error, log_score
+from syriaforecast.studies.synthetic import grade_kappa, simulate_world
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,4 +1,4 @@
-"""The hand-written posterior density against PyMC's log density and against finite differences."""
+"""The hand-written posterior density against `sf.to_pymc` and against finite differences."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ def setup():
     return model, arrays, data, layout, _density_arguments(arrays, data, layout)
 
 
+@pytest.fixture(scope="module")
+def evidence(setup):
+    return sf.load_evidence(reports(EVIDENCE_CASES["graded-and-repeated"]), setup[0])
+
+
 def test_gradient_matches_finite_differences(setup):
     _, _, _, layout, args = setup
     rng = np.random.default_rng(0)
@@ -41,49 +46,75 @@ def test_gradient_matches_finite_differences(setup):
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
 
 
-def test_density_matches_pymc_log_density(setup):
-    """Differences of log density between points agree with PyMC's model of the same priors."""
-    from syriaforecast.engine.pymc_model import build_pymc_model
+def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=1):
+    """The engine's density (its transforms' Jacobians removed) equals the PyMC model's, up to a constant.
 
-    model, arrays, data, layout, args = setup
-    pymc_model = build_pymc_model(arrays, data, _coords(model))
+    The compiled density drops the priors' normalising constants, so both are
+    compared through their differences from the first of ``points`` random points.
+    """
     logp = pymc_model.compile_logp(jacobian=False)
-    unpack_args = (
-        layout.n_scenarios,
-        layout.n_groups,
-        layout.n_indicators,
-        layout.sample_persistence,
-        args[4],
-        args[5],
-        args[6],
-        arrays.group_of,
-        arrays.band_sd,
-    )
-    rng = np.random.default_rng(1)
+    transform = pymc_model.rvs_to_transforms[pymc_model["initial_probability"]]
+    A, start = layout.n_analysts, layout.analyst_start
+    unpack_args = (*args[:7], arrays.group_of, arrays.band_sd)
+    rng = np.random.default_rng(seed)
     values = []
-    for _ in range(3):
+    for _ in range(points):
         x = rng.normal(0, 0.6, layout.ndim)
         mine, _ = log_density_and_gradient(x, *args)
         initial, _, sigma, eta, kappa_rel, kappa_cred, _ = unpack(x, *unpack_args)
+        log_tau = x[start + A : start + 2 * A]
         # Remove the Jacobians of our transforms to compare densities of the constrained values.
-        jacobian = np.log(initial).sum() + np.log(sigma).sum()
+        jacobian = np.log(initial).sum() + np.log(sigma).sum() + log_tau.sum()
         jacobian += np.sum(np.log(kappa_rel) + np.log1p(-kappa_rel))
         jacobian += np.sum(np.log(kappa_cred) + np.log1p(-kappa_cred))
-        z = x[layout.n_initial : layout.n_initial + layout.n_persistence]
         point = {
-            "initial_probability_simplex__": None,
-            "persistence_z": z,
+            "initial_probability_simplex__": transform.forward(initial).eval(),
+            "persistence_z": x[layout.n_initial : layout.n_initial + layout.n_persistence],
             "elicitation_sigma_log__": np.log(sigma),
             "elicitation_eta": eta,
             "source_reliability_logodds__": np.log(kappa_rel) - np.log1p(-kappa_rel),
             "information_credibility_logodds__": np.log(kappa_cred) - np.log1p(-kappa_cred),
         }
-        transform = pymc_model.rvs_to_transforms[pymc_model["initial_probability"]]
-        point["initial_probability_simplex__"] = transform.forward(initial).eval()
+        if A:
+            point |= {"analyst_bias": x[start : start + A], "analyst_noise_log__": log_tau}
         values.append((mine - jacobian, float(logp(point))))
-    mine_diffs = [values[k][0] - values[0][0] for k in (1, 2)]
-    pymc_diffs = [values[k][1] - values[0][1] for k in (1, 2)]
+    mine_diffs = [v[0] - values[0][0] for v in values[1:]]
+    pymc_diffs = [v[1] - values[0][1] for v in values[1:]]
+    assert np.ptp(mine_diffs) > 1.0  # the points differ enough for the check to bite
     np.testing.assert_allclose(mine_diffs, pymc_diffs, rtol=1e-8, atol=1e-8)
+
+
+def test_to_pymc_log_density_equals_the_engines(setup, evidence):
+    """The public PyMC door is the model the fast engine samples: same log density at random points."""
+    model, arrays, _, layout, args = setup
+    pymc_model = sf.to_pymc(model, evidence)
+    assert_same_log_density(pymc_model, layout, args, arrays)
+
+
+def test_to_pymc_names_coords_and_dims(setup, evidence):
+    model = setup[0]
+    pymc_model = sf.to_pymc(model, evidence)
+    assert list(pymc_model.coords["scenario"]) == list(model.scenario_ids)
+    assert list(pymc_model.coords["indicator"]) == list(model.indicator_ids)
+    assert list(pymc_model.coords["group"]) == list(model.groups)
+    assert list(pymc_model.coords["period"]) == model.period_labels(model.horizon_index + 1)
+    assert list(pymc_model.coords["reliability_grade"]) == list("ABCDEF")
+    assert pymc_model.named_vars_to_dims["elicitation_eta"] == ("indicator", "scenario")
+    assert pymc_model.named_vars_to_dims["initial_probability"] == ("scenario",)
+    assert pymc_model.named_vars_to_dims["information_credibility"] == ("credibility_grade",)
+    assert {"evidence_log_likelihood"} <= {p.name for p in pymc_model.potentials}
+
+
+def test_to_pymc_as_of_drops_later_reports(setup, evidence):
+    """Only reports dated on or before ``as_of`` enter; without evidence the model is the prior."""
+    model, arrays, _, layout, _ = setup
+    cutoff = sorted(evidence.to_dataframe()["date"])[len(evidence) // 2]
+    early = evidence.up_to(cutoff)
+    assert 0 < len(early) < len(evidence)
+    for given, kept in ((sf.to_pymc(model, evidence, as_of=cutoff), early), (sf.to_pymc(model), None)):
+        kept = kept if kept is not None else sf.load_evidence(reports([]), model)
+        data = build_engine_data(model, arrays, kept, model.horizon_index + 1)
+        assert_same_log_density(given, layout, _density_arguments(arrays, data, layout), arrays, points=3)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +151,7 @@ def test_transition_blocks_gradient_matches_finite_differences(dynamic_setup):
 def test_transition_blocks_density_matches_pymc(dynamic_setup):
     """The Dirichlet rows and Normal log effects enter as in PyMC's model of the same priors."""
     from syriaforecast.engine.density import unpack_transitions
-    from syriaforecast.engine.pymc_model import build_pymc_model
+    from syriaforecast.engine.reference.pymc_model import build_pymc_model
     from syriaforecast.engine.sampler import transition_arguments
 
     model, arrays, data, layout, args = dynamic_setup

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from syriaforecast import forecast, load_model
-from syriaforecast.backtest.synthetic import simulate_world, with_analysts
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 from syriaforecast.report.disagreement import disagreement
 from syriaforecast.spec.evidence import load_evidence
+from syriaforecast.studies.synthetic import simulate_world, with_analysts
 
 DATA = Path(__file__).parent / "data"
 AS_OF = "2025-04-30"

@@ -24,14 +24,16 @@ from scipy import integrate
 
 import syriaforecast as sf
 from syriaforecast.engine.data import ANALYST_FIELDS, build_engine_data, build_model_arrays
-from syriaforecast.engine.density import Layout, analyst_pool, log_density_and_gradient, unpack
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
-from syriaforecast.engine.graph import EvidenceTensors
+from syriaforecast.engine.density import Layout, analyst_pool, log_density_and_gradient
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
 from syriaforecast.engine.kernel import chain_terms_batch_kernel
-from syriaforecast.engine.run import SamplerSettings, _coords, run_engine
+from syriaforecast.engine.reference.graph import EvidenceTensors
+from syriaforecast.engine.run import SamplerSettings, run_engine
 from syriaforecast.engine.sampler import _density_arguments, layout_for
+from syriaforecast.forecast import forecast_parameters
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 
+from .test_density import assert_same_log_density
 from .test_engine_exact import EVIDENCE_CASES, SCENARIOS, reports, small_model
 
 # --------------------------------------------------------------------------- building models
@@ -184,40 +186,13 @@ def _unpack_args(layout, args, arrays):
 
 
 def test_density_matches_pymc_log_density(setup):
-    """Differences of log density between points agree with PyMC's model (c integrated out there too)."""
-    from syriaforecast.engine.pymc_model import build_pymc_model
-
-    model, _, arrays, data, layout, args = setup
-    pymc_model = build_pymc_model(arrays, data, _coords(model))
+    """The engine's density equals ``sf.to_pymc``'s log density (c integrated out there too)."""
+    model, evidence, arrays, _, layout, args = setup
+    pymc_model = sf.to_pymc(model, evidence)
     assert {"analyst_bias", "analyst_noise"} <= set(pymc_model.named_vars)
-    logp = pymc_model.compile_logp(jacobian=False)
-    transform = pymc_model.rvs_to_transforms[pymc_model["initial_probability"]]
-    A, start = layout.n_analysts, layout.analyst_start
-    rng = np.random.default_rng(1)
-    values = []
-    for _ in range(4):
-        x = rng.normal(0, 0.6, layout.ndim)
-        mine, _ = log_density_and_gradient(x, *args)
-        initial, _, sigma, eta, kappa_rel, kappa_cred, _ = unpack(x, *_unpack_args(layout, args, arrays))
-        bias, log_tau = x[start : start + A], x[start + A : start + 2 * A]
-        # Remove the Jacobians of our transforms to compare densities of the constrained values.
-        jacobian = np.log(initial).sum() + np.log(sigma).sum() + log_tau.sum()
-        jacobian += np.sum(np.log(kappa_rel) + np.log1p(-kappa_rel))
-        jacobian += np.sum(np.log(kappa_cred) + np.log1p(-kappa_cred))
-        point = {
-            "initial_probability_simplex__": transform.forward(initial).eval(),
-            "persistence_z": x[layout.n_initial : layout.n_initial + layout.n_persistence],
-            "elicitation_sigma_log__": np.log(sigma),
-            "elicitation_eta": eta,
-            "source_reliability_logodds__": np.log(kappa_rel) - np.log1p(-kappa_rel),
-            "information_credibility_logodds__": np.log(kappa_cred) - np.log1p(-kappa_cred),
-            "analyst_bias": bias,
-            "analyst_noise_log__": log_tau,
-        }
-        values.append((mine - jacobian, float(logp(point))))
-    mine_diffs = [v[0] - values[0][0] for v in values[1:]]
-    pymc_diffs = [v[1] - values[0][1] for v in values[1:]]
-    np.testing.assert_allclose(mine_diffs, pymc_diffs, rtol=1e-8, atol=1e-8)
+    assert pymc_model.named_vars_to_dims["analyst_bias"] == ("analyst",)
+    assert list(pymc_model.coords["analyst"]) == list(model.analysts)
+    assert_same_log_density(pymc_model, layout, args, arrays, points=4)
 
 
 @pytest.mark.parametrize(
@@ -303,7 +278,7 @@ def test_model_without_analysts_is_unchanged(persistence):
 
 def test_chain_terms_use_the_pooled_shift():
     """Reports and replay re-evaluate draws with the same pooled shift as the density (PyMC's graph here)."""
-    from syriaforecast.engine.pymc_model import analyst_terms
+    from syriaforecast.engine.reference.pymc_model import analyst_terms
 
     model, evidence, arrays, data, _, _ = _setup(MIXED)
     rng = np.random.default_rng(3)

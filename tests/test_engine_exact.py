@@ -210,7 +210,7 @@ def test_pytensor_forward_algorithm_matches_numpy_forward_backward():
     import pytensor
     import pytensor.tensor as pt
 
-    from syriaforecast.engine.graph import ChainTerms, forward_log_likelihood
+    from syriaforecast.engine.reference.graph import ChainTerms, forward_log_likelihood
 
     rng = np.random.default_rng(3)
     T, S = 300, 4

@@ -9,14 +9,14 @@ import pytest
 
 import syriaforecast as sf
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
-from syriaforecast.engine.graph import (
+from syriaforecast.engine.kernel import log_likelihood_and_gradient
+from syriaforecast.engine.reference.graph import (
     ElicitationTensors,
     EvidenceTensors,
     chain_terms,
     forward_log_likelihood,
 )
-from syriaforecast.engine.kernel import log_likelihood_and_gradient
-from syriaforecast.engine.op import evidence_log_likelihood
+from syriaforecast.engine.reference.op import evidence_log_likelihood
 
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
 from .test_scenario_dynamics import ROWS as DYNAMIC_ROWS

@@ -12,7 +12,8 @@ import pytest
 import xarray as xr
 
 import syriaforecast as sf
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+from syriaforecast.forecast import forecast_parameters
 
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
 

@@ -15,7 +15,8 @@ from scipy.stats import poisson
 
 import syriaforecast as sf
 from syriaforecast.engine.data import build_model_arrays
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+from syriaforecast.forecast import forecast_parameters
 from syriaforecast.report import (
     collection_priorities,
     diagnosticity,

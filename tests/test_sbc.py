@@ -19,18 +19,18 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from syriaforecast import load_model
-from syriaforecast.backtest.sbc import (
+from syriaforecast import bundled_model, load_model
+from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.reference.pymc_model import build_pymc_model
+from syriaforecast.engine.run import _coords
+from syriaforecast.spec.evidence import load_evidence
+from syriaforecast.studies.sbc import (
     draw_prior_parameters,
     plot_sbc,
     run_sbc,
     sbc_uniformity,
     simulate_from_prior,
 )
-from syriaforecast.engine.data import build_engine_data, build_model_arrays
-from syriaforecast.engine.pymc_model import build_pymc_model
-from syriaforecast.engine.run import _coords
-from syriaforecast.spec.evidence import load_evidence
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
@@ -171,7 +171,7 @@ def test_sbc_bundled_model_structure():
     0.02 / 46 = 0.00043); horizon-probability central 90% intervals held the truth in
     94%, 90% and 91% of simulations; no divergences.
     """
-    bundled = load_model(ROOT / "models" / "russia_syria.toml")
+    bundled = load_model(bundled_model())
     result = run_sbc(
         bundled, n_simulations=100, seed=7, draws=200, tune=300, chains=2, n_ranked=99, report_rate=0.3
     )

@@ -155,8 +155,9 @@ def test_backtest_reports_each_analysts_noise_over_the_cases():
     from pathlib import Path
 
     from syriaforecast import load_model
-    from syriaforecast.backtest import backtest, simulate_worlds
+    from syriaforecast.backtest import backtest
     from syriaforecast.backtest.cli import backtest_json
+    from syriaforecast.studies import simulate_worlds
 
     base = load_model(Path(__file__).parent / "data" / "synthetic_base.toml")
     true_noise = {"careful": 0.2, "middling": 0.6, "careless": 1.5}

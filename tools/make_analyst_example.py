@@ -1,7 +1,7 @@
-"""Write models/russia_syria_analysts.toml: the bundled model as elicited by three analysts.
+"""Write src/syriaforecast/data/russia_syria_analysts.toml: the bundled model as elicited by three analysts.
 
 The three analysts are illustrative, not real people; their tables are derived
-from the bundled model (models/russia_syria.toml) by rules an analyst would
+from the bundled model (src/syriaforecast/data/russia_syria.toml) by rules an analyst would
 recognise, so the disagreement has a story:
 
 ``levant``
@@ -37,8 +37,9 @@ from syriaforecast import load_model
 from syriaforecast.phrases import elicited_logit
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "models" / "russia_syria.toml"
-TARGET = ROOT / "models" / "russia_syria_analysts.toml"
+DATA = ROOT / "src" / "syriaforecast" / "data"
+SOURCE = DATA / "russia_syria.toml"
+TARGET = DATA / "russia_syria_analysts.toml"
 
 SECURITY_GROUPS = {"military", "intelligence", "institutional"}
 DIPLOMATIC_GROUPS = {"diplomatic", "regional"}
@@ -57,8 +58,8 @@ HEADER = """\
 # consensus `likelihood`.
 #
 # Use it with the bundled evidence:
-#   syriaforecast forecast --model models/russia_syria_analysts.toml \\
-#       --evidence models/russia_syria_evidence.csv
+#   syriaforecast forecast --model src/syriaforecast/data/russia_syria_analysts.toml \\
+#       --evidence src/syriaforecast/data/russia_syria_evidence.csv
 
 """
 

@@ -1,12 +1,18 @@
 """syriaforecast: Bayesian scenario forecasting from elicited indicators and graded evidence.
 
 The data flows one way: a model file and an evidence log (validated, pure data)
-go to the engine (which builds and samples the PyMC model), which returns a
-:class:`Forecast` (a self-describing result) for reporting and backtesting.
+go to the engine (a compiled posterior density sampled by nutpie, or exact
+mode), which returns a :class:`Forecast` (a self-describing result) for
+reporting and backtesting. :func:`to_pymc` gives the same model as a
+``pm.Model``; PyMC, PyTensor and matplotlib load only when a feature needs them.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import (
     ConvergenceWarning,
     EvidenceError,
@@ -25,6 +31,9 @@ from syriaforecast.spec.model import (
     parse_model,
     save_model,
 )
+
+if TYPE_CHECKING:
+    from syriaforecast.engine.reference.pymc_model import to_pymc
 
 try:
     __version__ = version("syriaforecast")
@@ -45,6 +54,8 @@ __all__ = [
     "ValidationError",
     "__version__",
     "append_evidence",
+    "bundled_evidence",
+    "bundled_model",
     "forecast",
     "load_evidence",
     "load_forecast",
@@ -52,4 +63,19 @@ __all__ = [
     "parse_model",
     "save_evidence",
     "save_model",
+    "to_pymc",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # to_pymc loads PyMC and PyTensor: only on first use.
+    if name == "to_pymc":
+        from syriaforecast.engine.reference.pymc_model import to_pymc
+
+        globals()["to_pymc"] = to_pymc
+        return to_pymc
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"to_pymc"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_bytes"]
@@ -43,11 +43,4 @@ def atomic_write_bytes(target: Path, data: bytes) -> Path:
     """Write ``data`` to ``target`` atomically and return ``target``."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
-    return Path(target)
-
-
-def atomic_write_with(target: Path, writer: Callable[[Path], object]) -> Path:
-    """Call ``writer(tmp_path)`` and move the result over ``target`` atomically."""
-    with atomic_path(target) as tmp:
-        writer(tmp)
     return Path(target)

@@ -17,25 +17,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from syriaforecast import __version__
+from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def bundled_path(name: str) -> Path:
-    """Path of a file in the bundled models/ folder (source checkout or working directory)."""
-    here = Path(__file__).resolve()
-    for root in (here.parents[2], Path.cwd()):
-        candidate = root / "models" / name
-        if candidate.exists():
-            return candidate
-    return Path("models") / name
-
-
-DEFAULT_MODEL = "russia_syria.toml"
-DEFAULT_EVIDENCE = "russia_syria_evidence.csv"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="syriaforecast", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     validate = sub.add_parser("validate", help="check a model file and (optionally) its evidence log")
@@ -200,10 +189,10 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
 
-    model_path = args.model or bundled_path(DEFAULT_MODEL)
+    model_path = args.model or bundled_model()
     evidence_path = args.evidence
     if evidence_path is None and args.model is None:
-        evidence_path = bundled_path(DEFAULT_EVIDENCE)
+        evidence_path = bundled_evidence()
     model = load_model(model_path)
     evidence = load_evidence(evidence_path, model) if evidence_path is not None else None
     with warnings.catch_warnings(record=True) as caught:
@@ -236,13 +225,9 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
 
 def _write_outputs(result: Any, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written = [result.save(out / "forecast.nc")]
-    try:
-        from syriaforecast.report.html import write_report
-    except ImportError:  # reporting layer not installed in this build
-        return written
-    written += write_report(result, out)
-    return written
+    from syriaforecast.report.html import write_report
+
+    return [result.save(out / "forecast.nc"), *write_report(result, out)]
 
 
 def _print_summary(result: Any, console: Console) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,9 +19,6 @@ import pandas as pd
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.spec import periods
 from syriaforecast.spec.model import ScenarioModel
-
-if TYPE_CHECKING:
-    from syriaforecast.forecast import Forecast
 
 __all__ = ["conditional_horizon", "driver_contrast", "parse_assume", "parse_assume_option"]
 
@@ -100,24 +97,30 @@ def parse_assume_option(texts: list[str] | None) -> dict[str, dict[str, int]]:
 
 
 def conditional_horizon(
-    result: Forecast, assume: Mapping[str, Mapping[str, int]], *, max_draws: int | None = 1000
+    result: Any, assume: Mapping[str, Mapping[str, int]], *, max_draws: int | None = 1000
 ) -> np.ndarray:
-    """Horizon probabilities (D, S) of a forecast's posterior draws under assumed drivers."""
+    """Horizon probabilities (D, S) of a forecast's posterior draws under assumed drivers.
+
+    ``result`` is a :class:`~syriaforecast.forecast.Forecast`.
+    """
     from syriaforecast.engine.data import build_engine_data, build_model_arrays
-    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, posterior_parameters
 
     model = result.model
     indices = parse_assume(model, assume, result.as_of)
     arrays = build_model_arrays(model)
     T = model.horizon_index + 1
     data = build_engine_data(model, arrays, result.evidence, T, indices)
-    params = forecast_parameters(result, max_draws=max_draws)
+    n_draws = int(result.horizon.sizes["chain"] * result.horizon.sizes["draw"])
+    params = posterior_parameters(model, result.posterior, n_draws, max_draws=max_draws)
     chain = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
     return chain.filtered[:, -1]
 
 
-def driver_contrast(result: Forecast, *, max_draws: int | None = 1000) -> pd.DataFrame:
+def driver_contrast(result: Any, *, max_draws: int | None = 1000) -> pd.DataFrame:
     """Each driver switched off and on from the period after the as-of date, side by side.
+
+    ``result`` is a :class:`~syriaforecast.forecast.Forecast`.
 
     Returns
     -------

@@ -27,13 +27,15 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
+from syriaforecast.engine.evaluate import posterior_parameters
+from syriaforecast.engine.names import GRADE_COORDS, PARAMETER_DIMS
 from syriaforecast.engine.run import EngineRun, SamplerSettings, n_chain_periods, run_engine
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
 from syriaforecast.phrases import band_of, phrase_for
 from syriaforecast.spec.evidence import Evidence, load_evidence
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
-__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "load_forecast"]
+__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
 
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
 FORMAT_VERSION = 1
@@ -564,30 +566,18 @@ def _assemble(
 
 
 def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]) -> xr.Dataset:
-    dims = {
-        "initial_probability": ("scenario",),
-        "persistence": ("scenario",),
-        "elicitation_sigma": ("group",),
-        "elicitation_eta": ("indicator", "scenario"),
-        "source_reliability": ("reliability_grade",),
-        "information_credibility": ("credibility_grade",),
-        "analyst_bias": ("analyst",),
-        "analyst_noise": ("analyst",),
-        "transition": ("scenario", "scenario_to"),
-        "driver_effect": ("driver", "scenario"),
-    }
     extra = {
         "scenario": list(model.scenario_ids),
         "group": list(model.groups),
         "indicator": list(model.indicator_ids),
-        "reliability_grade": list("ABCDEF"),
-        "credibility_grade": list("123456"),
         "analyst": list(model.analysts),
         "scenario_to": list(model.scenario_ids),
         "driver": list(model.driver_ids),
+    } | GRADE_COORDS
+    data = {
+        name: (("chain", "draw", *PARAMETER_DIMS[name]), values) for name, values in run.parameters.items()
     }
-    data = {name: (("chain", "draw", *dims[name]), values) for name, values in run.parameters.items()}
-    used = {d for name in run.parameters for d in dims[name]}
+    used = {d for name in run.parameters for d in PARAMETER_DIMS[name]}
     return xr.Dataset(data, coords=dict(coords) | {k: v for k, v in extra.items() if k in used})
 
 
@@ -686,3 +676,15 @@ def _text_io(text: str) -> Any:
     import io
 
     return io.StringIO(text)
+
+
+def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> dict[str, np.ndarray]:
+    """The forecast's parameter draws, flattened to a leading draw axis.
+
+    Parameters fixed by the model (persistence of 1, a single scenario's
+    initial probability) are filled in from the model file; the analysts'
+    parameters are included when the posterior has them. ``max_draws``
+    thins evenly-spaced draws for expensive what-if analyses.
+    """
+    n_draws = result.horizon.sizes["chain"] * result.horizon.sizes["draw"]
+    return posterior_parameters(result.model, result.posterior, n_draws, max_draws=max_draws)

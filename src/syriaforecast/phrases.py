@@ -8,9 +8,10 @@ number; see :func:`band_logit_prior`.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
+
+from syriaforecast._maths import expit, logit
 
 __all__ = [
     "BANDS",
@@ -38,7 +39,7 @@ class Band:
     @property
     def midpoint(self) -> float:
         """Midpoint of the band on the logit scale, mapped back to a probability."""
-        return _expit(0.5 * (_logit(self.low) + _logit(self.high)))
+        return expit(0.5 * (logit(self.low) + logit(self.high)))
 
 
 #: The seven ICD 203 bands, in increasing order of likelihood.
@@ -58,14 +59,6 @@ for _band in BANDS:
     _BY_NAME[_band.synonym] = _band
 _BY_NAME["almost certainly"] = BANDS[-1]
 _BY_NAME["even chance"] = BANDS[3]
-
-
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
-
-
-def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 def _normalise(text: str) -> str:
@@ -114,7 +107,7 @@ def band_logit_prior(band: Band) -> tuple[float, float]:
         ends: a smooth, unbounded stand-in for "somewhere in this band" that
         NUTS samples without boundary trouble.
     """
-    lo, hi = _logit(band.low), _logit(band.high)
+    lo, hi = logit(band.low), logit(band.high)
     return 0.5 * (lo + hi), (hi - lo) / (2 * 1.959963984540054)
 
 
@@ -129,7 +122,7 @@ def elicited_logit(value: float | str) -> float:
         if band is None:
             raise ValueError(f"{value!r} is not an ICD 203 phrase; allowed: {allowed_phrases()}")
         return band_logit_prior(band)[0]
-    return _logit(float(value))
+    return logit(float(value))
 
 
 #: Phrases a driver's ``[drivers.effect]`` may use instead of a number: the factor by which the

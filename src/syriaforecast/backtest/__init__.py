@@ -1,5 +1,8 @@
 """Backtesting: replay resolved cases (or synthetic worlds) at past cutoffs and score the forecasts.
 
+Simulation studies (synthetic worlds, calibration, analysts, SBC) live in
+:mod:`syriaforecast.studies`; a synthetic world can be replayed here like a case.
+
 >>> import syriaforecast.backtest as bt
 >>> result = bt.backtest("cases/", cutoffs=[6, 3, 0], method="exact")  # doctest: +SKIP
 >>> bt.scores_by_lead(result)  # doctest: +SKIP
@@ -10,7 +13,6 @@ The package itself is callable (``syriaforecast.backtest(cases, ...)`` is
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 from typing import Any
@@ -42,41 +44,6 @@ __all__ = [
     "score_table",
     "scores_by_lead",
 ]
-
-# The synthetic-world and calibration modules are siblings that may be absent
-# from a trimmed build; when present they are imported unguarded, so their own
-# errors show.
-if importlib.util.find_spec(f"{__name__}.synthetic") is not None:
-    from syriaforecast.backtest.synthetic import (
-        SyntheticWorld,
-        analyst_model,
-        consensus_model,
-        simulate_world,
-        simulate_worlds,
-        with_analysts,
-    )
-
-    __all__ += [
-        "SyntheticWorld",
-        "analyst_model",
-        "consensus_model",
-        "simulate_world",
-        "simulate_worlds",
-        "with_analysts",
-    ]
-if importlib.util.find_spec(f"{__name__}.calibration") is not None:
-    from syriaforecast.backtest.calibration import calibration_study, summarise_calibration
-
-    __all__ += ["calibration_study", "summarise_calibration"]
-if importlib.util.find_spec(f"{__name__}.analysts") is not None:
-    from syriaforecast.backtest.analysts import analyst_study, summarise_analyst_study
-
-    __all__ += ["analyst_study", "summarise_analyst_study"]
-if importlib.util.find_spec(f"{__name__}.sbc") is not None:
-    from syriaforecast.backtest.sbc import run_sbc, sbc_uniformity
-
-    __all__ += ["run_sbc", "sbc_uniformity"]
-
 
 class _CallableModule(types.ModuleType):
     """Lets ``syriaforecast.backtest(...)`` call :func:`backtest` on the package itself."""

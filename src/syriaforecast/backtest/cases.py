@@ -18,7 +18,7 @@ A case lives in a folder holding three files:
     ``date`` must fall on or after the model's horizon: a case is scored on the
     scenario at the horizon, which cannot be known before it.
 
-A :class:`~syriaforecast.backtest.synthetic.SyntheticWorld` is a case too, whose
+A :class:`~syriaforecast.studies.synthetic.SyntheticWorld` is a case too, whose
 outcome is known by construction (:func:`as_case`).
 """
 

@@ -26,6 +26,7 @@ import xarray as xr
 from rich.console import Console
 from rich.table import Table
 
+from syriaforecast.bundled import bundled_path
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = [
@@ -40,21 +41,8 @@ SYNTHETIC_BASE = "synthetic_base.toml"
 
 
 def default_synthetic_base() -> Path:
-    """The bundled base model of ``--synthetic``: ``models/`` first, then the test data of a checkout."""
-    from syriaforecast.cli import bundled_path
-
-    candidate = bundled_path(SYNTHETIC_BASE)
-    if candidate.exists():
-        return candidate
-    here = Path(__file__).resolve()
-    for root in (here.parents[3], Path.cwd()):
-        path = root / "tests" / "data" / SYNTHETIC_BASE
-        if path.exists():
-            return path
-    raise SyriaforecastError(
-        f"--synthetic: no bundled base model ({SYNTHETIC_BASE}) was found; give one as "
-        "`syriaforecast backtest BASE_MODEL.toml --synthetic N`"
-    )
+    """The bundled base model of ``--synthetic`` (``synthetic_base.toml`` in the package data)."""
+    return bundled_path(SYNTHETIC_BASE)
 
 
 def parse_cutoffs(text: str | None) -> list[Any] | None:
@@ -111,8 +99,8 @@ def run_backtest_command(args: argparse.Namespace, console: Console, errors: Con
     if n_synthetic is not None:
         if n_synthetic < 1:
             raise SyriaforecastError(f"--synthetic = {n_synthetic}: expected a number of worlds >= 1")
-        from syriaforecast.backtest.synthetic import simulate_worlds
         from syriaforecast.spec.model import load_model
+        from syriaforecast.studies.synthetic import simulate_worlds
 
         if cases_arg is not None and cases_arg.is_dir():
             raise SyriaforecastError(

@@ -242,8 +242,8 @@ def psis_weights(log_ratio: np.ndarray, *, r_eff: float = 1.0) -> tuple[np.ndarr
 def _fit(
     model: Any, arrays: Any, evidence: Any, cutoff: dt.date, settings: ReplaySettings, seed: int
 ) -> tuple[_Fit, np.ndarray]:
-    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
-    from syriaforecast.forecast import forecast
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.forecast import forecast, forecast_parameters
 
     with warnings.catch_warnings():
         # The verdict is kept per fit (``converged``) and summarised once by backtest().

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from syriaforecast._maths import logit
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence
 from syriaforecast.spec.model import Indicator, ScenarioModel
@@ -165,13 +166,9 @@ class EngineData:
         return int(self.cell_period.shape[0])
 
 
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
-
-
 def _ordinal_cutpoints(probs: object) -> list[float]:
     cumulative = np.cumsum(np.asarray(probs, dtype=float))[:-1]
-    return [_logit(min(c, 1 - 1e-12)) for c in cumulative]
+    return [logit(min(c, 1 - 1e-12)) for c in cumulative]
 
 
 def analyst_offset(indicator: Indicator, value: object, reference: object) -> tuple[float, float]:
@@ -207,7 +204,7 @@ def _binary_logit(value: object) -> tuple[float, float]:
         if band is None:
             raise ValueError(f"not an ICD 203 phrase: {value!r}")
         return band_logit_prior(band)
-    return _logit(float(value)), 0.0  # type: ignore[arg-type]
+    return logit(float(value)), 0.0  # type: ignore[arg-type]
 
 
 def build_model_arrays(model: ScenarioModel) -> ModelArrays:

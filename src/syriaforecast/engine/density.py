@@ -1,6 +1,6 @@
 """The posterior density on the unconstrained scale, compiled once per machine for nutpie.
 
-The hierarchical model (priors in :mod:`syriaforecast.engine.pymc_model`) is
+The hierarchical model (priors in :mod:`syriaforecast.engine.reference.pymc_model`) is
 written out here as one Numba kernel returning log density and gradient. nutpie
 samples it through its Python-function interface. Compared with letting PyMC
 generate and compile the density for each model, this removes a 30-100 s

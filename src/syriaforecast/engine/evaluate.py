@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -22,15 +22,17 @@ from syriaforecast.engine.data import (
     build_engine_data,
     build_model_arrays,
 )
-from syriaforecast.engine.graph import EvidenceTensors
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
 from syriaforecast.engine.kernel import chain_terms_batch_kernel, pooled_shift_batch
-from syriaforecast.engine.pymc_model import exact_parameters
+from syriaforecast.engine.names import (
+    ANALYST_PARAMETER_NAMES,
+    EVIDENCE_FIELDS,
+    PARAMETER_NAMES,
+    TRANSITION_PARAMETER_NAMES,
+)
+from syriaforecast.engine.parameters import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
-
-if TYPE_CHECKING:
-    from syriaforecast.forecast import Forecast
 
 __all__ = [
     "ANALYST_PARAMETER_NAMES",
@@ -40,25 +42,8 @@ __all__ = [
     "chain_posterior",
     "chain_terms_for_draws",
     "exact_parameters_for",
-    "forecast_parameters",
+    "posterior_parameters",
 ]
-
-#: Parameters that determine the chain; a Forecast keeps their draws.
-PARAMETER_NAMES = (
-    "initial_probability",
-    "persistence",
-    "elicitation_sigma",
-    "elicitation_eta",
-    "source_reliability",
-    "information_credibility",
-)
-#: Parameters of a model elicited by several analysts (hierarchical mode only), dimension ``analyst``.
-ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
-#: Parameters of a model with elicited transition rows or drivers: the per-period transition matrix
-#: before drivers (scenario, scenario_to) and each driver's factor on the odds of moving into each
-#: scenario (driver, scenario). A model without these features has neither.
-TRANSITION_PARAMETER_NAMES = ("transition", "driver_effect")
-
 
 @dataclass(frozen=True)
 class DrawTerms:
@@ -119,7 +104,7 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         arrays.log_rate,
         arrays.is_count,
         data.n_periods,
-        *(getattr(data, name) for name in EvidenceTensors.fields()),
+        *(getattr(data, name) for name in EVIDENCE_FIELDS),
         np.ascontiguousarray(transition_base),
         arrays.row_elicited if arrays.row_elicited.shape[0] else np.zeros(initial.shape[1], dtype=bool),
         np.ascontiguousarray(log_effect),
@@ -180,18 +165,32 @@ def chain_posterior(terms: DrawTerms) -> ChainPosterior:
     return forward_backward(terms.log_initial, terms.log_transition, terms.log_emission)
 
 
-def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> dict[str, np.ndarray]:
-    """The forecast's parameter draws, flattened to a leading draw axis.
+def posterior_parameters(
+    model: ScenarioModel,
+    posterior: Mapping[Any, Any],
+    n_draws: int,
+    *,
+    max_draws: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Parameter draws flattened to a leading draw axis.
 
-    Parameters fixed by the model (persistence of 1, a single scenario's
-    initial probability) are filled in from the model file; the analysts'
-    parameters are included when the posterior has them. ``max_draws``
-    thins evenly-spaced draws for expensive what-if analyses.
+    Parameters
+    ----------
+    model : ScenarioModel
+        The model the draws belong to.
+    posterior : mapping of name to array
+        Draws with leading ``(chain, draw)`` axes, ``n_draws`` in all (a
+        Forecast's ``posterior``). Parameters fixed by the model (persistence
+        of 1, a single scenario's initial probability) may be absent and are
+        filled in from the model file; the analysts' parameters are included
+        when present.
+    n_draws : int
+        Chains times draws.
+    max_draws : int, optional
+        Keep this many evenly spaced draws (for expensive what-if analyses).
     """
-    exact = exact_parameters(build_model_arrays(result.model))
-    posterior = result.posterior
-    chains, draws = result.horizon.sizes["chain"], result.horizon.sizes["draw"]
-    D = chains * draws
+    exact = exact_parameters(build_model_arrays(model))
+    D = n_draws
     params = {}
     for name in PARAMETER_NAMES:
         if name in posterior:

@@ -7,12 +7,13 @@ single parameter set).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["ChainPosterior", "forward_backward"]
+__all__ = ["ChainPosterior", "forward_backward", "forward_filter"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,52 @@ class ChainPosterior:
     filtered: np.ndarray  # (D, T, S): P(z_t | evidence in periods <= t)
     smoothed: np.ndarray  # (D, T, S): P(z_t | all evidence)
     log_likelihood: np.ndarray  # (D,): log P(evidence | parameters)
+
+
+def forward_filter(
+    log_initial: np.ndarray,
+    log_transition: np.ndarray,
+    log_emission: np.ndarray,
+    *,
+    upto: int | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The forward recursion: the filtered log probabilities of each period in turn.
+
+    Parameters
+    ----------
+    log_initial : ndarray (..., S)
+        Log probability of each scenario in the first period.
+    log_transition : ndarray (..., S, S) or (..., T, S, S)
+        ``log P(z_t = j | z_{t-1} = i)`` at ``[..., i, j]``; with one more axis than
+        ``log_emission`` the transitions vary over time (drivers), the move into
+        period ``t`` at ``[..., t, i, j]``.
+    log_emission : ndarray (..., T, S)
+        ``log P(evidence in period t | z_t = s)``.
+    upto : int, optional
+        Last period to filter (default: the last, ``T - 1``).
+
+    Yields
+    ------
+    log_filtered : ndarray (..., S)
+        ``log P(z_t | evidence in periods <= t)``, for ``t = 0 .. upto``.
+    log_norm : ndarray (...)
+        ``log P(evidence in period t | evidence before t)``; their sum is the log likelihood.
+
+    Notes
+    -----
+    Leading batch axes broadcast (draws, variants, worlds). Each message is
+    normalised, so any number of periods is safe.
+    """
+    last = log_emission.shape[-2] - 1 if upto is None else upto
+    varying = np.ndim(log_transition) == np.ndim(log_emission) + 1
+    message = log_initial + log_emission[..., 0, :]
+    for t in range(last + 1):
+        if t > 0:
+            step = log_transition[..., t, :, :] if varying else log_transition
+            message = logsumexp(message[..., :, None] + step, axis=-2) + log_emission[..., t, :]
+        norm = logsumexp(message, axis=-1, keepdims=True)
+        message = message - norm
+        yield message, norm[..., 0]
 
 
 def forward_backward(
@@ -51,14 +98,9 @@ def forward_backward(
         log_transition = np.broadcast_to(log_transition[:, None], (D, T, S, S))
     log_filtered = np.empty((D, T, S))
     log_likelihood = np.zeros(D)
-    message = log_initial + log_emission[:, 0]
-    for t in range(T):
-        if t > 0:
-            predicted = logsumexp(log_filtered[:, t - 1, :, None] + log_transition[:, t], axis=1)
-            message = predicted + log_emission[:, t]
-        norm = logsumexp(message, axis=1)
+    for t, (message, norm) in enumerate(forward_filter(log_initial, log_transition, log_emission)):
+        log_filtered[:, t] = message
         log_likelihood += norm
-        log_filtered[:, t] = message - norm[:, None]
 
     log_smoothed = np.empty((D, T, S))
     log_smoothed[:, -1] = log_filtered[:, -1]

@@ -31,26 +31,7 @@ for ``j != i`` and ``u_i = 1``, the move from ``t - 1`` to ``t`` is
 
 A zero in ``A`` stays zero in every ``A_t``: an absorbing scenario stays absorbing.
 
-Time-varying transitions (elicited rows and drivers)
-----------------------------------------------------
-The base matrix ``A`` takes row ``i`` from ``transition_base`` where
-``row_elicited[i]`` and from ``persistence[i]`` otherwise (stay ``p``, move
-``(1 - p) / (S - 1)``). Drivers on in period ``t`` multiply the odds of moving
-into ``j`` by ``m_t[j] = exp(sum_r on[t, r] log_effect[r, j])``; with ``u_j = m_t[j]``
-for ``j != i`` and ``u_i = 1``, the move from ``t - 1`` to ``t`` is
-``A_t[i, j] = A[i, j] u_j / Z_i``, ``Z_i = sum_k A[i, k] u_k``. With
-``G_t[i, j] = d log p / d A_t[i, j] = alpha_{t-1}[i] e_t[j] beta_t[j] / c_t``
-(normalised messages, finite even where ``A_t`` is 0) and
-``s_i = sum_j G_t[i, j] A_t[i, j]``:
-
-- ``d log p / d A[i, k] = sum_t (u_k / Z_i) (G_t[i, k] - s_i)``;
-- ``d log p / d log m_t[k] = sum_{i != k} A_t[i, k] (G_t[i, k] - s_i)``, and
-  ``d / d log_effect[r, k] = sum_t on[t, r] d log p / d log m_t[k]``;
-- ``d log p / d persistence[i] = dA[i, i] - sum_{j != i} dA[i, j] / (S - 1)``.
-
-A zero in ``A`` stays zero in every ``A_t``: an absorbing scenario stays absorbing.
-
-A PyTensor graph of the same maths (:mod:`syriaforecast.engine.graph`) is kept as
+A PyTensor graph of the same maths (:mod:`syriaforecast.engine.reference.graph`) is kept as
 an independent reference; the test suite checks that both agree, gradients
 included.
 """
@@ -76,7 +57,6 @@ __all__ = [
 ]
 
 _TINY = 1e-300
-_NEG_INF = -np.inf
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,4 +1,4 @@
-"""Run the engine: exact mode, or NUTS through nutpie with a compiled-model cache."""
+"""Run the engine: exact mode, or NUTS through nutpie on the compiled posterior density."""
 
 from __future__ import annotations
 

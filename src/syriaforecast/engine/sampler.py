@@ -16,23 +16,27 @@ from syriaforecast.engine.data import (
     ModelArrays,
 )
 from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack, unpack_transitions
-from syriaforecast.engine.graph import EvidenceTensors
 from syriaforecast.engine.kernel import transition_block_sizes
+from syriaforecast.engine.names import (
+    ANALYST_PARAMETER_NAMES,
+    EVIDENCE_FIELDS,
+    GRADE_COORDS,
+    PARAMETER_DIMS,
+    PARAMETER_NAMES,
+)
+from syriaforecast.engine.parameters import samples_persistence
 
 __all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "transition_arguments"]
 
 
 def layout_for(arrays: ModelArrays) -> Layout:
     """The unconstrained layout of a model's parameters."""
-    sample_persistence = (
-        arrays.n_scenarios > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0
-    )
     rows, effects = transition_block_sizes(*_transition_static(arrays))
     return Layout(
         arrays.n_scenarios,
         arrays.n_groups,
         arrays.n_indicators,
-        sample_persistence,
+        samples_persistence(arrays),
         arrays.n_analysts,
         int(rows),
         int(effects),
@@ -96,7 +100,7 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         arrays.log_rate,
         arrays.is_count,
         int(data.n_periods),
-        *(np.ascontiguousarray(getattr(data, name)) for name in EvidenceTensors.fields()),
+        *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
         *analyst_arguments(arrays),
         *transition_arguments(arrays, data),
     )
@@ -178,28 +182,17 @@ def build_sampler_model(arrays: ModelArrays, data: EngineData, coords: dict[str,
         rng = np.random.default_rng(seed)
         return rng.uniform(-0.5, 0.5, layout.ndim)
 
-    S, G, I = layout.n_scenarios, layout.n_groups, layout.n_indicators
-    names = ["initial_probability", "persistence", "elicitation_sigma", "elicitation_eta",
-             "source_reliability", "information_credibility"]
-    shapes = [(S,), (S,), (G,), (I, S), (6,), (6,)]
-    dims = {
-        "initial_probability": ("scenario",),
-        "persistence": ("scenario",),
-        "elicitation_sigma": ("group",),
-        "elicitation_eta": ("indicator", "scenario"),
-        "source_reliability": ("reliability_grade",),
-        "information_credibility": ("credibility_grade",),
-    }
-    coords = {k: coords[k] for k in ("scenario", "group", "indicator")}
-    coords |= {"reliability_grade": list("ABCDEF"), "credibility_grade": list("123456")}
+    sizes = {"scenario": layout.n_scenarios, "group": layout.n_groups, "indicator": layout.n_indicators}
+    sizes |= {"analyst": A} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
+    names = [*PARAMETER_NAMES, *(ANALYST_PARAMETER_NAMES if A else ())]
+    dims = {name: PARAMETER_DIMS[name] for name in names}
+    shapes = [tuple(sizes[d] for d in dims[name]) for name in names]
+    coords = {k: coords[k] for k in ("scenario", "group", "indicator")} | GRADE_COORDS
     if A:
-        names += ["analyst_bias", "analyst_noise"]
-        shapes += [(A,), (A,)]
-        dims |= {"analyst_bias": ("analyst",), "analyst_noise": ("analyst",)}
         coords["analyst"] = list(analyst_ids)
     if with_transitions:
         names += ["transition", "driver_effect"]
-        shapes += [(S, S), (arrays.n_drivers, S)]
+        shapes += [(layout.n_scenarios, layout.n_scenarios), (arrays.n_drivers, layout.n_scenarios)]
         dims |= {"transition": ("scenario", "scenario_to"), "driver_effect": ("driver", "scenario")}
         coords["scenario_to"] = list(coords["scenario"])
         coords["driver"] = list(driver_ids)

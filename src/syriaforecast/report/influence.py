@@ -30,7 +30,7 @@ for all variants at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,10 @@ from syriaforecast.engine.data import (
     ModelArrays,
     build_model_arrays,
 )
-from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws, forecast_parameters
+from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws
+from syriaforecast.engine.hmm import forward_filter
 from syriaforecast.errors import SyriaforecastError
+from syriaforecast.forecast import forecast_parameters
 from syriaforecast.spec.evidence import load_evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -218,14 +220,8 @@ def forward_log_filtered(
     ``log_transition (..., S, S)`` or, when drivers make it vary, ``(..., T, S, S)``
     (the move into period t at ``[..., t, :, :]``), ``log_emission (..., T, S)``.
     """
-    varying = log_transition.ndim == log_emission.ndim + 1
-    message = log_initial + log_emission[..., 0, :]
-    message = message - logsumexp(message, axis=-1, keepdims=True)
-    for t in range(1, upto + 1):
-        step = log_transition[..., t, :, :] if varying else log_transition
-        message = logsumexp(message[..., :, None] + step, axis=-2) + log_emission[..., t, :]
-        message = message - logsumexp(message, axis=-1, keepdims=True)
-    return message
+    ((last, _),) = deque(forward_filter(log_initial, log_transition, log_emission, upto=upto), maxlen=1)
+    return last
 
 
 def log_odds_db(log_p: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from syriaforecast._maths import expit, logit
 from syriaforecast.engine.data import build_model_arrays
 from syriaforecast.engine.evaluate import chain_terms_for_draws
 from syriaforecast.errors import SyriaforecastError
@@ -56,16 +57,8 @@ if TYPE_CHECKING:
 __all__ = ["BAND_STEP", "elicitation_sensitivity", "linchpins", "shifted_elicitation"]
 
 
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
-
-
-def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 #: Mean logit distance between neighbouring ICD 203 band midpoints.
-BAND_STEP = (_logit(BANDS[-1].midpoint) - _logit(BANDS[0].midpoint)) / (len(BANDS) - 1)
+BAND_STEP = (logit(BANDS[-1].midpoint) - logit(BANDS[0].midpoint)) / (len(BANDS) - 1)
 _FLOOR = 1e-6
 _MAX_RATE = 1e4
 
@@ -104,7 +97,7 @@ def _shift_levels(value: tuple[float, ...], delta: float) -> tuple[float, ...]:
     """Ordinal level probabilities moved up the levels by ``delta`` on the cumulative-logit scale."""
     probs = np.asarray(value, dtype=float)
     cumulative = np.clip(np.cumsum(probs)[:-1], 1e-12, 1 - 1e-12)
-    moved_cum = [_expit(_logit(c) - delta) for c in cumulative]
+    moved_cum = [expit(logit(c) - delta) for c in cumulative]
     new = np.diff(np.concatenate([[0.0], moved_cum, [1.0]]))
     new = np.maximum(new, _FLOOR)
     return tuple(float(v) for v in new / new.sum())
@@ -124,7 +117,7 @@ def _move_analysts(indicator: Indicator, scenario: str, steps: int, moved: Any) 
     if indicator.type == "binary":
         delta = elicited_logit(moved) - elicited_logit(indicator.likelihood[scenario])  # type: ignore[arg-type]
         for table in tables.values():
-            shifted = _expit(elicited_logit(table[scenario]) + delta)
+            shifted = expit(elicited_logit(table[scenario]) + delta)
             table[scenario] = min(max(shifted, _FLOOR), 1 - _FLOOR)
     elif indicator.type == "ordinal":
         for table in tables.values():

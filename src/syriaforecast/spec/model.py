@@ -30,6 +30,7 @@ import pandas as pd
 import pydantic
 import tomli_w
 
+from syriaforecast._maths import logit, stable_expit
 from syriaforecast.errors import ModelFileError, Problem
 from syriaforecast.phrases import (
     DRIVER_EFFECTS,
@@ -1421,14 +1422,6 @@ def _cells(table: Mapping[str, Any], scenario_ids: list[str]) -> dict[str, float
     return cells
 
 
-def _logit(p: float) -> float:
-    return math.log(p) - math.log1p(-p)
-
-
-def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
 def residual_default(
     indicator_type: str, likelihood: Mapping[str, Any]
 ) -> float | tuple[float, ...]:
@@ -1454,14 +1447,14 @@ def residual_default(
     values = list(likelihood.values())
     if indicator_type == "binary":
         logits = [elicited_logit(v) for v in values]
-        return _expit((min(logits) + max(logits)) / 2)
+        return stable_expit((min(logits) + max(logits)) / 2)
     if indicator_type == "ordinal":
         n_levels = len(values[0])
         mids = []
         for j in range(n_levels - 1):
-            cuts = [_logit(min(max(math.fsum(v[: j + 1]), 1e-16), 1.0 - 1e-16)) for v in values]
+            cuts = [logit(min(max(math.fsum(v[: j + 1]), 1e-16), 1.0 - 1e-16)) for v in values]
             mids.append((min(cuts) + max(cuts)) / 2)
-        cumulative = [0.0, *(_expit(x) for x in mids), 1.0]
+        cumulative = [0.0, *(stable_expit(x) for x in mids), 1.0]
         return tuple(b - a for a, b in itertools.pairwise(cumulative))
     rates = [float(v) for v in values]
     return math.sqrt(min(rates) * max(rates))
@@ -1497,15 +1490,15 @@ def elicitation_consensus(
     for sid in scenario_ids:
         values = [table[sid] for table in tables]
         if indicator_type == "binary":
-            consensus[sid] = _expit(math.fsum(elicited_logit(value) for value in values) / n)
+            consensus[sid] = stable_expit(math.fsum(elicited_logit(value) for value in values) / n)
         elif indicator_type == "ordinal":
             n_levels = len(values[0])
             # logit P(level <= j) for j below the top level, averaged over analysts.
             mean_logits = [
-                math.fsum(_logit(min(math.fsum(v[: j + 1]), 1.0 - 1e-16)) for v in values) / n
+                math.fsum(logit(min(math.fsum(v[: j + 1]), 1.0 - 1e-16)) for v in values) / n
                 for j in range(n_levels - 1)
             ]
-            cumulative = [0.0, *(_expit(x) for x in mean_logits), 1.0]
+            cumulative = [0.0, *(stable_expit(x) for x in mean_logits), 1.0]
             consensus[sid] = tuple(b - a for a, b in itertools.pairwise(cumulative))
         else:
             consensus[sid] = math.exp(math.fsum(math.log(float(v)) for v in values) / n)

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["FREQUENCIES", "parse_start", "period_index", "period_label", "periods_between"]
+__all__ = ["FREQUENCIES", "parse_start", "period_index", "period_label"]
 
 #: Model-file period names and the pandas frequency behind each.
 FREQUENCIES: dict[str, str] = {"month": "M", "week": "W-SUN", "quarter": "Q-DEC"}
@@ -59,9 +59,3 @@ def period_label(period: pd.Period) -> str:
     if period.freqstr.startswith("Q"):
         return f"{period.year}-Q{period.quarter}"  # str() gives "2025Q1"
     return str(period)
-
-
-def periods_between(start: pd.Period, stop: pd.Period) -> list[pd.Period]:
-    """All periods from ``start`` to ``stop`` inclusive."""
-    n = (stop - start).n
-    return [start + k for k in range(n + 1)]

@@ -1,12 +1,14 @@
-"""The model's maths as one PyTensor graph, used both for sampling and for exact mode.
+"""The model's maths as a PyTensor graph: the reference the compiled kernels are checked against.
 
-Everything here is written once: :func:`chain_terms` turns parameter tensors and
-evidence tensors into the chain's log initial probabilities, log transition
-matrix and per-period log emission likelihoods, and :func:`forward_log_likelihood`
-marginalises the latent scenario path in log space (stable for any number of
-periods; the unnormalised forward algorithm overflows near 90 periods, see
-pymc-extras issue 720). The PyMC model feeds random variables in; exact mode
-feeds the elicitations' point values.
+:func:`chain_terms` turns parameter tensors and evidence tensors into the
+chain's log initial probabilities, log transition matrix and per-period log
+emission likelihoods, and :func:`forward_log_likelihood` marginalises the
+latent scenario path in log space (stable for any number of periods; the
+unnormalised forward algorithm overflows near 90 periods, see pymc-extras
+issue 720). The library samples and evaluates through
+:mod:`syriaforecast.engine.kernel`; the tests compare that kernel, value and
+gradient, with this independent graph, and :func:`~syriaforecast.to_pymc`
+builds its PyMC model from :func:`elicitation_shift` and the kernel's Op.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
+from syriaforecast.engine.names import ELICITATION_FIELDS, EVIDENCE_FIELDS
+
 __all__ = [
     "ChainTerms",
     "ElicitationTensors",
@@ -28,19 +32,6 @@ __all__ = [
     "time_varying_transition",
 ]
 
-_EVIDENCE_FIELDS = (
-    "cell_period",
-    "cell_indicator",
-    "cell_count_values",
-    "cell_slot_valid",
-    "face_log_reading",
-    "report_cell",
-    "report_match",
-    "report_noise",
-    "report_reliability",
-    "report_credibility",
-)
-_ELICITATION_FIELDS = ("cutpoints", "log_rate", "band_sd", "group_of", "is_count")
 
 
 @dataclass(frozen=True)
@@ -61,7 +52,7 @@ class EvidenceTensors:
     @staticmethod
     def fields() -> tuple[str, ...]:
         """Names of the evidence arrays, as on :class:`~syriaforecast.engine.data.EngineData`."""
-        return _EVIDENCE_FIELDS
+        return EVIDENCE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -77,7 +68,7 @@ class ElicitationTensors:
     @staticmethod
     def fields() -> tuple[str, ...]:
         """Names of the elicitation arrays, as on :class:`~syriaforecast.engine.data.ModelArrays`."""
-        return _ELICITATION_FIELDS
+        return ELICITATION_FIELDS
 
 
 @dataclass(frozen=True)

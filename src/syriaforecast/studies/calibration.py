@@ -1,6 +1,6 @@
 """Calibration study: hierarchical vs exact-elicitation vs oracle forecasts on synthetic worlds.
 
-Each synthetic world (see :mod:`syriaforecast.backtest.synthetic`) has true
+Each synthetic world (see :mod:`syriaforecast.studies.synthetic`) has true
 likelihoods that sit off the elicited ones. Three forecasters see the same
 reports up to the same as-of date, ``lead`` periods before the horizon:
 
@@ -36,9 +36,8 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
-from syriaforecast.backtest.synthetic import SyntheticWorld, simulate_worlds
 from syriaforecast.engine.data import build_model_arrays
-from syriaforecast.engine.hmm import forward_backward
+from syriaforecast.engine.hmm import forward_backward, forward_filter
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 from syriaforecast.forecast import SAMPLE_DIMS, forecast, hdi_bounds
 from syriaforecast.scoring import (
@@ -50,6 +49,7 @@ from syriaforecast.scoring import (
 )
 from syriaforecast.spec.evidence import RELIABILITY_GRADES
 from syriaforecast.spec.model import ScenarioModel
+from syriaforecast.studies.synthetic import SyntheticWorld, simulate_worlds
 
 __all__ = [
     "METHODS",
@@ -190,12 +190,9 @@ def _gibbs_reference(
             # Periods repeat (several indicators a period): add.at sums them (a view, by period).
             np.add.at(log_emission.transpose(1, 0, 2), t_of, lc.transpose(1, 0, 2))
         log_filtered = np.empty((C, T, S))
-        message = log_initial[None] + log_emission[:, 0]
-        log_filtered[:, 0] = message - logsumexp(message, axis=1, keepdims=True)
-        for t in range(1, T):
-            message = logsumexp(log_filtered[:, t - 1, :, None] + log_transition[None], axis=1)
-            message = message + log_emission[:, t]
-            log_filtered[:, t] = message - logsumexp(message, axis=1, keepdims=True)
+        messages = forward_filter(log_initial[None], log_transition[None], log_emission)
+        for t, (message, _) in enumerate(messages):
+            log_filtered[:, t] = message
         if it >= burn:
             horizon[it - burn] = np.exp(log_filtered[:, -1])
         if not L:
@@ -360,7 +357,7 @@ def calibration_study(
     seed : int
         Master seed for the worlds and the samplers.
     elicitation_noise, report_rate, grades
-        Passed to :func:`~syriaforecast.backtest.synthetic.simulate_world`.
+        Passed to :func:`~syriaforecast.studies.synthetic.simulate_world`.
     lead : int
         Periods between the as-of period (the last with reports) and the
         horizon's: the horizon is forecast, not observed. The defaults (one

@@ -19,6 +19,7 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+from syriaforecast.engine.names import EVIDENCE_FIELDS
 
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
@@ -31,21 +32,13 @@ PARAMETER_INPUTS = (
     "transition_base",
     "log_effect",
 )
+#: The kernel's data arguments after the parameters, in its order (the transition data last).
 DATA_INPUTS = (
     "cutpoints",
     "log_rate",
     "is_count",
     "n_periods",
-    "cell_period",
-    "cell_indicator",
-    "cell_count_values",
-    "cell_slot_valid",
-    "face_log_reading",
-    "report_cell",
-    "report_match",
-    "report_noise",
-    "report_reliability",
-    "report_credibility",
+    *EVIDENCE_FIELDS,
     "row_elicited",
     "driver_on",
 )

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from syriaforecast._maths import expit_array
 from syriaforecast.engine.data import (
     CREDIBILITY_PRIOR_MEAN,
     RELIABILITY_PRIOR_MEAN,
@@ -179,10 +180,6 @@ def grade_kappa(
     return letter, digit, kappa
 
 
-def _expit(x: np.ndarray | float) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
-
 def oracle_model(base: ScenarioModel, shift: np.ndarray) -> ScenarioModel:
     """The base model with every elicitation moved by ``shift`` and written as numbers.
 
@@ -213,13 +210,13 @@ def oracle_model(base: ScenarioModel, shift: np.ndarray) -> ScenarioModel:
         for s, sid in enumerate(base.scenario_ids):
             if ind.type == "binary":
                 mean, _ = ind.logit_prior(sid)
-                p = float(_expit(mean + shift[i, s]))
+                p = float(expit_array(mean + shift[i, s]))
                 likelihood[sid] = min(max(p, _FLOOR), 1.0 - _FLOOR)
             elif ind.type == "ordinal":
                 probs = np.asarray(ind.likelihood[sid], dtype=float)
                 cumulative = np.clip(np.cumsum(probs)[:-1], 1e-300, 1.0 - 1e-16)
                 logits = np.log(cumulative) - np.log1p(-cumulative)
-                moved = np.diff(np.concatenate([[0.0], _expit(logits - shift[i, s]), [1.0]]))
+                moved = np.diff(np.concatenate([[0.0], expit_array(logits - shift[i, s]), [1.0]]))
                 moved = np.maximum(moved, _FLOOR)
                 moved = moved / moved.sum()
                 likelihood[sid] = [float(v) for v in moved]
@@ -364,7 +361,7 @@ def simulate_evidence(
     if noise_mean is None:
         noise_mean = arrays.noise_count_mean
     parsed = [grade_kappa(g, reliability, credibility) for g in grades]
-    cumulative = _expit(arrays.cutpoints)  # padded +inf -> 1
+    cumulative = expit_array(arrays.cutpoints)  # padded +inf -> 1
     level_prob = np.diff(
         np.concatenate(
             [np.zeros((*cumulative.shape[:2], 1)), cumulative, np.ones((*cumulative.shape[:2], 1))],

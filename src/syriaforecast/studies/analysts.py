@@ -1,6 +1,6 @@
 """Several analysts: pooling their elicitations against the best of them and their plain average.
 
-Each synthetic world (:func:`~syriaforecast.backtest.synthetic.simulate_world`
+Each synthetic world (:func:`~syriaforecast.studies.synthetic.simulate_world`
 with ``analysts``) has a common target ``c`` that every analyst aims at, a
 truth ``c + elicitation_noise * z`` and one table per analyst,
 ``c + bias_a + noise_a * eps``. The forecasters see the same reports up to the
@@ -12,11 +12,11 @@ same as-of date, ``lead`` periods before the horizon:
     weighs their tables accordingly.
 ``average``
     The engine's hierarchical model on the plain consensus (the analysts'
-    average on the logit / log scale, :func:`~syriaforecast.backtest.synthetic.consensus_model`),
+    average on the logit / log scale, :func:`~syriaforecast.studies.synthetic.consensus_model`),
     analysts dropped: every analyst counts the same.
 ``analyst:<id>``
     The engine's hierarchical model on that analyst's table alone
-    (:func:`~syriaforecast.backtest.synthetic.analyst_model`).
+    (:func:`~syriaforecast.studies.synthetic.analyst_model`).
 ``ideal``
     Exact mode on the precision-weighted consensus with the *true* biases
     removed and weights ``1 / noise_a**2``: what pooling could do if it knew
@@ -25,9 +25,9 @@ same as-of date, ``lead`` periods before the horizon:
     Exact mode on the true likelihoods: no forecaster does better on average.
 
 :func:`analyst_study` returns the forecasts as an :class:`xarray.Dataset` in the
-layout of :func:`~syriaforecast.backtest.calibration.calibration_study`, so
-:func:`~syriaforecast.backtest.calibration.case_scores` and
-:func:`~syriaforecast.backtest.calibration.paired_difference` score it;
+layout of :func:`~syriaforecast.studies.calibration.calibration_study`, so
+:func:`~syriaforecast.studies.calibration.case_scores` and
+:func:`~syriaforecast.studies.calibration.paired_difference` score it;
 :func:`summarise_analyst_study` gives each forecaster's scores, paired
 bootstrap intervals of pooled minus every other forecaster, and how well the
 pooled fits recover each analyst's noise.
@@ -50,7 +50,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from syriaforecast.backtest.calibration import (
+from syriaforecast._maths import expit_array, logit_array
+from syriaforecast.errors import SyriaforecastError
+from syriaforecast.forecast import SAMPLE_DIMS, Forecast, forecast, hdi_bounds
+from syriaforecast.scoring import brier_score, log_score
+from syriaforecast.spec.model import ScenarioModel
+from syriaforecast.studies.calibration import (
     _as_of,
     _check_lead,
     _check_world,
@@ -60,15 +65,11 @@ from syriaforecast.backtest.calibration import (
     case_scores,
     paired_difference,
 )
-from syriaforecast.backtest.synthetic import (
+from syriaforecast.studies.synthetic import (
     SyntheticWorld,
     analyst_model,
     consensus_model,
 )
-from syriaforecast.errors import SyriaforecastError
-from syriaforecast.forecast import SAMPLE_DIMS, Forecast, forecast, hdi_bounds
-from syriaforecast.scoring import brier_score, log_score
-from syriaforecast.spec.model import ScenarioModel
 
 __all__ = ["ENGINE_ARMS", "analyst_study", "ideal_model", "summarise_analyst_study"]
 
@@ -79,15 +80,6 @@ _FLOOR = 1e-6
 _MAX_RATE = 1e4
 
 
-def _expit(x: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
-
-def _logit(p: Any) -> Any:
-    p = np.asarray(p, dtype=float)
-    return np.log(p) - np.log1p(-p)
-
-
 def ideal_model(model: ScenarioModel, bias: np.ndarray, noise: np.ndarray) -> ScenarioModel:
     """The multi-analyst model collapsed with known analyst quality: the ideal pooling.
 
@@ -95,7 +87,7 @@ def ideal_model(model: ScenarioModel, bias: np.ndarray, noise: np.ndarray) -> Sc
     ----------
     model : ScenarioModel
         A model with analysts (every indicator elicited by every analyst, with
-        numbers: as :func:`~syriaforecast.backtest.synthetic.simulate_world` writes them).
+        numbers: as :func:`~syriaforecast.studies.synthetic.simulate_world` writes them).
     bias, noise : ndarray (A,)
         Each analyst's true bias and noise sd (logit / log-rate scale), in
         ``model.analysts`` order.
@@ -129,13 +121,13 @@ def ideal_model(model: ScenarioModel, bias: np.ndarray, noise: np.ndarray) -> Sc
         for sid in model.scenario_ids:
             values = [ind.elicitations[ids[k]][sid] for k in present]
             if ind.type == "binary":
-                location = _logit(np.asarray(values, dtype=float)) - bias[present]
-                likelihood[sid] = float(np.clip(_expit(w @ location), _FLOOR, 1 - _FLOOR))
+                location = logit_array(np.asarray(values, dtype=float)) - bias[present]
+                likelihood[sid] = float(np.clip(expit_array(w @ location), _FLOOR, 1 - _FLOOR))
             elif ind.type == "ordinal":
                 cum = np.clip(np.cumsum(np.asarray(values, dtype=float), axis=1)[:, :-1], 1e-300, 1 - 1e-16)
                 # The analysts' cutpoints sit at c - bias - noise * eps: add the bias back.
-                location = w @ (_logit(cum) + bias[present][:, None])
-                levels = np.maximum(np.diff(np.concatenate([[0.0], _expit(location), [1.0]])), _FLOOR)
+                location = w @ (logit_array(cum) + bias[present][:, None])
+                levels = np.maximum(np.diff(np.concatenate([[0.0], expit_array(location), [1.0]])), _FLOOR)
                 likelihood[sid] = tuple(float(v) for v in levels / levels.sum())
             else:
                 location = np.log(np.asarray(values, dtype=float)) - bias[present]
@@ -175,7 +167,7 @@ def analyst_study(
     n_worlds : int
         Number of worlds (ignored when ``worlds`` is given).
     analysts : int or mapping
-        The analysts, as :func:`~syriaforecast.backtest.synthetic.simulate_world`
+        The analysts, as :func:`~syriaforecast.studies.synthetic.simulate_world`
         takes them: a number ``>= 2``, or analyst id -> noise sd or
         ``(bias, noise sd)``.
     seed : int
@@ -183,7 +175,7 @@ def analyst_study(
     lead : int
         Periods between the as-of period (the last with reports) and the horizon's.
     elicitation_noise, report_rate, grades
-        Passed to :func:`~syriaforecast.backtest.synthetic.simulate_world`;
+        Passed to :func:`~syriaforecast.studies.synthetic.simulate_world`;
         ``elicitation_noise`` is the error the analysts share.
     draws, tune, chains : int
         Sampler settings of every engine forecast (small: compiled samplers are
@@ -370,7 +362,7 @@ def summarise_analyst_study(
     xarray.Dataset
         ``brier``, ``log_score`` (against the outcomes), ``expected_brier`` and
         ``expected_log_score`` (against the oracle's probabilities, see
-        :func:`~syriaforecast.backtest.calibration.case_scores`) per
+        :func:`~syriaforecast.studies.calibration.case_scores`) per
         ``forecaster``; ``difference`` (score, versus, bound): the mean of
         ``reference`` minus ``versus`` over the same worlds with its paired
         bootstrap interval (``bound`` = estimate, low, high; negative =

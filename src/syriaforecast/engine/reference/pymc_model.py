@@ -1,4 +1,4 @@
-"""Build the hierarchical PyMC model and the exact-mode parameter set.
+"""The hierarchical model as a PyMC model: the public PyMC door, :func:`to_pymc`.
 
 Parameters (all continuous; the latent scenario path is summed out exactly):
 
@@ -28,70 +28,43 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   ``m + sqrt(1 / W + sigma_g^2) eta`` with ``m`` the precision-weighted mean of
   ``d - bias``, and the elicitations' marginal likelihood is a potential.
 
-Everything that comes from the model file or the evidence enters as shared
-data, so one compiled sampler serves every model with the same structure
-(scenarios, indicators, groups, levels, periods): a warm update or another
-synthetic world only swaps data.
+Everything that comes from the model file or the evidence enters as named
+shared data (``pm.Data``), visible in ``model.data_vars``. The library itself samples the
+same density through :mod:`syriaforecast.engine.density` (the tests check
+that the two agree); this model is the PyMC door, :func:`to_pymc`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
 from syriaforecast.engine.data import (
-    CREDIBILITY_PRIOR_MEAN,
     GRADE_CONCENTRATION,
-    RELIABILITY_PRIOR_MEAN,
     EngineData,
     ModelArrays,
+    build_engine_data,
+    build_model_arrays,
 )
-from syriaforecast.engine.graph import ElicitationTensors, EvidenceTensors, elicitation_shift
-from syriaforecast.engine.op import evidence_log_likelihood
+from syriaforecast.engine.names import GRADE_COORDS
+from syriaforecast.engine.parameters import grade_means, samples_persistence
+from syriaforecast.engine.reference.graph import ElicitationTensors, EvidenceTensors, elicitation_shift
+from syriaforecast.engine.reference.op import evidence_log_likelihood
+from syriaforecast.engine.run import _coords, n_chain_periods
+from syriaforecast.spec.evidence import Evidence, load_evidence
+from syriaforecast.spec.model import ScenarioModel
 
 __all__ = [
     "analyst_terms",
     "build_pymc_model",
-    "exact_parameters",
     "model_data",
-    "samples_persistence",
-    "structure_key",
+    "to_pymc",
 ]
-
-
-def _grade_means() -> tuple[np.ndarray, np.ndarray]:
-    return (
-        np.array(list(RELIABILITY_PRIOR_MEAN.values())),
-        np.array(list(CREDIBILITY_PRIOR_MEAN.values())),
-    )
-
-
-def samples_persistence(arrays: ModelArrays) -> bool:
-    """Whether persistence is a parameter (it is fixed at 1, or for a single scenario)."""
-    return (
-        arrays.n_scenarios > 1 and arrays.persistence < 1.0 and arrays.persistence_uncertainty > 0
-    )
-
-
-def structure_key(arrays: ModelArrays, n_periods: int) -> tuple[object, ...]:
-    """What a compiled sampler depends on; models that agree here share one."""
-    key: tuple[object, ...] = (
-        arrays.n_scenarios,
-        arrays.n_indicators,
-        arrays.n_groups,
-        arrays.cutpoints.shape[2],
-        n_periods,
-        samples_persistence(arrays),
-    )
-    if arrays.n_analysts:
-        key += (arrays.n_analysts, arrays.elicitation_offset.shape[0])
-    if arrays.has_transition_parameters:  # which rows and effects are random, and their supports
-        support = (arrays.transition_base > 0) & arrays.row_elicited[:, None]
-        key += (support.tobytes(), arrays.effect_given.tobytes(), arrays.driver_uncertainty > 0)
-    return key
 
 
 def analyst_terms(
@@ -167,9 +140,8 @@ def build_pymc_model(
         ``analyst`` for a model elicited by several analysts).
     """
     S = arrays.n_scenarios
-    rel_mean, cred_mean = _grade_means()
-    grade_coords = {"reliability_grade": list("ABCDEF"), "credibility_grade": list("123456")}
-    with pm.Model(coords=coords | grade_coords) as model:
+    rel_mean, cred_mean = grade_means()
+    with pm.Model(coords=coords | GRADE_COORDS) as model:
         shared = {name: pm.Data(name, value) for name, value in model_data(arrays).items()}
         evidence = EvidenceTensors(
             **{name: pm.Data(name, getattr(data, name)) for name in EvidenceTensors.fields()}
@@ -272,23 +244,63 @@ def _transition_variables(
     return rows, log_effect
 
 
-def exact_parameters(arrays: ModelArrays) -> dict[str, np.ndarray]:
-    """Point values that take the model file as exact.
+def to_pymc(
+    model: ScenarioModel,
+    evidence: Evidence | None = None,
+    *,
+    as_of: dt.date | str | None = None,
+) -> pm.Model:
+    """The hierarchical model of a scenario analysis as a PyMC model.
 
-    Scenario priors and ``persistence`` as written, no elicitation error (a
-    phrase sits at its band's logit midpoint), and each grade's prior mean
-    informativeness. Same names as the posterior's parameters.
+    The same priors and likelihood as the library's own sampler: the latent
+    scenario path is summed out exactly, so the evidence enters as one
+    ``pm.Potential`` (``evidence_log_likelihood``) computed by the library's
+    compiled kernel, with its gradient. Use it to look at the model
+    (``pm.model_to_graphviz``), extend it with your own variables, sample it
+    with any PyMC sampler, or draw from its priors.
+
+    Parameters
+    ----------
+    model : ScenarioModel
+        A validated model (:func:`~syriaforecast.load_model`).
+    evidence : Evidence, optional
+        Its evidence log (:func:`~syriaforecast.load_evidence`); none gives the prior model.
+    as_of : date or str, optional
+        Use only the reports dated on or before this date (default: all of them).
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``initial_probability`` (dims ``scenario``; absent for a
+        single scenario), ``persistence_z`` and the deterministic
+        ``persistence`` (``scenario``; only when persistence is uncertain),
+        ``elicitation_sigma`` (``group``), ``elicitation_eta`` (``indicator``,
+        ``scenario``), ``source_reliability`` (``reliability_grade``, A-F),
+        ``information_credibility`` (``credibility_grade``, 1-6) and, for a
+        model elicited by several analysts, ``analyst_bias`` and
+        ``analyst_noise`` (``analyst``). Coordinates also name the chain's
+        periods (``period``: the first period through the horizon's). The model
+        file's numbers and the evidence arrays are named ``pm.Data``.
+
+    Notes
+    -----
+    Up to a constant, the model's log density (``model.compile_logp(jacobian=False)``)
+    equals the density the library's sampler uses
+    (:mod:`syriaforecast.engine.density`, less the Jacobians of its transforms);
+    the test suite checks this at random points to 1e-8.
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> import syriaforecast as sf
+    >>> model = sf.load_model(sf.bundled_model())
+    >>> with sf.to_pymc(model, sf.load_evidence(sf.bundled_evidence(), model)):  # doctest: +SKIP
+    ...     idata = pm.sample(nuts_sampler="nutpie")
     """
-    rel_mean, cred_mean = _grade_means()
-    out = {
-        "initial_probability": arrays.prior.copy(),
-        "persistence": np.full(arrays.n_scenarios, arrays.persistence),
-        "elicitation_sigma": np.zeros(arrays.n_groups),
-        "elicitation_eta": np.zeros((arrays.n_indicators, arrays.n_scenarios)),
-        "source_reliability": rel_mean,
-        "information_credibility": cred_mean,
-    }
-    if arrays.has_transition_parameters:  # elicited rows and drivers' factors as written
-        out["transition"] = arrays.transition_base.copy()
-        out["driver_effect"] = np.exp(arrays.log_effect)
-    return out
+    if evidence is None:
+        evidence = load_evidence(pd.DataFrame(columns=["date", "indicator", "value"]), model)
+    if as_of is not None:
+        evidence = evidence.up_to(as_of)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    return build_pymc_model(arrays, data, _coords(model))

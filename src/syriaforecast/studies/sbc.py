@@ -6,7 +6,7 @@ a generic SBC tool (such as ``simuk.SBC``) to draw data from. This module runs
 the same check with the engine's own pieces (Talts et al. 2020):
 
 1. draw every parameter from the engine's priors (:func:`draw_prior_parameters`,
-   the priors of :mod:`syriaforecast.engine.pymc_model`);
+   the priors of :mod:`syriaforecast.engine.reference.pymc_model`);
 2. simulate a scenario path and graded reports from those parameters with the
    synthetic-world generator (:func:`simulate_from_prior`);
 3. fit the hierarchical model with :func:`syriaforecast.forecast`;
@@ -39,18 +39,18 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from syriaforecast.backtest.synthetic import DEFAULT_LEAD, oracle_model, simulate_evidence, simulate_path
 from syriaforecast.engine.data import (
     CREDIBILITY_PRIOR_MEAN,
     GRADE_CONCENTRATION,
     RELIABILITY_PRIOR_MEAN,
     build_model_arrays,
 )
-from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, forecast_parameters
-from syriaforecast.engine.pymc_model import samples_persistence
+from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+from syriaforecast.engine.parameters import samples_persistence
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence
 from syriaforecast.spec.model import ScenarioModel
+from syriaforecast.studies.synthetic import DEFAULT_LEAD, oracle_model, simulate_evidence, simulate_path
 
 __all__ = [
     "draw_prior_parameters",
@@ -122,10 +122,10 @@ def simulate_from_prior(
     seed : int
         Seed.
     report_rate, grades
-        As in :func:`~syriaforecast.backtest.synthetic.simulate_world`.
+        As in :func:`~syriaforecast.studies.synthetic.simulate_world`.
     n_observed_periods : int, optional
         Periods with reports (default all but the last
-        :data:`~syriaforecast.backtest.synthetic.DEFAULT_LEAD`).
+        :data:`~syriaforecast.studies.synthetic.DEFAULT_LEAD`).
 
     Returns
     -------
@@ -219,7 +219,7 @@ def run_sbc(
         ``divergences``, ``converged``, ``n_reports`` and ``seconds``.
         Attributes record the settings and ``n_ranked``.
     """
-    from syriaforecast.forecast import forecast
+    from syriaforecast.forecast import forecast, forecast_parameters
 
     if isinstance(n_simulations, bool) or not isinstance(n_simulations, int) or n_simulations < 1:
         raise SyriaforecastError(f"n_simulations: got {n_simulations!r}; expected a whole number >= 1")
