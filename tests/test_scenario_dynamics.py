@@ -269,7 +269,7 @@ def test_docs_examples_of_transitions_and_drivers_parse_with_the_bundled_model()
     for heading in ("### Elicited transitions", "### Drivers"):
         section = doc[doc.index(heading) :]
         blocks.append(re.search(r"```toml\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
-    text = (root / "models" / "russia_syria.toml").read_text() + "\n" + "\n".join(blocks)
+    text = sf.bundled_model().read_text() + "\n" + "\n".join(blocks)
     model = sf.parse_model(text)
     A = np.array(model.transition_matrix())
     assert A[1].tolist() == [0.0, 1.0, 0.0]  # security_capture is absorbing

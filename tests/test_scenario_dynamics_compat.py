@@ -53,10 +53,10 @@ def test_analysts_model_with_transitions_and_drivers():
         re.search(r"```toml\n(.*?)```", doc[doc.index(h) :], re.S).group(1)  # type: ignore[union-attr]
         for h in ("### Elicited transitions", "### Drivers")
     ]
-    text = (ROOT / "models" / "russia_syria_analysts.toml").read_text() + "\n" + "\n".join(blocks)
-    model = sf.parse_model(text, path=ROOT / "models" / "russia_syria_analysts.toml")
+    text = sf.bundled_model("russia_syria_analysts").read_text() + "\n" + "\n".join(blocks)
+    model = sf.parse_model(text, path=sf.bundled_model("russia_syria_analysts"))
     assert model.analysts and model.drivers
-    evidence = sf.load_evidence(ROOT / "models" / "russia_syria_evidence.csv", model)
+    evidence = sf.load_evidence(sf.bundled_evidence(), model)
     result = sf.forecast(model, evidence, exact=True)
     assert result.horizon.values.sum() == pytest.approx(1.0)
     arrays = build_model_arrays(model)
