@@ -1,10 +1,10 @@
 """PyTensor Ops wrapping the compiled kernels, with Numba dispatch for nutpie.
 
-``EvidenceLogLikelihood`` maps the six parameter inputs (log initial
+``EvidenceLogLikelihood`` maps the eight parameter inputs (log initial
 probabilities, persistence, elicitation shift, report informativeness by
-reliability and by credibility, and the closeness of each cluster of indicators)
-plus the data arrays to log P(evidence). Its gradient is a second Op computed by
-the same kernel pass in closed form.
+reliability and by credibility, elicited transition rows, log driver effects,
+the closeness of each cluster of indicators) plus the data arrays to log P(evidence). Its
+gradient is a second Op computed by the same kernel pass in closed form.
 """
 
 from __future__ import annotations
@@ -25,14 +25,29 @@ from syriaforecast.engine.source_key import op_cache_key
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
 PARAMETER_INPUTS = (
-    "log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility", "cluster_closeness",
-)  # fmt: skip
-#: The kernel's data arguments after the parameters, in its order (its last argument is the closeness).
+    "log_initial",
+    "persistence",
+    "shift",
+    "kappa_reliability",
+    "kappa_credibility",
+    "transition_base",
+    "log_effect",
+    "cluster_closeness",
+)
+#: Evidence arrays that are data (the declared closeness is a parameter input instead).
+_EVIDENCE_DATA = tuple(name for name in EVIDENCE_FIELDS if name != "cluster_closeness")
+#: The kernel's data arguments after the parameters, in its order (the transition data last).
 DATA_INPUTS = (
-    "cutpoints", "log_rate", "is_count", "n_periods",
-    *(name for name in EVIDENCE_FIELDS if name != "cluster_closeness"),
-)  # fmt: skip
+    "cutpoints",
+    "log_rate",
+    "is_count",
+    "n_periods",
+    *_EVIDENCE_DATA,
+    "row_elicited",
+    "driver_on",
+)
 _DTYPES = {
+    "row_elicited": "bool",
     "is_count": "bool",
     "cell_slot_valid": "bool",
     "n_periods": "int64",
@@ -59,11 +74,23 @@ def _as_inputs(values: list[Any]) -> list[Any]:
     ]
 
 
+#: The kernels' argument order, as positions in the Op's inputs (parameters, then data).
+_KERNEL_ORDER = (
+    *range(5),
+    *range(_N_PARAMS, _N_PARAMS + 4 + len(_EVIDENCE_DATA)),
+    PARAMETER_INPUTS.index("cluster_closeness"),
+    PARAMETER_INPUTS.index("transition_base"),
+    _N_PARAMS + DATA_INPUTS.index("row_elicited"),
+    PARAMETER_INPUTS.index("log_effect"),
+    _N_PARAMS + DATA_INPUTS.index("driver_on"),
+)
+_N_PERIODS = _N_PARAMS + DATA_INPUTS.index("n_periods")
+
+
 def _python_args(inputs: Any) -> list[Any]:
-    """The Op's inputs in the kernel's order: the closeness moves from the parameters to the end."""
     args: list[Any] = list(inputs)
-    args[_N_PARAMS + DATA_INPUTS.index("n_periods")] = int(args[_N_PARAMS + DATA_INPUTS.index("n_periods")])
-    return [*args[: _N_PARAMS - 1], *args[_N_PARAMS:], args[_N_PARAMS - 1]]
+    args[_N_PERIODS] = int(args[_N_PERIODS])
+    return [args[k] for k in _KERNEL_ORDER]
 
 
 class EvidenceLogLikelihoodGrad(Op):
@@ -126,15 +153,16 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     kernel = log_likelihood_kernel
 
+    # Inputs: 8 parameters (p0..p7), then the data (d0..d20); the kernel takes them in _KERNEL_ORDER.
     @numba_njit
     def evidence_log_likelihood_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
-        a21, a22, a23, a24,
+        p0, p1, p2, p3, p4, p5, p6, p7,
+        d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17, d18, d19, d20,
     ):  # fmt: skip
         value = kernel(
-            a0, a1, a2, a3, a4, a6, a7, a8, a9[()], a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
-            a21, a22, a23, a24, a5,
-        )
+            p0, p1, p2, p3, p4, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
+            d14, d15, d16, d17, d18, p7, p5, d19, p6, d20,
+        )  # fmt: skip
         return np.asarray(value)
 
     return evidence_log_likelihood_numba, op_cache_key(op, __file__)
@@ -148,13 +176,13 @@ def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_grad_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
-        a21, a22, a23, a24,
+        p0, p1, p2, p3, p4, p5, p6, p7,
+        d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17, d18, d19, d20,
     ):  # fmt: skip
-        _, g0, g1, g2, g3, g4, g5 = kernel(
-            a0, a1, a2, a3, a4, a6, a7, a8, a9[()], a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
-            a21, a22, a23, a24, a5,
-        )
-        return g0, g1, g2, g3, g4, g5
+        _, g0, g1, g2, g3, g4, g5, g6, g7 = kernel(
+            p0, p1, p2, p3, p4, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
+            d14, d15, d16, d17, d18, p7, p5, d19, p6, d20,
+        )  # fmt: skip
+        return g0, g1, g2, g3, g4, g5, g6, g7
 
     return evidence_log_likelihood_grad_numba, op_cache_key(op, __file__)
