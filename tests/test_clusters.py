@@ -522,3 +522,25 @@ def test_too_many_linked_reports_and_events_are_refused_clearly():
     # Without the cluster the 12 reports alone are within the limit.
     plain = cluster_model(cluster=False)
     build_engine_data(plain, build_model_arrays(plain), sf.load_evidence(frame(rows), plain), 4)
+
+
+@pytest.mark.filterwarnings("ignore::syriaforecast.errors.ConvergenceWarning")
+def test_the_hierarchical_forecast_samples_the_closeness_and_saves_it(tmp_path):
+    from syriaforecast.engine.sampler import pack_draws
+
+    model = cluster_model(error=0.5, closeness=0.8)
+    rows = frame(FEBRUARY + MARCH)
+    result = sf.forecast(model, rows, as_of="2025-03-31", draws=150, tune=150, chains=1, seed=3)
+    closeness = result.posterior["cluster_closeness"]
+    assert closeness.dims == ("chain", "draw", "cluster") and list(closeness["cluster"].values) == ["ev"]
+    assert 0.5 < float(closeness.mean()) < 1.0 and float(closeness.std()) > 0.01  # sampled around 0.8
+    result.save(tmp_path / "f.nc")
+    again = sf.load_forecast(tmp_path / "f.nc")
+    np.testing.assert_array_equal(again.posterior["cluster_closeness"].values, closeness.values)
+    # The warm-start path packs the draws back into the sampler's coordinates, closeness last.
+    from syriaforecast.forecast import forecast_parameters
+
+    params = forecast_parameters(result)
+    x = pack_draws(build_model_arrays(model), params)
+    rho = 1 / (1 + np.exp(-x[:, -1]))
+    np.testing.assert_allclose(rho, closeness.values.ravel(), rtol=1e-10)
