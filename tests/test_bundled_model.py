@@ -221,3 +221,14 @@ def test_quoted_sensitivity_is_what_an_independent_computation_gives(
     for label, (horizon, as_of) in quoted.items():
         assert horizon == pytest.approx(list(independent[label][0]), abs=0.051), label
         assert as_of == pytest.approx(list(independent[label][1]), abs=0.051), label
+
+
+def test_summary_counts_reports_and_driver_rows_apart(
+    rows: list[dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from syriaforecast.cli import main
+
+    drivers = sum(row["indicator"] in DRIVERS for row in rows)
+    assert main(["forecast", "--model", str(MODEL), "--evidence", str(EVIDENCE), "--exact", "--quiet"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{len(rows) - drivers} reports used;" in out and f"; {drivers} driver rows" in out
