@@ -241,7 +241,7 @@ class Forecast:
         """How improbable each reported period's evidence was given everything before it.
 
         A one-step-ahead predictive p-value per period, calibrated by simulation
-        under the model taken as exact (:mod:`syriaforecast.engine.surprise`).
+        under the model taken as exact (``syriaforecast.engine.surprise``).
         Small values in recent periods mean the evidence fits no scenario well:
         the scenario set may no longer fit.
 
