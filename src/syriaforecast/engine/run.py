@@ -19,7 +19,7 @@ from syriaforecast.engine.evaluate import (
     exact_parameters_for,
 )
 from syriaforecast.engine.hmm import ChainPosterior
-from syriaforecast.engine.sampler import build_sampler_model
+from syriaforecast.engine.sampler import build_fast_sampler_model
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -158,7 +158,7 @@ def run_engine(
     # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
     # the interpreter on exit): refuse it here with a SamplerError instead.
     check_model_density(arrays, data, seed=settings.seed or 0, what=what)
-    compiled = build_sampler_model(arrays, data, _coords(model), init_points=init_points)
+    compiled, expand = build_fast_sampler_model(arrays, data, _coords(model), init_points=init_points)
     extra = {} if initial_step is None else {"initial_step": float(initial_step)}
     timings["compile"] = time.perf_counter() - start
 
@@ -183,6 +183,10 @@ def run_engine(
     stats = trace["sample_stats"] if not hasattr(trace, "sample_stats") else trace.sample_stats
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     D = chains * draws
+    if expand is not None:  # the compiled callback's draws are unconstrained positions
+        from syriaforecast.engine.callback import UNCONSTRAINED, expand_draws
+
+        posterior = expand_draws(np.asarray(posterior[UNCONSTRAINED]), expand)
 
     names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
