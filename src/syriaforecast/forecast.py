@@ -228,13 +228,14 @@ class Forecast:
         """Monte Carlo standard error of each scenario's horizon mean (0 in exact mode)."""
         if self.mode == "exact" or self.n_draws < 4:
             return {}
-        import arviz_stats
+        from syriaforecast.engine.diagnostics import mcse_mean
 
+        # ArviZ's estimator (engine.diagnostics), without importing arviz-stats for it.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            error = arviz_stats.mcse(self.horizon, sample_dims=list(SAMPLE_DIMS), method="mean")
-        values = np.nan_to_num(error.to_numpy(), nan=0.0, posinf=0.0)
-        return dict(zip(map(str, error["scenario"].values), map(float, values), strict=True))
+            error = mcse_mean(self.horizon.transpose(*SAMPLE_DIMS, "scenario").values)
+        values = np.nan_to_num(error, nan=0.0, posinf=0.0)
+        return dict(zip(map(str, self.horizon["scenario"].values), map(float, values), strict=True))
 
     def _confidence(self, width: float) -> str:
         # Analytic confidence is separate from likelihood (ICD 203): it says how
@@ -338,10 +339,13 @@ def hdi_bounds(samples: xr.DataArray, *, prob: float = 0.9) -> tuple[xr.DataArra
     if samples.sizes["chain"] * samples.sizes["draw"] == 1:
         point = samples.isel(chain=0, draw=0, drop=True)
         return point, point
-    import arviz_stats
+    from syriaforecast.engine.diagnostics import hdi_nearest
 
-    interval = arviz_stats.hdi(samples, prob=prob, dim=list(SAMPLE_DIMS))
-    return interval.sel(ci_bound="lower", drop=True), interval.sel(ci_bound="upper", drop=True)
+    # ArviZ's "nearest" HDI (engine.diagnostics), without importing arviz-stats for it.
+    template = samples.isel(chain=0, draw=0, drop=True)
+    flat = samples.transpose(*SAMPLE_DIMS, *template.dims).values.reshape(-1, max(template.size, 1))
+    low, high = hdi_nearest(flat, prob)
+    return template.copy(data=low.reshape(template.shape)), template.copy(data=high.reshape(template.shape))
 
 
 def _diagnostics(

@@ -38,6 +38,7 @@ import os
 import sys
 import tempfile
 import threading
+import types
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -53,6 +54,7 @@ __all__ = [
     "callback_key",
     "compiled_sampler_model",
     "expand_draws",
+    "import_nutpie",
 ]
 
 #: Set to ``0`` to sample through nutpie's Python-function interface instead.
@@ -251,6 +253,40 @@ def _user_data(args: Sequence[Any], kinds: Sequence[Kind]) -> tuple[np.ndarray, 
     return np.asarray(slots, dtype=np.int64), keep
 
 
+def import_nutpie() -> Any:
+    """``import nutpie``, without the ArviZ meta-package it imports at the top of ``nutpie.sample``.
+
+    ``import arviz`` loads arviz-stats, arviz-plots and matplotlib (about 2 CPU
+    seconds, most of a first forecast's start-up), while nutpie only calls
+    ``arviz.from_dict`` and ``arviz.dict_to_dataset``, which are arviz-base's. So
+    while nutpie is imported, ``arviz`` is a stand-in that hands out arviz-base's
+    functions on first use and anything else from the real ArviZ; the stand-in is
+    removed at once, so a user's own ``import arviz`` gets the real package.
+    """
+    if "nutpie" in sys.modules or "arviz" in sys.modules:
+        import nutpie
+
+        return nutpie
+
+    def deferred(name: str) -> Any:
+        import arviz_base
+
+        if hasattr(arviz_base, name):
+            return getattr(arviz_base, name)
+        sys.modules.pop("arviz", None)
+        return getattr(importlib.import_module("arviz"), name)
+
+    stand_in = types.ModuleType("arviz", "nutpie's view of ArviZ: arviz-base, loaded on first use")
+    stand_in.__getattr__ = deferred  # type: ignore[method-assign]
+    sys.modules["arviz"] = stand_in
+    try:
+        import nutpie
+    finally:
+        if sys.modules.get("arviz") is stand_in:
+            del sys.modules["arviz"]
+    return nutpie
+
+
 def compiled_sampler_model(
     args: Sequence[Any], ndim: int, initial_point: Callable[[Any], np.ndarray]
 ) -> Any | None:
@@ -275,6 +311,7 @@ def compiled_sampler_model(
     if os.environ.get(CALLBACK_ENV, "1") == "0":
         return None
     try:
+        import_nutpie()
         from nutpie import _lib
         from nutpie.compile_pymc import CompiledPyMCModel
     except ImportError:

@@ -148,8 +148,9 @@ def run_engine(
             timings=timings,
         )
 
-    import nutpie
+    from syriaforecast.engine.callback import import_nutpie
 
+    nutpie = import_nutpie()
     start = time.perf_counter()
 
     from syriaforecast.engine.sampler_guard import check_model_density, sampler_failures

@@ -220,8 +220,9 @@ def build_fast_sampler_model(
     (:func:`~syriaforecast.engine.callback.expand_draws`); ``None`` for the Python
     model, whose draws come back named. Both give the same draws for the same seed.
     """
-    from syriaforecast.engine.callback import compiled_sampler_model
+    from syriaforecast.engine.callback import compiled_sampler_model, import_nutpie
 
+    import_nutpie()  # before build_sampler_model imports it with all of ArviZ
     python_model = build_sampler_model(arrays, data, coords, init_points=init_points)
     layout = layout_for(arrays)
     compiled = compiled_sampler_model(
