@@ -143,6 +143,9 @@ class Forecast:
     sample_stats: xr.Dataset
     diagnostics: xr.Dataset
     attrs: dict[str, Any] = field(default_factory=dict)
+    # log P(evidence | draw) per draw (chains x draws), kept in memory so that an update with
+    # previous= need not recompute it; not saved (a loaded forecast recomputes it).
+    _log_likelihood: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         means = self.horizon.mean(SAMPLE_DIMS)
@@ -650,6 +653,7 @@ def _assemble(
         sample_stats,
         diagnostics,
         attrs,
+        _log_likelihood=run.chain.log_likelihood if run.mode == "hierarchical" else None,
     )
 
 
@@ -968,9 +972,11 @@ def _reweighted(
     params = forecast_parameters(previous)
     chains, draws = int(previous.horizon.sizes["chain"]), int(previous.horizon.sizes["draw"])
     D = chains * draws
-    old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
     new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
-    log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
+    log_old = previous._log_likelihood
+    if log_old is None or log_old.shape != (D,):
+        old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
+        log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
     chain = chain_posterior(chain_terms_for_draws(model, new, params, arrays=arrays))
     log_ratio = chain.log_likelihood - log_old
 
@@ -1021,6 +1027,7 @@ def _reweighted(
         sample_stats=unweighted.sample_stats.map(resample),
         diagnostics=diagnostics,
         attrs=dict(unweighted.attrs),
+        _log_likelihood=chain.log_likelihood[index],
     )
     failures = _diagnostic_failures(diagnostics)
     if failures:

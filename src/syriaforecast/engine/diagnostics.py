@@ -43,11 +43,21 @@ def _z_scale(values: np.ndarray) -> np.ndarray:
     ordered = np.take_along_axis(rows, order, axis=1)
     rank = np.empty_like(rows)
     np.put_along_axis(rank, order, np.broadcast_to(np.arange(1.0, n + 1), rows.shape), axis=1)
-    for k in np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1)):
-        # Ties (e.g. resampled draws) share the average of the positions they take.
-        left = np.searchsorted(ordered[k], rows[k], side="left")
-        right = np.searchsorted(ordered[k], rows[k], side="right")
-        rank[k] = (left + right + 1) / 2.0
+    tied = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
+    if tied.size:
+        # Ties (e.g. resampled draws) share the average of the positions they take: in sorted
+        # order a run of equal values from position a to b (0-based) has rank (a + b) / 2 + 1.
+        runs = ordered[tied]
+        position = np.broadcast_to(np.arange(n), runs.shape)
+        starts = np.ones(runs.shape, dtype=bool)
+        starts[:, 1:] = runs[:, 1:] != runs[:, :-1]
+        ends = np.ones(runs.shape, dtype=bool)
+        ends[:, :-1] = starts[:, 1:]
+        first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+        last = np.minimum.accumulate(np.where(ends, position, n - 1)[:, ::-1], axis=1)[:, ::-1]
+        tied_rank = np.empty(runs.shape)
+        np.put_along_axis(tied_rank, order[tied], (first + last) / 2.0 + 1.0, axis=1)
+        rank[tied] = tied_rank
     return ndtri((rank.T - 0.375) / (M * H + 0.25)).reshape(M, H, K)
 
 
