@@ -55,6 +55,7 @@ __all__ = [
     "compiled_sampler_model",
     "expand_draws",
     "import_nutpie",
+    "trace_arrays",
 ]
 
 #: Set to ``0`` to sample through nutpie's Python-function interface instead.
@@ -357,3 +358,40 @@ def expand_draws(
         for name, value in values.items():
             out[name][d] = value
     return {name: value.reshape((chains, draws, *value.shape[1:])) for name, value in out.items()}
+
+
+def trace_arrays(raw: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Posterior draws and sampler statistics, each ``(chain, draw, ...)``, from nutpie's raw trace.
+
+    ``nutpie.sample(..., return_raw_trace=True)`` hands back its Arrow tables (one
+    per chain, tuning rows first). Reading them directly skips the conversion to an
+    ArviZ DataTree (arviz-base, xarray's chunk-manager discovery), which cost more
+    than a second of a first forecast; the values are the same. A chain cut short
+    is padded with NaN (0 for integer and boolean statistics), as nutpie does.
+    """
+    import pyarrow
+
+    draw_batches, stat_batches = raw.get_arrow_trace()
+    tuning = [int(np.sum(pyarrow.array(stat.column("tuning")).to_numpy(False))) for stat in stat_batches]
+    kept = max(stat.num_rows - t for stat, t in zip(stat_batches, tuning, strict=True))
+    out: list[dict[str, np.ndarray]] = []
+    for batches in (draw_batches, stat_batches):
+        arrays: dict[str, np.ndarray] = {}
+        for chain, (batch, skip) in enumerate(zip(batches, tuning, strict=True)):
+            rows = batch.num_rows - skip
+            for name in batch.column_names:
+                column = batch.column(name)
+                meta = column.field.metadata or {}
+                shape = tuple(int(n) for n in meta.get(b"shape", b"").decode().split(",") if n)
+                values_array = pyarrow.array(column).slice(skip, rows)
+                if values_array.null_count:
+                    continue  # statistics nutpie leaves empty (e.g. divergence details)
+                if hasattr(values_array, "flatten"):
+                    values_array = values_array.flatten()
+                values = np.asarray(values_array.to_numpy(False)).reshape((rows, *shape))
+                if name not in arrays:
+                    fill = np.nan if values.dtype.kind == "f" else 0
+                    arrays[name] = np.full((len(batches), kept, *shape), fill, dtype=values.dtype)
+                arrays[name][chain, :rows] = values
+        out.append(arrays)
+    return out[0], out[1]

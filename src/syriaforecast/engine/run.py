@@ -175,19 +175,19 @@ def run_engine(
             target_accept=settings.target_accept,
             progress_bar=progress,
             cores=min(settings.chains, 2),
+            return_raw_trace=True,  # arrays straight from nutpie's Arrow tables (callback.trace_arrays)
             **extra,
         )
     timings["sample"] = time.perf_counter() - start
 
+    from syriaforecast.engine.callback import UNCONSTRAINED, expand_draws, trace_arrays
+
     start = time.perf_counter()
-    posterior = trace["posterior"] if not hasattr(trace, "posterior") else trace.posterior
-    stats = trace["sample_stats"] if not hasattr(trace, "sample_stats") else trace.sample_stats
-    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    posterior, stats = trace_arrays(trace)
+    chains, draws = stats["diverging"].shape[:2]
     D = chains * draws
     if expand is not None:  # the compiled callback's draws are unconstrained positions
-        from syriaforecast.engine.callback import UNCONSTRAINED, expand_draws
-
-        posterior = expand_draws(np.asarray(posterior[UNCONSTRAINED]), expand)
+        posterior = expand_draws(posterior[UNCONSTRAINED], expand)
 
     names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
@@ -206,7 +206,7 @@ def run_engine(
         if name in parameters
     }
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
-    sample_stats = {
+    sample_stats: dict[str, np.ndarray] = {
         name: np.asarray(stats[name])
         for name in ("diverging", "depth", "n_steps", "energy", "step_size", "mean_tree_accept")
         if name in stats
