@@ -384,8 +384,11 @@ def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
     for name in ("horizon", "filtered", "smoothed"):
         if f"{name}_rhat" not in diagnostics:
             continue
-        rhat = float(diagnostics[f"{name}_rhat"].max(skipna=True).fillna(1.0))
-        ess = float(diagnostics[f"{name}_ess_bulk"].min(skipna=True).fillna(np.inf))
+        # NumPy rather than xarray reductions: this runs on every read of Forecast.converged.
+        rhats = np.asarray(diagnostics[f"{name}_rhat"].values, dtype=float)
+        esses = np.asarray(diagnostics[f"{name}_ess_bulk"].values, dtype=float)
+        rhat = float(np.nanmax(rhats)) if np.any(~np.isnan(rhats)) else 1.0
+        ess = float(np.nanmin(esses)) if np.any(~np.isnan(esses)) else np.inf
         if rhat > RHAT_MAX:
             failures.append(f"{name} probabilities: max R-hat {rhat:.3f} > {RHAT_MAX}")
         if ess < ESS_MIN:
@@ -622,12 +625,13 @@ def _assemble(
         coords=coords,
     )
     diagnostics = _diagnostics(run, filtered, smoothed, horizon)
+    toml = model.to_toml()
     attrs = {
         "format_version": FORMAT_VERSION,
         "model_id": model.id,
-        "model_toml": model.to_toml(),
+        "model_toml": toml,
         "model_sha256": model.sha256,
-        "model_content_sha256": hashlib.sha256(model.to_toml().encode()).hexdigest(),
+        "model_content_sha256": hashlib.sha256(toml.encode()).hexdigest(),
         "model_path": str(model.path) if model.path else "",
         "evidence_csv": evidence.to_csv_text(),
         "evidence_sha256": evidence.sha256,
@@ -936,7 +940,7 @@ def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
     """Why the previous forecast's draws cannot even start the chains (None: they can)."""
     if previous.mode != "hierarchical":
         return f"the previous forecast is in {previous.mode} mode (no posterior draws to reuse)"
-    if previous.model.to_toml() != model.to_toml():
+    if previous.model is not model and previous.model.to_toml() != model.to_toml():
         return "the model differs from the previous forecast's"
     return None
 
