@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +159,30 @@ def test_an_edited_kernel_source_changes_the_callbacks_result(tmp_path, tiny_mod
     second = run()
     assert second["file"] != first["file"]  # a new key, so a new compile
     assert second["value"] != first["value"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # Numba reports it so
+def test_a_kernel_exception_reads_as_a_nan_density(tmp_path, tiny_model_path, tiny_evidence_path):
+    # elicitation_error = 0 makes the kernel divide by zero: the callback cannot raise into
+    # nutpie, so the sampler must see a NaN density (a rejected point), never the buffers' old values.
+    exact = tmp_path / "model.toml"
+    exact.write_text(tiny_model_path.read_text().replace("elicitation_error = 0.5", "elicitation_error = 0"))
+    args, ndim = _arguments(exact, tiny_evidence_path)
+    kinds = callback.argument_kinds(args)
+    user_data, _keep = callback._user_data(args, kinds)
+    x = np.zeros(ndim)
+    with pytest.raises(ZeroDivisionError):
+        log_density_and_gradient(x, *args)
+    grad, value = np.full(ndim, 7.0), np.full(1, 7.0)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    with warnings.catch_warnings(), contextlib.suppress(ZeroDivisionError):  # ctypes re-raises it here
+        warnings.simplefilter("ignore")
+        callback._module(kinds).logp.ctypes(
+            ndim,
+            x.ctypes.data_as(pointer),
+            grad.ctypes.data_as(pointer),
+            value.ctypes.data_as(pointer),
+            ctypes.c_void_p(user_data.ctypes.data),
+        )
+    assert np.isnan(value).all()
+    assert np.isnan(grad).all()

@@ -172,11 +172,16 @@ def logp(dim, x_, grad_, logp_, data_):
     slots = numba.carray(data_, (N_SLOTS,), np.int64)
     scalars = numba.carray(_as_pointer(slots[0]), (N_SCALARS,), np.float64)
     x = numba.carray(x_, (dim,))
+    out = numba.carray(grad_, (dim,))
+    # Should the kernel raise, Numba reports it and the callback returns early (code 0): the
+    # point then reads as a NaN density, which the sampler rejects, not as the last values.
+    logp_[0] = np.nan
+    for k in range(dim):
+        out[k] = np.nan
 {body}
     value, grad = log_density_and_gradient(x, {arguments})
     if grad.shape[0] != dim:
         return -1
-    out = numba.carray(grad_, (dim,))
     finite = True
     for k in range(dim):
         out[k] = grad[k]

@@ -156,10 +156,11 @@ def run_engine(
     from syriaforecast.engine.sampler_guard import check_model_density, sampler_failures
 
     what = f"model {model.id!r}"
-    # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
-    # the interpreter on exit): refuse it here with a SamplerError instead.
-    check_model_density(arrays, data, seed=settings.seed or 0, what=what)
     compiled, expand = build_fast_sampler_model(arrays, data, _coords(model), init_points=init_points)
+    # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
+    # the interpreter on exit): refuse it here with a SamplerError instead. Checked through the
+    # kernel's dispatcher, which raises Python exceptions (a C callback can only report codes).
+    check_model_density(arrays, data, seed=settings.seed or 0, what=what)
     extra = {} if initial_step is None else {"initial_step": float(initial_step)}
     timings["compile"] = time.perf_counter() - start
 
