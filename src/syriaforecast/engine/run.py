@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     PARAMETER_NAMES,
+    TRANSITION_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     exact_parameters_for,
@@ -101,6 +103,8 @@ def _coords(model: ScenarioModel) -> dict[str, list[str]]:
     }
     if model.analysts:
         coords["analyst"] = list(model.analysts)
+    if model.drivers:
+        coords["driver"] = list(model.driver_ids)
     return coords
 
 
@@ -115,19 +119,22 @@ def run_engine(
     progress: bool = False,
     init_points: np.ndarray | None = None,
     initial_step: float | None = None,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> EngineRun:
     """Compute the chain posterior given the evidence dated on or before ``as_of``.
 
     ``init_points`` (n, ndim) are unconstrained positions the chains start from
     (see :func:`~syriaforecast.engine.sampler.pack_draws`) and ``initial_step``
     the step size adaptation starts from: a refit warm-started from a previous
-    posterior.
+    posterior. ``assume`` (driver id -> {period index: 0 or 1}) fixes drivers from
+    those periods on: a conditional forecast. Assumptions change only the moves into
+    those periods, so they should lie after ``as_of`` (the caller checks).
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
-    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
     n_asof = asof_periods(model, as_of)
     timings["prepare"] = time.perf_counter() - start
 
@@ -190,7 +197,7 @@ def run_engine(
     if expand is not None:  # the compiled callback's draws are unconstrained positions
         posterior = expand_draws(posterior[UNCONSTRAINED], expand)
 
-    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
+    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
     fixed = exact_parameters_for(model)
     flat = {
@@ -203,7 +210,7 @@ def run_engine(
     }
     flat |= {
         name: parameters[name].reshape((D, *parameters[name].shape[2:]))
-        for name in ANALYST_PARAMETER_NAMES
+        for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
         if name in parameters
     }
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
