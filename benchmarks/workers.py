@@ -470,6 +470,7 @@ def task_speed_cold(args: dict[str, Any]) -> dict[str, Any]:
     result.summary()
     out["first"] = forecast_record(result, time.perf_counter() - t, cpu() - c)
     out["to_first_summary"] = time.perf_counter() - _T0
+    out["cpu_to_first_summary"] = cpu()
     out["psis"] = []
     current, previous = evidence, result
     for k in (1, 2):
