@@ -31,9 +31,9 @@ def console(*, stderr: bool = False) -> Any:
     Tables, titles and messages given as ``str`` are shown verbatim, so user
     text cannot break or restyle the output; use :func:`styled` for colour.
     """
-    from rich.console import Console
+    from syriaforecast._console import PipeConsole  # a closed pipe is the CLI's to handle
 
-    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    return PipeConsole(stderr=stderr, markup=False, emoji=False, highlight=False)
 
 
 def styled(*parts: str | tuple[str, str]) -> Any:
