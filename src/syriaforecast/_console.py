@@ -9,7 +9,6 @@ before rich sees it: a title such as ``[draft]`` must print as written.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 from collections.abc import Iterator
@@ -20,9 +19,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syriaforecast._render import raise_on_closed_pipe
+
 __all__ = [
     "HelpFormatter",
-    "PipeConsole",
     "output_console",
     "print_forecast_summary",
     "print_validate_summary",
@@ -31,20 +31,6 @@ __all__ = [
 
 #: Width of piped output: wide enough that no table or line of ours wraps.
 PIPED_WIDTH = 240
-
-
-class PipeConsole(Console):
-    """A rich Console that leaves a closed output pipe to the command (``syriaforecast ... | head``).
-
-    Rich's own handling exits with status 1, the status of an internal error;
-    this one raises :class:`BrokenPipeError`, which :func:`syriaforecast.cli.main`
-    turns into the quiet exit with status 141 that a shell expects after a
-    reader closed the pipe early.
-    """
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True  # nothing more to write anywhere
-        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -86,10 +72,10 @@ def output_console() -> Console:
     ``$COLUMNS`` when set and otherwise wide enough that nothing wraps.
     """
     if sys.stdout.isatty():
-        return PipeConsole(highlight=False, emoji=False)
+        return raise_on_closed_pipe(Console(highlight=False, emoji=False))
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
-    return PipeConsole(highlight=False, emoji=False, width=width, soft_wrap=False)
+    return raise_on_closed_pipe(Console(highlight=False, emoji=False, width=width, soft_wrap=False))
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from syriaforecast import __version__
 from syriaforecast._render import console as _plain_console
-from syriaforecast._render import styled
+from syriaforecast._render import raise_on_closed_pipe, styled
 from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
@@ -211,7 +211,7 @@ def _output_closed() -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    from syriaforecast._console import PipeConsole, output_console
+    from syriaforecast._console import output_console
 
     console = output_console()
     # Markup off on stderr: error messages quote user values as written.
@@ -229,7 +229,7 @@ def _main(argv: Sequence[str] | None) -> int:
             from syriaforecast.journal_cli import run_journal_command
 
             # The journal's tables escape user text themselves (rich.markup.escape) and use markup.
-            return run_journal_command(args, PipeConsole(highlight=False))
+            return run_journal_command(args, raise_on_closed_pipe(Console(highlight=False)))
     except SyriaforecastError as exc:
         errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
