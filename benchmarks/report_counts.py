@@ -61,6 +61,8 @@ def run(
     model = sf.load_model(MODEL)
     record: dict[str, Any] = {"settings": SETTINGS, "points": []}
     old = load_result("report_counts") if merge else None
+    if old and old.get("notes"):
+        record["notes"] = old["notes"]  # written by hand about cells kept from earlier runs
     points = {p["n"]: p for p in old["points"]} if old else {}
     with section_clock(record):
         for n in sizes:
@@ -77,7 +79,7 @@ def run(
                     )
                 except RuntimeError as exc:
                     point[stage] = {"failed": str(exc).splitlines()[0][:300]}
-                point[stage] |= {"load_start": start, "load_end": loadavg()}
+                point[stage] |= {"load_start": start, "load_end": loadavg(), "date": record["date"]}
             record["points"] = [points[k] for k in sorted(points)]
             save_result("report_counts", record)
         record["default_settings"] = _default_settings_refusals(record["points"])
@@ -152,7 +154,7 @@ def render(record: dict[str, Any]) -> str:
                     f"the worker for {work:.2g} report-iterations (reports x chains x iterations): "
                     f"{1e6 * cell['worker_cpu_seconds'] / work:.2f} us each"
                 )
-    lines += ["", *notes]
+    lines += ["", *notes, *(f"- {note}" for note in record.get("notes", []))]
     if record.get("default_settings"):
         lines += [
             "",
