@@ -54,7 +54,8 @@ def _no_sampling(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("sampling started above the work cap")
 
-    monkeypatch.setattr("syriaforecast.engine.run.build_sampler_model", fail)
+    # The first steps of any fit: importing the sampler, then checking the density.
+    monkeypatch.setattr("syriaforecast.engine.callback.import_nutpie", fail)
     monkeypatch.setattr("syriaforecast.engine.sampler_guard.check_model_density", fail)
 
 
