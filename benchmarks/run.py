@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         "calibration": lambda: __import__("calibration").run(n_worlds=16 if args.quick else 40),
         "scaling": lambda: __import__("scaling").run(quick=args.quick),
         "reports": lambda: __import__("report_counts").run(
-            (1_000, 10_000, 100_000) if args.quick else (1_000, 10_000, 100_000, 1_000_000)
+            (1_000, 10_000, 100_000) if args.quick else __import__("report_counts").SIZES
         ),
     }  # fmt: skip
     failed = []

@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syriaforecast._render import raise_on_closed_pipe
+
 __all__ = [
     "HelpFormatter",
     "output_console",
@@ -70,10 +72,10 @@ def output_console() -> Console:
     ``$COLUMNS`` when set and otherwise wide enough that nothing wraps.
     """
     if sys.stdout.isatty():
-        return Console(highlight=False, emoji=False)
+        return raise_on_closed_pipe(Console(highlight=False, emoji=False))
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
-    return Console(highlight=False, emoji=False, width=width, soft_wrap=False)
+    return raise_on_closed_pipe(Console(highlight=False, emoji=False, width=width, soft_wrap=False))
 
 
 @contextmanager

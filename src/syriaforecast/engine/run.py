@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from syriaforecast._checks import check_sampling_work
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
@@ -135,9 +136,12 @@ def run_engine(
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    seen = evidence.up_to(as_of)
+    if not exact:  # too much sampling work is refused before any (exact mode: seconds at any size)
+        check_sampling_work(len(seen), draws=settings.draws, tune=settings.tune, chains=settings.chains)
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
-    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
+    data = build_engine_data(model, arrays, seen, n_periods, assume)
     n_asof = asof_periods(model, as_of)
     timings["prepare"] = time.perf_counter() - start
 
