@@ -20,7 +20,7 @@ from syriaforecast.engine.reference.op import evidence_log_likelihood
 
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
 
-PARAMS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility")
+PARAMS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility", "report_offset")
 
 
 def _reference(model, evidence):
@@ -34,6 +34,7 @@ def _reference(model, evidence):
         "shift": pt.dmatrix(),
         "kappa_reliability": pt.dvector(),
         "kappa_credibility": pt.dvector(),
+        "report_offset": pt.dvector(),
     }
     elicitation = ElicitationTensors(
         **{n: pt.as_tensor(getattr(arrays, n)) for n in ElicitationTensors.fields()}
@@ -49,6 +50,7 @@ def _reference(model, evidence):
         kappa_reliability=symbols["kappa_reliability"],
         kappa_credibility=symbols["kappa_credibility"],
         evidence=evidence_t,
+        report_offset=symbols["report_offset"],
     )
     loglik = forward_log_likelihood(terms)
     fn = pytensor.function(list(symbols.values()), [loglik, *pytensor.grad(loglik, list(symbols.values()))])
@@ -68,6 +70,7 @@ def test_kernel_value_and_gradient_match_pytensor_autodiff(case):
             "shift": rng.normal(0, 0.8, (len(model.indicators), 3)),
             "kappa_reliability": rng.uniform(0.2, 0.99, 6),
             "kappa_credibility": rng.uniform(0.2, 0.99, 6),
+            "report_offset": rng.normal(0, 1, data.report_cell.shape[0]),
         }
         expected = reference(*values.values())
         got = log_likelihood_and_gradient(
@@ -96,8 +99,9 @@ def test_op_gradient_passes_pytensor_verify_grad():
         "n_periods": np.int64(data.n_periods),
     }
 
-    def loglik(log_initial, persistence, shift, kappa_rel, kappa_cred):
-        params = dict(zip(PARAMS, (log_initial, persistence, shift, kappa_rel, kappa_cred), strict=True))
+    def loglik(log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset):
+        values = (log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset)
+        params = dict(zip(PARAMS, values, strict=True))
         return evidence_log_likelihood(params, fixed)
 
     rng = np.random.default_rng(1)
@@ -107,5 +111,6 @@ def test_op_gradient_passes_pytensor_verify_grad():
         rng.normal(0, 0.5, (5, 3)),
         rng.uniform(0.3, 0.9, 6),
         rng.uniform(0.3, 0.9, 6),
+        rng.normal(0, 1, data.report_cell.shape[0]),
     ]
     pytensor.gradient.verify_grad(loglik, point, rng=rng, abs_tol=1e-6, rel_tol=1e-6)

@@ -35,6 +35,7 @@ from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     PARAMETER_NAMES,
+    SOURCE_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     posterior_parameters,
@@ -655,7 +656,7 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "group": list(model.groups),
         "indicator": list(model.indicator_ids),
         "analyst": list(model.analysts),
-    } | GRADE_COORDS
+    } | GRADE_COORDS | run.parameter_coords
     data = {
         name: (("chain", "draw", *PARAMETER_DIMS[name]), values) for name, values in run.parameters.items()
     }
@@ -945,6 +946,16 @@ def _not_extension(previous: Forecast, evidence: Evidence, as_of: dt.date) -> st
     return None
 
 
+def _new_sources(previous: Forecast, names: tuple[str, ...]) -> list[str]:
+    """Sources of the new evidence the previous posterior has no reliability for."""
+    if not names:
+        return []
+    known = set(str(v) for v in previous.posterior.coords["source"].values) if (
+        "source" in previous.posterior.coords
+    ) else set()
+    return [name for name in names if name not in known]
+
+
 def _resampled(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     chains, draws = values.shape[:2]
     flat = values.reshape((chains * draws, *values.shape[2:]))
@@ -966,6 +977,10 @@ def _reweighted(
     D = chains * draws
     old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
     new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    unseen = _new_sources(previous, new.source_names)
+    if unseen:
+        # The previous draws have no reliability for these sources: reweighting cannot add a dimension.
+        return None, f"new sources since the previous forecast ({', '.join(unseen[:3])})", np.nan, np.nan
     log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
     chain = chain_posterior(chain_terms_for_draws(model, new, params, arrays=arrays))
     log_ratio = chain.log_likelihood - log_old
@@ -979,9 +994,14 @@ def _reweighted(
         draws,
         parameters={
             name: np.asarray(previous.posterior[name])
-            for name in PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
+            for name in PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
             if name in previous.posterior
         },
+        parameter_coords=(
+            {"source": [str(v) for v in previous.posterior["source"].values]}
+            if "source" in previous.posterior.coords
+            else {}
+        ),
         sample_stats={str(name): np.asarray(previous.sample_stats[name]) for name in previous.sample_stats},
     )
     unweighted = _assemble(model, evidence, as_of, run, settings)
@@ -1094,7 +1114,9 @@ def update(
         why_not = reason
 
     params = forecast_parameters(previous)
-    init_points = pack_draws(build_model_arrays(model), params)
+    arrays = build_model_arrays(model)
+    sources = build_engine_data(model, arrays, evidence.up_to(as_of), n_chain_periods(model)).source_names
+    init_points = pack_draws(arrays, params, sources)
     step = previous.sample_stats.get("step_size")
     initial_step = float(np.median(np.asarray(step)[:, -1])) if step is not None else None
     warm = dataclasses.replace(settings, tune=min(settings.tune, WARM_TUNE))

@@ -46,6 +46,22 @@ refused with a clear error rather than silently approximated. Rows of one report
 in *different* periods are read with one truthfulness per period (the chain's
 periods stay conditionally independent given the scenario path).
 
+Sources (hierarchical mode)
+---------------------------
+Reports that name the same ``source`` share what is learnt about it. A graded
+reading with a reliability letter and a source reads the truth with probability
+
+    kappa_k = expit(logit kappa_rel[letter_k] + offset[source_k]) * kappa_cred[number_k],
+    offset[s] = spread * z[s],  z[s] ~ Normal(0, 1),  spread ~ HalfNormal(SOURCE_SPREAD_SCALE),
+
+so the source's reliability is its letter's informativeness moved on the logit
+scale by an offset shared by all its reports, partially pooled through
+``spread``. ``report_source`` (K,) holds each reading's source index (-1: no
+source, or no reliability letter to move), ``source_names`` the sources in
+order of first appearance. All readings of a multi-row report take the source
+of its first row. Exact mode (and every view without sampled offsets) reads
+each source at its letter's value: offsets 0.
+
 Several analysts
 ----------------
 When analysts elicited an indicator separately, the cutpoints / log rates above
@@ -71,6 +87,7 @@ __all__ = [
     "ANALYST_FIELDS",
     "CREDIBILITY_PRIOR_MEAN",
     "RELIABILITY_PRIOR_MEAN",
+    "SOURCE_SPREAD_SCALE",
     "EngineData",
     "ModelArrays",
     "analyst_offset",
@@ -100,6 +117,13 @@ CREDIBILITY_PRIOR_MEAN: dict[str, float] = {
 GRADE_CONCENTRATION = 20.0
 #: Index used for a blank grade: its factor in ``kappa`` is exactly 1.
 BLANK = 6
+#: Prior scale of the spread of sources around their letter's reliability, ``HalfNormal(.)`` on the
+#: logit scale. Adjacent Admiralty letters sit about one logit apart here (logit of A-E's means:
+#: 3.48, 1.99, 1.10, 0.20, -0.62), so a scale of 1 says a typical source is within about one letter
+#: of its grade (median spread 0.67) and a two-letter miss is possible (95th percentile 1.96)
+#: without being expected. A single report says little about its source, so such a source
+#: stays near its letter; one that keeps contradicting the rest moves down.
+SOURCE_SPREAD_SCALE = 1.0
 #: Most multi-row reports one component may hold (the exact sum has 2**this terms per scenario).
 MAX_JOINT_REPORTS = 12
 #: ModelArrays fields describing the analysts' elicitations, in the kernels' argument order.
@@ -167,6 +191,9 @@ class EngineData:
     cell_component: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (C,) or -1
     # Not a kernel input: the evidence row (position in Evidence.to_dataframe()) of each reading.
     report_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,)
+    # Sources (a density input, not a likelihood kernel's): see "Sources" in the module docstring.
+    report_source: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,) or -1
+    source_names: tuple[str, ...] = ()
 
     @property
     def n_cells(self) -> int:
@@ -373,6 +400,7 @@ def build_engine_data(
     report_joint, cell_component = _joint_reports(
         table, report_row, report_cell, C, lambda c: model.period_labels(int(cell_period[c]) + 1)[-1]
     )
+    report_source, source_names = _report_sources(table, report_row, rel_idx, report_joint)
     return EngineData(
         n_periods=n_periods,
         slots=slots,
@@ -389,7 +417,41 @@ def build_engine_data(
         report_joint=report_joint,
         cell_component=cell_component,
         report_row=np.asarray(table.index.to_numpy()[report_row] if K else [], dtype=np.int64),
+        report_source=report_source,
+        source_names=source_names,
     )
+
+
+def _report_sources(
+    table: object, report_row: list[int], rel_idx: list[int], report_joint: np.ndarray
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Each graded reading's source index (-1 for none) and the source names, in order of appearance.
+
+    Only readings with a reliability letter get a source: the source's offset moves
+    the letter's informativeness, and a reading without a letter has none to move.
+    Readings of one multi-row report take the source of its first reading.
+    """
+    import pandas as pd
+
+    assert isinstance(table, pd.DataFrame)
+    K = len(report_row)
+    out = np.full(K, -1, dtype=np.int64)
+    if K == 0 or "source" not in table:
+        return out, ()
+    names = table["source"].astype(str).str.strip().to_numpy()
+    index: dict[str, int] = {}
+    first_of_report: dict[int, int] = {}
+    for k, r in enumerate(report_row):
+        joint = int(report_joint[k])
+        if joint >= 0 and joint in first_of_report:
+            out[k] = first_of_report[joint]
+            continue
+        name = names[r]
+        if name and rel_idx[k] != BLANK:
+            out[k] = index.setdefault(name, len(index))
+        if joint >= 0:
+            first_of_report[joint] = int(out[k])
+    return out, tuple(index)
 
 
 def _joint_reports(

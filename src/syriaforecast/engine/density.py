@@ -15,6 +15,12 @@ Unconstrained coordinates, in order:
 - ``log sigma`` (G): ``sigma ~ HalfNormal(scale)``, Jacobian ``sigma``;
 - ``eta`` (I x S): ``N(0, 1)``;
 - ``logit kappa`` (6 + 6): ``kappa ~ Beta(a, b)``, Jacobian ``kappa (1 - kappa)``;
+- only when the evidence names sources (M of them, on readings with a reliability
+  letter): ``z`` (M), ``z ~ Normal(0, 1)``, then ``log spread`` (1),
+  ``spread ~ HalfNormal(SOURCE_SPREAD_SCALE)``, Jacobian ``spread``; source ``s``'s
+  logit offset from its letter's informativeness is ``spread * z[s]``
+  (:func:`~syriaforecast.engine.kernel.source_offsets`; "Sources" in
+  :mod:`syriaforecast.engine.data`);
 - only when several analysts elicited the model (A of them): ``bias`` (A),
   ``bias ~ Normal(0, analyst_bias)``, then ``log tau`` (A), ``tau ~ HalfNormal(analyst_noise)``,
   Jacobian ``tau``. The shift of every (indicator, scenario) some analyst elicited is
@@ -30,9 +36,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syriaforecast.engine.kernel import analyst_pool, log_density_and_gradient, unpack
+from syriaforecast.engine.kernel import analyst_pool, log_density_and_gradient, source_offsets, unpack
 
-__all__ = ["Layout", "analyst_pool", "log_density_and_gradient", "unpack"]
+__all__ = ["Layout", "analyst_pool", "log_density_and_gradient", "source_offsets", "unpack"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Layout:
     n_indicators: int
     sample_persistence: bool
     n_analysts: int = 0
+    n_sources: int = 0
 
     @property
     def n_initial(self) -> int:
@@ -61,7 +68,17 @@ class Layout:
         return (
             self.n_initial + self.n_persistence + self.n_groups
             + self.n_indicators * self.n_scenarios + 12 + 2 * self.n_analysts
-        )  # fmt: skip
+        ) + self.n_source_coordinates  # fmt: skip
+
+    @property
+    def n_source_coordinates(self) -> int:
+        """Coordinates of the source block: one ``z`` per source and ``log spread`` (none without sources)."""
+        return self.n_sources + 1 if self.n_sources else 0
+
+    @property
+    def source_start(self) -> int:
+        """Index of the first source coordinate (right after the informativeness logits)."""
+        return self.n_initial + self.n_persistence + self.n_groups + self.n_indicators * self.n_scenarios + 12
 
     @property
     def analyst_start(self) -> int:

@@ -14,7 +14,15 @@ and the gradient comes in closed form from the forward-backward recursions:
 - cells coupled by a multi-row report (one truthfulness for all its rows) are
   summed over the report's truthfulness exactly (:func:`_components`); there the
   state posterior is averaged over truthfulness patterns and
-  d log L / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r).
+  d log L / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r);
+- a reading whose source has a logit offset ``o_k`` (``report_offset``, hierarchical
+  mode; see "Sources" in :mod:`syriaforecast.engine.data`) has reliability factor
+  ``r_k = expit(logit kappa_rel[g] + o_k)`` and ``kappa_k = r_k q_k``. With
+  ``G_k = d log L / d kappa_k`` as above (per row, or once per multi-row report),
+  ``d log L / d o_k = G_k q_k r_k (1 - r_k)`` and
+  ``d log L / d kappa_rel[g] = sum_k G_k q_k r_k (1 - r_k) / (kappa_rel[g] (1 - kappa_rel[g]))``,
+  which is ``G_k q_k`` when ``o_k = 0`` (then ``r_k = kappa_rel[g]``). The density
+  maps ``o_k = spread * z[source_k]`` to its coordinates (:func:`_source_block`).
 
 A PyTensor graph of the same maths (:mod:`syriaforecast.engine.reference.graph`) is kept as
 an independent reference; the test suite checks that both agree, gradients
@@ -36,6 +44,7 @@ __all__ = [
     "log_likelihood_and_gradient",
     "log_likelihood_kernel",
     "pooled_shift_batch",
+    "source_offsets",
     "unpack",
 ]
 
@@ -65,8 +74,19 @@ def _log_transition(persistence: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
+def _reading_reliability(kappa_rel, grade, offset):
+    """A reading's reliability factor: its letter's ``kappa_rel``, moved by its source's logit offset."""
+    if grade >= 6:
+        return 1.0
+    base = kappa_rel[grade]
+    if offset == 0.0:
+        return base
+    return _sigmoid(math.log(base) - math.log1p(-base) + offset)
+
+
+@numba.njit(cache=True, nogil=True)
 def _cells(
-    shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count,
+    shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
     cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component, want_posterior=False,
@@ -135,7 +155,7 @@ def _cells(
     K = report_cell.shape[0]
     kappa = np.empty(K)
     for k in range(K):
-        r = kappa_rel[report_reliability[k]] if report_reliability[k] < 6 else 1.0
+        r = _reading_reliability(kappa_rel, report_reliability[k], report_offset[k])
         q = kappa_cred[report_credibility[k]] if report_credibility[k] < 6 else 1.0
         kappa[k] = r * q
         if report_joint[k] >= 0:
@@ -441,14 +461,15 @@ def forward_backward_batch(log_initial, log_transition, log_emission):
 
 @numba.njit(cache=True, nogil=True)
 def log_likelihood_kernel(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component,
 ):  # fmt: skip
     """Log P(evidence | parameters), the scenario path summed out exactly."""
     _, _, _, cell_ll, _, _, _, _, _ = _cells(
-        shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
+        shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count, cell_indicator,
+        cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component,
     )  # fmt: skip
@@ -459,14 +480,15 @@ def log_likelihood_kernel(
 
 @numba.njit(cache=True, nogil=True)
 def chain_terms_kernel(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component,
 ):  # fmt: skip
     """Log transition matrix, log emission (T, S) and per-cell log-likelihoods (C, S)."""
     _, _, _, cell_ll, _, _, _, _, _ = _cells(
-        shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
+        shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count, cell_indicator,
+        cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component,
     )  # fmt: skip
@@ -475,14 +497,15 @@ def chain_terms_kernel(
 
 @numba.njit(cache=True, nogil=True)
 def log_likelihood_and_gradient(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component,
 ):  # fmt: skip
-    """Log-likelihood and its gradient with respect to the five parameter inputs."""
+    """Log-likelihood and its gradient with respect to the six parameter inputs."""
     state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful = _cells(
-        shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
+        shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count, cell_indicator,
+        cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component, True,
     )  # fmt: skip
@@ -561,6 +584,7 @@ def log_likelihood_and_gradient(
 
     g_kappa_rel = np.zeros(kappa_rel.shape[0])
     g_kappa_cred = np.zeros(kappa_cred.shape[0])
+    g_report_offset = np.zeros(report_offset.shape[0])
     done = np.zeros(truthful.shape[0], dtype=np.bool_)
     for k in range(report_cell.shape[0]):
         c = report_cell[k]
@@ -585,19 +609,24 @@ def log_likelihood_and_gradient(
                 if p > _TINY:
                     g_kappa += g_reading[c, j] * (report_match[k, j] - report_noise[k, j]) / p
         rel, cred = report_reliability[k], report_credibility[k]
-        r = kappa_rel[rel] if rel < 6 else 1.0
+        r = _reading_reliability(kappa_rel, rel, report_offset[k])
         q = kappa_cred[cred] if cred < 6 else 1.0
         if rel < 6:
-            g_kappa_rel[rel] += g_kappa * q
+            # r = expit(logit kappa_rel[rel] + offset): dr/d offset = r (1 - r).
+            g_report_offset[k] = g_kappa * q * r * (1.0 - r)
+            base = kappa_rel[rel]
+            g_kappa_rel[rel] += (
+                g_kappa * q if report_offset[k] == 0.0 else g_report_offset[k] / (base * (1.0 - base))
+            )
         if cred < 6:
             g_kappa_cred[cred] += g_kappa * r
-    return total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred
+    return total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred, g_report_offset
 
 
 @numba.njit(cache=True, nogil=True)
 def chain_terms_batch_kernel(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component,
 ):  # fmt: skip
@@ -609,9 +638,9 @@ def chain_terms_batch_kernel(
     cell_ll = np.empty((D, C, S))
     for d in range(D):
         transition, emission, cells = chain_terms_kernel(
-            log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
-            is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
-            face_log_reading, report_cell, report_match, report_noise, report_reliability,
+            log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], report_offset[d],
+            cutpoints, log_rate, is_count, n_periods, cell_period, cell_indicator, cell_count_values,
+            cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
             report_credibility, report_joint, cell_component,
         )  # fmt: skip
         log_transition[d] = transition
@@ -748,6 +777,58 @@ def pooled_shift_batch(
 
 
 @numba.njit(cache=True, nogil=True)
+def source_offsets(x, start, n_sources, report_source):
+    """The source block of the unconstrained vector as offsets: ``(offset, spread, report_offset)``.
+
+    Coordinates ``x[start : start + n]`` are ``z`` and ``x[start + n]`` is ``log spread``;
+    ``offset[s] = spread * z[s]`` (non-centred: with few reports per source the
+    posterior of ``z`` stays close to its prior, and there is no funnel between
+    ``z`` and ``spread``), and each reading takes its source's offset (0 without one).
+    """
+    K = report_source.shape[0]
+    offset = np.zeros(n_sources)
+    spread = 0.0
+    report_offset = np.zeros(K)
+    if n_sources == 0:
+        return offset, spread, report_offset
+    spread = math.exp(x[start + n_sources])
+    for s in range(n_sources):
+        offset[s] = spread * x[start + s]
+    for k in range(K):
+        if report_source[k] >= 0:
+            report_offset[k] = offset[report_source[k]]
+    return offset, spread, report_offset
+
+
+@numba.njit(cache=True, nogil=True)
+def _source_block(x, start, n_sources, spread_scale, report_source, g_report_offset, grad):
+    """Log prior of the source block; writes its gradient (prior and likelihood) into ``grad``.
+
+    ``z ~ Normal(0, 1)`` and ``spread ~ HalfNormal(spread_scale)`` with its log
+    transform (Jacobian ``spread``). With ``G_s = sum_{k: source_k = s} d log L / d o_k``,
+    ``d / d z_s = -z_s + spread G_s`` and
+    ``d / d log spread = -(spread / scale)^2 + 1 + spread sum_s z_s G_s``.
+    """
+    if n_sources == 0:
+        return 0.0
+    g_source = np.zeros(n_sources)
+    for k in range(report_source.shape[0]):
+        if report_source[k] >= 0:
+            g_source[report_source[k]] += g_report_offset[k]
+    spread = math.exp(x[start + n_sources])
+    ratio = spread / spread_scale
+    total = -0.5 * ratio * ratio + x[start + n_sources]
+    g_log_spread = -ratio * ratio + 1.0
+    for s in range(n_sources):
+        z = x[start + s]
+        total += -0.5 * z * z
+        grad[start + s] = -z + spread * g_source[s]
+        g_log_spread += spread * z * g_source[s]
+    grad[start + n_sources] = g_log_spread
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
 def log_density_and_gradient(
     x, n_scenarios, n_groups, n_indicators, sample_persistence, persistence_fixed,
     persistence_centre, persistence_scale, prior_alpha, elicitation_scale, group_of, band_sd,
@@ -759,12 +840,16 @@ def log_density_and_gradient(
     n_analysts, analyst_bias_scale, analyst_noise_scale,
     elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
     elicitation_bandvar,
+    report_source, n_sources, source_spread_scale,
 ):  # fmt: skip
     """Unnormalised log posterior density and its gradient on the unconstrained scale.
 
     With analysts (``n_analysts > 0``) the vector ends with their biases and log
     noise scales, and the shift of the cells they elicited is pooled
-    (:func:`analyst_pool`); with none, nothing changes.
+    (:func:`analyst_pool`); with none, nothing changes. With sources
+    (``n_sources > 0``) the source block (:func:`source_offsets`) follows the
+    informativeness logits and moves each reading's reliability; with none, the
+    vector and the density are those of the engine without sources.
     """
     S, G, I = n_scenarios, n_groups, n_indicators
     initial, persistence, sigma, eta, kappa_rel, kappa_cred, scale = unpack(
@@ -786,9 +871,11 @@ def log_density_and_gradient(
         location = weight_total = marginal = np.zeros((0, 0))
         count = np.zeros((0, 0), dtype=np.int64)
     log_initial = np.log(initial)
-    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred = log_likelihood_and_gradient(
-        log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-        cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    source_start = (S - 1 if S > 1 else 0) + (S if sample_persistence else 0) + G + I * S + 12
+    _, _, report_offset = source_offsets(x, source_start, n_sources, report_source)
+    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred, g_offset = log_likelihood_and_gradient(
+        log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+        n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
         report_cell, report_match, report_noise, report_reliability, report_credibility,
         report_joint, cell_component,
     )  # fmt: skip
@@ -840,6 +927,7 @@ def log_density_and_gradient(
         kc = kappa_cred[k]
         total += cred_alpha[k] * math.log(kc) + cred_beta[k] * math.log1p(-kc)
         grad[pos + 6 + k] = cred_alpha[k] * (1.0 - kc) - cred_beta[k] * kc + g_cred[k] * kc * (1.0 - kc)
+    total += _source_block(x, source_start, n_sources, source_spread_scale, report_source, g_offset, grad)
     if A > 0:
         # shift = m + q eta with m = sum w (d - b) / W, q = sqrt(1 / W + sigma^2), w = 1 / (tau^2 + bandvar):
         # dm/db_a = -w_a / W, dm/dw_a = (d_a - b_a - m) / W, dq/dw_a = -1 / (2 q W^2);

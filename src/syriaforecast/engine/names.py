@@ -14,6 +14,7 @@ __all__ = [
     "GRADE_COORDS",
     "PARAMETER_DIMS",
     "PARAMETER_NAMES",
+    "SOURCE_PARAMETER_NAMES",
 ]
 
 #: Parameters that determine the chain; a Forecast keeps their draws.
@@ -27,6 +28,9 @@ PARAMETER_NAMES = (
 )
 #: Parameters of a model elicited by several analysts (hierarchical mode only), dimension ``analyst``.
 ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
+#: Parameters of evidence that names its sources (hierarchical mode only): each source's logit offset
+#: from its reliability letter's informativeness (dimension ``source``) and their spread (a scalar).
+SOURCE_PARAMETER_NAMES = ("source_offset", "source_spread")
 
 #: Dimensions of every parameter (after the sample dimensions ``chain`` and ``draw``).
 PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
@@ -38,6 +42,8 @@ PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
     "information_credibility": ("credibility_grade",),
     "analyst_bias": ("analyst",),
     "analyst_noise": ("analyst",),
+    "source_offset": ("source",),
+    "source_spread": (),
 }
 
 #: Labels of the grade dimensions (Admiralty source reliability A-F, information credibility 1-6).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -12,31 +13,40 @@ from syriaforecast.engine.data import (
     CREDIBILITY_PRIOR_MEAN,
     GRADE_CONCENTRATION,
     RELIABILITY_PRIOR_MEAN,
+    SOURCE_SPREAD_SCALE,
     EngineData,
     ModelArrays,
 )
-from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack
+from syriaforecast.engine.density import Layout, log_density_and_gradient, source_offsets, unpack
 from syriaforecast.engine.names import (
     ANALYST_PARAMETER_NAMES,
     EVIDENCE_FIELDS,
     GRADE_COORDS,
     PARAMETER_DIMS,
     PARAMETER_NAMES,
+    SOURCE_PARAMETER_NAMES,
 )
 from syriaforecast.engine.parameters import samples_persistence
 
-__all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "pack_draws"]
+__all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "pack_draws", "source_arguments"]
 
 
-def layout_for(arrays: ModelArrays) -> Layout:
-    """The unconstrained layout of a model's parameters."""
+def layout_for(arrays: ModelArrays, data: EngineData | None = None) -> Layout:
+    """The unconstrained layout of a model's parameters (with ``data``, its sources' block too)."""
     return Layout(
         arrays.n_scenarios,
         arrays.n_groups,
         arrays.n_indicators,
         samples_persistence(arrays),
         arrays.n_analysts,
+        n_sources=len(data.source_names) if data is not None else 0,
     )
+
+
+def source_arguments(data: EngineData, layout: Layout) -> tuple[Any, ...]:
+    """The sources' part of the density's arguments (trailing); none sampled when the layout has none."""
+    report_source = data.report_source if layout.n_sources else np.full(data.report_cell.shape[0], -1)
+    return (np.ascontiguousarray(report_source, dtype=np.int64), int(layout.n_sources), SOURCE_SPREAD_SCALE)
 
 
 def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) -> tuple[Any, ...]:
@@ -67,6 +77,7 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         int(data.n_periods),
         *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
         *analyst_arguments(arrays),
+        *source_arguments(data, layout),
     )
 
 
@@ -80,7 +91,9 @@ def analyst_arguments(arrays: ModelArrays) -> tuple[Any, ...]:
     )
 
 
-def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray:
+def pack_draws(
+    arrays: ModelArrays, params: dict[str, np.ndarray], source_names: tuple[str, ...] = ()
+) -> np.ndarray:
     """Unconstrained vectors of constrained parameter draws: the inverse of ``unpack``.
 
     Parameters
@@ -90,7 +103,12 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     params : dict of name to ndarray
         Draws with a leading axis ``D``, named as in
         :data:`~syriaforecast.engine.evaluate.PARAMETER_NAMES` (plus the analysts'
-        parameters for a model elicited by several analysts).
+        parameters for a model elicited by several analysts, and ``source_offset``,
+        ``source_spread`` and the names under ``"source"`` for evidence with sources).
+    source_names : tuple of str
+        The sources of the evidence the chains will sample (the layout's source
+        block): a source the draws know starts at its ``z = offset / spread``,
+        a new one at ``z = 0``, and the spread at the draws' (1 without them).
 
     Returns
     -------
@@ -98,7 +116,7 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
         Each draw's position in the sampler's coordinates, e.g. to start chains
         from a previous posterior.
     """
-    layout = layout_for(arrays)
+    layout = dataclasses.replace(layout_for(arrays), n_sources=len(source_names))
     S = layout.n_scenarios
     initial = np.asarray(params["initial_probability"], dtype=float)
     D = initial.shape[0]
@@ -115,6 +133,8 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     for name in ("source_reliability", "information_credibility"):
         kappa = np.clip(np.asarray(params[name], dtype=float), 1e-12, 1 - 1e-12)
         blocks.append(np.log(kappa) - np.log1p(-kappa))
+    if source_names:
+        blocks.append(_pack_sources(params, source_names, D))
     if layout.n_analysts:
         blocks.append(np.asarray(params["analyst_bias"], dtype=float).reshape(D, -1))
         blocks.append(np.log(np.asarray(params["analyst_noise"], dtype=float)).reshape(D, -1))
@@ -122,6 +142,19 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     if out.shape[1] != layout.ndim:
         raise ValueError(f"pack_draws: {out.shape[1]} coordinates; the model has {layout.ndim}")
     return out
+
+
+def _pack_sources(params: dict[str, np.ndarray], source_names: tuple[str, ...], D: int) -> np.ndarray:
+    spread = np.asarray(params.get("source_spread", np.ones(D)), dtype=float).reshape(D)
+    spread = np.clip(spread, 1e-12, None)
+    z = np.zeros((D, len(source_names)))
+    if "source_offset" in params and "source" in params:
+        offset = np.asarray(params["source_offset"], dtype=float).reshape(D, -1)
+        where = {str(name): m for m, name in enumerate(np.asarray(params["source"]).tolist())}
+        for j, name in enumerate(source_names):
+            if name in where:
+                z[:, j] = offset[:, where[name]] / spread
+    return np.concatenate([z, np.log(spread)[:, None]], axis=1)
 
 
 def build_sampler_model(
@@ -139,9 +172,11 @@ def build_sampler_model(
     """
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    layout = layout_for(arrays)
+    layout = layout_for(arrays, data)
     args = _density_arguments(arrays, data, layout)
     A, start = layout.n_analysts, layout.analyst_start
+    M, source_start = layout.n_sources, layout.source_start
+    report_source = source_arguments(data, layout)[0]
     analyst_ids = coords.get("analyst", [f"analyst{a}" for a in range(A)])
     unpack_args = (
         layout.n_scenarios,
@@ -176,6 +211,10 @@ def build_sampler_model(
             if A:
                 out["analyst_bias"] = x[start : start + A].copy()
                 out["analyst_noise"] = np.exp(x[start + A : start + 2 * A])
+            if M:
+                offset, spread, _ = source_offsets(x, source_start, M, report_source)
+                out["source_offset"] = offset
+                out["source_spread"] = np.asarray(spread)
             return out
 
         return expand
@@ -187,13 +226,16 @@ def build_sampler_model(
         return rng.uniform(-0.5, 0.5, layout.ndim)
 
     sizes = {"scenario": layout.n_scenarios, "group": layout.n_groups, "indicator": layout.n_indicators}
-    sizes |= {"analyst": A} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
+    sizes |= {"analyst": A, "source": M} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
     names = [*PARAMETER_NAMES, *(ANALYST_PARAMETER_NAMES if A else ())]
+    names += list(SOURCE_PARAMETER_NAMES if M else ())
     dims = {name: PARAMETER_DIMS[name] for name in names}
     shapes = [tuple(sizes[d] for d in dims[name]) for name in names]
     coords = {k: coords[k] for k in ("scenario", "group", "indicator")} | GRADE_COORDS
     if A:
         coords["analyst"] = list(analyst_ids)
+    if M:
+        coords["source"] = list(data.source_names)
     return from_pyfunc(
         ndim=layout.ndim,
         make_logp_fn=make_logp_fn,

@@ -122,6 +122,7 @@ def chain_terms(
     kappa_reliability: TensorVariable,
     kappa_credibility: TensorVariable,
     evidence: EvidenceTensors,
+    report_offset: TensorVariable | None = None,
 ) -> ChainTerms:
     """Build the chain's log initial, log transition and log emission terms.
 
@@ -143,6 +144,9 @@ def chain_terms(
         Informativeness factors by Admiralty grade (A-F, 1-6).
     evidence : EvidenceTensors
         The reports, arranged by :func:`~syriaforecast.engine.data.build_engine_data`.
+    report_offset : tensor (K,), optional
+        Each graded reading's source offset on the logit scale of its letter's
+        informativeness (0 for none; see "Sources" in :mod:`syriaforecast.engine.data`).
     """
     S = n_scenarios
     neg_inf = np.float64(-np.inf)
@@ -184,6 +188,11 @@ def chain_terms(
 
     # Graded reports: with probability kappa the report reads the truth, otherwise noise.
     rel = pt.concatenate([kappa_reliability, pt.ones(1)])[e.report_reliability]
+    if report_offset is not None:
+        # A source moves its letter's informativeness on the logit scale; no letter, nothing to move.
+        lettered = pt.lt(e.report_reliability, 6)
+        letter = pt.switch(lettered, rel, 0.5)
+        rel = pt.switch(lettered, pt.sigmoid(pt.log(letter) - pt.log1p(-letter) + report_offset), 1.0)
     cred = pt.concatenate([kappa_credibility, pt.ones(1)])[e.report_credibility]
     kappa = (rel * cred)[:, None]
     report_prob = kappa * e.report_match + (1.0 - kappa) * e.report_noise

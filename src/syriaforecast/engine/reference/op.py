@@ -1,9 +1,10 @@
 """PyTensor Ops wrapping the compiled kernels, with Numba dispatch for nutpie.
 
-``EvidenceLogLikelihood`` maps the five parameter inputs (log initial
+``EvidenceLogLikelihood`` maps the six parameter inputs (log initial
 probabilities, persistence, elicitation shift, report informativeness by
-reliability and by credibility) plus the data arrays to log P(evidence). Its
-gradient is a second Op computed by the same kernel pass in closed form.
+reliability and by credibility, each graded reading's source offset) plus the
+data arrays to log P(evidence). Its gradient is a second Op computed by the same
+kernel pass in closed form.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from syriaforecast.engine.source_key import op_cache_key
 
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
-PARAMETER_INPUTS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility")
+PARAMETER_INPUTS = (
+    "log_initial",
+    "persistence",
+    "shift",
+    "kappa_reliability",
+    "kappa_credibility",
+    "report_offset",
+)
 #: The kernel's data arguments after the parameters, in its order.
 DATA_INPUTS = ("cutpoints", "log_rate", "is_count", "n_periods", *EVIDENCE_FIELDS)
 _DTYPES = {
@@ -113,10 +121,12 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+        a21,
     ):  # fmt: skip
         value = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+            a0, a1, a2, a3, a4, a5, a6, a7, a8, a9[()], a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
+            a20, a21,
         )
         return np.asarray(value)
 
@@ -131,11 +141,13 @@ def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_grad_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20,
+        a21,
     ):  # fmt: skip
-        _, g0, g1, g2, g3, g4 = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+        _, g0, g1, g2, g3, g4, g5 = kernel(
+            a0, a1, a2, a3, a4, a5, a6, a7, a8, a9[()], a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
+            a20, a21,
         )
-        return g0, g1, g2, g3, g4
+        return g0, g1, g2, g3, g4, g5
 
     return evidence_log_likelihood_grad_numba, op_cache_key(op, __file__)
