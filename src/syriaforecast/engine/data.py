@@ -88,6 +88,7 @@ __all__ = [
     "CREDIBILITY_PRIOR_MEAN",
     "RELIABILITY_PRIOR_MEAN",
     "SOURCE_SPREAD_SCALE",
+    "SOURCE_TAIL_DOF",
     "EngineData",
     "ModelArrays",
     "analyst_offset",
@@ -124,6 +125,8 @@ BLANK = 6
 #: without being expected. A single report says little about its source, so such a source
 #: stays near its letter; one that keeps contradicting the rest moves down.
 SOURCE_SPREAD_SCALE = 1.0
+#: Degrees of freedom of the sources' standardised offsets, ``z ~ StudentT(.)``.
+SOURCE_TAIL_DOF = 3.0
 #: Most multi-row reports one component may hold (the exact sum has 2**this terms per scenario).
 MAX_JOINT_REPORTS = 12
 #: ModelArrays fields describing the analysts' elicitations, in the kernels' argument order.

@@ -801,12 +801,13 @@ def source_offsets(x, start, n_sources, report_source):
 
 
 @numba.njit(cache=True, nogil=True)
-def _source_block(x, start, n_sources, spread_scale, report_source, g_report_offset, grad):
+def _source_block(x, start, n_sources, spread_scale, tail_dof, report_source, g_report_offset, grad):
     """Log prior of the source block; writes its gradient (prior and likelihood) into ``grad``.
 
-    ``z ~ Normal(0, 1)`` and ``spread ~ HalfNormal(spread_scale)`` with its log
+    ``z ~ StudentT(nu, 0, 1)`` (``nu = tail_dof``; log density ``-(nu + 1) / 2 log(1 + z^2 / nu)``
+    up to a constant) and ``spread ~ HalfNormal(spread_scale)`` with its log
     transform (Jacobian ``spread``). With ``G_s = sum_{k: source_k = s} d log L / d o_k``,
-    ``d / d z_s = -z_s + spread G_s`` and
+    ``d / d z_s = -(nu + 1) z_s / (nu + z_s^2) + spread G_s`` and
     ``d / d log spread = -(spread / scale)^2 + 1 + spread sum_s z_s G_s``.
     """
     if n_sources == 0:
@@ -821,8 +822,8 @@ def _source_block(x, start, n_sources, spread_scale, report_source, g_report_off
     g_log_spread = -ratio * ratio + 1.0
     for s in range(n_sources):
         z = x[start + s]
-        total += -0.5 * z * z
-        grad[start + s] = -z + spread * g_source[s]
+        total += -0.5 * (tail_dof + 1.0) * math.log1p(z * z / tail_dof)
+        grad[start + s] = -(tail_dof + 1.0) * z / (tail_dof + z * z) + spread * g_source[s]
         g_log_spread += spread * z * g_source[s]
     grad[start + n_sources] = g_log_spread
     return total
@@ -840,7 +841,7 @@ def log_density_and_gradient(
     n_analysts, analyst_bias_scale, analyst_noise_scale,
     elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
     elicitation_bandvar,
-    report_source, n_sources, source_spread_scale,
+    report_source, n_sources, source_spread_scale, source_tail_dof,
 ):  # fmt: skip
     """Unnormalised log posterior density and its gradient on the unconstrained scale.
 
@@ -927,7 +928,9 @@ def log_density_and_gradient(
         kc = kappa_cred[k]
         total += cred_alpha[k] * math.log(kc) + cred_beta[k] * math.log1p(-kc)
         grad[pos + 6 + k] = cred_alpha[k] * (1.0 - kc) - cred_beta[k] * kc + g_cred[k] * kc * (1.0 - kc)
-    total += _source_block(x, source_start, n_sources, source_spread_scale, report_source, g_offset, grad)
+    total += _source_block(
+        x, source_start, n_sources, source_spread_scale, source_tail_dof, report_source, g_offset, grad
+    )
     if A > 0:
         # shift = m + q eta with m = sum w (d - b) / W, q = sqrt(1 / W + sigma^2), w = 1 / (tau^2 + bandvar):
         # dm/db_a = -w_a / W, dm/dw_a = (d_a - b_a - m) / W, dq/dw_a = -1 / (2 q W^2);

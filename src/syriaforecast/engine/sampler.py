@@ -14,6 +14,7 @@ from syriaforecast.engine.data import (
     GRADE_CONCENTRATION,
     RELIABILITY_PRIOR_MEAN,
     SOURCE_SPREAD_SCALE,
+    SOURCE_TAIL_DOF,
     EngineData,
     ModelArrays,
 )
@@ -46,7 +47,12 @@ def layout_for(arrays: ModelArrays, data: EngineData | None = None) -> Layout:
 def source_arguments(data: EngineData, layout: Layout) -> tuple[Any, ...]:
     """The sources' part of the density's arguments (trailing); none sampled when the layout has none."""
     report_source = data.report_source if layout.n_sources else np.full(data.report_cell.shape[0], -1)
-    return (np.ascontiguousarray(report_source, dtype=np.int64), int(layout.n_sources), SOURCE_SPREAD_SCALE)
+    return (
+        np.ascontiguousarray(report_source, dtype=np.int64),
+        int(layout.n_sources),
+        SOURCE_SPREAD_SCALE,
+        SOURCE_TAIL_DOF,
+    )
 
 
 def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) -> tuple[Any, ...]:

@@ -47,6 +47,7 @@ import pytensor.tensor as pt
 from syriaforecast.engine.data import (
     GRADE_CONCENTRATION,
     SOURCE_SPREAD_SCALE,
+    SOURCE_TAIL_DOF,
     EngineData,
     ModelArrays,
     build_engine_data,
@@ -190,7 +191,7 @@ def build_pymc_model(
             shift = elicitation_shift(elicitation, sigma, eta)
         report_source = pm.Data("report_source", data.report_source)
         if data.source_names:
-            source_z = pm.Normal("source_z", 0.0, 1.0, dims="source")
+            source_z = pm.StudentT("source_z", nu=SOURCE_TAIL_DOF, mu=0.0, sigma=1.0, dims="source")
             spread = pm.HalfNormal("source_spread", sigma=SOURCE_SPREAD_SCALE)
             offset = pm.Deterministic("source_offset", spread * source_z, dims="source")
             report_offset = pt.switch(report_source >= 0, offset[pt.maximum(report_source, 0)], 0.0)
