@@ -53,6 +53,7 @@ ROWS = [
     ("2025-02-05", "incidents", "3", "C", "3", "", "Rumour mill"),
     ("2025-02-07", "c", "1", "", "2", "", "Wire"),  # no letter: nothing for a source to move
     ("2025-02-08", "level", "high", "D", "4", "", ""),  # no source: its letter's value
+    ("2025-02-09", "c", "0", "E", "5", "", "Lone desk"),  # one report: its letter's value
     ("2025-03-02", "level", "mid", "B", "1", "", "Wire"),
     ("2025-03-09", "b", "1", "", "", "", "Embassy"),  # ungraded: face value
 ]
@@ -76,8 +77,9 @@ def test_lettered_readings_with_a_source_share_its_index(setup):
     _, _, _, data, layout, _ = setup
     assert data.source_names == ("Wire", "Rumour mill")
     by_row = dict(zip(data.report_row.tolist(), data.report_source.tolist(), strict=True))
-    # Rows 0-1 (one report, Wire first), 2-3 Rumour mill, 4 no letter, 5 no source, 6 Wire; 7 ungraded.
-    assert by_row == {0: 0, 1: 0, 2: 1, 3: 1, 4: -1, 5: -1, 6: 0}
+    # Rows 0-1 (one report, Wire first), 2-3 Rumour mill, 4 no letter, 5 no source, 6 a source of
+    # one report, 7 Wire; 8 ungraded.
+    assert by_row == {0: 0, 1: 0, 2: 1, 3: 1, 4: -1, 5: -1, 6: -1, 7: 0}
     assert layout.n_sources == 2 and layout.ndim == layout_for(setup[2]).ndim + 3
 
 
@@ -114,7 +116,9 @@ def brute_force_period(rows, s: int, reliability: dict[str, float]) -> float:
 
 def test_likelihood_with_source_offsets_equals_brute_force(setup):
     model, evidence, _, _, _, _ = setup
-    offsets = {"Rumour mill": -2.3, "Wire": 0.8, "Not in this evidence": 5.0}
+    # A source of one report has no parameter: an offset given for it is not read.
+    offsets = {"Rumour mill": -2.3, "Wire": 0.8, "Not in this evidence": 5.0, "Lone desk": 3.0}
+    moved = {name: offsets[name] for name in ("Rumour mill", "Wire")}
     params = exact_parameters_for(model)
     # Given by name, in an order unlike the evidence's: reading_offsets matches them up.
     params["source_offset"] = np.array([list(offsets.values())])
@@ -122,7 +126,7 @@ def test_likelihood_with_source_offsets_equals_brute_force(setup):
     terms = chain_terms_for_draws(model, evidence, params)
     february = [r for r in ROWS if r[0].startswith("2025-02")]
     for s in range(3):
-        expected = math.log(brute_force_period(february, s, offsets))
+        expected = math.log(brute_force_period(february, s, moved))
         assert terms.log_emission[0, 1, s] == pytest.approx(expected, rel=1e-10)
     # Without offsets the same rows read every source at its letter's value.
     plain = chain_terms_for_draws(model, evidence, exact_parameters_for(model))

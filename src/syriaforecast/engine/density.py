@@ -16,7 +16,7 @@ Unconstrained coordinates, in order:
 - ``eta`` (I x S): ``N(0, 1)``;
 - ``logit kappa`` (6 + 6): ``kappa ~ Beta(a, b)``, Jacobian ``kappa (1 - kappa)``;
 - only when the evidence names sources (M of them, on readings with a reliability
-  letter): ``z`` (M), ``z ~ Normal(0, 1)``, then ``log spread`` (1),
+  letter, each with at least two reports): ``z`` (M), ``z ~ StudentT(3)``, then ``log spread`` (1),
   ``spread ~ HalfNormal(SOURCE_SPREAD_SCALE)``, Jacobian ``spread``; source ``s``'s
   logit offset from its letter's informativeness is ``spread * z[s]``
   (:func:`~syriaforecast.engine.kernel.source_offsets`; "Sources" in

@@ -15,7 +15,7 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
 - ``source_reliability[A..F]``, ``information_credibility[1..6]`` ~ Beta: the
   informativeness factors of graded reports, with means set by the grade.
 - Only when the evidence names sources (on readings with a reliability letter):
-  ``source_z[m] ~ Normal(0, 1)``, ``source_spread ~ HalfNormal(SOURCE_SPREAD_SCALE)``
+  ``source_z[m] ~ StudentT(3)``, ``source_spread ~ HalfNormal(SOURCE_SPREAD_SCALE)``
   and the deterministic ``source_offset = source_spread * source_z`` (``source``):
   source ``m``'s readings have reliability ``expit(logit source_reliability[letter]
   + source_offset[m])``, partially pooled around their letter's.
