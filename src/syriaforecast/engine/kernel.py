@@ -20,7 +20,8 @@ and the gradient comes in closed form from the forward-backward recursions:
   ``r_k = expit(logit kappa_rel[g] + o_k)`` and ``kappa_k = r_k q_k``. With
   ``G_k = d log L / d kappa_k`` as above (per row, or once per multi-row report),
   ``d log L / d o_k = G_k q_k r_k (1 - r_k)`` and
-  ``d log L / d kappa_rel[g] = sum_k G_k q_k r_k (1 - r_k) / (kappa_rel[g] (1 - kappa_rel[g]))``,
+  ``d log L / d kappa_rel[g] = sum_k G_k q_k e^o_k / (1 - kappa_rel[g] + kappa_rel[g] e^o_k)^2``
+  (``r_k = b e^o / (1 - b + b e^o)`` with ``b = kappa_rel[g]``, finite at ``b`` = 0 or 1),
   which is ``G_k q_k`` when ``o_k = 0`` (then ``r_k = kappa_rel[g]``). The density
   maps ``o_k = spread * z[source_k]`` to its coordinates (:func:`_source_block`).
 
@@ -75,13 +76,18 @@ def _log_transition(persistence: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _reading_reliability(kappa_rel, grade, offset):
-    """A reading's reliability factor: its letter's ``kappa_rel``, moved by its source's logit offset."""
+    """A reading's reliability factor: its letter's ``kappa_rel``, moved by its source's logit offset.
+
+    ``expit(logit b + o) = b e^o / (1 - b + b e^o)``, written without the logit so a
+    letter's value at 0 or 1 (a saturated sampler coordinate) stays finite.
+    """
     if grade >= 6:
         return 1.0
     base = kappa_rel[grade]
     if offset == 0.0:
         return base
-    return _sigmoid(math.log(base) - math.log1p(-base) + offset)
+    e = math.exp(min(max(offset, -50.0), 50.0))
+    return base * e / (1.0 - base + base * e)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -612,12 +618,11 @@ def log_likelihood_and_gradient(
         r = _reading_reliability(kappa_rel, rel, report_offset[k])
         q = kappa_cred[cred] if cred < 6 else 1.0
         if rel < 6:
-            # r = expit(logit kappa_rel[rel] + offset): dr/d offset = r (1 - r).
+            # r = b e^o / (1 - b + b e^o): dr/do = r (1 - r), dr/db = e^o / (1 - b + b e^o)^2.
             g_report_offset[k] = g_kappa * q * r * (1.0 - r)
-            base = kappa_rel[rel]
-            g_kappa_rel[rel] += (
-                g_kappa * q if report_offset[k] == 0.0 else g_report_offset[k] / (base * (1.0 - base))
-            )
+            b = kappa_rel[rel]
+            e = math.exp(min(max(report_offset[k], -50.0), 50.0))
+            g_kappa_rel[rel] += g_kappa * q * e / ((1.0 - b + b * e) * (1.0 - b + b * e))
         if cred < 6:
             g_kappa_cred[cred] += g_kappa * r
     return total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred, g_report_offset
