@@ -21,6 +21,11 @@ Unconstrained coordinates, in order:
   logit offset from its letter's informativeness is ``spread * z[s]``
   (:func:`~syriaforecast.engine.kernel.source_offsets`; "Sources" in
   :mod:`syriaforecast.engine.data`);
+- only when the model elicits transition rows or has drivers: each elicited row's
+  nonzero entries as a softmax (one fewer coordinates than entries; an absorbing row
+  has none), ``row ~ Dirichlet(transition_concentration * elicited row)`` with density
+  and Jacobian ``sum alpha log row``; then each listed driver effect's log factor,
+  ``Normal(log elicited factor, driver_uncertainty)`` (none when that is 0);
 - only when several analysts elicited the model (A of them): ``bias`` (A),
   ``bias ~ Normal(0, analyst_bias)``, then ``log tau`` (A), ``tau ~ HalfNormal(analyst_noise)``,
   Jacobian ``tau``. The shift of every (indicator, scenario) some analyst elicited is
@@ -36,9 +41,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syriaforecast.engine.kernel import analyst_pool, log_density_and_gradient, source_offsets, unpack
+from syriaforecast.engine.kernel import (
+    analyst_pool,
+    log_density_and_gradient,
+    source_offsets,
+    unpack,
+    unpack_transitions,
+)
 
-__all__ = ["Layout", "analyst_pool", "log_density_and_gradient", "source_offsets", "unpack"]
+__all__ = [
+    "Layout",
+    "analyst_pool",
+    "log_density_and_gradient",
+    "source_offsets",
+    "unpack",
+    "unpack_transitions",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,8 @@ class Layout:
     n_indicators: int
     sample_persistence: bool
     n_analysts: int = 0
+    n_row_coordinates: int = 0
+    n_effect_coordinates: int = 0
     n_sources: int = 0
 
     @property
@@ -68,6 +88,7 @@ class Layout:
         return (
             self.n_initial + self.n_persistence + self.n_groups
             + self.n_indicators * self.n_scenarios + 12 + 2 * self.n_analysts
+            + self.n_row_coordinates + self.n_effect_coordinates
         ) + self.n_source_coordinates  # fmt: skip
 
     @property

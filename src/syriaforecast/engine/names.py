@@ -15,6 +15,7 @@ __all__ = [
     "PARAMETER_DIMS",
     "PARAMETER_NAMES",
     "SOURCE_PARAMETER_NAMES",
+    "TRANSITION_PARAMETER_NAMES",
 ]
 
 #: Parameters that determine the chain; a Forecast keeps their draws.
@@ -31,6 +32,10 @@ ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
 #: Parameters of evidence that names its sources (hierarchical mode only): each source's logit offset
 #: from its reliability letter's informativeness (dimension ``source``) and their spread (a scalar).
 SOURCE_PARAMETER_NAMES = ("source_offset", "source_spread")
+#: Parameters of a model with elicited transition rows or drivers: the per-period transition matrix
+#: before drivers (scenario, scenario_to) and each driver's factor on the odds of moving into each
+#: scenario (driver, scenario). A model without these features has neither.
+TRANSITION_PARAMETER_NAMES = ("transition", "driver_effect")
 
 #: Dimensions of every parameter (after the sample dimensions ``chain`` and ``draw``).
 PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
@@ -44,6 +49,8 @@ PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
     "analyst_noise": ("analyst",),
     "source_offset": ("source",),
     "source_spread": (),
+    "transition": ("scenario", "scenario_to"),
+    "driver_effect": ("driver", "scenario"),
 }
 
 #: Labels of the grade dimensions (Admiralty source reliability A-F, information credibility 1-6).

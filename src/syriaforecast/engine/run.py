@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from syriaforecast.engine.evaluate import (
     PARAMETER_NAMES,
     SOURCE_LABELS,
     SOURCE_PARAMETER_NAMES,
+    TRANSITION_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     exact_parameters_for,
@@ -105,6 +107,8 @@ def _coords(model: ScenarioModel) -> dict[str, list[str]]:
     }
     if model.analysts:
         coords["analyst"] = list(model.analysts)
+    if model.drivers:
+        coords["driver"] = list(model.driver_ids)
     return coords
 
 
@@ -119,19 +123,22 @@ def run_engine(
     progress: bool = False,
     init_points: np.ndarray | None = None,
     initial_step: float | None = None,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> EngineRun:
     """Compute the chain posterior given the evidence dated on or before ``as_of``.
 
     ``init_points`` (n, ndim) are unconstrained positions the chains start from
     (see :func:`~syriaforecast.engine.sampler.pack_draws`) and ``initial_step``
     the step size adaptation starts from: a refit warm-started from a previous
-    posterior.
+    posterior. ``assume`` (driver id -> {period index: 0 or 1}) fixes drivers from
+    those periods on: a conditional forecast. Assumptions change only the moves into
+    those periods, so they should lie after ``as_of`` (the caller checks).
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
-    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
     n_asof = asof_periods(model, as_of)
     timings["prepare"] = time.perf_counter() - start
 
@@ -188,7 +195,7 @@ def run_engine(
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     D = chains * draws
 
-    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
+    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
     fixed = exact_parameters_for(model)
     flat = {
@@ -201,7 +208,7 @@ def run_engine(
     }
     flat |= {
         name: parameters[name].reshape((D, *parameters[name].shape[2:]))
-        for name in ANALYST_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
+        for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
         if name in parameters
     }
     source_coords = {"source": list(data.source_names)} if "source_offset" in parameters else {}
