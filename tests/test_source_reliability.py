@@ -220,3 +220,21 @@ def test_a_fitted_forecast_learns_and_keeps_each_source_reliability(setup, tmp_p
     # Exact mode samples no source parameters.
     exact = sf.forecast(model, evidence, as_of="2025-04-30", exact=True)
     assert "source_offset" not in exact.posterior
+
+
+def test_an_update_with_a_new_source_refits_from_the_previous_draws(setup):
+    """PSIS cannot add a source's dimension: the update refits, the known sources starting at their draws."""
+    model, evidence, *_ = setup
+    later = [
+        ("2025-04-03", "a", "1", "C", "2", "", "New wire"),
+        ("2025-04-09", "b", "0", "C", "2", "", "New wire"),
+    ]
+    grown = sf.load_evidence(frame(ROWS + later), model)
+    short = {"draws": 150, "tune": 150, "chains": 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sf.ConvergenceWarning)  # short chains: plumbing, not inference
+        first = sf.forecast(model, evidence, as_of="2025-03-31", seed=3, **short)
+        updated = sf.forecast(model, grown, as_of="2025-04-30", seed=4, previous=first, **short)
+    assert updated.attrs["update_path"] == "refit"
+    assert "New wire" in updated.attrs["update_reason"]
+    assert list(updated.posterior["source"].values) == ["Wire", "Rumour mill", "New wire"]
