@@ -229,8 +229,12 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9, 
             "† the mean lies within Monte Carlo error (2 MCSE) of the edge between the two phrases, "
             f"so another run may print either ({escape('; '.join(close))}); more draws would settle it"
         )
-    n = len(result.evidence)
+    # Driver rows share the log but are not reports: count them apart.
+    n_drivers = len(result.evidence.drivers)
+    n = len(result.evidence) - n_drivers
     left_out = f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else ""
+    if n_drivers:
+        left_out += f"; {n_drivers} driver row{'s' * (n_drivers != 1)}"
     if exact:
         console.print(
             f"{n} reports used; exact mode: the model file's elicitations, priors and grades taken as "

@@ -23,7 +23,7 @@ from syriaforecast.engine.evaluate import (
     exact_parameters_for,
 )
 from syriaforecast.engine.hmm import ChainPosterior
-from syriaforecast.engine.sampler import build_sampler_model
+from syriaforecast.engine.sampler import build_fast_sampler_model
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -159,17 +159,19 @@ def run_engine(
             timings=timings,
         )
 
-    import nutpie
+    from syriaforecast.engine.callback import import_nutpie
 
+    nutpie = import_nutpie()
     start = time.perf_counter()
 
     from syriaforecast.engine.sampler_guard import check_model_density, sampler_failures
 
     what = f"model {model.id!r}"
+    compiled, expand = build_fast_sampler_model(arrays, data, _coords(model), init_points=init_points)
     # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
-    # the interpreter on exit): refuse it here with a SamplerError instead.
+    # the interpreter on exit): refuse it here with a SamplerError instead. Checked through the
+    # kernel's dispatcher, which raises Python exceptions (a C callback can only report codes).
     check_model_density(arrays, data, seed=settings.seed or 0, what=what)
-    compiled = build_sampler_model(arrays, data, _coords(model), init_points=init_points)
     extra = {} if initial_step is None else {"initial_step": float(initial_step)}
     timings["compile"] = time.perf_counter() - start
 
@@ -185,15 +187,19 @@ def run_engine(
             target_accept=settings.target_accept,
             progress_bar=progress,
             cores=min(settings.chains, 2),
+            return_raw_trace=True,  # arrays straight from nutpie's Arrow tables (callback.trace_arrays)
             **extra,
         )
     timings["sample"] = time.perf_counter() - start
 
+    from syriaforecast.engine.callback import UNCONSTRAINED, expand_draws, trace_arrays
+
     start = time.perf_counter()
-    posterior = trace["posterior"] if not hasattr(trace, "posterior") else trace.posterior
-    stats = trace["sample_stats"] if not hasattr(trace, "sample_stats") else trace.sample_stats
-    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    posterior, stats = trace_arrays(trace)
+    chains, draws = stats["diverging"].shape[:2]
     D = chains * draws
+    if expand is not None:  # the compiled callback's draws are unconstrained positions
+        posterior = expand_draws(posterior[UNCONSTRAINED], expand)
 
     names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
@@ -215,7 +221,7 @@ def run_engine(
     if source_coords:
         flat[SOURCE_LABELS] = np.asarray(data.source_names, dtype=str)
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
-    sample_stats = {
+    sample_stats: dict[str, np.ndarray] = {
         name: np.asarray(stats[name])
         for name in ("diverging", "depth", "n_steps", "energy", "step_size", "mean_tree_accept")
         if name in stats

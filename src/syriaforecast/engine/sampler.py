@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from syriaforecast.engine.parameters import samples_persistence
 
 __all__ = [
     "analyst_arguments",
+    "build_fast_sampler_model",
     "build_sampler_model",
     "layout_for",
     "pack_draws",
@@ -106,9 +108,7 @@ def transition_arguments(arrays: ModelArrays, data: EngineData) -> tuple[Any, ..
 def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) -> tuple[Any, ...]:
     rel = np.array(list(RELIABILITY_PRIOR_MEAN.values()))
     cred = np.array(list(CREDIBILITY_PRIOR_MEAN.values()))
-    centre = (
-        math.log(arrays.persistence) - math.log1p(-arrays.persistence) if arrays.persistence < 1 else 0.0
-    )
+    centre = math.log(arrays.persistence) - math.log1p(-arrays.persistence) if arrays.persistence < 1 else 0.0
     return (
         layout.n_scenarios,
         layout.n_groups,
@@ -325,3 +325,30 @@ def build_sampler_model(
         dims=dims,
         coords=coords,
     )
+
+
+def build_fast_sampler_model(
+    arrays: ModelArrays,
+    data: EngineData,
+    coords: dict[str, list[str]],
+    *,
+    init_points: np.ndarray | None = None,
+) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]] | None]:
+    """The nutpie model to sample: the compiled callback where nutpie takes one, else the Python one.
+
+    Returns the model and, for the compiled one, the function that turns an
+    unconstrained position into named parameters
+    (:func:`~syriaforecast.engine.callback.expand_draws`); ``None`` for the Python
+    model, whose draws come back named. Both give the same draws for the same seed.
+    """
+    from syriaforecast.engine.callback import compiled_sampler_model, import_nutpie
+
+    import_nutpie()  # before build_sampler_model imports it with all of ArviZ
+    python_model = build_sampler_model(arrays, data, coords, init_points=init_points)
+    layout = layout_for(arrays, data)
+    compiled = compiled_sampler_model(
+        _density_arguments(arrays, data, layout), layout.ndim, python_model._make_initial_points
+    )
+    if compiled is None:
+        return python_model, None
+    return compiled, python_model._make_expand_func(0, 0, 0)
