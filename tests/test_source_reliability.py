@@ -238,3 +238,32 @@ def test_an_update_with_a_new_source_refits_from_the_previous_draws(setup):
     assert updated.attrs["update_path"] == "refit"
     assert "New wire" in updated.attrs["update_reason"]
     assert list(updated.posterior["source"].values) == ["Wire", "Rumour mill", "New wire"]
+
+
+def test_pack_draws_inverts_the_transition_block():
+    """A warm refit of a model with elicited rows and drivers starts where the previous draws were."""
+    from syriaforecast.engine.density import unpack_transitions
+    from syriaforecast.engine.sampler import _transition_static
+
+    from .test_scenario_dynamics import dynamic_model
+
+    model = dynamic_model(persistence=0.85, error=0.5)
+    arrays = build_model_arrays(model)
+    layout = layout_for(arrays)
+    assert layout.n_row_coordinates and layout.n_effect_coordinates
+    rng = np.random.default_rng(8)
+    params = {k: np.repeat(v, 2, axis=0) for k, v in exact_parameters_for(model).items()}
+    params["elicitation_sigma"] = np.full_like(params["elicitation_sigma"], 0.5)
+    base = arrays.transition_base
+    rows = np.where(base > 0, rng.uniform(0.05, 1.0, (2, *base.shape)), 0.0)
+    params["transition"] = rows / rows.sum(axis=2, keepdims=True)
+    params["driver_effect"] = np.exp(rng.normal(0, 0.5, (2, *arrays.log_effect.shape)))
+    x = pack_draws(arrays, params)
+    elicited, support, given, scale = _transition_static(arrays)
+    for d in range(2):
+        got_rows, got_log_effect = unpack_transitions(
+            x[d], layout.analyst_start, elicited, support, base, arrays.log_effect, given, scale
+        )
+        np.testing.assert_allclose(got_rows[elicited], params["transition"][d][elicited], rtol=1e-12)
+        expected = np.log(params["driver_effect"][d])[given]
+        np.testing.assert_allclose(got_log_effect[given], expected, rtol=1e-12)

@@ -190,6 +190,8 @@ def pack_draws(
         blocks.append(np.log(kappa) - np.log1p(-kappa))
     if source_names:
         blocks.append(_pack_sources(params, source_names, D))
+    if layout.n_row_coordinates or layout.n_effect_coordinates:
+        blocks.append(_pack_transitions(arrays, params, D))
     if layout.n_analysts:
         blocks.append(np.asarray(params["analyst_bias"], dtype=float).reshape(D, -1))
         blocks.append(np.log(np.asarray(params["analyst_noise"], dtype=float)).reshape(D, -1))
@@ -197,6 +199,34 @@ def pack_draws(
     if out.shape[1] != layout.ndim:
         raise ValueError(f"pack_draws: {out.shape[1]} coordinates; the model has {layout.ndim}")
     return out
+
+
+def _pack_transitions(arrays: ModelArrays, params: dict[str, np.ndarray], D: int) -> np.ndarray:
+    """The inverse of :func:`~syriaforecast.engine.kernel.unpack_transitions` for D draws.
+
+    Elicited rows: log-ratios of each row's nonzero entries to its last one; listed
+    driver effects: their logs. Draws without these parameters start at the file's values.
+    """
+    elicited, support, given, scale = _transition_static(arrays)
+    S = arrays.n_scenarios
+    base = arrays.transition_base if arrays.transition_base.shape == (S, S) else np.eye(S)
+    rows = np.asarray(params.get("transition", np.broadcast_to(base, (D, S, S))), dtype=float)
+    columns = []
+    for i in range(S):
+        nonzero = np.flatnonzero(support[i]) if elicited[i] else np.zeros(0, dtype=int)
+        if nonzero.size < 2:
+            continue
+        log_row = np.log(np.clip(rows[:, i, nonzero], 1e-300, None))
+        columns.append(log_row[:, :-1] - log_row[:, -1:])
+    if scale > 0 and given.size:
+        effect = params.get("driver_effect")
+        log_effect = (
+            np.log(np.clip(np.asarray(effect, dtype=float), 1e-300, None))
+            if effect is not None
+            else np.broadcast_to(arrays.log_effect, (D, *arrays.log_effect.shape))
+        )
+        columns.append(log_effect[:, given])
+    return np.concatenate(columns, axis=1) if columns else np.zeros((D, 0))
 
 
 def _pack_sources(params: dict[str, np.ndarray], source_names: tuple[str, ...], D: int) -> np.ndarray:
