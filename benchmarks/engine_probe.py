@@ -38,11 +38,12 @@ def _batched_chain(
     filtered = np.empty((D, n_periods, S))
     smoothed = np.empty((D, n_periods, S))
     loglik = np.empty(D)
+    no_offsets = np.zeros(report_cell.shape[0])  # no source offsets: every source at its letter
     for d in range(D):
         log_initial = np.log(initial[d])
         log_transition, log_emission, _ = chain_terms_kernel(
-            log_initial, persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
-            is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
+            log_initial, persistence[d], shift[d], kappa_rel[d], kappa_cred[d], no_offsets, cutpoints,
+            log_rate, is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
             face_log_reading, report_cell, report_match, report_noise, report_reliability,
             report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
             cluster_closeness, transition_base, row_elicited, log_effect, driver_on,
@@ -204,8 +205,12 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
     )
     initial, persistence, _sigma, eta, kappa_rel, kappa_cred, scale = unpack(x, *unpack_args)
     kernel_transitions = (arrays.transition_base, arrays.row_elicited, arrays.log_effect, data.driver_on)
-    params = (np.log(initial), persistence, scale * eta, kappa_rel, kappa_cred)
-    lik_args = (*params, *dargs[15:29], *kernel_transitions)  # cutpoints .. report_credibility
+    no_offsets = np.zeros(data.report_cell.shape[0])
+    params = (np.log(initial), persistence, scale * eta, kappa_rel, kappa_cred, no_offsets)
+    from syriaforecast.engine.names import EVIDENCE_FIELDS
+
+    # cutpoints, log_rate, is_count, n_periods and the evidence arrays (the closeness last)
+    lik_args = (*params, *dargs[15 : 19 + len(EVIDENCE_FIELDS)], *kernel_transitions)
     compiled = build_sampler_model(arrays, data, _coords(model))
     parts = {
         "dispatch (no-op with the same 30 arguments)": lambda: noop(x, *dargs),

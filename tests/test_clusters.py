@@ -250,7 +250,8 @@ def kernel_args(arrays, data, values):
     fields[-1] = values[-1]
     transitions = (arrays.transition_base, arrays.row_elicited, arrays.log_effect, data.driver_on)
     model_arrays = (arrays.cutpoints, arrays.log_rate, arrays.is_count, data.n_periods)
-    return (*values[:5], *model_arrays, *fields, *transitions)
+    no_offsets = np.zeros(data.report_cell.shape[0])  # every source at its letter's informativeness
+    return (*values[:5], no_offsets, *model_arrays, *fields, *transitions)
 
 
 def random_point(rng, n_indicators):
@@ -281,7 +282,7 @@ def test_kernel_matches_the_pytensor_reference_with_clusters():
         got = log_likelihood_and_full_gradient(*kernel_args(arrays, data, values))
         assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
         names = ("log_initial", "persistence", "shift", "kappa_rel", "kappa_cred", "closeness")
-        kernel_grads = (*got[1:6], got[-1])  # the transition gradients (got[6:8]) are zero here
+        kernel_grads = (*got[1:6], got[-1])  # not compared: the offsets' and transitions' (got[6:9])
         for name, g_kernel, g_auto in zip(names, kernel_grads, expected[1:], strict=True):
             np.testing.assert_allclose(g_kernel, g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
 

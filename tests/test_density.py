@@ -63,8 +63,10 @@ def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=
         mine, _ = log_density_and_gradient(x, *args)
         initial, _, sigma, eta, kappa_rel, kappa_cred, _ = unpack(x, *unpack_args)
         log_tau = x[start + A : start + 2 * A]
+        M, first = layout.n_sources, layout.source_start
+        log_spread = x[first + M : first + M + 1] if M else np.zeros(0)
         # Remove the Jacobians of our transforms to compare densities of the constrained values.
-        jacobian = np.log(initial).sum() + np.log(sigma).sum() + log_tau.sum()
+        jacobian = np.log(initial).sum() + np.log(sigma).sum() + log_tau.sum() + log_spread.sum()
         jacobian += np.sum(np.log(kappa_rel) + np.log1p(-kappa_rel))
         jacobian += np.sum(np.log(kappa_cred) + np.log1p(-kappa_cred))
         point = {
@@ -77,6 +79,8 @@ def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=
         }
         if A:
             point |= {"analyst_bias": x[start : start + A], "analyst_noise_log__": log_tau}
+        if M:
+            point |= {"source_z": x[first : first + M], "source_spread_log__": log_spread[0]}
         values.append((mine - jacobian, float(logp(point))))
     mine_diffs = [v[0] - values[0][0] for v in values[1:]]
     pymc_diffs = [v[1] - values[0][1] for v in values[1:]]

@@ -304,6 +304,7 @@ def test_chain_terms_use_the_pooled_shift():
         shift,
         params["source_reliability"],
         params["information_credibility"],
+        np.zeros((D, data.report_cell.shape[0])),
         arrays.cutpoints,
         arrays.log_rate,
         arrays.is_count,

@@ -28,6 +28,7 @@ PARAMS = (
     "shift",
     "kappa_reliability",
     "kappa_credibility",
+    "report_offset",
     "transition_base",
     "log_effect",
 )
@@ -44,6 +45,7 @@ def _reference(model, evidence):
         "shift": pt.dmatrix(),
         "kappa_reliability": pt.dvector(),
         "kappa_credibility": pt.dvector(),
+        "report_offset": pt.dvector(),
         "transition_base": pt.dmatrix(),
         "log_effect": pt.dmatrix(),
     }
@@ -61,6 +63,7 @@ def _reference(model, evidence):
         kappa_reliability=symbols["kappa_reliability"],
         kappa_credibility=symbols["kappa_credibility"],
         evidence=evidence_t,
+        report_offset=symbols["report_offset"],
         transition_base=symbols["transition_base"],
         row_elicited=pt.as_tensor(arrays.row_elicited),
         log_effect=symbols["log_effect"],
@@ -71,7 +74,7 @@ def _reference(model, evidence):
     return arrays, data, fn
 
 
-def _random_values(model, arrays, rng):
+def _random_values(model, arrays, rng, data=None):
     S = len(model.scenarios)
     base = arrays.transition_base
     rows = np.where(base > 0, rng.uniform(0.05, 1.0, (S, S)), 0.0)  # zeros stay zero (absorbing)
@@ -82,6 +85,8 @@ def _random_values(model, arrays, rng):
         "shift": rng.normal(0, 0.8, (len(model.indicators), S)),
         "kappa_reliability": rng.uniform(0.2, 0.99, 6),
         "kappa_credibility": rng.uniform(0.2, 0.99, 6),
+        # Every graded reading gets a source offset (the kernel reads them whatever the sources).
+        "report_offset": rng.normal(0, 1, data.report_cell.shape[0] if data is not None else 0),
         "transition_base": rows,
         "log_effect": rng.normal(0, 0.8, arrays.log_effect.shape),
     }
@@ -89,7 +94,7 @@ def _random_values(model, arrays, rng):
 
 def _kernel(values, arrays, data):
     return log_likelihood_and_gradient(
-        *(values[n] for n in PARAMS[:5]),
+        *(values[n] for n in PARAMS[:6]),
         arrays.cutpoints,
         arrays.log_rate,
         arrays.is_count,
@@ -117,7 +122,7 @@ def test_kernel_value_and_gradient_match_pytensor_autodiff(case):
     arrays, data, reference = _reference(model, evidence)
     rng = np.random.default_rng(7)
     for _ in range(3):
-        values = _random_values(model, arrays, rng)
+        values = _random_values(model, arrays, rng, data)
         expected = reference(*values.values())
         got = _kernel(values, arrays, data)
         assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
@@ -126,7 +131,7 @@ def test_kernel_value_and_gradient_match_pytensor_autodiff(case):
 
 
 def test_op_gradient_passes_pytensor_verify_grad():
-    """The Op's gradient (all seven parameters, elicited rows and a driver) against finite differences."""
+    """The Op's gradient (all eight parameters, elicited rows and a driver) against finite differences."""
     model = dynamic_model(persistence=0.85, months=4, error=0.5)
     rows = [r for r in DYNAMIC_ROWS if r[0] < "2025-05-01"]
     evidence = sf.load_evidence(reports(rows), model)
@@ -146,7 +151,8 @@ def test_op_gradient_passes_pytensor_verify_grad():
         return evidence_log_likelihood(dict(zip(PARAMS, values, strict=True)), fixed)
 
     rng = np.random.default_rng(1)
-    point = list(_random_values(model, arrays, rng).values())
+    point = list(_random_values(model, arrays, rng, data).values())
     # finite differences must stay off the zeros of the absorbing row: nudge only positive entries
-    point[5] = np.where(point[5] > 0, point[5], 0.0)
+    base = PARAMS.index("transition_base")
+    point[base] = np.where(point[base] > 0, point[base], 0.0)
     pytensor.gradient.verify_grad(loglik, point, rng=rng, abs_tol=1e-6, rel_tol=1e-6)

@@ -221,9 +221,12 @@ def test_sources_posterior_reliability_matches_bayes_rule_by_hand(model):
     p_calm = 1 / (1 + np.exp(-model.indicator("talks").logit_prior("calm")[0]))
     seen = 0.7 * p_calm + 0.3 * 0.2
     expected = kappa * seen / (kappa * seen + (1 - kappa) * 0.5)
-    assert table.loc["Wire", "posterior_reliability"] == pytest.approx(expected, rel=1e-10)
-    assert table.loc["Wire", "prior_reliability"] == pytest.approx(kappa)
+    assert table.loc["Wire", "truthful"] == pytest.approx(expected, rel=1e-10)
+    assert table.loc["Wire", "prior_truthful"] == pytest.approx(kappa)
     assert table.loc["Wire", "grades"] == "B2"
+    # Exact mode learns no reliability: the source reads at its letter's value, a point.
+    for column in ("prior_reliability", "posterior_reliability", "reliability_low", "reliability_high"):
+        assert table.loc["Wire", column] == pytest.approx(RELIABILITY_PRIOR_MEAN["B"], rel=1e-12)
 
 
 def test_a_source_that_contradicts_the_rest_is_discredited(model):
@@ -237,9 +240,10 @@ def test_a_source_that_contradicts_the_rest_is_discredited(model):
     result = sf.forecast(model, load(model, *rows), as_of="2025-06-30", exact=True)
     table = sources(result)
     assert table.index[0] == "Rumour mill"
-    assert table.loc["Rumour mill", "posterior_reliability"] < 0.05
-    assert table.loc["Wire", "posterior_reliability"] > table.loc["Wire", "prior_reliability"]
-    assert np.isnan(table.loc["Embassy", "posterior_reliability"])  # ungraded: face value
+    assert table.loc["Rumour mill", "truthful"] < 0.05
+    assert table.loc["Wire", "truthful"] > table.loc["Wire", "prior_truthful"]
+    assert np.isnan(table.loc["Embassy", "truthful"])  # ungraded: face value
+    assert np.isnan(table.loc["Embassy", "posterior_reliability"])
     assert table.loc["Embassy", "n_rows"] == 6
 
 

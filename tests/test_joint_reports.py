@@ -131,6 +131,7 @@ def test_kernel_matches_the_pytensor_reference_with_joint_reports():
             "shift": rng.normal(0, 0.8, (len(model.indicators), 3)),
             "kappa_reliability": rng.uniform(0.2, 0.99, 6),
             "kappa_credibility": rng.uniform(0.2, 0.99, 6),
+            "report_offset": rng.normal(0, 1, data.report_cell.shape[0]),
             "transition_base": arrays.transition_base,  # persistence alone: no elicited rows
             "log_effect": arrays.log_effect,
         }
@@ -153,6 +154,7 @@ def test_kernel_gradient_matches_finite_differences_with_joint_reports():
         rng.normal(0, 0.5, (5, 3)),
         rng.uniform(0.3, 0.9, 6),
         rng.uniform(0.3, 0.9, 6),
+        rng.normal(0, 1, data.report_cell.shape[0]),
     ]
     fixed = (
         arrays.cutpoints,
@@ -167,7 +169,7 @@ def test_kernel_gradient_matches_finite_differences_with_joint_reports():
     )
     _, *grads = log_likelihood_and_gradient(*point, *fixed)
     h = 1e-6
-    for a, name in enumerate(PARAMS[2:5], start=2):  # shift and the two kappa vectors
+    for a, name in enumerate(PARAMS[2:6], start=2):  # shift, the two kappa vectors, the offsets
         for index in np.ndindex(point[a].shape):
             up = [p.copy() for p in point]
             down = [p.copy() for p in point]

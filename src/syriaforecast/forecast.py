@@ -37,6 +37,7 @@ from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     CLUSTER_PARAMETER_NAMES,
     PARAMETER_NAMES,
+    SOURCE_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     posterior_parameters,
@@ -745,7 +746,7 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "cluster": [c.id for c in model.clusters],
         "scenario_to": list(model.scenario_ids),
         "driver": list(model.driver_ids),
-    } | GRADE_COORDS
+    } | GRADE_COORDS | run.parameter_coords
     data = {
         name: (("chain", "draw", *PARAMETER_DIMS[name]), values) for name, values in run.parameters.items()
     }
@@ -1035,6 +1036,16 @@ def _not_extension(previous: Forecast, evidence: Evidence, as_of: dt.date) -> st
     return None
 
 
+def _new_sources(previous: Forecast, names: tuple[str, ...]) -> list[str]:
+    """Sources of the new evidence the previous posterior has no reliability for."""
+    if not names:
+        return []
+    known = set(str(v) for v in previous.posterior.coords["source"].values) if (
+        "source" in previous.posterior.coords
+    ) else set()
+    return [name for name in names if name not in known]
+
+
 def _resampled(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     chains, draws = values.shape[:2]
     flat = values.reshape((chains * draws, *values.shape[2:]))
@@ -1056,6 +1067,10 @@ def _reweighted(
     chains, draws = int(previous.horizon.sizes["chain"]), int(previous.horizon.sizes["draw"])
     D = chains * draws
     new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
+    unseen = _new_sources(previous, new.source_names)
+    if unseen:
+        # The previous draws have no reliability for these sources: reweighting cannot add a dimension.
+        return None, f"new sources since the previous forecast ({', '.join(unseen[:3])})", np.nan, np.nan
     # The previous fit's own log-likelihoods, when they are those of its evidence alone (no
     # assumptions of its own): the same numbers a recomputation would give.
     log_old = previous._log_likelihood if "assume" not in previous.attrs else None
@@ -1074,9 +1089,16 @@ def _reweighted(
         draws,
         parameters={
             name: np.asarray(previous.posterior[name])
-            for name in PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
+            for name in (
+                PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
+            )
             if name in previous.posterior
         },
+        parameter_coords=(
+            {"source": [str(v) for v in previous.posterior["source"].values]}
+            if "source" in previous.posterior.coords
+            else {}
+        ),
         sample_stats={str(name): np.asarray(previous.sample_stats[name]) for name in previous.sample_stats},
     )
     unweighted = _assemble(model, evidence, as_of, run, settings)
@@ -1195,7 +1217,9 @@ def update(
         why_not = reason
 
     params = forecast_parameters(previous)
-    init_points = pack_draws(build_model_arrays(model), params)
+    arrays = build_model_arrays(model)
+    sources = build_engine_data(model, arrays, evidence.up_to(as_of), n_chain_periods(model)).source_names
+    init_points = pack_draws(arrays, params, sources)
     step = previous.sample_stats.get("step_size")
     initial_step = float(np.median(np.asarray(step)[:, -1])) if step is not None else None
     warm = dataclasses.replace(settings, tune=min(settings.tune, WARM_TUNE))

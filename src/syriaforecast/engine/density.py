@@ -15,6 +15,12 @@ Unconstrained coordinates, in order:
 - ``log sigma`` (G): ``sigma ~ HalfNormal(scale)``, Jacobian ``sigma``;
 - ``eta`` (I x S): ``N(0, 1)``;
 - ``logit kappa`` (6 + 6): ``kappa ~ Beta(a, b)``, Jacobian ``kappa (1 - kappa)``;
+- only when the evidence names sources (M of them, on readings with a reliability
+  letter, each with at least two reports): ``z`` (M), ``z ~ StudentT(3)``, then ``log spread`` (1),
+  ``spread ~ HalfNormal(SOURCE_SPREAD_SCALE)``, Jacobian ``spread``; source ``s``'s
+  logit offset from its letter's informativeness is ``spread * z[s]``
+  (:func:`~syriaforecast.engine.kernel.source_offsets`; "Sources" in
+  :mod:`syriaforecast.engine.data`);
 - only when the model elicits transition rows or has drivers: each elicited row's
   nonzero entries as a softmax (one fewer coordinates than entries; an absorbing row
   has none), ``row ~ Dirichlet(transition_concentration * elicited row)`` with density
@@ -41,11 +47,19 @@ from dataclasses import dataclass
 from syriaforecast.engine.kernel import (
     analyst_pool,
     log_density_and_gradient,
+    source_offsets,
     unpack,
     unpack_transitions,
 )
 
-__all__ = ["Layout", "analyst_pool", "log_density_and_gradient", "unpack", "unpack_transitions"]
+__all__ = [
+    "Layout",
+    "analyst_pool",
+    "log_density_and_gradient",
+    "source_offsets",
+    "unpack",
+    "unpack_transitions",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,7 @@ class Layout:
     n_row_coordinates: int = 0
     n_effect_coordinates: int = 0
     n_clusters: int = 0
+    n_sources: int = 0
 
     @property
     def n_initial(self) -> int:
@@ -78,7 +93,17 @@ class Layout:
             self.n_initial + self.n_persistence + self.n_groups
             + self.n_indicators * self.n_scenarios + 12 + 2 * self.n_analysts
             + self.n_row_coordinates + self.n_effect_coordinates + self.n_clusters
-        )  # fmt: skip
+        ) + self.n_source_coordinates  # fmt: skip
+
+    @property
+    def n_source_coordinates(self) -> int:
+        """Coordinates of the source block: one ``z`` per source and ``log spread`` (none without sources)."""
+        return self.n_sources + 1 if self.n_sources else 0
+
+    @property
+    def source_start(self) -> int:
+        """Index of the first source coordinate (right after the informativeness logits)."""
+        return self.n_initial + self.n_persistence + self.n_groups + self.n_indicators * self.n_scenarios + 12
 
     @property
     def analyst_start(self) -> int:

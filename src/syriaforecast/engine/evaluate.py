@@ -29,6 +29,7 @@ from syriaforecast.engine.names import (
     CLUSTER_PARAMETER_NAMES,
     EVIDENCE_FIELDS,
     PARAMETER_NAMES,
+    SOURCE_PARAMETER_NAMES,
     TRANSITION_PARAMETER_NAMES,
 )
 from syriaforecast.engine.parameters import exact_parameters
@@ -39,13 +40,19 @@ __all__ = [
     "ANALYST_PARAMETER_NAMES",
     "CLUSTER_PARAMETER_NAMES",
     "PARAMETER_NAMES",
+    "SOURCE_LABELS",
+    "SOURCE_PARAMETER_NAMES",
     "TRANSITION_PARAMETER_NAMES",
     "DrawTerms",
     "chain_posterior",
     "chain_terms_for_draws",
     "exact_parameters_for",
     "posterior_parameters",
+    "reading_offsets",
 ]
+
+#: Key of a parameter mapping that names the sources along ``source_offset``'s last axis.
+SOURCE_LABELS = "source"
 
 @dataclass(frozen=True)
 class DrawTerms:
@@ -111,6 +118,7 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         np.ascontiguousarray(shift),
         np.ascontiguousarray(params["source_reliability"], dtype=float),
         np.ascontiguousarray(params["information_credibility"], dtype=float),
+        reading_offsets(params, data, initial.shape[0]),
         arrays.cutpoints,
         arrays.log_rate,
         arrays.is_count,
@@ -126,6 +134,39 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
     if moves.shape[1] == 0 or np.array_equal(moves, np.broadcast_to(moves[:, :1], moves.shape)):
         log_transition = log_transition[:, -1]  # the same every period: the usual (D, S, S)
     return [log_initial, log_transition, log_emission, cell_ll]
+
+
+def reading_offsets(params: Mapping[str, np.ndarray], data: EngineData, n_draws: int) -> np.ndarray:
+    """Each graded reading's source offset under each draw, (D, K); zeros without ``source_offset``.
+
+    ``params["source_offset"]`` (D, M) is matched to the evidence's sources by name
+    through ``params["source"]`` (:data:`SOURCE_LABELS`) when present, so a what-if
+    on a subset of the reports reads every source with its own offset. A source
+    the draws do not know (new since the fit) reads at its letter's value (offset
+    0, the median of its prior). Without names the offsets must be the
+    evidence's own, in its order.
+    """
+    K = int(data.report_cell.shape[0])
+    out = np.zeros((n_draws, K))
+    offset = params.get("source_offset")
+    if offset is None or K == 0 or not data.source_names:
+        return out
+    offset = np.asarray(offset, dtype=float).reshape(n_draws, -1)
+    labels = params.get(SOURCE_LABELS)
+    if labels is None:
+        if offset.shape[1] != len(data.source_names):
+            raise ValueError(
+                f"source_offset has {offset.shape[1]} sources and the evidence {len(data.source_names)}; "
+                f"give their names as params[{SOURCE_LABELS!r}]"
+            )
+        position = np.arange(len(data.source_names))
+    else:
+        where = {str(name): m for m, name in enumerate(np.asarray(labels).tolist())}
+        position = np.array([where.get(name, -1) for name in data.source_names], dtype=np.int64)
+    column = np.where(data.report_source >= 0, position[np.maximum(data.report_source, 0)], -1)
+    known = column >= 0
+    out[:, known] = offset[:, column[known]]
+    return out
 
 
 def exact_parameters_for(model: ScenarioModel) -> dict[str, np.ndarray]:
@@ -193,8 +234,9 @@ def posterior_parameters(
         Draws with leading ``(chain, draw)`` axes, ``n_draws`` in all (a
         Forecast's ``posterior``). Parameters fixed by the model (persistence
         of 1, a single scenario's initial probability) may be absent and are
-        filled in from the model file; the analysts' parameters are included
-        when present.
+        filled in from the model file; the analysts' and the sources'
+        parameters are included when present (with the sources' names under
+        :data:`SOURCE_LABELS`).
     n_draws : int
         Chains times draws.
     max_draws : int, optional
@@ -209,11 +251,16 @@ def posterior_parameters(
             params[name] = values.reshape((D, *values.shape[2:]))
         else:
             params[name] = np.broadcast_to(exact[name], (D, *exact[name].shape)).copy()
-    for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES:
+    optional = ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
+    for name in optional + SOURCE_PARAMETER_NAMES:
         if name in posterior:
             values = np.asarray(posterior[name])
             params[name] = values.reshape((D, *values.shape[2:]))
     if max_draws is not None and max_draws < D:
         keep = np.linspace(0, D - 1, max_draws).round().astype(int)
         params = {k: v[keep] for k, v in params.items()}
+    coords = getattr(posterior.get("source_offset"), "coords", {})
+    if SOURCE_LABELS in coords:
+        # The sources' names travel with their offsets (see reading_offsets).
+        params[SOURCE_LABELS] = np.asarray(coords[SOURCE_LABELS].values, dtype=str)
     return params

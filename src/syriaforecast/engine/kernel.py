@@ -14,7 +14,16 @@ and the gradient comes in closed form from the forward-backward recursions:
 - cells coupled by a multi-row report (one truthfulness for all its rows) are
   summed over the report's truthfulness exactly (:func:`_components`); there the
   state posterior is averaged over truthfulness patterns and
-  d log L / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r).
+  d log L / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r);
+- a reading whose source has a logit offset ``o_k`` (``report_offset``, hierarchical
+  mode; see "Sources" in :mod:`syriaforecast.engine.data`) has reliability factor
+  ``r_k = expit(logit kappa_rel[g] + o_k)`` and ``kappa_k = r_k q_k``. With
+  ``G_k = d log L / d kappa_k`` as above (per row, or once per multi-row report),
+  ``d log L / d o_k = G_k q_k r_k (1 - r_k)`` and
+  ``d log L / d kappa_rel[g] = sum_k G_k q_k e^o_k / (1 - kappa_rel[g] + kappa_rel[g] e^o_k)^2``
+  (``r_k = b e^o / (1 - b + b e^o)`` with ``b = kappa_rel[g]``, finite at ``b`` = 0 or 1),
+  which is ``G_k q_k`` when ``o_k = 0`` (then ``r_k = kappa_rel[g]``). The density
+  maps ``o_k = spread * z[source_k]`` to its coordinates (:func:`_source_block`).
 
 Time-varying transitions (elicited rows and drivers)
 ----------------------------------------------------
@@ -56,6 +65,7 @@ __all__ = [
     "log_likelihood_and_gradient",
     "log_likelihood_kernel",
     "pooled_shift_batch",
+    "source_offsets",
     "transition_block_sizes",
     "unpack",
     "unpack_transitions",
@@ -155,8 +165,24 @@ def _transition_gradient(base, stack, g_stack, row_elicited, log_effect, driver_
 
 
 @numba.njit(cache=True, nogil=True)
+def _reading_reliability(kappa_rel, grade, offset):
+    """A reading's reliability factor: its letter's ``kappa_rel``, moved by its source's logit offset.
+
+    ``expit(logit b + o) = b e^o / (1 - b + b e^o)``, written without the logit so a
+    letter's value at 0 or 1 (a saturated sampler coordinate) stays finite.
+    """
+    if grade >= 6:
+        return 1.0
+    base = kappa_rel[grade]
+    if offset == 0.0:
+        return base
+    e = math.exp(min(max(offset, -50.0), 50.0))
+    return base * e / (1.0 - base + base * e)
+
+
+@numba.njit(cache=True, nogil=True)
 def _cells(
-    shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count,
+    shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
     cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
@@ -231,7 +257,7 @@ def _cells(
     K = report_cell.shape[0]
     kappa = np.empty(K)
     for k in range(K):
-        r = kappa_rel[report_reliability[k]] if report_reliability[k] < 6 else 1.0
+        r = _reading_reliability(kappa_rel, report_reliability[k], report_offset[k])
         q = kappa_cred[report_credibility[k]] if report_credibility[k] < 6 else 1.0
         kappa[k] = r * q
         if report_joint[k] >= 0:
@@ -864,15 +890,16 @@ def _static_chain(row_elicited, driver_on):
 
 @numba.njit(cache=True, nogil=True)
 def log_likelihood_kernel(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
     transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """Log P(evidence | parameters), the scenario path summed out exactly."""
     _, _, _, cell_ll, _, _, _, _, _, _ = _cells(
-        shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
+        shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count, cell_indicator,
+        cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
         cluster_closeness,
@@ -888,15 +915,16 @@ def log_likelihood_kernel(
 
 @numba.njit(cache=True, nogil=True)
 def chain_terms_kernel(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
     transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """Log transitions (T, S, S; the move into period t at [t]), log emission (T, S), cell lls (C, S)."""
     _, _, _, cell_ll, _, _, _, _, _, _ = _cells(
-        shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
+        shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count, cell_indicator,
+        cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
         cluster_closeness,
@@ -919,39 +947,40 @@ def chain_terms_kernel(
 
 @numba.njit(cache=True, nogil=True)
 def log_likelihood_and_gradient(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
     transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
-    """Log-likelihood and its gradient with respect to the seven parameter inputs.
+    """Log-likelihood and its gradient with respect to the eight parameter inputs.
 
     Returns the value and the gradients with respect to ``log_initial``,
-    ``persistence``, ``shift``, ``kappa_rel``, ``kappa_cred``, ``transition_base``
-    (only the elicited rows; zero elsewhere) and ``log_effect``.
+    ``persistence``, ``shift``, ``kappa_rel``, ``kappa_cred``, ``report_offset``,
+    ``transition_base`` (only the elicited rows; zero elsewhere) and ``log_effect``.
     """
-    total, g0, g1, g2, g3, g4, g5, g6, _ = log_likelihood_and_full_gradient(
-        log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-        cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    total, g0, g1, g2, g3, g4, g5, g6, g7, _ = log_likelihood_and_full_gradient(
+        log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+        n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
         report_cell, report_match, report_noise, report_reliability, report_credibility,
         report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
         transition_base, row_elicited, log_effect, driver_on,
     )  # fmt: skip
-    return total, g0, g1, g2, g3, g4, g5, g6
+    return total, g0, g1, g2, g3, g4, g5, g6, g7
 
 
 @numba.njit(cache=True, nogil=True)
 def log_likelihood_and_full_gradient(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
     transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """:func:`log_likelihood_and_gradient` plus the gradient with respect to the clusters' closeness (Q,)."""
     state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful, clusters = _cells(
-        shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
+        shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count, cell_indicator,
+        cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
         cluster_closeness, True,
@@ -1044,6 +1073,7 @@ def log_likelihood_and_full_gradient(
 
     g_kappa_rel = np.zeros(kappa_rel.shape[0])
     g_kappa_cred = np.zeros(kappa_cred.shape[0])
+    g_report_offset = np.zeros(report_offset.shape[0])
     done = np.zeros(truthful.shape[0], dtype=np.bool_)
     for k in range(report_cell.shape[0]):
         c = report_cell[k]
@@ -1068,10 +1098,14 @@ def log_likelihood_and_full_gradient(
                 if p > _TINY:
                     g_kappa += g_reading[c, j] * (report_match[k, j] - report_noise[k, j]) / p
         rel, cred = report_reliability[k], report_credibility[k]
-        r = kappa_rel[rel] if rel < 6 else 1.0
+        r = _reading_reliability(kappa_rel, rel, report_offset[k])
         q = kappa_cred[cred] if cred < 6 else 1.0
         if rel < 6:
-            g_kappa_rel[rel] += g_kappa * q
+            # r = b e^o / (1 - b + b e^o): dr/do = r (1 - r), dr/db = e^o / (1 - b + b e^o)^2.
+            g_report_offset[k] = g_kappa * q * r * (1.0 - r)
+            b = kappa_rel[rel]
+            e = math.exp(min(max(report_offset[k], -50.0), 50.0))
+            g_kappa_rel[rel] += g_kappa * q * e / ((1.0 - b + b * e) * (1.0 - b + b * e))
         if cred < 6:
             g_kappa_cred[cred] += g_kappa * r
     g_closeness = np.zeros(cluster_closeness.shape[0])
@@ -1080,15 +1114,15 @@ def log_likelihood_and_full_gradient(
         g_shift, g_closeness,
     )  # fmt: skip
     return (
-        total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred, g_rows, g_log_effect,
-        g_closeness,
+        total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred, g_report_offset, g_rows,
+        g_log_effect, g_closeness,
     )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
 def chain_terms_batch_kernel(
-    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
+    n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
     report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
     transition_base, row_elicited, log_effect, driver_on,
@@ -1105,9 +1139,9 @@ def chain_terms_batch_kernel(
     cell_ll = np.empty((D, C, S))
     for d in range(D):
         transition, emission, cells = chain_terms_kernel(
-            log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
-            is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
-            face_log_reading, report_cell, report_match, report_noise, report_reliability,
+            log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], report_offset[d],
+            cutpoints, log_rate, is_count, n_periods, cell_period, cell_indicator, cell_count_values,
+            cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
             report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
             cluster_closeness[d], transition_base[d], row_elicited, log_effect[d], driver_on,
         )  # fmt: skip
@@ -1245,6 +1279,59 @@ def pooled_shift_batch(
 
 
 @numba.njit(cache=True, nogil=True)
+def source_offsets(x, start, n_sources, report_source):
+    """The source block of the unconstrained vector as offsets: ``(offset, spread, report_offset)``.
+
+    Coordinates ``x[start : start + n]`` are ``z`` and ``x[start + n]`` is ``log spread``;
+    ``offset[s] = spread * z[s]`` (non-centred: with few reports per source the
+    posterior of ``z`` stays close to its prior, and there is no funnel between
+    ``z`` and ``spread``), and each reading takes its source's offset (0 without one).
+    """
+    K = report_source.shape[0]
+    offset = np.zeros(n_sources)
+    spread = 0.0
+    report_offset = np.zeros(K)
+    if n_sources == 0:
+        return offset, spread, report_offset
+    spread = math.exp(x[start + n_sources])
+    for s in range(n_sources):
+        offset[s] = spread * x[start + s]
+    for k in range(K):
+        if report_source[k] >= 0:
+            report_offset[k] = offset[report_source[k]]
+    return offset, spread, report_offset
+
+
+@numba.njit(cache=True, nogil=True)
+def _source_block(x, start, n_sources, spread_scale, tail_dof, report_source, g_report_offset, grad):
+    """Log prior of the source block; writes its gradient (prior and likelihood) into ``grad``.
+
+    ``z ~ StudentT(nu, 0, 1)`` (``nu = tail_dof``; log density ``-(nu + 1) / 2 log(1 + z^2 / nu)``
+    up to a constant) and ``spread ~ HalfNormal(spread_scale)`` with its log
+    transform (Jacobian ``spread``). With ``G_s = sum_{k: source_k = s} d log L / d o_k``,
+    ``d / d z_s = -(nu + 1) z_s / (nu + z_s^2) + spread G_s`` and
+    ``d / d log spread = -(spread / scale)^2 + 1 + spread sum_s z_s G_s``.
+    """
+    if n_sources == 0:
+        return 0.0
+    g_source = np.zeros(n_sources)
+    for k in range(report_source.shape[0]):
+        if report_source[k] >= 0:
+            g_source[report_source[k]] += g_report_offset[k]
+    spread = math.exp(x[start + n_sources])
+    ratio = spread / spread_scale
+    total = -0.5 * ratio * ratio + x[start + n_sources]
+    g_log_spread = -ratio * ratio + 1.0
+    for s in range(n_sources):
+        z = x[start + s]
+        total += -0.5 * (tail_dof + 1.0) * math.log1p(z * z / tail_dof)
+        grad[start + s] = -(tail_dof + 1.0) * z / (tail_dof + z * z) + spread * g_source[s]
+        g_log_spread += spread * z * g_source[s]
+    grad[start + n_sources] = g_log_spread
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
 def transition_block_sizes(row_elicited, row_support, effect_given, effect_scale):
     """Coordinates of the elicited rows (one fewer than each row's nonzero entries) and of the effects."""
     S = row_elicited.shape[0]
@@ -1329,6 +1416,7 @@ def log_density_and_gradient(
     elicitation_bandvar,
     row_elicited, row_support, row_alpha, transition_fixed, log_effect_centre, effect_given, effect_scale,
     driver_on, closeness_alpha, closeness_beta,
+    report_source, n_sources, source_spread_scale, source_tail_dof,
 ):  # fmt: skip
     """Unnormalised log posterior density and its gradient on the unconstrained scale.
 
@@ -1342,6 +1430,9 @@ def log_density_and_gradient(
     ends, after the analysts' block, with each cluster's ``logit closeness``
     (``closeness ~ Beta(alpha, beta)``, Jacobian ``closeness (1 - closeness)``), which
     replaces the declared ``cluster_closeness``.
+    With sources (``n_sources > 0``) the source block (:func:`source_offsets`) follows
+    the informativeness logits and moves each reading's reliability; with none, the
+    vector and the density are those of the engine without sources.
     """
     S, G, I = n_scenarios, n_groups, n_indicators
     initial, persistence, sigma, eta, kappa_rel, kappa_cred, scale = unpack(
@@ -1376,13 +1467,15 @@ def log_density_and_gradient(
         location = weight_total = marginal = np.zeros((0, 0))
         count = np.zeros((0, 0), dtype=np.int64)
     log_initial = np.log(initial)
-    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred, g_rows, g_log_effect, g_close = (
+    source_start = (S - 1 if S > 1 else 0) + (S if sample_persistence else 0) + G + I * S + 12
+    _, _, report_offset = source_offsets(x, source_start, n_sources, report_source)
+    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred, g_offset, g_rows, g_log_effect, g_close = (
         log_likelihood_and_full_gradient(
-            log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-            cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
-            report_cell, report_match, report_noise, report_reliability, report_credibility,
-            report_joint, cell_component, cell_event, event_cluster, indicator_cluster, closeness,
-            rows, row_elicited, log_effect, driver_on,
+            log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate,
+            is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
+            face_log_reading, report_cell, report_match, report_noise, report_reliability,
+            report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
+            closeness, rows, row_elicited, log_effect, driver_on,
         )
     )  # fmt: skip
     grad = np.zeros(x.shape[0])
@@ -1433,6 +1526,9 @@ def log_density_and_gradient(
         kc = kappa_cred[k]
         total += cred_alpha[k] * math.log(kc) + cred_beta[k] * math.log1p(-kc)
         grad[pos + 6 + k] = cred_alpha[k] * (1.0 - kc) - cred_beta[k] * kc + g_cred[k] * kc * (1.0 - kc)
+    total += _source_block(
+        x, source_start, n_sources, source_spread_scale, source_tail_dof, report_source, g_offset, grad
+    )
     pos = transition_pos
     # Each elicited row ~ Dirichlet(alpha) over its nonzero entries, softmax-coded as the initial
     # probabilities are: density with Jacobian sum alpha log pi, d/dy_j = alpha_j - A pi_j, and the

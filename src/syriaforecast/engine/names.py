@@ -15,6 +15,7 @@ __all__ = [
     "GRADE_COORDS",
     "PARAMETER_DIMS",
     "PARAMETER_NAMES",
+    "SOURCE_PARAMETER_NAMES",
     "TRANSITION_PARAMETER_NAMES",
 ]
 
@@ -31,6 +32,9 @@ PARAMETER_NAMES = (
 ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
 #: Parameters of a model with clusters of indicators (hierarchical mode only), dimension ``cluster``.
 CLUSTER_PARAMETER_NAMES = ("cluster_closeness",)
+#: Parameters of evidence that names its sources (hierarchical mode only): each source's logit offset
+#: from its reliability letter's informativeness (dimension ``source``) and their spread (a scalar).
+SOURCE_PARAMETER_NAMES = ("source_offset", "source_spread")
 #: Parameters of a model with elicited transition rows or drivers: the per-period transition matrix
 #: before drivers (scenario, scenario_to) and each driver's factor on the odds of moving into each
 #: scenario (driver, scenario). A model without these features has neither.
@@ -47,6 +51,8 @@ PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
     "analyst_bias": ("analyst",),
     "analyst_noise": ("analyst",),
     "cluster_closeness": ("cluster",),
+    "source_offset": ("source",),
+    "source_spread": (),
     "transition": ("scenario", "scenario_to"),
     "driver_effect": ("driver", "scenario"),
 }

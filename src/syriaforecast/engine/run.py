@@ -16,6 +16,8 @@ from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     PARAMETER_NAMES,
+    SOURCE_LABELS,
+    SOURCE_PARAMETER_NAMES,
     TRANSITION_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
@@ -83,6 +85,8 @@ class EngineRun:
     parameters: dict[str, np.ndarray] = field(default_factory=dict)  # (chains, draws, ...)
     sample_stats: dict[str, np.ndarray] = field(default_factory=dict)  # (chains, draws)
     timings: dict[str, float] = field(default_factory=dict)
+    # Labels of parameter dimensions the evidence defines (``source``), beyond the model's.
+    parameter_coords: dict[str, list[str]] = field(default_factory=dict)
 
 
 def n_chain_periods(model: ScenarioModel) -> int:
@@ -204,7 +208,9 @@ def run_engine(
     if expand is not None:  # the compiled callback's draws are unconstrained positions
         posterior = expand_draws(posterior[UNCONSTRAINED], expand)
 
-    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
+    optional: tuple[str, ...] = ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
+    optional += CLUSTER_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
+    names = PARAMETER_NAMES + optional
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
     fixed = exact_parameters_for(model)
     flat = {
@@ -217,9 +223,12 @@ def run_engine(
     }
     flat |= {
         name: parameters[name].reshape((D, *parameters[name].shape[2:]))
-        for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
+        for name in optional
         if name in parameters
     }
+    source_coords = {"source": list(data.source_names)} if "source_offset" in parameters else {}
+    if source_coords:
+        flat[SOURCE_LABELS] = np.asarray(data.source_names, dtype=str)
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
     sample_stats: dict[str, np.ndarray] = {
         name: np.asarray(stats[name])
@@ -237,4 +246,5 @@ def run_engine(
         parameters=parameters,
         sample_stats=sample_stats,
         timings=timings,
+        parameter_coords=source_coords,
     )

@@ -15,10 +15,18 @@ from syriaforecast.engine.data import (
     CREDIBILITY_PRIOR_MEAN,
     GRADE_CONCENTRATION,
     RELIABILITY_PRIOR_MEAN,
+    SOURCE_SPREAD_SCALE,
+    SOURCE_TAIL_DOF,
     EngineData,
     ModelArrays,
 )
-from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack, unpack_transitions
+from syriaforecast.engine.density import (
+    Layout,
+    log_density_and_gradient,
+    source_offsets,
+    unpack,
+    unpack_transitions,
+)
 from syriaforecast.engine.kernel import transition_block_sizes
 from syriaforecast.engine.names import (
     ANALYST_PARAMETER_NAMES,
@@ -27,6 +35,7 @@ from syriaforecast.engine.names import (
     GRADE_COORDS,
     PARAMETER_DIMS,
     PARAMETER_NAMES,
+    SOURCE_PARAMETER_NAMES,
 )
 from syriaforecast.engine.parameters import samples_persistence
 
@@ -36,12 +45,13 @@ __all__ = [
     "build_sampler_model",
     "layout_for",
     "pack_draws",
+    "source_arguments",
     "transition_arguments",
 ]
 
 
 def layout_for(arrays: ModelArrays, data: EngineData | None = None) -> Layout:
-    """The unconstrained layout of a model's parameters (``data`` tells how many clusters it has)."""
+    """The unconstrained layout of a model's parameters (with ``data``, its clusters and sources too)."""
     rows, effects = transition_block_sizes(*_transition_static(arrays))
     return Layout(
         arrays.n_scenarios,
@@ -52,6 +62,18 @@ def layout_for(arrays: ModelArrays, data: EngineData | None = None) -> Layout:
         int(rows),
         int(effects),
         0 if data is None else int(data.cluster_closeness.shape[0]),
+        n_sources=len(data.source_names) if data is not None else 0,
+    )
+
+
+def source_arguments(data: EngineData, layout: Layout) -> tuple[Any, ...]:
+    """The sources' part of the density's arguments (trailing, after the clusters')."""
+    report_source = data.report_source if layout.n_sources else np.full(data.report_cell.shape[0], -1)
+    return (
+        np.ascontiguousarray(report_source, dtype=np.int64),
+        int(layout.n_sources),
+        SOURCE_SPREAD_SCALE,
+        SOURCE_TAIL_DOF,
     )
 
 
@@ -114,6 +136,7 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         *analyst_arguments(arrays),
         *transition_arguments(arrays, data),
         *closeness_prior(data.cluster_closeness),
+        *source_arguments(data, layout),
     )
 
 
@@ -127,7 +150,9 @@ def analyst_arguments(arrays: ModelArrays) -> tuple[Any, ...]:
     )
 
 
-def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray:
+def pack_draws(
+    arrays: ModelArrays, params: dict[str, np.ndarray], source_names: tuple[str, ...] = ()
+) -> np.ndarray:
     """Unconstrained vectors of constrained parameter draws: the inverse of ``unpack``.
 
     Parameters
@@ -137,7 +162,12 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     params : dict of name to ndarray
         Draws with a leading axis ``D``, named as in
         :data:`~syriaforecast.engine.evaluate.PARAMETER_NAMES` (plus the analysts'
-        parameters for a model elicited by several analysts).
+        parameters for a model elicited by several analysts, and ``source_offset``,
+        ``source_spread`` and the names under ``"source"`` for evidence with sources).
+    source_names : tuple of str
+        The sources of the evidence the chains will sample (the layout's source
+        block): a source the draws know starts at its ``z = offset / spread``,
+        a new one at ``z = 0``, and the spread at the draws' (1 without them).
 
     Returns
     -------
@@ -146,7 +176,7 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
         from a previous posterior.
     """
     Q = np.shape(params["cluster_closeness"])[-1] if "cluster_closeness" in params else 0
-    layout = dataclasses.replace(layout_for(arrays), n_clusters=Q)
+    layout = dataclasses.replace(layout_for(arrays), n_clusters=Q, n_sources=len(source_names))
     S = layout.n_scenarios
     initial = np.asarray(params["initial_probability"], dtype=float)
     D = initial.shape[0]
@@ -163,6 +193,10 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     for name in ("source_reliability", "information_credibility"):
         kappa = np.clip(np.asarray(params[name], dtype=float), 1e-12, 1 - 1e-12)
         blocks.append(np.log(kappa) - np.log1p(-kappa))
+    if source_names:
+        blocks.append(_pack_sources(params, source_names, D))
+    if layout.n_row_coordinates or layout.n_effect_coordinates:
+        blocks.append(_pack_transitions(arrays, params, D))
     if layout.n_analysts:
         blocks.append(np.asarray(params["analyst_bias"], dtype=float).reshape(D, -1))
         blocks.append(np.log(np.asarray(params["analyst_noise"], dtype=float)).reshape(D, -1))
@@ -173,6 +207,47 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     if out.shape[1] != layout.ndim:
         raise ValueError(f"pack_draws: {out.shape[1]} coordinates; the model has {layout.ndim}")
     return out
+
+
+def _pack_transitions(arrays: ModelArrays, params: dict[str, np.ndarray], D: int) -> np.ndarray:
+    """The inverse of :func:`~syriaforecast.engine.kernel.unpack_transitions` for D draws.
+
+    Elicited rows: log-ratios of each row's nonzero entries to its last one; listed
+    driver effects: their logs. Draws without these parameters start at the file's values.
+    """
+    elicited, support, given, scale = _transition_static(arrays)
+    S = arrays.n_scenarios
+    base = arrays.transition_base if arrays.transition_base.shape == (S, S) else np.eye(S)
+    rows = np.asarray(params.get("transition", np.broadcast_to(base, (D, S, S))), dtype=float)
+    columns = []
+    for i in range(S):
+        nonzero = np.flatnonzero(support[i]) if elicited[i] else np.zeros(0, dtype=int)
+        if nonzero.size < 2:
+            continue
+        log_row = np.log(np.clip(rows[:, i, nonzero], 1e-300, None))
+        columns.append(log_row[:, :-1] - log_row[:, -1:])
+    if scale > 0 and given.size:
+        effect = params.get("driver_effect")
+        log_effect = (
+            np.log(np.clip(np.asarray(effect, dtype=float), 1e-300, None))
+            if effect is not None
+            else np.broadcast_to(arrays.log_effect, (D, *arrays.log_effect.shape))
+        )
+        columns.append(log_effect[:, given])
+    return np.concatenate(columns, axis=1) if columns else np.zeros((D, 0))
+
+
+def _pack_sources(params: dict[str, np.ndarray], source_names: tuple[str, ...], D: int) -> np.ndarray:
+    spread = np.asarray(params.get("source_spread", np.ones(D)), dtype=float).reshape(D)
+    spread = np.clip(spread, 1e-12, None)
+    z = np.zeros((D, len(source_names)))
+    if "source_offset" in params and "source" in params:
+        offset = np.asarray(params["source_offset"], dtype=float).reshape(D, -1)
+        where = {str(name): m for m, name in enumerate(np.asarray(params["source"]).tolist())}
+        for j, name in enumerate(source_names):
+            if name in where:
+                z[:, j] = offset[:, where[name]] / spread
+    return np.concatenate([z, np.log(spread)[:, None]], axis=1)
 
 
 def build_sampler_model(
@@ -194,6 +269,8 @@ def build_sampler_model(
     args = _density_arguments(arrays, data, layout)
     A, start = layout.n_analysts, layout.analyst_start
     Q, close = layout.n_clusters, layout.closeness_start
+    M, source_start = layout.n_sources, layout.source_start
+    report_source = source_arguments(data, layout)[0]
     analyst_ids = coords.get("analyst", [f"analyst{a}" for a in range(A)])
     cluster_ids = coords.get("cluster", [f"cluster{q}" for q in range(Q)])
     driver_ids = coords.get("driver", [f"driver{r}" for r in range(arrays.n_drivers)])
@@ -248,6 +325,10 @@ def build_sampler_model(
                 out["driver_effect"] = np.exp(log_effect)
             if Q:
                 out["cluster_closeness"] = 1.0 / (1.0 + np.exp(-x[close : close + Q]))
+            if M:
+                offset, spread, _ = source_offsets(x, source_start, M, report_source)
+                out["source_offset"] = offset
+                out["source_spread"] = np.asarray(spread)
             return out
 
         return expand
@@ -259,9 +340,11 @@ def build_sampler_model(
         return rng.uniform(-0.5, 0.5, layout.ndim)
 
     sizes = {"scenario": layout.n_scenarios, "group": layout.n_groups, "indicator": layout.n_indicators}
-    sizes |= {"analyst": A, "cluster": Q} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
+    sizes |= {"analyst": A, "cluster": Q, "source": M}
+    sizes |= {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
     names = [*PARAMETER_NAMES, *(ANALYST_PARAMETER_NAMES if A else ())]
     names += CLUSTER_PARAMETER_NAMES if Q else ()
+    names += list(SOURCE_PARAMETER_NAMES if M else ())
     dims = {name: PARAMETER_DIMS[name] for name in names}
     shapes = [tuple(sizes[d] for d in dims[name]) for name in names]
     coords = {k: coords[k] for k in ("scenario", "group", "indicator")} | GRADE_COORDS
@@ -275,6 +358,8 @@ def build_sampler_model(
         coords["driver"] = list(driver_ids)
     if Q:
         coords["cluster"] = list(cluster_ids)
+    if M:
+        coords["source"] = list(data.source_names)
     return from_pyfunc(
         ndim=layout.ndim,
         make_logp_fn=make_logp_fn,

@@ -601,29 +601,39 @@ def _page(
     if source_table is not None and len(source_table):
         add("<h3>By source</h3>")
         add(
-            '<p class="note">Reliability: the probability that a source\'s graded reports read the truth, '
-            "before (from their grades) and after weighing them against all the evidence; a source far "
-            "below its grades keeps contradicting the rest. dB: its reports left out together.</p>"
+            '<p class="note">Reliability: the source\'s own reliability, from its letter grade (before) and '
+            "learnt from all its reports (after, with its interval; exact mode keeps the letter\'s value). "
+            "Read the truth: how likely its graded reports read the truth given all the evidence, against "
+            "their grades. A source far below its grades keeps contradicting the rest. dB: its reports "
+            "left out together.</p>"
         )
         rows = []
         for name, row in source_table.head(12).iterrows():
-            graded = not np.isnan(row["posterior_reliability"])
+            graded = not np.isnan(row["truthful"])
+            lettered = not np.isnan(row["posterior_reliability"])
+            learnt = (
+                f"{_pct(row['posterior_reliability'])} "
+                f"({_pct(row['reliability_low'])}-{_pct(row['reliability_high'])})"
+                if lettered
+                else ""
+            )
             rows.append(
                 [
                     str(name),
                     int(row["n_rows"]),
                     str(row["grades"]) or "ungraded",
-                    _pct(row["prior_reliability"]) if graded else "face value",
-                    _pct(row["posterior_reliability"]) if graded else "",
+                    _pct(row["prior_reliability"]) if lettered else ("" if graded else "face value"),
+                    learnt,
+                    f"{_pct(row['truthful'])} vs {_pct(row['prior_truthful'])}" if graded else "",
                 ]
                 + [_db(float(row[f"db_{sid}"])) for sid in model.scenario_ids]
             )
         add(
             _table(
-                ["Source", "Rows", "Grades", "Reliability (grades)", "Reliability (evidence)"]
+                ["Source", "Rows", "Grades", "Reliability (letter)", "Reliability (learnt)", "Read the truth"]
                 + [f"{names[s]} (dB)" for s in model.scenario_ids],
                 rows,
-                [False, True, False, True, True] + [True] * len(model.scenario_ids),
+                [False, True, False, True, True, True] + [True] * len(model.scenario_ids),
             )
         )
 

@@ -50,7 +50,9 @@ __all__ = [
     "dependence_study",
     "simulate_cluster_world",
     "simulate_report_world",
+    "simulate_source_world",
     "source_recovery_study",
+    "wilson_interval",
 ]
 
 KAPPA_B2 = RELIABILITY_PRIOR_MEAN["B"] * CREDIBILITY_PRIOR_MEAN["2"]
@@ -271,12 +273,58 @@ class SourceRecovery(NamedTuple):
     """How often :func:`~syriaforecast.report.sources` singles out an unreliable source."""
 
     n_worlds: int
-    identified: np.ndarray  # (W,) bool: the bad source has the lowest posterior reliability
-    bad_posterior: np.ndarray  # (W,) its posterior reliability
+    identified: np.ndarray  # (W,) bool: see source_recovery_study
+    bad_posterior: np.ndarray  # (W,) its posterior reliability (exact mode: P(read the truth))
     good_posterior: np.ndarray  # (W, n_good) the good sources'
     rate: float  # share of worlds where it was identified
     rate_low: float  # 95% Wilson interval of the rate
     rate_high: float
+    bad_high: np.ndarray  # (W,) upper end of its reliability interval (hierarchical mode; NaN in exact)
+    good_level: float  # the good sources' true reliability (their letter's prior mean)
+    seconds: float  # wall time of the study
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (Wilson 1927), 95% by default."""
+    if n == 0:
+        return 0.0, 1.0
+    rate = successes / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def simulate_source_world(
+    model: ScenarioModel,
+    rng: np.random.Generator,
+    *,
+    n_good: int = 4,
+    reports_per_source: float = 1.0,
+    bad_truthfulness: float = 0.2,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """One world of :func:`source_recovery_study`: the scenario path (T,) and the coded rows."""
+    levels = _levels(model)
+    if any(n == 0 for n in levels):
+        raise ValueError("the source study simulates categorical indicators only")
+    S, T = len(model.scenarios), model.horizon_index + 1
+    probs = _likelihood_tables(model)
+    names = [f"good{k}" for k in range(n_good)] + ["bad"]
+    path = _path(model, rng, S, T)
+    rows = []
+    for t in range(T):
+        day = (model.first_period + t).start_time.date().isoformat()
+        truth = [rng.choice(levels[i], p=probs[i][path[t]]) for i in range(len(levels))]
+        for name in names:
+            rate = KAPPA_B2 if name != "bad" else bad_truthfulness
+            for _ in range(rng.poisson(reports_per_source)):
+                i = int(rng.integers(len(levels)))
+                state = truth[i] if rng.random() < rate else int(rng.integers(levels[i]))
+                ind = model.indicators[i]
+                value = str(state) if ind.type == "binary" else ind.levels[state]
+                rows.append({"date": day, "indicator": ind.id, "value": value,
+                             "reliability": "B", "credibility": "2", "source": name})  # fmt: skip
+    columns = ["date", "indicator", "value", "reliability", "credibility", "source"]
+    return path, pd.DataFrame(rows, columns=columns)
 
 
 def source_recovery_study(
@@ -287,56 +335,71 @@ def source_recovery_study(
     n_good: int = 4,
     reports_per_source: float = 1.0,
     bad_truthfulness: float = 0.2,
+    exact: bool = True,
+    sampler: dict[str, Any] | None = None,
+    prob: float = 0.9,
 ) -> SourceRecovery:
     """Worlds where one source among ``n_good + 1``, all graded B2, reads the truth far less often.
 
     Each source codes ``Poisson(reports_per_source)`` single-cell reports per
     period (a random indicator); a good source reads the truth with the B2
-    informativeness, the bad one with ``bad_truthfulness``, noise otherwise
-    (uniform levels). The forecast is exact mode; the bad source is identified
-    when its :func:`~syriaforecast.report.sources` posterior reliability is the lowest.
+    informativeness (reliability ``B``'s 0.88 times credibility ``2``'s 0.88), the
+    bad one with ``bad_truthfulness`` (a reliability of ``bad_truthfulness / 0.88``),
+    noise otherwise (uniform levels).
+
+    - ``exact=True``: exact mode learns no reliability; the bad source is
+      identified when the share of its reports that read the truth given all the
+      evidence (:func:`~syriaforecast.report.sources` ``truthful``) is the lowest.
+    - ``exact=False``: the hierarchical model learns each source's reliability
+      (``sampler``: keyword arguments of :func:`~syriaforecast.forecast`, e.g.
+      draws, tune, chains, seed). The bad source is identified when its posterior
+      reliability is the lowest of all *and* the upper end of its ``prob``
+      interval is below the good sources' level: both their true reliability
+      (``B``'s prior mean, ``good_level``) and the mean of their posterior means.
     """
+    import time
+    import warnings
+
+    from syriaforecast.errors import ConvergenceWarning
     from syriaforecast.forecast import forecast
     from syriaforecast.report.sources import sources
 
-    levels = _levels(model)
-    S, T = len(model.scenarios), model.horizon_index + 1
-    probs = _likelihood_tables(model)
-    names = [f"good{k}" for k in range(n_good)] + ["bad"]
+    start = time.perf_counter()
     seeds = np.random.SeedSequence(seed).spawn(n_worlds)
     identified = np.zeros(n_worlds, dtype=bool)
     bad = np.full(n_worlds, np.nan)
+    bad_high = np.full(n_worlds, np.nan)
     good = np.full((n_worlds, n_good), np.nan)
+    good_level = RELIABILITY_PRIOR_MEAN["B"]
+    column = "truthful" if exact else "posterior_reliability"
     for w, child in enumerate(seeds):
         rng = np.random.default_rng(child)
-        path = _path(model, rng, S, T)
-        rows = []
-        for t in range(T):
-            day = (model.first_period + t).start_time.date().isoformat()
-            truth = [rng.choice(levels[i], p=probs[i][path[t]]) for i in range(len(levels))]
-            for name in names:
-                rate = KAPPA_B2 if name != "bad" else bad_truthfulness
-                for _ in range(rng.poisson(reports_per_source)):
-                    i = int(rng.integers(len(levels)))
-                    state = truth[i] if rng.random() < rate else int(rng.integers(levels[i]))
-                    ind = model.indicators[i]
-                    value = str(state) if ind.type == "binary" else ind.levels[state]
-                    rows.append({"date": day, "indicator": ind.id, "value": value,
-                                 "reliability": "B", "credibility": "2", "source": name})  # fmt: skip
-        result = forecast(model, pd.DataFrame(rows), as_of=model.horizon, exact=True)
-        table = sources(result)
-        posterior = table["posterior_reliability"]
-        if "bad" in posterior.index:
-            bad[w] = posterior["bad"]
-            for k in range(n_good):
-                good[w, k] = posterior.get(f"good{k}", np.nan)
-            identified[w] = bool(np.all(bad[w] < good[w][~np.isnan(good[w])]))
-    n = n_worlds
-    rate = float(identified.mean())
-    z = 1.959963984540054
-    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return SourceRecovery(n, identified, bad, good, rate, centre - half, centre + half)
+        _, rows = simulate_source_world(
+            model, rng, n_good=n_good, reports_per_source=reports_per_source,
+            bad_truthfulness=bad_truthfulness,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            # Each world is judged on its own posterior; the study reports no convergence verdicts.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = forecast(model, rows, as_of=model.horizon, exact=exact, **(sampler or {}))
+        table = sources(result, prob=prob, truthful=exact)
+        posterior = table[column]
+        if "bad" not in posterior.index:
+            continue
+        bad[w] = posterior["bad"]
+        for k in range(n_good):
+            good[w, k] = posterior.get(f"good{k}", np.nan)
+        others = good[w][~np.isnan(good[w])]
+        identified[w] = bool(np.all(bad[w] < others))
+        if not exact:
+            bad_high[w] = table.loc["bad", "reliability_high"]
+            level = min(good_level, float(np.mean(others))) if others.size else good_level
+            identified[w] &= bool(bad_high[w] < level)
+    low, high = wilson_interval(int(identified.sum()), n_worlds)
+    return SourceRecovery(
+        n_worlds, identified, bad, good, float(identified.mean()), low, high, bad_high, good_level,
+        time.perf_counter() - start,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- clusters (#16, item 3)

@@ -155,6 +155,7 @@ def chain_terms(
     kappa_credibility: TensorVariable,
     evidence: EvidenceTensors,
     cluster_closeness: TensorVariable | None = None,
+    report_offset: TensorVariable | None = None,
     transition_base: TensorVariable | None = None,
     row_elicited: TensorVariable | None = None,
     log_effect: TensorVariable | None = None,
@@ -182,6 +183,9 @@ def chain_terms(
         The reports, arranged by :func:`~syriaforecast.engine.data.build_engine_data`.
     cluster_closeness : tensor (Q,), optional
         Each cluster's closeness (default: the declared ``evidence.cluster_closeness``).
+    report_offset : tensor (K,), optional
+        Each graded reading's source offset on the logit scale of its letter's
+        informativeness (0 for none; see "Sources" in :mod:`syriaforecast.engine.data`).
     transition_base, row_elicited, log_effect, driver_on : tensors, optional
         Elicited rows (S, S), which rows are elicited (S,), log driver effects (R, S)
         and driver states (T, R): all four give time-varying transitions
@@ -227,6 +231,11 @@ def chain_terms(
 
     # Graded reports: with probability kappa the report reads the truth, otherwise noise.
     rel = pt.concatenate([kappa_reliability, pt.ones(1)])[e.report_reliability]
+    if report_offset is not None:
+        # A source moves its letter's informativeness on the logit scale; no letter, nothing to move.
+        lettered = pt.lt(e.report_reliability, 6)
+        letter = pt.switch(lettered, rel, 0.5)
+        rel = pt.switch(lettered, pt.sigmoid(pt.log(letter) - pt.log1p(-letter) + report_offset), 1.0)
     cred = pt.concatenate([kappa_credibility, pt.ones(1)])[e.report_credibility]
     kappa = (rel * cred)[:, None]
     report_prob = kappa * e.report_match + (1.0 - kappa) * e.report_noise

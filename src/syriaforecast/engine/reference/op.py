@@ -1,9 +1,10 @@
 """PyTensor Ops wrapping the compiled kernels, with Numba dispatch for nutpie.
 
-``EvidenceLogLikelihood`` maps the eight parameter inputs (log initial
+``EvidenceLogLikelihood`` maps the nine parameter inputs (log initial
 probabilities, persistence, elicitation shift, report informativeness by
-reliability and by credibility, elicited transition rows, log driver effects,
-the closeness of each cluster of indicators) plus the data arrays to log P(evidence). Its
+reliability and by credibility, each graded reading's source offset, elicited
+transition rows, log driver effects, the closeness of each cluster of indicators)
+plus the data arrays to log P(evidence). Its
 gradient is a second Op computed by the same kernel pass in closed form.
 """
 
@@ -30,6 +31,7 @@ PARAMETER_INPUTS = (
     "shift",
     "kappa_reliability",
     "kappa_credibility",
+    "report_offset",
     "transition_base",
     "log_effect",
     "cluster_closeness",
@@ -76,7 +78,7 @@ def _as_inputs(values: list[Any]) -> list[Any]:
 
 #: The kernels' argument order, as positions in the Op's inputs (parameters, then data).
 _KERNEL_ORDER = (
-    *range(5),
+    *range(PARAMETER_INPUTS.index("report_offset") + 1),
     *range(_N_PARAMS, _N_PARAMS + 4 + len(_EVIDENCE_DATA)),
     PARAMETER_INPUTS.index("cluster_closeness"),
     PARAMETER_INPUTS.index("transition_base"),
@@ -153,15 +155,15 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     kernel = log_likelihood_kernel
 
-    # Inputs: 8 parameters (p0..p7), then the data (d0..d20); the kernel takes them in _KERNEL_ORDER.
+    # Inputs: 9 parameters (p0..p8), then the data (d0..d20); the kernel takes them in _KERNEL_ORDER.
     @numba_njit
     def evidence_log_likelihood_numba(
-        p0, p1, p2, p3, p4, p5, p6, p7,
+        p0, p1, p2, p3, p4, p5, p6, p7, p8,
         d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17, d18, d19, d20,
     ):  # fmt: skip
         value = kernel(
-            p0, p1, p2, p3, p4, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
-            d14, d15, d16, d17, d18, p7, p5, d19, p6, d20,
+            p0, p1, p2, p3, p4, p5, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
+            d14, d15, d16, d17, d18, p8, p6, d19, p7, d20,
         )  # fmt: skip
         return np.asarray(value)
 
@@ -176,13 +178,13 @@ def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_grad_numba(
-        p0, p1, p2, p3, p4, p5, p6, p7,
+        p0, p1, p2, p3, p4, p5, p6, p7, p8,
         d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17, d18, d19, d20,
     ):  # fmt: skip
-        _, g0, g1, g2, g3, g4, g5, g6, g7 = kernel(
-            p0, p1, p2, p3, p4, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
-            d14, d15, d16, d17, d18, p7, p5, d19, p6, d20,
+        _, g0, g1, g2, g3, g4, g5, g6, g7, g8 = kernel(
+            p0, p1, p2, p3, p4, p5, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
+            d14, d15, d16, d17, d18, p8, p6, d19, p7, d20,
         )  # fmt: skip
-        return g0, g1, g2, g3, g4, g5, g6, g7
+        return g0, g1, g2, g3, g4, g5, g6, g7, g8
 
     return evidence_log_likelihood_grad_numba, op_cache_key(op, __file__)

@@ -14,6 +14,11 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   of its ICD 203 band to that scale.
 - ``source_reliability[A..F]``, ``information_credibility[1..6]`` ~ Beta: the
   informativeness factors of graded reports, with means set by the grade.
+- Only when the evidence names sources (on readings with a reliability letter):
+  ``source_z[m] ~ StudentT(3)``, ``source_spread ~ HalfNormal(SOURCE_SPREAD_SCALE)``
+  and the deterministic ``source_offset = source_spread * source_z`` (``source``):
+  source ``m``'s readings have reliability ``expit(logit source_reliability[letter]
+  + source_offset[m])``, partially pooled around their letter's.
 - Only when the model elicits transition rows: ``transition_row_<origin> ~
   Dirichlet(transition_concentration * elicited row)`` over the row's nonzero
   entries (a zero stays zero; a row with one nonzero entry is fixed). Only with
@@ -50,6 +55,8 @@ import pytensor.tensor as pt
 from syriaforecast.engine.clusters import closeness_prior
 from syriaforecast.engine.data import (
     GRADE_CONCENTRATION,
+    SOURCE_SPREAD_SCALE,
+    SOURCE_TAIL_DOF,
     EngineData,
     ModelArrays,
     build_engine_data,
@@ -149,7 +156,8 @@ def build_pymc_model(
     """
     S = arrays.n_scenarios
     rel_mean, cred_mean = grade_means()
-    with pm.Model(coords=coords | GRADE_COORDS) as model:
+    source_coords = {"source": list(data.source_names)} if data.source_names else {}
+    with pm.Model(coords=coords | GRADE_COORDS | source_coords) as model:
         shared = {name: pm.Data(name, value) for name, value in model_data(arrays).items()}
         evidence = EvidenceTensors(
             **{
@@ -203,12 +211,21 @@ def build_pymc_model(
             closeness = pm.Beta("cluster_closeness", alpha=alpha, beta=beta, dims="cluster")
         else:
             closeness = evidence.cluster_closeness
+        report_source = pm.Data("report_source", data.report_source)
+        if data.source_names:
+            source_z = pm.StudentT("source_z", nu=SOURCE_TAIL_DOF, mu=0.0, sigma=1.0, dims="source")
+            spread = pm.HalfNormal("source_spread", sigma=SOURCE_SPREAD_SCALE)
+            offset = pm.Deterministic("source_offset", spread * source_z, dims="source")
+            report_offset = pt.switch(report_source >= 0, offset[pt.maximum(report_source, 0)], 0.0)
+        else:
+            report_offset = pt.zeros(report_source.shape[0])
         params = {
             "log_initial": log_initial,
             "persistence": persistence,
             "shift": shift,
             "kappa_reliability": kappa_rel,
             "kappa_credibility": kappa_cred,
+            "report_offset": report_offset,
             "transition_base": transition_base,
             "log_effect": log_effect,
             "cluster_closeness": closeness,
@@ -295,9 +312,11 @@ def to_pymc(
         ``scenario``), ``source_reliability`` (``reliability_grade``, A-F),
         ``information_credibility`` (``credibility_grade``, 1-6) and, for a
         model elicited by several analysts, ``analyst_bias`` and
-        ``analyst_noise`` (``analyst``), and for a model with clusters of
-        indicators ``cluster_closeness`` (``cluster``; the declared values are
-        the data ``declared_closeness``). Coordinates also name the chain's
+        ``analyst_noise`` (``analyst``); for a model with clusters of
+        indicators, ``cluster_closeness`` (``cluster``; the declared values are
+        the data ``declared_closeness``); for evidence naming its sources,
+        ``source_z`` and the deterministic ``source_offset`` (``source``) and
+        ``source_spread``. Coordinates also name the chain's
         periods (``period``: the first period through the horizon's). The model
         file's numbers and the evidence arrays are named ``pm.Data``.
 
