@@ -331,6 +331,39 @@ def test_the_sampled_density_and_its_gradient_handle_clusters():
         assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
 
 
+def test_clusters_and_sources_share_one_density():
+    """Named sources (their block after the kappa logits) and a cluster (its closeness last) together."""
+    from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    from .test_density import assert_same_log_density
+
+    model = cluster_model(error=0.5)
+    # Wire and Desk each code two lettered reports (the one a source needs); row 0 is ungraded.
+    sources = ["Wire", "Wire", "Desk", "Desk", "Wire", "", "Desk"]
+    rows = pd.DataFrame(FEBRUARY + MARCH[:2], columns=COLUMNS).assign(source=sources)
+    evidence = sf.load_evidence(rows, model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, 4)
+    layout = layout_for(arrays, data)
+    without = layout_for(arrays)
+    assert (layout.n_clusters, layout.n_sources) == (1, 2)
+    # Sources right after the 12 kappa logits (z per source, log spread); the closeness last.
+    assert layout.source_start == without.ndim and layout.closeness_start == layout.ndim - 1
+    assert layout.ndim == without.ndim + 3 + 1
+    args = _density_arguments(arrays, data, layout)
+    x = np.random.default_rng(6).normal(0, 0.7, layout.ndim)
+    _, grad = log_density_and_gradient_of(x, args)
+    h = 1e-6
+    for k in range(layout.ndim):
+        up, down = x.copy(), x.copy()
+        up[k] += h
+        down[k] -= h
+        value = log_density_and_gradient_of(up, args)[0] - log_density_and_gradient_of(down, args)[0]
+        numeric = value / (2 * h)
+        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
+    assert_same_log_density(sf.to_pymc(model, evidence), layout, args, arrays)
+
+
 # ----------------------------------------------------------------------------- the model file
 def test_clusters_are_read_and_written_back():
     model = cluster_model(closeness=0.7)

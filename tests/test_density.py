@@ -69,6 +69,9 @@ def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=
         jacobian = np.log(initial).sum() + np.log(sigma).sum() + log_tau.sum() + log_spread.sum()
         jacobian += np.sum(np.log(kappa_rel) + np.log1p(-kappa_rel))
         jacobian += np.sum(np.log(kappa_cred) + np.log1p(-kappa_cred))
+        Q = layout.n_clusters
+        rho = 1 / (1 + np.exp(-x[layout.closeness_start : layout.closeness_start + Q]))
+        jacobian += np.sum(np.log(rho) + np.log1p(-rho))
         point = {
             "initial_probability_simplex__": transform.forward(initial).eval(),
             "persistence_z": x[layout.n_initial : layout.n_initial + layout.n_persistence],
@@ -81,6 +84,8 @@ def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=
             point |= {"analyst_bias": x[start : start + A], "analyst_noise_log__": log_tau}
         if M:
             point |= {"source_z": x[first : first + M], "source_spread_log__": log_spread[0]}
+        if Q:
+            point["cluster_closeness_logodds__"] = np.log(rho) - np.log1p(-rho)
         values.append((mine - jacobian, float(logp(point))))
     mine_diffs = [v[0] - values[0][0] for v in values[1:]]
     pymc_diffs = [v[1] - values[0][1] for v in values[1:]]
