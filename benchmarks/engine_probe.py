@@ -175,7 +175,7 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
     arrays = build_model_arrays(model)
     T = n_chain_periods(model)
     data = build_engine_data(model, arrays, evidence, T)
-    layout = layout_for(arrays)
+    layout = layout_for(arrays, data)  # with the evidence: its clusters and sources too
     dargs = _density_arguments(arrays, data, layout)
     out["sizes"] = {
         "ndim": layout.ndim,
