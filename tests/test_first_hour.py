@@ -152,7 +152,7 @@ class _Stub:
     def __init__(self, model, posterior):
         self.model = model
         self.as_of = model.horizon
-        self.evidence = []
+        self.evidence = sf.load_evidence(pd.DataFrame(columns=["date", "indicator", "value"]), model)
         self.posterior = posterior
         self.diagnostics = type("D", (), {"attrs": {"divergences": 0}})()
 
