@@ -189,3 +189,19 @@ def test_advice_says_in_plain_words_that_chains_disagree():
     assert "Too few effective draws" in convergence_advice(few, mixed)
     converged = few.assign(horizon_ess_bulk=few["horizon_ess_bulk"] * 0 + 1000)
     assert convergence_advice(converged, mixed) == ""
+
+
+def test_a_psis_update_keeps_the_transition_and_driver_draws():
+    """The bundled model has elicited rows and drivers: a reweighted forecast keeps their draws."""
+    model = sf.load_model(sf.bundled_model())
+    evidence = sf.load_evidence(sf.bundled_evidence(), model)
+    before = sf.forecast(model, evidence, as_of="2026-01-31", seed=4)
+    after = sf.forecast(model, evidence, as_of="2026-02-04", seed=5, previous=before)
+    assert after.attrs["update_path"] == "psis", after.attrs["update_reason"]
+    for name in ("transition", "driver_effect"):
+        assert name in before.posterior
+        assert after.posterior[name].dims == before.posterior[name].dims
+        # Resampled previous draws: every updated draw is one of the previous ones.
+        previous = np.asarray(before.posterior[name]).reshape(before.n_draws, -1)
+        kept = np.asarray(after.posterior[name]).reshape(after.n_draws, -1)
+        assert np.isin(kept[:, 0], previous[:, 0]).all()

@@ -38,6 +38,7 @@ from syriaforecast.engine.evaluate import (
     CLUSTER_PARAMETER_NAMES,
     PARAMETER_NAMES,
     SOURCE_PARAMETER_NAMES,
+    TRANSITION_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     posterior_parameters,
@@ -1090,7 +1091,11 @@ def _reweighted(
         parameters={
             name: np.asarray(previous.posterior[name])
             for name in (
-                PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES + SOURCE_PARAMETER_NAMES
+                PARAMETER_NAMES
+                + ANALYST_PARAMETER_NAMES
+                + CLUSTER_PARAMETER_NAMES
+                + SOURCE_PARAMETER_NAMES
+                + TRANSITION_PARAMETER_NAMES
             )
             if name in previous.posterior
         },
