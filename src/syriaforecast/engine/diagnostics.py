@@ -24,7 +24,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 from scipy.special import ndtri
 
-__all__ = ["convergence_summary", "ess_bulk", "ess_tail", "hdi_nearest", "mcse_mean", "rhat"]
+__all__ = ["convergence_summary", "ess_bulk", "ess_mean", "ess_tail", "hdi_nearest", "mcse_mean", "rhat"]
 
 
 def _split(values: np.ndarray) -> np.ndarray:
@@ -161,6 +161,14 @@ def ess_tail(values: np.ndarray, prob: float = 0.89) -> np.ndarray:
         quantile = np.quantile(flat, p, axis=0)
         out.append(_ess(_split((values <= quantile).astype(float))))
     return np.minimum(*out)
+
+
+def ess_mean(values: np.ndarray) -> np.ndarray:
+    """ESS of the mean (split chains, no rank normalisation), per quantity of (chains, draws, K) values.
+
+    ArviZ's ``ess(method="mean")``.
+    """
+    return _ess(_split(np.asarray(values, dtype=float)))
 
 
 def mcse_mean(values: np.ndarray) -> np.ndarray:
