@@ -205,3 +205,45 @@ def test_a_psis_update_keeps_the_transition_and_driver_draws():
         previous = np.asarray(before.posterior[name]).reshape(before.n_draws, -1)
         kept = np.asarray(after.posterior[name]).reshape(after.n_draws, -1)
         assert np.isin(kept[:, 0], previous[:, 0]).all()
+
+
+def test_reused_diagnostics_equal_a_recomputation(model, evidence, first, updated):
+    """Probabilities an update leaves unchanged keep the previous fit's R-hat and ESS: a recomputation's."""
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.engine.run import EngineRun, SamplerSettings, asof_periods, n_chain_periods
+
+    as_of = updated.as_of
+    arrays = build_model_arrays(model)
+    n_periods = n_chain_periods(model)
+    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    params = forecast_parameters(first)
+    chain = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
+    C, D = first.horizon.sizes["chain"], first.horizon.sizes["draw"]
+    run = EngineRun(
+        "hierarchical",
+        asof_periods(model, as_of),
+        n_periods - 1,
+        chain,
+        C,
+        D,
+        parameters={name: np.asarray(first.posterior[name]) for name in first.posterior.data_vars},
+        sample_stats={str(k): np.asarray(v) for k, v in first.sample_stats.items()},
+    )
+    settings = SamplerSettings(draws=D, tune=0, chains=C, target_accept=0.8, seed=0)
+    assert first._log_likelihood is not None  # fitted in this process: its diagnostics are reusable
+    reused = _update._assemble(model, evidence.up_to(as_of), as_of, run, settings, reuse_diagnostics=first)
+    fresh = _update._assemble(model, evidence.up_to(as_of), as_of, run, settings)
+    # Some filtered probabilities are the previous fit's (reused), others new or changed (recomputed).
+    old = first.filtered.values
+    new = reused.filtered.values[:, :, : old.shape[2]]
+    unchanged = np.all(old == new, axis=(0, 1))
+    assert unchanged.any()
+    assert reused.filtered.sizes["time"] > first.filtered.sizes["time"] or not unchanged.all()
+    assert reused.diagnostics.identical(fresh.diagnostics)
+    # ... and the update's own ESS are those, scaled by the weights' efficiency.
+    efficiency = min(1.0, updated.attrs["update_ess"] / (C * D))
+    np.testing.assert_allclose(
+        updated.diagnostics["filtered_ess_bulk"].values,
+        fresh.diagnostics["filtered_ess_bulk"].values * efficiency,
+        rtol=1e-12,
+    )

@@ -409,8 +409,22 @@ def hdi_bounds(samples: xr.DataArray, *, prob: float = 0.9) -> tuple[xr.DataArra
 
 
 def _diagnostics(
-    run: EngineRun, filtered: xr.DataArray, smoothed: xr.DataArray, horizon: xr.DataArray
+    run: EngineRun,
+    filtered: xr.DataArray,
+    smoothed: xr.DataArray,
+    horizon: xr.DataArray,
+    *,
+    reuse: Forecast | None = None,
 ) -> xr.Dataset:
+    """R-hat and ESS of every reported probability.
+
+    ``reuse`` is a forecast of the same draws whose diagnostics were computed
+    from its own probabilities by these estimators: a probability whose draws
+    are bit-for-bit the same there takes its R-hat and ESS from it (every
+    estimator works quantity by quantity, so the numbers are the ones a
+    recomputation gives). An update's filtered probabilities before its new
+    reports are such.
+    """
     divergences = int(np.sum(run.sample_stats.get("diverging", np.zeros(1))))
     if run.mode == "exact":
         return xr.Dataset(attrs={"divergences": 0, "mode": "exact"})
@@ -425,12 +439,52 @@ def _diagnostics(
         array = np.asarray(values.transpose(*SAMPLE_DIMS, ...).values, dtype=float)
         flat = array.reshape(array.shape[0], array.shape[1], -1)
         template = values.isel(chain=0, draw=0, drop=True)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            summary = batched.convergence_summary(flat)
-        for key, result in zip(("rhat", "ess_bulk", "ess_tail"), summary, strict=True):
+        keys = ("rhat", "ess_bulk", "ess_tail")
+        same, known = _same_probabilities(name, values, template, reuse) if reuse is not None else (None, {})
+        summary = [np.full(flat.shape[2], np.nan) for _ in keys]
+        todo = np.ones(flat.shape[2], dtype=bool) if same is None else ~same
+        if todo.any():
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                computed = batched.convergence_summary(flat[:, :, todo])
+            for result, part in zip(summary, computed, strict=True):
+                result[todo] = part
+        for key, result in zip(keys, summary, strict=True):
+            if same is not None:
+                result[same] = known[key][same]
             out[f"{name}_{key}"] = template.copy(data=result.reshape(template.shape)).where(~constant)
     return xr.Dataset(out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN})
+
+
+def _same_probabilities(
+    name: str, values: xr.DataArray, template: xr.DataArray, reuse: Forecast
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """Which of ``values``' probabilities ``reuse`` has with the same draws, and its diagnostics of them.
+
+    Returns ``(None, {})`` when nothing can be matched (other draws, another layout).
+    """
+    old = getattr(reuse, name)
+    keys = ("rhat", "ess_bulk", "ess_tail")
+    if (
+        old.dims != values.dims
+        or old.sizes["chain"] != values.sizes["chain"]
+        or old.sizes["draw"] != values.sizes["draw"]
+        or any(f"{name}_{key}" not in reuse.diagnostics for key in keys)
+    ):
+        return None, {}
+    # Periods and scenarios matched by label; a period the previous forecast lacks compares unequal (NaN).
+    aligned = old.reindex({d: values.coords[d] for d in template.dims})
+    shape = (values.sizes["chain"], values.sizes["draw"], -1)
+    before, now = np.asarray(aligned.values).reshape(shape), np.asarray(values.values).reshape(shape)
+    same = np.all(before == now, axis=(0, 1))
+    known = {
+        key: np.asarray(
+            reuse.diagnostics[f"{name}_{key}"].reindex({d: template.coords[d] for d in template.dims}).values,
+            dtype=float,
+        ).reshape(-1)
+        for key in keys
+    }
+    return same, known
 
 
 def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
@@ -666,6 +720,8 @@ def _assemble(
     as_of: dt.date,
     run: EngineRun,
     settings: SamplerSettings,
+    *,
+    reuse_diagnostics: Forecast | None = None,
 ) -> Forecast:
     chains, draws = run.chains, run.draws
     S = len(model.scenarios)
@@ -701,7 +757,7 @@ def _assemble(
         {name: (("chain", "draw"), values) for name, values in run.sample_stats.items()},
         coords=coords,
     )
-    diagnostics = _diagnostics(run, filtered, smoothed, horizon)
+    diagnostics = _diagnostics(run, filtered, smoothed, horizon, reuse=reuse_diagnostics)
     toml = model.to_toml()
     attrs = {
         "format_version": FORMAT_VERSION,
@@ -1106,7 +1162,13 @@ def _reweighted(
         ),
         sample_stats={str(name): np.asarray(previous.sample_stats[name]) for name in previous.sample_stats},
     )
-    unweighted = _assemble(model, evidence, as_of, run, settings)
+    # The previous forecast's diagnostics are of its own draws when it was fitted in this process
+    # (a loaded forecast carries no log-likelihoods; a reweighted one's ESS are scaled): its
+    # filtered probabilities before the new reports are unchanged, and so are their R-hat and ESS.
+    fitted_here = previous._log_likelihood is not None and previous.attrs.get("update_path") != "psis"
+    unweighted = _assemble(
+        model, evidence, as_of, run, settings, reuse_diagnostics=previous if fitted_here else None
+    )
     if not np.all(np.isfinite(log_ratio)):
         return None, "the new reports are impossible under some previous draws", np.inf, np.nan
     if np.ptp(log_ratio) == 0.0:
