@@ -247,3 +247,28 @@ def test_reused_diagnostics_equal_a_recomputation(model, evidence, first, update
         fresh.diagnostics["filtered_ess_bulk"].values * efficiency,
         rtol=1e-12,
     )
+
+
+def test_draws_evaluated_once_per_run_on_threads_equal_one_call(model, evidence, first, monkeypatch):
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.engine.run import n_chain_periods
+
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    params = forecast_parameters(first)
+    # Resampled draws: runs of repeats, as a reweighted forecast has them.
+    index = np.sort(np.random.default_rng(0).integers(0, first.n_draws, first.n_draws))
+    params = {k: v if k == "source" else np.asarray(v)[index] for k, v in params.items()}
+    calls = []
+
+    def counted(model, data, subset, **kwargs):
+        calls.append(len(subset["initial_probability"]))
+        return chain_terms_for_draws(model, data, subset, **kwargs)
+
+    monkeypatch.setattr(_update, "chain_terms_for_draws", counted)
+    ours = _update._chain_for_draws(model, data, params, arrays)
+    # Two threads, each on its share of the distinct draws (each run of repeats evaluated once).
+    assert len(calls) == 2 and sum(calls) <= len(np.unique(index)) < first.n_draws
+    theirs = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
+    for name in ("filtered", "smoothed", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))

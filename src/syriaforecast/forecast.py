@@ -22,6 +22,7 @@ import secrets
 import time
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -32,17 +33,19 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
-from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     CLUSTER_PARAMETER_NAMES,
     PARAMETER_NAMES,
+    SOURCE_LABELS,
     SOURCE_PARAMETER_NAMES,
     TRANSITION_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     posterior_parameters,
 )
+from syriaforecast.engine.hmm import ChainPosterior
 from syriaforecast.engine.names import GRADE_COORDS, PARAMETER_DIMS
 from syriaforecast.engine.psis import (
     K_THRESHOLD,
@@ -1103,6 +1106,43 @@ def _new_sources(previous: Forecast, names: tuple[str, ...]) -> list[str]:
     return [name for name in names if name not in known]
 
 
+#: Threads that evaluate the previous draws under the new evidence (the compiled kernels release the GIL).
+REWEIGHT_THREADS = 2
+
+
+def _chain_for_draws(
+    model: ScenarioModel, data: EngineData, params: Mapping[str, np.ndarray], arrays: ModelArrays
+) -> ChainPosterior:
+    """Each draw's chain posterior under ``data``, draw for draw what one call of the kernels gives.
+
+    A run of identical draws (a reweighted forecast's draws: resampling keeps a draw
+    once per share of its weight, side by side) is evaluated once, and the distinct
+    draws are split between :data:`REWEIGHT_THREADS` threads: every draw's terms
+    and forward-backward pass are computed on their own, so neither changes a number.
+    """
+    D = len(params["initial_probability"])
+    flat = np.concatenate(
+        [np.asarray(v, dtype=float).reshape(D, -1) for k, v in params.items() if k != SOURCE_LABELS], axis=1
+    )
+    repeat = np.zeros(D, dtype=bool)
+    repeat[1:] = np.all(flat[1:] == flat[:-1], axis=1)
+    first = np.flatnonzero(~repeat)
+    inverse = np.cumsum(~repeat) - 1
+
+    def evaluate(index: np.ndarray) -> ChainPosterior:
+        subset = {k: v if k == SOURCE_LABELS else np.asarray(v)[index] for k, v in params.items()}
+        return chain_posterior(chain_terms_for_draws(model, data, subset, arrays=arrays))
+
+    threads = max(1, min(REWEIGHT_THREADS, first.size // 500))
+    if threads == 1:
+        parts = [evaluate(first)]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(evaluate, np.array_split(first, threads)))
+    fields = ("filtered", "smoothed", "log_likelihood")
+    return ChainPosterior(*(np.concatenate([getattr(p, name) for p in parts])[inverse] for name in fields))
+
+
 def _resampled(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     chains, draws = values.shape[:2]
     flat = values.reshape((chains * draws, *values.shape[2:]))
@@ -1133,8 +1173,8 @@ def _reweighted(
     log_old = previous._log_likelihood if "assume" not in previous.attrs else None
     if log_old is None or log_old.shape != (D,):
         old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
-        log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
-    chain = chain_posterior(chain_terms_for_draws(model, new, params, arrays=arrays))
+        log_old = _chain_for_draws(model, old, params, arrays).log_likelihood
+    chain = _chain_for_draws(model, new, params, arrays)
     log_ratio = chain.log_likelihood - log_old
 
     run = EngineRun(
