@@ -272,3 +272,26 @@ def test_draws_evaluated_once_per_run_on_threads_equal_one_call(model, evidence,
     theirs = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
     for name in ("filtered", "smoothed", "log_likelihood"):
         np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))
+
+
+def test_a_new_source_is_reweighted_with_prior_offsets_and_agrees_with_a_refit(model, evidence, first):
+    """Agency's second graded report makes it a source: its offset and the spread are drawn from the prior."""
+    row = {"date": "2025-05-20", "indicator": "strikes", "value": "1", "reliability": "B", "credibility": "2"}
+    more = evidence.append([row | {"source": "Agency", "note": "a second graded report from Agency"}], model)
+    assert "source_offset" not in first.posterior  # no source had two graded reports before
+    updated = sf.forecast(model, more, as_of=SECOND, seed=12, previous=first)
+    refit = sf.forecast(model, more, as_of=SECOND, seed=13)
+    assert updated.attrs["update_path"] == "psis", updated.attrs["update_reason"]
+    assert "1 new source with offsets drawn from the prior" in updated.attrs["update_reason"]
+    assert [str(s) for s in updated.posterior["source"].values] == ["Agency"]
+    assert list(refit.posterior["source"].values) == ["Agency"]
+    # The reweighted offsets stand for the posterior's: spread and offset within Monte Carlo error of a refit.
+    for name in ("source_spread", "source_offset"):
+        a, b = updated.posterior[name].values.ravel(), refit.posterior[name].values.ravel()
+        assert abs(np.median(a) - np.median(b)) < 0.15 * max(np.std(b), 0.1), name
+    error = np.hypot(
+        _mcse(updated.horizon.values, updated.diagnostics["horizon_ess_bulk"].values),
+        _mcse(refit.horizon.values, refit.diagnostics["horizon_ess_bulk"].values),
+    )
+    difference = np.abs(updated.mean().values - refit.mean().values)
+    assert np.all(difference < 4 * error), (difference, error)

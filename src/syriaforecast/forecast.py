@@ -1143,6 +1143,35 @@ def _chain_for_draws(
     return ChainPosterior(*(np.concatenate([getattr(p, name) for p in parts])[inverse] for name in fields))
 
 
+def _with_prior_sources(
+    params: Mapping[str, np.ndarray], unseen: list[str], D: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The draws extended by offsets of sources the previous posterior has none for, drawn from the prior.
+
+    A source that reached two graded reports only with the new evidence adds a
+    dimension: ``offset = spread * z`` with ``z ~ StudentT(SOURCE_TAIL_DOF)`` (and
+    ``spread ~ HalfNormal(SOURCE_SPREAD_SCALE)`` when no source had one before).
+    The previous evidence does not depend on them, so drawing them from their
+    prior given the other parameters makes the proposal ``p(theta | E_old) p(new | theta)``
+    and the importance ratio stays ``p(E_new | theta, new) / p(E_old | theta)``; the
+    Pareto ``k`` says whether the prior covers where the new reports put them.
+    """
+    from syriaforecast.engine.data import SOURCE_SPREAD_SCALE, SOURCE_TAIL_DOF
+
+    out = dict(params)
+    if "source_spread" in params:
+        spread = np.asarray(params["source_spread"], dtype=float).reshape(D)
+    else:
+        spread = np.abs(rng.normal(0.0, SOURCE_SPREAD_SCALE, D))
+        out["source_spread"] = spread
+    offset = np.asarray(params.get("source_offset", np.zeros((D, 0))), dtype=float).reshape(D, -1)
+    z = rng.standard_t(SOURCE_TAIL_DOF, size=(D, len(unseen)))
+    out["source_offset"] = np.concatenate([offset, spread[:, None] * z], axis=1)
+    known = [str(v) for v in np.asarray(params.get(SOURCE_LABELS, [])).tolist()]
+    out[SOURCE_LABELS] = np.array(known + list(unseen))
+    return out
+
+
 def _resampled(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     chains, draws = values.shape[:2]
     flat = values.reshape((chains * draws, *values.shape[2:]))
@@ -1164,16 +1193,16 @@ def _reweighted(
     chains, draws = int(previous.horizon.sizes["chain"]), int(previous.horizon.sizes["draw"])
     D = chains * draws
     new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
-    unseen = _new_sources(previous, new.source_names)
-    if unseen:
-        # The previous draws have no reliability for these sources: reweighting cannot add a dimension.
-        return None, f"new sources since the previous forecast ({', '.join(unseen[:3])})", np.nan, np.nan
     # The previous fit's own log-likelihoods, when they are those of its evidence alone (no
     # assumptions of its own): the same numbers a recomputation would give.
     log_old = previous._log_likelihood if "assume" not in previous.attrs else None
     if log_old is None or log_old.shape != (D,):
         old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
         log_old = _chain_for_draws(model, old, params, arrays).log_likelihood
+    rng = np.random.default_rng(settings.seed)
+    unseen = _new_sources(previous, new.source_names)
+    if unseen:
+        params = _with_prior_sources(params, unseen, D, rng)
     chain = _chain_for_draws(model, new, params, arrays)
     log_ratio = chain.log_likelihood - log_old
 
@@ -1196,12 +1225,15 @@ def _reweighted(
             if name in previous.posterior
         },
         parameter_coords=(
-            {"source": [str(v) for v in previous.posterior["source"].values]}
-            if "source" in previous.posterior.coords
+            {"source": [str(v) for v in np.asarray(params[SOURCE_LABELS]).tolist()]}
+            if SOURCE_LABELS in params
             else {}
         ),
         sample_stats={str(name): np.asarray(previous.sample_stats[name]) for name in previous.sample_stats},
     )
+    for source_name in SOURCE_PARAMETER_NAMES if unseen else ():
+        values = np.asarray(params[source_name])
+        run.parameters[source_name] = values.reshape((chains, draws, *values.shape[1:]))
     # The previous forecast's diagnostics are of its own draws when it was fitted in this process
     # (a loaded forecast carries no log-likelihoods; a reweighted one's ESS are scaled): its
     # filtered probabilities before the new reports are unchanged, and so are their R-hat and ESS.
@@ -1227,7 +1259,7 @@ def _reweighted(
     for name in list(diagnostics.data_vars):
         if "_ess_" in str(name):
             diagnostics[name] = diagnostics[name] * efficiency
-    index = systematic_resample(weights, D, np.random.default_rng(settings.seed))
+    index = systematic_resample(weights, D, rng)
 
     def resample(array: xr.DataArray) -> xr.DataArray:
         return array.copy(data=_resampled(np.asarray(array.values), index))
@@ -1246,7 +1278,10 @@ def _reweighted(
     failures = _diagnostic_failures(diagnostics)
     if failures:
         return None, f"after reweighting (Pareto k {k:.2f}): " + "; ".join(failures), k, ess
-    return result, f"previous draws reweighted by PSIS (Pareto k {k:.2f} <= {K_THRESHOLD})", k, ess
+    reason = f"previous draws reweighted by PSIS (Pareto k {k:.2f} <= {K_THRESHOLD})"
+    if unseen:
+        reason += f"; {len(unseen)} new source{'s' * (len(unseen) > 1)} with offsets drawn from the prior"
+    return result, reason, k, ess
 
 
 def _previous_settings(previous: Forecast, seed: int | None) -> SamplerSettings:
