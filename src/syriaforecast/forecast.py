@@ -449,7 +449,7 @@ def _diagnostics(
         if todo.any():
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore", RuntimeWarning)
-                computed = batched.convergence_summary(flat[:, :, todo])
+                computed = batched.convergence_summary(flat[:, :, todo], threads=DIAGNOSTIC_THREADS)
             for result, part in zip(summary, computed, strict=True):
                 result[todo] = part
         for key, result in zip(keys, summary, strict=True):
@@ -510,6 +510,8 @@ def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
     return failures
 
 
+#: Threads that share the reported probabilities' R-hat and ESS (the same numbers as one thread).
+DIAGNOSTIC_THREADS = 2
 #: Between-chain spread of a horizon probability's chain means that signals chains stuck apart.
 CHAIN_SPREAD = 0.05
 
