@@ -17,6 +17,8 @@ import pytensor
 import pytensor.tensor as pt
 
 from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
+from syriaforecast.engine.density import log_density_and_gradient
+from syriaforecast.engine.kernel import log_likelihood_kernel
 from syriaforecast.engine.reference.graph import (
     ElicitationTensors,
     EvidenceTensors,
@@ -97,3 +99,35 @@ def reference_graph(
     loglik = forward_log_likelihood(terms)
     inputs = list(symbols.values())
     return pytensor.function(inputs, [loglik, *pytensor.grad(loglik, inputs)])
+
+
+def central_differences(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    """``d f / d x`` by central differences, coordinate by coordinate (``x`` of any shape)."""
+    numeric = np.empty(np.shape(x))
+    for index in np.ndindex(numeric.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += step
+        down[index] -= step
+        numeric[index] = (f(up) - f(down)) / (2 * step)
+    return numeric
+
+
+def kernel_differences(
+    arrays: ModelArrays, data: EngineData, point: Mapping[str, Any], name: str, step: float = 1e-6
+) -> np.ndarray:
+    """``d log-likelihood / d point[name]`` by central differences of the compiled kernel."""
+
+    def loglik(value: np.ndarray) -> float:
+        return float(log_likelihood_kernel(*kernel_args(arrays, data, {**point, name: value})))
+
+    return central_differences(loglik, point[name], step)
+
+
+def assert_density_gradient_matches_finite_differences(
+    args: Sequence[Any], x: np.ndarray, *, rtol: float = 1e-5, atol: float = 1e-6
+) -> float:
+    """The compiled density's gradient at ``x`` against central differences; returns the density."""
+    value, grad = log_density_and_gradient(x, *args)
+    numeric = central_differences(lambda v: log_density_and_gradient(v, *args)[0], x)
+    np.testing.assert_allclose(grad, numeric, rtol=rtol, atol=atol)
+    return float(value)

@@ -25,10 +25,17 @@ from syriaforecast.engine.data import (
     build_model_arrays,
 )
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
-from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
+from syriaforecast.engine.kernel import log_likelihood_and_gradient
 from syriaforecast.errors import SyriaforecastError
 
-from .kernel_args import CHAIN_PARAMS, engine_inputs, kernel_args, reference_graph
+from .kernel_args import (
+    CHAIN_PARAMS,
+    assert_density_gradient_matches_finite_differences,
+    engine_inputs,
+    kernel_args,
+    kernel_differences,
+    reference_graph,
+)
 from .test_engine_exact import BINARY, RATES, small_model, state_probability
 
 COLUMNS = ["date", "indicator", "value", "reliability", "credibility", "report"]
@@ -167,18 +174,9 @@ def test_kernel_gradient_matches_finite_differences_with_joint_reports():
         "report_offset": rng.normal(0, 1, data.report_cell.shape[0]),
     }
     _, *grads = log_likelihood_and_gradient(*kernel_args(arrays, data, point))
-    h = 1e-6
     for a, name in enumerate(CHAIN_PARAMS[2:6], start=2):  # shift, the two kappa vectors, the offsets
-        for index in np.ndindex(point[name].shape):
-            up = {k: v.copy() for k, v in point.items()}
-            down = {k: v.copy() for k, v in point.items()}
-            up[name][index] += h
-            down[name][index] -= h
-            numeric = (
-                log_likelihood_kernel(*kernel_args(arrays, data, up))
-                - log_likelihood_kernel(*kernel_args(arrays, data, down))
-            ) / (2 * h)
-            assert grads[a][index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (name, index)
+        numeric = kernel_differences(arrays, data, point, name)
+        np.testing.assert_allclose(grads[a], numeric, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
 def war_probability(rows) -> float:
@@ -270,17 +268,9 @@ def test_the_sampled_density_and_its_gradient_handle_joint_reports():
     args = _density_arguments(arrays, joint, layout)
     rng = np.random.default_rng(2)
     x = rng.normal(0, 0.7, layout.ndim)
-    value, grad = log_density_and_gradient(x, *args)
+    value = assert_density_gradient_matches_finite_differences(args, x)
     other, _ = log_density_and_gradient(x, *_density_arguments(arrays, apart, layout))
     assert np.isfinite(value) and value != other
-    step = 1e-6
-    for k in range(layout.ndim):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        numeric = log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]
-        numeric /= 2 * step
-        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
 
 
 def test_a_hierarchical_forecast_runs_with_joint_reports():

@@ -39,6 +39,7 @@ from syriaforecast.engine.evaluate import (
 )
 from syriaforecast.engine.sampler import _density_arguments, layout_for, pack_draws
 
+from .kernel_args import assert_density_gradient_matches_finite_differences
 from .test_density import assert_same_log_density
 from .test_engine_exact import small_model
 from .test_joint_reports import brute_force_period
@@ -122,15 +123,7 @@ def test_density_gradient_with_sources_matches_finite_differences(setup):
     *_, layout, args = setup
     rng = np.random.default_rng(4)
     x = rng.normal(0, 0.7, layout.ndim)
-    _, grad = log_density_and_gradient(x, *args)
-    step = 1e-6
-    for k in range(layout.ndim):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        numeric = log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]
-        numeric /= 2 * step
-        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
+    assert_density_gradient_matches_finite_differences(args, x)
     # The source block matters: moving one source's z moves the density through the likelihood.
     moved = x.copy()
     moved[layout.source_start + 1] += 1.0
