@@ -232,3 +232,23 @@ def test_summary_counts_reports_and_driver_rows_apart(
     assert main(["forecast", "--model", str(MODEL), "--evidence", str(EVIDENCE), "--exact", "--quiet"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"{len(rows) - drivers} reports used;" in out and f"; {drivers} driver rows" in out
+
+
+def test_sources_are_outlets_and_citations_are_kept(rows: list[dict[str, str]]) -> None:
+    """Issue #16: ``source`` names whom the grade rates, the same way on every row, and the citation survives.
+
+    A source with a date in it ("Reuters, 2025-07-31") would make every citation its own
+    source, so no outlet's reports would share what the model learns about it; the full
+    citation the row was coded from is kept at the end of ``note``.
+    """
+    by_report: dict[str, set[str]] = {}
+    for line, row in enumerate(rows, start=2):
+        assert row["source"].strip(), f"line {line}: no source"
+        assert not re.search(r"\d{4}", row["source"]), f"line {line}: source {row['source']!r} holds a date"
+        cited = re.search(r" \[cited: ([^\]]+)\]$", row["note"])
+        assert cited, f"line {line}: the note does not end with the citation"
+        if row["report"]:
+            by_report.setdefault(row["report"], set()).add(row["source"])
+    assert all(len(names) == 1 for names in by_report.values()), by_report
+    graded = {row["source"] for row in rows if row["reliability"]}
+    assert len(graded) < len([row for row in rows if row["reliability"]]) / 3  # outlets, not citations
