@@ -131,3 +131,12 @@ def assert_density_gradient_matches_finite_differences(
     numeric = central_differences(lambda v: log_density_and_gradient(v, *args)[0], x)
     np.testing.assert_allclose(grad, numeric, rtol=rtol, atol=atol)
     return float(value)
+
+
+def unpack_arguments(args: Sequence[Any], arrays: ModelArrays) -> tuple[Any, ...]:
+    """:func:`~syriaforecast.engine.density.unpack`'s arguments after ``x``, from the density's.
+
+    The density's first seven (sizes and the persistence's prior) and the model's group
+    map and band standard deviations.
+    """
+    return (*args[:7], arrays.group_of, arrays.band_sd)

@@ -11,7 +11,7 @@ from syriaforecast.engine.density import log_density_and_gradient, unpack
 from syriaforecast.engine.run import _coords
 from syriaforecast.engine.sampler import _density_arguments, layout_for
 
-from .kernel_args import assert_density_gradient_matches_finite_differences
+from .kernel_args import assert_density_gradient_matches_finite_differences, unpack_arguments
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
 
 
@@ -45,7 +45,7 @@ def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=
     logp = pymc_model.compile_logp(jacobian=False)
     transform = pymc_model.rvs_to_transforms[pymc_model["initial_probability"]]
     A, start = layout.n_analysts, layout.analyst_start
-    unpack_args = (*args[:7], arrays.group_of, arrays.band_sd)
+    unpack_args = unpack_arguments(args, arrays)
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(points):
@@ -146,10 +146,7 @@ def test_transition_blocks_density_matches_pymc(dynamic_setup):
     pymc_model = build_pymc_model(arrays, data, _coords(model))
     logp = pymc_model.compile_logp(jacobian=False)
     t_args = transition_arguments(arrays, data)
-    unpack_args = (
-        layout.n_scenarios, layout.n_groups, layout.n_indicators, layout.sample_persistence,
-        args[4], args[5], args[6], arrays.group_of, arrays.band_sd,
-    )  # fmt: skip
+    unpack_args = unpack_arguments(args, arrays)
     rng = np.random.default_rng(5)
     values = []
     for _ in range(3):

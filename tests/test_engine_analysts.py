@@ -171,10 +171,6 @@ def test_gradient_matches_finite_differences(setup):
         assert np.abs(grad[layout.analyst_start :]).max() > 1e-3
 
 
-def _unpack_args(layout, args, arrays):
-    return (*args[:4], args[4], args[5], args[6], arrays.group_of, arrays.band_sd)
-
-
 def test_density_matches_pymc_log_density(setup):
     """The engine's density equals ``sf.to_pymc``'s log density (c integrated out there too)."""
     model, evidence, arrays, _, layout, args = setup
