@@ -1030,7 +1030,9 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # importance sampling (:mod:`syriaforecast.engine.psis`). The reweighting is kept
 # only when it can be trusted: Pareto ``k <= 0.7``, the previous fit passed its
 # convergence check, and every reported probability keeps an effective sample
-# size of at least 400 after weighting. Otherwise the model is refitted, with the
+# size of at least 400 after weighting. A source that reaches two graded reports
+# only now gets offsets drawn from its prior (:func:`_with_prior_sources`), which
+# the weights then judge with the rest. Otherwise the model is refitted, with the
 # chains started from the previous draws and the step size adaptation from the
 # previous fit's step size, so a shorter tuning phase suffices.
 #
