@@ -476,13 +476,18 @@ def _same_probabilities(
     ):
         return None, {}
     # Periods and scenarios matched by label; a period the previous forecast lacks compares unequal (NaN).
-    aligned = old.reindex({d: values.coords[d] for d in template.dims})
+    order = (*SAMPLE_DIMS, *template.dims)
+    aligned = old.reindex({d: values.coords[d] for d in template.dims}).transpose(*order)
     shape = (values.sizes["chain"], values.sizes["draw"], -1)
-    before, now = np.asarray(aligned.values).reshape(shape), np.asarray(values.values).reshape(shape)
+    now = np.asarray(values.transpose(*order).values).reshape(shape)
+    before = np.asarray(aligned.values).reshape(shape)
     same = np.all(before == now, axis=(0, 1))
     known = {
         key: np.asarray(
-            reuse.diagnostics[f"{name}_{key}"].reindex({d: template.coords[d] for d in template.dims}).values,
+            reuse.diagnostics[f"{name}_{key}"]
+            .reindex({d: template.coords[d] for d in template.dims})
+            .transpose(*template.dims)
+            .values,
             dtype=float,
         ).reshape(-1)
         for key in keys
