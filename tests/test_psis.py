@@ -83,3 +83,19 @@ def test_unusable_ratios_give_no_weights():
     assert psis.psis_weights(np.array([0.0, np.inf] * 10)) == (None, math.inf)
     assert psis.psis_weights(np.zeros(8)) == (None, math.inf)  # too few draws
     assert psis.psis_weights(np.r_[np.zeros(990), np.ones(10)]) == (None, math.inf)  # tail not Pareto-like
+
+
+def test_smoothing_imports_neither_arviz_stats_nor_scipy_stats():
+    """Importing them cost 1.3-2 CPU s on a process's first update, more than the update."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from syriaforecast.engine import psis\n"
+        "x = np.random.default_rng(0).normal(size=4000)\n"
+        "psis.psis_weights(x, r_eff=psis.relative_efficiency(x, 4, 1000))\n"
+        "print(sorted(m for m in ('arviz_stats', 'scipy.stats') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
