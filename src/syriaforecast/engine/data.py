@@ -86,7 +86,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from syriaforecast._maths import logit
 from syriaforecast.engine.clusters import cluster_arrays, link_cluster_events
@@ -451,11 +450,13 @@ def build_engine_data(
     by their row in the evidence; the arrays are built by sorting and grouping
     (no loop over reports), so a long log costs milliseconds.
     """
-    table = evidence.to_dataframe()
-    table = table[table["period"] < n_periods]
+    table = evidence._reports()  # read only: no copy
+    if len(table) and int(table["period"].max()) >= n_periods:
+        table = table[table["period"] < n_periods]
     N = len(table)
     period = table["period"].to_numpy(dtype=np.int64)
-    indicator = pd.Index(model.indicator_ids).get_indexer(table["indicator"]).astype(np.int64)
+    index = {ident: k for k, ident in enumerate(model.indicator_ids)}
+    indicator = np.fromiter((index[i] for i in table["indicator"].tolist()), dtype=np.int64, count=N)
     states = table["state"].to_numpy(dtype=np.int64)
     rel = table["reliability"].to_numpy(dtype=object)
     cred = table["credibility"].to_numpy(dtype=np.int64)

@@ -118,6 +118,12 @@ class Evidence:
         kept = self._table[~self._table["driver"]].reset_index(drop=True)
         return kept.drop(columns="driver")
 
+    def _reports(self) -> pd.DataFrame:
+        """The indicator reports without copying them, for code that only reads (the engine)."""
+        if "driver" not in self._table or not self._table["driver"].any():
+            return self._table
+        return self._table[~self._table["driver"]].reset_index(drop=True)
+
     @property
     def drivers(self) -> pd.DataFrame:
         """The logged driver values: ``date``, ``period``, ``indicator`` (the driver id), ``state`` (0/1)."""

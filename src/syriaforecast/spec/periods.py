@@ -29,6 +29,7 @@ def start_form(period: str) -> str:
     return _START_FORMS[period][1]
 
 
+@functools.lru_cache(maxsize=256)  # pure, and asked for at every forecast (pd.Period is immutable)
 def parse_start(text: str, period: str) -> pd.Period:
     """Parse a model's first period.
 
