@@ -86,6 +86,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from syriaforecast._maths import logit
 from syriaforecast.engine.clusters import cluster_arrays, link_cluster_events
@@ -456,7 +457,8 @@ def build_engine_data(
     N = len(table)
     period = table["period"].to_numpy(dtype=np.int64)
     index = {ident: k for k, ident in enumerate(model.indicator_ids)}
-    indicator = np.fromiter((index[i] for i in table["indicator"].tolist()), dtype=np.int64, count=N)
+    codes, names = pd.factorize(table["indicator"])  # then one dict lookup per distinct id
+    indicator = np.array([index[name] for name in names], dtype=np.int64)[codes].reshape(N)
     states = table["state"].to_numpy(dtype=np.int64)
     rel = table["reliability"].to_numpy(dtype=object)
     cred = table["credibility"].to_numpy(dtype=np.int64)

@@ -82,8 +82,8 @@ class Evidence:
     sha256: str = ""
     raw: bytes = field(default=b"", repr=False)
     # Values derived from the table, computed once (the table never changes): "table_sha256"
-    # (the rows' digest, which is ``sha256`` unless read from a file) and "csv_text".
-    _derived: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # (the rows' digest, which is ``sha256`` unless read from a file), "csv_text", "last_published".
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         table = self.to_dataframe()
@@ -143,7 +143,9 @@ class Evidence:
 
         This is the earliest as-of date at which every report is known.
         """
-        return None if self._table.empty else self._table["published"].max()
+        if "last_published" not in self._derived:  # the table never changes
+            self._derived["last_published"] = None if self._table.empty else self._table["published"].max()
+        return self._derived["last_published"]
 
     def up_to(self, as_of: dt.date | str) -> Evidence:
         """Only the reports known at ``as_of``: published on or before it (the information set then).
@@ -154,15 +156,15 @@ class Evidence:
         that cutoff free of hindsight.
         """
         cutoff = _as_date(as_of)
-        keep = self._table["published"] <= cutoff
-        if bool(keep.all()) and self._table.index.equals(pd.RangeIndex(len(keep))):
+        last = self.last_published
+        if (last is None or cutoff >= last) and self._table.index.equals(pd.RangeIndex(len(self._table))):
             if not self.raw:  # sha256 is already this table's digest: the result equals self
                 return self
             # Nothing to drop from a file's reports: the same rows, carrying their digest (computed
             # once) instead of the file's, and sharing what was derived from them.
             digest = self._table_sha256()
             return Evidence(self.model_id, self._table, self.source, digest, b"", self._derived)
-        kept = self._table[keep].reset_index(drop=True)
+        kept = self._table[self._table["published"] <= cutoff].reset_index(drop=True)
         return Evidence(self.model_id, kept, self.source, _hash_table(kept), b"")
 
     def _table_sha256(self) -> str:

@@ -48,6 +48,7 @@ def parse_start(text: str, period: str) -> pd.Period:
     return pd.Period(text, freq=FREQUENCIES[period])
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a forecast asks for the horizon's and as-of's index often
 def period_index(start: pd.Period, date: dt.date | pd.Timestamp) -> int:
     """Zero-based index of the period containing ``date``, counted from ``start``."""
     return int((pd.Period(pd.Timestamp(date), freq=start.freq) - start).n)
