@@ -413,11 +413,13 @@ def driver_states(
     if not ids:
         return on
     rows = evidence.drivers
+    logged: dict[str, dict[int, int]] = {ident: {} for ident in ids}
+    columns = ("date", "line", "indicator", "period", "state")
+    for _, _, ident, period, state in sorted(zip(*(rows[c].tolist() for c in columns), strict=True)):
+        if ident in logged:
+            logged[ident][int(period)] = int(state)  # in (date, line) order: the latest row of a period wins
     for r, ident in enumerate(ids):
-        changes: dict[int, int] = {}
-        mine = rows[rows["indicator"] == ident].sort_values(["date", "line"], kind="stable")
-        for period, state in zip(mine["period"], mine["state"], strict=True):
-            changes[int(period)] = int(state)  # the latest row of a period wins
+        changes = logged[ident]
         for period, state in sorted((assume or {}).get(ident, {}).items()):
             changes = {p: v for p, v in changes.items() if p < period}
             changes[int(period)] = int(state)
