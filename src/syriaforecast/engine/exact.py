@@ -74,17 +74,17 @@ class ExactPosterior:
 
     @cached_property
     def filtered_frame(self) -> pd.DataFrame:
-        """:attr:`filtered` as a DataFrame: one row per period, one column per scenario."""
+        """``filtered`` as a DataFrame: one row per period, one column per scenario."""
         return self._frame(self.filtered)
 
     @cached_property
     def smoothed_frame(self) -> pd.DataFrame:
-        """:attr:`smoothed` as a DataFrame: one row per period, one column per scenario."""
+        """``smoothed`` as a DataFrame: one row per period, one column per scenario."""
         return self._frame(self.smoothed)
 
     @cached_property
     def horizon_series(self) -> pd.Series:
-        """:attr:`horizon` as a Series indexed by scenario."""
+        """``horizon`` as a Series indexed by scenario."""
         return pd.Series(self.horizon, index=pd.Index(self.scenarios, name="scenario"), name="horizon")
 
     def _frame(self, values: np.ndarray) -> pd.DataFrame:
