@@ -23,6 +23,8 @@ from syriaforecast.report.influence import group_log_likelihoods, prepare
 from syriaforecast.report.mind import what_would_change_my_mind
 from syriaforecast.studies.dependence import clustered_model, simulate_cluster_world
 
+from .test_mind import _next_period_predictive
+
 BASE = Path(__file__).parent / "data" / "synthetic_base.toml"
 MEMBERS = ("member0", "member1", "member2")
 
@@ -62,14 +64,6 @@ def _joint_by_hand(model: sf.ScenarioModel, readings: dict[str, int]) -> np.ndar
             total += term
         out.append(total)
     return np.array(out)
-
-
-def _next_period_predictive(model: sf.ScenarioModel, fc: sf.Forecast) -> np.ndarray:
-    """P(scenario next period | evidence): filtered now times the exact-mode transition matrix."""
-    S = len(model.scenarios)
-    A = np.full((S, S), (1 - model.persistence) / (S - 1))
-    np.fill_diagonal(A, model.persistence)
-    return fc.mean("filtered").isel(time=-1).values @ A
 
 
 def test_each_members_outcome_likelihood_is_its_own_elicitation(clustered):

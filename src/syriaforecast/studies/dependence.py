@@ -238,6 +238,7 @@ def recalibrate(probs: np.ndarray, outcome: np.ndarray, *, floor: float = 1e-12)
 
     Maximum likelihood by Newton's method: the log likelihood is concave in
     ``(slope, intercepts)`` (a conditional logit whose covariate is ``log p_s``).
+    Every scenario must occur among the outcomes (``ValueError`` otherwise).
     With two scenarios this is Cox's (1958) logistic recalibration
     ``logit q = a + b logit p`` (``a = intercept_1``). Probabilities are floored
     at ``floor`` before the log.
@@ -245,6 +246,9 @@ def recalibrate(probs: np.ndarray, outcome: np.ndarray, *, floor: float = 1e-12)
     x = np.log(np.clip(np.asarray(probs, dtype=float), floor, 1.0))
     y = np.asarray(outcome, dtype=np.int64)
     N, S = x.shape
+    if np.bincount(y, minlength=S).min() == 0:
+        # Its intercept would run to minus infinity: no finite maximum.
+        raise ValueError("recalibration needs every scenario to occur at least once among the outcomes")
     rows = np.arange(N)
     onehot = np.eye(S)[y]
 
