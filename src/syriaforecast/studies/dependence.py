@@ -67,6 +67,12 @@ scenario (what was knowable then), over all periods of all worlds.
 - The expected calibration error (classwise, 10 equal-width bins,
   :func:`syriaforecast.scoring.expected_calibration_error`) is reported too, with
   the same bootstrap, for continuity; it is not the criterion (binned, noisy).
+
+Measured (seed 1, 3,000 worlds, 95% intervals; all figures and the runs without
+dependence in ``tests/test_dependence_study.py``): declaring clusters gains +0.0185
+nats/month [0.0157, 0.0213] and moves the slope from 0.892 to 0.998 (gain in
+``|1 - b|`` [0.065, 0.110]); declaring report ids gains +0.0428 [0.0378, 0.0478] and
+moves it from 0.939 to 0.991 (gain [0.026, 0.065]).
 """
 
 from __future__ import annotations
