@@ -195,8 +195,12 @@ def test_a_psis_update_keeps_the_transition_and_driver_draws():
     """The bundled model has elicited rows and drivers: a reweighted forecast keeps their draws."""
     model = sf.load_model(sf.bundled_model())
     evidence = sf.load_evidence(sf.bundled_evidence(), model)
-    before = sf.forecast(model, evidence, as_of="2026-01-31", seed=4)
-    after = sf.forecast(model, evidence, as_of="2026-02-04", seed=5, previous=before)
+    before = sf.forecast(model, evidence, seed=4)
+    # One more report from a source already in the log: a new source would refit (PSIS cannot
+    # add its reliability), as the bundled log's own last report does (a second Syrian MoD report).
+    row = {"date": "2026-02-10", "indicator": "russia_issue_linkage", "value": "0"}
+    more = evidence.append([row | {"reliability": "B", "credibility": "2", "source": "Reuters"}], model)
+    after = sf.forecast(model, more, as_of="2026-02-10", seed=5, previous=before)
     assert after.attrs["update_path"] == "psis", after.attrs["update_reason"]
     for name in ("transition", "driver_effect"):
         assert name in before.posterior
