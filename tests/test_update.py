@@ -16,6 +16,8 @@ from syriaforecast.engine.sampler import _density_arguments, layout_for, pack_dr
 from syriaforecast.errors import ConvergenceWarning
 from syriaforecast.forecast import forecast_parameters
 
+from .kernel_args import unpack_arguments
+
 # The forecast module (the package attribute of that name is the function).
 _update = importlib.import_module("syriaforecast.forecast")
 DATA = Path(__file__).parent / "data"
@@ -130,7 +132,7 @@ def test_pack_draws_inverts_the_kernels_unpack(model, evidence, first):
     assert x.shape == (20, layout.ndim)
     data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
     args = _density_arguments(arrays, data, layout)
-    unpack_args = (*args[:4], args[4], args[5], args[6], arrays.group_of, arrays.band_sd)
+    unpack_args = unpack_arguments(args, arrays)
     for d in range(20):
         initial, persistence, sigma, eta, rel, cred, _ = unpack(x[d], *unpack_args)
         np.testing.assert_allclose(initial, params["initial_probability"][d], rtol=1e-12)
