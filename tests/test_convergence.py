@@ -122,3 +122,79 @@ def test_default_forecasts_of_100_synthetic_worlds_converge(rate):
     failed = [r for r in records if not r[1]]
     print(f"rate {rate}: {len(records) - len(failed)} of {len(records)} converged", *failed, sep="\n")
     assert len(failed) <= 5
+
+
+# --------------------------------------------------------------------------- extending chains
+# The remedy for chains that move slowly between readings: continue every chain
+# (engine.run.extend_run). Checked against an independent answer: importance sampling
+# from the priors (studies.sbc.draw_prior_parameters) weighted by the likelihood the
+# forward algorithm gives, on a small model whose ten reports keep that reliable.
+TINY = Path(__file__).parent / "data" / "report_tiny.toml"
+
+
+@pytest.fixture(scope="module")
+def tiny_extended():
+    from syriaforecast.engine.run import SamplerSettings, extend_run, run_engine
+
+    model = sf.load_model(TINY)
+    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    as_of = evidence.last_date
+    settings = SamplerSettings(draws=600, tune=300, chains=4, seed=11)
+    first = run_engine(model, evidence, as_of, exact=False, settings=settings)
+    extended = extend_run(model, evidence, as_of, first, settings, seed=12)
+    return model, evidence, as_of, first, extended
+
+
+def test_extended_chains_continue_the_first_draws(tiny_extended):
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+
+    model, evidence, as_of, first, extended = tiny_extended
+    C, N = first.chains, first.draws
+    assert (extended.chains, extended.draws) == (C, 2 * N)
+    for name, values in first.parameters.items():
+        np.testing.assert_array_equal(extended.parameters[name][:, :N], values)
+    assert extended.sample_stats["diverging"].shape == (C, 2 * N)
+    # The chain posterior is joined chain by chain: recomputed from the joined parameters, it matches.
+    flat = {k: v.reshape((C * 2 * N, *v.shape[2:])) for k, v in extended.parameters.items()}
+    again = chain_posterior(chain_terms_for_draws(model, evidence.up_to(as_of), flat))
+    np.testing.assert_allclose(again.filtered, extended.chain.filtered, atol=1e-10)
+    np.testing.assert_allclose(again.log_likelihood, extended.chain.log_likelihood, rtol=1e-10)
+
+
+def test_extended_chains_agree_with_importance_sampling_from_the_prior(tiny_extended):
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.studies.sbc import draw_prior_parameters
+
+    model, evidence, as_of, _, extended = tiny_extended
+    rng = np.random.default_rng(5)
+    draws = [draw_prior_parameters(model, rng) for _ in range(40_000)]
+    prior = {k: np.stack([d[k] for d in draws]) for k in draws[0]}
+    chain = chain_posterior(chain_terms_for_draws(model, evidence.up_to(as_of), prior))
+    log_w = chain.log_likelihood - chain.log_likelihood.max()
+    w = np.exp(log_w) / np.exp(log_w).sum()
+    assert 1 / np.sum(w**2) > 2000  # the reference is itself reliable
+    h = extended.horizon_index
+    reference = w @ chain.filtered[:, h]
+    sampled = extended.chain.filtered[:, h].reshape(extended.chains, extended.draws, -1)
+    from syriaforecast.engine.diagnostics import ess_bulk
+
+    mcse = sampled.reshape(-1, sampled.shape[-1]).std(axis=0) / np.sqrt(ess_bulk(sampled))
+    np.testing.assert_array_less(np.abs(sampled.mean(axis=(0, 1)) - reference), 4 * mcse + 0.01)
+
+
+def test_a_fit_that_fails_the_check_is_continued_and_the_check_applies_to_all_draws():
+    from syriaforecast.engine.run import SamplerSettings
+    from syriaforecast.forecast import _diagnostic_failures, _fit
+
+    model = sf.load_model(TINY)
+    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    # 2 chains x 60 draws cannot reach ESS_bulk 400, so every round fails: both extensions run.
+    settings = SamplerSettings(draws=60, tune=200, chains=2, seed=3)
+    result = _fit(model, evidence, evidence.last_date, settings, False, extensions=2)
+    assert result.attrs["sampler_extensions"] == 2
+    assert result.horizon.sizes["draw"] == 180
+    assert _diagnostic_failures(result.diagnostics)
+    assert "already continued 2 times, to 180 draws" in result.convergence_advice()
+    # Explicit draws are what the user asked for: no extension.
+    explicit = _forecast(model, evidence, draws=60, tune=200, chains=2, seed=3)
+    assert explicit.attrs["sampler_extensions"] == 0 and explicit.horizon.sizes["draw"] == 60

@@ -42,9 +42,7 @@ def layout_for(arrays: ModelArrays) -> Layout:
 def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) -> tuple[Any, ...]:
     rel = np.array(list(RELIABILITY_PRIOR_MEAN.values()))
     cred = np.array(list(CREDIBILITY_PRIOR_MEAN.values()))
-    centre = (
-        math.log(arrays.persistence) - math.log1p(-arrays.persistence) if arrays.persistence < 1 else 0.0
-    )
+    centre = math.log(arrays.persistence) - math.log1p(-arrays.persistence) if arrays.persistence < 1 else 0.0
     return (
         layout.n_scenarios,
         layout.n_groups,
@@ -130,12 +128,15 @@ def build_sampler_model(
     coords: dict[str, list[str]],
     *,
     init_points: np.ndarray | None = None,
+    init_cycle: bool = False,
 ) -> Any:
     """A nutpie model (Python-function interface) for the hierarchical posterior.
 
     ``init_points`` (n, ndim), when given, are positions chains start from (one
     picked at random by each chain's seed), e.g. a previous posterior's draws
     (:func:`pack_draws`); otherwise chains start uniformly in [-0.5, 0.5].
+    With ``init_cycle`` successive chains take the points in turn (chain ends
+    to continue, one start each).
     """
     from nutpie.compiled_pyfunc import from_pyfunc
 
@@ -180,8 +181,13 @@ def build_sampler_model(
 
         return expand
 
+    taken = [0]
+
     def initial_point(seed: Any) -> np.ndarray:
         rng = np.random.default_rng(seed)
+        if init_cycle and init_points is not None and len(init_points):
+            taken[0] += 1
+            return np.array(init_points[(taken[0] - 1) % len(init_points)], dtype=float)
         if init_points is not None and len(init_points):
             return np.array(init_points[rng.integers(len(init_points))], dtype=float)
         return rng.uniform(-0.5, 0.5, layout.ndim)
