@@ -198,3 +198,18 @@ def test_a_fit_that_fails_the_check_is_continued_and_the_check_applies_to_all_dr
     # Explicit draws are what the user asked for: no extension.
     explicit = _forecast(model, evidence, draws=60, tune=200, chains=2, seed=3)
     assert explicit.attrs["sampler_extensions"] == 0 and explicit.horizon.sizes["draw"] == 60
+
+
+@pytest.mark.parametrize(("passed", "n"), [(19, 20), (95, 100), (0, 10), (10, 10)])
+def test_wilson_interval_is_the_closed_form(passed, n):
+    from scipy.stats import norm
+
+    from syriaforecast.studies.convergence import wilson_interval
+
+    z = norm.ppf(0.975)
+    p = passed / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    r = wilson_interval(passed, n)
+    assert (r.passed, r.n, r.rate) == (passed, n, p)
+    np.testing.assert_allclose([r.low, r.high], [centre - half, centre + half], atol=1e-12)
