@@ -79,49 +79,55 @@ def test_bundled_model_converges_at_the_defaults_on_20_seeds(bundled):
 # Worlds built like the bundled model (tests/data/synthetic_russia_syria.toml: its 33
 # binary indicators, persistence 0.98, 36 months), elicitations off by logit noise of
 # scale 1, graded and ungraded reports, forecast one month ahead: the calibration
-# study's realistic (30% of indicators reported a month) and dense (60%) designs.
-WORLD_SEED = 14
+# study's realistic (30% of indicators reported a month) and dense (60%) designs
+# (syriaforecast.studies.convergence; tools/convergence_rate.py prints the rates).
+#
+# What the failures were (8 worlds at 60%, seed 14, diagonal mass matrix, 2,000 draws):
+# the hyperparameters agree across chains (per-chain means of the elicitation error
+# scales within 0.1, persistence and grade reliabilities within 0.01), so it is not a
+# weakly identified scale or a centred funnel (the errors are already non-centred).
+# The chains differ in the errors of one or two indicators in two scenarios at once
+# (world 7: indicators 14 and 32 in scenarios 0 and 2, chain means 1.5-1.95 in some
+# chains and 0-0.4 in others): which scenario's likelihoods explain a run of recent
+# reports, and with it the horizon probability (chain means 0.02-0.22). The per-chain
+# mean log densities agree within 1-2 nats, and chains do cross: two readings of
+# comparable mass joined by a narrow, oblique passage. A reparameterisation cannot
+# remove that; what helps is a mass matrix that learns the oblique direction (nutpie's
+# low-rank adaptation) and chains long enough to cross it often (extend_run).
+BASE = Path(__file__).parent / "data" / "synthetic_russia_syria.toml"
 
 
-def _world_records(rate: float, n_worlds: int) -> list[tuple[int, bool, str]]:
-    from syriaforecast.studies.calibration import _as_of
-    from syriaforecast.studies.synthetic import simulate_worlds
+def _verdicts(rate: float, n_worlds: int, first_world: int = 0, warm: bool = False):
+    from syriaforecast.studies.convergence import convergence_study
 
-    base = sf.load_model(Path(__file__).parent / "data" / "synthetic_russia_syria.toml")
-    worlds = simulate_worlds(
-        base,
-        n_worlds,
-        seed=WORLD_SEED,
-        n_observed_periods=base.horizon_index,
-        elicitation_noise=1.0,
-        report_rate=rate,
-        grades=("A1", "B2", "C3", ""),
-    )
-    records = []
-    for w, world in enumerate(worlds):
-        result = _forecast(world.model, world.evidence, as_of=_as_of(base, 1), seed=w)
-        records.append((w, result.converged, _record(result)))
-    return records
+    table = convergence_study(BASE, report_rate=rate, n_worlds=n_worlds, first_world=first_world, warm=warm)
+    print(table.round(4).to_string(index=False))
+    return table
+
+
+@pytest.mark.parametrize(("rate", "world"), [(0.6, 0), (0.6, 7)])
+def test_default_forecasts_of_worlds_the_old_sampler_failed_converge(rate, world):
+    """Worlds whose default forecast failed before the remedy (R-hat 1.013 and 1.068) pass now."""
+    table = _verdicts(rate, 1, first_world=world)
+    assert table["converged"].all()
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(4 * 3600)
+@pytest.mark.timeout(8 * 3600)
 @pytest.mark.parametrize("rate", [0.3, 0.6])
 def test_default_forecasts_of_100_synthetic_worlds_converge(rate):
-    """Issue #14's bar: at least 95 of 100 default forecasts pass the convergence check.
+    """Issue #14's bar: at least 95 of 100 default forecasts pass the check, and 95% of warm updates.
 
-    Not yet run on all 100 worlds per design (about 15 min each on an idle 2-core
-    machine) and expected to fail: on the handful of worlds measured (simulate_worlds
-    seeds 5 and 7, as in this test but other seeds), at 60% reporting the old defaults
-    passed 0 of 5 and the new ones 2 of the same 5 and 4 of 6 others; at 30%, 4 of 5.
-    The failures are of two kinds: chains stuck on different readings of the reports
-    (between-chain spread of the horizon probability 0.12-0.32; more draws do not help)
-    and slow mixing (R-hat 1.01-1.03, ESS 170-350; more draws help).
+    Not run on all 100 worlds per design yet (several hours on a shared 2-core machine;
+    see tools/convergence_rate.py for the figures measured on the first worlds).
     """
-    records = _world_records(rate, 100)
-    failed = [r for r in records if not r[1]]
-    print(f"rate {rate}: {len(records) - len(failed)} of {len(records)} converged", *failed, sep="\n")
-    assert len(failed) <= 5
+    from syriaforecast.studies.convergence import wilson_interval
+
+    table = _verdicts(rate, 100, warm=True)
+    for kind, rows in table.groupby("kind"):
+        r = wilson_interval(int(rows["converged"].sum()), len(rows))
+        print(f"rate {rate} {kind}: {r.passed}/{r.n} (95% Wilson {r.low:.2f}-{r.high:.2f})")
+        assert r.passed >= 0.95 * r.n, rows[~rows["converged"]]
 
 
 # --------------------------------------------------------------------------- extending chains
