@@ -31,7 +31,7 @@ def _batched_chain(
     initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component,
+    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     D, S = initial.shape
     filtered = np.empty((D, n_periods, S))
@@ -43,9 +43,12 @@ def _batched_chain(
             log_initial, persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
             is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
             face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility, report_joint, cell_component,
+            report_credibility, report_joint, cell_component, transition_base, row_elicited, log_effect,
+            driver_on,
         )  # fmt: skip
-        alpha, scale, emission, transition, total = _scaled_forward(log_initial, log_transition, log_emission)
+        alpha, scale, emission, transition, total = _scaled_forward(
+            log_initial, np.exp(log_transition), log_emission
+        )
         gamma, _ = _scaled_backward(alpha, scale, emission, transition)
         for t in range(n_periods):
             norm = 0.0
@@ -75,6 +78,10 @@ def batched_chain_posterior(params: dict[str, np.ndarray], arrays: Any, data: An
         arrays.is_count,
         int(data.n_periods),
         *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
+        arrays.transition_base,
+        arrays.row_elicited,
+        arrays.log_effect,
+        np.ascontiguousarray(data.driver_on, dtype=float),
     )
 
 
@@ -195,7 +202,9 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
         arrays.band_sd,
     )
     initial, persistence, _sigma, eta, kappa_rel, kappa_cred, scale = unpack(x, *unpack_args)
-    lik_args = (np.log(initial), persistence, scale * eta, kappa_rel, kappa_cred, *dargs[15:])
+    kernel_transitions = (arrays.transition_base, arrays.row_elicited, arrays.log_effect, data.driver_on)
+    params = (np.log(initial), persistence, scale * eta, kappa_rel, kappa_cred)
+    lik_args = (*params, *dargs[15:29], *kernel_transitions)  # cutpoints .. report_credibility
     compiled = build_sampler_model(arrays, data, _coords(model))
     parts = {
         "dispatch (no-op with the same 30 arguments)": lambda: noop(x, *dargs),

@@ -8,6 +8,7 @@ import pytest
 import syriaforecast as sf
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.density import log_density_and_gradient, unpack
+from syriaforecast.engine.run import _coords
 from syriaforecast.engine.sampler import _density_arguments, layout_for
 
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
@@ -114,3 +115,80 @@ def test_to_pymc_as_of_drops_later_reports(setup, evidence):
         kept = kept if kept is not None else sf.load_evidence(reports([]), model)
         data = build_engine_data(model, arrays, kept, model.horizon_index + 1)
         assert_same_log_density(given, layout, _density_arguments(arrays, data, layout), arrays, points=3)
+
+
+@pytest.fixture(scope="module")
+def dynamic_setup():
+    from .test_scenario_dynamics import ROWS, dynamic_model
+
+    model = dynamic_model(persistence=0.85, months=6, error=0.7)
+    evidence = sf.load_evidence(reports(ROWS), model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
+    layout = layout_for(arrays)
+    return model, arrays, data, layout, _density_arguments(arrays, data, layout)
+
+
+def test_transition_blocks_gradient_matches_finite_differences(dynamic_setup):
+    """Elicited rows (one Dirichlet row, one absorbing) and a driver's two uncertain effects."""
+    _, _, _, layout, args = dynamic_setup
+    assert (layout.n_row_coordinates, layout.n_effect_coordinates) == (2, 2)
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 0.7, layout.ndim)
+    _, grad = log_density_and_gradient(x, *args)
+    step = 1e-6
+    numeric = np.empty(layout.ndim)
+    for k in range(layout.ndim):
+        up, down = x.copy(), x.copy()
+        up[k] += step
+        down[k] -= step
+        numeric[k] = (log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]) / (
+            2 * step
+        )
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_transition_blocks_density_matches_pymc(dynamic_setup):
+    """The Dirichlet rows and Normal log effects enter as in PyMC's model of the same priors."""
+    from syriaforecast.engine.density import unpack_transitions
+    from syriaforecast.engine.reference.pymc_model import build_pymc_model
+    from syriaforecast.engine.sampler import transition_arguments
+
+    model, arrays, data, layout, args = dynamic_setup
+    pymc_model = build_pymc_model(arrays, data, _coords(model))
+    logp = pymc_model.compile_logp(jacobian=False)
+    t_args = transition_arguments(arrays, data)
+    unpack_args = (
+        layout.n_scenarios, layout.n_groups, layout.n_indicators, layout.sample_persistence,
+        args[4], args[5], args[6], arrays.group_of, arrays.band_sd,
+    )  # fmt: skip
+    rng = np.random.default_rng(5)
+    values = []
+    for _ in range(3):
+        x = rng.normal(0, 0.6, layout.ndim)
+        mine, _ = log_density_and_gradient(x, *args)
+        initial, _, sigma, eta, kappa_rel, kappa_cred, _ = unpack(x, *unpack_args)
+        rows, log_effect = unpack_transitions(
+            x, layout.analyst_start, t_args[0], t_args[1], t_args[3], t_args[4], t_args[5], t_args[6]
+        )
+        jacobian = np.log(initial).sum() + np.log(sigma).sum()
+        jacobian += np.sum(np.log(kappa_rel) + np.log1p(-kappa_rel))
+        jacobian += np.sum(np.log(kappa_cred) + np.log1p(-kappa_cred))
+        jacobian += np.log(rows[0]).sum()  # the softmax Jacobian of the one sampled row (calm)
+        z = x[layout.n_initial : layout.n_initial + layout.n_persistence]
+        point = {
+            "persistence_z": z,
+            "elicitation_sigma_log__": np.log(sigma),
+            "elicitation_eta": eta,
+            "source_reliability_logodds__": np.log(kappa_rel) - np.log1p(-kappa_rel),
+            "information_credibility_logodds__": np.log(kappa_cred) - np.log1p(-kappa_cred),
+            "driver_log_effect": log_effect[arrays.effect_given],
+        }
+        for name, value in (("initial_probability", initial), ("transition_row_calm", rows[0])):
+            transform = pymc_model.rvs_to_transforms[pymc_model[name]]
+            point[f"{name}_simplex__"] = transform.forward(value).eval()
+        assert set(point) == {v.name for v in pymc_model.value_vars}
+        values.append((mine - jacobian, float(logp(point))))
+    mine_diffs = [values[k][0] - values[0][0] for k in (1, 2)]
+    pymc_diffs = [values[k][1] - values[0][1] for k in (1, 2)]
+    np.testing.assert_allclose(mine_diffs, pymc_diffs, rtol=1e-8, atol=1e-8)

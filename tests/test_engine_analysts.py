@@ -309,6 +309,10 @@ def test_chain_terms_use_the_pooled_shift():
         arrays.is_count,
         data.n_periods,
         *(getattr(data, n) for n in EvidenceTensors.fields()),
+        np.repeat(arrays.transition_base[None], D, axis=0),
+        arrays.row_elicited,
+        np.repeat(arrays.log_effect[None], D, axis=0),
+        data.driver_on,
     )
     np.testing.assert_allclose(terms.cell_log_likelihood, cell_ll, rtol=1e-12, atol=1e-12)
     # Without the analysts' parameters (exact mode) the consensus is the reference, as before.

@@ -29,7 +29,7 @@ from syriaforecast.engine.reference.graph import EvidenceTensors
 from syriaforecast.errors import SyriaforecastError
 
 from .test_engine_exact import BINARY, RATES, small_model, state_probability
-from .test_engine_kernel import PARAMS, _reference
+from .test_engine_kernel import PARAMS, _kernel, _reference
 
 COLUMNS = ["date", "indicator", "value", "reliability", "credibility", "report"]
 # One month: a visit coded into three cells, a wire story into two (sharing cell "a" with the
@@ -131,16 +131,11 @@ def test_kernel_matches_the_pytensor_reference_with_joint_reports():
             "shift": rng.normal(0, 0.8, (len(model.indicators), 3)),
             "kappa_reliability": rng.uniform(0.2, 0.99, 6),
             "kappa_credibility": rng.uniform(0.2, 0.99, 6),
+            "transition_base": arrays.transition_base,  # persistence alone: no elicited rows
+            "log_effect": arrays.log_effect,
         }
         expected = reference(*values.values())
-        got = log_likelihood_and_gradient(
-            *values.values(),
-            arrays.cutpoints,
-            arrays.log_rate,
-            arrays.is_count,
-            data.n_periods,
-            *(getattr(data, n) for n in EvidenceTensors.fields()),
-        )
+        got = _kernel(values, arrays, data)
         assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
         for name, g_kernel, g_auto in zip(PARAMS, got[1:], expected[1:], strict=True):
             np.testing.assert_allclose(g_kernel, g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
@@ -165,10 +160,14 @@ def test_kernel_gradient_matches_finite_differences_with_joint_reports():
         arrays.is_count,
         data.n_periods,
         *(getattr(data, n) for n in EvidenceTensors.fields()),
+        arrays.transition_base,
+        arrays.row_elicited,
+        arrays.log_effect,
+        data.driver_on,
     )
     _, *grads = log_likelihood_and_gradient(*point, *fixed)
     h = 1e-6
-    for a, name in enumerate(PARAMS[2:], start=2):  # shift and the two kappa vectors
+    for a, name in enumerate(PARAMS[2:5], start=2):  # shift and the two kappa vectors
         for index in np.ndindex(point[a].shape):
             up = [p.copy() for p in point]
             down = [p.copy() for p in point]

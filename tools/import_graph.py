@@ -38,7 +38,7 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "spec", ("spec",)),
     (2, "engine", ("engine",)),
     (3, "reference", ("engine.reference",)),
-    (4, "forecast", ("forecast", "alerts", "journal")),
+    (4, "forecast", ("forecast", "conditional", "alerts", "journal")),
     (5, "report", ("report",)),
     (6, "studies", ("studies",)),
     (7, "backtest", ("backtest",)),

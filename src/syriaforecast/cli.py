@@ -123,6 +123,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="folder for the saved forecast, plots and HTML report",
     )
     fc.add_argument("--json", action="store_true", help="print the forecast as JSON instead of tables")
+    fc.add_argument(
+        "--assume",
+        action="append",
+        default=None,
+        metavar="DRIVER=VALUE@PERIOD",
+        help="conditional forecast: the driver takes VALUE (0 or 1) from PERIOD on, e.g. ceasefire=1@2026-06 "
+        "(repeatable)",
+    )
     fc.add_argument("--quiet", action="store_true", help="no progress display on standard error")
     fc.add_argument(
         "--journal", type=Path, default=None, metavar="DIR", help="record the forecast in a journal folder"
@@ -218,13 +226,33 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     model = load_model(args.model)
     evidence = load_evidence(args.evidence, model) if args.evidence is not None else None
     print_validate_summary(model, evidence, console, path=args.model)
+    _print_model_dynamics(model, console)
     console.print("[green]valid[/]")
     return EXIT_OK
+
+
+def _print_model_dynamics(model: Any, console: Console) -> None:
+    """The residual scenario, elicited transition rows and drivers of a model, when it has them."""
+    if model.residual is not None:
+        console.print(f"residual scenario ('none of the above'): {escape(model.residual)}")
+    if model.transitions:
+        matrix = Table(title="Per-period transitions (rows: from; * = elicited row)", title_justify="left")
+        matrix.add_column("from")
+        for sid in model.scenario_ids:
+            matrix.add_column(sid, justify="right")
+        for sid, row in zip(model.scenario_ids, model.transition_matrix(), strict=True):
+            label = escape(sid) + (" *" if sid in model.transitions else "")
+            matrix.add_row(label, *(f"{p:.3f}" for p in row))
+        console.print(matrix)
+    for driver in model.drivers:
+        effects = ", ".join(f"{sid} x{driver.factor(sid):g}" for sid in driver.effect)
+        console.print(escape(f"driver {driver.id}: {driver.text} (moves into {effects})"), soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- forecast
 def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from syriaforecast.cli_checks import check_forecast_args
+    from syriaforecast.conditional import parse_assume_option
     from syriaforecast.forecast import forecast
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
@@ -255,6 +283,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
             seed=args.seed,
             exact=True if args.exact else None,
             previous=args.previous,
+            assume=parse_assume_option(args.assume) or None,
         )
     for warning in caught:
         if issubclass(warning.category, ConvergenceWarning):
@@ -303,6 +332,7 @@ def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     print_forecast_summary(result, console, unpublished=unpublished)
     _print_analysts(result, console)
     print_alerts(result, console)
+    _print_dynamics(result, console)
     if "update_path" in result.attrs:
         reason = escape(str(result.attrs["update_reason"]))
         console.print(f"update from the previous forecast: {result.update_path} ({reason})")
@@ -317,6 +347,33 @@ def _json_float(value: Any) -> float | None:
         return None
     value = float(value)
     return round(value, 4) if math.isfinite(value) else None
+
+
+def _print_dynamics(result: Any, console: Console) -> None:
+    """The surprise monitor's plain words and the drivers' side-by-side horizons."""
+    note = result.surprise_note()
+    if note:
+        console.print(f"[bold yellow]Surprise:[/] {escape(note)}", soft_wrap=True)
+    if result.attrs.get("assume"):
+        console.print(escape(f"Conditional forecast: drivers assumed {result.attrs['assume']}"))
+    contrast = result.drivers_side_by_side()
+    if contrast.empty:
+        return
+    table = Table(
+        title=f"Drivers: P(scenario on {result.model.horizon}) with each driver off / on from "
+        f"{contrast['from'].iloc[0]}",
+        title_justify="left",
+    )
+    table.add_column("driver")
+    table.add_column("scenario")
+    table.add_column("off", justify="right")
+    table.add_column("on", justify="right")
+    table.add_column("change", justify="right")
+    names = dict(zip(result.model.scenario_ids, result.model.scenario_names, strict=True))
+    for row in contrast.itertuples():
+        cells = (f"{row.off:.0%}", f"{row.on:.0%}", f"{row.change:+.0%}")
+        table.add_row(escape(str(row.driver)), escape(names[str(row.scenario)]), *cells)
+    console.print(table)
 
 
 def _rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -433,6 +490,12 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "analysts": analyst_summary(result),
         "disagreements": disagreement_rows(result),
         "alerts": _rounded(result.alerts()),
+        "surprise": [
+            {"period": str(row.period), "p_value": round(float(row.p_value), 6)}
+            for row in result.surprise().itertuples()
+        ],
+        "drivers": _rounded(result.drivers_side_by_side().to_dict("records")),
+        "assume": json.loads(result.attrs["assume"]) if result.attrs.get("assume") else None,
         "seed": result.attrs.get("sampler_seed"),
     }
 

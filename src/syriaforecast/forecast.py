@@ -16,6 +16,7 @@ import functools
 import gc
 import hashlib
 import io
+import json
 import os
 import secrets
 import time
@@ -245,6 +246,59 @@ class Forecast:
             error = arviz_stats.mcse(self.horizon, sample_dims=list(SAMPLE_DIMS), method="mean")
         values = np.nan_to_num(error.to_numpy(), nan=0.0, posinf=0.0)
         return dict(zip(map(str, error["scenario"].values), map(float, values), strict=True))
+
+    def surprise(self, *, n_simulations: int = 2000, seed: int = 0) -> pd.DataFrame:
+        """How improbable each reported period's evidence was given everything before it.
+
+        A one-step-ahead predictive p-value per period, calibrated by simulation
+        under the model taken as exact (``syriaforecast.engine.surprise``).
+        Small values in recent periods mean the evidence fits no scenario well:
+        the scenario set may no longer fit.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``period`` (label), ``p_value`` and ``log_predictive``, oldest first.
+        """
+        from syriaforecast.engine.surprise import surprise
+
+        n_periods = int(self.filtered.sizes["time"])
+        rows = surprise(self.model, self.evidence, n_periods, n_simulations=n_simulations, seed=seed)
+        columns = ["period", "p_value", "log_predictive"]
+        return pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+
+    def surprise_note(
+        self, *, recent: int = 3, level: float = 0.01, table: pd.DataFrame | None = None
+    ) -> str:
+        """Plain words when one of the last ``recent`` reported periods was improbable (p < ``level``).
+
+        Empty when none was. Mentions the residual scenario's probability when
+        the model has one.
+        """
+        table = self.surprise() if table is None else table
+        tail = table.iloc[-recent:]
+        flagged = tail[tail["p_value"] < level]
+        if flagged.empty:
+            return ""
+        when = ", ".join(f"{row.period} (p = {row.p_value:.3f})" for row in flagged.itertuples())
+        note = (
+            f"The evidence of {when} was improbable under every scenario given what came before "
+            "(a one-step-ahead predictive check): the scenario set may no longer fit."
+        )
+        residual = self.model.residual
+        if residual is not None:
+            share = float(self.horizon.mean(SAMPLE_DIMS).sel(scenario=residual))
+            note += f" The residual scenario ('none of the above') holds {share:.0%} at the horizon."
+        return note
+
+    def drivers_side_by_side(self, *, max_draws: int | None = 1000) -> pd.DataFrame:
+        """The horizon with each driver off and on from the next period.
+
+        See :func:`~syriaforecast.conditional.driver_contrast`.
+        """
+        from syriaforecast.conditional import driver_contrast
+
+        return driver_contrast(self, max_draws=max_draws)
 
     def _confidence(self, width: float) -> str:
         # Analytic confidence is separate from likelihood (ICD 203): it says how
@@ -485,6 +539,7 @@ def forecast(
     target_accept: float = DEFAULT_TARGET_ACCEPT,
     progress: bool = False,
     previous: Forecast | str | Path | None = None,
+    assume: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Forecast:
     """Forecast the scenarios of a model from its evidence.
 
@@ -524,6 +579,11 @@ def forecast(
         (``"psis"``, ``"refit"`` or ``"fit"``), with ``update_reason``,
         ``update_pareto_k`` and ``update_ess`` (also in the saved file). So
         ``fc = forecast(model, evidence, previous=fc)`` can run in a loop.
+    assume : mapping, optional
+        A conditional forecast: driver id -> {period label: 0 or 1}, e.g.
+        ``{"ceasefire": {"2026-06": 1}}``. From each assumed period (after the
+        as-of date) the driver takes the assumed value instead of its last logged
+        one. Recorded in ``attrs["assume"]``.
 
     Returns
     -------
@@ -572,6 +632,9 @@ def forecast(
     check_sampler_options(draws=settings.draws, tune=settings.tune)  # defaults from the environment
     # A default forecast that fails the check is extended (longer chains); explicit draws are kept.
     extensions = DEFAULT_EXTENSIONS if draws is None and "SYRIAFORECAST_DRAWS" not in os.environ else 0
+    from syriaforecast.conditional import parse_assume
+
+    assumed = parse_assume(model, assume, as_of_date)
     if previous is not None:
         result = update(
             model,
@@ -582,12 +645,17 @@ def forecast(
             settings=settings,
             progress=progress,
             extensions=extensions,
+            assume=assumed,
         )
     elif exact:
-        run = run_engine(model, evidence, as_of_date, exact=exact, settings=settings, progress=progress)
+        run = run_engine(
+            model, evidence, as_of_date, exact=exact, settings=settings, progress=progress, assume=assumed
+        )
         result = _assemble(model, evidence, as_of_date, run, settings)
     else:
-        result = _fit(model, evidence, as_of_date, settings, progress, extensions=extensions)
+        result = _fit(model, evidence, as_of_date, settings, progress, extensions=extensions, assume=assumed)
+    if assume:
+        result.attrs["assume"] = json.dumps({d: dict(v) for d, v in assume.items()}, sort_keys=True)
     advice = result.convergence_advice()
     if advice:
         warnings.warn(advice, ConvergenceWarning, stacklevel=2)
@@ -676,6 +744,8 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "group": list(model.groups),
         "indicator": list(model.indicator_ids),
         "analyst": list(model.analysts),
+        "scenario_to": list(model.scenario_ids),
+        "driver": list(model.driver_ids),
     } | GRADE_COORDS
     data = {
         name: (("chain", "draw", *PARAMETER_DIMS[name]), values) for name, values in run.parameters.items()
@@ -752,7 +822,6 @@ def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str 
     from syriaforecast import _forecast_file as ff
     from syriaforecast.engine.run import asof_periods
     from syriaforecast.errors import ForecastFileWarning
-    from syriaforecast.spec.evidence import _hash_table
 
     attrs = {str(k): v for k, v in tree.attrs.items()}
     required = {
@@ -804,7 +873,8 @@ def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str 
         )
     except SyriaforecastError as exc:
         raise ff.refuse(path, f"stored model or evidence is invalid: {exc}") from None
-    if _hash_table(evidence.to_dataframe()) != attrs["evidence_sha256"]:
+    # Evidence read from a table carries the digest of its rows, driver rows included.
+    if evidence.sha256 != attrs["evidence_sha256"]:
         raise ff.refuse(
             path,
             f"the stored evidence ({len(evidence)} reports) does not match its recorded evidence_sha256 "
@@ -954,7 +1024,7 @@ def _fit(
     while done < extensions and _diagnostic_failures(result.diagnostics):
         done += 1
         seed = ((settings.seed or 0) + 7919 * done) % 2**31
-        run = extend_run(model, evidence, as_of, run, settings, seed=seed)
+        run = extend_run(model, evidence, as_of, run, settings, seed=seed, assume=warm.get("assume"))
         result = _assemble(model, evidence, as_of, run, settings)
     result.attrs["sampler_extensions"] = done
     return result
@@ -993,6 +1063,7 @@ def _reweighted(
     as_of: dt.date,
     previous: Forecast,
     settings: SamplerSettings,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> tuple[Forecast | None, str, float, float]:
     """The previous draws reweighted to the new evidence, or None with the reason it was refused."""
     arrays = build_model_arrays(model)
@@ -1001,7 +1072,7 @@ def _reweighted(
     chains, draws = int(previous.horizon.sizes["chain"]), int(previous.horizon.sizes["draw"])
     D = chains * draws
     old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
-    new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
     log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
     chain = chain_posterior(chain_terms_for_draws(model, new, params, arrays=arrays))
     log_ratio = chain.log_likelihood - log_old
@@ -1082,6 +1153,7 @@ def update(
     settings: SamplerSettings,
     progress: bool = False,
     extensions: int = 0,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> Forecast:
     """A forecast that reuses ``previous`` where that is sound (see the module docstring).
 
@@ -1100,6 +1172,10 @@ def update(
         Show the sampler's progress bar.
     extensions : int
         How many times a fit that fails the convergence check is continued.
+    assume : mapping, optional
+        Parsed driver assumptions (driver id -> {period index: 0 or 1}). They
+        change only moves after the as-of date, where no evidence lies, so they
+        leave the importance weights alone and reach only the new chain terms.
 
     Returns
     -------
@@ -1115,20 +1191,22 @@ def update(
         previous = load_forecast(previous)
     start = time.perf_counter()
     if exact:
-        run = run_engine(model, evidence, as_of, exact=True, settings=settings)
+        run = run_engine(model, evidence, as_of, exact=True, settings=settings, assume=assume)
         result = _assemble(model, evidence, as_of, run, settings)
         return _record(result, "fit", "exact mode samples nothing, so there is nothing to reuse")
     why_not = _not_reusable(previous, model)
     if why_not is not None:
         return _record(
-            _fit(model, evidence, as_of, settings, progress, extensions=extensions), "fit", why_not
+            _fit(model, evidence, as_of, settings, progress, extensions=extensions, assume=assume),
+            "fit",
+            why_not,
         )
 
     k, ess = np.nan, np.nan
     why_not = _not_extension(previous, evidence, as_of)
     if why_not is None:
         reweighted, reason, k, ess = _reweighted(
-            model, evidence, as_of, previous, _previous_settings(previous, settings.seed)
+            model, evidence, as_of, previous, _previous_settings(previous, settings.seed), assume
         )
         if reweighted is not None:
             reweighted.attrs["time_reweight"] = time.perf_counter() - start
@@ -1149,5 +1227,6 @@ def update(
         extensions=extensions,
         init_points=init_points,
         initial_step=initial_step,
+        assume=assume,
     )
     return _record(result, "refit", f"refitted from the previous draws: {why_not}", k, ess)

@@ -16,9 +16,11 @@ from syriaforecast._maths import expit, logit
 
 __all__ = [
     "BANDS",
+    "DRIVER_EFFECTS",
     "Band",
     "band_logit_prior",
     "band_of",
+    "driver_effect",
     "elicited_logit",
     "parse_phrase",
     "phrase_for",
@@ -162,3 +164,27 @@ def elicited_logit(value: float | str) -> float:
             raise ValueError(f"{value!r} is not an ICD 203 phrase; allowed: {allowed_phrases()}")
         return band_logit_prior(band)[0]
     return logit(float(value))
+
+
+#: Phrases a driver's ``[drivers.effect]`` may use instead of a number: the factor by which the
+#: driver being on multiplies the odds of moving into a scenario in one period. The factors are
+#: symmetric on the log scale (``more likely`` doubles, ``less likely`` halves the odds).
+DRIVER_EFFECTS: dict[str, float] = {
+    "much more likely": 5.0,
+    "more likely": 2.0,
+    "slightly more likely": 1.25,
+    "no effect": 1.0,
+    "slightly less likely": 0.8,
+    "less likely": 0.5,
+    "much less likely": 0.2,
+}
+
+
+def driver_effect(value: float | str) -> float | None:
+    """A driver effect as a factor: a positive number as is, a phrase of :data:`DRIVER_EFFECTS`.
+
+    Returns ``None`` for text that is not one of the phrases.
+    """
+    if isinstance(value, str):
+        return DRIVER_EFFECTS.get(_normalise(value))
+    return float(value)

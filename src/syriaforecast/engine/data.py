@@ -58,6 +58,7 @@ scenario), with the variance of its phrase band (0 for a number).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,11 +72,13 @@ __all__ = [
     "ANALYST_FIELDS",
     "CREDIBILITY_PRIOR_MEAN",
     "RELIABILITY_PRIOR_MEAN",
+    "RESIDUAL_SPREAD",
     "EngineData",
     "ModelArrays",
     "analyst_offset",
     "build_engine_data",
     "build_model_arrays",
+    "driver_states",
 ]
 
 #: Prior mean informativeness of a report by source reliability (A reliable .. F cannot be judged).
@@ -102,6 +105,14 @@ GRADE_CONCENTRATION = 20.0
 BLANK = 6
 #: Most multi-row reports one component may hold (the exact sum has 2**this terms per scenario).
 MAX_JOINT_REPORTS = 12
+
+#: Elicitation sd (shift units: logit, or log rate) of a residual scenario's defaulted likelihood.
+#: "None of the above" has no signature of its own: centred on the named scenarios' midrange
+#: (:func:`~syriaforecast.spec.model.residual_default`), its true likelihood may sit anywhere in
+#: the range they span and beyond. 1.5 logits puts 95% of the mass within +/- 3 logits
+#: (0.05..0.95 around an even chance); a wider span of the named scenarios widens it to half
+#: that span, so every named scenario's value lies within one sd.
+RESIDUAL_SPREAD = 1.5
 #: ModelArrays fields describing the analysts' elicitations, in the kernels' argument order.
 ANALYST_FIELDS = (
     "elicitation_indicator",
@@ -144,6 +155,21 @@ class ModelArrays:
     # offset d[e] from the consensus, in shift units, and its phrase-band variance
     elicitation_offset: np.ndarray = field(default_factory=lambda: np.zeros(0))
     elicitation_bandvar: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Elicited transition rows and drivers (see syriaforecast.engine.kernel): the point matrix
+    # (S, S), which rows the file gives, the Dirichlet concentration of those rows, and the
+    # drivers' elicited log effects on moving into each scenario with which ones the file lists.
+    transition_base: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    row_elicited: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    transition_concentration: float = 100.0
+    n_drivers: int = 0
+    log_effect: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    effect_given: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    driver_uncertainty: float = 0.5
+
+    @property
+    def has_transition_parameters(self) -> bool:
+        """Whether the model elicits transition rows or has drivers (extra chain parameters)."""
+        return bool(self.row_elicited.any()) or self.n_drivers > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +193,7 @@ class EngineData:
     cell_component: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (C,) or -1
     # Not a kernel input: the evidence row (position in Evidence.to_dataframe()) of each reading.
     report_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,)
+    driver_on: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (T, R) 0/1 per period
 
     @property
     def n_cells(self) -> int:
@@ -264,6 +291,20 @@ def build_model_arrays(model: ScenarioModel) -> ModelArrays:
                     offset, bandvar = analyst_offset(ind, table[sid], ind.likelihood[sid])
                     entries.append((i, s, analysts[analyst], offset, bandvar))
     columns = list(zip(*entries, strict=True)) if entries else [(), (), (), (), ()]
+    residual = model.residual
+    if residual is not None:
+        r = model.scenario_ids.index(residual)
+        for i, ind in enumerate(model.indicators):
+            if residual in ind.defaulted:
+                spread = max(
+                    abs(analyst_offset(ind, ind.likelihood[sid], ind.likelihood[residual])[0])
+                    for sid in model.scenario_ids
+                    if sid != residual
+                )
+                band_sd[i, r] = max(RESIDUAL_SPREAD, spread)
+    sids = model.scenario_ids
+    effects = np.array([[math.log(d.factor(sid)) for sid in sids] for d in model.drivers]).reshape(-1, S)
+    given = np.array([[sid in d.effect for sid in sids] for d in model.drivers], dtype=bool).reshape(-1, S)
     return ModelArrays(
         n_scenarios=S,
         n_indicators=I,
@@ -289,7 +330,47 @@ def build_model_arrays(model: ScenarioModel) -> ModelArrays:
         elicitation_analyst=np.array(columns[2], dtype=np.int64),
         elicitation_offset=np.array(columns[3], dtype=float),
         elicitation_bandvar=np.array(columns[4], dtype=float),
+        transition_base=np.array(model.transition_matrix(), dtype=float).reshape(S, S),
+        row_elicited=np.array([sid in model.transitions for sid in sids], dtype=bool),
+        transition_concentration=float(model.transition_concentration),
+        n_drivers=len(model.drivers),
+        log_effect=effects,
+        effect_given=given,
+        driver_uncertainty=float(model.driver_uncertainty),
     )
+
+
+def driver_states(
+    model: ScenarioModel,
+    evidence: Evidence,
+    n_periods: int,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
+) -> np.ndarray:
+    """Each driver's value (0/1) in each period, shape (T, R).
+
+    A driver is off until its first logged row and then keeps its last logged
+    value (the latest row dated in or before the period) until a new row changes
+    it. ``assume`` maps a driver id to {period index: value}: from each such
+    period on, the assumed value replaces the logged one (a conditional forecast).
+    """
+    ids = model.driver_ids
+    on = np.zeros((n_periods, len(ids)))
+    if not ids:
+        return on
+    rows = evidence.drivers
+    for r, ident in enumerate(ids):
+        changes: dict[int, int] = {}
+        mine = rows[rows["indicator"] == ident].sort_values(["date", "line"], kind="stable")
+        for period, state in zip(mine["period"], mine["state"], strict=True):
+            changes[int(period)] = int(state)  # the latest row of a period wins
+        for period, state in sorted((assume or {}).get(ident, {}).items()):
+            changes = {p: v for p, v in changes.items() if p < period}
+            changes[int(period)] = int(state)
+        value = 0
+        for t in range(n_periods):
+            value = changes.get(t, value)
+            on[t, r] = value
+    return on
 
 
 def geometric_log_pmf(value: int, mean: float) -> float:
@@ -299,7 +380,11 @@ def geometric_log_pmf(value: int, mean: float) -> float:
 
 
 def build_engine_data(
-    model: ScenarioModel, arrays: ModelArrays, evidence: Evidence, n_periods: int
+    model: ScenarioModel,
+    arrays: ModelArrays,
+    evidence: Evidence,
+    n_periods: int,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> EngineData:
     """Arrange the reports dated in the first ``n_periods`` periods into cells and slots.
 
@@ -389,6 +474,7 @@ def build_engine_data(
         report_joint=report_joint,
         cell_component=cell_component,
         report_row=np.asarray(table.index.to_numpy()[report_row] if K else [], dtype=np.int64),
+        driver_on=driver_states(model, evidence, n_periods, assume),
     )
 
 

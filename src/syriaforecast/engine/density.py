@@ -15,6 +15,11 @@ Unconstrained coordinates, in order:
 - ``log sigma`` (G): ``sigma ~ HalfNormal(scale)``, Jacobian ``sigma``;
 - ``eta`` (I x S): ``N(0, 1)``;
 - ``logit kappa`` (6 + 6): ``kappa ~ Beta(a, b)``, Jacobian ``kappa (1 - kappa)``;
+- only when the model elicits transition rows or has drivers: each elicited row's
+  nonzero entries as a softmax (one fewer coordinates than entries; an absorbing row
+  has none), ``row ~ Dirichlet(transition_concentration * elicited row)`` with density
+  and Jacobian ``sum alpha log row``; then each listed driver effect's log factor,
+  ``Normal(log elicited factor, driver_uncertainty)`` (none when that is 0);
 - only when several analysts elicited the model (A of them): ``bias`` (A),
   ``bias ~ Normal(0, analyst_bias)``, then ``log tau`` (A), ``tau ~ HalfNormal(analyst_noise)``,
   Jacobian ``tau``. The shift of every (indicator, scenario) some analyst elicited is
@@ -30,9 +35,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syriaforecast.engine.kernel import analyst_pool, log_density_and_gradient, unpack
+from syriaforecast.engine.kernel import (
+    analyst_pool,
+    log_density_and_gradient,
+    unpack,
+    unpack_transitions,
+)
 
-__all__ = ["Layout", "analyst_pool", "log_density_and_gradient", "unpack"]
+__all__ = ["Layout", "analyst_pool", "log_density_and_gradient", "unpack", "unpack_transitions"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class Layout:
     n_indicators: int
     sample_persistence: bool
     n_analysts: int = 0
+    n_row_coordinates: int = 0
+    n_effect_coordinates: int = 0
 
     @property
     def n_initial(self) -> int:
@@ -61,6 +73,7 @@ class Layout:
         return (
             self.n_initial + self.n_persistence + self.n_groups
             + self.n_indicators * self.n_scenarios + 12 + 2 * self.n_analysts
+            + self.n_row_coordinates + self.n_effect_coordinates
         )  # fmt: skip
 
     @property

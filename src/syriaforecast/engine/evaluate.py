@@ -24,7 +24,12 @@ from syriaforecast.engine.data import (
 )
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
 from syriaforecast.engine.kernel import chain_terms_batch_kernel, pooled_shift_batch
-from syriaforecast.engine.names import ANALYST_PARAMETER_NAMES, EVIDENCE_FIELDS, PARAMETER_NAMES
+from syriaforecast.engine.names import (
+    ANALYST_PARAMETER_NAMES,
+    EVIDENCE_FIELDS,
+    PARAMETER_NAMES,
+    TRANSITION_PARAMETER_NAMES,
+)
 from syriaforecast.engine.parameters import exact_parameters
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
@@ -32,6 +37,7 @@ from syriaforecast.spec.model import ScenarioModel
 __all__ = [
     "ANALYST_PARAMETER_NAMES",
     "PARAMETER_NAMES",
+    "TRANSITION_PARAMETER_NAMES",
     "DrawTerms",
     "chain_posterior",
     "chain_terms_for_draws",
@@ -44,7 +50,7 @@ class DrawTerms:
     """Chain terms for each of ``D`` parameter draws."""
 
     log_initial: np.ndarray  # (D, S)
-    log_transition: np.ndarray  # (D, S, S)
+    log_transition: np.ndarray  # (D, S, S), or (D, T, S, S) when drivers make it vary (move into t at [t])
     log_emission: np.ndarray  # (D, T, S)
     cell_log_likelihood: np.ndarray  # (D, C, S): log P(reports of cell c | scenario)
     data: EngineData  # the cells (period, indicator) the last axis of cells refers to
@@ -71,7 +77,24 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         # One elicitation per cell, or the analysts' consensus (exact mode).
         scale = np.sqrt(sigma[:, arrays.group_of][:, :, None] ** 2 + arrays.band_sd[None] ** 2)
         shift = scale * np.asarray(params["elicitation_eta"], dtype=float)
-    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(
+    D = initial.shape[0]
+    base = params.get("transition")
+    transition_base = (
+        np.asarray(base, dtype=float)
+        if base is not None
+        else np.broadcast_to(arrays.transition_base, (D, *arrays.transition_base.shape))
+    )
+    effect = params.get("driver_effect")
+    with np.errstate(divide="ignore"):
+        log_effect = (
+            np.log(np.asarray(effect, dtype=float))
+            if effect is not None
+            else np.broadcast_to(arrays.log_effect, (D, *arrays.log_effect.shape))
+        )
+    driver_on = data.driver_on if data.driver_on.shape[0] == data.n_periods else np.zeros((data.n_periods, 0))
+    if driver_on.shape[1] != log_effect.shape[1]:
+        driver_on = np.zeros((data.n_periods, log_effect.shape[1]))
+    arguments = [
         np.ascontiguousarray(log_initial),
         np.ascontiguousarray(params["persistence"], dtype=float),
         np.ascontiguousarray(shift),
@@ -82,7 +105,15 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         arrays.is_count,
         data.n_periods,
         *(getattr(data, name) for name in EVIDENCE_FIELDS),
-    )
+        np.ascontiguousarray(transition_base),
+        arrays.row_elicited if arrays.row_elicited.shape[0] else np.zeros(initial.shape[1], dtype=bool),
+        np.ascontiguousarray(log_effect),
+        np.ascontiguousarray(driver_on, dtype=float),
+    ]
+    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(*arguments)
+    moves = log_transition[:, 1:]
+    if moves.shape[1] == 0 or np.array_equal(moves, np.broadcast_to(moves[:, :1], moves.shape)):
+        log_transition = log_transition[:, -1]  # the same every period: the usual (D, S, S)
     return [log_initial, log_transition, log_emission, cell_ll]
 
 
@@ -167,7 +198,7 @@ def posterior_parameters(
             params[name] = values.reshape((D, *values.shape[2:]))
         else:
             params[name] = np.broadcast_to(exact[name], (D, *exact[name].shape)).copy()
-    for name in ANALYST_PARAMETER_NAMES:
+    for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES:
         if name in posterior:
             values = np.asarray(posterior[name])
             params[name] = values.reshape((D, *values.shape[2:]))

@@ -1,7 +1,8 @@
 """Exact forward-backward over the latent scenario chain, for a batch of posterior draws.
 
 :func:`forward_backward` runs the engine's compiled scaled recursions
-(:func:`~syriaforecast.engine.kernel.forward_backward_batch`, the ones the
+(:func:`~syriaforecast.engine.kernel.forward_backward_batch`, or its time-varying
+twin when drivers or elicited rows make the transitions differ by period: the ones the
 sampler's gradient uses); :func:`forward_backward_numpy` is the same
 computation in log space with NumPy, kept as an independent reference for the
 tests. Both normalise every message, so any number of periods is safe. Inputs
@@ -41,8 +42,10 @@ def forward_filter(
     ----------
     log_initial : ndarray (..., S)
         Log probability of each scenario in the first period.
-    log_transition : ndarray (..., S, S)
-        ``log P(z_t = j | z_{t-1} = i)`` at ``[..., i, j]``.
+    log_transition : ndarray (..., S, S) or (..., T, S, S)
+        ``log P(z_t = j | z_{t-1} = i)`` at ``[..., i, j]``; with one more axis than
+        ``log_emission`` the transitions vary over time (drivers), the move into
+        period ``t`` at ``[..., t, i, j]``.
     log_emission : ndarray (..., T, S)
         ``log P(evidence in period t | z_t = s)``.
     upto : int, optional
@@ -61,10 +64,12 @@ def forward_filter(
     normalised, so any number of periods is safe.
     """
     last = log_emission.shape[-2] - 1 if upto is None else upto
+    varying = np.ndim(log_transition) == np.ndim(log_emission) + 1
     message = log_initial + log_emission[..., 0, :]
     for t in range(last + 1):
         if t > 0:
-            message = logsumexp(message[..., :, None] + log_transition, axis=-2) + log_emission[..., t, :]
+            step = log_transition[..., t, :, :] if varying else log_transition
+            message = logsumexp(message[..., :, None] + step, axis=-2) + log_emission[..., t, :]
         norm = logsumexp(message, axis=-1, keepdims=True)
         message = message - norm
         yield message, norm[..., 0]
@@ -77,9 +82,11 @@ def forward_backward(
 
     Parameters and returns as :func:`forward_backward_numpy`.
     """
-    from syriaforecast.engine.kernel import forward_backward_batch
+    from syriaforecast.engine.kernel import forward_backward_batch, forward_backward_batch_varying
 
-    filtered, smoothed, log_likelihood = forward_backward_batch(
+    varying = np.ndim(log_transition) == np.ndim(log_emission) + 1
+    kernel = forward_backward_batch_varying if varying else forward_backward_batch
+    filtered, smoothed, log_likelihood = kernel(
         np.ascontiguousarray(log_initial, dtype=float),
         np.ascontiguousarray(log_transition, dtype=float),
         np.ascontiguousarray(log_emission, dtype=float),
@@ -96,8 +103,9 @@ def forward_backward_numpy(
     ----------
     log_initial : ndarray (D, S)
         Log probability of each scenario in the first period.
-    log_transition : ndarray (D, S, S)
-        ``log P(z_t = j | z_{t-1} = i)`` at ``[d, i, j]``.
+    log_transition : ndarray (D, S, S) or (D, T, S, S)
+        ``log P(z_t = j | z_{t-1} = i)`` at ``[d, i, j]``, or at ``[d, t, i, j]`` when
+        the chain's transitions vary over time (drivers); ``[d, 0]`` is then unused.
     log_emission : ndarray (D, T, S)
         ``log P(evidence in period t | z_t = s)``; 0 where a period has no evidence.
 
@@ -109,6 +117,8 @@ def forward_backward_numpy(
     log_transition = np.asarray(log_transition, dtype=float)
     log_emission = np.asarray(log_emission, dtype=float)
     D, T, S = log_emission.shape
+    if log_transition.ndim == 3:
+        log_transition = np.broadcast_to(log_transition[:, None], (D, T, S, S))
     log_filtered = np.empty((D, T, S))
     log_likelihood = np.zeros(D)
     for t, (message, norm) in enumerate(forward_filter(log_initial, log_transition, log_emission)):
@@ -120,7 +130,7 @@ def forward_backward_numpy(
     log_beta = np.zeros((D, S))
     for t in range(T - 2, -1, -1):
         log_beta = logsumexp(
-            log_transition + (log_emission[:, t + 1] + log_beta)[:, None, :], axis=2
+            log_transition[:, t + 1] + (log_emission[:, t + 1] + log_beta)[:, None, :], axis=2
         )
         log_beta -= logsumexp(log_beta, axis=1, keepdims=True)
         joint = log_filtered[:, t] + log_beta

@@ -16,6 +16,25 @@ and the gradient comes in closed form from the forward-backward recursions:
   state posterior is averaged over truthfulness patterns and
   d log L / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r).
 
+Time-varying transitions (elicited rows and drivers)
+----------------------------------------------------
+The base matrix ``A`` takes row ``i`` from ``transition_base`` where
+``row_elicited[i]`` and from ``persistence[i]`` otherwise (stay ``p``, move
+``(1 - p) / (S - 1)``). Drivers on in period ``t`` multiply the odds of moving
+into ``j`` by ``m_t[j] = exp(sum_r on[t, r] log_effect[r, j])``; with ``u_j = m_t[j]``
+for ``j != i`` and ``u_i = 1``, the move from ``t - 1`` to ``t`` is
+``A_t[i, j] = A[i, j] u_j / Z_i``, ``Z_i = sum_k A[i, k] u_k``. With
+``G_t[i, j] = d log p / d A_t[i, j] = alpha_{t-1}[i] e_t[j] beta_t[j] / c_t``
+(normalised messages, finite even where ``A_t`` is 0) and
+``s_i = sum_j G_t[i, j] A_t[i, j]``:
+
+- ``d log p / d A[i, k] = sum_t (u_k / Z_i) (G_t[i, k] - s_i)``;
+- ``d log p / d log m_t[k] = sum_{i != k} A_t[i, k] (G_t[i, k] - s_i)``, and
+  ``d / d log_effect[r, k] = sum_t on[t, r] d log p / d log m_t[k]``;
+- ``d log p / d persistence[i] = dA[i, i] - sum_{j != i} dA[i, j] / (S - 1)``.
+
+A zero in ``A`` stays zero in every ``A_t``: an absorbing scenario stays absorbing.
+
 A PyTensor graph of the same maths (:mod:`syriaforecast.engine.reference.graph`) is kept as
 an independent reference; the test suite checks that both agree, gradients
 included.
@@ -36,7 +55,9 @@ __all__ = [
     "log_likelihood_and_gradient",
     "log_likelihood_kernel",
     "pooled_shift_batch",
+    "transition_block_sizes",
     "unpack",
+    "unpack_transitions",
 ]
 
 _TINY = 1e-300
@@ -51,17 +72,85 @@ def _sigmoid(x: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _log_transition(persistence: np.ndarray) -> np.ndarray:
+def _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on):
+    """Base matrix ``A`` (S, S) and per-period moves ``A_t`` (T, S, S); ``A_0`` is ``A`` (unused)."""
     S = persistence.shape[0]
-    out = np.zeros((S, S))
-    if S == 1:
-        return out
+    T = driver_on.shape[0]
+    R = log_effect.shape[0]
+    base = np.zeros((S, S))
     for i in range(S):
-        stay = math.log(persistence[i]) if persistence[i] > 0 else -np.inf
-        move = math.log1p(-persistence[i]) - math.log(S - 1) if persistence[i] < 1 else -np.inf
+        if row_elicited[i]:
+            for j in range(S):
+                base[i, j] = transition_base[i, j]
+        elif S == 1:
+            base[i, i] = 1.0
+        else:
+            for j in range(S):
+                base[i, j] = persistence[i] if i == j else (1.0 - persistence[i]) / (S - 1)
+    stack = np.empty((T, S, S))
+    log_m = np.zeros(S)
+    for t in range(T):
         for j in range(S):
-            out[i, j] = stay if i == j else move
-    return out
+            acc = 0.0
+            for r in range(R):
+                acc += driver_on[t, r] * log_effect[r, j]
+            log_m[j] = acc
+        for i in range(S):
+            z = 0.0
+            for k in range(S):
+                z += base[i, k] * (math.exp(log_m[k]) if k != i else 1.0)
+            z = max(z, _TINY)
+            for j in range(S):
+                stack[t, i, j] = base[i, j] * (math.exp(log_m[j]) if j != i else 1.0) / z
+    return base, stack
+
+
+@numba.njit(cache=True, nogil=True)
+def _transition_gradient(base, stack, g_stack, row_elicited, log_effect, driver_on):
+    """Chain ``G_t = d log p / d A_t`` back to the base rows, the persistence and the log effects."""
+    T, S, _ = stack.shape
+    R = log_effect.shape[0]
+    g_base = np.zeros((S, S))
+    g_log_effect = np.zeros((R, S))
+    g_log_m = np.zeros(S)
+    u = np.ones(S)
+    for t in range(1, T):
+        for k in range(S):
+            acc = 0.0
+            for r in range(R):
+                acc += driver_on[t, r] * log_effect[r, k]
+            u[k] = math.exp(acc)
+            g_log_m[k] = 0.0
+        for i in range(S):
+            z = 0.0
+            for k in range(S):
+                z += base[i, k] * (u[k] if k != i else 1.0)
+            z = max(z, _TINY)
+            s_i = 0.0
+            for j in range(S):
+                s_i += g_stack[t, i, j] * stack[t, i, j]
+            for k in range(S):
+                uk = u[k] if k != i else 1.0
+                g_base[i, k] += uk / z * (g_stack[t, i, k] - s_i)
+                if k != i:
+                    g_log_m[k] += stack[t, i, k] * (g_stack[t, i, k] - s_i)
+        for r in range(R):
+            if driver_on[t, r] != 0.0:
+                for k in range(S):
+                    g_log_effect[r, k] += driver_on[t, r] * g_log_m[k]
+    g_persistence = np.zeros(S)
+    g_rows = np.zeros((S, S))
+    for i in range(S):
+        if row_elicited[i]:
+            for j in range(S):
+                g_rows[i, j] = g_base[i, j]
+        elif S > 1:
+            moved = 0.0
+            for j in range(S):
+                if j != i:
+                    moved += g_base[i, j]
+            g_persistence[i] = g_base[i, i] - moved / (S - 1)
+    return g_persistence, g_rows, g_log_effect
 
 
 @numba.njit(cache=True, nogil=True)
@@ -345,8 +434,93 @@ def _emission(cell_ll, cell_period, n_periods):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scaled_forward(log_initial, log_transition, log_emission):
+def _scaled_forward(log_initial, transition, log_emission):
     """Forward pass on normalised messages: alpha_hat (T, S), the scales c (T,) and log p(e).
+
+    ``transition`` (T, S, S) holds the move into period ``t`` at ``[t]``. Each
+    period's emissions are divided by their maximum and each message by its
+    sum, so no quantity can under- or overflow however long the chain; the log
+    evidence is the sum of the logs of what was divided out.
+    """
+    T, S = log_emission.shape
+    emission = np.empty((T, S))
+    total = 0.0
+    for t in range(T):
+        top = -np.inf
+        for s in range(S):
+            top = max(top, log_emission[t, s])
+        total += top
+        for s in range(S):
+            emission[t, s] = math.exp(log_emission[t, s] - top)
+    alpha = np.empty((T, S))
+    scale = np.empty(T)
+    norm = 0.0
+    for s in range(S):
+        alpha[0, s] = math.exp(log_initial[s]) * emission[0, s]
+        norm += alpha[0, s]
+    norm = max(norm, _TINY)
+    scale[0] = norm
+    for s in range(S):
+        alpha[0, s] /= norm
+    for t in range(1, T):
+        norm = 0.0
+        for j in range(S):
+            acc = 0.0
+            for i in range(S):
+                acc += alpha[t - 1, i] * transition[t, i, j]
+            alpha[t, j] = acc * emission[t, j]
+            norm += alpha[t, j]
+        norm = max(norm, _TINY)
+        scale[t] = norm
+        for j in range(S):
+            alpha[t, j] /= norm
+    for t in range(T):
+        total += math.log(scale[t])
+    return alpha, scale, emission, transition, total
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_backward(alpha, scale, emission, transition):
+    """Smoothed probabilities gamma (T, S) and ``G_t = d log p / d A_t`` (T, S, S; ``G_0 = 0``)."""
+    T, S = alpha.shape
+    beta = np.ones((T, S))
+    for t in range(T - 2, -1, -1):
+        for i in range(S):
+            acc = 0.0
+            for j in range(S):
+                acc += transition[t + 1, i, j] * emission[t + 1, j] * beta[t + 1, j]
+            beta[t, i] = acc / scale[t + 1]
+    gamma = alpha * beta
+    g_transition = np.zeros((T, S, S))
+    for t in range(1, T):
+        for i in range(S):
+            for j in range(S):
+                g_transition[t, i, j] = alpha[t - 1, i] * emission[t, j] * beta[t, j] / scale[t]
+    return gamma, g_transition
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_transition(persistence: np.ndarray) -> np.ndarray:
+    S = persistence.shape[0]
+    out = np.zeros((S, S))
+    if S == 1:
+        return out
+    for i in range(S):
+        stay = math.log(persistence[i]) if persistence[i] > 0 else -np.inf
+        move = math.log1p(-persistence[i]) - math.log(S - 1) if persistence[i] < 1 else -np.inf
+        for j in range(S):
+            out[i, j] = stay if i == j else move
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_forward_static(log_initial, log_transition, log_emission):
+    """The forward pass with one transition matrix (``log_transition`` (S, S)); see :func:`_scaled_forward`.
+
+    Kept as it was before transitions could vary, so a model without elicited rows or
+    drivers computes bit for bit what it did (seeded samplers reproduce their draws).
+
+    Forward pass on normalised messages: alpha_hat (T, S), the scales c (T,) and log p(e).
 
     Each period's emissions are divided by their maximum and each message by its
     sum, so no quantity can under- or overflow however long the chain; the log
@@ -391,7 +565,7 @@ def _scaled_forward(log_initial, log_transition, log_emission):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scaled_backward(alpha, scale, emission, transition):
+def _scaled_backward_static(alpha, scale, emission, transition):
     """Smoothed probabilities gamma (T, S) and expected transition counts xi (S, S)."""
     T, S = alpha.shape
     beta = np.ones((T, S))
@@ -414,29 +588,70 @@ def _scaled_backward(alpha, scale, emission, transition):
 def forward_backward_batch(log_initial, log_transition, log_emission):
     """Filtered (D, T, S), smoothed (D, T, S) and log p(e) (D,) for D parameter sets at once.
 
-    The sampler's own scaled recursions (:func:`_scaled_forward`,
-    :func:`_scaled_backward`) run draw by draw in one compiled call, so the
-    post-processing of a fit and exact mode pay no Python loop over periods.
+    One transition matrix per draw, ``log_transition`` (D, S, S). The sampler's own
+    scaled recursions (:func:`_scaled_forward_static`, :func:`_scaled_backward_static`)
+    run draw by draw in one compiled call, so the post-processing of a fit and exact
+    mode pay no Python loop over periods.
     """
     D, T, S = log_emission.shape
     filtered = np.empty((D, T, S))
     smoothed = np.empty((D, T, S))
     log_likelihood = np.empty(D)
     for d in range(D):
-        alpha, scale, emission, transition, total = _scaled_forward(
+        alpha, scale, emission, transition, total = _scaled_forward_static(
             log_initial[d], log_transition[d], log_emission[d]
         )
-        gamma, _ = _scaled_backward(alpha, scale, emission, transition)
-        for t in range(T):
-            norm = 0.0
-            for s in range(S):
-                norm += gamma[t, s]
-            norm = max(norm, _TINY)
-            for s in range(S):
-                filtered[d, t, s] = alpha[t, s]
-                smoothed[d, t, s] = gamma[t, s] / norm
+        gamma, _ = _scaled_backward_static(alpha, scale, emission, transition)
+        _store_posteriors(alpha, gamma, filtered[d], smoothed[d])
         log_likelihood[d] = total
     return filtered, smoothed, log_likelihood
+
+
+@numba.njit(cache=True, nogil=True)
+def forward_backward_batch_varying(log_initial, log_transition, log_emission):
+    """:func:`forward_backward_batch` for transitions that vary over time (elicited rows, drivers).
+
+    ``log_transition`` (D, T, S, S) holds the move into period ``t`` at ``[d, t]``.
+    """
+    D, T, S = log_emission.shape
+    filtered = np.empty((D, T, S))
+    smoothed = np.empty((D, T, S))
+    log_likelihood = np.empty(D)
+    for d in range(D):
+        alpha, scale, emission, stack, total = _scaled_forward(
+            log_initial[d], np.exp(log_transition[d]), log_emission[d]
+        )
+        gamma, _ = _scaled_backward(alpha, scale, emission, stack)
+        _store_posteriors(alpha, gamma, filtered[d], smoothed[d])
+        log_likelihood[d] = total
+    return filtered, smoothed, log_likelihood
+
+
+@numba.njit(cache=True, nogil=True)
+def _store_posteriors(alpha, gamma, filtered, smoothed):
+    """Copy the normalised forward messages and the renormalised smoothed ones into place."""
+    T, S = alpha.shape
+    for t in range(T):
+        norm = 0.0
+        for s in range(S):
+            norm += gamma[t, s]
+        norm = max(norm, _TINY)
+        for s in range(S):
+            filtered[t, s] = alpha[t, s]
+            smoothed[t, s] = gamma[t, s] / norm
+
+
+@numba.njit(cache=True, nogil=True)
+def _static_chain(row_elicited, driver_on):
+    """Whether the chain has one transition matrix built from persistence alone (the original engine)."""
+    for i in range(row_elicited.shape[0]):
+        if row_elicited[i]:
+            return False
+    for t in range(driver_on.shape[0]):
+        for r in range(driver_on.shape[1]):
+            if driver_on[t, r] != 0.0:
+                return False
+    return True
 
 
 @numba.njit(cache=True, nogil=True)
@@ -444,7 +659,7 @@ def log_likelihood_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component,
+    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """Log P(evidence | parameters), the scenario path summed out exactly."""
     _, _, _, cell_ll, _, _, _, _, _ = _cells(
@@ -453,7 +668,11 @@ def log_likelihood_kernel(
         report_credibility, report_joint, cell_component,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
-    _, _, _, _, total = _scaled_forward(log_initial, _log_transition(persistence), log_emission)
+    if _static_chain(row_elicited, driver_on):
+        _, _, _, _, total = _scaled_forward_static(log_initial, _log_transition(persistence), log_emission)
+        return total
+    _, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
+    _, _, _, _, total = _scaled_forward(log_initial, stack, log_emission)
     return total
 
 
@@ -462,15 +681,28 @@ def chain_terms_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component,
+    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
-    """Log transition matrix, log emission (T, S) and per-cell log-likelihoods (C, S)."""
+    """Log transitions (T, S, S; the move into period t at [t]), log emission (T, S), cell lls (C, S)."""
     _, _, _, cell_ll, _, _, _, _, _ = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component,
     )  # fmt: skip
-    return _log_transition(persistence), _emission(cell_ll, cell_period, n_periods), cell_ll
+    S = persistence.shape[0]
+    log_stack = np.full((n_periods, S, S), -np.inf)
+    if _static_chain(row_elicited, driver_on):
+        static = _log_transition(persistence)
+        for t in range(n_periods):
+            log_stack[t] = static
+        return log_stack, _emission(cell_ll, cell_period, n_periods), cell_ll
+    _, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
+    for t in range(stack.shape[0]):
+        for i in range(stack.shape[1]):
+            for j in range(stack.shape[2]):
+                if stack[t, i, j] > 0.0:
+                    log_stack[t, i, j] = math.log(stack[t, i, j])
+    return log_stack, _emission(cell_ll, cell_period, n_periods), cell_ll
 
 
 @numba.njit(cache=True, nogil=True)
@@ -478,30 +710,47 @@ def log_likelihood_and_gradient(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component,
+    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
-    """Log-likelihood and its gradient with respect to the five parameter inputs."""
+    """Log-likelihood and its gradient with respect to the seven parameter inputs.
+
+    Returns the value and the gradients with respect to ``log_initial``,
+    ``persistence``, ``shift``, ``kappa_rel``, ``kappa_cred``, ``transition_base``
+    (only the elicited rows; zero elsewhere) and ``log_effect``.
+    """
     state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
         report_credibility, report_joint, cell_component, True,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
-    log_transition = _log_transition(persistence)
-    alpha, scale, emission, transition, total = _scaled_forward(log_initial, log_transition, log_emission)
-    gamma, g_log_transition = _scaled_backward(alpha, scale, emission, transition)
     S = log_emission.shape[1]
+    if _static_chain(row_elicited, driver_on):
+        # persistence alone: the original computation, bit for bit
+        alpha, scale, emission, transition, total = _scaled_forward_static(
+            log_initial, _log_transition(persistence), log_emission
+        )
+        gamma, g_log_transition = _scaled_backward_static(alpha, scale, emission, transition)
+        g_persistence = np.zeros(S)
+        if S > 1:
+            for i in range(S):
+                p = persistence[i]
+                if 0.0 < p < 1.0:
+                    moved = 0.0
+                    for j in range(S):
+                        if j != i:
+                            moved += g_log_transition[i, j]
+                    g_persistence[i] = g_log_transition[i, i] / p - moved / (1.0 - p)
+        g_rows = np.zeros((S, S))
+        g_log_effect = np.zeros(log_effect.shape)
+    else:
+        base, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
+        alpha, scale, emission, _, total = _scaled_forward(log_initial, stack, log_emission)
+        gamma, g_stack = _scaled_backward(alpha, scale, emission, stack)
+        g_persistence, g_rows, g_log_effect = _transition_gradient(
+            base, stack, g_stack, row_elicited, log_effect, driver_on
+        )
     g_log_initial = gamma[0].copy()
-    g_persistence = np.zeros(S)
-    if S > 1:
-        for i in range(S):
-            p = persistence[i]
-            if 0.0 < p < 1.0:
-                moved = 0.0
-                for j in range(S):
-                    if j != i:
-                        moved += g_log_transition[i, j]
-                g_persistence[i] = g_log_transition[i, i] / p - moved / (1.0 - p)
 
     C, J, _ = state.shape
     Lm1 = cutpoints.shape[2]
@@ -591,7 +840,7 @@ def log_likelihood_and_gradient(
             g_kappa_rel[rel] += g_kappa * q
         if cred < 6:
             g_kappa_cred[cred] += g_kappa * r
-    return total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred
+    return total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred, g_rows, g_log_effect
 
 
 @numba.njit(cache=True, nogil=True)
@@ -599,12 +848,16 @@ def chain_terms_batch_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component,
+    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
-    """:func:`chain_terms_kernel` for D parameter draws at once (leading axis D on the parameters)."""
+    """:func:`chain_terms_kernel` for D parameter draws at once.
+
+    The parameters, ``transition_base`` and ``log_effect`` carry a leading axis D;
+    ``row_elicited`` and ``driver_on`` are shared.
+    """
     D, S = log_initial.shape
     C = cell_period.shape[0]
-    log_transition = np.empty((D, S, S))
+    log_transition = np.empty((D, n_periods, S, S))
     log_emission = np.empty((D, n_periods, S))
     cell_ll = np.empty((D, C, S))
     for d in range(D):
@@ -612,7 +865,8 @@ def chain_terms_batch_kernel(
             log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
             is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
             face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility, report_joint, cell_component,
+            report_credibility, report_joint, cell_component, transition_base[d], row_elicited,
+            log_effect[d], driver_on,
         )  # fmt: skip
         log_transition[d] = transition
         log_emission[d] = emission
@@ -748,6 +1002,77 @@ def pooled_shift_batch(
 
 
 @numba.njit(cache=True, nogil=True)
+def transition_block_sizes(row_elicited, row_support, effect_given, effect_scale):
+    """Coordinates of the elicited rows (one fewer than each row's nonzero entries) and of the effects."""
+    S = row_elicited.shape[0]
+    n_rows = 0
+    for i in range(S):
+        if row_elicited[i]:
+            k = 0
+            for j in range(S):
+                if row_support[i, j]:
+                    k += 1
+            n_rows += max(k - 1, 0)
+    n_effects = 0
+    if effect_scale > 0:
+        for r in range(effect_given.shape[0]):
+            for j in range(effect_given.shape[1]):
+                if effect_given[r, j]:
+                    n_effects += 1
+    return n_rows, n_effects
+
+
+@numba.njit(cache=True, nogil=True)
+def unpack_transitions(
+    x, end, row_elicited, row_support, transition_fixed, log_effect_centre, effect_given, effect_scale
+):  # fmt: skip
+    """Elicited rows (S, S) and log driver effects (R, S) from the block of ``x`` ending at ``end``.
+
+    Row ``i`` is a softmax over its nonzero entries (the last one the reference),
+    so a zero stays zero; a row with one nonzero entry (absorbing) is fixed. An
+    effect not listed in the file stays at 0 (factor 1), and so does every effect
+    when ``effect_scale`` is 0.
+    """
+    n_rows, n_effects = transition_block_sizes(row_elicited, row_support, effect_given, effect_scale)
+    pos = end - n_rows - n_effects
+    S = row_elicited.shape[0]
+    rows = transition_fixed.copy()
+    for i in range(S):
+        if not row_elicited[i]:
+            continue
+        k = 0
+        for j in range(S):
+            if row_support[i, j]:
+                k += 1
+        if k < 2:
+            continue
+        top = 0.0
+        for q in range(k - 1):
+            top = max(top, x[pos + q])
+        total = 0.0
+        q = 0
+        for j in range(S):
+            if row_support[i, j]:
+                value = math.exp((x[pos + q] if q < k - 1 else 0.0) - top)
+                rows[i, j] = value
+                total += value
+                q += 1
+            else:
+                rows[i, j] = 0.0
+        for j in range(S):
+            rows[i, j] /= total
+        pos += k - 1
+    log_effect = log_effect_centre.copy()
+    if effect_scale > 0:
+        for r in range(effect_given.shape[0]):
+            for j in range(effect_given.shape[1]):
+                if effect_given[r, j]:
+                    log_effect[r, j] = x[pos]
+                    pos += 1
+    return rows, log_effect
+
+
+@numba.njit(cache=True, nogil=True)
 def log_density_and_gradient(
     x, n_scenarios, n_groups, n_indicators, sample_persistence, persistence_fixed,
     persistence_centre, persistence_scale, prior_alpha, elicitation_scale, group_of, band_sd,
@@ -759,12 +1084,17 @@ def log_density_and_gradient(
     n_analysts, analyst_bias_scale, analyst_noise_scale,
     elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
     elicitation_bandvar,
+    row_elicited, row_support, row_alpha, transition_fixed, log_effect_centre, effect_given, effect_scale,
+    driver_on,
 ):  # fmt: skip
     """Unnormalised log posterior density and its gradient on the unconstrained scale.
 
     With analysts (``n_analysts > 0``) the vector ends with their biases and log
     noise scales, and the shift of the cells they elicited is pooled
-    (:func:`analyst_pool`); with none, nothing changes.
+    (:func:`analyst_pool`); with none, nothing changes. Elicited transition rows
+    (``Dirichlet(row_alpha)`` over each row's nonzero entries) and uncertain log
+    driver effects (``Normal(log_effect_centre, effect_scale)``) sit just before the
+    analysts' block (:func:`unpack_transitions`); a model with neither has no such block.
     """
     S, G, I = n_scenarios, n_groups, n_indicators
     initial, persistence, sigma, eta, kappa_rel, kappa_cred, scale = unpack(
@@ -773,6 +1103,14 @@ def log_density_and_gradient(
     )  # fmt: skip
     A = n_analysts
     analyst_pos = x.shape[0] - 2 * A
+    n_row_coords, n_effect_coords = transition_block_sizes(
+        row_elicited, row_support, effect_given, effect_scale
+    )
+    transition_pos = analyst_pos - n_row_coords - n_effect_coords
+    rows, log_effect = unpack_transitions(
+        x, analyst_pos, row_elicited, row_support, transition_fixed, log_effect_centre, effect_given,
+        effect_scale,
+    )  # fmt: skip
     bias = x[analyst_pos : analyst_pos + A]
     tau = np.exp(x[analyst_pos + A : analyst_pos + 2 * A])
     if A > 0:
@@ -786,11 +1124,13 @@ def log_density_and_gradient(
         location = weight_total = marginal = np.zeros((0, 0))
         count = np.zeros((0, 0), dtype=np.int64)
     log_initial = np.log(initial)
-    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred = log_likelihood_and_gradient(
-        log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
-        cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
-        report_cell, report_match, report_noise, report_reliability, report_credibility,
-        report_joint, cell_component,
+    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred, g_rows, g_log_effect = (
+        log_likelihood_and_gradient(
+            log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
+            cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+            report_cell, report_match, report_noise, report_reliability, report_credibility,
+            report_joint, cell_component, rows, row_elicited, log_effect, driver_on,
+        )
     )  # fmt: skip
     grad = np.zeros(x.shape[0])
     total = loglik
@@ -840,6 +1180,41 @@ def log_density_and_gradient(
         kc = kappa_cred[k]
         total += cred_alpha[k] * math.log(kc) + cred_beta[k] * math.log1p(-kc)
         grad[pos + 6 + k] = cred_alpha[k] * (1.0 - kc) - cred_beta[k] * kc + g_cred[k] * kc * (1.0 - kc)
+    pos = transition_pos
+    # Each elicited row ~ Dirichlet(alpha) over its nonzero entries, softmax-coded as the initial
+    # probabilities are: density with Jacobian sum alpha log pi, d/dy_j = alpha_j - A pi_j, and the
+    # likelihood's d/dy_j = g_j pi_j - pi_j sum_k g_k pi_k with g = d log p / d pi.
+    for i in range(S):
+        if not row_elicited[i]:
+            continue
+        k_count = 0
+        for j in range(S):
+            if row_support[i, j]:
+                k_count += 1
+        if k_count < 2:
+            continue
+        alpha_total = 0.0
+        g_total = 0.0
+        for j in range(S):
+            if row_support[i, j]:
+                total += row_alpha[i, j] * math.log(rows[i, j])
+                alpha_total += row_alpha[i, j]
+                g_total += g_rows[i, j] * rows[i, j]
+        q = 0
+        for j in range(S):
+            if row_support[i, j] and q < k_count - 1:
+                pi = rows[i, j]
+                grad[pos + q] = (row_alpha[i, j] - alpha_total * pi) + (g_rows[i, j] * pi - g_total * pi)
+                q += 1
+        pos += k_count - 1
+    if effect_scale > 0:
+        for r in range(effect_given.shape[0]):
+            for j in range(effect_given.shape[1]):
+                if effect_given[r, j]:
+                    z = (log_effect[r, j] - log_effect_centre[r, j]) / effect_scale
+                    total += -0.5 * z * z
+                    grad[pos] = -z / effect_scale + g_log_effect[r, j]
+                    pos += 1
     if A > 0:
         # shift = m + q eta with m = sum w (d - b) / W, q = sqrt(1 / W + sigma^2), w = 1 / (tau^2 + bandvar):
         # dm/db_a = -w_a / W, dm/dw_a = (d_a - b_a - m) / W, dq/dw_a = -1 / (2 q W^2);

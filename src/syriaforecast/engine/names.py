@@ -14,6 +14,7 @@ __all__ = [
     "GRADE_COORDS",
     "PARAMETER_DIMS",
     "PARAMETER_NAMES",
+    "TRANSITION_PARAMETER_NAMES",
 ]
 
 #: Parameters that determine the chain; a Forecast keeps their draws.
@@ -27,6 +28,10 @@ PARAMETER_NAMES = (
 )
 #: Parameters of a model elicited by several analysts (hierarchical mode only), dimension ``analyst``.
 ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
+#: Parameters of a model with elicited transition rows or drivers: the per-period transition matrix
+#: before drivers (scenario, scenario_to) and each driver's factor on the odds of moving into each
+#: scenario (driver, scenario). A model without these features has neither.
+TRANSITION_PARAMETER_NAMES = ("transition", "driver_effect")
 
 #: Dimensions of every parameter (after the sample dimensions ``chain`` and ``draw``).
 PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
@@ -38,6 +43,8 @@ PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
     "information_credibility": ("credibility_grade",),
     "analyst_bias": ("analyst",),
     "analyst_noise": ("analyst",),
+    "transition": ("scenario", "scenario_to"),
+    "driver_effect": ("driver", "scenario"),
 }
 
 #: Labels of the grade dimensions (Admiralty source reliability A-F, information credibility 1-6).

@@ -32,7 +32,7 @@ def exact_parameters(arrays: ModelArrays) -> dict[str, np.ndarray]:
     informativeness. Same names as the posterior's parameters.
     """
     rel_mean, cred_mean = grade_means()
-    return {
+    out = {
         "initial_probability": arrays.prior.copy(),
         "persistence": np.full(arrays.n_scenarios, arrays.persistence),
         "elicitation_sigma": np.zeros(arrays.n_groups),
@@ -40,3 +40,7 @@ def exact_parameters(arrays: ModelArrays) -> dict[str, np.ndarray]:
         "source_reliability": rel_mean,
         "information_credibility": cred_mean,
     }
+    if arrays.has_transition_parameters:  # elicited rows and drivers' factors as written
+        out["transition"] = arrays.transition_base.copy()
+        out["driver_effect"] = np.exp(arrays.log_effect)
+    return out

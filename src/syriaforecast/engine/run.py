@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     PARAMETER_NAMES,
+    TRANSITION_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     exact_parameters_for,
@@ -119,6 +121,8 @@ def _coords(model: ScenarioModel) -> dict[str, list[str]]:
     }
     if model.analysts:
         coords["analyst"] = list(model.analysts)
+    if model.drivers:
+        coords["driver"] = list(model.driver_ids)
     return coords
 
 
@@ -134,20 +138,23 @@ def run_engine(
     init_points: np.ndarray | None = None,
     initial_step: float | None = None,
     init_cycle: bool = False,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> EngineRun:
     """Compute the chain posterior given the evidence dated on or before ``as_of``.
 
     ``init_points`` (n, ndim) are unconstrained positions the chains start from
     (see :func:`~syriaforecast.engine.sampler.pack_draws`) and ``initial_step``
     the step size adaptation starts from: a refit warm-started from a previous
-    posterior. With ``init_cycle`` the chains take the points in turn (one each)
-    instead of at random.
+    posterior. ``assume`` (driver id -> {period index: 0 or 1}) fixes drivers from
+    those periods on: a conditional forecast. Assumptions change only the moves into
+    those periods, so they should lie after ``as_of`` (the caller checks).
+    With ``init_cycle`` the chains take the points in turn (one each) instead of at random.
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
-    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
     n_asof = asof_periods(model, as_of)
     timings["prepare"] = time.perf_counter() - start
 
@@ -207,7 +214,7 @@ def run_engine(
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     D = chains * draws
 
-    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
+    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
     fixed = exact_parameters_for(model)
     flat = {
@@ -220,7 +227,7 @@ def run_engine(
     }
     flat |= {
         name: parameters[name].reshape((D, *parameters[name].shape[2:]))
-        for name in ANALYST_PARAMETER_NAMES
+        for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
         if name in parameters
     }
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
@@ -251,6 +258,7 @@ def extend_run(
     settings: SamplerSettings,
     *,
     seed: int,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> EngineRun:
     """``run`` with every chain continued for ``settings.draws`` more draws.
 
@@ -261,6 +269,7 @@ def extend_run(
     half may continue another chain: both halves are draws of the posterior, and
     split R-hat compares them, so a chain stuck in one reading still shows.
     The returned run has ``run.draws + settings.draws`` draws per chain.
+    ``assume`` is the run's conditional-forecast assumptions (see :func:`run_engine`).
     """
     from syriaforecast.engine.data import build_model_arrays as arrays_of
     from syriaforecast.engine.sampler import pack_draws
@@ -273,9 +282,14 @@ def extend_run(
         for name in PARAMETER_NAMES
         if name not in last
     }
-    starts = pack_draws(arrays_of(model), last)
+    try:
+        starts: np.ndarray | None = pack_draws(arrays_of(model), last)
+    except (KeyError, ValueError):
+        # A parameter block pack_draws cannot invert (e.g. elicited transition rows): the
+        # extension's chains start afresh and tune fully; their draws are still the posterior's.
+        starts = None
     step = run.sample_stats.get("step_size")
-    initial_step = float(np.median(step[:, -1])) if step is not None else None
+    initial_step = float(np.median(step[:, -1])) if step is not None and starts is not None else None
     more = run_engine(
         model,
         evidence,
@@ -283,7 +297,7 @@ def extend_run(
         exact=False,
         settings=SamplerSettings(
             draws=settings.draws,
-            tune=min(settings.tune, EXTENSION_TUNE),
+            tune=min(settings.tune, EXTENSION_TUNE) if starts is not None else settings.tune,
             chains=C,
             target_accept=settings.target_accept,
             seed=seed,
@@ -292,6 +306,7 @@ def extend_run(
         init_points=starts,
         initial_step=initial_step,
         init_cycle=True,
+        assume=assume,
     )
     M = more.draws
 

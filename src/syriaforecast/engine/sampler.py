@@ -15,7 +15,8 @@ from syriaforecast.engine.data import (
     EngineData,
     ModelArrays,
 )
-from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack
+from syriaforecast.engine.density import Layout, log_density_and_gradient, unpack, unpack_transitions
+from syriaforecast.engine.kernel import transition_block_sizes
 from syriaforecast.engine.names import (
     ANALYST_PARAMETER_NAMES,
     EVIDENCE_FIELDS,
@@ -25,17 +26,51 @@ from syriaforecast.engine.names import (
 )
 from syriaforecast.engine.parameters import samples_persistence
 
-__all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "pack_draws"]
+__all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "pack_draws", "transition_arguments"]
 
 
 def layout_for(arrays: ModelArrays) -> Layout:
     """The unconstrained layout of a model's parameters."""
+    rows, effects = transition_block_sizes(*_transition_static(arrays))
     return Layout(
         arrays.n_scenarios,
         arrays.n_groups,
         arrays.n_indicators,
         samples_persistence(arrays),
         arrays.n_analysts,
+        int(rows),
+        int(effects),
+    )
+
+
+def _transition_static(arrays: ModelArrays) -> tuple[Any, ...]:
+    """``row_elicited``, ``row_support``, ``effect_given`` and ``effect_scale`` of the density."""
+    S = arrays.n_scenarios
+    elicited = arrays.row_elicited if arrays.row_elicited.shape[0] == S else np.zeros(S, dtype=bool)
+    base = arrays.transition_base if arrays.transition_base.shape == (S, S) else np.eye(S)
+    support = np.ascontiguousarray((base > 0) & elicited[:, None])
+    given = arrays.effect_given if arrays.effect_given.shape[1:] == (S,) else np.zeros((0, S), dtype=bool)
+    return elicited, support, np.ascontiguousarray(given), float(arrays.driver_uncertainty)
+
+
+def transition_arguments(arrays: ModelArrays, data: EngineData) -> tuple[Any, ...]:
+    """The transition part of the density's arguments (trailing, after the analysts')."""
+    S = arrays.n_scenarios
+    elicited, support, given, scale = _transition_static(arrays)
+    base = arrays.transition_base if arrays.transition_base.shape == (S, S) else np.eye(S)
+    centre = arrays.log_effect if arrays.log_effect.shape[1:] == (S,) else np.zeros((0, S))
+    driver_on = data.driver_on
+    if driver_on.shape != (data.n_periods, centre.shape[0]):
+        driver_on = np.zeros((data.n_periods, centre.shape[0]))
+    return (
+        elicited,
+        support,
+        np.ascontiguousarray(arrays.transition_concentration * base),
+        np.ascontiguousarray(base, dtype=float),
+        np.ascontiguousarray(centre, dtype=float),
+        given,
+        scale,
+        np.ascontiguousarray(driver_on, dtype=float),
     )
 
 
@@ -65,6 +100,7 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         int(data.n_periods),
         *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
         *analyst_arguments(arrays),
+        *transition_arguments(arrays, data),
     )
 
 
@@ -144,6 +180,7 @@ def build_sampler_model(
     args = _density_arguments(arrays, data, layout)
     A, start = layout.n_analysts, layout.analyst_start
     analyst_ids = coords.get("analyst", [f"analyst{a}" for a in range(A)])
+    driver_ids = coords.get("driver", [f"driver{r}" for r in range(arrays.n_drivers)])
     unpack_args = (
         layout.n_scenarios,
         layout.n_groups,
@@ -155,6 +192,12 @@ def build_sampler_model(
         arrays.group_of,
         arrays.band_sd,
     )
+
+    with_transitions = arrays.has_transition_parameters
+    t_args = transition_arguments(arrays, data)
+    row_elicited = t_args[0]
+    # unpack_transitions(x, end, row_elicited, row_support, transition_fixed, centre, given, scale)
+    transition_unpack = (t_args[0], t_args[1], t_args[3], t_args[4], t_args[5], t_args[6])
 
     def make_logp_fn() -> Any:
         def logp(x: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
@@ -177,6 +220,16 @@ def build_sampler_model(
             if A:
                 out["analyst_bias"] = x[start : start + A].copy()
                 out["analyst_noise"] = np.exp(x[start + A : start + 2 * A])
+            if with_transitions:
+                rows, log_effect = unpack_transitions(x, start, *transition_unpack)
+                full = np.asarray(rows, dtype=float).copy()
+                S = layout.n_scenarios
+                for i in range(S):
+                    if not row_elicited[i] and S > 1:
+                        full[i] = (1.0 - persistence[i]) / (S - 1)
+                        full[i, i] = persistence[i]
+                out["transition"] = full
+                out["driver_effect"] = np.exp(log_effect)
             return out
 
         return expand
@@ -200,6 +253,12 @@ def build_sampler_model(
     coords = {k: coords[k] for k in ("scenario", "group", "indicator")} | GRADE_COORDS
     if A:
         coords["analyst"] = list(analyst_ids)
+    if with_transitions:
+        names += ["transition", "driver_effect"]
+        shapes += [(layout.n_scenarios, layout.n_scenarios), (arrays.n_drivers, layout.n_scenarios)]
+        dims |= {"transition": ("scenario", "scenario_to"), "driver_effect": ("driver", "scenario")}
+        coords["scenario_to"] = list(coords["scenario"])
+        coords["driver"] = list(driver_ids)
     return from_pyfunc(
         ndim=layout.ndim,
         make_logp_fn=make_logp_fn,

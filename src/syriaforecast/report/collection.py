@@ -106,6 +106,25 @@ def _entropy_bits(p: np.ndarray, axis: int = -1) -> np.ndarray:
     return terms.sum(axis=axis)
 
 
+
+def predicted_and_ahead(
+    filtered: np.ndarray, transition: np.ndarray, next_period: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(Z_next | evidence) (D, S) and the move from the next period to the horizon (D, S, S).
+
+    ``filtered`` (D, S) is the filtered distribution of the period before
+    ``next_period``; ``transition`` is (D, S, S), or (D, T, S, S) with the move into
+    period ``t`` at ``[:, t]`` when drivers or elicited rows make it vary.
+    """
+    if transition.ndim == 4:
+        predicted = np.einsum("ds,dsz->dz", filtered, transition[:, next_period])
+        ahead = np.broadcast_to(np.eye(transition.shape[-1]), transition[:, 0].shape).copy()
+        for t in range(next_period + 1, horizon + 1):  # next period -> horizon, period by period
+            ahead = np.einsum("dij,djk->dik", ahead, transition[:, t])
+        return predicted, ahead
+    predicted = np.einsum("ds,dsz->dz", filtered, transition)
+    return predicted, _matrix_power(transition, horizon - next_period)
+
 def _matrix_power(A: np.ndarray, k: int) -> np.ndarray:
     out = np.broadcast_to(np.eye(A.shape[-1]), A.shape).copy()
     for _ in range(k):
@@ -148,7 +167,7 @@ def collection_priorities(
     log_f = forward_log_filtered(
         terms.log_initial, terms.log_transition, terms.log_emission, min(next_period - 1, H_idx)
     )
-    A = np.exp(terms.log_transition)  # (D, S, S)
+    A_all = np.exp(terms.log_transition)  # (D, S, S), or (D, T, S, S) when drivers make it vary
     horizon_now = np.exp(
         forward_log_filtered(terms.log_initial, terms.log_transition, terms.log_emission, H_idx)
     )
@@ -156,8 +175,7 @@ def collection_priorities(
     D = setup.n_draws
     gains = np.zeros((D, len(model.indicators)))
     if next_period <= H_idx:
-        predicted = np.einsum("ds,dsz->dz", np.exp(log_f), A)  # P(Z_next | evidence)
-        ahead = _matrix_power(A, H_idx - next_period)  # next period -> horizon
+        predicted, ahead = predicted_and_ahead(np.exp(log_f), A_all, next_period, H_idx)
         likelihoods = outcome_likelihoods(setup)
         for k, ind in enumerate(model.indicators):
             _, L = likelihoods[ind.id]  # (D, X, S)

@@ -12,7 +12,7 @@ import datetime as dt
 import html
 import io
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,46 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 12.5px; color: #555; }
 code { font-size: 12px; word-break: break-all; }
 """
+
+
+def _dynamics_section(forecast: Forecast, names: Mapping[str, str]) -> list[str]:
+    """Surprise monitor (plain words and the recent p-values) and the drivers' on/off horizons."""
+    out = ["<h2>Does the scenario set still fit?</h2>"]
+    table = forecast.surprise()
+    note = forecast.surprise_note(table=table)
+    if note:
+        out.append(f'<p class="warn">{_e(note)}</p>')
+    else:
+        out.append(
+            '<p class="note">None of the last three reported periods was improbable under the '
+            "scenarios (their one-step-ahead predictive p-values are all at least 0.01).</p>"
+        )
+    recent = table.iloc[-6:]
+    out.append(
+        _table(
+            ["Period", "Predictive p-value"],
+            [[str(r.period), f"{r.p_value:.3f}"] for r in recent.itertuples()],
+            [False, True],
+        )
+    )
+    if forecast.attrs.get("assume"):
+        assumed = _e(forecast.attrs["assume"])
+        out.append(f'<p class="note">Conditional forecast: drivers assumed {assumed}.</p>')
+    contrast = forecast.drivers_side_by_side()
+    if not contrast.empty:
+        start = _e(contrast["from"].iloc[0])
+        out.append(f"<h3>Drivers: the horizon with each driver off and on from {start}</h3>")
+        out.append(
+            _table(
+                ["Driver", "Scenario", "Off", "On", "Change"],
+                [
+                    [str(r.driver), names[str(r.scenario)], _pct(r.off), _pct(r.on), f"{r.change:+.0%}"]
+                    for r in contrast.itertuples()
+                ],
+                [False, False, True, True, True],
+            )
+        )
+    return out
 
 
 def _e(value: Any) -> str:
@@ -370,6 +410,7 @@ def _page(
         + "</p>"
     )
     add(images["fan_chart"])
+    parts.extend(_dynamics_section(forecast, names))
     _tripwires_section(add, forecast, names)
     if mind is not None:
         _mind_section(add, forecast, mind, names)

@@ -248,7 +248,8 @@ def forward_log_filtered(
     """Log P(Z_upto | evidence in periods <= upto) for a batch of chains.
 
     Arrays carry any leading batch axes: ``log_initial (..., S)``,
-    ``log_transition (..., S, S)``, ``log_emission (..., T, S)``.
+    ``log_transition (..., S, S)`` or, when drivers make it vary, ``(..., T, S, S)``
+    (the move into period t at ``[..., t, :, :]``), ``log_emission (..., T, S)``.
     """
     ((last, _),) = deque(forward_filter(log_initial, log_transition, log_emission, upto=upto), maxlen=1)
     return last

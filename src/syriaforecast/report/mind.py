@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from syriaforecast.report.collection import _matrix_power, collection_priorities, outcome_likelihoods
+from syriaforecast.report.collection import collection_priorities, outcome_likelihoods, predicted_and_ahead
 from syriaforecast.report.influence import check_max_draws, forward_log_filtered, period_start, prepare
 
 if TYPE_CHECKING:
@@ -148,9 +148,8 @@ def what_would_change_my_mind(
     attrs["next_period"] = model.period_labels(next_period + 1)[next_period]
     date = period_start(model, next_period)
     log_f = forward_log_filtered(terms.log_initial, terms.log_transition, terms.log_emission, next_period - 1)
-    A = np.exp(terms.log_transition)
-    predicted = np.einsum("ds,dsz->dz", np.exp(log_f), A)  # P_d(Z_next | E)
-    ahead = _matrix_power(A, H - next_period)
+    # P_d(Z_next | E) and the move on to the horizon (period by period when drivers vary it)
+    predicted, ahead = predicted_and_ahead(np.exp(log_f), np.exp(terms.log_transition), next_period, H)
     likelihoods = outcome_likelihoods(setup)
 
     def readings(ident: str, wanted: Any = None) -> list[tuple[str, np.ndarray, float]]:

@@ -83,16 +83,19 @@ class Evidence:
     raw: bytes = field(default=b"", repr=False)
 
     def __repr__(self) -> str:
-        n = len(self._table)
+        table = self.to_dataframe()
+        n = len(table)
+        n_drivers = len(self._table) - n
+        drivers = f"; {n_drivers} driver row{'s' * (n_drivers != 1)}" if n_drivers else ""
         if n == 0:
-            return f"Evidence(model {self.model_id!r}: no reports)"
-        dates = self._table["date"]
-        n_ind = self._table["indicator"].nunique()
-        n_per = self._table["period"].nunique()
+            return f"Evidence(model {self.model_id!r}: no reports{drivers})"
+        dates = table["date"]
+        n_ind = table["indicator"].nunique()
+        n_per = table["period"].nunique()
         return (
             f"Evidence(model {self.model_id!r}: {n} report{'s' * (n != 1)} of "
             f"{n_ind} indicator{'s' * (n_ind != 1)}, {dates.min().isoformat()}.."
-            f"{dates.max().isoformat()}, {n_per} period{'s' * (n_per != 1)})"
+            f"{dates.max().isoformat()}, {n_per} period{'s' * (n_per != 1)}{drivers})"
         )
 
     def __len__(self) -> int:
@@ -106,8 +109,19 @@ class Evidence:
     __hash__ = None  # type: ignore[assignment]
 
     def to_dataframe(self) -> pd.DataFrame:
-        """A copy of the validated reports."""
-        return self._table.copy()
+        """A copy of the validated indicator reports (driver rows are in :attr:`drivers`)."""
+        if "driver" not in self._table or not self._table["driver"].any():
+            return self._table.drop(columns="driver", errors="ignore").copy()
+        kept = self._table[~self._table["driver"]].reset_index(drop=True)
+        return kept.drop(columns="driver")
+
+    @property
+    def drivers(self) -> pd.DataFrame:
+        """The logged driver values: ``date``, ``period``, ``indicator`` (the driver id), ``state`` (0/1)."""
+        if "driver" not in self._table:
+            return self._table.iloc[:0].copy()
+        rows = self._table[self._table["driver"]].reset_index(drop=True)
+        return rows.drop(columns="driver")
 
     @property
     def last_date(self) -> dt.date | None:
@@ -488,6 +502,7 @@ def _validate_rows(
     span_start = first.start_time.date()
     span_end = model.horizon
     indicators = {i.id: i for i in model.indicators}
+    drivers = set(getattr(model, "driver_ids", ()))
     hints: dict[str, str] = {}
     by_case = {i.lower(): i for i in reversed(list(indicators))}
     hint_budget = _HINT_BUDGET
@@ -517,8 +532,22 @@ def _validate_rows(
             )
             ok = False
         ident = row.get("indicator", "").strip()
-        indicator = indicators.get(ident)
-        if indicator is None:
+        indicator: Any = indicators.get(ident)
+        is_driver = ident in drivers
+        if is_driver:
+            indicator = _DRIVER
+            if row.get("reliability", "").strip() or row.get("credibility", "").strip():
+                problems.append(
+                    Problem(
+                        name,
+                        where,
+                        "reliability" if row.get("reliability", "").strip() else "credibility",
+                        repr(row.get("reliability", "").strip() or row.get("credibility", "").strip()),
+                        f"blank: driver {ident!r} is taken as exact (no Admiralty grades)",
+                    )
+                )
+                ok = False
+        elif indicator is None:
             if ident not in hints:
                 close = [by_case[ident.lower()]] if ident.lower() in by_case else []
                 # difflib costs up to ~10 us per id compared: a fixed budget keeps a log
@@ -528,9 +557,9 @@ def _validate_rows(
                     close = difflib.get_close_matches(ident, list(indicators), n=1)
                 hints[ident] = f" (did you mean {close[0]!r}?)" if close else ""
             hint = hints[ident]
-            problems.append(
-                Problem(name, where, "indicator", repr(ident), f"an indicator id of model {model.id!r}{hint}")
-            )
+            what = "an indicator or driver id" if drivers else "an indicator id"
+            allowed = f"{what} of model {model.id!r}{hint}"
+            problems.append(Problem(name, where, "indicator", repr(ident), allowed))
             ok = False
         value_text = row.get("value", "").strip()
         state = None
@@ -634,6 +663,7 @@ def _validate_rows(
                     "report": row.get("report", "").strip(),
                     "url": url,
                     "coder": row.get("coder", "").strip(),
+                    "driver": is_driver,
                 }
             )
     table = _table(records)
@@ -659,8 +689,10 @@ def _table(records: list[dict[str, Any]]) -> pd.DataFrame:
         "report",
         "url",
         "coder",
+        "driver",
     ]
     table = pd.DataFrame.from_records(records, columns=columns)
+    table["driver"] = table["driver"].astype(bool)
     for col in ("line", "period", "state", "credibility"):
         table[col] = table[col].astype(np.int64)
     for col in ("indicator", "value", "reliability", "source", "note", "report", "url", "coder"):
@@ -681,7 +713,20 @@ def _valid_url(text: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
+class _DriverValue:
+    """Stands in for an indicator when a row logs a driver: values 0 (off) or 1 (on)."""
+
+    type = "driver"
+
+
+_DRIVER = _DriverValue()
+
+
 def _parse_value(text: str, indicator: Any) -> tuple[int | None, str | None]:
+    if indicator.type == "driver":
+        if text in ("0", "1"):
+            return int(text), None
+        return None, "0 (off) or 1 (on) for a driver (it keeps this value until a new row changes it)"
     if indicator.type == "binary":
         if text in ("0", "1"):
             return int(text), None
@@ -704,7 +749,7 @@ def _conflicts(
     """Ungraded reports are read as exact; two exact readings of one cell that disagree cannot both hold."""
     if table.empty:
         return []
-    exact = table[(table["reliability"] == "") & (table["credibility"] == 0)]
+    exact = table[(table["reliability"] == "") & (table["credibility"] == 0) & ~table["driver"]]
     problems = []
     for (period, ident), group in exact.groupby(["period", "indicator"], sort=False):
         if group["state"].nunique() > 1:

@@ -33,17 +33,27 @@ import tomli_w
 
 from syriaforecast._maths import logit, stable_expit
 from syriaforecast.errors import ModelFileError, Problem
-from syriaforecast.phrases import Band, allowed_phrases, band_logit_prior, elicited_logit, parse_phrase
+from syriaforecast.phrases import (
+    DRIVER_EFFECTS,
+    Band,
+    allowed_phrases,
+    band_logit_prior,
+    driver_effect,
+    elicited_logit,
+    parse_phrase,
+)
 from syriaforecast.spec import periods
 from syriaforecast.spec.tripwires import Tripwire, TripwireSection, build_tripwires, tripwire_problems
 
 __all__ = [
+    "Driver",
     "Indicator",
     "Scenario",
     "ScenarioModel",
     "elicitation_consensus",
     "load_model",
     "parse_model",
+    "residual_default",
     "save_model",
 ]
 
@@ -58,6 +68,11 @@ _UNION_TAGS = ("float", "str", "dict[str,str]")
 #: Defaults of ``[model] analyst_bias`` and ``analyst_noise`` (also the dataclass defaults).
 _DEFAULT_ANALYST_BIAS = 0.5
 _DEFAULT_ANALYST_NOISE = 1.0
+#: Defaults of ``[model] transition_concentration`` and ``driver_uncertainty``.
+_DEFAULT_TRANSITION_CONCENTRATION = 100.0
+_DEFAULT_DRIVER_UNCERTAINTY = 0.5
+#: Largest driver effect factor accepted (and smallest, its inverse).
+_MAX_EFFECT = 1000.0
 
 
 # --------------------------------------------------------------------------- schema (structure)
@@ -80,6 +95,10 @@ class _ModelSection(_Section):
     analyst_bias: float = pydantic.Field(default=_DEFAULT_ANALYST_BIAS, gt=0.0, le=5.0)
     analyst_noise: float = pydantic.Field(default=_DEFAULT_ANALYST_NOISE, gt=0.0, le=5.0)
     elicitations: str | None = None
+    transition_concentration: float = pydantic.Field(
+        default=_DEFAULT_TRANSITION_CONCENTRATION, gt=0.0, le=1e6
+    )
+    driver_uncertainty: float = pydantic.Field(default=_DEFAULT_DRIVER_UNCERTAINTY, ge=0.0, le=5.0)
 
     @pydantic.field_validator("persistence", "elicitation_error", mode="before")
     @classmethod
@@ -112,6 +131,7 @@ class _ScenarioSection(_Section):
     prior: float | str
     description: str = ""
     resolution: str
+    residual: pydantic.StrictBool = False
 
 
 class _IndicatorSection(_Section):
@@ -134,11 +154,20 @@ class _IndicatorSection(_Section):
         return value
 
 
+class _DriverSection(_Section):
+    id: str
+    text: str
+    description: str = ""
+    effect: dict[str, Any]
+
+
 class _File(_Section):
     model: _ModelSection
     scenarios: list[_ScenarioSection] = pydantic.Field(min_length=1)
     indicators: list[_IndicatorSection] = pydantic.Field(min_length=1)
     tripwires: list[TripwireSection] = pydantic.Field(default_factory=list)
+    transitions: dict[str, dict[str, Any]] = pydantic.Field(default_factory=dict)
+    drivers: list[_DriverSection] = pydantic.Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- public objects
@@ -152,9 +181,38 @@ class Scenario:
     description: str = ""
     resolution: str = ""
     prior_phrase: str | None = None
+    #: The model's "none of the above": the scenario set's honest residual (at most one per model).
+    residual: bool = False
 
     def __repr__(self) -> str:
-        return f"Scenario({self.id!r}, {self.name!r}, prior={self.prior:.3g})"
+        extra = ", residual" if self.residual else ""
+        return f"Scenario({self.id!r}, {self.name!r}, prior={self.prior:.3g}{extra})"
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """An exogenous condition that shifts the odds of moving between scenarios.
+
+    ``effect`` maps scenario id to the elicitation as written (a positive
+    number or a phrase of :data:`~syriaforecast.phrases.DRIVER_EFFECTS`): the
+    factor by which the driver being on multiplies the odds of moving *into*
+    that scenario in one period. Scenarios not listed are unaffected (factor 1).
+    """
+
+    id: str
+    text: str
+    effect: Mapping[str, float | str]
+    description: str = ""
+
+    def __repr__(self) -> str:
+        return f"Driver({self.id!r}, effect on {', '.join(self.effect)})"
+
+    def factor(self, scenario: str) -> float:
+        """The elicited factor on moves into ``scenario`` (1 when not listed)."""
+        value = self.effect.get(scenario)
+        factor = driver_effect(value) if value is not None else 1.0
+        assert factor is not None  # validated at load
+        return factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +250,9 @@ class Indicator:
     elicitations: Mapping[str, Mapping[str, float | str | tuple[float, ...]]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: Scenarios whose likelihood the file left out (the residual's): ``likelihood`` then holds
+    #: the default, centred on the named scenarios (:func:`residual_default`).
+    defaulted: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Indicator({self.id!r}, group={self.group!r}, type={self.type!r})"
@@ -251,6 +312,16 @@ class ScenarioModel:
     analyst_noise: float = _DEFAULT_ANALYST_NOISE
     #: Lines declared in advance (``[[tripwires]]``); see :mod:`syriaforecast.spec.tripwires`.
     tripwires: tuple[Tripwire, ...] = ()
+    #: Elicited transition rows: origin scenario id -> {destination id: per-period probability as
+    #: written (number or ICD 203 phrase)}; origins not listed use ``persistence``.
+    transitions: Mapping[str, Mapping[str, float | str]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    #: Dirichlet concentration of each elicited row in the hierarchical model.
+    transition_concentration: float = _DEFAULT_TRANSITION_CONCENTRATION
+    drivers: tuple[Driver, ...] = ()
+    #: Prior sd of each driver's log effect around its elicitation (hierarchical model).
+    driver_uncertainty: float = _DEFAULT_DRIVER_UNCERTAINTY
     path: Path | None = field(default=None, compare=False)
     sha256: str = field(default="", compare=False)
 
@@ -281,6 +352,37 @@ class ScenarioModel:
     def analysts(self) -> tuple[str, ...]:
         """Analysts who gave their own elicitations, in order of first appearance (empty for one)."""
         return tuple(dict.fromkeys(a for i in self.indicators for a in i.elicitations))
+
+    @property
+    def driver_ids(self) -> tuple[str, ...]:
+        """Driver ids in file order (the order of every ``driver`` dimension)."""
+        return tuple(d.id for d in self.drivers)
+
+    @property
+    def residual(self) -> str | None:
+        """The id of the residual scenario ("none of the above"), or ``None``."""
+        return next((s.id for s in self.scenarios if s.residual), None)
+
+    def transition_matrix(self) -> tuple[tuple[float, ...], ...]:
+        """The per-period transition matrix as elicited, ``[origin][destination]``.
+
+        A row given in ``[transitions.<origin>]`` moves to each listed scenario with
+        its probability (a phrase at its band's logit midpoint) and stays with one
+        minus the row's sum; any other row stays with ``persistence`` and spreads
+        the rest evenly over the other scenarios.
+        """
+        ids = self.scenario_ids
+        S = len(ids)
+        rows = []
+        for origin in ids:
+            if origin in self.transitions:
+                row = [_transition_probability(self.transitions[origin].get(j, 0.0)) for j in ids]
+                row[ids.index(origin)] = max(0.0, 1.0 - math.fsum(row))
+            else:
+                move = (1.0 - self.persistence) / (S - 1) if S > 1 else 0.0
+                row = [self.persistence if j == origin else move for j in ids]
+            rows.append(tuple(row))
+        return tuple(rows)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -341,11 +443,17 @@ class ScenarioModel:
             or self.analyst_noise != _DEFAULT_ANALYST_NOISE
         ):
             model |= {"analyst_bias": self.analyst_bias, "analyst_noise": self.analyst_noise}
+        if self.transitions or self.transition_concentration != _DEFAULT_TRANSITION_CONCENTRATION:
+            model["transition_concentration"] = self.transition_concentration
+        if self.drivers or self.driver_uncertainty != _DEFAULT_DRIVER_UNCERTAINTY:
+            model["driver_uncertainty"] = self.driver_uncertainty
         scenarios = []
         for s in self.scenarios:
             entry: dict[str, Any] = {"id": s.id, "name": s.name}
             entry["prior"] = s.prior_phrase if s.prior_phrase is not None else s.prior
             entry |= {"description": s.description, "resolution": s.resolution}
+            if s.residual:
+                entry["residual"] = True
             scenarios.append(entry)
         indicators = []
         for ind in self.indicators:
@@ -359,21 +467,40 @@ class ScenarioModel:
                     analyst: _table_dict(table) for analyst, table in ind.elicitations.items()
                 }
             else:
-                entry["likelihood"] = _table_dict(ind.likelihood)
+                written = {k: v for k, v in ind.likelihood.items() if k not in ind.defaulted}
+                entry["likelihood"] = _table_dict(written)
             if ind.rationale:
                 entry["rationale"] = (
                     dict(ind.rationale) if isinstance(ind.rationale, Mapping) else ind.rationale
                 )
             indicators.append(entry)
-        out = {"model": model, "scenarios": scenarios, "indicators": indicators}
+        data: dict[str, Any] = {"model": model, "scenarios": scenarios, "indicators": indicators}
+        if self.transitions:
+            data["transitions"] = {origin: dict(row) for origin, row in self.transitions.items()}
+        if self.drivers:
+            data["drivers"] = [
+                {"id": d.id, "text": d.text}
+                | ({"description": d.description} if d.description else {})
+                | {"effect": dict(d.effect)}
+                for d in self.drivers
+            ]
         if self.tripwires:
             types = {i.id: i.type for i in self.indicators}
-            out["tripwires"] = [w.to_dict(types.get(w.indicator or "", "")) for w in self.tripwires]
-        return out
+            data["tripwires"] = [w.to_dict(types.get(w.indicator or "", "")) for w in self.tripwires]
+        return data
 
     def to_toml(self) -> str:
         """The model as TOML text that :func:`parse_model` reads back to an equal model."""
         return tomli_w.dumps(self.to_dict())
+
+
+def _transition_probability(value: float | str) -> float:
+    """A transition-row entry as a probability (a phrase at its band's logit midpoint)."""
+    if isinstance(value, str):
+        band = parse_phrase(value)
+        assert band is not None  # validated at load
+        return band.midpoint
+    return float(value)
 
 
 def _table_dict(table: Mapping[str, Any]) -> dict[str, Any]:
@@ -579,7 +706,9 @@ class _Locator:
 
 def _label(loc: tuple[Any, ...], data: Any) -> str:
     """Name the scenario or indicator by its id, since an index alone is hard to find."""
-    if len(loc) >= 2 and loc[0] in ("scenarios", "indicators", "tripwires") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("scenarios", "indicators", "tripwires", "drivers") and isinstance(
+        loc[1], int
+    ):
         try:
             ident = data[loc[0]][loc[1]]["id"]
         except (KeyError, IndexError, TypeError):
@@ -836,6 +965,7 @@ def _semantic_problems(
                     )
 
     scenario_ids: list[str] = []
+    residual: str | None = None
     scenarios = data.get("scenarios")
     if isinstance(scenarios, list):
         priors: list[float | None] = []
@@ -850,6 +980,16 @@ def _semantic_problems(
                 elif ident in scenario_ids:
                     add(("scenarios", k, "id"), "id", ident, "scenario ids must be unique")
                 scenario_ids.append(ident)
+                if scenario.get("residual") is True:
+                    if residual is not None:
+                        add(
+                            ("scenarios", k, "residual"),
+                            "residual",
+                            True,
+                            f"at most one residual scenario ({residual!r} is already the residual)",
+                        )
+                    else:
+                        residual = ident
             prior = scenario.get("prior")
             if isinstance(prior, bool) or prior is None:
                 if "prior" in scenario:  # a bool, or None from a mapping (a missing key is structural)
@@ -917,13 +1057,125 @@ def _semantic_problems(
                 elif ident in seen:
                     add(("indicators", k, "id"), "id", ident, "indicator ids must be unique")
                 seen.add(ident)
-            problems.extend(_indicator_problems(indicator, k, scenario_ids, add))
+            problems.extend(_indicator_problems(indicator, k, scenario_ids, add, residual))
+    if residual is not None and len(scenario_ids) < 2:
+        add(("scenarios",), "residual", residual, "a residual scenario beside at least one named scenario")
+    _transition_problems(data, scenario_ids, add)
+    _driver_problems(data, scenario_ids, add)
     tripwire_problems(data, add)
     return problems
 
 
+def _transition_problems(data: Mapping[str, Any], scenario_ids: list[str], add: Any) -> None:
+    """Check ``[transitions.<origin>]`` rows: known scenarios, probabilities, sums at most 1."""
+    transitions = data.get("transitions")
+    if not isinstance(transitions, Mapping) or not scenario_ids:
+        return
+    known = ", ".join(dict.fromkeys(scenario_ids))
+    for origin, row in transitions.items():
+        loc = ("transitions", origin)
+        if origin not in scenario_ids:
+            add(loc, f"transitions.{origin}", origin, f"an origin scenario id ({known})")
+            continue
+        if not isinstance(row, Mapping):
+            continue  # pydantic reports a row that is not a table
+        total = 0.0
+        ok = True
+        for destination, value in row.items():
+            cell = (*loc, destination)
+            name = f"transitions.{origin}.{destination}"
+            if destination == origin:
+                add(
+                    cell,
+                    name,
+                    value,
+                    "moves to other scenarios only: the stay probability is one minus the row's sum",
+                )
+                ok = False
+                continue
+            if destination not in scenario_ids:
+                add(cell, name, value, f"unknown scenario; scenarios are {known}")
+                ok = False
+                continue
+            if isinstance(value, str):
+                band = parse_phrase(value)
+                if band is None:
+                    allowed = f"a probability in [0, 1] or one of the ICD 203 phrases {allowed_phrases()}"
+                    add(cell, name, value, allowed)
+                    ok = False
+                else:
+                    total += band.midpoint
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not (
+                math.isfinite(value) and 0.0 <= value <= 1.0
+            ):
+                add(cell, name, value, "a per-period probability in [0, 1] (0: the move never happens)")
+                ok = False
+            else:
+                total += float(value)
+        if ok and total > 1.0 + 1e-9:
+            add(
+                loc,
+                f"transitions.{origin}",
+                f"sum {total:.6g}",
+                "a row's move probabilities summing to at most 1 (the stay probability is one minus the sum)",
+            )
+
+
+def _driver_problems(data: Mapping[str, Any], scenario_ids: list[str], add: Any) -> None:
+    """Check ``[[drivers]]``: ids unique and apart from indicator ids, effects known and positive."""
+    drivers = data.get("drivers")
+    if not isinstance(drivers, list):
+        return
+    indicators = data.get("indicators")
+    indicator_ids = {
+        i.get("id") for i in indicators if isinstance(i, Mapping)
+    } if isinstance(indicators, list) else set()
+    known = ", ".join(dict.fromkeys(scenario_ids))
+    phrases = ", ".join(f'"{p}"' for p in DRIVER_EFFECTS)
+    seen: set[str] = set()
+    for k, driver in enumerate(drivers):
+        if not isinstance(driver, Mapping):
+            continue
+        ident = driver.get("id")
+        if isinstance(ident, str):
+            if not _ID.match(ident):
+                add(("drivers", k, "id"), "id", ident, _ID_ALLOWED)
+            elif ident in seen:
+                add(("drivers", k, "id"), "id", ident, "driver ids must be unique")
+            elif ident in indicator_ids:
+                add(
+                    ("drivers", k, "id"),
+                    "id",
+                    ident,
+                    "a driver id that is not also an indicator id (the evidence log names both in its "
+                    "indicator column)",
+                )
+            seen.add(ident)
+        effect = driver.get("effect")
+        if not isinstance(effect, Mapping):
+            continue
+        for sid, value in effect.items():
+            cell = ("drivers", k, "effect", sid)
+            if scenario_ids and sid not in scenario_ids:
+                add(cell, f"effect.{sid}", sid, f"unknown scenario; scenarios are {known}")
+                continue
+            if isinstance(value, str):
+                if driver_effect(value) is None:
+                    add(cell, f"effect.{sid}", value, f"a factor > 0 or one of the phrases {phrases}")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not (
+                math.isfinite(value) and 1.0 / _MAX_EFFECT <= value <= _MAX_EFFECT
+            ):
+                add(
+                    cell,
+                    f"effect.{sid}",
+                    value,
+                    f"a factor on the odds of moving into the scenario, between {1 / _MAX_EFFECT:g} and "
+                    f"{_MAX_EFFECT:g} (1: no effect), or one of the phrases {phrases}",
+                )
+
+
 def _indicator_problems(
-    indicator: Mapping[str, Any], k: int, scenario_ids: list[str], add: Any
+    indicator: Mapping[str, Any], k: int, scenario_ids: list[str], add: Any, residual: str | None = None
 ) -> list[Problem]:
     kind = indicator.get("type")
     levels = indicator.get("levels")
@@ -944,7 +1196,8 @@ def _indicator_problems(
     known = ", ".join(dict.fromkeys(scenario_ids))  # a duplicated id listed once
     likelihood = indicator.get("likelihood")
     if isinstance(likelihood, Mapping):
-        _table_problems(likelihood, ("indicators", k, "likelihood"), kind, levels, scenario_ids, add)
+        cell_loc = ("indicators", k, "likelihood")
+        _table_problems(likelihood, cell_loc, kind, levels, scenario_ids, add, residual)
     elicitations = indicator.get("elicitations")
     either = "either a likelihood table (one elicitation) or an elicitations table with one table per analyst"
     if "likelihood" in indicator and "elicitations" in indicator:
@@ -976,7 +1229,15 @@ def _indicator_problems(
                     f"a table of this analyst's likelihoods, one per scenario ({known})",
                 )
                 continue
-            _table_problems(table, loc, kind, levels, scenario_ids, add)
+            _table_problems(table, loc, kind, levels, scenario_ids, add, residual)
+        tables = [t for t in elicitations.values() if isinstance(t, Mapping)]
+        if residual is not None and len({residual in t for t in tables}) > 1:
+            add(
+                ("indicators", k, "elicitations"),
+                f"elicitations.*.{residual}",
+                "given by some analysts only",
+                "the residual scenario's likelihood in every analyst's table, or in none (then defaulted)",
+            )
     rationale = indicator.get("rationale")
     if isinstance(rationale, Mapping) and scenario_ids:
         for sid in rationale:
@@ -997,13 +1258,17 @@ def _table_problems(
     levels: list[str] | None,
     scenario_ids: list[str],
     add: Any,
+    residual: str | None = None,
 ) -> None:
-    """Check one likelihood table (the indicator's, or one analyst's) at key path ``loc``."""
+    """Check one likelihood table (the indicator's, or one analyst's) at key path ``loc``.
+
+    The residual scenario's entry may be left out (it is then defaulted).
+    """
     prefix = ".".join(str(p) for p in loc[2:])  # likelihood, or elicitations.<analyst>
     known = ", ".join(dict.fromkeys(scenario_ids))
     whose = "" if loc[-1] == "likelihood" else f" from analyst {loc[-1]}"
     for sid in scenario_ids:
-        if sid not in table:
+        if sid not in table and sid != residual:
             add(loc, f"{prefix}.{sid}", "(missing)", f"a likelihood{whose} for every scenario ({known})")
     for sid, value in table.items():
         cell = (*loc, sid)
@@ -1066,12 +1331,16 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         priors = [float(s.prior) for s in parsed.scenarios]
         phrases = [None] * len(priors)
     scenarios = tuple(
-        Scenario(s.id, s.name, p, s.description, s.resolution, phrase)
+        Scenario(s.id, s.name, p, s.description, s.resolution, phrase, s.residual)
         for s, p, phrase in zip(parsed.scenarios, priors, phrases, strict=True)
     )
-    scenario_ids = [s.id for s in scenarios]
+    all_ids = [s.id for s in scenarios]
+    residual = next((s.id for s in scenarios if s.residual), None)
     indicators = []
     for ind in parsed.indicators:
+        tables = list((ind.elicitations or {}).values()) or [ind.likelihood or {}]
+        defaulted = residual is not None and residual not in tables[0]
+        scenario_ids = [sid for sid in all_ids if sid != residual] if defaulted else all_ids
         elicitations = {
             analyst: MappingProxyType(_cells(table, scenario_ids))
             for analyst, table in (ind.elicitations or {}).items()
@@ -1081,6 +1350,12 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         else:
             assert ind.likelihood is not None  # validated: one of the two is given
             likelihood = _cells(ind.likelihood, scenario_ids)
+        if defaulted:
+            assert residual is not None
+            likelihood = {
+                sid: likelihood[sid] if sid != residual else residual_default(ind.type, likelihood)
+                for sid in all_ids
+            }
         # An empty rationale table is no rationale (to_dict omits it, so it round-trips as "").
         rationale: str | Mapping[str, str] = (
             MappingProxyType(dict(ind.rationale)) if isinstance(ind.rationale, dict) else ind.rationale
@@ -1097,8 +1372,35 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
                 basis=ind.basis,
                 rationale=rationale,
                 elicitations=MappingProxyType(elicitations),
+                defaulted=(residual,) if defaulted and residual is not None else (),
             )
         )
+    transitions = {
+        origin: MappingProxyType(
+            {
+                sid: (value if isinstance(value, str) else float(value))
+                for sid in all_ids
+                if (value := row.get(sid)) is not None
+            }
+        )
+        for origin in all_ids
+        if (row := parsed.transitions.get(origin)) is not None
+    }
+    drivers = tuple(
+        Driver(
+            d.id,
+            d.text,
+            MappingProxyType(
+                {
+                    sid: (value if isinstance(value, str) else float(value))
+                    for sid in all_ids
+                    if (value := d.effect.get(sid)) is not None
+                }
+            ),
+            d.description,
+        )
+        for d in parsed.drivers
+    )
     return ScenarioModel(
         id=m.id,
         title=m.title,
@@ -1118,6 +1420,10 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         tripwires=build_tripwires(
             parsed.tripwires, {i.id: {"type": i.type, "levels": i.levels} for i in parsed.indicators}
         ),
+        transitions=MappingProxyType(transitions),
+        transition_concentration=m.transition_concentration,
+        drivers=drivers,
+        driver_uncertainty=m.driver_uncertainty,
         path=path,
         sha256=digest,
     )
@@ -1135,6 +1441,44 @@ def _cells(table: Mapping[str, Any], scenario_ids: list[str]) -> dict[str, float
         else:
             cells[sid] = float(value)
     return cells
+
+
+def residual_default(
+    indicator_type: str, likelihood: Mapping[str, Any]
+) -> float | tuple[float, ...]:
+    """The residual scenario's likelihood when the file leaves it out: the named scenarios' midrange.
+
+    "None of the above" is some other world, not an average one: its best single
+    guess is the centre of the span the named scenarios map out, on the engine's
+    scale, so that every named scenario's signature (and a mix of them) is equally
+    plausible under it. The plain average would instead copy the majority (three
+    scenarios with "low" on an indicator and one "high" would make the residual
+    "low" too), leaving it unable to explain a world that shows one scenario's
+    signature on some indicators and another's on the rest. Precisely:
+
+    - binary: ``expit((min + max) / 2)`` of the named scenarios' logits (a phrase at its band's
+      logit midpoint);
+    - ordinal: each cumulative logit ``logit P(level <= k)`` at the midrange over scenarios;
+    - count: the geometric midrange ``sqrt(min rate * max rate)``.
+
+    The engine puts a wide error around this centre (``RESIDUAL_SPREAD`` in
+    :mod:`syriaforecast.engine.data`, at least half the named span), so the
+    hierarchical model may learn that the residual looks like none of them.
+    """
+    values = list(likelihood.values())
+    if indicator_type == "binary":
+        logits = [elicited_logit(v) for v in values]
+        return stable_expit((min(logits) + max(logits)) / 2)
+    if indicator_type == "ordinal":
+        n_levels = len(values[0])
+        mids = []
+        for j in range(n_levels - 1):
+            cuts = [logit(min(max(math.fsum(v[: j + 1]), 1e-16), 1.0 - 1e-16)) for v in values]
+            mids.append((min(cuts) + max(cuts)) / 2)
+        cumulative = [0.0, *(stable_expit(x) for x in mids), 1.0]
+        return tuple(b - a for a, b in itertools.pairwise(cumulative))
+    rates = [float(v) for v in values]
+    return math.sqrt(min(rates) * max(rates))
 
 
 def elicitation_consensus(

@@ -30,6 +30,7 @@ __all__ = [
     "chain_terms",
     "elicitation_shift",
     "forward_log_likelihood",
+    "time_varying_transition",
 ]
 
 
@@ -81,6 +82,8 @@ class ChainTerms:
     log_transition: TensorVariable  # (S, S), rows sum to one in probability
     log_emission: TensorVariable  # (T, S)
     cell_log_likelihood: TensorVariable  # (C, S): log P(reports of cell c | scenario)
+    #: With elicited rows or drivers: the per-period moves (T, S, S) in probability (into t at [t]).
+    transition: TensorVariable | None = None
 
 
 def transition_from_persistence(persistence: TensorVariable) -> TensorVariable:
@@ -93,6 +96,31 @@ def transition_from_persistence(persistence: TensorVariable) -> TensorVariable:
     stay = pt.log(persistence)[:, None]
     move = (pt.log1p(-persistence) - pt.log(pt.maximum(n - 1, 1)))[:, None]
     return pt.switch(eye, stay, move)
+
+
+def time_varying_transition(
+    persistence: TensorVariable,
+    transition_base: TensorVariable,
+    row_elicited: TensorVariable,
+    log_effect: TensorVariable,
+    driver_on: TensorVariable,
+) -> TensorVariable:
+    """Per-period transition matrices (T, S, S), written straight from the issue's formula.
+
+    Row ``i`` of ``A`` is the elicited row where ``row_elicited[i]``, else the
+    persistence row. With ``m_t = exp(driver_on[t] @ log_effect)``,
+    ``A_t[i, j] = A[i, j] m_t[j] / (A[i, i] + sum_{k != i} A[i, k] m_t[k])`` for
+    ``j != i`` and ``A_t[i, i] = A[i, i] / (the same sum)``.
+    """
+    S = persistence.shape[0]
+    eye = pt.eq(pt.arange(S)[:, None], pt.arange(S)[None, :])
+    moves = (1.0 - persistence)[:, None] / pt.maximum(S - 1, 1)
+    from_persistence = pt.switch(eye, persistence[:, None], moves)
+    base = pt.switch(row_elicited[:, None], transition_base, from_persistence)
+    m = pt.exp(pt.dot(driver_on, log_effect))  # (T, S)
+    u = pt.switch(eye[None], 1.0, m[:, None, :])  # (T, S, S)
+    numerator = base[None] * u
+    return numerator / pt.sum(numerator, axis=2, keepdims=True)
 
 
 def elicitation_shift(
@@ -122,6 +150,10 @@ def chain_terms(
     kappa_reliability: TensorVariable,
     kappa_credibility: TensorVariable,
     evidence: EvidenceTensors,
+    transition_base: TensorVariable | None = None,
+    row_elicited: TensorVariable | None = None,
+    log_effect: TensorVariable | None = None,
+    driver_on: TensorVariable | None = None,
 ) -> ChainTerms:
     """Build the chain's log initial, log transition and log emission terms.
 
@@ -143,6 +175,10 @@ def chain_terms(
         Informativeness factors by Admiralty grade (A-F, 1-6).
     evidence : EvidenceTensors
         The reports, arranged by :func:`~syriaforecast.engine.data.build_engine_data`.
+    transition_base, row_elicited, log_effect, driver_on : tensors, optional
+        Elicited rows (S, S), which rows are elicited (S,), log driver effects (R, S)
+        and driver states (T, R): all four give time-varying transitions
+        (:func:`time_varying_transition`, in ``ChainTerms.transition``).
     """
     S = n_scenarios
     neg_inf = np.float64(-np.inf)
@@ -203,6 +239,14 @@ def chain_terms(
         log_transition=transition_from_persistence(persistence),
         log_emission=log_emission,
         cell_log_likelihood=cell_loglik,
+        transition=(
+            time_varying_transition(persistence, transition_base, row_elicited, log_effect, driver_on)
+            if transition_base is not None
+            and row_elicited is not None
+            and log_effect is not None
+            and driver_on is not None
+            else None
+        ),
     )
 
 
@@ -297,8 +341,32 @@ def forward_log_likelihood(terms: ChainTerms) -> TensorVariable:
 
     The forward recursion runs in log space,
     ``log a_t = e_t + logsumexp_s'(log a_{t-1}[s'] + log A[s', s])``,
-    so no probability is ever formed that could under- or overflow.
+    so no probability is ever formed that could under- or overflow. With
+    time-varying transitions (``terms.transition``) it runs on normalised
+    probability messages instead, ``a_t = (a_{t-1} A_t) * exp(e_t - max e_t)``,
+    whose gradient stays finite where an absorbing row has zeros.
     """
+    if terms.transition is not None:
+
+        def step_tv(
+            log_emission_t: TensorVariable, transition_t: TensorVariable, message: TensorVariable
+        ) -> list[TensorVariable]:
+            top = pt.max(log_emission_t)
+            unnormalised = pt.dot(message, transition_t) * pt.exp(log_emission_t - top)
+            norm = pt.sum(unnormalised)
+            return [unnormalised / norm, pt.log(norm) + top]
+
+        top0 = pt.max(terms.log_initial + terms.log_emission[0])
+        first = pt.exp(terms.log_initial + terms.log_emission[0] - top0)
+        norm0 = pt.sum(first)
+        _, logs = pytensor.scan(
+            step_tv,
+            sequences=[terms.log_emission[1:], terms.transition[1:]],
+            outputs_info=[first / norm0, None],
+            strict=True,
+            return_updates=False,
+        )
+        return pt.log(norm0) + top0 + pt.sum(logs)
 
     def step(
         log_emission_t: TensorVariable, log_alpha: TensorVariable, log_transition: TensorVariable

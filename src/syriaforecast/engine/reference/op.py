@@ -1,8 +1,9 @@
 """PyTensor Ops wrapping the compiled kernels, with Numba dispatch for nutpie.
 
-``EvidenceLogLikelihood`` maps the five parameter inputs (log initial
+``EvidenceLogLikelihood`` maps the seven parameter inputs (log initial
 probabilities, persistence, elicitation shift, report informativeness by
-reliability and by credibility) plus the data arrays to log P(evidence). Its
+reliability and by credibility, elicited transition rows, log driver effects)
+plus the data arrays to log P(evidence). Its
 gradient is a second Op computed by the same kernel pass in closed form.
 """
 
@@ -23,10 +24,27 @@ from syriaforecast.engine.source_key import op_cache_key
 
 __all__ = ["DATA_INPUTS", "PARAMETER_INPUTS", "evidence_log_likelihood"]
 
-PARAMETER_INPUTS = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility")
-#: The kernel's data arguments after the parameters, in its order.
-DATA_INPUTS = ("cutpoints", "log_rate", "is_count", "n_periods", *EVIDENCE_FIELDS)
+PARAMETER_INPUTS = (
+    "log_initial",
+    "persistence",
+    "shift",
+    "kappa_reliability",
+    "kappa_credibility",
+    "transition_base",
+    "log_effect",
+)
+#: The kernel's data arguments after the parameters, in its order (the transition data last).
+DATA_INPUTS = (
+    "cutpoints",
+    "log_rate",
+    "is_count",
+    "n_periods",
+    *EVIDENCE_FIELDS,
+    "row_elicited",
+    "driver_on",
+)
 _DTYPES = {
+    "row_elicited": "bool",
     "is_count": "bool",
     "cell_slot_valid": "bool",
     "n_periods": "int64",
@@ -50,10 +68,22 @@ def _as_inputs(values: list[Any]) -> list[Any]:
     ]
 
 
+#: The kernels' argument order, as positions in the Op's inputs (parameters, then data).
+_KERNEL_ORDER = (
+    *range(5),
+    *range(_N_PARAMS, _N_PARAMS + 4 + len(EVIDENCE_FIELDS)),
+    PARAMETER_INPUTS.index("transition_base"),
+    _N_PARAMS + DATA_INPUTS.index("row_elicited"),
+    PARAMETER_INPUTS.index("log_effect"),
+    _N_PARAMS + DATA_INPUTS.index("driver_on"),
+)
+_N_PERIODS = _N_PARAMS + DATA_INPUTS.index("n_periods")
+
+
 def _python_args(inputs: Any) -> list[Any]:
     args: list[Any] = list(inputs)
-    args[_N_PARAMS + DATA_INPUTS.index("n_periods")] = int(args[_N_PARAMS + DATA_INPUTS.index("n_periods")])
-    return args
+    args[_N_PERIODS] = int(args[_N_PERIODS])
+    return [args[k] for k in _KERNEL_ORDER]
 
 
 class EvidenceLogLikelihoodGrad(Op):
@@ -111,13 +141,16 @@ def _numba_log_likelihood(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     kernel = log_likelihood_kernel
 
+    # Inputs: 7 parameters (p0..p6), then the data (d0..d17); the kernel takes them in _KERNEL_ORDER.
     @numba_njit
     def evidence_log_likelihood_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+        p0, p1, p2, p3, p4, p5, p6,
+        d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17,
     ):  # fmt: skip
         value = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
-        )
+            p0, p1, p2, p3, p4, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
+            d14, d15, p5, d16, p6, d17,
+        )  # fmt: skip
         return np.asarray(value)
 
     return evidence_log_likelihood_numba, op_cache_key(op, __file__)
@@ -131,11 +164,13 @@ def _numba_log_likelihood_grad(op: Any, node: Any = None, **kwargs: Any) -> Any:
 
     @numba_njit
     def evidence_log_likelihood_grad_numba(
-        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
+        p0, p1, p2, p3, p4, p5, p6,
+        d0, d1, d2, d3, d4, d5, d6, d7, d8, d9, d10, d11, d12, d13, d14, d15, d16, d17,
     ):  # fmt: skip
-        _, g0, g1, g2, g3, g4 = kernel(
-            a0, a1, a2, a3, a4, a5, a6, a7, a8[()], a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20
-        )
-        return g0, g1, g2, g3, g4
+        _, g0, g1, g2, g3, g4, g5, g6 = kernel(
+            p0, p1, p2, p3, p4, d0, d1, d2, d3[()], d4, d5, d6, d7, d8, d9, d10, d11, d12, d13,
+            d14, d15, p5, d16, p6, d17,
+        )  # fmt: skip
+        return g0, g1, g2, g3, g4, g5, g6
 
     return evidence_log_likelihood_grad_numba, op_cache_key(op, __file__)

@@ -14,6 +14,11 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   of its ICD 203 band to that scale.
 - ``source_reliability[A..F]``, ``information_credibility[1..6]`` ~ Beta: the
   informativeness factors of graded reports, with means set by the grade.
+- Only when the model elicits transition rows: ``transition_row_<origin> ~
+  Dirichlet(transition_concentration * elicited row)`` over the row's nonzero
+  entries (a zero stays zero; a row with one nonzero entry is fixed). Only with
+  drivers: ``driver_log_effect ~ Normal(log elicited factor, driver_uncertainty)``
+  for each listed (driver, scenario) effect (fixed when the uncertainty is 0).
 - Only when several analysts elicited the model: ``analyst_bias[a] ~
   Normal(0, analyst_bias)`` and ``analyst_noise[a] ~ HalfNormal(analyst_noise)``.
   Analyst ``a``'s elicitation of (indicator, scenario), as an offset ``d`` from the
@@ -172,6 +177,7 @@ def build_pymc_model(
             beta=(1 - cred_mean) * GRADE_CONCENTRATION,
             dims="credibility_grade",
         )
+        transition_base, log_effect = _transition_variables(arrays, coords)
         if arrays.n_analysts:
             bias = pm.Normal("analyst_bias", 0.0, max(arrays.analyst_bias_scale, 1e-9), dims="analyst")
             noise = pm.HalfNormal(
@@ -187,12 +193,55 @@ def build_pymc_model(
             "shift": shift,
             "kappa_reliability": kappa_rel,
             "kappa_credibility": kappa_cred,
+            "transition_base": transition_base,
+            "log_effect": log_effect,
         }
         data_tensors = {name: getattr(evidence, name) for name in EvidenceTensors.fields()}
         data_tensors |= {name: shared[name] for name in ("cutpoints", "log_rate", "is_count")}
+        data_tensors["row_elicited"] = pt.as_tensor(_row_elicited(arrays))
+        data_tensors["driver_on"] = pm.Data("driver_on", _driver_on(arrays, data))
         data_tensors["n_periods"] = pt.as_tensor(np.int64(len(coords["period"])))
         pm.Potential("evidence_log_likelihood", evidence_log_likelihood(params, data_tensors))
     return model
+
+
+def _row_elicited(arrays: ModelArrays) -> np.ndarray:
+    S = arrays.n_scenarios
+    return arrays.row_elicited if arrays.row_elicited.shape == (S,) else np.zeros(S, dtype=bool)
+
+
+def _driver_on(arrays: ModelArrays, data: EngineData) -> np.ndarray:
+    R = arrays.log_effect.shape[0] if arrays.log_effect.ndim == 2 else 0
+    on = data.driver_on
+    return on if on.shape == (data.n_periods, R) else np.zeros((data.n_periods, R))
+
+
+def _transition_variables(
+    arrays: ModelArrays, coords: dict[str, list[str]]
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """The elicited rows (S, S) and log driver effects (R, S), random where the model says so."""
+    S = arrays.n_scenarios
+    base = arrays.transition_base if arrays.transition_base.shape == (S, S) else np.eye(S)
+    rows = pt.as_tensor(np.asarray(base, dtype=float))
+    names = coords.get("scenario", [str(s) for s in range(S)])
+    for i in np.flatnonzero(_row_elicited(arrays)):
+        support = np.flatnonzero(base[i] > 0)
+        if support.size < 2:
+            continue  # absorbing (or a single move): nothing uncertain
+        row = pm.Dirichlet(
+            f"transition_row_{names[i]}", a=arrays.transition_concentration * base[i, support]
+        )
+        rows = pt.set_subtensor(rows[i, support], row)
+    R = arrays.log_effect.shape[0] if arrays.log_effect.ndim == 2 else 0
+    centre = np.asarray(arrays.log_effect, dtype=float).reshape(R, S)
+    log_effect = pt.as_tensor(centre)
+    given = np.argwhere(arrays.effect_given.reshape(R, S)) if R else np.zeros((0, 2), dtype=int)
+    if given.size and arrays.driver_uncertainty > 0:
+        values = pm.Normal(
+            "driver_log_effect", mu=centre[given[:, 0], given[:, 1]], sigma=arrays.driver_uncertainty
+        )
+        log_effect = pt.set_subtensor(log_effect[given[:, 0], given[:, 1]], values)
+    return rows, log_effect
 
 
 def to_pymc(

@@ -1,0 +1,152 @@
+"""Conditional forecasts: the horizon under an assumed future for the drivers.
+
+``forecast(..., assume={"ceasefire": {"2026-06": 1}})`` fixes the ceasefire on
+from June 2026 (until a later assumption changes it) instead of carrying its
+last logged value forward; :func:`driver_contrast` shows, for every driver, the
+horizon with the driver switched on and off from the period after the as-of
+date, under the same posterior draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from syriaforecast.errors import SyriaforecastError
+from syriaforecast.spec import periods
+from syriaforecast.spec.model import ScenarioModel
+
+__all__ = ["conditional_horizon", "driver_contrast", "parse_assume", "parse_assume_option"]
+
+
+def parse_assume(
+    model: ScenarioModel, assume: Mapping[str, Mapping[str, int]] | None, as_of: dt.date
+) -> dict[str, dict[int, int]]:
+    """Check an ``assume`` mapping and turn its period labels into period indices.
+
+    Parameters
+    ----------
+    model : ScenarioModel
+        The model (its drivers and periods).
+    assume : mapping
+        Driver id -> {period label (e.g. ``"2026-06"``): 0 or 1}.
+    as_of : date
+        The information date: assumed periods must come after its period.
+
+    Raises
+    ------
+    SyriaforecastError
+        Naming the driver, period or value that is not allowed, and what is.
+    """
+    out: dict[str, dict[int, int]] = {}
+    if not assume:
+        return out
+    known = ", ".join(model.driver_ids) or "(the model has no drivers)"
+    first = model.first_period
+    asof_index = model.period_index(as_of)
+    last = model.horizon_index
+    for driver, timeline in assume.items():
+        if driver not in model.driver_ids:
+            raise SyriaforecastError(
+                f"assume: {driver!r} is not a driver of model {model.id!r}; drivers: {known}"
+            )
+        if not isinstance(timeline, Mapping) or not timeline:
+            raise SyriaforecastError(
+                f"assume[{driver!r}]: expected {{period: 0 or 1}}, e.g. {{'2026-06': 1}}"
+            )
+        for label, value in timeline.items():
+            try:
+                period = periods.parse_start(str(label), model.period)
+            except ValueError:
+                raise SyriaforecastError(
+                    f"assume[{driver!r}]: period {label!r} is not a {model.period} written as "
+                    f"{periods.start_form(model.period)}"
+                ) from None
+            index = int((period - first).n)
+            if not asof_index < index <= last:
+                labels = model.period_labels(last + 1)
+                after = labels[asof_index + 1] if asof_index + 1 <= last else "(none: as-of is the horizon)"
+                raise SyriaforecastError(
+                    f"assume[{driver!r}]: period {label!r} is outside the forecast's future; "
+                    f"allowed: {after} .. {labels[last]}"
+                )
+            if isinstance(value, bool) or value not in (0, 1):
+                raise SyriaforecastError(
+                    f"assume[{driver!r}][{label!r}] = {value!r}: expected 0 (off) or 1 (on)"
+                )
+            out.setdefault(driver, {})[index] = int(value)
+    return out
+
+
+def parse_assume_option(texts: list[str] | None) -> dict[str, dict[str, int]]:
+    """The CLI's ``--assume driver=VALUE@PERIOD`` options as an ``assume`` mapping."""
+    out: dict[str, dict[str, int]] = {}
+    for text in texts or []:
+        driver, sep, rest = text.partition("=")
+        value, at, period = rest.partition("@")
+        if not (sep and at and driver.strip() and period.strip()) or value.strip() not in ("0", "1"):
+            raise SyriaforecastError(
+                f"--assume {text!r}: expected DRIVER=VALUE@PERIOD with VALUE 0 or 1, e.g. ceasefire=1@2026-06"
+            )
+        out.setdefault(driver.strip(), {})[period.strip()] = int(value)
+    return out
+
+
+def conditional_horizon(
+    result: Any, assume: Mapping[str, Mapping[str, int]], *, max_draws: int | None = 1000
+) -> np.ndarray:
+    """Horizon probabilities (D, S) of a forecast's posterior draws under assumed drivers.
+
+    ``result`` is a :class:`~syriaforecast.forecast.Forecast`.
+    """
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws, posterior_parameters
+
+    model = result.model
+    indices = parse_assume(model, assume, result.as_of)
+    arrays = build_model_arrays(model)
+    T = model.horizon_index + 1
+    data = build_engine_data(model, arrays, result.evidence, T, indices)
+    n_draws = int(result.horizon.sizes["chain"] * result.horizon.sizes["draw"])
+    params = posterior_parameters(model, result.posterior, n_draws, max_draws=max_draws)
+    chain = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
+    return chain.filtered[:, -1]
+
+
+def driver_contrast(result: Any, *, max_draws: int | None = 1000) -> pd.DataFrame:
+    """Each driver switched off and on from the period after the as-of date, side by side.
+
+    ``result`` is a :class:`~syriaforecast.forecast.Forecast`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (driver, scenario): ``off`` and ``on`` (mean horizon
+        probability), ``change`` (on - off) and ``from`` (the first period assumed).
+        Empty when the model has no drivers or the as-of period is the horizon's.
+    """
+    model = result.model
+    rows: list[dict[str, Any]] = []
+    start = model.period_index(result.as_of) + 1
+    if not model.drivers or start > model.horizon_index:
+        return pd.DataFrame(rows, columns=["driver", "scenario", "from", "off", "on", "change"])
+    label = model.period_labels(start + 1)[-1]
+    for driver in model.drivers:
+        off = conditional_horizon(result, {driver.id: {label: 0}}, max_draws=max_draws).mean(axis=0)
+        on = conditional_horizon(result, {driver.id: {label: 1}}, max_draws=max_draws).mean(axis=0)
+        for s, sid in enumerate(model.scenario_ids):
+            rows.append(
+                {
+                    "driver": driver.id,
+                    "scenario": sid,
+                    "from": label,
+                    "off": float(off[s]),
+                    "on": float(on[s]),
+                    "change": float(on[s] - off[s]),
+                }
+            )
+    return pd.DataFrame(rows)
