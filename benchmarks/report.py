@@ -1099,5 +1099,10 @@ def write(results: dict[str, Any] | None = None) -> None:
     counts = load_result("report_counts")
     if counts and "points" in counts:
         full = report_counts.splice(full, report_counts.render(counts))
+    import speed
+
+    timings = load_result("speed")
+    if timings and "cold" in timings:
+        full = speed.splice(full, speed.render(timings))
     (BENCH / "RESULTS.md").write_text(full)
     (BENCH / "HEADLINE.md").write_text(head)

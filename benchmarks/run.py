@@ -7,8 +7,9 @@ Usage::
     .venv/bin/python benchmarks/run.py --sections exact,scaling
     .venv/bin/python benchmarks/run.py --render   # rebuild RESULTS.md from out/bench/*.json
 
-Sections: ``latency`` (update latency against the naive PyMC route, plus the
-engine probe), ``exact`` (exact mode against hmmlearn), ``replay`` (backtest
+Sections: ``speed`` (the #14 speed targets in fresh processes), ``latency``
+(update latency against the naive PyMC route, plus the engine probe), ``exact``
+(exact mode against hmmlearn), ``replay`` (backtest
 PSIS against refitting), ``calibration`` (synthetic worlds: hierarchical vs
 exact vs oracle), ``scaling`` (time and memory against model size) and ``reports``
 (time and peak memory against the number of reports, 1k to 1M).
@@ -32,9 +33,9 @@ configure_environment()
 
 from _common import OUT, loadavg, log, machine_info, numba_cache_dir, save_result  # noqa: E402
 
-SECTIONS = ("latency", "exact", "replay", "calibration", "scaling", "reports")
-RESULT_FILES = {"latency": "latency", "exact": "exact_hmm", "replay": "replay", "calibration": "calibration",
-                "scaling": "scaling", "reports": "report_counts"}  # fmt: skip
+SECTIONS = ("speed", "latency", "exact", "replay", "calibration", "scaling", "reports")
+RESULT_FILES = {"speed": "speed", "latency": "latency", "exact": "exact_hmm", "replay": "replay",
+                "calibration": "calibration", "scaling": "scaling", "reports": "report_counts"}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 3)
 
     runners = {
+        "speed": lambda: __import__("speed").run(repeats=repeats),
         "latency": lambda: __import__("latency").run(
             repeats=repeats, warm=1 if args.quick else 2, naive_repeats=1 if args.quick else 2,
             naive_warm=1, probe=True, quick=args.quick,
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         "calibration": lambda: __import__("calibration").run(n_worlds=16 if args.quick else 40),
         "scaling": lambda: __import__("scaling").run(quick=args.quick),
         "reports": lambda: __import__("report_counts").run(
-            (1_000, 10_000, 100_000) if args.quick else (1_000, 10_000, 100_000, 1_000_000)
+            (1_000, 10_000, 100_000) if args.quick else __import__("report_counts").SIZES
         ),
     }  # fmt: skip
     failed = []

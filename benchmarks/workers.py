@@ -455,6 +455,101 @@ def task_reports_point(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------- speed (benchmarks/speed.py)
+def task_speed_cold(args: dict[str, Any]) -> dict[str, Any]:
+    """Fresh process to the first summary, then two PSIS updates and one update that must refit."""
+    t = time.perf_counter()
+    import syriaforecast as sf
+
+    out: dict[str, Any] = {"import": time.perf_counter() - t}
+    model = sf.load_model(MODEL)
+    evidence = sf.load_evidence(EVIDENCE, model)
+    seed = int(args.get("seed", 1))
+    t, c = time.perf_counter(), cpu()
+    result = sf.forecast(model, evidence, seed=seed)
+    result.summary()
+    out["first"] = forecast_record(result, time.perf_counter() - t, cpu() - c)
+    out["to_first_summary"] = time.perf_counter() - _T0
+    out["cpu_to_first_summary"] = cpu()
+    out["psis"] = []
+    current, previous = evidence, result
+    for k in (1, 2):
+        current = current.append(next_month_rows(evidence, k), model)
+        t, c = time.perf_counter(), cpu()
+        previous = sf.forecast(model, current, seed=seed + k, previous=previous)
+        previous.summary()
+        out["psis"].append(
+            forecast_record(previous, time.perf_counter() - t, cpu() - c)
+            | {
+                "path": previous.update_path,
+                "pareto_k": float(previous.attrs.get("update_pareto_k", math.nan)),
+            }
+        )
+    # An edited old report: the evidence is no longer the previous one plus reports, so it refits.
+    frame = current.to_dataframe()
+    frame["credibility"] = [str(v) if v else "" for v in frame["credibility"]]
+    frame["date"] = [d.isoformat() for d in frame["date"]]
+    frame["published"] = [d.isoformat() for d in frame["published"]]
+    frame.loc[0, "note"] = str(frame.loc[0, "note"]) + " (edited)"
+    edited = sf.load_evidence(frame.drop(columns=["line", "period", "state"]), model)
+    t, c = time.perf_counter(), cpu()
+    refit = sf.forecast(model, edited, seed=seed + 50, previous=previous)
+    refit.summary()
+    out["refit"] = forecast_record(refit, time.perf_counter() - t, cpu() - c) | {"path": refit.update_path}
+    return out
+
+
+def task_speed_save_previous(args: dict[str, Any]) -> dict[str, Any]:
+    """The bundled forecast as of a month before the last publication, saved for ``--previous``."""
+    import datetime as dt
+
+    import syriaforecast as sf
+
+    model = sf.load_model(MODEL)
+    evidence = sf.load_evidence(EVIDENCE, model)
+    as_of = evidence.last_published - dt.timedelta(days=31)
+    result = sf.forecast(model, evidence, as_of=as_of, seed=int(args.get("seed", 7)))
+    result.save(args["path"])
+    return {"as_of": as_of.isoformat(), "reports": len(result.evidence)}
+
+
+def task_speed_exact(args: dict[str, Any]) -> dict[str, Any]:
+    """``sf.forecast(exact=True)`` end to end against hmmlearn's forward-backward, same chain."""
+    import numpy as np
+    from _common import time_call
+    from hmmlearn.hmm import CategoricalHMM
+    from worlds import binary_chain
+
+    import syriaforecast as sf
+    from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
+    from syriaforecast.engine.hmm import forward_backward
+
+    T = int(args.get("T", 2400))
+    model, evidence, hmm = binary_chain(T, seed=T)
+    t = time.perf_counter()
+    ours = sf.forecast(model, evidence, as_of=model.horizon, exact=True)
+    first = time.perf_counter() - t
+    repeated = time_call(lambda: sf.forecast(model, evidence, as_of=model.horizon, exact=True), repeat=5)
+    reference = CategoricalHMM(n_components=hmm["startprob"].size, init_params="", params="")
+    reference.n_features = 2
+    reference.startprob_ = hmm["startprob"]
+    reference.transmat_ = hmm["transmat"]
+    reference.emissionprob_ = hmm["emissionprob"]
+    X = hmm["observations"][:, None]
+    theirs = reference.predict_proba(X)
+    terms = chain_terms_for_draws(model, evidence, exact_parameters_for(model))
+    return {
+        "T": T,
+        "forecast_first": first,
+        "forecast_repeated": repeated["median"],
+        "hmmlearn": time_call(lambda: reference.predict_proba(X), repeat=5)["median"],
+        "kernel_fb": time_call(
+            lambda: forward_backward(terms.log_initial, terms.log_transition, terms.log_emission), repeat=5
+        )["median"],
+        "max_abs_diff": float(np.abs(ours.smoothed.values[0, 0] - theirs).max()),
+    }
+
+
 TASKS = {
     "reports_point": task_reports_point,
     "engine_probe": task_engine_probe,
@@ -462,6 +557,9 @@ TASKS = {
     "naive": task_naive,
     "scaling_point": task_scaling_point,
     "stale_cache": task_stale_cache,
+    "speed_cold": task_speed_cold,
+    "speed_save_previous": task_speed_save_previous,
+    "speed_exact": task_speed_exact,
 }
 
 if __name__ == "__main__":

@@ -69,3 +69,32 @@ def test_a_forecasts_diagnostics_are_arvizs():
             ours = result.diagnostics[f"{name}_{key}"]
             assert ours.dims == theirs.dims
             np.testing.assert_allclose(ours.values, theirs.values, rtol=1e-10)
+
+
+def test_mcse_of_the_mean_equals_arviz():
+    from syriaforecast.engine.diagnostics import mcse_mean
+
+    values = _draws()
+    array = xr.DataArray(values, dims=("chain", "draw", "q"))
+    theirs = arviz_stats.mcse(array, sample_dims=["chain", "draw"], method="mean").values
+    varying = np.ptp(values.reshape(-1, values.shape[2]), axis=0) > 0
+    np.testing.assert_allclose(mcse_mean(values)[varying], theirs[varying], rtol=1e-10)
+
+
+@pytest.mark.parametrize("prob", [0.5, 0.9, 0.94])
+def test_hdi_bounds_equal_arviz(prob):
+    from syriaforecast.forecast import hdi_bounds
+
+    values = _draws()
+    array = xr.DataArray(
+        values.reshape(4, 301, 7, 1),
+        dims=("chain", "draw", "time", "scenario"),
+        coords={"time": list("abcdefg")},
+    ).transpose("time", "chain", "scenario", "draw")  # sample dimensions need not lead
+    low, high = hdi_bounds(array, prob=prob)
+    theirs = arviz_stats.hdi(array, prob=prob, dim=["chain", "draw"])
+    for ours, bound in ((low, "lower"), (high, "upper")):
+        expected = theirs.sel(ci_bound=bound, drop=True)
+        assert set(ours.dims) == set(expected.dims)
+        np.testing.assert_array_equal(ours.transpose(*expected.dims).values, expected.values)
+        assert list(ours["time"].values) == list("abcdefg")

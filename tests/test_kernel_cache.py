@@ -3,8 +3,15 @@
 Every compiled function of the engine lives in ``engine/kernel.py`` (``density.py`` and
 ``hmm.py`` only call into it), so Numba's on-disk cache, which keys each function on
 its source file's modification stamp and size, sees every edit of the code it runs.
-The test copies the package to a temporary folder with its own cache, runs a kernel
+The first test copies the package to a temporary folder with its own cache, runs a kernel
 function (populating the cache), edits the copy's kernel source and runs it again.
+
+The PyMC reference route goes through PyTensor's own on-disk Numba cache, which keys
+a custom Op on what its dispatcher returns (``engine/source_key.py``), not on files.
+The second test is the stale-cache probe end to end: fresh processes sharing one
+cache folder evaluate the reference model's log density before and after an edit of
+the copy's kernel, and, as a control, with the key of old (the Op's type only), which
+must serve the stale density: the probe can tell a stale cache from a fresh one.
 """
 
 from __future__ import annotations
@@ -55,3 +62,65 @@ def test_an_edited_kernel_source_changes_the_result(tmp_path):
     kernel.write_text(edited)
     second = _run(root)
     assert second["filtered"] == pytest.approx(0.5 * first["filtered"], rel=1e-12)
+
+
+REFERENCE_PROBE = """
+import json, sys
+import syriaforecast as sf
+from syriaforecast.engine import kernel
+from syriaforecast.engine.reference import to_pymc
+model = sf.load_model(sys.argv[1])
+pymc_model = to_pymc(model, sf.load_evidence(sys.argv[2], model))
+logp = pymc_model.compile_logp(jacobian=False, mode="NUMBA")  # PyTensor's Numba backend and cache
+print(json.dumps({"logp": float(logp(pymc_model.initial_point())), "file": kernel.__file__}))
+"""
+TINY = Path(__file__).parent / "data" / "tiny"
+#: An edit of the likelihood kernel with a known effect: scaling every initial probability by
+#: exp(-10) scales P(evidence) by exp(-10), so the log density drops by exactly 10.
+KERNEL_DOC = '    """Log P(evidence | parameters), the scenario path summed out exactly."""\n'
+KERNEL_EDIT = KERNEL_DOC + "    log_initial = log_initial - 10.0\n"
+#: The key of old: the Op's type and props only (the sources' digest made a constant).
+DIGEST_LINE = "    return digest.hexdigest()\n"
+
+
+def _reference_logp(root: Path, cache: Path) -> float:
+    env = os.environ | {
+        "PYTHONPATH": str(root),
+        "NUMBA_CACHE_DIR": str(cache / "numba"),
+        "PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}",
+    }
+    args = [sys.executable, "-c", REFERENCE_PROBE, str(TINY / "model.toml"), str(TINY / "evidence.csv")]
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert Path(probe["file"]).is_relative_to(root)
+    return float(probe["logp"])
+
+
+def _replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path.name} no longer holds {old!r}: update the probe's edit"
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.slow  # four fresh processes, three of which compile the reference model: ~2 minutes
+@pytest.mark.timeout(900)
+def test_the_reference_route_follows_an_edited_kernel_across_processes(tmp_path):
+    root, cache = tmp_path / "src", tmp_path / "cache"
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(SRC / "syriaforecast", root / "syriaforecast", ignore=skip)
+    kernel = root / "syriaforecast" / "engine" / "kernel.py"
+    source_key = root / "syriaforecast" / "engine" / "source_key.py"
+    original = kernel.read_text()
+
+    before = _reference_logp(root, cache)
+    assert any((cache / "pytensor" / "numba").iterdir())  # PyTensor's on-disk cache was written
+    _replace_once(kernel, KERNEL_DOC, KERNEL_EDIT)
+    after = _reference_logp(root, cache)  # a fresh process, the same cache folder
+    assert after == pytest.approx(before - 10.0, abs=1e-9)
+
+    # Control: with the key of old, the same edit is served stale from the shared cache.
+    kernel.write_text(original)
+    _replace_once(source_key, DIGEST_LINE, '    return "constant"\n')
+    assert _reference_logp(root, cache) == pytest.approx(before, abs=1e-12)
+    _replace_once(kernel, KERNEL_DOC, KERNEL_EDIT)
+    assert _reference_logp(root, cache) == pytest.approx(before, abs=1e-12)  # stale: the bug

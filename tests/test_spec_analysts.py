@@ -751,12 +751,20 @@ def test_mapping_with_none_tables_is_refused_not_crashed() -> None:
 #: sha256 of ``load_model(bundled_model()).to_toml()`` as written by the code from before several
 #: analysts existed (commit eaec455~1). If the bundled model file itself is edited, regenerate it
 #: with that code (``git archive eaec455~1 src``), not with the current one, so the check stays
-#: independent. Regenerated for the revised model of issue #20.
+#: independent. Regenerated for the revised model of issue #20. The old code knows nothing of
+#: issue #15's residual, transition rows and drivers (the bundled model uses them since #20):
+#: the hash is that code's output for the bundled file without them, and the test below
+#: writes the loaded model with those parts set back to their defaults.
 RUSSIA_TO_TOML_SHA256 = "1343e6bc984bee687e83802f3fc09442ead5f5caa9920f4465959e9046b16d5d"
 
 
 def test_single_analyst_to_toml_is_unchanged() -> None:
-    model = load_model(RUSSIA)
+    full = load_model(RUSSIA)
+    scenarios = tuple(dataclasses.replace(sc, residual=False) for sc in full.scenarios)
+    default = ScenarioModel.__dataclass_fields__["transition_concentration"].default
+    model = dataclasses.replace(
+        full, scenarios=scenarios, transitions={}, drivers=(), transition_concentration=default
+    )
     text = model.to_toml()
     assert hashlib.sha256(text.encode()).hexdigest() == RUSSIA_TO_TOML_SHA256
     assert "elicitations" not in text and "analyst_" not in text

@@ -10,11 +10,22 @@ from __future__ import annotations
 import datetime as dt
 import math
 import numbers
+import os
 from typing import Any
 
 from syriaforecast.errors import OptionError
 
-__all__ = ["MAX_CHAINS", "MAX_DRAWS", "MAX_TOTAL_DRAWS", "SEED_MAX", "check_sampler_options"]
+__all__ = [
+    "MAX_CHAINS",
+    "MAX_DRAWS",
+    "MAX_SAMPLING_WORK",
+    "MAX_TOTAL_DRAWS",
+    "SAMPLING_WORK_ENV",
+    "SEED_MAX",
+    "check_sampler_options",
+    "check_sampling_work",
+    "sampling_work_cap",
+]
 
 #: Draws (or tuning steps) per chain: beyond this the result's arrays stop fitting in memory.
 MAX_DRAWS = 1_000_000
@@ -24,6 +35,20 @@ MAX_CHAINS = 64
 MAX_TOTAL_DRAWS = 4_000_000
 #: Seeds are recorded in the saved forecast as a signed 64-bit integer and fed to numpy and nutpie.
 SEED_MAX = 2**63 - 1
+
+#: Sampling work of a hierarchical forecast, in report-iterations: reports used x chains x
+#: (draws + tuning steps). The posterior density's gradient is linear in the reports, and a
+#: NUTS iteration takes some 10 to 20 gradients. Measured on the bundled model's synthetic logs
+#: (``make bench``, section "reports"; 2 chains x 400 iterations, whole worker process):
+#: 100,000 reports 47 CPU seconds (0.59 us per report-iteration), 300,000 reports 176 CPU
+#: seconds (0.73 us) and 816 MB at peak. 5e9 is about an hour of CPU, half an hour of wall time
+#: on two free cores: 500,000 reports at the default 4 x (2,000 + 500). Above it a forecast is
+#: refused before sampling starts; exact mode takes well under a minute at 1,000,000 reports.
+MAX_SAMPLING_WORK = 5_000_000_000
+#: Environment variable that sets another cap (a whole number; ``5e9`` notation allowed).
+SAMPLING_WORK_ENV = "SYRIAFORECAST_MAX_SAMPLING_WORK"
+#: CPU seconds per report-iteration behind :data:`MAX_SAMPLING_WORK` (for the message's estimate).
+_SECONDS_PER_REPORT_ITERATION = 0.7e-6
 
 
 def _whole(value: Any) -> int | None:
@@ -101,3 +126,55 @@ def parse_date_option(value: Any, name: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise OptionError(f"{name} = {value!r}: expected an ISO date YYYY-MM-DD") from None
+
+
+def sampling_work_cap() -> int:
+    """The sampling work cap in report-iterations: ``$SYRIAFORECAST_MAX_SAMPLING_WORK`` or the default."""
+    value = os.environ.get(SAMPLING_WORK_ENV)
+    if value is None or not value.strip():
+        return MAX_SAMPLING_WORK
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 1 and number == int(number)):
+        raise OptionError(
+            f"environment variable {SAMPLING_WORK_ENV}={value!r}: expected a whole number of "
+            f"report-iterations >= 1, such as 2e10 (default {MAX_SAMPLING_WORK:.0e})"
+        )
+    return int(number)
+
+
+def check_sampling_work(n_reports: int, *, draws: int, tune: int, chains: int) -> None:
+    """Refuse, before sampling, a hierarchical forecast whose work exceeds :func:`sampling_work_cap`.
+
+    Parameters
+    ----------
+    n_reports : int
+        Reports the forecast would use (after its as-of date).
+    draws, tune, chains : int
+        The sampler's settings.
+
+    Raises
+    ------
+    SamplingWorkError
+        Saying how much work was asked for, the cap, an estimate of the time,
+        and what to do instead.
+    """
+    from syriaforecast.errors import SamplingWorkError
+
+    work = n_reports * chains * (draws + tune)
+    cap = sampling_work_cap()
+    if work <= cap:
+        return
+    minutes = work * _SECONDS_PER_REPORT_ITERATION / 60
+    most = cap // (chains * (draws + tune))
+    raise SamplingWorkError(
+        f"a hierarchical forecast of {n_reports:,} reports with {chains} chains x ({draws:,} draws + "
+        f"{tune:,} tuning steps) is {work:.2g} report-iterations of sampling, above the cap of {cap:.2g} "
+        f"(about {minutes:,.0f} CPU minutes at the measured 0.7 us per report-iteration; these settings "
+        f"allow at most {most:,} reports). Use exact mode (--exact, or exact=True: well under a "
+        "minute at 1,000,000 reports), fewer draws, tuning steps or chains, or an earlier as-of date; "
+        f"or, if the time is meant, raise the cap with the environment variable {SAMPLING_WORK_ENV} (e.g. "
+        f"{SAMPLING_WORK_ENV}={10 ** math.ceil(math.log10(work)):.0e})"
+    )

@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syriaforecast._render import raise_on_closed_pipe
+
 __all__ = [
     "HelpFormatter",
     "output_console",
@@ -70,10 +72,10 @@ def output_console() -> Console:
     ``$COLUMNS`` when set and otherwise wide enough that nothing wraps.
     """
     if sys.stdout.isatty():
-        return Console(highlight=False, emoji=False)
+        return raise_on_closed_pipe(Console(highlight=False, emoji=False))
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
-    return Console(highlight=False, emoji=False, width=width, soft_wrap=False)
+    return raise_on_closed_pipe(Console(highlight=False, emoji=False, width=width, soft_wrap=False))
 
 
 @contextmanager
@@ -229,8 +231,12 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9, 
             "† the mean lies within Monte Carlo error (2 MCSE) of the edge between the two phrases, "
             f"so another run may print either ({escape('; '.join(close))}); more draws would settle it"
         )
-    n = len(result.evidence)
+    # Driver rows share the log but are not reports: count them apart.
+    n_drivers = len(result.evidence.drivers)
+    n = len(result.evidence) - n_drivers
     left_out = f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else ""
+    if n_drivers:
+        left_out += f"; {n_drivers} driver row{'s' * (n_drivers != 1)}"
     if exact:
         console.print(
             f"{n} reports used; exact mode: the model file's elicitations, priors and grades taken as "

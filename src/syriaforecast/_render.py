@@ -18,11 +18,13 @@ The HTML report escapes with :func:`html.escape`, as before.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import os
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
-__all__ = ["console", "plain_text", "plain_text_figures", "styled"]
+__all__ = ["console", "plain_text", "plain_text_figures", "raise_on_closed_pipe", "styled"]
 
 
 def console(*, stderr: bool = False) -> Any:
@@ -33,7 +35,23 @@ def console(*, stderr: bool = False) -> Any:
     """
     from rich.console import Console
 
-    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    return raise_on_closed_pipe(Console(stderr=stderr, markup=False, emoji=False, highlight=False))
+
+
+def raise_on_closed_pipe(console: Any) -> Any:
+    """``console`` raising :class:`BrokenPipeError` when its reader closed the pipe (``... | head``).
+
+    Rich's own handling exits with status 1, the status of an internal error;
+    :func:`syriaforecast.cli.main` turns the BrokenPipeError into the quiet exit
+    with status 141 that a shell expects after a reader closed the pipe early.
+    """
+
+    def closed() -> None:
+        console.quiet = True  # nothing more to write anywhere
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    console.on_broken_pipe = closed  # rich calls it from its write's `except BrokenPipeError`
+    return console
 
 
 def styled(*parts: str | tuple[str, str]) -> Any:

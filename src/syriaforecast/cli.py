@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -21,13 +22,14 @@ from rich.table import Table
 
 from syriaforecast import __version__
 from syriaforecast._render import console as _plain_console
-from syriaforecast._render import styled
+from syriaforecast._render import raise_on_closed_pipe, styled
 from syriaforecast.bundled import bundled_evidence, bundled_model
 from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_CLOSED_PIPE = 128 + 13  # 128 + SIGPIPE, what a shell reports for a tool ended by a closed pipe
 
 
 class _Parser(argparse.ArgumentParser):
@@ -184,6 +186,37 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syriaforecast`` console command."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # what print() buffered: a closed pipe must show here, not at exit
+    except BrokenPipeError:
+        return _output_closed()
+    return code
+
+
+def _output_closed() -> int:
+    """The reader of standard output closed it early (``syriaforecast ... | head -1``): stop quietly.
+
+    Python ignores SIGPIPE, so a write to a closed pipe raises BrokenPipeError
+    where a C tool would be ended by the signal. As Python's documentation
+    advises (``signal``, "Note on SIGPIPE"), standard output is pointed at
+    devnull, so that the interpreter's last flush cannot fail again and print a
+    traceback. The status is the one a shell reports for any tool ended by
+    SIGPIPE, 128 + 13 (as 130 is 128 + SIGINT): not 0, since not all of the
+    output was delivered; not 1 or 2, which say the command failed or its input
+    was bad. Anything the command saved (``--out``, ``--journal``) was written
+    completely before it printed.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real standard output (embedded, captured)
+        pass
+    return EXIT_CLOSED_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     from syriaforecast._console import output_console
@@ -204,10 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from syriaforecast.journal_cli import run_journal_command
 
             # The journal's tables escape user text themselves (rich.markup.escape) and use markup.
-            return run_journal_command(args, Console(highlight=False))
+            return run_journal_command(args, raise_on_closed_pipe(Console(highlight=False)))
     except SyriaforecastError as exc:
         errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        raise  # the reader closed the output (main's to handle), not a file's fault
     except OSError as exc:
         errors.print(styled(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         return EXIT_BAD_INPUT

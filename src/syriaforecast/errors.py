@@ -20,6 +20,7 @@ __all__ = [
     "OptionError",
     "Problem",
     "SamplerError",
+    "SamplingWorkError",
     "SyriaforecastError",
     "ValidationError",
 ]
@@ -98,6 +99,10 @@ class ForecastFileWarning(UserWarning):
 
 class OptionError(SyriaforecastError, ValueError):
     """A numeric or date option (draws, tune, chains, seed, target_accept, as_of, ...) is out of range."""
+
+
+class SamplingWorkError(OptionError):
+    """A hierarchical forecast would exceed the sampling work cap; the message says why and what to do."""
 
 
 class SamplerError(SyriaforecastError):

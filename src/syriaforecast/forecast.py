@@ -146,6 +146,9 @@ class Forecast:
     sample_stats: xr.Dataset
     diagnostics: xr.Dataset
     attrs: dict[str, Any] = field(default_factory=dict)
+    # log P(evidence | draw) per draw (chains x draws), kept in memory so that an update with
+    # previous= need not recompute it; not saved (a loaded forecast recomputes it).
+    _log_likelihood: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         means = self.horizon.mean(SAMPLE_DIMS)
@@ -239,13 +242,14 @@ class Forecast:
         """Monte Carlo standard error of each scenario's horizon mean (0 in exact mode)."""
         if self.mode == "exact" or self.n_draws < 4:
             return {}
-        import arviz_stats
+        from syriaforecast.engine.diagnostics import mcse_mean
 
+        # ArviZ's estimator (engine.diagnostics), without importing arviz-stats for it.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            error = arviz_stats.mcse(self.horizon, sample_dims=list(SAMPLE_DIMS), method="mean")
-        values = np.nan_to_num(error.to_numpy(), nan=0.0, posinf=0.0)
-        return dict(zip(map(str, error["scenario"].values), map(float, values), strict=True))
+            error = mcse_mean(self.horizon.transpose(*SAMPLE_DIMS, "scenario").values)
+        values = np.nan_to_num(error, nan=0.0, posinf=0.0)
+        return dict(zip(map(str, self.horizon["scenario"].values), map(float, values), strict=True))
 
     def surprise(self, *, n_simulations: int = 2000, seed: int = 0) -> pd.DataFrame:
         """How improbable each reported period's evidence was given everything before it.
@@ -402,10 +406,13 @@ def hdi_bounds(samples: xr.DataArray, *, prob: float = 0.9) -> tuple[xr.DataArra
     if samples.sizes["chain"] * samples.sizes["draw"] == 1:
         point = samples.isel(chain=0, draw=0, drop=True)
         return point, point
-    import arviz_stats
+    from syriaforecast.engine.diagnostics import hdi_nearest
 
-    interval = arviz_stats.hdi(samples, prob=prob, dim=list(SAMPLE_DIMS))
-    return interval.sel(ci_bound="lower", drop=True), interval.sel(ci_bound="upper", drop=True)
+    # ArviZ's "nearest" HDI (engine.diagnostics), without importing arviz-stats for it.
+    template = samples.isel(chain=0, draw=0, drop=True)
+    flat = samples.transpose(*SAMPLE_DIMS, *template.dims).values.reshape(-1, max(template.size, 1))
+    low, high = hdi_nearest(flat, prob)
+    return template.copy(data=low.reshape(template.shape)), template.copy(data=high.reshape(template.shape))
 
 
 def _diagnostics(
@@ -441,8 +448,11 @@ def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
     for name in ("horizon", "filtered", "smoothed"):
         if f"{name}_rhat" not in diagnostics:
             continue
-        rhat = float(diagnostics[f"{name}_rhat"].max(skipna=True).fillna(1.0))
-        ess = float(diagnostics[f"{name}_ess_bulk"].min(skipna=True).fillna(np.inf))
+        # NumPy rather than xarray reductions: this runs on every read of Forecast.converged.
+        rhats = np.asarray(diagnostics[f"{name}_rhat"].values, dtype=float)
+        esses = np.asarray(diagnostics[f"{name}_ess_bulk"].values, dtype=float)
+        rhat = float(np.nanmax(rhats)) if np.any(~np.isnan(rhats)) else 1.0
+        ess = float(np.nanmin(esses)) if np.any(~np.isnan(esses)) else np.inf
         if rhat > RHAT_MAX:
             failures.append(f"{name} probabilities: max R-hat {rhat:.3f} > {RHAT_MAX}")
         if ess < ESS_MIN:
@@ -704,12 +714,13 @@ def _assemble(
         coords=coords,
     )
     diagnostics = _diagnostics(run, filtered, smoothed, horizon)
+    toml = model.to_toml()
     attrs = {
         "format_version": FORMAT_VERSION,
         "model_id": model.id,
-        "model_toml": model.to_toml(),
+        "model_toml": toml,
         "model_sha256": model.sha256,
-        "model_content_sha256": hashlib.sha256(model.to_toml().encode()).hexdigest(),
+        "model_content_sha256": hashlib.sha256(toml.encode()).hexdigest(),
         "model_path": str(model.path) if model.path else "",
         "evidence_csv": evidence.to_csv_text(),
         "evidence_sha256": evidence.sha256,
@@ -735,6 +746,7 @@ def _assemble(
         sample_stats,
         diagnostics,
         attrs,
+        _log_likelihood=run.chain.log_likelihood if run.mode == "hierarchical" else None,
     )
 
 
@@ -1034,7 +1046,7 @@ def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
     """Why the previous forecast's draws cannot even start the chains (None: they can)."""
     if previous.mode != "hierarchical":
         return f"the previous forecast is in {previous.mode} mode (no posterior draws to reuse)"
-    if previous.model.to_toml() != model.to_toml():
+    if previous.model is not model and previous.model.to_toml() != model.to_toml():
         return "the model differs from the previous forecast's"
     return None
 
@@ -1071,9 +1083,13 @@ def _reweighted(
     params = forecast_parameters(previous)
     chains, draws = int(previous.horizon.sizes["chain"]), int(previous.horizon.sizes["draw"])
     D = chains * draws
-    old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
     new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
-    log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
+    # The previous fit's own log-likelihoods, when they are those of its evidence alone (no
+    # assumptions of its own): the same numbers a recomputation would give.
+    log_old = previous._log_likelihood if "assume" not in previous.attrs else None
+    if log_old is None or log_old.shape != (D,):
+        old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
+        log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
     chain = chain_posterior(chain_terms_for_draws(model, new, params, arrays=arrays))
     log_ratio = chain.log_likelihood - log_old
 
@@ -1124,6 +1140,7 @@ def _reweighted(
         sample_stats=unweighted.sample_stats.map(resample),
         diagnostics=diagnostics,
         attrs=dict(unweighted.attrs),
+        _log_likelihood=chain.log_likelihood[index],
     )
     failures = _diagnostic_failures(diagnostics)
     if failures:

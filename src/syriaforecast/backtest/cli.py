@@ -183,9 +183,10 @@ def backtest_json(result: xr.Dataset) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``settings``, ``cases`` (per case: outcome, fits, refits and one entry
+        ``settings``, ``cases`` (per case: outcome, whether it was replayed in
+        exact mode, sampler fits and refits (0 in exact mode) and one entry
         per cutoff with its date, lead time, reports used, probabilities and
-        their Monte Carlo errors, scores, whether the model was fitted there and
+        their Monte Carlo errors, scores, whether the sampler ran there and
         the Pareto k of the PSIS weights) and ``scores`` (``overall`` and
         ``by_lead``). Missing values are ``null``.
     """
@@ -223,6 +224,7 @@ def backtest_json(result: xr.Dataset) -> dict[str, Any]:
                 "model": str(result["model"].values[n]),
                 "horizon": pd.Timestamp(result["horizon"].values[n]).date().isoformat(),
                 "outcome": str(result["outcome"].values[n]),
+                "exact": _is_exact(result, n),
                 "fits": int(result["n_fits"].values[n]),
                 "refits": int(result["n_refits"].values[n]),
                 "brier": _num(result["brier"].values[n][valid].mean()),
@@ -354,7 +356,7 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
             str(case),
             str(result["outcome"].values[n]),
             str(int(valid.sum())),
-            f"{int(result['n_fits'].values[n])}",
+            "exact" if _is_exact(result, n) else f"{int(result['n_fits'].values[n])}",
             _fmt(float(np.nanmax(ks)) if np.isfinite(ks).any() else math.nan, "{:.2f}"),
             f"{first:.0%}->{last:.0%}",
             _fmt(float(result["brier"].values[n][valid].mean())),
@@ -363,7 +365,8 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
         )
     console.print(cases)
     console.print(
-        "n forecasts; fits = sampler runs; max k = largest Pareto k of the PSIS weights; "
+        "n forecasts; fits = sampler runs (exact: every cutoff computed exactly, no sampling); "
+        "max k = largest Pareto k of the PSIS weights; "
         "P(outcome) at the first -> last cutoff; mean Brier and log score; s = seconds"
     )
     by_lead = scores_by_lead(result)
@@ -395,15 +398,47 @@ def _print_tables(result: xr.Dataset, console: Console) -> None:
     )
     if "analyst_noise_bin_mass" in result:
         _print_track_record(result, console)
-    if attrs["method"] == "hierarchical":
-        ks = result["pareto_k"].values
+    console.print(replay_summary(result), soft_wrap=True)
+
+
+def _is_exact(result: xr.Dataset, n: int) -> bool:
+    if "exact" in result:
+        return bool(result["exact"].values[n])
+    return result.attrs.get("method") == "exact"  # a result saved before the per-case flag
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def replay_summary(result: xr.Dataset) -> str:
+    """One line on how the forecasts were made: sampler fits and PSIS reweighting, or exact replays.
+
+    A case replayed in exact mode (``method="exact"``, or a model with
+    ``elicitation_error = 0``) runs no sampler: its forecasts are counted as
+    computed exactly, never as fits.
+    """
+    exact = np.array([_is_exact(result, n) for n in range(result.sizes["case"])], dtype=bool)
+    forecasts = np.isfinite(result["brier"].values).sum(axis=1)
+    parts = []
+    if (~exact).any():
+        ks = result["pareto_k"].values[~exact]
         seen = ks[np.isfinite(ks)]
-        console.print(
-            f"Replay: {int(result['n_fits'].values.sum())} fits for {attrs['n_forecasts']} forecasts "
-            f"({int(result['n_refits'].values.sum())} refits); PSIS Pareto k "
+        parts.append(
+            f"{_count(int(result['n_fits'].values[~exact].sum()), 'sampler fit')} for "
+            f"{_count(int(forecasts[~exact].sum()), 'forecast')} of {_count(int((~exact).sum()), 'case')} "
+            f"({_count(int(result['n_refits'].values[~exact].sum()), 'refit')}); PSIS Pareto k "
             + (f"median {np.median(seen):.2f}, max {seen.max():.2f}" if seen.size else "not needed")
-            + f" (refit above {attrs['k_threshold']})"
+            + f" (refit above {result.attrs['k_threshold']})"
         )
+    if exact.any():
+        why = "exact mode" if result.attrs.get("method") == "exact" else "elicitation_error = 0"
+        ids = ", ".join(str(c) for c in result["case"].values[exact])
+        parts.append(
+            f"{_count(int(forecasts[exact].sum()), 'forecast')} of {_count(int(exact.sum()), 'case')} "
+            f"computed exactly, no sampler run ({why}: {ids})"
+        )
+    return "Replay: " + "; ".join(parts)
 
 
 def _print_track_record(result: xr.Dataset, console: Console) -> None:

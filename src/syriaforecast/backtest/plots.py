@@ -224,11 +224,17 @@ def plot_outcome_probability(result: xr.Dataset, *, max_cases: int = 12) -> Figu
         Lead time on the x axis (reversed, so time runs left to right), the
         probability of the outcome on the y axis, one line per case; filled
         markers where the model was (re)fitted, open ones where the previous
-        fit's draws were reweighted (PSIS).
+        fit's draws were reweighted (PSIS), squares for a case replayed in
+        exact mode (computed, no sampling).
     """
     fig = Figure(figsize=(8, 4.6), layout="constrained")
     ax = fig.add_subplot()
     colors: Any = [f"C{i % 10}" for i in range(result.sizes["case"])]
+    shown = slice(0, max_cases)
+    if "exact" in result:
+        exact = result["exact"].values.astype(bool)
+    else:  # a result saved before the per-case flag
+        exact = np.full(result.sizes["case"], result.attrs.get("method") == "exact")
     for n, case in enumerate(result["case"].values[:max_cases]):
         lead = result["lead"].values[n]
         valid = np.isfinite(lead)
@@ -239,6 +245,9 @@ def plot_outcome_probability(result: xr.Dataset, *, max_cases: int = 12) -> Figu
         fitted = result["fitted"].values[n][valid][order]
         label = f"{case} (outcome: {result['outcome'].values[n]})"
         ax.plot(x, p, "-", color=colors[n], lw=1.5, label=label)
+        if exact[n]:
+            ax.plot(x, p, "s", color=colors[n], ms=5)
+            continue
         ax.plot(x[fitted], p[fitted], "o", color=colors[n], ms=6)
         ax.plot(x[~fitted], p[~fitted], "o", mfc="white", color=colors[n], ms=5)
     ax.invert_xaxis()
@@ -246,8 +255,11 @@ def plot_outcome_probability(result: xr.Dataset, *, max_cases: int = 12) -> Figu
     ax.set_xlabel(f"lead time ({_period_word(result)} before the horizon)")
     ax.set_ylabel("probability given to the outcome")
     ax.grid(alpha=0.3)
-    ax.plot([], [], "o", color="black", ms=6, label="model fitted here")
-    ax.plot([], [], "o", mfc="white", color="black", ms=5, label="previous fit reweighted (PSIS)")
+    if not exact[shown].all():
+        ax.plot([], [], "o", color="black", ms=6, label="model fitted here")
+        ax.plot([], [], "o", mfc="white", color="black", ms=5, label="previous fit reweighted (PSIS)")
+    if exact[shown].any():
+        ax.plot([], [], "s", color="black", ms=5, label="computed exactly (no sampling)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_title(
         f"Forecast of each case's outcome as evidence accrues ({result.attrs.get('method', '')} mode)"

@@ -140,6 +140,7 @@ class CaseReplay:
     noise_prior_scale: float = math.nan
     timings: dict[str, float] = field(default_factory=dict)
     sampler: dict[str, int] = field(default_factory=dict)  # draws and tune the fits used
+    exact: bool = False  # every cutoff computed in exact mode (no sampler run)
 
 
 def cutoff_seed(seed: int, case_id: str, cutoff: dt.date) -> int:
@@ -273,6 +274,8 @@ def _replay_case(task: CaseTask) -> CaseReplay:
         sampler_seed=np.full(K, -1, dtype=np.int64),
         prior_forecast=np.asarray(forecast(model, None, exact=True).horizon.values[0, 0]),
     )
+    # A model with elicitation_error = 0 is exact: there is nothing to sample (as in forecast()).
+    out.exact = settings.method == "exact" or model.elicitation_error == 0
     fit_seconds = weight_seconds = 0.0
     fit: _Fit | None = None
     # Importance weights of the fit's draws behind the latest forecast (None: equal weights).
@@ -281,11 +284,9 @@ def _replay_case(task: CaseTask) -> CaseReplay:
         # The only evidence this cutoff ever sees.
         seen = evidence.up_to(cutoff)
         out.reports[j] = len(seen)
-        # A model with elicitation_error = 0 is exact: there is nothing to sample (as in forecast()).
-        if settings.method == "exact" or model.elicitation_error == 0:
+        if out.exact:  # computed, not fitted: ``fitted`` stays False
             result = forecast(model, seen, as_of=cutoff, exact=True)
             out.forecast[j] = result.horizon.values[0, 0]
-            out.fitted[j] = True
             continue
         if fit is not None and settings.reweight:
             tick = time.perf_counter()
@@ -526,11 +527,14 @@ def backtest(
         scenario at the horizon, NaN where a cutoff does not apply to a case;
         ``forecast_mcse``; ``brier`` and ``log_score`` (case, cutoff);
         ``cutoff_date``, ``lead`` (periods from the cutoff's to the horizon's),
-        ``reports`` (reports used), ``fitted`` (the sampler ran there),
+        ``reports`` (reports used), ``fitted`` (the sampler ran there; never
+        in exact mode),
         ``pareto_k`` (of the PSIS weights; at a refit, the k that forced it;
         NaN at the first fit and where no report is new),
         ``ess``, ``converged``, ``sampler_seed``; per case ``outcome``,
-        ``outcome_index``, ``model``, ``horizon``, ``n_fits``, ``n_refits``,
+        ``outcome_index``, ``model``, ``horizon``, ``exact`` (replayed in exact
+        mode: ``method="exact"``, or the case's model has ``elicitation_error = 0``),
+        ``n_fits`` (sampler runs; 0 for a case replayed in exact mode), ``n_refits``,
         ``prior_forecast`` (the horizon forecast from no evidence, exact mode)
         and ``seconds`` (wall time). When the cases' models name several
         analysts (hierarchical mode), ``analyst_noise_mean``, ``_low``,
@@ -651,7 +655,6 @@ def _assemble(
             converged[n, k] = replay.converged[i]
             sampler_seed[n, k] = replay.sampler_seed[i]
     n_fits = np.array([int(r.fitted.sum()) for r in replays])
-    exact = settings.method == "exact"
     periods = sorted({case.model.period for case in cases})
     if plan.kind == "lead":
         cutoff_coord = xr.Variable(
@@ -675,7 +678,7 @@ def _assemble(
             "cutoff_date": (dims2, cutoff_date, {"description": "reports dated on or before it are used"}),
             "lead": (dims2, lead, {"description": f"periods ({'/'.join(periods)}) from cutoff to horizon"}),
             "reports": (dims2, reports, {"description": "reports used"}),
-            "fitted": (dims2, fitted, {"description": "the model was (re)fitted at this cutoff"}),
+            "fitted": (dims2, fitted, {"description": "the sampler ran here (never in exact mode)"}),
             "pareto_k": (
                 dims2,
                 pareto_k,
@@ -692,8 +695,13 @@ def _assemble(
             "outcome_index": ("case", np.array([scenarios.index(c.outcome) for c in cases], dtype=np.int64)),
             "model": ("case", np.array([c.model.id for c in cases], dtype=object)),
             "horizon": ("case", np.array([np.datetime64(c.model.horizon, "ns") for c in cases])),
-            "n_fits": ("case", n_fits, {"description": "sampler runs (exact mode: cutoffs computed)"}),
-            "n_refits": ("case", np.maximum(n_fits - 1, 0) if not exact else np.zeros(N, dtype=np.int64)),
+            "exact": (
+                "case",
+                np.array([r.exact for r in replays], dtype=bool),
+                {"description": "replayed in exact mode: every cutoff computed, no sampler run"},
+            ),
+            "n_fits": ("case", n_fits, {"description": "sampler runs (0 for a case replayed in exact mode)"}),
+            "n_refits": ("case", np.maximum(n_fits - 1, 0), {"description": "sampler runs after the first"}),
             "prior_forecast": (
                 ("case", "scenario"),
                 prior,

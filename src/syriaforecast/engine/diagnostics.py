@@ -24,7 +24,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 from scipy.special import ndtri
 
-__all__ = ["convergence_summary", "ess_bulk", "ess_tail", "rhat"]
+__all__ = ["convergence_summary", "ess_bulk", "ess_tail", "hdi_nearest", "mcse_mean", "rhat"]
 
 
 def _split(values: np.ndarray) -> np.ndarray:
@@ -43,11 +43,21 @@ def _z_scale(values: np.ndarray) -> np.ndarray:
     ordered = np.take_along_axis(rows, order, axis=1)
     rank = np.empty_like(rows)
     np.put_along_axis(rank, order, np.broadcast_to(np.arange(1.0, n + 1), rows.shape), axis=1)
-    for k in np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1)):
-        # Ties (e.g. resampled draws) share the average of the positions they take.
-        left = np.searchsorted(ordered[k], rows[k], side="left")
-        right = np.searchsorted(ordered[k], rows[k], side="right")
-        rank[k] = (left + right + 1) / 2.0
+    tied = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
+    if tied.size:
+        # Ties (e.g. resampled draws) share the average of the positions they take: in sorted
+        # order a run of equal values from position a to b (0-based) has rank (a + b) / 2 + 1.
+        runs = ordered[tied]
+        position = np.broadcast_to(np.arange(n), runs.shape)
+        starts = np.ones(runs.shape, dtype=bool)
+        starts[:, 1:] = runs[:, 1:] != runs[:, :-1]
+        ends = np.ones(runs.shape, dtype=bool)
+        ends[:, :-1] = starts[:, 1:]
+        first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+        last = np.minimum.accumulate(np.where(ends, position, n - 1)[:, ::-1], axis=1)[:, ::-1]
+        tied_rank = np.empty(runs.shape)
+        np.put_along_axis(tied_rank, order[tied], (first + last) / 2.0 + 1.0, axis=1)
+        rank[tied] = tied_rank
     return ndtri((rank.T - 0.375) / (M * H + 0.25)).reshape(M, H, K)
 
 
@@ -151,3 +161,30 @@ def ess_tail(values: np.ndarray, prob: float = 0.89) -> np.ndarray:
         quantile = np.quantile(flat, p, axis=0)
         out.append(_ess(_split((values <= quantile).astype(float))))
     return np.minimum(*out)
+
+
+def mcse_mean(values: np.ndarray) -> np.ndarray:
+    """Monte Carlo standard error of the mean, per quantity of (chains, draws, K) values.
+
+    ArviZ's ``mcse(method="mean")``: the pooled standard deviation (ddof 1) over the
+    square root of the ESS of the mean (split chains, no rank normalisation).
+    """
+    values = np.asarray(values, dtype=float)
+    sd = values.reshape(-1, values.shape[2]).std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sd / np.sqrt(_ess(_split(values)))
+
+
+def hdi_nearest(values: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the narrowest interval of draws holding ``prob`` of them, per column.
+
+    ArviZ's ``hdi(method="nearest")`` for (N, K) values: the draws sorted, the
+    interval spanning ``floor(prob N)`` positions with the least width.
+    """
+    ordered = np.sort(np.asarray(values, dtype=float), axis=0)
+    n = ordered.shape[0]
+    inc = min(math.floor(prob * n), n - 1)
+    width = np.subtract(ordered[inc:], ordered[: n - inc], dtype=np.float64)
+    low = np.argmin(width, axis=0)
+    columns = np.arange(ordered.shape[1])
+    return ordered[low, columns], ordered[low + inc, columns]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from syriaforecast._checks import check_sampling_work
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
@@ -21,7 +22,7 @@ from syriaforecast.engine.evaluate import (
     exact_parameters_for,
 )
 from syriaforecast.engine.hmm import ChainPosterior
-from syriaforecast.engine.sampler import build_sampler_model
+from syriaforecast.engine.sampler import build_fast_sampler_model
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -155,9 +156,12 @@ def run_engine(
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    seen = evidence.up_to(as_of)
+    if not exact:  # too much sampling work is refused before any (exact mode: seconds at any size)
+        check_sampling_work(len(seen), draws=settings.draws, tune=settings.tune, chains=settings.chains)
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
-    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
+    data = build_engine_data(model, arrays, seen, n_periods, assume)
     n_asof = asof_periods(model, as_of)
     timings["prepare"] = time.perf_counter() - start
 
@@ -178,19 +182,21 @@ def run_engine(
             timings=timings,
         )
 
-    import nutpie
+    from syriaforecast.engine.callback import import_nutpie
 
+    nutpie = import_nutpie()
     start = time.perf_counter()
 
     from syriaforecast.engine.sampler_guard import check_model_density, sampler_failures
 
     what = f"model {model.id!r}"
-    # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
-    # the interpreter on exit): refuse it here with a SamplerError instead.
-    check_model_density(arrays, data, seed=settings.seed or 0, what=what)
-    compiled = build_sampler_model(
+    compiled, expand = build_fast_sampler_model(
         arrays, data, _coords(model), init_points=init_points, init_cycle=init_cycle
     )
+    # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
+    # the interpreter on exit): refuse it here with a SamplerError instead. Checked through the
+    # kernel's dispatcher, which raises Python exceptions (a C callback can only report codes).
+    check_model_density(arrays, data, seed=settings.seed or 0, what=what)
     extra = {} if initial_step is None else {"initial_step": float(initial_step)}
     timings["compile"] = time.perf_counter() - start
 
@@ -207,15 +213,19 @@ def run_engine(
             progress_bar=progress,
             cores=min(settings.chains, 2),
             adaptation=settings.adaptation,
+            return_raw_trace=True,  # arrays straight from nutpie's Arrow tables (callback.trace_arrays)
             **extra,
         )
     timings["sample"] = time.perf_counter() - start
 
+    from syriaforecast.engine.callback import UNCONSTRAINED, expand_draws, trace_arrays
+
     start = time.perf_counter()
-    posterior = trace["posterior"] if not hasattr(trace, "posterior") else trace.posterior
-    stats = trace["sample_stats"] if not hasattr(trace, "sample_stats") else trace.sample_stats
-    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    posterior, stats = trace_arrays(trace)
+    chains, draws = stats["diverging"].shape[:2]
     D = chains * draws
+    if expand is not None:  # the compiled callback's draws are unconstrained positions
+        posterior = expand_draws(posterior[UNCONSTRAINED], expand)
 
     names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
@@ -234,7 +244,7 @@ def run_engine(
         if name in parameters
     }
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
-    sample_stats = {
+    sample_stats: dict[str, np.ndarray] = {
         name: np.asarray(stats[name])
         for name in ("diverging", "depth", "n_steps", "energy", "step_size", "mean_tree_accept")
         if name in stats

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,14 @@ from syriaforecast.engine.names import (
 )
 from syriaforecast.engine.parameters import samples_persistence
 
-__all__ = ["analyst_arguments", "build_sampler_model", "layout_for", "pack_draws", "transition_arguments"]
+__all__ = [
+    "analyst_arguments",
+    "build_fast_sampler_model",
+    "build_sampler_model",
+    "layout_for",
+    "pack_draws",
+    "transition_arguments",
+]
 
 
 def layout_for(arrays: ModelArrays) -> Layout:
@@ -270,3 +278,31 @@ def build_sampler_model(
         dims=dims,
         coords=coords,
     )
+
+
+def build_fast_sampler_model(
+    arrays: ModelArrays,
+    data: EngineData,
+    coords: dict[str, list[str]],
+    *,
+    init_points: np.ndarray | None = None,
+    init_cycle: bool = False,
+) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]] | None]:
+    """The nutpie model to sample: the compiled callback where nutpie takes one, else the Python one.
+
+    Returns the model and, for the compiled one, the function that turns an
+    unconstrained position into named parameters
+    (:func:`~syriaforecast.engine.callback.expand_draws`); ``None`` for the Python
+    model, whose draws come back named. Both give the same draws for the same seed.
+    """
+    from syriaforecast.engine.callback import compiled_sampler_model, import_nutpie
+
+    import_nutpie()  # before build_sampler_model imports it with all of ArviZ
+    python_model = build_sampler_model(arrays, data, coords, init_points=init_points, init_cycle=init_cycle)
+    layout = layout_for(arrays)
+    compiled = compiled_sampler_model(
+        _density_arguments(arrays, data, layout), layout.ndim, python_model._make_initial_points
+    )
+    if compiled is None:
+        return python_model, None
+    return compiled, python_model._make_expand_func(0, 0, 0)

@@ -145,7 +145,12 @@ class Evidence:
         that cutoff free of hindsight.
         """
         cutoff = _as_date(as_of)
-        kept = self._table[self._table["published"] <= cutoff].reset_index(drop=True)
+        keep = self._table["published"] <= cutoff
+        if not self.raw and bool(keep.all()) and self._table.index.equals(pd.RangeIndex(len(keep))):
+            # Nothing to drop, and (not read from a file) sha256 is already this table's digest:
+            # the result would equal this immutable evidence, so skip the copy and the re-hash.
+            return self
+        kept = self._table[keep].reset_index(drop=True)
         return Evidence(self.model_id, kept, self.source, _hash_table(kept), b"")
 
     def late(self, as_of: dt.date | str) -> pd.DataFrame:

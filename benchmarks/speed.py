@@ -1,0 +1,323 @@
+"""Section `speed`: the #14 speed targets on the bundled model, each in fresh processes.
+
+Measured, with the library's default settings (4 chains x 2,000 draws, 500 tuning
+steps) and a warm kernel cache unless said otherwise:
+
+- ``import``: ``python -c "import syriaforecast"``;
+- ``cold``: a fresh process to the first summary (import, load, forecast, summary),
+  then in the same process warm updates of one more month with ``previous=``
+  (PSIS when it accepts) and one update that must refit (an old report's note
+  edited, so the new evidence is not the old plus reports: a warm-started refit);
+- ``cli`` / ``cli_previous``: a fresh ``syriaforecast forecast --json`` process,
+  without and with ``--previous`` (a forecast saved as of a month earlier);
+- ``exact``: ``sf.forecast(exact=True)`` at T = 2400 against hmmlearn's
+  ``predict_proba`` on the same chain (first call in a process, and repeated);
+- ``first_empty_cache``: one fresh process with empty Numba and callback caches.
+
+Every figure is the median over repeats with min and max, wall and CPU seconds
+(user + system, all threads: less sensitive to the other load on this shared
+2-core machine), and the load average before and after. Run alone:
+``python benchmarks/speed.py [--repeats 3] [--naive]``; it writes
+``out/bench/speed.json`` and the block of ``benchmarks/RESULTS.md`` between the
+markers below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    BENCH,
+    OUT,
+    PYTHON,
+    ChildCPU,
+    child_env,
+    configure_environment,
+    load_result,
+    loadavg,
+    log,
+    median,
+    run_process,
+    run_worker,
+    save_result,
+    section_clock,
+)
+
+START, END = "<!-- speed:start -->", "<!-- speed:end -->"
+EXE = str(Path(PYTHON).with_name("syriaforecast"))
+#: Figures of the last round (benchmarks/RESULTS.md of 2026-11-25 and issue #14's text).
+LAST_ROUND = {
+    "import": "1.1-2.1 s",
+    "cold": "14.4 s (5.9 s idle)",
+    "cli": "16.4 s (8.6 s idle)",
+    "cli_previous": "11.1 s",
+    "warm_psis": "4.3-10.3 s (refit); PSIS prototype 106 ms",
+    "warm_refit": "4.3-10.3 s",
+    "exact": "1.1 s (hmmlearn 1.06 ms)",
+    "naive": "45.9 s warm, 50.5 s cold",
+}
+GOALS = {
+    "import": 0.5,
+    "cold": 3.0,
+    "cli": 5.0,
+    "cli_previous": 5.0,
+    "warm_psis": 0.5,
+    "warm_refit": 2.0,
+}
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    with ChildCPU() as used:
+        result = run_process(cmd, env=env)
+    return {"wall": result["process_wall"], "cpu": used.seconds, "stdout": result["stdout"]}
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {"median": median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def run(*, repeats: int = 3, naive: bool = False) -> dict[str, Any]:
+    record: dict[str, Any] = {"repeats": repeats}
+    with section_clock(record):
+        scratch = Path(tempfile.mkdtemp(prefix="sf-speed-"))
+        try:
+            log("speed: first forecast with empty kernel caches (Numba and callback)")
+            env = child_env(
+                NUMBA_CACHE_DIR=str(scratch / "numba"), SYRIAFORECAST_CACHE_DIR=str(scratch / "callback")
+            )
+            with ChildCPU() as used:
+                first = run_worker("cold", {"warm": 0, "seed": 100}, env=env, timeout=1800)
+            record["first_empty_cache"] = {"wall": first["process_wall"], "cpu": used.seconds}
+
+            log("speed: warm-up process (fills the caches the other runs use)")
+            run_worker("cold", {"warm": 0, "seed": 99, "draws": 100, "tune": 100})
+
+            log("speed: import syriaforecast")
+            imports = [_timed([PYTHON, "-c", "import syriaforecast"]) for _ in range(max(7, repeats))]
+            record["import"] = {k: _summary([r[k] for r in imports]) for k in ("wall", "cpu")}
+
+            cold, psis, refit = [], [], []
+            for r in range(repeats):
+                log(f"speed: cold process {r + 1}/{repeats} (+ PSIS and refit updates)")
+                with ChildCPU() as used:
+                    result = run_worker("speed_cold", {"seed": 1 + 10 * r})
+                result["process_cpu"] = used.seconds
+                cold.append(result)
+                # A PSIS update the checks refuse is a warm-started refit: counted with the refits.
+                psis += [u for u in result["psis"] if u["path"] == "psis"]
+                refit += [u for u in result["psis"] if u["path"] != "psis"] + [result["refit"]]
+            record["cold_runs"] = cold
+            record["cold"] = {
+                # From the interpreter's first line of the worker to the first summary (the
+                # process goes on with the updates below).
+                "wall": _summary([c["to_first_summary"] for c in cold]),
+                "cpu": _summary([c["cpu_to_first_summary"] for c in cold]),
+                "import": _summary([c["import"] for c in cold]),
+                "forecast": _summary([c["first"]["seconds"] for c in cold]),
+                "converged": sum(c["first"]["converged"] for c in cold),
+            }
+            record["warm_psis"] = {
+                "wall": _summary([u["seconds"] for u in psis]),
+                "cpu": _summary([u["cpu_seconds"] for u in psis]),
+                "paths": [u["path"] for u in psis],
+                "pareto_k": [u["pareto_k"] for u in psis],
+                "converged": sum(u["converged"] for u in psis),
+            }
+            record["warm_refit"] = {
+                "wall": _summary([u["seconds"] for u in refit]),
+                "cpu": _summary([u["cpu_seconds"] for u in refit]),
+                "paths": [u["path"] for u in refit],
+                "converged": sum(u["converged"] for u in refit),
+            }
+
+            log("speed: fresh CLI processes")
+            runs = [_timed([EXE, "forecast", "--json", "--seed", str(1 + r)]) for r in range(repeats)]
+            record["cli"] = {k: _summary([r[k] for r in runs]) for k in ("wall", "cpu")}
+            record["cli"]["converged"] = sum(
+                json.loads(r["stdout"])["diagnostics"]["converged"] for r in runs
+            )
+
+            previous = scratch / "previous.nc"
+            run_worker("speed_save_previous", {"path": str(previous), "seed": 7})
+            runs = [
+                _timed([EXE, "forecast", "--json", "--seed", str(1 + r), "--previous", str(previous)])
+                for r in range(repeats)
+            ]
+            record["cli_previous"] = {k: _summary([r[k] for r in runs]) for k in ("wall", "cpu")}
+            record["cli_previous"]["paths"] = [
+                json.loads(r["stdout"])["diagnostics"].get("update_path", "?") for r in runs
+            ]
+
+            log("speed: exact mode at T = 2400 against hmmlearn")
+            record["exact"] = run_worker("speed_exact", {"T": 2400})
+
+            if naive:
+                log("speed: naive PyMC route (rebuild + pm.sample), one process")
+                with ChildCPU() as used:
+                    result = run_worker("naive", {"warm": 1, "seed": 1}, timeout=2400)
+                record["naive"] = {"process_wall": result["process_wall"], "cpu": used.seconds} | {
+                    k: v for k, v in result.items() if k in ("first", "warm", "import")
+                }
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    save_result("speed", record)
+    return record
+
+
+def _fmt(seconds: float) -> str:
+    if seconds != seconds:
+        return "n/a"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _row(label: str, key: str, entry: dict[str, Any], note: str = "") -> str:
+    wall, cpu = entry["wall"], entry["cpu"]
+    goal = GOALS.get(key)
+    status = ""
+    if goal is not None:
+        met = wall["median"] <= goal
+        status = f"<= {_fmt(goal)}: **{'met' if met else 'missed'}**"
+        if not met and cpu["median"] <= goal:
+            status += " (CPU time within it)"
+    return (
+        f"| {label} | {_fmt(wall['median'])} ({_fmt(wall['min'])}-{_fmt(wall['max'])}, n = {wall['n']}) "
+        f"| {_fmt(cpu['median'])} | {LAST_ROUND.get(key, '')} | {status} | {note} |"
+    )
+
+
+def render(record: dict[str, Any]) -> str:
+    load = f"load average {record['load_start']} at start, {record['load_end']} at the end (2 shared cores)"
+    lines = [
+        START,
+        "## Speed targets of issue #14 (bundled model, default settings)",
+        "",
+        f"Run {record['date']}; {load}. Wall times are medians over fresh processes (min-max); CPU is user + "
+        "system seconds of the process (all threads), less sensitive to the other sessions' load. Warm "
+        "kernel cache unless said. Command: `python benchmarks/speed.py` (also `make bench`).",
+        "",
+        "| Measure | Wall: median (min-max) | CPU (median) | Last round | Goal | Notes |",
+        "|:--|--:|--:|:--|:--|:--|",
+    ]
+    cold = record["cold"]
+    psis = record["warm_psis"]
+    lines.append(_row('`python -c "import syriaforecast"`', "import", record["import"]))
+    lines.append(
+        _row(
+            "First forecast in a fresh process (import + load + forecast + summary)",
+            "cold",
+            cold,
+            f"of which import {_fmt(cold['import']['median'])}, "
+            f"forecast() {_fmt(cold['forecast']['median'])}; "
+            f"converged {cold['converged']} of {cold['wall']['n']}",
+        )
+    )
+    lines.append(
+        _row(
+            "Warm update, one more month, `previous=fc`, PSIS accepted",
+            "warm_psis",
+            psis,
+            f"paths {', '.join(sorted(set(psis['paths'])))}; Pareto k "
+            f"{min(psis['pareto_k']):.2f}-{max(psis['pareto_k']):.2f}; converged {psis['converged']} of "
+            f"{len(psis['paths'])}",
+        )
+    )
+    refit = record["warm_refit"]
+    lines.append(
+        _row(
+            "Warm update that must refit (PSIS refused, or an old report edited): warm-started refit",
+            "warm_refit",
+            refit,
+            f"paths {', '.join(sorted(set(refit['paths'])))}; converged {refit['converged']} of "
+            f"{len(refit['paths'])}",
+        )
+    )
+    cli = record["cli"]
+    lines.append(
+        _row(
+            "Fresh `syriaforecast forecast --json`",
+            "cli",
+            cli,
+            f"converged {cli['converged']} of {cli['wall']['n']}",
+        )
+    )
+    clip = record["cli_previous"]
+    lines.append(
+        _row(
+            "Fresh `syriaforecast forecast --json --previous forecast.nc` (one more month)",
+            "cli_previous",
+            clip,
+            f"paths {', '.join(sorted(set(clip['paths'])))}",
+        )
+    )
+    first = record["first_empty_cache"]
+    lines.append(
+        f"| First forecast with empty kernel caches (compiles once per machine) | {_fmt(first['wall'])} "
+        f"(n = 1) | {_fmt(first['cpu'])} | 37.0 s |  |  |"
+    )
+    exact = record["exact"]
+    ratio = exact["forecast_repeated"] / exact["hmmlearn"]
+    lines.append(
+        f"| `sf.forecast(exact=True)`, T = 2400, end to end | {_fmt(exact['forecast_repeated'])} repeated, "
+        f"{_fmt(exact['forecast_first'])} first call |  | {LAST_ROUND['exact']} | within 2x of hmmlearn: "
+        f"**{'met' if ratio <= 2 else 'missed'}** ({ratio:.0f}x) | hmmlearn `predict_proba` "
+        f"{_fmt(exact['hmmlearn'])}; compiled forward-backward alone {_fmt(exact['kernel_fb'])}; "
+        f"max abs diff {exact['max_abs_diff']:.1e} |"
+    )
+    if "naive" in record:
+        naive = record["naive"]
+        lines.append(
+            f"| Naive PyMC route: fresh process, build + `pm.sample` + one rebuild/resample | "
+            f"{_fmt(naive['process_wall'])} (n = 1) | {_fmt(naive['cpu'])} | {LAST_ROUND['naive']} |  |  |"
+        )
+    else:
+        lines.append(f"| Naive PyMC route (not re-run here; section 1) |  |  | {LAST_ROUND['naive']} |  |  |")
+    lines += ["", *record.get("notes", []), END]
+    return "\n".join(lines)
+
+
+def splice(markdown: str, block: str) -> str:
+    """``markdown`` with its speed block replaced by ``block`` (inserted before section 1 when absent)."""
+    if START in markdown and END in markdown:
+        head, rest = markdown.split(START, 1)
+        return head + block + rest.split(END, 1)[1]
+    anchor = "## 1. Update latency"
+    if anchor in markdown:
+        head, tail = markdown.split(anchor, 1)
+        return head + block + "\n\n" + anchor + tail
+    return markdown.rstrip() + "\n\n" + block + "\n"
+
+
+def write_results(record: dict[str, Any]) -> None:
+    path = BENCH / "RESULTS.md"
+    path.write_text(splice(path.read_text() if path.exists() else "", render(record)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_environment()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--naive", action="store_true", help="also run the naive PyMC route once")
+    parser.add_argument("--render", action="store_true", help="only re-render from out/bench/speed.json")
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    record = load_result("speed") if args.render else run(repeats=args.repeats, naive=args.naive)
+    assert record is not None
+    write_results(record)
+    log(f"wrote the speed block of benchmarks/RESULTS.md (load now {loadavg()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

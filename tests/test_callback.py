@@ -1,0 +1,188 @@
+"""The compiled C callback nutpie samples: the same density and the same draws as the Python route."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import syriaforecast as sf
+from syriaforecast.engine import callback
+from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.kernel import log_density_and_gradient
+from syriaforecast.engine.run import n_chain_periods
+from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _arguments(model_path: Path, evidence_path: Path) -> tuple[tuple, int]:
+    model = sf.load_model(model_path)
+    evidence = sf.load_evidence(evidence_path, model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    layout = layout_for(arrays)
+    return _density_arguments(arrays, data, layout), layout.ndim
+
+
+def _call(module, user_data: np.ndarray, x: np.ndarray) -> tuple[int, float, np.ndarray]:
+    grad = np.zeros_like(x)
+    value = np.zeros(1)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    code = module.logp.ctypes(
+        x.size,
+        x.ctypes.data_as(pointer),
+        grad.ctypes.data_as(pointer),
+        value.ctypes.data_as(pointer),
+        ctypes.c_void_p(user_data.ctypes.data),
+    )
+    return code, float(value[0]), grad
+
+
+@pytest.mark.parametrize("example", ["tiny", "bundled"])
+def test_callback_returns_the_kernels_density_and_gradient(example, tiny_model_path, tiny_evidence_path):
+    if example == "tiny":
+        args, ndim = _arguments(tiny_model_path, tiny_evidence_path)
+    else:
+        args, ndim = _arguments(sf.bundled_model(), sf.bundled_evidence())
+    kinds = callback.argument_kinds(args)
+    module = callback._module(kinds)
+    user_data, keep = callback._user_data(args, kinds)
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        x = rng.normal(0.0, 0.7, ndim)
+        code, value, grad = _call(module, user_data, x)
+        expected, expected_grad = log_density_and_gradient(x, *args)
+        assert code == 0
+        assert value == expected  # the same compiled kernel: bit for bit
+        np.testing.assert_array_equal(grad, expected_grad)
+    del keep
+
+
+def test_callback_reports_a_non_finite_density_as_recoverable(tiny_model_path, tiny_evidence_path):
+    args, ndim = _arguments(tiny_model_path, tiny_evidence_path)
+    kinds = callback.argument_kinds(args)
+    user_data, _keep = callback._user_data(args, kinds)
+    x = np.full(ndim, np.nan)
+    code, _value, _grad = _call(callback._module(kinds), user_data, x)
+    assert code > 0  # nutpie treats positive codes as a rejected point, not a crash
+
+
+@pytest.mark.filterwarnings("ignore::syriaforecast.ConvergenceWarning")  # few draws on purpose
+def test_compiled_and_python_interfaces_give_the_same_draws(tiny_model_path, tiny_evidence_path, monkeypatch):
+    model = sf.load_model(tiny_model_path)
+    evidence = sf.load_evidence(tiny_evidence_path, model)
+    args, ndim = _arguments(tiny_model_path, tiny_evidence_path)
+    assert callback.compiled_sampler_model(args, ndim, lambda seed: np.zeros(ndim)) is not None
+    compiled = sf.forecast(model, evidence, draws=60, tune=60, chains=2, seed=11)
+    monkeypatch.setenv(callback.CALLBACK_ENV, "0")
+    assert callback.compiled_sampler_model(args, ndim, lambda seed: np.zeros(ndim)) is None
+    python = sf.forecast(model, evidence, draws=60, tune=60, chains=2, seed=11)
+    np.testing.assert_array_equal(compiled.horizon.values, python.horizon.values)
+    for name in python.posterior.data_vars:
+        np.testing.assert_array_equal(compiled.posterior[name].values, python.posterior[name].values)
+    np.testing.assert_array_equal(compiled.sample_stats["n_steps"], python.sample_stats["n_steps"])
+
+
+def test_callback_key_follows_kernel_source_versions_and_kinds(tmp_path):
+    kinds = (("array", "float64", 2), ("scalar", "int", 0))
+    kernel = tmp_path / "kernel.py"
+    shutil.copy(callback.CALLBACK_SOURCES[0], kernel)
+    sources = (kernel, callback.CALLBACK_SOURCES[1])
+    key = callback.callback_key(kinds, sources)
+    assert callback.callback_key(kinds, sources) == key
+    assert callback.callback_key(kinds[:1], sources) != key
+    kernel.write_text(kernel.read_text() + "\n# an edit\n")
+    assert callback.callback_key(kinds, sources) != key
+
+
+PROBE = """
+import json, numpy as np, syriaforecast as sf
+from syriaforecast.engine import callback
+from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.run import n_chain_periods
+from syriaforecast.engine.sampler import _density_arguments, layout_for
+import ctypes
+model = sf.load_model({model!r}); evidence = sf.load_evidence({evidence!r}, model)
+arrays = build_model_arrays(model)
+data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+layout = layout_for(arrays)
+args = _density_arguments(arrays, data, layout)
+kinds = callback.argument_kinds(args)
+module = callback._module(kinds)
+user_data, keep = callback._user_data(args, kinds)
+x = np.linspace(-0.4, 0.4, layout.ndim); grad = np.zeros_like(x); value = np.zeros(1)
+p = ctypes.POINTER(ctypes.c_double)
+module.logp.ctypes(x.size, x.ctypes.data_as(p), grad.ctypes.data_as(p), value.ctypes.data_as(p),
+                   ctypes.c_void_p(user_data.ctypes.data))
+print(json.dumps({{"value": float(value[0]), "file": module.__file__}}))
+"""
+
+
+@pytest.mark.slow  # compiles the callback twice in a fresh cache: minutes on 2 busy cores
+@pytest.mark.timeout(1200)
+def test_an_edited_kernel_source_changes_the_callbacks_result(tmp_path, tiny_model_path, tiny_evidence_path):
+    root = tmp_path / "src"
+    shutil.copytree(
+        SRC / "syriaforecast", root / "syriaforecast", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = os.environ | {
+        "PYTHONPATH": str(root),
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
+        "SYRIAFORECAST_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    code = PROBE.format(model=str(tiny_model_path), evidence=str(tiny_evidence_path))
+
+    def run() -> dict:
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert Path(first["file"]).is_relative_to(tmp_path / "cache")
+    assert run() == first  # loaded from the cache
+    kernel = root / "syriaforecast" / "engine" / "kernel.py"
+    text = kernel.read_text()
+    edited = text.replace("total += -0.5 * e * e", "total += -0.25 * e * e")
+    assert edited != text
+    kernel.write_text(edited)
+    second = run()
+    assert second["file"] != first["file"]  # a new key, so a new compile
+    assert second["value"] != first["value"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # Numba reports it so
+def test_a_kernel_exception_reads_as_a_nan_density(tmp_path, tiny_model_path, tiny_evidence_path):
+    # elicitation_error = 0 makes the kernel divide by zero: the callback cannot raise into
+    # nutpie, so the sampler must see a NaN density (a rejected point), never the buffers' old values.
+    exact = tmp_path / "model.toml"
+    exact.write_text(tiny_model_path.read_text().replace("elicitation_error = 0.5", "elicitation_error = 0"))
+    args, ndim = _arguments(exact, tiny_evidence_path)
+    kinds = callback.argument_kinds(args)
+    user_data, _keep = callback._user_data(args, kinds)
+    x = np.zeros(ndim)
+    with pytest.raises(ZeroDivisionError):
+        log_density_and_gradient(x, *args)
+    grad, value = np.full(ndim, 7.0), np.full(1, 7.0)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    with warnings.catch_warnings(), contextlib.suppress(ZeroDivisionError):  # ctypes re-raises it here
+        warnings.simplefilter("ignore")
+        callback._module(kinds).logp.ctypes(
+            ndim,
+            x.ctypes.data_as(pointer),
+            grad.ctypes.data_as(pointer),
+            value.ctypes.data_as(pointer),
+            ctypes.c_void_p(user_data.ctypes.data),
+        )
+    assert np.isnan(value).all()
+    assert np.isnan(grad).all()
