@@ -118,8 +118,10 @@ def test_default_forecasts_of_worlds_the_old_sampler_failed_converge(rate, world
 def test_default_forecasts_of_100_synthetic_worlds_converge(rate):
     """Issue #14's bar: at least 95 of 100 default forecasts pass the check, and 95% of warm updates.
 
-    Not run on all 100 worlds per design yet (several hours on a shared 2-core machine;
-    see tools/convergence_rate.py for the figures measured on the first worlds).
+    Not run on all 100 worlds per design yet (several hours on a shared 2-core machine).
+    Measured with tools/convergence_rate.py on the first 10 worlds: 9 of 10 at 30% and 9 of
+    10 at 60% (world 1 fails at both after 4x draws); warm updates 4 of 4 (worlds 10-13, 30%).
+    So this test is expected to miss the 95% bar by a few worlds.
     """
     from syriaforecast.studies.convergence import wilson_interval
 
