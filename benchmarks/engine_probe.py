@@ -31,7 +31,8 @@ def _batched_chain(
     initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+    transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     D, S = initial.shape
     filtered = np.empty((D, n_periods, S))
@@ -43,8 +44,8 @@ def _batched_chain(
             log_initial, persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
             is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
             face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility, report_joint, cell_component, transition_base, row_elicited, log_effect,
-            driver_on,
+            report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
+            cluster_closeness, transition_base, row_elicited, log_effect, driver_on,
         )  # fmt: skip
         alpha, scale, emission, transition, total = _scaled_forward(
             log_initial, np.exp(log_transition), log_emission

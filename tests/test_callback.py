@@ -64,7 +64,10 @@ def test_callback_returns_the_kernels_density_and_gradient(example, tiny_model_p
         expected, expected_grad = log_density_and_gradient(x, *args)
         assert code == 0
         assert value == expected  # the same compiled kernel: bit for bit
-        np.testing.assert_array_equal(grad, expected_grad)
+        # The callback module is a second LLVM compilation of the kernel: on the bundled model
+        # (multi-row reports) its gradient has differed from the dispatcher's in the last bits
+        # (2e-15 relative, after the cluster code joined the kernel, #16).
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-12)
     del keep
 
 
@@ -87,9 +90,13 @@ def test_compiled_and_python_interfaces_give_the_same_draws(tiny_model_path, tin
     monkeypatch.setenv(callback.CALLBACK_ENV, "0")
     assert callback.compiled_sampler_model(args, ndim, lambda seed: np.zeros(ndim)) is None
     python = sf.forecast(model, evidence, draws=60, tune=60, chains=2, seed=11)
-    np.testing.assert_array_equal(compiled.horizon.values, python.horizon.values)
+    # Same trajectories; the two compilations of the kernel may round the gradient differently in
+    # the last bits (see above), so values agree to a few ulps rather than bit for bit.
+    np.testing.assert_allclose(compiled.horizon.values, python.horizon.values, rtol=1e-12, atol=1e-14)
     for name in python.posterior.data_vars:
-        np.testing.assert_array_equal(compiled.posterior[name].values, python.posterior[name].values)
+        np.testing.assert_allclose(
+            compiled.posterior[name].values, python.posterior[name].values, rtol=1e-12, atol=1e-14
+        )
     np.testing.assert_array_equal(compiled.sample_stats["n_steps"], python.sample_stats["n_steps"])
 
 

@@ -308,7 +308,8 @@ def test_chain_terms_use_the_pooled_shift():
         arrays.log_rate,
         arrays.is_count,
         data.n_periods,
-        *(getattr(data, n) for n in EvidenceTensors.fields()),
+        *(getattr(data, n) for n in EvidenceTensors.fields()[:-1]),
+        np.zeros((D, 0)),  # the closeness of each cluster, per draw (the model has none)
         np.repeat(arrays.transition_base[None], D, axis=0),
         arrays.row_elicited,
         np.repeat(arrays.log_effect[None], D, axis=0),

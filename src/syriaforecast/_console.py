@@ -130,6 +130,12 @@ def print_validate_summary(model: Any, evidence: Any, console: Console, *, path:
         members = [i for i in model.indicators if i.group == group]
         groups.add_row(escape(group), *(str(sum(i.type == k for i in members)) for k in kinds))
     console.print(groups)
+    for cluster in getattr(model, "clusters", ()):
+        console.print(
+            f"cluster {escape(cluster.id)} (closeness {cluster.closeness:g}): one event measured by "
+            + ", ".join(escape(m) for m in cluster.members),
+            soft_wrap=True,
+        )
     if evidence is None:
         return
     console.print(escape(repr(evidence)), soft_wrap=True)

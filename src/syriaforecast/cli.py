@@ -7,12 +7,13 @@ field, value and what is allowed; never a Python traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from syriaforecast import __version__
 from syriaforecast._render import console as _plain_console
 from syriaforecast._render import raise_on_closed_pipe, styled
 from syriaforecast.bundled import bundled_evidence, bundled_model
-from syriaforecast.errors import ConvergenceWarning, SyriaforecastError
+from syriaforecast.errors import ClusterWarning, ConvergenceWarning, SyriaforecastError
 
 __all__ = ["main"]
 
@@ -224,6 +225,11 @@ def _main(argv: Sequence[str] | None) -> int:
     console = output_console()
     # Markup off on stderr: error messages quote user values as written.
     errors = _plain_console(stderr=True)
+    with _model_warnings(errors):
+        return _dispatch(args, console, errors)
+
+
+def _dispatch(args: argparse.Namespace, console: Console, errors: Console) -> int:
     try:
         if args.command == "validate":
             return _validate(args, console)
@@ -250,6 +256,24 @@ def _main(argv: Sequence[str] | None) -> int:
         errors.print("interrupted")
         return 130
     return EXIT_ERROR
+
+
+@contextlib.contextmanager
+def _model_warnings(errors: Console) -> Iterator[None]:
+    """Print a model file's warnings (clusters) as located ``warning:`` lines, not Python warnings."""
+    original = warnings.showwarning
+
+    def show(message: Any, category: Any, *where: Any, **more: Any) -> None:
+        if issubclass(category, ClusterWarning):
+            errors.print(styled(("warning:", "yellow"), f" {message}"), soft_wrap=True)
+        else:
+            original(message, category, *where, **more)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 # --------------------------------------------------------------------------- validate

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
+    "ClusterWarning",
     "ConvergenceWarning",
     "EvidenceError",
     "ForecastFileError",
@@ -91,6 +92,10 @@ class ForecastFileError(SyriaforecastError):
 
 class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics fail a threshold; the message says which and what to try."""
+
+
+class ClusterWarning(UserWarning):
+    """A cluster's members' elicitations fit badly with one shared event; the message says how."""
 
 
 class ForecastFileWarning(UserWarning):

@@ -35,6 +35,7 @@ from syriaforecast._io import atomic_path
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
+    CLUSTER_PARAMETER_NAMES,
     PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
@@ -756,6 +757,7 @@ def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[st
         "group": list(model.groups),
         "indicator": list(model.indicator_ids),
         "analyst": list(model.analysts),
+        "cluster": [c.id for c in model.clusters],
         "scenario_to": list(model.scenario_ids),
         "driver": list(model.driver_ids),
     } | GRADE_COORDS
@@ -1102,7 +1104,7 @@ def _reweighted(
         draws,
         parameters={
             name: np.asarray(previous.posterior[name])
-            for name in PARAMETER_NAMES + ANALYST_PARAMETER_NAMES
+            for name in PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
             if name in previous.posterior
         },
         sample_stats={str(name): np.asarray(previous.sample_stats[name]) for name in previous.sample_stats},

@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from syriaforecast._maths import logit
+from syriaforecast.engine.clusters import cluster_arrays, link_cluster_events
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 from syriaforecast.spec.evidence import CREDIBILITY_GRADES, RELIABILITY_GRADES, Evidence
 from syriaforecast.spec.model import Indicator, ScenarioModel
@@ -191,6 +192,11 @@ class EngineData:
     # Multi-row reports (one truthfulness for several readings), see the module docstring:
     report_joint: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,) or -1
     cell_component: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (C,) or -1
+    # Clusters of indicators that measure one event (see syriaforecast.engine.clusters):
+    cell_event: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (C,) or -1
+    event_cluster: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (V,)
+    indicator_cluster: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (I,) or -1
+    cluster_closeness: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (Q,) as declared
     # Not a kernel input: the evidence row (position in Evidence.to_dataframe()) of each reading.
     report_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (K,)
     driver_on: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (T, R) 0/1 per period
@@ -455,9 +461,16 @@ def build_engine_data(
                 cred_idx.append(CREDIBILITY_GRADES.index(str(cred[r])) if cred[r] else BLANK)
     face[~valid] = 0.0
     K = len(report_cell)
-    report_joint, cell_component = _joint_reports(
-        table, report_row, report_cell, C, lambda c: model.period_labels(int(cell_period[c]) + 1)[-1]
-    )
+    label = lambda c: model.period_labels(int(cell_period[c]) + 1)[-1]  # noqa: E731
+    report_joint, cell_component = _joint_reports(table, report_row, report_cell, C, label)
+    indicator_cluster, closeness = cluster_arrays(model)
+    n_report_bits = np.zeros(int(cell_component.max(initial=-1)) + 1, dtype=np.int64)
+    for r in np.unique(report_joint[report_joint >= 0]):
+        n_report_bits[cell_component[report_cell[int(np.flatnonzero(report_joint == r)[0])]]] += 1
+    cell_event, event_cluster, cell_component = link_cluster_events(
+        cell_period, cell_indicator, indicator_cluster, cell_component, n_report_bits,
+        MAX_JOINT_REPORTS, label,
+    )  # fmt: skip
     return EngineData(
         n_periods=n_periods,
         slots=slots,
@@ -473,6 +486,10 @@ def build_engine_data(
         report_credibility=np.asarray(cred_idx, dtype=np.int64),
         report_joint=report_joint,
         cell_component=cell_component,
+        cell_event=cell_event,
+        event_cluster=event_cluster,
+        indicator_cluster=indicator_cluster,
+        cluster_closeness=closeness,
         report_row=np.asarray(table.index.to_numpy()[report_row] if K else [], dtype=np.int64),
         driver_on=driver_states(model, evidence, n_periods, assume),
     )

@@ -27,6 +27,9 @@ Unconstrained coordinates, in order:
   and the density gains the elicitations' marginal likelihood
   (:func:`~syriaforecast.engine.kernel.analyst_pool`). A model without analysts has
   neither block nor term: its vector and density are exactly those of the single-analyst engine.
+- only when the model declares clusters of indicators (Q of them): ``logit closeness`` (Q),
+  ``closeness ~ Beta`` centred on the declared closeness
+  (:func:`~syriaforecast.engine.clusters.closeness_prior`), Jacobian ``closeness (1 - closeness)``.
 
 The test suite checks this density against PyMC's log density of the same model.
 """
@@ -56,6 +59,7 @@ class Layout:
     n_analysts: int = 0
     n_row_coordinates: int = 0
     n_effect_coordinates: int = 0
+    n_clusters: int = 0
 
     @property
     def n_initial(self) -> int:
@@ -73,10 +77,15 @@ class Layout:
         return (
             self.n_initial + self.n_persistence + self.n_groups
             + self.n_indicators * self.n_scenarios + 12 + 2 * self.n_analysts
-            + self.n_row_coordinates + self.n_effect_coordinates
+            + self.n_row_coordinates + self.n_effect_coordinates + self.n_clusters
         )  # fmt: skip
 
     @property
     def analyst_start(self) -> int:
         """Index of the first analyst coordinate (biases, then log noise scales)."""
-        return self.ndim - 2 * self.n_analysts
+        return self.ndim - 2 * self.n_analysts - self.n_clusters
+
+    @property
+    def closeness_start(self) -> int:
+        """Index of the first cluster coordinate (logit closeness), after the analysts'."""
+        return self.ndim - self.n_clusters

@@ -26,6 +26,7 @@ from syriaforecast.engine.hmm import ChainPosterior, forward_backward
 from syriaforecast.engine.kernel import chain_terms_batch_kernel, pooled_shift_batch
 from syriaforecast.engine.names import (
     ANALYST_PARAMETER_NAMES,
+    CLUSTER_PARAMETER_NAMES,
     EVIDENCE_FIELDS,
     PARAMETER_NAMES,
     TRANSITION_PARAMETER_NAMES,
@@ -36,6 +37,7 @@ from syriaforecast.spec.model import ScenarioModel
 
 __all__ = [
     "ANALYST_PARAMETER_NAMES",
+    "CLUSTER_PARAMETER_NAMES",
     "PARAMETER_NAMES",
     "TRANSITION_PARAMETER_NAMES",
     "DrawTerms",
@@ -94,6 +96,15 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
     driver_on = data.driver_on if data.driver_on.shape[0] == data.n_periods else np.zeros((data.n_periods, 0))
     if driver_on.shape[1] != log_effect.shape[1]:
         driver_on = np.zeros((data.n_periods, log_effect.shape[1]))
+    C = data.cell_period.shape[0]
+    evidence = {name: getattr(data, name) for name in EVIDENCE_FIELDS}
+    if evidence["cell_event"].shape[0] != C:  # arrays built by hand (what-ifs) without clusters
+        evidence["cell_event"] = np.full(C, -1, dtype=np.int64)
+    declared = np.asarray(evidence["cluster_closeness"], dtype=float)
+    closeness = params.get("cluster_closeness")
+    evidence["cluster_closeness"] = np.ascontiguousarray(
+        np.broadcast_to(declared, (D, declared.shape[0])) if closeness is None else closeness, dtype=float
+    )
     arguments = [
         np.ascontiguousarray(log_initial),
         np.ascontiguousarray(params["persistence"], dtype=float),
@@ -104,7 +115,7 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         arrays.log_rate,
         arrays.is_count,
         data.n_periods,
-        *(getattr(data, name) for name in EVIDENCE_FIELDS),
+        *evidence.values(),
         np.ascontiguousarray(transition_base),
         arrays.row_elicited if arrays.row_elicited.shape[0] else np.zeros(initial.shape[1], dtype=bool),
         np.ascontiguousarray(log_effect),
@@ -198,7 +209,7 @@ def posterior_parameters(
             params[name] = values.reshape((D, *values.shape[2:]))
         else:
             params[name] = np.broadcast_to(exact[name], (D, *exact[name].shape)).copy()
-    for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES:
+    for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES:
         if name in posterior:
             values = np.asarray(posterior[name])
             params[name] = values.reshape((D, *values.shape[2:]))

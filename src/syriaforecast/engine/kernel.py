@@ -52,6 +52,7 @@ __all__ = [
     "chain_terms_batch_kernel",
     "chain_terms_kernel",
     "log_density_and_gradient",
+    "log_likelihood_and_full_gradient",
     "log_likelihood_and_gradient",
     "log_likelihood_kernel",
     "pooled_shift_batch",
@@ -158,7 +159,8 @@ def _cells(
     shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count,
     cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component, want_posterior=False,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+    want_posterior=False,
 ):  # fmt: skip
     """Per-cell state and reading probabilities, and log P(reports of the cell | s).
 
@@ -169,13 +171,15 @@ def _cells(
     Returns ``state`` (C, J, S) = P(state j | s), ``reading`` (C, J) = P(reports | j)
     / exp(``reading_max``), ``cell_ll`` (C, S), the cumulative level probabilities
     per indicator (I, S, L) for the gradient, the count cells' remaining mass
-    (C, S) and each report's informativeness ``kappa`` (K,).
+    (C, S), each report's informativeness ``kappa`` (K,) and the clusters' event
+    model (:func:`_cluster_states`).
 
     Readings of multi-row reports (``report_joint >= 0``) are left out of
-    ``reading``; the cells they couple get their likelihood from
+    ``reading``; the cells they couple, and the cells of a cluster's members in
+    one period (``cell_event >= 0``), get their likelihood from
     :func:`_components`, stored on each component's first cell (0 on the others).
-    With ``want_posterior`` it also returns that function's ``post`` and
-    ``truthful`` (empty otherwise), so the gradient needs one pass.
+    With ``want_posterior`` it also returns that function's posteriors (empty
+    otherwise), so the gradient needs one pass.
     """
     C, J = face_log_reading.shape
     I, S, Lm1 = cutpoints.shape
@@ -220,6 +224,9 @@ def _cells(
                     current = cumulative[i, s, j] if j < Lm1 else 1.0
                     state[c, j, s] = max(current - previous, _TINY)
                     previous = current
+    seen, low, high, low_at, high_at, event_prob, cond = _cluster_states(
+        shift, cutpoints, cell_indicator, cell_event, event_cluster, indicator_cluster, cluster_closeness, J
+    )  # fmt: skip
     log_reading = face_log_reading.copy()
     K = report_cell.shape[0]
     kappa = np.empty(K)
@@ -254,42 +261,128 @@ def _cells(
             cell_ll[c, s] = math.log(max(total, _TINY)) + reading_max[c]
     post = np.zeros((0, J, S))
     truthful = np.zeros((0, S))
-    if K > 0 and C > 0 and cell_component.max() >= 0:
-        comp_ll, first, post, truthful = _components(
+    event_post = np.zeros((0, S))
+    cond_post = np.zeros((0, 2, J, S))
+    if C > 0 and cell_component.max() >= 0:
+        comp_ll, first, post, truthful, cond_post, event_post = _components(
             state, reading, reading_max, kappa, report_cell, report_match, report_noise, report_joint,
-            cell_component, cell_slot_valid, want_posterior,
+            cell_component, cell_slot_valid, cell_event, event_cluster, event_prob, cond, want_posterior,
         )  # fmt: skip
         for g in range(comp_ll.shape[0]):
             for s in range(S):
                 cell_ll[first[g], s] = comp_ll[g, s]
-    return state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful
+    clusters = (seen, low, high, low_at, high_at, event_prob, cond, cond_post, event_post)
+    return state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful, clusters
+
+
+@numba.njit(cache=True, nogil=True)
+def _cluster_states(
+    shift, cutpoints, cell_indicator, cell_event, event_cluster, indicator_cluster, cluster_closeness, J
+):  # fmt: skip
+    """The event model of each cluster, derived from its members' own likelihoods.
+
+    A cluster ``q`` of binary indicators (members) has a latent event ``e`` per
+    period. Its members are independent given ``e`` (and the scenario) and
+    follow it with closeness ``rho`` in (0, 1]. With ``p_m(s) = P(member m seen |
+    s)`` (the member's own, possibly shifted, likelihood), ``lo(s) = min_m p_m(s)``
+    and ``hi(s) = max_m p_m(s)``:
+
+        P(e = 1 | s)      = pi(s) = lo / (1 - hi + lo),
+        P(m seen | e = 1, s) = p_m + rho (1 - hi),
+        P(m seen | e = 0, s) = p_m - rho lo.
+
+    Each member's marginal is kept exactly, ``pi (p_m + rho (1 - hi)) + (1 - pi)
+    (p_m - rho lo) = p_m``, so an analyst's elicitation means what it meant
+    without the cluster, and both conditionals are probabilities for any rho in
+    [0, 1]. Two members covary by ``rho^2 lo (1 - hi)`` given s: at rho = 1 the two
+    extreme members are as dependent as their marginals allow (the Frechet
+    bound), members with equal likelihoods are exact copies of the event, and
+    rho = 0 makes them independent as if no cluster were declared.
+
+    Returns, per (cluster, scenario), ``seen`` (I, S) = p_m, ``low``, ``high``,
+    their members ``low_at`` / ``high_at`` (indicator indices, first on ties; the
+    gradient flows to them), ``event_prob`` = pi, and ``cond`` (C, 2, J, S) = P(member
+    cell in state j | e, s) for member cells (zero elsewhere).
+    """
+    I, S, _ = cutpoints.shape
+    Q = cluster_closeness.shape[0]
+    C = cell_indicator.shape[0]
+    seen = np.zeros((I, S))
+    low = np.ones((Q, S))
+    high = np.zeros((Q, S))
+    low_at = np.full((Q, S), -1, dtype=np.int64)
+    high_at = np.full((Q, S), -1, dtype=np.int64)
+    for i in range(indicator_cluster.shape[0]):
+        q = indicator_cluster[i]
+        if q < 0:
+            continue
+        for s in range(S):
+            p = _sigmoid(shift[i, s] - cutpoints[i, s, 0])
+            seen[i, s] = p
+            if low_at[q, s] < 0 or p < low[q, s]:
+                low[q, s] = p
+                low_at[q, s] = i
+            if high_at[q, s] < 0 or p > high[q, s]:
+                high[q, s] = p
+                high_at[q, s] = i
+    event_prob = np.zeros((Q, S))
+    for q in range(Q):
+        for s in range(S):
+            event_prob[q, s] = low[q, s] / (1.0 - high[q, s] + low[q, s])
+    cond = np.zeros((C if Q > 0 else 0, 2, J, S))  # no allocation per call for a model without clusters
+    for c in range(cond.shape[0]):
+        ev = cell_event[c]
+        if ev < 0:
+            continue
+        i = cell_indicator[c]
+        q = event_cluster[ev]
+        rho = cluster_closeness[q]
+        for s in range(S):
+            yes = min(max(seen[i, s] + rho * (1.0 - high[q, s]), _TINY), 1.0 - 1e-16)
+            no = min(max(seen[i, s] - rho * low[q, s], _TINY), 1.0 - 1e-16)
+            cond[c, 1, 1, s] = yes
+            cond[c, 1, 0, s] = 1.0 - yes
+            cond[c, 0, 1, s] = no
+            cond[c, 0, 0, s] = 1.0 - no
+    return seen, low, high, low_at, high_at, event_prob, cond
 
 
 @numba.njit(cache=True, nogil=True)
 def _components(
     state, reading, reading_max, kappa, report_cell, report_match, report_noise, report_joint,
-    cell_component, cell_slot_valid, want_posterior,
+    cell_component, cell_slot_valid, cell_event, event_cluster, event_prob, cond, want_posterior,
 ):  # fmt: skip
-    """Exact likelihood of each component of cells coupled by multi-row reports.
+    """Exact likelihood of each component of cells coupled by multi-row reports or cluster events.
 
     A multi-row report ``r`` is truthful (``tau_r = 1``, probability ``kappa_r``)
-    for all its cells or for none; with ``tau`` fixed the cells are independent,
-    so for scenario ``s``
+    for all its cells or for none; a cluster's event ``e_v`` in one period
+    happened (probability ``pi_v(s)``, :func:`_cluster_states`) for all its
+    member cells or for none. With ``tau`` and ``e`` fixed the cells are
+    independent, so for scenario ``s``
 
-        L_g(s) = sum_tau w(tau) prod_{c in g} M_c(s | tau),
+        L_g(s) = sum_{tau, e} w(tau) u(e | s) prod_{c in g} M_c(s | tau, e),
         w(tau) = prod_r kappa_r^tau_r (1 - kappa_r)^(1 - tau_r),
-        M_c(s | tau) = sum_j P(j | s) reading_c[j] prod_{joint k in c} (match_k if tau_r(k) else noise_k)[j].
+        u(e | s) = prod_v pi_v(s)^e_v (1 - pi_v(s))^(1 - e_v),
+        M_c(s | tau, e) = sum_j P(j | s [, e_v(c)]) reading_c[j]
+                          * prod_{joint k in c} (match_k if tau_r(k) else noise_k)[j],
 
-    The ``2^R_g`` patterns are enumerated (``R_g <= MAX_JOINT_REPORTS``, checked when
-    the data are built). Returns ``comp_ll`` (G, S), the first cell of each
-    component (G,), and, when ``want_posterior``, the gradient's ingredients:
-    ``post`` (C, J, S), the posterior of cell state j given s and the component's
-    readings, ``sum_tau P(tau | s) P(j | s) reading^tau[j] / M_c(s | tau)``, and
-    ``truthful`` (R, S) = ``P(tau_r = 1 | s, readings)``. Since ``log L_g`` is a log-sum
-    over ``tau`` of terms in which ``kappa_r`` appears as ``tau_r log kappa_r + (1 -
-    tau_r) log(1 - kappa_r)``, ``d log L_g / d kappa_r = E[tau_r] / kappa_r - (1 -
-    E[tau_r]) / (1 - kappa_r)``; the cells' own parameters enter through ``M_c`` with
-    weights ``post``, exactly as for an independent cell.
+    where a member cell's state distribution is its conditional given its
+    event and any other cell's is ``P(j | s)``. With one member cell and no
+    report this is ``sum_j P(j | s) reading[j]``: a cluster changes nothing for a
+    lone observation. The ``2^(R_g + V_g)`` patterns are enumerated (``R_g + V_g <=
+    MAX_JOINT_REPORTS``, checked when the data are built).
+
+    Returns ``comp_ll`` (G, S), the first cell of each component (G,), and, when
+    ``want_posterior``, the gradient's ingredients: ``post`` (C, J, S), the
+    posterior of cell state j given s and the component's readings;
+    ``truthful`` (R, S) = ``P(tau_r = 1 | s, readings)``; ``cond_post`` (C, 2, J, S),
+    the posterior of (event, state j) of member cells, which divided by
+    ``cond`` is ``d log L_g / d cond``; and ``event_post`` (V, S) = ``P(e_v = 1 | s,
+    readings)``. Since ``log L_g`` is a log-sum over patterns of terms in which
+    ``kappa_r`` appears as ``tau_r log kappa_r + (1 - tau_r) log(1 - kappa_r)``,
+    ``d log L_g / d kappa_r = E[tau_r] / kappa_r - (1 - E[tau_r]) / (1 - kappa_r)``,
+    and likewise for ``pi_v(s)``; the cells' own parameters enter through ``M_c``
+    with weights ``post``, exactly as for an independent cell.
     """
     C, J, S = state.shape
     K = report_cell.shape[0]
@@ -297,6 +390,7 @@ def _components(
     R = 0
     for k in range(K):
         R = max(R, report_joint[k] + 1)
+    V = event_cluster.shape[0]
     # Cells of each component and joint readings of each cell, as CSR lists.
     cell_start = np.zeros(G + 1, dtype=np.int64)
     for c in range(C):
@@ -343,16 +437,38 @@ def _components(
         r = report_joint[k]
         if r >= 0:
             members_flat[member_start[cell_component[report_cell[k]]] + local[r]] = r
+    # Cluster events: their bits follow the component's report bits.
+    event_bit = np.full(V, -1, dtype=np.int64)
+    event_component = np.full(V, -1, dtype=np.int64)
+    n_events = np.zeros(G, dtype=np.int64)
+    for c in range(C):
+        v = cell_event[c]
+        if v >= 0 and event_bit[v] < 0:
+            g = cell_component[c]
+            event_bit[v] = n_local[g] + n_events[g]
+            event_component[v] = g
+            n_events[g] += 1
+    event_start = np.zeros(G + 1, dtype=np.int64)
+    for g in range(G):
+        event_start[g + 1] = event_start[g] + n_events[g]
+    events_flat = np.empty(event_start[G], dtype=np.int64)
+    for v in range(V):
+        g = event_component[v]
+        if g >= 0:
+            events_flat[event_start[g] + event_bit[v] - n_local[g]] = v
     comp_ll = np.zeros((G, S))
     first = np.empty(G, dtype=np.int64)
     post = np.zeros((C, J, S)) if want_posterior else np.zeros((0, J, S))
+    cond_post = np.zeros((C, 2, J, S)) if want_posterior and V > 0 else np.zeros((0, 2, J, S))
     truthful = np.zeros((R, S))
+    event_post = np.zeros((V, S))
     rd = np.empty(J)
     for g in range(G):
         first[g] = cells[cell_start[g]]
         n_cells = cell_start[g + 1] - cell_start[g]
         members = members_flat[member_start[g] : member_start[g + 1]]
-        n_patterns = 1 << n_local[g]
+        events = events_flat[event_start[g] : event_start[g + 1]]
+        n_patterns = 1 << (n_local[g] + n_events[g])
         term = np.empty((n_patterns, S))
         for pattern in range(n_patterns):
             log_w = 0.0
@@ -364,6 +480,13 @@ def _components(
                     log_w += math.log(max(1.0 - kr, _TINY))
             for s in range(S):
                 term[pattern, s] = log_w
+                for m in range(n_events[g]):
+                    v = events[m]
+                    pv = event_prob[event_cluster[v], s]
+                    if (pattern >> event_bit[v]) & 1:
+                        term[pattern, s] += math.log(max(pv, _TINY))
+                    else:
+                        term[pattern, s] += math.log(max(1.0 - pv, _TINY))
             for ci in range(n_cells):
                 c = cells[cell_start[g] + ci]
                 for j in range(J):
@@ -373,11 +496,14 @@ def _components(
                     truth = (pattern >> local[report_joint[k]]) & 1
                     for j in range(J):
                         rd[j] *= report_match[k, j] if truth else report_noise[k, j]
+                ev = cell_event[c]
+                # A member cell's state law is its conditional given the pattern's event.
+                law = cond[c, (pattern >> event_bit[ev]) & 1] if ev >= 0 else state[c]
                 for s in range(S):
                     total = 0.0
                     for j in range(J):
                         if cell_slot_valid[c, j]:
-                            total += state[c, j, s] * rd[j]
+                            total += law[j, s] * rd[j]
                     term[pattern, s] += math.log(max(total, _TINY))
         offset = 0.0
         for ci in range(n_cells):
@@ -398,6 +524,10 @@ def _components(
                 for m in range(n_local[g]):
                     if (pattern >> m) & 1:
                         truthful[members[m], s] += weight
+                for m in range(n_events[g]):
+                    v = events[m]
+                    if (pattern >> event_bit[v]) & 1:
+                        event_post[v, s] += weight
             for ci in range(n_cells):
                 c = cells[cell_start[g] + ci]
                 for j in range(J):
@@ -407,6 +537,9 @@ def _components(
                     truth = (pattern >> local[report_joint[k]]) & 1
                     for j in range(J):
                         rd[j] *= report_match[k, j] if truth else report_noise[k, j]
+                ev = cell_event[c]
+                happened = (pattern >> event_bit[ev]) & 1 if ev >= 0 else 0
+                law = cond[c, happened] if ev >= 0 else state[c]
                 for s in range(S):
                     weight = math.exp(term[pattern, s] + offset - comp_ll[g, s])
                     if weight == 0.0:
@@ -414,13 +547,88 @@ def _components(
                     total = 0.0
                     for j in range(J):
                         if cell_slot_valid[c, j]:
-                            total += state[c, j, s] * rd[j]
+                            total += law[j, s] * rd[j]
                     if total <= 0.0:
                         continue
                     for j in range(J):
                         if cell_slot_valid[c, j]:
-                            post[c, j, s] += weight * state[c, j, s] * rd[j] / total
-    return comp_ll, first, post, truthful
+                            share = weight * law[j, s] * rd[j] / total
+                            post[c, j, s] += share
+                            if ev >= 0:
+                                cond_post[c, happened, j, s] += share
+    return comp_ll, first, post, truthful, cond_post, event_post
+
+
+@numba.njit(cache=True, nogil=True)
+def _cluster_gradient(
+    gamma, cell_period, cell_indicator, cell_event, event_cluster, cluster_closeness, clusters,
+    g_shift, g_closeness,
+):  # fmt: skip
+    """Add the clusters' part of the gradient to ``g_shift`` (I, S) and ``g_closeness`` (Q,).
+
+    With ``a_m = p_m + rho (1 - hi)``, ``b_m = p_m - rho lo`` and ``pi = lo / (1 -
+    hi + lo)`` (:func:`_cluster_states`), and ``G_a``, ``G_b``, ``G_pi`` the
+    derivatives of log p(e) with respect to them (``gamma_t[s]`` times the
+    component's posterior of each (event, state) divided by its probability,
+    and ``E[e] / pi - (1 - E[e]) / (1 - pi)``):
+
+        d/dp_m  = G_a[m] + G_b[m] + [m = argmax] (-rho sum G_a + G_pi lo / D^2)
+                  + [m = argmin] (-rho sum G_b + G_pi (1 - hi) / D^2),   D = 1 - hi + lo,
+        d/drho  = sum_m G_a[m] (1 - hi) - G_b[m] lo,
+
+    and ``d p_m / d shift_m = p_m (1 - p_m)``.
+    """
+    seen, low, high, low_at, high_at, event_prob, cond, cond_post, event_post = clusters
+    Q = cluster_closeness.shape[0]
+    if Q == 0:
+        return
+    I, S = seen.shape
+    C = cell_period.shape[0]
+    g_seen = np.zeros((I, S))
+    sum_a = np.zeros((Q, S))
+    sum_b = np.zeros((Q, S))
+    g_pi = np.zeros((Q, S))
+    for c in range(C):
+        v = cell_event[c]
+        if v < 0:
+            continue
+        i = cell_indicator[c]
+        q = event_cluster[v]
+        t = cell_period[c]
+        for s in range(S):
+            w = gamma[t, s]
+            if w == 0.0:
+                continue
+            ga = w * (cond_post[c, 1, 1, s] / cond[c, 1, 1, s] - cond_post[c, 1, 0, s] / cond[c, 1, 0, s])
+            gb = w * (cond_post[c, 0, 1, s] / cond[c, 0, 1, s] - cond_post[c, 0, 0, s] / cond[c, 0, 0, s])
+            g_seen[i, s] += ga + gb
+            sum_a[q, s] += ga
+            sum_b[q, s] += gb
+    event_period = np.full(event_cluster.shape[0], -1, dtype=np.int64)
+    for c in range(C):
+        if cell_event[c] >= 0:
+            event_period[cell_event[c]] = cell_period[c]
+    for v in range(event_cluster.shape[0]):
+        q = event_cluster[v]
+        t = event_period[v]
+        if t < 0:
+            continue
+        for s in range(S):
+            pv = min(max(event_prob[q, s], _TINY), 1.0 - 1e-16)
+            e = event_post[v, s]
+            g_pi[q, s] += gamma[t, s] * (e / pv - (1.0 - e) / (1.0 - pv))
+    for q in range(Q):
+        rho = cluster_closeness[q]
+        for s in range(S):
+            lo, hi = low[q, s], high[q, s]
+            d = 1.0 - hi + lo
+            g_seen[high_at[q, s], s] += -rho * sum_a[q, s] + g_pi[q, s] * lo / (d * d)
+            g_seen[low_at[q, s], s] += -rho * sum_b[q, s] + g_pi[q, s] * (1.0 - hi) / (d * d)
+            g_closeness[q] += sum_a[q, s] * (1.0 - hi) - sum_b[q, s] * lo
+    for i in range(I):
+        for s in range(S):
+            if g_seen[i, s] != 0.0:
+                g_shift[i, s] += g_seen[i, s] * seen[i, s] * (1.0 - seen[i, s])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -659,13 +867,15 @@ def log_likelihood_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+    transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """Log P(evidence | parameters), the scenario path summed out exactly."""
-    _, _, _, cell_ll, _, _, _, _, _ = _cells(
+    _, _, _, cell_ll, _, _, _, _, _, _ = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-        report_credibility, report_joint, cell_component,
+        report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
+        cluster_closeness,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
     if _static_chain(row_elicited, driver_on):
@@ -681,13 +891,15 @@ def chain_terms_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+    transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """Log transitions (T, S, S; the move into period t at [t]), log emission (T, S), cell lls (C, S)."""
-    _, _, _, cell_ll, _, _, _, _, _ = _cells(
+    _, _, _, cell_ll, _, _, _, _, _, _ = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-        report_credibility, report_joint, cell_component,
+        report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
+        cluster_closeness,
     )  # fmt: skip
     S = persistence.shape[0]
     log_stack = np.full((n_periods, S, S), -np.inf)
@@ -710,7 +922,8 @@ def log_likelihood_and_gradient(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+    transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """Log-likelihood and its gradient with respect to the seven parameter inputs.
 
@@ -718,10 +931,30 @@ def log_likelihood_and_gradient(
     ``persistence``, ``shift``, ``kappa_rel``, ``kappa_cred``, ``transition_base``
     (only the elicited rows; zero elsewhere) and ``log_effect``.
     """
-    state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful = _cells(
+    total, g0, g1, g2, g3, g4, g5, g6, _ = log_likelihood_and_full_gradient(
+        log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
+        cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+        report_cell, report_match, report_noise, report_reliability, report_credibility,
+        report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+        transition_base, row_elicited, log_effect, driver_on,
+    )  # fmt: skip
+    return total, g0, g1, g2, g3, g4, g5, g6
+
+
+@numba.njit(cache=True, nogil=True)
+def log_likelihood_and_full_gradient(
+    log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
+    cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
+    report_cell, report_match, report_noise, report_reliability, report_credibility,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+    transition_base, row_elicited, log_effect, driver_on,
+):  # fmt: skip
+    """:func:`log_likelihood_and_gradient` plus the gradient with respect to the clusters' closeness (Q,)."""
+    state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful, clusters = _cells(
         shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, cell_indicator, cell_count_values,
         cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-        report_credibility, report_joint, cell_component, True,
+        report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
+        cluster_closeness, True,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
     S = log_emission.shape[1]
@@ -775,7 +1008,8 @@ def log_likelihood_and_gradient(
                 else:
                     g_state = weight_t * state[c, j, s] * reading[c, j] / norm
                 g_reading[c, j] += g_state
-                if g_state == 0.0:
+                if g_state == 0.0 or cell_event[c] >= 0:
+                    # A cluster member's state law comes from its event model (_cluster_gradient).
                     continue
                 if is_count[i]:
                     lam = math.exp(log_rate[i, s] + shift[i, s])
@@ -840,7 +1074,15 @@ def log_likelihood_and_gradient(
             g_kappa_rel[rel] += g_kappa * q
         if cred < 6:
             g_kappa_cred[cred] += g_kappa * r
-    return total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred, g_rows, g_log_effect
+    g_closeness = np.zeros(cluster_closeness.shape[0])
+    _cluster_gradient(
+        gamma, cell_period, cell_indicator, cell_event, event_cluster, cluster_closeness, clusters,
+        g_shift, g_closeness,
+    )  # fmt: skip
+    return (
+        total, g_log_initial, g_persistence, g_shift, g_kappa_rel, g_kappa_cred, g_rows, g_log_effect,
+        g_closeness,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
@@ -848,12 +1090,13 @@ def chain_terms_batch_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component, transition_base, row_elicited, log_effect, driver_on,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
+    transition_base, row_elicited, log_effect, driver_on,
 ):  # fmt: skip
     """:func:`chain_terms_kernel` for D parameter draws at once.
 
-    The parameters, ``transition_base`` and ``log_effect`` carry a leading axis D;
-    ``row_elicited`` and ``driver_on`` are shared.
+    The parameters, ``cluster_closeness`` (D, Q), ``transition_base`` and ``log_effect``
+    carry a leading axis D; ``row_elicited`` and ``driver_on`` are shared.
     """
     D, S = log_initial.shape
     C = cell_period.shape[0]
@@ -865,8 +1108,8 @@ def chain_terms_batch_kernel(
             log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], cutpoints, log_rate,
             is_count, n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid,
             face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility, report_joint, cell_component, transition_base[d], row_elicited,
-            log_effect[d], driver_on,
+            report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
+            cluster_closeness[d], transition_base[d], row_elicited, log_effect[d], driver_on,
         )  # fmt: skip
         log_transition[d] = transition
         log_emission[d] = emission
@@ -1080,12 +1323,12 @@ def log_density_and_gradient(
     cutpoints, log_rate, is_count, n_periods,
     cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
     report_cell, report_match, report_noise, report_reliability, report_credibility,
-    report_joint, cell_component,
+    report_joint, cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness,
     n_analysts, analyst_bias_scale, analyst_noise_scale,
     elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
     elicitation_bandvar,
     row_elicited, row_support, row_alpha, transition_fixed, log_effect_centre, effect_given, effect_scale,
-    driver_on,
+    driver_on, closeness_alpha, closeness_beta,
 ):  # fmt: skip
     """Unnormalised log posterior density and its gradient on the unconstrained scale.
 
@@ -1095,6 +1338,10 @@ def log_density_and_gradient(
     (``Dirichlet(row_alpha)`` over each row's nonzero entries) and uncertain log
     driver effects (``Normal(log_effect_centre, effect_scale)``) sit just before the
     analysts' block (:func:`unpack_transitions`); a model with neither has no such block.
+    With clusters of indicators (Q = ``closeness_alpha.shape[0]`` > 0) the vector
+    ends, after the analysts' block, with each cluster's ``logit closeness``
+    (``closeness ~ Beta(alpha, beta)``, Jacobian ``closeness (1 - closeness)``), which
+    replaces the declared ``cluster_closeness``.
     """
     S, G, I = n_scenarios, n_groups, n_indicators
     initial, persistence, sigma, eta, kappa_rel, kappa_cred, scale = unpack(
@@ -1102,7 +1349,12 @@ def log_density_and_gradient(
         group_of, band_sd,
     )  # fmt: skip
     A = n_analysts
-    analyst_pos = x.shape[0] - 2 * A
+    Q = closeness_alpha.shape[0]
+    closeness_pos = x.shape[0] - Q
+    analyst_pos = closeness_pos - 2 * A
+    closeness = cluster_closeness.copy()
+    for q in range(Q):
+        closeness[q] = _sigmoid(x[closeness_pos + q])
     n_row_coords, n_effect_coords = transition_block_sizes(
         row_elicited, row_support, effect_given, effect_scale
     )
@@ -1124,12 +1376,13 @@ def log_density_and_gradient(
         location = weight_total = marginal = np.zeros((0, 0))
         count = np.zeros((0, 0), dtype=np.int64)
     log_initial = np.log(initial)
-    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred, g_rows, g_log_effect = (
-        log_likelihood_and_gradient(
+    loglik, g_log_initial, g_persistence, g_shift, g_rel, g_cred, g_rows, g_log_effect, g_close = (
+        log_likelihood_and_full_gradient(
             log_initial, persistence, shift, kappa_rel, kappa_cred, cutpoints, log_rate, is_count, n_periods,
             cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
             report_cell, report_match, report_noise, report_reliability, report_credibility,
-            report_joint, cell_component, rows, row_elicited, log_effect, driver_on,
+            report_joint, cell_component, cell_event, event_cluster, indicator_cluster, closeness,
+            rows, row_elicited, log_effect, driver_on,
         )
     )  # fmt: skip
     grad = np.zeros(x.shape[0])
@@ -1245,4 +1498,11 @@ def log_density_and_gradient(
             ratio = tau[a] / analyst_noise_scale
             total += -0.5 * ratio * ratio + x[analyst_pos + A + a]
             grad[analyst_pos + A + a] = -ratio * ratio + 1.0 + g_log_tau[a]
+    for q in range(Q):
+        # Beta(a, b) on closeness with logit transform, as for kappa.
+        rho = min(max(closeness[q], _TINY), 1.0 - 1e-16)
+        total += closeness_alpha[q] * math.log(rho) + closeness_beta[q] * math.log1p(-rho)
+        grad[closeness_pos + q] = (
+            closeness_alpha[q] * (1.0 - rho) - closeness_beta[q] * rho + g_close[q] * rho * (1.0 - rho)
+        )
     return total, grad

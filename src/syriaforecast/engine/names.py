@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ANALYST_PARAMETER_NAMES",
+    "CLUSTER_PARAMETER_NAMES",
     "ELICITATION_FIELDS",
     "EVIDENCE_FIELDS",
     "GRADE_COORDS",
@@ -28,6 +29,8 @@ PARAMETER_NAMES = (
 )
 #: Parameters of a model elicited by several analysts (hierarchical mode only), dimension ``analyst``.
 ANALYST_PARAMETER_NAMES = ("analyst_bias", "analyst_noise")
+#: Parameters of a model with clusters of indicators (hierarchical mode only), dimension ``cluster``.
+CLUSTER_PARAMETER_NAMES = ("cluster_closeness",)
 #: Parameters of a model with elicited transition rows or drivers: the per-period transition matrix
 #: before drivers (scenario, scenario_to) and each driver's factor on the odds of moving into each
 #: scenario (driver, scenario). A model without these features has neither.
@@ -43,6 +46,7 @@ PARAMETER_DIMS: dict[str, tuple[str, ...]] = {
     "information_credibility": ("credibility_grade",),
     "analyst_bias": ("analyst",),
     "analyst_noise": ("analyst",),
+    "cluster_closeness": ("cluster",),
     "transition": ("scenario", "scenario_to"),
     "driver_effect": ("driver", "scenario"),
 }
@@ -67,6 +71,10 @@ EVIDENCE_FIELDS = (
     "report_credibility",
     "report_joint",
     "cell_component",
+    "cell_event",
+    "event_cluster",
+    "indicator_cluster",
+    "cluster_closeness",
 )
 #: :class:`~syriaforecast.engine.data.ModelArrays` arrays of the elicitation, as the PyMC graph reads them.
 ELICITATION_FIELDS = ("cutpoints", "log_rate", "band_sd", "group_of", "is_count")

@@ -22,6 +22,7 @@ from syriaforecast.engine.evaluate import (
     exact_parameters_for,
 )
 from syriaforecast.engine.hmm import ChainPosterior
+from syriaforecast.engine.names import CLUSTER_PARAMETER_NAMES
 from syriaforecast.engine.sampler import build_fast_sampler_model
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
@@ -128,6 +129,8 @@ def _coords(model: ScenarioModel) -> dict[str, list[str]]:
         coords["analyst"] = list(model.analysts)
     if model.drivers:
         coords["driver"] = list(model.driver_ids)
+    if model.clusters:
+        coords["cluster"] = [c.id for c in model.clusters]
     return coords
 
 
@@ -228,7 +231,7 @@ def run_engine(
     if expand is not None:  # the compiled callback's draws are unconstrained positions
         posterior = expand_draws(posterior[UNCONSTRAINED], expand)
 
-    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
+    names = PARAMETER_NAMES + ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
     parameters = {name: np.asarray(posterior[name]) for name in names if name in posterior}
     fixed = exact_parameters_for(model)
     flat = {
@@ -241,7 +244,7 @@ def run_engine(
     }
     flat |= {
         name: parameters[name].reshape((D, *parameters[name].shape[2:]))
-        for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES
+        for name in ANALYST_PARAMETER_NAMES + TRANSITION_PARAMETER_NAMES + CLUSTER_PARAMETER_NAMES
         if name in parameters
     }
     chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))

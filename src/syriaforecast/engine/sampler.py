@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from syriaforecast.engine.clusters import closeness_prior
 from syriaforecast.engine.data import (
     ANALYST_FIELDS,
     CREDIBILITY_PRIOR_MEAN,
@@ -20,6 +22,7 @@ from syriaforecast.engine.density import Layout, log_density_and_gradient, unpac
 from syriaforecast.engine.kernel import transition_block_sizes
 from syriaforecast.engine.names import (
     ANALYST_PARAMETER_NAMES,
+    CLUSTER_PARAMETER_NAMES,
     EVIDENCE_FIELDS,
     GRADE_COORDS,
     PARAMETER_DIMS,
@@ -37,8 +40,8 @@ __all__ = [
 ]
 
 
-def layout_for(arrays: ModelArrays) -> Layout:
-    """The unconstrained layout of a model's parameters."""
+def layout_for(arrays: ModelArrays, data: EngineData | None = None) -> Layout:
+    """The unconstrained layout of a model's parameters (``data`` tells how many clusters it has)."""
     rows, effects = transition_block_sizes(*_transition_static(arrays))
     return Layout(
         arrays.n_scenarios,
@@ -48,6 +51,7 @@ def layout_for(arrays: ModelArrays) -> Layout:
         arrays.n_analysts,
         int(rows),
         int(effects),
+        0 if data is None else int(data.cluster_closeness.shape[0]),
     )
 
 
@@ -109,6 +113,7 @@ def _density_arguments(arrays: ModelArrays, data: EngineData, layout: Layout) ->
         *(np.ascontiguousarray(getattr(data, name)) for name in EVIDENCE_FIELDS),
         *analyst_arguments(arrays),
         *transition_arguments(arrays, data),
+        *closeness_prior(data.cluster_closeness),
     )
 
 
@@ -140,7 +145,8 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
         Each draw's position in the sampler's coordinates, e.g. to start chains
         from a previous posterior.
     """
-    layout = layout_for(arrays)
+    Q = np.shape(params["cluster_closeness"])[-1] if "cluster_closeness" in params else 0
+    layout = dataclasses.replace(layout_for(arrays), n_clusters=Q)
     S = layout.n_scenarios
     initial = np.asarray(params["initial_probability"], dtype=float)
     D = initial.shape[0]
@@ -160,6 +166,9 @@ def pack_draws(arrays: ModelArrays, params: dict[str, np.ndarray]) -> np.ndarray
     if layout.n_analysts:
         blocks.append(np.asarray(params["analyst_bias"], dtype=float).reshape(D, -1))
         blocks.append(np.log(np.asarray(params["analyst_noise"], dtype=float)).reshape(D, -1))
+    if Q:
+        rho = np.clip(np.asarray(params["cluster_closeness"], dtype=float), 1e-12, 1 - 1e-12).reshape(D, -1)
+        blocks.append(np.log(rho) - np.log1p(-rho))
     out = np.concatenate(blocks, axis=1)
     if out.shape[1] != layout.ndim:
         raise ValueError(f"pack_draws: {out.shape[1]} coordinates; the model has {layout.ndim}")
@@ -184,10 +193,12 @@ def build_sampler_model(
     """
     from nutpie.compiled_pyfunc import from_pyfunc
 
-    layout = layout_for(arrays)
+    layout = layout_for(arrays, data)
     args = _density_arguments(arrays, data, layout)
     A, start = layout.n_analysts, layout.analyst_start
+    Q, close = layout.n_clusters, layout.closeness_start
     analyst_ids = coords.get("analyst", [f"analyst{a}" for a in range(A)])
+    cluster_ids = coords.get("cluster", [f"cluster{q}" for q in range(Q)])
     driver_ids = coords.get("driver", [f"driver{r}" for r in range(arrays.n_drivers)])
     unpack_args = (
         layout.n_scenarios,
@@ -238,6 +249,8 @@ def build_sampler_model(
                         full[i, i] = persistence[i]
                 out["transition"] = full
                 out["driver_effect"] = np.exp(log_effect)
+            if Q:
+                out["cluster_closeness"] = 1.0 / (1.0 + np.exp(-x[close : close + Q]))
             return out
 
         return expand
@@ -254,8 +267,9 @@ def build_sampler_model(
         return rng.uniform(-0.5, 0.5, layout.ndim)
 
     sizes = {"scenario": layout.n_scenarios, "group": layout.n_groups, "indicator": layout.n_indicators}
-    sizes |= {"analyst": A} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
+    sizes |= {"analyst": A, "cluster": Q} | {dim: len(labels) for dim, labels in GRADE_COORDS.items()}
     names = [*PARAMETER_NAMES, *(ANALYST_PARAMETER_NAMES if A else ())]
+    names += CLUSTER_PARAMETER_NAMES if Q else ()
     dims = {name: PARAMETER_DIMS[name] for name in names}
     shapes = [tuple(sizes[d] for d in dims[name]) for name in names]
     coords = {k: coords[k] for k in ("scenario", "group", "indicator")} | GRADE_COORDS
@@ -267,6 +281,8 @@ def build_sampler_model(
         dims |= {"transition": ("scenario", "scenario_to"), "driver_effect": ("driver", "scenario")}
         coords["scenario_to"] = list(coords["scenario"])
         coords["driver"] = list(driver_ids)
+    if Q:
+        coords["cluster"] = list(cluster_ids)
     return from_pyfunc(
         ndim=layout.ndim,
         make_logp_fn=make_logp_fn,
@@ -299,7 +315,7 @@ def build_fast_sampler_model(
 
     import_nutpie()  # before build_sampler_model imports it with all of ArviZ
     python_model = build_sampler_model(arrays, data, coords, init_points=init_points, init_cycle=init_cycle)
-    layout = layout_for(arrays)
+    layout = layout_for(arrays, data)
     compiled = compiled_sampler_model(
         _density_arguments(arrays, data, layout), layout.ndim, python_model._make_initial_points
     )

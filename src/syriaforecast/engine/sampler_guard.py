@@ -81,7 +81,7 @@ def check_model_density(arrays: Any, data: Any, *, seed: int = 0, what: str = "t
     from syriaforecast.engine.density import log_density_and_gradient
     from syriaforecast.engine.sampler import _density_arguments, layout_for
 
-    layout = layout_for(arrays)
+    layout = layout_for(arrays, data)
     args = _density_arguments(arrays, data, layout)
 
     def logp(x: np.ndarray) -> tuple[float, np.ndarray]:

@@ -43,6 +43,13 @@ from syriaforecast.phrases import (
     parse_phrase,
 )
 from syriaforecast.spec import periods
+from syriaforecast.spec.clusters import (
+    Cluster,
+    ClusterSection,
+    build_clusters,
+    cluster_problems,
+    cluster_warnings,
+)
 from syriaforecast.spec.tripwires import Tripwire, TripwireSection, build_tripwires, tripwire_problems
 
 __all__ = [
@@ -145,6 +152,7 @@ class _IndicatorSection(_Section):
     likelihood: dict[str, Any] | None = None
     elicitations: dict[str, Any] | None = None
     rationale: str | dict[str, str] = ""
+    cluster: str | None = None
 
     @pydantic.field_validator("likelihood", "elicitations", mode="before")
     @classmethod
@@ -166,6 +174,7 @@ class _File(_Section):
     scenarios: list[_ScenarioSection] = pydantic.Field(min_length=1)
     indicators: list[_IndicatorSection] = pydantic.Field(min_length=1)
     tripwires: list[TripwireSection] = pydantic.Field(default_factory=list)
+    clusters: dict[str, ClusterSection] = pydantic.Field(default_factory=dict)
     transitions: dict[str, dict[str, Any]] = pydantic.Field(default_factory=dict)
     drivers: list[_DriverSection] = pydantic.Field(default_factory=list)
 
@@ -250,6 +259,8 @@ class Indicator:
     elicitations: Mapping[str, Mapping[str, float | str | tuple[float, ...]]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    #: The cluster (one event measured by several indicators) this indicator belongs to, or "".
+    cluster: str = ""
     #: Scenarios whose likelihood the file left out (the residual's): ``likelihood`` then holds
     #: the default, centred on the named scenarios (:func:`residual_default`).
     defaulted: tuple[str, ...] = ()
@@ -312,6 +323,8 @@ class ScenarioModel:
     analyst_noise: float = _DEFAULT_ANALYST_NOISE
     #: Lines declared in advance (``[[tripwires]]``); see :mod:`syriaforecast.spec.tripwires`.
     tripwires: tuple[Tripwire, ...] = ()
+    #: Clusters of indicators that measure one event (``cluster`` keys, ``[clusters.<id>]``).
+    clusters: tuple[Cluster, ...] = ()
     #: Elicited transition rows: origin scenario id -> {destination id: per-period probability as
     #: written (number or ICD 203 phrase)}; origins not listed use ``persistence``.
     transitions: Mapping[str, Mapping[str, float | str]] = field(
@@ -473,6 +486,8 @@ class ScenarioModel:
                 entry["rationale"] = (
                     dict(ind.rationale) if isinstance(ind.rationale, Mapping) else ind.rationale
                 )
+            if ind.cluster:
+                entry["cluster"] = ind.cluster
             indicators.append(entry)
         data: dict[str, Any] = {"model": model, "scenarios": scenarios, "indicators": indicators}
         if self.transitions:
@@ -487,6 +502,8 @@ class ScenarioModel:
         if self.tripwires:
             types = {i.id: i.type for i in self.indicators}
             data["tripwires"] = [w.to_dict(types.get(w.indicator or "", "")) for w in self.tripwires]
+        if self.clusters:
+            data["clusters"] = {c.id: c.to_dict() for c in self.clusters}
         return data
 
     def to_toml(self) -> str:
@@ -591,6 +608,15 @@ def parse_model(
     if problems:
         raise ModelFileError(_dedupe(problems), file=source)
     model = _build(data, path=path, digest=digest)
+    if model.clusters:
+        import warnings
+
+        from syriaforecast.errors import ClusterWarning
+
+        for message in cluster_warnings(
+            model.clusters, lambda i, s: model.indicator(i).probability(s), model.scenario_ids, source
+        ):
+            warnings.warn(message, ClusterWarning, stacklevel=2)
     if not digest:
         canonical = model.to_toml().encode()
         model = dataclasses.replace(model, sha256=hashlib.sha256(canonical).hexdigest())
@@ -1063,6 +1089,7 @@ def _semantic_problems(
     _transition_problems(data, scenario_ids, add)
     _driver_problems(data, scenario_ids, add)
     tripwire_problems(data, add)
+    cluster_problems(data, add)
     return problems
 
 
@@ -1372,6 +1399,7 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
                 basis=ind.basis,
                 rationale=rationale,
                 elicitations=MappingProxyType(elicitations),
+                cluster=ind.cluster or "",
                 defaulted=(residual,) if defaulted and residual is not None else (),
             )
         )
@@ -1417,6 +1445,7 @@ def _build(data: Mapping[str, Any], *, path: Path | None, digest: str) -> Scenar
         persistence_uncertainty=m.persistence_uncertainty,
         analyst_bias=m.analyst_bias,
         analyst_noise=m.analyst_noise,
+        clusters=build_clusters([(i.id, i.cluster) for i in parsed.indicators], parsed.clusters),
         tripwires=build_tripwires(
             parsed.tripwires, {i.id: {"type": i.type, "levels": i.levels} for i in parsed.indicators}
         ),

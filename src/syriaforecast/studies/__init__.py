@@ -8,7 +8,8 @@
   exact one is not? (:mod:`~syriaforecast.studies.calibration`).
 * :func:`analyst_study`: does pooling several analysts help? (:mod:`~syriaforecast.studies.analysts`).
 * :func:`run_sbc`: simulation-based calibration of the sampler (:mod:`~syriaforecast.studies.sbc`).
-* :mod:`~syriaforecast.studies.dependence`: does declaring which rows came from one report pay?
+* :mod:`~syriaforecast.studies.dependence`: does declaring which rows came from one report, or
+  which indicators measure one event (:func:`~syriaforecast.studies.dependence.cluster_study`), pay?
 """
 
 from syriaforecast.studies.analysts import analyst_study, summarise_analyst_study

@@ -41,10 +41,14 @@ from syriaforecast.spec.evidence import load_evidence
 from syriaforecast.spec.model import ScenarioModel
 
 __all__ = [
+    "ClusterStudy",
     "DependenceStudy",
     "SourceRecovery",
     "calibration_slope",
+    "cluster_study",
+    "clustered_model",
     "dependence_study",
+    "simulate_cluster_world",
     "simulate_report_world",
     "source_recovery_study",
 ]
@@ -333,3 +337,182 @@ def source_recovery_study(
     centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return SourceRecovery(n, identified, bad, good, rate, centre - half, centre + half)
+
+
+# --------------------------------------------------------------------------- clusters (#16, item 3)
+#: The study's latent event: P(event | scenario) for the base model's scenarios, in order.
+CLUSTER_EVENT = (0.1, 0.4, 0.8)
+#: Each member's rate of firing on its own when it does not copy the event.
+CLUSTER_NOISE = (0.05, 0.1, 0.2)
+
+
+class ClusterStudy(NamedTuple):
+    """Paired scores of ``declared`` (cluster key) and ``independent`` (no key) over ``n_worlds`` worlds."""
+
+    n_worlds: int
+    log_score_declared: np.ndarray  # (W,) mean log P(true scenario) per world and month
+    log_score_independent: np.ndarray  # (W,)
+    log_score_gain: float  # mean of declared - independent, nats per month
+    log_score_gain_low: float  # 95% t interval over worlds
+    log_score_gain_high: float
+    ece_declared: float
+    ece_independent: float
+    ece_gain_low: float  # 95% bootstrap interval of ECE(independent) - ECE(declared)
+    ece_gain_high: float
+    slope_declared: float
+    slope_independent: float
+    slope_gain_low: float  # 95% bootstrap interval of |1 - slope(independent)| - |1 - slope(declared)|
+    slope_gain_high: float
+
+
+def clustered_model(
+    model: ScenarioModel,
+    *,
+    event: tuple[float, ...] = CLUSTER_EVENT,
+    noise: tuple[float, ...] = CLUSTER_NOISE,
+    copy: float = 0.9,
+    declare: bool = True,
+    closeness: float | None = None,
+) -> ScenarioModel:
+    """``model`` plus one member indicator per ``noise`` rate, each a noisy copy of one event.
+
+    Member ``m`` copies the event with probability ``copy`` and otherwise fires on
+    its own with probability ``noise[m]``, so its likelihood (what an analyst
+    who knows the world would elicit) is ``copy * event[s] + (1 - copy) *
+    noise[m]``. With ``declare`` the members share ``cluster = "event"`` (and
+    ``closeness`` when given; the default otherwise).
+    """
+    from syriaforecast.spec.model import parse_model
+
+    data = model.to_dict()
+    for m, rate in enumerate(noise):
+        likelihood = {
+            sid: round(copy * p + (1 - copy) * rate, 12)
+            for sid, p in zip(model.scenario_ids, event, strict=True)
+        }
+        entry: dict[str, Any] = {"id": f"member{m}", "group": "event", "type": "binary"}
+        entry["text"] = f"member {m}"
+        entry |= {"likelihood": likelihood} | ({"cluster": "event"} if declare else {})
+        data["indicators"].append(entry)
+    if declare and closeness is not None:
+        data["clusters"] = {"event": {"closeness": closeness}}
+    return parse_model(data)
+
+
+def simulate_cluster_world(
+    model: ScenarioModel,
+    rng: np.random.Generator,
+    *,
+    event: tuple[float, ...] = CLUSTER_EVENT,
+    noise: tuple[float, ...] = CLUSTER_NOISE,
+    copy: float = 0.9,
+    dependent: bool = True,
+    observe: float = 0.6,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """One world of :func:`clustered_model`'s indicators: the scenario path (T,) and the coded rows.
+
+    Each period an event happens with probability ``event[s]``; each member
+    copies it with probability ``copy`` and otherwise fires with probability
+    ``noise[m]``. With ``dependent=False`` each member instead draws its state
+    independently from its own likelihood (same marginals, no shared event).
+    Every indicator (the base model's and the members) is coded in a period
+    with probability ``observe``, by one row at grade B2 that reads the truth
+    with the B2 informativeness and is noise (a fair coin) otherwise.
+    """
+    levels = _levels(model)
+    if any(n == 0 for n in levels):
+        raise ValueError("the cluster study simulates categorical indicators only")
+    S, T = len(model.scenarios), model.horizon_index + 1
+    path = _path(model, rng, S, T)
+    probs = _likelihood_tables(model)
+    members = {f"member{m}": m for m in range(len(noise))}
+    rows: list[dict[str, Any]] = []
+    for t in range(T):
+        day = (model.first_period + t).start_time.date().isoformat()
+        happened = rng.random() < event[path[t]]
+        for i, ind in enumerate(model.indicators):
+            if ind.id in members and dependent:
+                m = members[ind.id]
+                state = int(happened) if rng.random() < copy else int(rng.random() < noise[m])
+            else:
+                state = int(rng.choice(levels[i], p=probs[i][path[t]]))
+            if rng.random() >= observe:
+                continue
+            reading = state if rng.random() < KAPPA_B2 else int(rng.integers(levels[i]))
+            value = str(reading) if ind.type == "binary" else ind.levels[reading]
+            rows.append({"date": day, "indicator": ind.id, "value": value, "reliability": "B",
+                         "credibility": "2"})  # fmt: skip
+    columns = ["date", "indicator", "value", "reliability", "credibility"]
+    return path, pd.DataFrame(rows, columns=columns)
+
+
+def cluster_study(
+    model: ScenarioModel,
+    n_worlds: int,
+    *,
+    seed: int = 0,
+    dependent: bool = True,
+    copy: float = 0.9,
+    closeness: float | None = None,
+    observe: float = 0.6,
+    n_boot: int = 2000,
+) -> ClusterStudy:
+    """Score forecasters that declare the members' cluster, or not, on ``n_worlds`` simulated worlds.
+
+    The world is :func:`simulate_cluster_world` on ``model`` plus three member
+    indicators (:func:`clustered_model`); both forecasters read the members'
+    true likelihoods in exact mode and differ only in the ``cluster`` key
+    (``declared`` with ``closeness``, the default when None). Scores and
+    intervals as in :func:`dependence_study`; the calibration-slope interval is
+    of the gain in distance from a slope of 1.
+    """
+    from scipy import stats
+
+    declared_model = clustered_model(model, copy=copy, declare=True, closeness=closeness)
+    independent_model = clustered_model(model, copy=copy, declare=False)
+    params_d = exact_parameters_for(declared_model)
+    params_i = exact_parameters_for(independent_model)
+    seeds = np.random.SeedSequence(seed).spawn(n_worlds)
+    score_d, score_i = np.empty(n_worlds), np.empty(n_worlds)
+    probs_d, probs_i, hits = [], [], []
+    S = len(model.scenarios)
+    for w, child in enumerate(seeds):
+        rng = np.random.default_rng(child)
+        path, rows = simulate_cluster_world(
+            independent_model, rng, copy=copy, dependent=dependent, observe=observe
+        )
+        declared = _filtered(declared_model, rows, params_d)
+        independent = _filtered(independent_model, rows, params_i)
+        T = path.size
+        score_d[w] = np.log(np.maximum(declared[np.arange(T), path], 1e-300)).mean()
+        score_i[w] = np.log(np.maximum(independent[np.arange(T), path], 1e-300)).mean()
+        probs_d.append(declared.ravel())
+        probs_i.append(independent.ravel())
+        hits.append(np.eye(S)[path].ravel())
+    gain = score_d - score_i
+    half = stats.t.ppf(0.975, n_worlds - 1) * gain.std(ddof=1) / np.sqrt(n_worlds) if n_worlds > 1 else np.inf
+    pd_, pi_, h_ = np.array(probs_d), np.array(probs_i), np.array(hits)
+    rng = np.random.default_rng(seed + 1)
+    boot = np.empty(n_boot)
+    boot_slope = np.empty(n_boot)
+    for b in range(n_boot):
+        pick = rng.integers(n_worlds, size=n_worlds)
+        d, i, h = pd_[pick].ravel(), pi_[pick].ravel(), h_[pick].ravel()
+        boot[b] = _ece(i, h) - _ece(d, h)
+        boot_slope[b] = abs(1 - calibration_slope(i, h)) - abs(1 - calibration_slope(d, h))
+    return ClusterStudy(
+        n_worlds=n_worlds,
+        log_score_declared=score_d,
+        log_score_independent=score_i,
+        log_score_gain=float(gain.mean()),
+        log_score_gain_low=float(gain.mean() - half),
+        log_score_gain_high=float(gain.mean() + half),
+        ece_declared=_ece(pd_.ravel(), h_.ravel()),
+        ece_independent=_ece(pi_.ravel(), h_.ravel()),
+        ece_gain_low=float(np.quantile(boot, 0.025)),
+        ece_gain_high=float(np.quantile(boot, 0.975)),
+        slope_declared=calibration_slope(pd_.ravel(), h_.ravel()),
+        slope_independent=calibration_slope(pi_.ravel(), h_.ravel()),
+        slope_gain_low=float(np.quantile(boot_slope, 0.025)),
+        slope_gain_high=float(np.quantile(boot_slope, 0.975)),
+    )

@@ -51,6 +51,10 @@ class EvidenceTensors:
     report_credibility: TensorVariable
     report_joint: TensorVariable
     cell_component: TensorVariable
+    cell_event: TensorVariable
+    event_cluster: TensorVariable
+    indicator_cluster: TensorVariable
+    cluster_closeness: TensorVariable
 
     @staticmethod
     def fields() -> tuple[str, ...]:
@@ -150,6 +154,7 @@ def chain_terms(
     kappa_reliability: TensorVariable,
     kappa_credibility: TensorVariable,
     evidence: EvidenceTensors,
+    cluster_closeness: TensorVariable | None = None,
     transition_base: TensorVariable | None = None,
     row_elicited: TensorVariable | None = None,
     log_effect: TensorVariable | None = None,
@@ -175,6 +180,8 @@ def chain_terms(
         Informativeness factors by Admiralty grade (A-F, 1-6).
     evidence : EvidenceTensors
         The reports, arranged by :func:`~syriaforecast.engine.data.build_engine_data`.
+    cluster_closeness : tensor (Q,), optional
+        Each cluster's closeness (default: the declared ``evidence.cluster_closeness``).
     transition_base, row_elicited, log_effect, driver_on : tensors, optional
         Elicited rows (S, S), which rows are elicited (S,), log driver effects (R, S)
         and driver states (T, R): all four give time-varying transitions
@@ -232,7 +239,9 @@ def chain_terms(
     log_reading = e.face_log_reading + graded  # (C, J)
 
     cell_loglik = pt.logsumexp(log_state + log_reading[:, :, None], axis=1)  # (C, S)
-    cell_loglik = _joint_reports(e, kappa[:, 0], log_state, log_reading, cell_loglik)
+    closeness = e.cluster_closeness if cluster_closeness is None else cluster_closeness
+    log_cond = _cluster_states(e, el, shift, closeness)
+    cell_loglik = _joint_reports(e, kappa[:, 0], log_state, log_reading, cell_loglik, log_cond)
     log_emission = pt.inc_subtensor(pt.zeros((n_periods, S))[e.cell_period], cell_loglik)
     return ChainTerms(
         log_initial=log_initial,
@@ -259,54 +268,106 @@ def _constant(x: TensorVariable) -> np.ndarray | None:
     return None
 
 
+def _cluster_states(
+    e: EvidenceTensors, el: ElicitationTensors, shift: TensorVariable, closeness: TensorVariable
+) -> tuple[TensorVariable, TensorVariable] | None:
+    """Log P(member cell state | event, s) for e = 1 and e = 0 (each (C, J, S)), and log P(e = 1 | s) (V, S).
+
+    The event model of :mod:`syriaforecast.engine.clusters`, written as array
+    maths: ``pi = lo / (1 - hi + lo)``, ``P(seen | e = 1) = p + rho (1 - hi)``,
+    ``P(seen | e = 0) = p - rho lo``. ``None`` when the model has no clusters.
+    """
+    member = _constant(e.indicator_cluster)
+    event_cluster = _constant(e.event_cluster)
+    cell_event = _constant(e.cell_event)
+    indicators = _constant(e.cell_indicator)
+    if member is None or event_cluster is None or cell_event is None or indicators is None:
+        raise NotImplementedError("the reference graph needs the evidence structure as constants")
+    if member.size == 0 or member.max() < 0 or event_cluster.size == 0:
+        return None
+    seen = pt.sigmoid(shift - el.cutpoints[:, :, 0])  # (I, S)
+    n_clusters = int(member.max()) + 1
+    low = pt.stack([pt.min(seen[np.flatnonzero(member == q)], axis=0) for q in range(n_clusters)])
+    high = pt.stack([pt.max(seen[np.flatnonzero(member == q)], axis=0) for q in range(n_clusters)])
+    log_event = pt.log(low / (1.0 - high + low))[event_cluster]  # (V, S)
+    q_of_cell = np.where(cell_event >= 0, event_cluster[np.maximum(cell_event, 0)], 0)
+    rho = closeness[q_of_cell][:, None]
+    p = seen[indicators]  # (C, S)
+    slots = e.face_log_reading.shape[1]
+    pad = pt.full((p.shape[0], pt.maximum(slots - 2, 0), p.shape[1]), -np.inf)
+
+    def as_state(yes: TensorVariable) -> TensorVariable:
+        yes = pt.clip(yes, 1e-300, 1.0 - 1e-16)
+        return pt.concatenate([pt.log1p(-yes)[:, None, :], pt.log(yes)[:, None, :], pad], axis=1)[:, :slots]
+
+    happened = as_state(p + rho * (1.0 - high[q_of_cell]))
+    not_happened = as_state(p - rho * low[q_of_cell])
+    return pt.stack([not_happened, happened]), log_event
+
+
 def _joint_reports(
     e: EvidenceTensors,
     kappa: TensorVariable,
     log_state: TensorVariable,
     log_reading: TensorVariable,
     cell_loglik: TensorVariable,
+    clusters: tuple[TensorVariable, TensorVariable] | None = None,
 ) -> TensorVariable:
-    """Replace the likelihood of cells coupled by multi-row reports with the exact truthfulness sum.
+    """Replace the likelihood of coupled cells with the exact sum over truthfulness and cluster events.
 
-    Written independently of the kernel's loops: every (component, truthfulness
-    pattern) pair ``q`` is a row of a design built here in NumPy, so the graph is
-    plain gathers, matrix products and log-sum-exps. It needs the evidence's
-    structure (``report_joint``, ``report_cell``, ``cell_component``) as constants.
+    Written independently of the kernel's loops: every (component, pattern of
+    report truthfulness and cluster events) pair ``q`` is a row of a design
+    built here in NumPy, so the graph is plain gathers, matrix products and
+    log-sum-exps. It needs the evidence's structure (``report_joint``,
+    ``report_cell``, ``cell_component``, ``cell_event``) as constants.
     """
     joint = _constant(e.report_joint)
     component = _constant(e.cell_component)
     report_cell = _constant(e.report_cell)
-    if joint is None or component is None or report_cell is None:
+    cell_event = _constant(e.cell_event)
+    if joint is None or component is None or report_cell is None or cell_event is None:
         raise NotImplementedError("the reference graph needs the evidence structure as constants")
-    if joint.size == 0 or joint.max() < 0:
+    if component.size == 0 or component.max() < 0:
         return cell_loglik
-    n_joint = int(joint.max()) + 1
+    n_joint = int(joint.max()) + 1 if joint.size else 0
+    n_events = int(cell_event.max()) + 1 if cell_event.size else 0
     n_components = int(component.max()) + 1
-    representative = np.array([int(np.flatnonzero(joint == r)[0]) for r in range(n_joint)])
+    C = int(component.shape[0])
+    representative = np.array([int(np.flatnonzero(joint == r)[0]) for r in range(n_joint)], dtype=np.int64)
     reports_of = [
         sorted({int(joint[k]) for k in np.flatnonzero(joint >= 0) if component[report_cell[k]] == g})
         for g in range(n_components)
     ]
+    events_of = [sorted({int(v) for v in cell_event[component == g] if v >= 0}) for g in range(n_components)]
     cells_of = [np.flatnonzero(component == g) for g in range(n_components)]
     bits: list[np.ndarray] = []
     members: list[np.ndarray] = []
+    event_bits: list[np.ndarray] = []
+    event_members: list[np.ndarray] = []
     pattern_component: list[int] = []
     pair_pattern: list[int] = []
     pair_cell: list[int] = []
+    pair_state: list[int] = []  # row of [log_state; log P(. | e = 0); log P(. | e = 1)] the pair uses
     for g in range(n_components):
-        reports = reports_of[g]
-        for pattern in itertools.product((0, 1), repeat=len(reports)):
-            row = np.zeros(n_joint)
-            member = np.zeros(n_joint)
-            row[reports] = pattern
+        reports, events = reports_of[g], events_of[g]
+        for pattern in itertools.product((0, 1), repeat=len(reports) + len(events)):
+            row, member = np.zeros(n_joint), np.zeros(n_joint)
+            row[reports] = pattern[: len(reports)]
             member[reports] = 1.0
+            ev_row, ev_member = np.zeros(n_events), np.zeros(n_events)
+            ev_row[events] = pattern[len(reports) :]
+            ev_member[events] = 1.0
             for cell in cells_of[g]:
                 pair_pattern.append(len(bits))
                 pair_cell.append(int(cell))
+                v = int(cell_event[cell])
+                pair_state.append(int(cell) if v < 0 else int(cell) + C * (1 + int(ev_row[v])))
             bits.append(row)
             members.append(member)
+            event_bits.append(ev_row)
+            event_members.append(ev_member)
             pattern_component.append(g)
-    B, M = np.array(bits), np.array(members)
+    B, M = np.array(bits).reshape(-1, n_joint), np.array(members).reshape(-1, n_joint)
     Q, P = B.shape[0], len(pair_cell)
     joint_rows = np.flatnonzero(joint >= 0)
     take_match = np.zeros((P, joint_rows.size))
@@ -325,8 +386,22 @@ def _joint_reports(
     log_noise = pt.log(pt.maximum(e.report_noise[joint_rows], 1e-300))
     extra = pt.dot(take_match, log_match) + pt.dot(take_noise, log_noise)  # (P, J)
     cells = np.array(pair_cell)
-    log_m = pt.logsumexp(log_state[cells] + (log_reading[cells] + extra)[:, :, None], axis=1)  # (P, S)
-    term = pt.inc_subtensor(pt.zeros((Q, log_m.shape[1]))[np.array(pair_pattern)], log_m) + log_w[:, None]
+    states = log_state
+    event_term = 0.0
+    if clusters is not None:
+        log_cond, log_event = clusters
+        states = pt.concatenate([log_state, log_cond[0], log_cond[1]], axis=0)  # (3C, J, S)
+        EB, EM = np.array(event_bits), np.array(event_members)
+        log_no_event = pt.log1p(-pt.exp(log_event))
+        event_term = pt.dot(EB * EM, log_event) + pt.dot((1.0 - EB) * EM, log_no_event)  # (Q, S)
+    log_m = pt.logsumexp(
+        states[np.array(pair_state)] + (log_reading[cells] + extra)[:, :, None], axis=1
+    )  # (P, S)
+    term = (
+        pt.inc_subtensor(pt.zeros((Q, log_m.shape[1]))[np.array(pair_pattern)], log_m)
+        + log_w[:, None]
+        + event_term
+    )
     owner = np.array(pattern_component)[None]
     in_component = np.where(np.arange(n_components)[:, None] == owner, 0.0, -np.inf)
     component_ll = pt.logsumexp(term[None, :, :] + in_component[:, :, None], axis=1)  # (G, S)

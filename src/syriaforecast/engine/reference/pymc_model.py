@@ -19,6 +19,9 @@ Parameters (all continuous; the latent scenario path is summed out exactly):
   entries (a zero stays zero; a row with one nonzero entry is fixed). Only with
   drivers: ``driver_log_effect ~ Normal(log elicited factor, driver_uncertainty)``
   for each listed (driver, scenario) effect (fixed when the uncertainty is 0).
+- Only when the model declares clusters of indicators: ``cluster_closeness[q] ~
+  Beta`` centred on the declared closeness
+  (:func:`~syriaforecast.engine.clusters.closeness_prior`).
 - Only when several analysts elicited the model: ``analyst_bias[a] ~
   Normal(0, analyst_bias)`` and ``analyst_noise[a] ~ HalfNormal(analyst_noise)``.
   Analyst ``a``'s elicitation of (indicator, scenario), as an offset ``d`` from the
@@ -44,6 +47,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from syriaforecast.engine.clusters import closeness_prior
 from syriaforecast.engine.data import (
     GRADE_CONCENTRATION,
     EngineData,
@@ -65,6 +69,10 @@ __all__ = [
     "model_data",
     "to_pymc",
 ]
+
+
+#: Shared-data names that would clash with a parameter's name.
+_DATA_NAMES = {"cluster_closeness": "declared_closeness"}
 
 
 def analyst_terms(
@@ -144,7 +152,10 @@ def build_pymc_model(
     with pm.Model(coords=coords | GRADE_COORDS) as model:
         shared = {name: pm.Data(name, value) for name, value in model_data(arrays).items()}
         evidence = EvidenceTensors(
-            **{name: pm.Data(name, getattr(data, name)) for name in EvidenceTensors.fields()}
+            **{
+                name: pm.Data(_DATA_NAMES.get(name, name), getattr(data, name))
+                for name in EvidenceTensors.fields()
+            }
         )
         elicitation = ElicitationTensors(
             **{name: shared[name] for name in ElicitationTensors.fields()}
@@ -187,6 +198,11 @@ def build_pymc_model(
             pm.Potential("analyst_elicitations", marginal)
         else:
             shift = elicitation_shift(elicitation, sigma, eta)
+        if data.cluster_closeness.size:
+            alpha, beta = closeness_prior(data.cluster_closeness)
+            closeness = pm.Beta("cluster_closeness", alpha=alpha, beta=beta, dims="cluster")
+        else:
+            closeness = evidence.cluster_closeness
         params = {
             "log_initial": log_initial,
             "persistence": persistence,
@@ -195,6 +211,7 @@ def build_pymc_model(
             "kappa_credibility": kappa_cred,
             "transition_base": transition_base,
             "log_effect": log_effect,
+            "cluster_closeness": closeness,
         }
         data_tensors = {name: getattr(evidence, name) for name in EvidenceTensors.fields()}
         data_tensors |= {name: shared[name] for name in ("cutpoints", "log_rate", "is_count")}
@@ -278,7 +295,9 @@ def to_pymc(
         ``scenario``), ``source_reliability`` (``reliability_grade``, A-F),
         ``information_credibility`` (``credibility_grade``, 1-6) and, for a
         model elicited by several analysts, ``analyst_bias`` and
-        ``analyst_noise`` (``analyst``). Coordinates also name the chain's
+        ``analyst_noise`` (``analyst``), and for a model with clusters of
+        indicators ``cluster_closeness`` (``cluster``; the declared values are
+        the data ``declared_closeness``). Coordinates also name the chain's
         periods (``period``: the first period through the horizon's). The model
         file's numbers and the evidence arrays are named ``pm.Data``.
 
