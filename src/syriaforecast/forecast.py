@@ -53,11 +53,13 @@ from syriaforecast.engine.psis import (
 )
 from syriaforecast.engine.run import (
     DEFAULT_DRAWS,
+    DEFAULT_EXTENSIONS,
     DEFAULT_TARGET_ACCEPT,
     DEFAULT_TUNE,
     EngineRun,
     SamplerSettings,
     asof_periods,
+    extend_run,
     n_chain_periods,
     run_engine,
 )
@@ -181,7 +183,15 @@ class Forecast:
         """In plain words: why the numbers cannot be trusted yet and what to do ('' when they can)."""
         if self.mode == "exact":
             return ""
-        return convergence_advice(self.diagnostics, self.horizon)
+        advice = convergence_advice(self.diagnostics, self.horizon)
+        extended = int(self.attrs.get("sampler_extensions", 0))
+        if advice and extended:
+            # Longer chains were already tried: say so, so the reader does not just repeat them.
+            advice += (
+                f" (The chains were already continued {extended} time{'s' * (extended > 1)}, to "
+                f"{self.horizon.sizes['draw']} draws each.)"
+            )
+        return advice
 
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """The headline table: one row per scenario.
@@ -633,6 +643,8 @@ def forecast(
         seed=int(seed),
     )
     check_sampler_options(draws=settings.draws, tune=settings.tune)  # defaults from the environment
+    # A default forecast that fails the check is extended (longer chains); explicit draws are kept.
+    extensions = DEFAULT_EXTENSIONS if draws is None and "SYRIAFORECAST_DRAWS" not in os.environ else 0
     from syriaforecast.conditional import parse_assume
 
     assumed = parse_assume(model, assume, as_of_date)
@@ -645,13 +657,16 @@ def forecast(
             exact=exact,
             settings=settings,
             progress=progress,
+            extensions=extensions,
             assume=assumed,
         )
-    else:
+    elif exact:
         run = run_engine(
             model, evidence, as_of_date, exact=exact, settings=settings, progress=progress, assume=assumed
         )
         result = _assemble(model, evidence, as_of_date, run, settings)
+    else:
+        result = _fit(model, evidence, as_of_date, settings, progress, extensions=extensions, assume=assumed)
     if assume:
         result.attrs["assume"] = json.dumps({d: dict(v) for d, v in assume.items()}, sort_keys=True)
     advice = result.convergence_advice()
@@ -1010,10 +1025,25 @@ def _fit(
     as_of: dt.date,
     settings: SamplerSettings,
     progress: bool,
+    *,
+    extensions: int = 0,
     **warm: Any,
 ) -> Forecast:
+    """Sample; while the check fails, continue every chain (at most ``extensions`` times).
+
+    Longer chains are the remedy for chains that move slowly between two readings of the
+    evidence: the check itself is unchanged, and is applied to all the draws.
+    """
     run = run_engine(model, evidence, as_of, exact=False, settings=settings, progress=progress, **warm)
-    return _assemble(model, evidence, as_of, run, settings)
+    result = _assemble(model, evidence, as_of, run, settings)
+    done = 0
+    while done < extensions and _diagnostic_failures(result.diagnostics):
+        done += 1
+        seed = ((settings.seed or 0) + 7919 * done) % 2**31
+        run = extend_run(model, evidence, as_of, run, settings, seed=seed, assume=warm.get("assume"))
+        result = _assemble(model, evidence, as_of, run, settings)
+    result.attrs["sampler_extensions"] = done
+    return result
 
 
 def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
@@ -1155,6 +1185,7 @@ def _previous_settings(previous: Forecast, seed: int | None) -> SamplerSettings:
         chains=int(attrs.get("sampler_chains", previous.horizon.sizes["chain"])),
         target_accept=float(attrs.get("sampler_target_accept", 0.8)),
         seed=seed,
+        adaptation=str(attrs.get("sampler_adaptation", "diag")),
     )
 
 
@@ -1167,6 +1198,7 @@ def update(
     exact: bool,
     settings: SamplerSettings,
     progress: bool = False,
+    extensions: int = 0,
     assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> Forecast:
     """A forecast that reuses ``previous`` where that is sound (see the module docstring).
@@ -1184,6 +1216,8 @@ def update(
         Settings of a fit; a warm refit tunes for at most :data:`WARM_TUNE` steps.
     progress : bool
         Show the sampler's progress bar.
+    extensions : int
+        How many times a fit that fails the convergence check is continued.
     assume : mapping, optional
         Parsed driver assumptions (driver id -> {period index: 0 or 1}). They
         change only moves after the as-of date, where no evidence lies, so they
@@ -1208,7 +1242,11 @@ def update(
         return _record(result, "fit", "exact mode samples nothing, so there is nothing to reuse")
     why_not = _not_reusable(previous, model)
     if why_not is not None:
-        return _record(_fit(model, evidence, as_of, settings, progress, assume=assume), "fit", why_not)
+        return _record(
+            _fit(model, evidence, as_of, settings, progress, extensions=extensions, assume=assume),
+            "fit",
+            why_not,
+        )
 
     k, ess = np.nan, np.nan
     why_not = _not_extension(previous, evidence, as_of)
@@ -1234,6 +1272,7 @@ def update(
         as_of,
         warm,
         progress,
+        extensions=extensions,
         init_points=init_points,
         initial_step=initial_step,
         assume=assume,
