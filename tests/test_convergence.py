@@ -221,3 +221,81 @@ def test_wilson_interval_is_the_closed_form(passed, n):
     r = wilson_interval(passed, n)
     assert (r.passed, r.n, r.rate) == (passed, n, p)
     np.testing.assert_allclose([r.low, r.high], [centre - half, centre + half], atol=1e-12)
+
+
+# --------------------------------------------------------------------------- packing draws back
+# An extension (and a warm refit) starts each chain at a previous draw: pack_draws must invert
+# every block the sampler samples, or the chains would restart elsewhere and tune afresh.
+def _cluster_source_model():
+    import pandas as pd
+
+    from .test_clusters import COLUMNS, FEBRUARY, MARCH, cluster_model
+
+    model = cluster_model(error=0.5)
+    sources = ["Wire", "Wire", "Desk", "Desk", "Wire", "", "Desk"]
+    rows = pd.DataFrame(FEBRUARY + MARCH[:2], columns=COLUMNS).assign(source=sources)
+    return model, sf.load_evidence(rows, model)
+
+
+def _round_trip(model, evidence):
+    """pack(expand(x)) for random positions x, through the sampler's own expand function."""
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.evaluate import SOURCE_LABELS
+    from syriaforecast.engine.run import _coords, n_chain_periods
+    from syriaforecast.engine.sampler import build_sampler_model, layout_for, pack_draws
+
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    expand = build_sampler_model(arrays, data, _coords(model))._make_expand_func(0, 0, 0)
+    x = np.random.default_rng(3).normal(0.0, 1.0, (6, layout_for(arrays, data).ndim))
+    expanded = [expand(row) for row in x]
+    params = {name: np.stack([e[name] for e in expanded]) for name in expanded[0]}
+    params[SOURCE_LABELS] = np.asarray(data.source_names, dtype=str)
+    return x, pack_draws(arrays, params, data.source_names), layout_for(arrays, data)
+
+
+def test_pack_draws_inverts_every_block_of_the_bundled_model(bundled):
+    x, packed, layout = _round_trip(*bundled)
+    # Its elicited transition rows, drivers and sources are all sampled.
+    assert layout.n_row_coordinates and layout.n_effect_coordinates and layout.n_sources
+    np.testing.assert_allclose(packed, x, rtol=0, atol=1e-9)
+
+
+def test_pack_draws_inverts_every_block_of_a_model_with_clusters_and_sources():
+    x, packed, layout = _round_trip(*_cluster_source_model())
+    assert layout.n_clusters == 1 and layout.n_sources == 2
+    np.testing.assert_allclose(packed, x, rtol=0, atol=1e-9)
+
+
+def test_an_extension_starts_every_chain_at_a_last_draw(monkeypatch):
+    """The extension's chains start where the first run's stopped, with short tuning."""
+    from syriaforecast.engine import run as engine_run
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.run import EXTENSION_TUNE, SamplerSettings, n_chain_periods
+    from syriaforecast.engine.sampler import build_sampler_model
+
+    model, evidence = _cluster_source_model()
+    as_of = evidence.last_date
+    settings = SamplerSettings(draws=40, tune=300, chains=2, seed=5)
+    first = engine_run.run_engine(model, evidence, as_of, exact=False, settings=settings)
+    calls = []
+    real = engine_run.run_engine
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_run, "run_engine", recording)
+    extended = engine_run.extend_run(model, evidence, as_of, first, settings, seed=6)
+    (call,) = calls
+    assert call["settings"].tune == EXTENSION_TUNE and call["init_cycle"]
+    assert call["initial_step"] == pytest.approx(float(np.median(first.sample_stats["step_size"][:, -1])))
+    # Each start, expanded by the sampler's own function, is one chain's last draw.
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    expand = build_sampler_model(arrays, data, engine_run._coords(model))._make_expand_func(0, 0, 0)
+    for c, start in enumerate(call["init_points"]):
+        values = expand(start)
+        for name in ("elicitation_eta", "cluster_closeness", "source_offset", "source_spread"):
+            np.testing.assert_allclose(values[name], first.parameters[name][c, -1], rtol=1e-9, atol=1e-12)
+    assert extended.parameter_coords == first.parameter_coords == {"source": ["Wire", "Desk"]}

@@ -309,14 +309,14 @@ def extend_run(
         for name in PARAMETER_NAMES
         if name not in last
     }
-    try:
-        starts: np.ndarray | None = pack_draws(arrays_of(model), last)
-    except (KeyError, ValueError):
-        # A parameter block pack_draws cannot invert (e.g. elicited transition rows): the
-        # extension's chains start afresh and tune fully; their draws are still the posterior's.
-        starts = None
+    # Every block the sampler samples (sources and clusters included) is inverted exactly,
+    # so each chain continues from its own last position (tests/test_convergence.py).
+    sources = tuple(run.parameter_coords.get("source", ()))
+    if sources:
+        last[SOURCE_LABELS] = np.asarray(sources, dtype=str)
+    starts = pack_draws(arrays_of(model), last, sources)
     step = run.sample_stats.get("step_size")
-    initial_step = float(np.median(step[:, -1])) if step is not None and starts is not None else None
+    initial_step = float(np.median(step[:, -1])) if step is not None else None
     more = run_engine(
         model,
         evidence,
@@ -324,7 +324,7 @@ def extend_run(
         exact=False,
         settings=SamplerSettings(
             draws=settings.draws,
-            tune=min(settings.tune, EXTENSION_TUNE) if starts is not None else settings.tune,
+            tune=min(settings.tune, EXTENSION_TUNE),
             chains=C,
             target_accept=settings.target_accept,
             seed=seed,
@@ -365,4 +365,5 @@ def extend_run(
             if k in more.sample_stats
         },
         timings=timings,
+        parameter_coords=run.parameter_coords,
     )
