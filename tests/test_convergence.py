@@ -1,12 +1,10 @@
 """Convergence at the default sampler settings (issue #14: posteriors an analyst can trust).
 
-The defaults (``engine.run.DEFAULT_DRAWS`` / ``DEFAULT_TUNE`` / ``DEFAULT_TARGET_ACCEPT``)
-were chosen by measurement on the bundled model, whose posterior has two readings of
-the evidence that the chains visit in turn (the first scenario's horizon probability is
-bimodal, with peaks near 0.15 and 0.65, in every chain). At the old defaults (1,000
-draws, 1,000 tuning steps, target_accept 0.9) 2 of 10 seeds failed the check (R-hat
-1.016, ESS_bulk 372-389); at the new ones every seed tried passed.
-"""
+The defaults (``engine.run.DEFAULT_DRAWS`` / ``DEFAULT_TUNE`` / ``DEFAULT_TARGET_ACCEPT`` /
+``DEFAULT_ADAPTATION``) were chosen by measurement (tools/sampler_candidates.py; the figures
+are beside the constants): a cheap first pass, whose chains are continued while the check
+fails (``engine.run.extend_run``). The bundled model's posterior has two readings of the
+evidence that the chains visit in turn; the check is the same on all the draws."""
 
 from __future__ import annotations
 

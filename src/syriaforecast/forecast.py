@@ -567,7 +567,7 @@ def forecast(
         ``published`` column, which defaults to ``date``). Defaults to the
         latest publication date (the model's start when there are no reports).
     draws, tune : int, optional
-        Posterior draws and tuning steps per chain (default 2000 and 500, chosen
+        Posterior draws and tuning steps per chain (default 1000 and 300, chosen
         by measurement: see :data:`~syriaforecast.engine.run.DEFAULT_DRAWS`; the
         environment variables ``SYRIAFORECAST_DRAWS`` / ``SYRIAFORECAST_TUNE``
         change the default, e.g. to run notebooks quickly).
@@ -1001,12 +1001,17 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # of the previous draws under the new evidence (R-hat across the previous
 # chains), with every ESS scaled by the weights' efficiency ``ESS_IS / D``.
 
-__all__ = ["UPDATE_PATHS", "WARM_TUNE", "update"]
+__all__ = ["UPDATE_PATHS", "WARM_TUNE", "update", "warm_refit"]
 
 #: The ways a forecast with ``previous=`` can be made (recorded as ``update_path``).
 UPDATE_PATHS = ("psis", "refit", "fit")
 #: Tuning steps of a refit started from the previous posterior (at most the requested tuning).
-WARM_TUNE = 400
+#: Measured on the bundled model (tools/sampler_candidates.py --warm-refit 0-2, defaults
+#: otherwise, load average 3-4): 100 steps passed the check on 3 of 3 seeds with no
+#: extension at 4.7 CPU s median (smallest ESS_bulk 993), 200 steps at 5.1 CPU s (1043).
+#: The chains start in the posterior at the previous step size, so tuning only re-learns
+#: the mass matrix (nutpie takes none to start from); the draws are most of the cost.
+WARM_TUNE = 100
 
 
 def _record(result: Forecast, path: str, reason: str, k: float = np.nan, ess: float = np.nan) -> Forecast:
@@ -1259,6 +1264,31 @@ def update(
             return _record(reweighted, "psis", reason, k, ess)
         why_not = reason
 
+    result = warm_refit(
+        model, evidence, as_of, previous, settings, progress=progress, extensions=extensions, assume=assume
+    )
+    return _record(result, "refit", f"refitted from the previous draws: {why_not}", k, ess)
+
+
+def warm_refit(
+    model: ScenarioModel,
+    evidence: Evidence,
+    as_of: dt.date,
+    previous: Forecast,
+    settings: SamplerSettings,
+    *,
+    progress: bool = False,
+    extensions: int = 0,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
+) -> Forecast:
+    """A fit whose chains start at the previous posterior's draws, with short tuning.
+
+    The chains start at the previous draws (:func:`~syriaforecast.engine.sampler.pack_draws`;
+    a new source at its prior centre) and step size adaptation at the previous fit's last
+    step size; tuning is at most :data:`WARM_TUNE` steps. The mass matrix is adapted afresh:
+    nutpie (0.16) takes no initial mass matrix. A fit that fails the check is continued
+    up to ``extensions`` times, as a default fit is.
+    """
     params = forecast_parameters(previous)
     arrays = build_model_arrays(model)
     sources = build_engine_data(model, arrays, evidence.up_to(as_of), n_chain_periods(model)).source_names
@@ -1266,7 +1296,7 @@ def update(
     step = previous.sample_stats.get("step_size")
     initial_step = float(np.median(np.asarray(step)[:, -1])) if step is not None else None
     warm = dataclasses.replace(settings, tune=min(settings.tune, WARM_TUNE))
-    result = _fit(
+    return _fit(
         model,
         evidence,
         as_of,
@@ -1277,4 +1307,3 @@ def update(
         initial_step=initial_step,
         assume=assume,
     )
-    return _record(result, "refit", f"refitted from the previous draws: {why_not}", k, ess)

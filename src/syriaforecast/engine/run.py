@@ -41,28 +41,31 @@ __all__ = [
     "run_engine",
 ]
 
-#: Default NUTS settings, chosen by measurement on the bundled model (2-core machine).
-#: On the model before its #20 revision: 4 chains x 1,000 draws, 1,000 tuning steps at
-#: target_accept 0.9 passed the convergence check on 8 of 10 seeds (smallest ESS_bulk 372,
-#: largest R-hat 1.016); 2,000 / 500 / 0.8 on every one of 26 seeds. target_accept 0.8 made
-#: the calibration study worse (test_calibration_on_60_worlds: hierarchical - bayes upper
-#: bound 0.025 > 0.02), so the default keeps 0.9 with the longer draws and shorter tuning:
-#: on the revised bundled model, 2,000 / 500 / 0.9 passed on all 20 seeds 0-19 (largest
-#: R-hat 1.0032, smallest ESS_bulk 1956; tests/test_convergence.py, slow).
-DEFAULT_DRAWS = 2000
-DEFAULT_TUNE = 500
+#: Default NUTS settings, chosen by measurement (issue #14: a cheap first pass, continued
+#: while the convergence check fails; tools/sampler_candidates.py, 2-core machine shared
+#: with other work, load average 5-7; CPU seconds = user + system of every thread).
+#: Bundled model (201 sampled coordinates: elicited rows, drivers, 8 sources), seeds 0-2:
+#: 4 x 1,000 draws, 300 tuning steps, target_accept 0.9, diagonal mass matrix: 3 of 3 passed
+#: with no extension, 5.3 CPU s median (6.1 max), smallest ESS_bulk 1032, largest R-hat 1.006.
+#: Synthetic worlds (studies.convergence, first 10 per design, extensions included): 9 of 10
+#: at 30% reporting (world 1 fails after 3 extensions; 7.7 CPU s median per fit) and 8 of 10
+#: at 60% (worlds 1 and 2 fail; 10.0 CPU s median).
+#: The previous defaults (2,000 / 500 / 0.9, low-rank) passed 9 of 10 at each design but
+#: cost several times more (see DEFAULT_ADAPTATION). target_accept 0.8 had made the
+#: calibration study worse (test_calibration_on_60_worlds), so 0.9 stays.
+DEFAULT_DRAWS = 1000
+DEFAULT_TUNE = 300
 DEFAULT_TARGET_ACCEPT = 0.9
-#: Mass matrix adaptation (nutpie's ``adaptation``). Synthetic worlds' posteriors have two
-#: readings of the evidence, joined along directions that move several elicitation errors
-#: together (diagnosed in tests/test_convergence.py); nutpie's low-rank modified mass matrix
-#: (Seyboldt et al. 2024) learns such directions and a diagonal one cannot. On 10 synthetic worlds
-#: at 60% reporting (tests/test_convergence.py's design) the check passed on 7 of 10 with it
-#: and on 3 of the first 8 with the diagonal one, at about 1.3x the time per fit. With the
-#: extensions below, 9 of the first 10 worlds passed at 30% and 9 of 10 at 60% (each Wilson 95%
-#: 60-98%; world 1 still fails at both, R-hat 1.014 / ESS 358 after 4x draws), and 4 of 4 warm
-#: updates (worlds 10-13 at 30%): tools/convergence_rate.py, on a heavily loaded machine.
-#: SBC (tests/test_sbc.py) and test_calibration_on_60_worlds pass with it.
-DEFAULT_ADAPTATION = "low_rank"
+#: Mass matrix adaptation (nutpie's ``adaptation``). nutpie's low-rank modified mass matrix
+#: (Seyboldt et al. 2024) learns the oblique directions that join two readings of the
+#: evidence (diagnosed in tests/test_convergence.py), but its adaptation cost grows faster
+#: than linearly with tuning length and dimension (nutpie 0.16.11): on the bundled model,
+#: 2 chains x 300 tuning steps took 31 CPU s with it and 1.8 s with the diagonal one;
+#: 4 x 1,000 draws after 150 tuning steps took 19 CPU s median (66 max), with 58 divergences
+#: and 1 of 3 seeds failing, and after 300 tuning steps 79 CPU s. The extensions below do the
+#: crossing instead, at a fraction of the cost; ``SamplerSettings(adaptation="low_rank")``
+#: remains available.
+DEFAULT_ADAPTATION = "diag"
 #: Extensions of a default forecast that fails the convergence check: each continues every
 #: chain from where it stopped for as many draws again (:func:`extend_run`), so a chain that
 #: moves slowly between the readings visits them in proportion; up to 4x the draws in all.
