@@ -20,7 +20,12 @@ import numba
 import numpy as np
 from _common import EVIDENCE, MODEL, cpu, time_call
 
-from syriaforecast.engine.kernel import _scaled_backward, _scaled_forward, chain_terms_kernel
+from syriaforecast.engine.kernel import (
+    _scaled_backward,
+    _scaled_forward,
+    _store_posteriors,
+    chain_terms_kernel,
+)
 
 warnings.simplefilter("ignore")
 
@@ -52,13 +57,7 @@ def _batched_chain(
             log_initial, np.exp(log_transition), log_emission
         )
         gamma, _ = _scaled_backward(alpha, scale, emission, transition)
-        for t in range(n_periods):
-            norm = 0.0
-            for s in range(S):
-                norm += gamma[t, s]
-            for s in range(S):
-                filtered[d, t, s] = alpha[t, s]
-                smoothed[d, t, s] = gamma[t, s] / norm
+        _store_posteriors(alpha, gamma, filtered[d], smoothed[d])
         loglik[d] = total
     return filtered, smoothed, loglik
 

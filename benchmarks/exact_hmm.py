@@ -75,7 +75,7 @@ def run(*, periods: tuple[int, ...] = PERIODS) -> dict[str, Any]:
                 li, lt, le = terms.log_initial[0], terms.log_transition[0], terms.log_emission[0]
 
                 def kernel_fb(li=li, lt=lt, le=le):
-                    alpha, scale, emission, transition, _ = _scaled_forward(li, lt, le)
+                    alpha, scale, emission, transition, _ = _scaled_forward(li, np.exp(lt), le)
                     return _scaled_backward(alpha, scale, emission, transition)
 
                 gamma, _ = kernel_fb()

@@ -14,8 +14,11 @@ constant). From those, the test runs its own forward filter in numpy over any ch
 with the per-period matrices built from the formula in docs/model-format.md
 (``A_t[i, j] = A[i, j] m_j / (A[i, i] + sum_k A[i, k] m_k)``) and the drivers' states
 read from the CSV here, and propagates to the horizon. Only the evidence term comes from
-the library (exact mode, itself checked against brute force in test_engine_exact.py);
-the chain, the drivers and ``assume=`` are recomputed.
+the library (exact mode, itself checked against brute force in test_engine_exact.py,
+and its cluster and multi-row report terms in test_clusters.py and test_joint_reports.py);
+the chain, the drivers and ``assume=`` are recomputed. The chains' definitions (labels,
+persistence, drivers, switches) are read from tools/bundled_model_record.py, which prints
+the quoted table.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import importlib.util
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -122,21 +126,24 @@ def _table(text: str) -> dict[str, tuple[list[float], list[float]]]:
     return out
 
 
-#: The chains of the sensitivity table: label -> (uniform persistence or None for the
-#: elicited rows, with the drivers?, assumed driver switch from the period after the as-of date).
+def _record_tool():  # type: ignore[no-untyped-def]
+    """tools/bundled_model_record.py, the script that prints the quoted table (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "bundled_model_record", ROOT / "tools" / "bundled_model_record.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The month after the last report: the tool's ``{next}``, where the assumed driver switches start.
+NEXT = "2026-03"
+#: The chains of the sensitivity table, as the tool defines them: label -> (uniform persistence
+#: or None for the elicited rows, with the drivers?, assumed driver switch from NEXT). Only the
+#: definitions are shared; the figures below come from this module's own forward filter.
 CHAINS: dict[str, tuple[float | None, bool, tuple[str, int] | None]] = {
-    "uniform 0.95": (0.95, False, None),
-    "uniform 0.98": (0.98, False, None),
-    "uniform 0.99": (0.99, False, None),
-    "uniform 1.0 (no switching)": (1.0, False, None),
-    "uniform 0.95 + drivers": (0.95, True, None),
-    "uniform 0.98 + drivers": (0.98, True, None),
-    "uniform 0.99 + drivers": (0.99, True, None),
-    "elicited rows": (None, False, None),
-    "elicited rows + drivers (the bundled model)": (None, True, None),
-    "bundled, Ukraine ceasefire from 2026-03": (None, True, ("ukraine_ceasefire", 1)),
-    "bundled, US disengages from 2026-03": (None, True, ("us_engagement", 0)),
-    "bundled, Israeli pressure ends from 2026-03": (None, True, ("israeli_military_pressure", 0)),
+    label.format(next=NEXT): chain for label, chain in _record_tool().CHAINS.items()
 }
 
 
@@ -155,6 +162,8 @@ def independent(model: sf.ScenarioModel, rows: list[dict[str, str]]):  # type: i
     filtered = static.filtered.values[0, 0]
     as_of = model.period_index(evidence.last_date)
     assert static.as_of == evidence.last_date and filtered.min() > 1e-12  # ratios are safe
+    # NEXT is the month after the last report.
+    assert model.period_index(dt.date.fromisoformat(NEXT + "-01")) == as_of + 1
     prior = np.array(model.prior)
     likelihood = np.vstack([filtered[0] / prior, filtered[1 : as_of + 1] / filtered[:as_of]])
     H, S = model.horizon_index, len(model.scenario_ids)
@@ -164,7 +173,7 @@ def independent(model: sf.ScenarioModel, rows: list[dict[str, str]]):  # type: i
         for row in sorted((r for r in rows if r["indicator"] == driver), key=lambda r: r["date"]):
             on[model.period_index(dt.date.fromisoformat(row["date"])) :] = float(row["value"])
         if switch is not None and switch[0] == driver:
-            on[as_of + 1 :] = switch[1]
+            on[model.period_index(dt.date.fromisoformat(NEXT + "-01")) :] = switch[1]
         return on
 
     out = {}
@@ -206,7 +215,7 @@ def test_independent_computation_agrees_with_the_api(
         chain = model if drivers else bare
         if persistence is not None:
             chain = dataclasses.replace(chain, persistence=persistence, transitions={})
-        assume = {switch[0]: {"2026-03": switch[1]}} if switch else None
+        assume = {switch[0]: {NEXT: switch[1]}} if switch else None
         result = sf.forecast(chain, evidence if drivers else bare_evidence, exact=True, assume=assume)
         horizon = 100 * result.mean("horizon").values
         np.testing.assert_allclose(horizon, independent[label][0], atol=1e-8, err_msg=label)
@@ -232,3 +241,23 @@ def test_summary_counts_reports_and_driver_rows_apart(
     assert main(["forecast", "--model", str(MODEL), "--evidence", str(EVIDENCE), "--exact", "--quiet"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"{len(rows) - drivers} reports used;" in out and f"; {drivers} driver rows" in out
+
+
+def test_sources_are_outlets_and_citations_are_kept(rows: list[dict[str, str]]) -> None:
+    """Issue #16: ``source`` names whom the grade rates, the same way on every row, and the citation survives.
+
+    A source with a date in it ("Reuters, 2025-07-31") would make every citation its own
+    source, so no outlet's reports would share what the model learns about it; the full
+    citation the row was coded from is kept at the end of ``note``.
+    """
+    by_report: dict[str, set[str]] = {}
+    for line, row in enumerate(rows, start=2):
+        assert row["source"].strip(), f"line {line}: no source"
+        assert not re.search(r"\d{4}", row["source"]), f"line {line}: source {row['source']!r} holds a date"
+        cited = re.search(r" \[cited: ([^\]]+)\]$", row["note"])
+        assert cited, f"line {line}: the note does not end with the citation"
+        if row["report"]:
+            by_report.setdefault(row["report"], set()).add(row["source"])
+    assert all(len(names) == 1 for names in by_report.values()), by_report
+    graded = {row["source"] for row in rows if row["reliability"]}
+    assert len(graded) < len([row for row in rows if row["reliability"]]) / 3  # outlets, not citations

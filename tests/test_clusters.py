@@ -15,8 +15,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pytensor
-import pytensor.tensor as pt
 import pytest
 
 import syriaforecast as sf
@@ -28,14 +26,17 @@ from syriaforecast.engine.data import (
     build_model_arrays,
 )
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
-from syriaforecast.engine.kernel import log_likelihood_and_full_gradient, log_likelihood_kernel
-from syriaforecast.engine.reference.graph import (
-    ElicitationTensors,
-    EvidenceTensors,
-    chain_terms,
-    forward_log_likelihood,
-)
+from syriaforecast.engine.kernel import log_likelihood_and_full_gradient
 from syriaforecast.errors import ClusterWarning, ModelFileError
+
+from .kernel_args import (
+    assert_density_gradient_matches_finite_differences,
+    engine_inputs,
+    gradients,
+    kernel_args,
+    kernel_differences,
+    reference_graph,
+)
 
 SCENARIOS = ("calm", "tense", "war")
 PRIOR = (0.5, 0.3, 0.2)
@@ -212,57 +213,19 @@ def test_exact_copies_move_the_posterior_like_one_member():
 
 
 # ----------------------------------------------------------------------------- gradients
-def _reference(model, evidence):
-    arrays = build_model_arrays(model)
-    T = model.horizon_index + 1
-    data = build_engine_data(model, arrays, evidence, T)
-    symbols = {
-        "log_initial": pt.dvector(),
-        "persistence": pt.dvector(),
-        "shift": pt.dmatrix(),
-        "kappa_reliability": pt.dvector(),
-        "kappa_credibility": pt.dvector(),
-        "closeness": pt.dvector(),
-    }
-    elicitation = ElicitationTensors(
-        **{n: pt.as_tensor(getattr(arrays, n)) for n in ElicitationTensors.fields()}
-    )
-    evidence_t = EvidenceTensors(**{n: pt.as_tensor(getattr(data, n)) for n in EvidenceTensors.fields()})
-    terms = chain_terms(
-        elicitation,
-        len(model.scenarios),
-        T,
-        log_initial=symbols["log_initial"],
-        persistence=symbols["persistence"],
-        shift=symbols["shift"],
-        kappa_reliability=symbols["kappa_reliability"],
-        kappa_credibility=symbols["kappa_credibility"],
-        evidence=evidence_t,
-        cluster_closeness=symbols["closeness"],
-    )
-    loglik = forward_log_likelihood(terms)
-    fn = pytensor.function(list(symbols.values()), [loglik, *pytensor.grad(loglik, list(symbols.values()))])
-    return arrays, data, fn
-
-
-def kernel_args(arrays, data, values):
-    fields = [getattr(data, n) for n in EvidenceTensors.fields()]
-    fields[-1] = values[-1]
-    transitions = (arrays.transition_base, arrays.row_elicited, arrays.log_effect, data.driver_on)
-    model_arrays = (arrays.cutpoints, arrays.log_rate, arrays.is_count, data.n_periods)
-    no_offsets = np.zeros(data.report_cell.shape[0])  # every source at its letter's informativeness
-    return (*values[:5], no_offsets, *model_arrays, *fields, *transitions)
+#: The parameters compared here: the chain's, the informativeness and the closeness of each cluster.
+NAMES = ("log_initial", "persistence", "shift", "kappa_reliability", "kappa_credibility", "cluster_closeness")
 
 
 def random_point(rng, n_indicators):
-    return [
-        np.log(rng.dirichlet(np.ones(3) * 2)),
-        rng.uniform(0.5, 0.99, 3),
-        rng.normal(0, 0.8, (n_indicators, 3)),
-        rng.uniform(0.2, 0.99, 6),
-        rng.uniform(0.2, 0.99, 6),
-        rng.uniform(0.1, 0.99, 1),
-    ]
+    return {
+        "log_initial": np.log(rng.dirichlet(np.ones(3) * 2)),
+        "persistence": rng.uniform(0.5, 0.99, 3),
+        "shift": rng.normal(0, 0.8, (n_indicators, 3)),
+        "kappa_reliability": rng.uniform(0.2, 0.99, 6),
+        "kappa_credibility": rng.uniform(0.2, 0.99, 6),
+        "cluster_closeness": rng.uniform(0.1, 0.99, 1),
+    }
 
 
 MARCH = [(d.replace("-02-", "-03-"), *rest) for d, *rest in FEBRUARY[:3]] + [
@@ -273,40 +236,27 @@ MARCH = [(d.replace("-02-", "-03-"), *rest) for d, *rest in FEBRUARY[:3]] + [
 
 def test_kernel_matches_the_pytensor_reference_with_clusters():
     model = cluster_model(error=0.5)
-    evidence = sf.load_evidence(frame(FEBRUARY + MARCH), model)
-    arrays, data, reference = _reference(model, evidence)
+    arrays, data = engine_inputs(model, sf.load_evidence(frame(FEBRUARY + MARCH), model))
+    reference = reference_graph(arrays, data, NAMES)
     rng = np.random.default_rng(5)
     for _ in range(3):
         values = random_point(rng, len(model.indicators))
-        expected = reference(*values)
+        expected = reference(*values.values())
         got = log_likelihood_and_full_gradient(*kernel_args(arrays, data, values))
         assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
-        names = ("log_initial", "persistence", "shift", "kappa_rel", "kappa_cred", "closeness")
-        kernel_grads = (*got[1:6], got[-1])  # not compared: the offsets' and transitions' (got[6:9])
-        for name, g_kernel, g_auto in zip(names, kernel_grads, expected[1:], strict=True):
-            np.testing.assert_allclose(g_kernel, g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
+        kernel_grads = gradients(got)  # not compared: the offsets' and transitions'
+        for name, g_auto in zip(NAMES, expected[1:], strict=True):
+            np.testing.assert_allclose(kernel_grads[name], g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
 
 
 def test_kernel_gradient_matches_finite_differences_with_clusters():
     model = cluster_model(error=0.5)
-    evidence = sf.load_evidence(frame(FEBRUARY + MARCH), model)
-    arrays = build_model_arrays(model)
-    data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
+    arrays, data = engine_inputs(model, sf.load_evidence(frame(FEBRUARY + MARCH), model))
     point = random_point(np.random.default_rng(9), len(model.indicators))
-    _, *all_grads = log_likelihood_and_full_gradient(*kernel_args(arrays, data, point))
-    grads = [*all_grads[:5], all_grads[-1]]
-    h = 1e-6
-    for a in (2, 3, 5):  # shift, kappa by reliability, closeness
-        for index in np.ndindex(point[a].shape):
-            up = [p.copy() for p in point]
-            down = [p.copy() for p in point]
-            up[a][index] += h
-            down[a][index] -= h
-            numeric = (
-                log_likelihood_kernel(*kernel_args(arrays, data, up))
-                - log_likelihood_kernel(*kernel_args(arrays, data, down))
-            ) / (2 * h)
-            assert grads[a][index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (a, index)
+    grads = gradients(log_likelihood_and_full_gradient(*kernel_args(arrays, data, point)))
+    for name in ("shift", "kappa_reliability", "cluster_closeness"):
+        numeric = kernel_differences(arrays, data, point, name)
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
 def test_the_sampled_density_and_its_gradient_handle_clusters():
@@ -351,16 +301,9 @@ def test_clusters_and_sources_share_one_density():
     assert layout.source_start == without.ndim and layout.closeness_start == layout.ndim - 1
     assert layout.ndim == without.ndim + 3 + 1
     args = _density_arguments(arrays, data, layout)
-    x = np.random.default_rng(6).normal(0, 0.7, layout.ndim)
-    _, grad = log_density_and_gradient_of(x, args)
-    h = 1e-6
-    for k in range(layout.ndim):
-        up, down = x.copy(), x.copy()
-        up[k] += h
-        down[k] -= h
-        value = log_density_and_gradient_of(up, args)[0] - log_density_and_gradient_of(down, args)[0]
-        numeric = value / (2 * h)
-        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
+    assert_density_gradient_matches_finite_differences(
+        args, np.random.default_rng(6).normal(0, 0.7, layout.ndim)
+    )
     assert_same_log_density(sf.to_pymc(model, evidence), layout, args, arrays)
 
 
@@ -497,58 +440,25 @@ def test_the_cli_prints_cluster_warnings_and_located_errors(tmp_path, capsys):
 
 
 def test_to_pymc_samples_the_closeness_and_its_log_density_equals_the_engines():
-    from syriaforecast.engine.density import unpack
     from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    from .test_density import assert_same_log_density
 
     model = cluster_model(error=0.5)
     evidence = sf.load_evidence(frame(FEBRUARY + MARCH), model)
-    arrays = build_model_arrays(model)
-    data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
+    arrays, data = engine_inputs(model, evidence)
     layout = layout_for(arrays, data)
-    args = _density_arguments(arrays, data, layout)
     pymc_model = sf.to_pymc(model, evidence)
     assert pymc_model.named_vars_to_dims["cluster_closeness"] == ("cluster",)
     assert list(pymc_model.coords["cluster"]) == ["ev"]
-    logp = pymc_model.compile_logp(jacobian=False)
-    transform = pymc_model.rvs_to_transforms[pymc_model["initial_probability"]]
-    rng = np.random.default_rng(4)
-    mine, theirs = [], []
-    for _ in range(5):
-        x = rng.normal(0, 0.6, layout.ndim)
-        value, _ = log_density_and_gradient_of(x, args)
-        unpacked = unpack(x, *args[:7], arrays.group_of, arrays.band_sd)
-        initial, _, sigma, eta, kappa_rel, kappa_cred, _ = unpacked
-        rho = 1 / (1 + np.exp(-x[layout.closeness_start :]))
-        jacobian = np.log(initial).sum() + np.log(sigma).sum() + np.sum(np.log(rho) + np.log1p(-rho))
-        for kappa in (kappa_rel, kappa_cred):
-            jacobian += np.sum(np.log(kappa) + np.log1p(-kappa))
-        point = {
-            "initial_probability_simplex__": transform.forward(initial).eval(),
-            "persistence_z": x[layout.n_initial : layout.n_initial + layout.n_persistence],
-            "elicitation_sigma_log__": np.log(sigma),
-            "elicitation_eta": eta,
-            "source_reliability_logodds__": np.log(kappa_rel) - np.log1p(-kappa_rel),
-            "information_credibility_logodds__": np.log(kappa_cred) - np.log1p(-kappa_cred),
-            "cluster_closeness_logodds__": np.log(rho) - np.log1p(-rho),
-        }
-        mine.append(value - jacobian)
-        theirs.append(float(logp(point)))
-    assert np.ptp(mine) > 1.0
-    np.testing.assert_allclose(np.diff(mine), np.diff(theirs), rtol=1e-8, atol=1e-8)
-
-
-def log_density_and_gradient_of(x, args):
-    from syriaforecast.engine.density import log_density_and_gradient
-
-    return log_density_and_gradient(x, *args)
+    assert layout.n_clusters == 1
+    assert_same_log_density(pymc_model, layout, _density_arguments(arrays, data, layout), arrays, seed=4)
 
 
 def test_too_many_linked_reports_and_events_are_refused_clearly():
     from syriaforecast.errors import SyriaforecastError
 
-    rows = [
-        ("2025-02-03", ident, "1", "B", "2", f"r{k}") for k in range(12) for ident in ("u1", "b")
-    ]
+    rows = [("2025-02-03", ident, "1", "B", "2", f"r{k}") for k in range(12) for ident in ("u1", "b")]
     model = cluster_model()
     evidence = sf.load_evidence(frame(rows), model)
     with pytest.raises(SyriaforecastError, match=r"2025-02: 13 multi-row reports and cluster events"):

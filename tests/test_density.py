@@ -11,6 +11,7 @@ from syriaforecast.engine.density import log_density_and_gradient, unpack
 from syriaforecast.engine.run import _coords
 from syriaforecast.engine.sampler import _density_arguments, layout_for
 
+from .kernel_args import assert_density_gradient_matches_finite_differences, unpack_arguments
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
 
 
@@ -32,18 +33,7 @@ def evidence(setup):
 def test_gradient_matches_finite_differences(setup):
     _, _, _, layout, args = setup
     rng = np.random.default_rng(0)
-    x = rng.normal(0, 0.7, layout.ndim)
-    _, grad = log_density_and_gradient(x, *args)
-    step = 1e-6
-    numeric = np.empty(layout.ndim)
-    for k in range(layout.ndim):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        numeric[k] = (log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]) / (
-            2 * step
-        )
-    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+    assert_density_gradient_matches_finite_differences(args, rng.normal(0, 0.7, layout.ndim))
 
 
 def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=1):
@@ -55,7 +45,7 @@ def assert_same_log_density(pymc_model, layout, args, arrays, *, points=5, seed=
     logp = pymc_model.compile_logp(jacobian=False)
     transform = pymc_model.rvs_to_transforms[pymc_model["initial_probability"]]
     A, start = layout.n_analysts, layout.analyst_start
-    unpack_args = (*args[:7], arrays.group_of, arrays.band_sd)
+    unpack_args = unpack_arguments(args, arrays)
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(points):
@@ -143,18 +133,7 @@ def test_transition_blocks_gradient_matches_finite_differences(dynamic_setup):
     _, _, _, layout, args = dynamic_setup
     assert (layout.n_row_coordinates, layout.n_effect_coordinates) == (2, 2)
     rng = np.random.default_rng(3)
-    x = rng.normal(0, 0.7, layout.ndim)
-    _, grad = log_density_and_gradient(x, *args)
-    step = 1e-6
-    numeric = np.empty(layout.ndim)
-    for k in range(layout.ndim):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        numeric[k] = (log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]) / (
-            2 * step
-        )
-    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+    assert_density_gradient_matches_finite_differences(args, rng.normal(0, 0.7, layout.ndim))
 
 
 def test_transition_blocks_density_matches_pymc(dynamic_setup):
@@ -167,10 +146,7 @@ def test_transition_blocks_density_matches_pymc(dynamic_setup):
     pymc_model = build_pymc_model(arrays, data, _coords(model))
     logp = pymc_model.compile_logp(jacobian=False)
     t_args = transition_arguments(arrays, data)
-    unpack_args = (
-        layout.n_scenarios, layout.n_groups, layout.n_indicators, layout.sample_persistence,
-        args[4], args[5], args[6], arrays.group_of, arrays.band_sd,
-    )  # fmt: skip
+    unpack_args = unpack_arguments(args, arrays)
     rng = np.random.default_rng(5)
     values = []
     for _ in range(3):

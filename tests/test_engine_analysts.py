@@ -27,12 +27,12 @@ from syriaforecast.engine.data import ANALYST_FIELDS, build_engine_data, build_m
 from syriaforecast.engine.density import Layout, analyst_pool, log_density_and_gradient
 from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
 from syriaforecast.engine.kernel import chain_terms_batch_kernel
-from syriaforecast.engine.reference.graph import EvidenceTensors
 from syriaforecast.engine.run import SamplerSettings, run_engine
 from syriaforecast.engine.sampler import _density_arguments, layout_for
 from syriaforecast.forecast import forecast_parameters
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 
+from .kernel_args import assert_density_gradient_matches_finite_differences, kernel_args
 from .test_density import assert_same_log_density
 from .test_engine_exact import EVIDENCE_CASES, SCENARIOS, reports, small_model
 
@@ -163,26 +163,12 @@ def test_offsets_are_distances_from_the_consensus_in_shift_units():
 def test_gradient_matches_finite_differences(setup):
     *_, layout, args = setup
     rng = np.random.default_rng(0)
-    step = 1e-6
     for _ in range(2):
         x = rng.normal(0, 0.7, layout.ndim)
-        value, grad = log_density_and_gradient(x, *args)
-        assert np.isfinite(value)
-        numeric = np.empty(layout.ndim)
-        for k in range(layout.ndim):
-            up, down = x.copy(), x.copy()
-            up[k] += step
-            down[k] -= step
-            numeric[k] = (
-                log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]
-            ) / (2 * step)
-        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+        assert np.isfinite(assert_density_gradient_matches_finite_differences(args, x))
+        _, grad = log_density_and_gradient(x, *args)
         # The analyst block (biases, log noise scales) is the last 2A coordinates.
         assert np.abs(grad[layout.analyst_start :]).max() > 1e-3
-
-
-def _unpack_args(layout, args, arrays):
-    return (*args[:4], args[4], args[5], args[6], arrays.group_of, arrays.band_sd)
 
 
 def test_density_matches_pymc_log_density(setup):
@@ -298,24 +284,18 @@ def test_chain_terms_use_the_pooled_shift():
     pooled = pytensor.function(inputs, analyst_terms(arrays, *inputs)[0])
     names = ("elicitation_sigma", "elicitation_eta", "analyst_bias", "analyst_noise")
     shift = np.stack([pooled(*(params[n][d] for n in names)) for d in range(D)])
-    _, _, cell_ll = chain_terms_batch_kernel(
-        np.log(params["initial_probability"]),
-        params["persistence"],
-        shift,
-        params["source_reliability"],
-        params["information_credibility"],
-        np.zeros((D, data.report_cell.shape[0])),
-        arrays.cutpoints,
-        arrays.log_rate,
-        arrays.is_count,
-        data.n_periods,
-        *(getattr(data, n) for n in EvidenceTensors.fields()[:-1]),
-        np.zeros((D, 0)),  # the closeness of each cluster, per draw (the model has none)
-        np.repeat(arrays.transition_base[None], D, axis=0),
-        arrays.row_elicited,
-        np.repeat(arrays.log_effect[None], D, axis=0),
-        data.driver_on,
-    )
+    per_draw = {
+        "log_initial": np.log(params["initial_probability"]),
+        "persistence": params["persistence"],
+        "shift": shift,
+        "kappa_reliability": params["source_reliability"],
+        "kappa_credibility": params["information_credibility"],
+        "report_offset": np.zeros((D, data.report_cell.shape[0])),
+        "cluster_closeness": np.zeros((D, 0)),  # the model has no clusters
+        "transition_base": np.repeat(arrays.transition_base[None], D, axis=0),
+        "log_effect": np.repeat(arrays.log_effect[None], D, axis=0),
+    }
+    _, _, cell_ll = chain_terms_batch_kernel(*kernel_args(arrays, data, per_draw))
     np.testing.assert_allclose(terms.cell_log_likelihood, cell_ll, rtol=1e-12, atol=1e-12)
     # Without the analysts' parameters (exact mode) the consensus is the reference, as before.
     consensus_only = {k: v for k, v in params.items() if not k.startswith("analyst_")}

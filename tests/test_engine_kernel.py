@@ -4,74 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytensor
-import pytensor.tensor as pt
 import pytest
 
 import syriaforecast as sf
-from syriaforecast.engine.data import build_engine_data, build_model_arrays
 from syriaforecast.engine.kernel import log_likelihood_and_gradient
-from syriaforecast.engine.reference.graph import (
-    ElicitationTensors,
-    EvidenceTensors,
-    chain_terms,
-    forward_log_likelihood,
-)
 from syriaforecast.engine.reference.op import evidence_log_likelihood
 
+from .kernel_args import CHAIN_PARAMS, data_inputs, engine_inputs, kernel_args, reference_graph
 from .test_engine_exact import EVIDENCE_CASES, reports, small_model
 from .test_scenario_dynamics import ROWS as DYNAMIC_ROWS
 from .test_scenario_dynamics import dynamic_model
 
-PARAMS = (
-    "log_initial",
-    "persistence",
-    "shift",
-    "kappa_reliability",
-    "kappa_credibility",
-    "report_offset",
-    "transition_base",
-    "log_effect",
-)
-
 
 def _reference(model, evidence):
     """Autodiff log-likelihood and gradient from the PyTensor graph of the same maths."""
-    arrays = build_model_arrays(model)
-    T = model.horizon_index + 1
-    data = build_engine_data(model, arrays, evidence, T)
-    symbols = {
-        "log_initial": pt.dvector(),
-        "persistence": pt.dvector(),
-        "shift": pt.dmatrix(),
-        "kappa_reliability": pt.dvector(),
-        "kappa_credibility": pt.dvector(),
-        "report_offset": pt.dvector(),
-        "transition_base": pt.dmatrix(),
-        "log_effect": pt.dmatrix(),
-    }
-    elicitation = ElicitationTensors(
-        **{n: pt.as_tensor(getattr(arrays, n)) for n in ElicitationTensors.fields()}
-    )
-    evidence_t = EvidenceTensors(**{n: pt.as_tensor(getattr(data, n)) for n in EvidenceTensors.fields()})
-    terms = chain_terms(
-        elicitation,
-        len(model.scenarios),
-        T,
-        log_initial=symbols["log_initial"],
-        persistence=symbols["persistence"],
-        shift=symbols["shift"],
-        kappa_reliability=symbols["kappa_reliability"],
-        kappa_credibility=symbols["kappa_credibility"],
-        evidence=evidence_t,
-        report_offset=symbols["report_offset"],
-        transition_base=symbols["transition_base"],
-        row_elicited=pt.as_tensor(arrays.row_elicited),
-        log_effect=symbols["log_effect"],
-        driver_on=pt.as_tensor(data.driver_on),
-    )
-    loglik = forward_log_likelihood(terms)
-    fn = pytensor.function(list(symbols.values()), [loglik, *pytensor.grad(loglik, list(symbols.values()))])
-    return arrays, data, fn
+    arrays, data = engine_inputs(model, evidence)
+    return arrays, data, reference_graph(arrays, data)
 
 
 def _random_values(model, arrays, rng, data=None):
@@ -93,18 +41,7 @@ def _random_values(model, arrays, rng, data=None):
 
 
 def _kernel(values, arrays, data):
-    return log_likelihood_and_gradient(
-        *(values[n] for n in PARAMS[:6]),
-        arrays.cutpoints,
-        arrays.log_rate,
-        arrays.is_count,
-        data.n_periods,
-        *(getattr(data, n) for n in EvidenceTensors.fields()),
-        values["transition_base"],
-        arrays.row_elicited,
-        values["log_effect"],
-        data.driver_on,
-    )
+    return log_likelihood_and_gradient(*kernel_args(arrays, data, values))
 
 
 CASES = [*EVIDENCE_CASES, "elicited-rows-and-driver"]
@@ -126,7 +63,7 @@ def test_kernel_value_and_gradient_match_pytensor_autodiff(case):
         expected = reference(*values.values())
         got = _kernel(values, arrays, data)
         assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
-        for name, g_kernel, g_auto in zip(PARAMS, got[1:], expected[1:], strict=True):
+        for name, g_kernel, g_auto in zip(CHAIN_PARAMS, got[1:], expected[1:], strict=True):
             np.testing.assert_allclose(g_kernel, g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
 
 
@@ -135,24 +72,15 @@ def test_op_gradient_passes_pytensor_verify_grad():
     model = dynamic_model(persistence=0.85, months=4, error=0.5)
     rows = [r for r in DYNAMIC_ROWS if r[0] < "2025-05-01"]
     evidence = sf.load_evidence(reports(rows), model)
-    arrays = build_model_arrays(model)
-    data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
-    fixed = {n: getattr(data, n) for n in EvidenceTensors.fields()}
-    fixed |= {
-        "cutpoints": arrays.cutpoints,
-        "log_rate": arrays.log_rate,
-        "is_count": arrays.is_count,
-        "n_periods": np.int64(data.n_periods),
-        "row_elicited": arrays.row_elicited,
-        "driver_on": data.driver_on,
-    }
+    arrays, data = engine_inputs(model, evidence)
+    fixed = data_inputs(arrays, data)
 
     def loglik(*values):
-        return evidence_log_likelihood(dict(zip(PARAMS, values, strict=True)), fixed)
+        return evidence_log_likelihood(dict(zip(CHAIN_PARAMS, values, strict=True)), fixed)
 
     rng = np.random.default_rng(1)
     point = list(_random_values(model, arrays, rng, data).values())
     # finite differences must stay off the zeros of the absorbing row: nudge only positive entries
-    base = PARAMS.index("transition_base")
+    base = CHAIN_PARAMS.index("transition_base")
     point[base] = np.where(point[base] > 0, point[base], 0.0)
     pytensor.gradient.verify_grad(loglik, point, rng=rng, abs_tol=1e-6, rel_tol=1e-6)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -24,12 +25,18 @@ from syriaforecast.engine.data import (
     build_model_arrays,
 )
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
-from syriaforecast.engine.kernel import log_likelihood_and_gradient, log_likelihood_kernel
-from syriaforecast.engine.reference.graph import EvidenceTensors
+from syriaforecast.engine.kernel import log_likelihood_and_gradient
 from syriaforecast.errors import SyriaforecastError
 
+from .kernel_args import (
+    CHAIN_PARAMS,
+    assert_density_gradient_matches_finite_differences,
+    engine_inputs,
+    kernel_args,
+    kernel_differences,
+    reference_graph,
+)
 from .test_engine_exact import BINARY, RATES, small_model, state_probability
-from .test_engine_kernel import PARAMS, _kernel, _reference
 
 COLUMNS = ["date", "indicator", "value", "reliability", "credibility", "report"]
 # One month: a visit coded into three cells, a wire story into two (sharing cell "a" with the
@@ -68,17 +75,26 @@ def noise(indicator: str, value: str) -> float:
     return (1 - theta) * theta ** int(value)
 
 
-def kappa_of(rel: str, cred: str) -> float:
-    return RELIABILITY_PRIOR_MEAN.get(rel, 1.0) * CREDIBILITY_PRIOR_MEAN.get(cred, 1.0)
+def kappa_of(rel: str, cred: str, offset: float = 0.0) -> float:
+    """A graded row's kappa: its letter's value moved by its source's logit ``offset``, times its number's."""
+    letter = RELIABILITY_PRIOR_MEAN.get(rel, 1.0)
+    if rel and offset:
+        letter = 1 / (1 + math.exp(-(math.log(letter / (1 - letter)) + offset)))
+    return letter * CREDIBILITY_PRIOR_MEAN.get(cred, 1.0)
 
 
-def brute_force_period(rows, s: int) -> float:
-    """P(one period's rows | scenario s): every cell state and every report's truthfulness enumerated."""
+def brute_force_period(rows, s: int, offsets: Mapping[str, float] | None = None) -> float:
+    """P(one period's rows | scenario s): every cell state and every report's truthfulness enumerated.
+
+    Rows of one report share one truthfulness, with the kappa of its first row; ``offsets``
+    moves the letter of a row whose source (its seventh field) it names.
+    """
+    offsets = offsets or {}
     cells = sorted({r[1] for r in rows})
     groups: dict[str, list[tuple]] = {}
-    for r in rows:
+    for n, r in enumerate(rows):
         if r[3] or r[4]:  # graded rows with a report id used more than once share a truthfulness
-            groups.setdefault(r[5] or f"row{id(r)}", []).append(r)
+            groups.setdefault(r[5] or f"row{n}", []).append(r)
     total = 0.0
     for x in itertools.product(*(states_of(c) for c in cells)):
         truth = dict(zip(cells, x, strict=True))
@@ -87,7 +103,9 @@ def brute_force_period(rows, s: int) -> float:
             if not r[3] and not r[4]:
                 term *= 1.0 if r[2] == truth[r[1]] else 0.0
         for members in groups.values():
-            kappa = kappa_of(members[0][3], members[0][4])
+            first = members[0]
+            source = first[6] if len(first) > 6 else ""
+            kappa = kappa_of(first[3], first[4], offsets.get(source, 0.0))
             match = math.prod(1.0 if r[2] == truth[r[1]] else 0.0 for r in members)
             spread = math.prod(noise(r[1], r[2]) for r in members)
             term *= kappa * match + (1 - kappa) * spread
@@ -121,7 +139,8 @@ def test_kernel_matches_the_pytensor_reference_with_joint_reports():
     model = small_model(persistence=0.85, months=6, elicitation_error=0.5)
     march = [(d.replace("-02-", "-03-"), i, v, r, c, rep) for d, i, v, r, c, rep in FEBRUARY]
     evidence = sf.load_evidence(frame(FEBRUARY + march[:5]), model)
-    arrays, data, reference = _reference(model, evidence)
+    arrays, data = engine_inputs(model, evidence)
+    reference = reference_graph(arrays, data)
     assert data.report_joint.max() >= 2  # the March visit is another joint report
     rng = np.random.default_rng(11)
     for _ in range(3):
@@ -136,47 +155,28 @@ def test_kernel_matches_the_pytensor_reference_with_joint_reports():
             "log_effect": arrays.log_effect,
         }
         expected = reference(*values.values())
-        got = _kernel(values, arrays, data)
+        got = log_likelihood_and_gradient(*kernel_args(arrays, data, values))
         assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
-        for name, g_kernel, g_auto in zip(PARAMS, got[1:], expected[1:], strict=True):
+        for name, g_kernel, g_auto in zip(CHAIN_PARAMS, got[1:], expected[1:], strict=True):
             np.testing.assert_allclose(g_kernel, g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
 
 
 def test_kernel_gradient_matches_finite_differences_with_joint_reports():
     model = small_model(persistence=0.85, months=3, elicitation_error=0.5)
-    evidence = sf.load_evidence(frame(FEBRUARY), model)
-    arrays = build_model_arrays(model)
-    data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
+    arrays, data = engine_inputs(model, sf.load_evidence(frame(FEBRUARY), model))
     rng = np.random.default_rng(3)
-    point = [
-        np.log([0.5, 0.3, 0.2]),
-        np.array([0.9, 0.8, 0.7]),
-        rng.normal(0, 0.5, (5, 3)),
-        rng.uniform(0.3, 0.9, 6),
-        rng.uniform(0.3, 0.9, 6),
-        rng.normal(0, 1, data.report_cell.shape[0]),
-    ]
-    fixed = (
-        arrays.cutpoints,
-        arrays.log_rate,
-        arrays.is_count,
-        data.n_periods,
-        *(getattr(data, n) for n in EvidenceTensors.fields()),
-        arrays.transition_base,
-        arrays.row_elicited,
-        arrays.log_effect,
-        data.driver_on,
-    )
-    _, *grads = log_likelihood_and_gradient(*point, *fixed)
-    h = 1e-6
-    for a, name in enumerate(PARAMS[2:6], start=2):  # shift, the two kappa vectors, the offsets
-        for index in np.ndindex(point[a].shape):
-            up = [p.copy() for p in point]
-            down = [p.copy() for p in point]
-            up[a][index] += h
-            down[a][index] -= h
-            numeric = (log_likelihood_kernel(*up, *fixed) - log_likelihood_kernel(*down, *fixed)) / (2 * h)
-            assert grads[a][index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (name, index)
+    point = {
+        "log_initial": np.log([0.5, 0.3, 0.2]),
+        "persistence": np.array([0.9, 0.8, 0.7]),
+        "shift": rng.normal(0, 0.5, (5, 3)),
+        "kappa_reliability": rng.uniform(0.3, 0.9, 6),
+        "kappa_credibility": rng.uniform(0.3, 0.9, 6),
+        "report_offset": rng.normal(0, 1, data.report_cell.shape[0]),
+    }
+    _, *grads = log_likelihood_and_gradient(*kernel_args(arrays, data, point))
+    for a, name in enumerate(CHAIN_PARAMS[2:6], start=2):  # shift, the two kappa vectors, the offsets
+        numeric = kernel_differences(arrays, data, point, name)
+        np.testing.assert_allclose(grads[a], numeric, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
 def war_probability(rows) -> float:
@@ -268,17 +268,9 @@ def test_the_sampled_density_and_its_gradient_handle_joint_reports():
     args = _density_arguments(arrays, joint, layout)
     rng = np.random.default_rng(2)
     x = rng.normal(0, 0.7, layout.ndim)
-    value, grad = log_density_and_gradient(x, *args)
+    value = assert_density_gradient_matches_finite_differences(args, x)
     other, _ = log_density_and_gradient(x, *_density_arguments(arrays, apart, layout))
     assert np.isfinite(value) and value != other
-    step = 1e-6
-    for k in range(layout.ndim):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        numeric = log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]
-        numeric /= 2 * step
-        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
 
 
 def test_a_hierarchical_forecast_runs_with_joint_reports():

@@ -32,7 +32,7 @@ import json, numpy as np
 from syriaforecast.engine import kernel
 rng = np.random.default_rng(0)
 log_initial = np.log(np.full((2, 3), 1 / 3))
-log_transition = np.log(np.full((2, 3, 3), 1 / 3))
+log_transition = np.log(np.full((2, 1, 3, 3), 1 / 3))
 log_emission = rng.normal(-1.0, 1.0, size=(2, 5, 3))
 filtered, smoothed, ll = kernel.forward_backward_batch(log_initial, log_transition, log_emission)
 print(json.dumps({"filtered": float(filtered[0, 0, 0]), "file": kernel.__file__}))
@@ -57,7 +57,7 @@ def test_an_edited_kernel_source_changes_the_result(tmp_path):
     assert _run(root) == first  # served from the cache: same result
     kernel = root / "syriaforecast" / "engine" / "kernel.py"
     text = kernel.read_text()
-    edited = text.replace("filtered[d, t, s] = alpha[t, s]", "filtered[d, t, s] = 0.5 * alpha[t, s]")
+    edited = text.replace("filtered[t, s] = alpha[t, s]", "filtered[t, s] = 0.5 * alpha[t, s]")
     assert edited != text
     kernel.write_text(edited)
     second = _run(root)

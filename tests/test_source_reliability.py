@@ -17,7 +17,6 @@ The recovery study (a deliberately unreliable source among good ones) is in
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 
@@ -27,7 +26,6 @@ import pytest
 
 import syriaforecast as sf
 from syriaforecast.engine.data import (
-    CREDIBILITY_PRIOR_MEAN,
     RELIABILITY_PRIOR_MEAN,
     build_engine_data,
     build_model_arrays,
@@ -41,9 +39,10 @@ from syriaforecast.engine.evaluate import (
 )
 from syriaforecast.engine.sampler import _density_arguments, layout_for, pack_draws
 
+from .kernel_args import assert_density_gradient_matches_finite_differences
 from .test_density import assert_same_log_density
-from .test_engine_exact import small_model, state_probability
-from .test_joint_reports import noise, states_of
+from .test_engine_exact import small_model
+from .test_joint_reports import brute_force_period
 
 COLUMNS = ["date", "indicator", "value", "reliability", "credibility", "report", "source"]
 ROWS = [
@@ -81,37 +80,6 @@ def test_lettered_readings_with_a_source_share_its_index(setup):
     # one report, 7 Wire; 8 ungraded.
     assert by_row == {0: 0, 1: 0, 2: 1, 3: 1, 4: -1, 5: -1, 6: -1, 7: 0}
     assert layout.n_sources == 2 and layout.ndim == layout_for(setup[2]).ndim + 3
-
-
-def brute_force_period(rows, s: int, reliability: dict[str, float]) -> float:
-    """P(one period's rows | scenario s), every cell state and truthfulness enumerated.
-
-    A graded row's kappa is ``expit(logit letter + offset[source]) * credibility``;
-    rows of one report share one truthfulness, with the kappa of its first row.
-    """
-    cells = sorted({r[1] for r in rows})
-    groups: dict[str, list[tuple]] = {}
-    for n, r in enumerate(rows):
-        if r[3] or r[4]:
-            groups.setdefault(r[5] or f"row{n}", []).append(r)
-    total = 0.0
-    for x in itertools.product(*(states_of(c) for c in cells)):
-        truth = dict(zip(cells, x, strict=True))
-        term = math.prod(state_probability(c, truth[c], s) for c in cells)
-        for r in rows:
-            if not r[3] and not r[4]:
-                term *= 1.0 if r[2] == truth[r[1]] else 0.0
-        for members in groups.values():
-            first = members[0]
-            letter = RELIABILITY_PRIOR_MEAN.get(first[3], 1.0)
-            if first[3] and first[6] in reliability:
-                letter = 1 / (1 + math.exp(-(math.log(letter / (1 - letter)) + reliability[first[6]])))
-            kappa = letter * CREDIBILITY_PRIOR_MEAN.get(first[4], 1.0)
-            match = math.prod(1.0 if r[2] == truth[r[1]] else 0.0 for r in members)
-            spread = math.prod(noise(r[1], r[2]) for r in members)
-            term *= kappa * match + (1 - kappa) * spread
-        total += term
-    return total
 
 
 def test_likelihood_with_source_offsets_equals_brute_force(setup):
@@ -155,15 +123,7 @@ def test_density_gradient_with_sources_matches_finite_differences(setup):
     *_, layout, args = setup
     rng = np.random.default_rng(4)
     x = rng.normal(0, 0.7, layout.ndim)
-    _, grad = log_density_and_gradient(x, *args)
-    step = 1e-6
-    for k in range(layout.ndim):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        numeric = log_density_and_gradient(up, *args)[0] - log_density_and_gradient(down, *args)[0]
-        numeric /= 2 * step
-        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-6), k
+    assert_density_gradient_matches_finite_differences(args, x)
     # The source block matters: moving one source's z moves the density through the likelihood.
     moved = x.copy()
     moved[layout.source_start + 1] += 1.0

@@ -16,6 +16,8 @@ from syriaforecast.engine.sampler import _density_arguments, layout_for, pack_dr
 from syriaforecast.errors import ConvergenceWarning
 from syriaforecast.forecast import forecast_parameters
 
+from .kernel_args import unpack_arguments
+
 # The forecast module (the package attribute of that name is the function).
 _update = importlib.import_module("syriaforecast.forecast")
 DATA = Path(__file__).parent / "data"
@@ -130,7 +132,7 @@ def test_pack_draws_inverts_the_kernels_unpack(model, evidence, first):
     assert x.shape == (20, layout.ndim)
     data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
     args = _density_arguments(arrays, data, layout)
-    unpack_args = (*args[:4], args[4], args[5], args[6], arrays.group_of, arrays.band_sd)
+    unpack_args = unpack_arguments(args, arrays)
     for d in range(20):
         initial, persistence, sigma, eta, rel, cred, _ = unpack(x[d], *unpack_args)
         np.testing.assert_allclose(initial, params["initial_probability"][d], rtol=1e-12)
@@ -195,8 +197,12 @@ def test_a_psis_update_keeps_the_transition_and_driver_draws():
     """The bundled model has elicited rows and drivers: a reweighted forecast keeps their draws."""
     model = sf.load_model(sf.bundled_model())
     evidence = sf.load_evidence(sf.bundled_evidence(), model)
-    before = sf.forecast(model, evidence, as_of="2026-01-31", seed=4)
-    after = sf.forecast(model, evidence, as_of="2026-02-04", seed=5, previous=before)
+    before = sf.forecast(model, evidence, seed=4)
+    # One more report from a source already in the log: a new source would refit (PSIS cannot
+    # add its reliability), as the bundled log's own last report does (a second Syrian MoD report).
+    row = {"date": "2026-02-10", "indicator": "russia_issue_linkage", "value": "0"}
+    more = evidence.append([row | {"reliability": "B", "credibility": "2", "source": "Reuters"}], model)
+    after = sf.forecast(model, more, as_of="2026-02-10", seed=5, previous=before)
     assert after.attrs["update_path"] == "psis", after.attrs["update_reason"]
     for name in ("transition", "driver_effect"):
         assert name in before.posterior

@@ -1,12 +1,12 @@
 """Exact forward-backward over the latent scenario chain, for a batch of posterior draws.
 
 :func:`forward_backward` runs the engine's compiled scaled recursions
-(:func:`~syriaforecast.engine.kernel.forward_backward_batch`, or its time-varying
-twin when drivers or elicited rows make the transitions differ by period: the ones the
-sampler's gradient uses); :func:`forward_backward_numpy` is the same
-computation in log space with NumPy, kept as an independent reference for the
-tests. Both normalise every message, so any number of periods is safe. Inputs
-carry a leading draw axis ``D`` (use ``D = 1`` for a single parameter set).
+(:func:`~syriaforecast.engine.kernel.forward_backward_batch`, for one transition
+matrix or one per period: the ones the sampler's gradient uses);
+:func:`forward_backward_numpy` is the same computation in log space with NumPy,
+kept as an independent reference for the tests. Both normalise every message, so
+any number of periods is safe. Inputs carry a leading draw axis ``D`` (use ``D = 1``
+for a single parameter set).
 """
 
 from __future__ import annotations
@@ -82,11 +82,11 @@ def forward_backward(
 
     Parameters and returns as :func:`forward_backward_numpy`.
     """
-    from syriaforecast.engine.kernel import forward_backward_batch, forward_backward_batch_varying
+    from syriaforecast.engine.kernel import forward_backward_batch
 
-    varying = np.ndim(log_transition) == np.ndim(log_emission) + 1
-    kernel = forward_backward_batch_varying if varying else forward_backward_batch
-    filtered, smoothed, log_likelihood = kernel(
+    if np.ndim(log_transition) == np.ndim(log_emission):  # one matrix per draw: a stack of one
+        log_transition = np.asarray(log_transition)[:, None]
+    filtered, smoothed, log_likelihood = forward_backward_batch(
         np.ascontiguousarray(log_initial, dtype=float),
         np.ascontiguousarray(log_transition, dtype=float),
         np.ascontiguousarray(log_emission, dtype=float),

@@ -44,6 +44,15 @@ for ``j != i`` and ``u_i = 1``, the move from ``t - 1`` to ``t`` is
 
 A zero in ``A`` stays zero in every ``A_t``: an absorbing scenario stays absorbing.
 
+With no driver on in any period ``t >= 1`` every move is the one matrix ``A_t = A``
+(stored as a stack of one, ``T' = 1``); ``A_t`` depends on ``A`` alone, so the
+formulas above hold with ``G = sum_t G_t`` in place of each ``G_t``, and
+``xi = A * G`` are the expected transition counts. For a persistence row this is
+``d log p / d persistence[i] = xi[i, i] / p - sum_{j != i} xi[i, j] / (1 - p)``
+(``A[i, i] = p``, ``A[i, j] = (1 - p) / (S - 1)``), written as
+``G[i, i] - sum_{j != i} G[i, j] / (S - 1)`` so it stays finite at ``p`` = 0 or 1;
+the projection ``s_i`` cancels from it.
+
 A PyTensor graph of the same maths (:mod:`syriaforecast.engine.reference.graph`) is kept as
 an independent reference; the test suite checks that both agree, gradients
 included.
@@ -83,10 +92,24 @@ def _sigmoid(x: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
+def _drivers_move(driver_on):
+    """Whether a driver is on in some period ``t >= 1`` (then the moves differ by period)."""
+    for t in range(1, driver_on.shape[0]):
+        for r in range(driver_on.shape[1]):
+            if driver_on[t, r] != 0.0:
+                return True
+    return False
+
+
+@numba.njit(cache=True, nogil=True)
 def _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on):
-    """Base matrix ``A`` (S, S) and per-period moves ``A_t`` (T, S, S); ``A_0`` is ``A`` (unused)."""
+    """Base matrix ``A`` (S, S) and the moves ``A_t`` (T', S, S).
+
+    With a driver on in some period, ``T' = T`` and the move into period ``t`` is at
+    ``[t]`` (``[0]`` unused); otherwise ``T' = 1`` and ``[0]`` is every period's move.
+    Either way a row is normalised by its ``Z_i``, so the gradient below holds for both.
+    """
     S = persistence.shape[0]
-    T = driver_on.shape[0]
     R = log_effect.shape[0]
     base = np.zeros((S, S))
     for i in range(S):
@@ -98,39 +121,46 @@ def _transition_stack(persistence, transition_base, row_elicited, log_effect, dr
         else:
             for j in range(S):
                 base[i, j] = persistence[i] if i == j else (1.0 - persistence[i]) / (S - 1)
-    stack = np.empty((T, S, S))
-    log_m = np.zeros(S)
-    for t in range(T):
-        for j in range(S):
-            acc = 0.0
-            for r in range(R):
-                acc += driver_on[t, r] * log_effect[r, j]
-            log_m[j] = acc
+    n_moves = driver_on.shape[0] if _drivers_move(driver_on) else 1
+    stack = np.empty((n_moves, S, S))
+    u = np.ones(S)
+    for t in range(n_moves):
+        if n_moves > 1:
+            for j in range(S):
+                acc = 0.0
+                for r in range(R):
+                    acc += driver_on[t, r] * log_effect[r, j]
+                u[j] = math.exp(acc)
         for i in range(S):
             z = 0.0
             for k in range(S):
-                z += base[i, k] * (math.exp(log_m[k]) if k != i else 1.0)
+                z += base[i, k] * (u[k] if k != i else 1.0)
             z = max(z, _TINY)
             for j in range(S):
-                stack[t, i, j] = base[i, j] * (math.exp(log_m[j]) if j != i else 1.0) / z
+                stack[t, i, j] = base[i, j] * (u[j] if j != i else 1.0) / z
     return base, stack
 
 
 @numba.njit(cache=True, nogil=True)
 def _transition_gradient(base, stack, g_stack, row_elicited, log_effect, driver_on):
-    """Chain ``G_t = d log p / d A_t`` back to the base rows, the persistence and the log effects."""
-    T, S, _ = stack.shape
+    """Chain ``G_t = d log p / d A_t`` back to the base rows, the persistence and the log effects.
+
+    ``g_stack`` has the shape of ``stack``: with one matrix (``T' = 1``) its ``[0]`` is
+    ``sum_t G_t``, and no driver is on, so ``u = 1`` and the log effects get no gradient.
+    """
+    n_moves, S, _ = stack.shape
     R = log_effect.shape[0]
     g_base = np.zeros((S, S))
     g_log_effect = np.zeros((R, S))
     g_log_m = np.zeros(S)
     u = np.ones(S)
-    for t in range(1, T):
+    for t in range(1 if n_moves > 1 else 0, n_moves):
         for k in range(S):
-            acc = 0.0
-            for r in range(R):
-                acc += driver_on[t, r] * log_effect[r, k]
-            u[k] = math.exp(acc)
+            if n_moves > 1:
+                acc = 0.0
+                for r in range(R):
+                    acc += driver_on[t, r] * log_effect[r, k]
+                u[k] = math.exp(acc)
             g_log_m[k] = 0.0
         for i in range(S):
             z = 0.0
@@ -145,10 +175,11 @@ def _transition_gradient(base, stack, g_stack, row_elicited, log_effect, driver_
                 g_base[i, k] += uk / z * (g_stack[t, i, k] - s_i)
                 if k != i:
                     g_log_m[k] += stack[t, i, k] * (g_stack[t, i, k] - s_i)
-        for r in range(R):
-            if driver_on[t, r] != 0.0:
-                for k in range(S):
-                    g_log_effect[r, k] += driver_on[t, r] * g_log_m[k]
+        if n_moves > 1:
+            for r in range(R):
+                if driver_on[t, r] != 0.0:
+                    for k in range(S):
+                        g_log_effect[r, k] += driver_on[t, r] * g_log_m[k]
     g_persistence = np.zeros(S)
     g_rows = np.zeros((S, S))
     for i in range(S):
@@ -671,12 +702,14 @@ def _emission(cell_ll, cell_period, n_periods):
 def _scaled_forward(log_initial, transition, log_emission):
     """Forward pass on normalised messages: alpha_hat (T, S), the scales c (T,) and log p(e).
 
-    ``transition`` (T, S, S) holds the move into period ``t`` at ``[t]``. Each
-    period's emissions are divided by their maximum and each message by its
-    sum, so no quantity can under- or overflow however long the chain; the log
+    ``transition`` (T', S, S) holds the move into period ``t`` at ``[t]`` when ``T' = T``
+    (transitions that vary over time), or one matrix for every move at ``[0]`` when
+    ``T' = 1``. Each period's emissions are divided by their maximum and each message
+    by its sum, so no quantity can under- or overflow however long the chain; the log
     evidence is the sum of the logs of what was divided out.
     """
     T, S = log_emission.shape
+    varying = transition.shape[0] > 1
     emission = np.empty((T, S))
     total = 0.0
     for t in range(T):
@@ -697,11 +730,12 @@ def _scaled_forward(log_initial, transition, log_emission):
     for s in range(S):
         alpha[0, s] /= norm
     for t in range(1, T):
+        move = transition[t] if varying else transition[0]
         norm = 0.0
         for j in range(S):
             acc = 0.0
             for i in range(S):
-                acc += alpha[t - 1, i] * transition[t, i, j]
+                acc += alpha[t - 1, i] * move[i, j]
             alpha[t, j] = acc * emission[t, j]
             norm += alpha[t, j]
         norm = max(norm, _TINY)
@@ -715,147 +749,51 @@ def _scaled_forward(log_initial, transition, log_emission):
 
 @numba.njit(cache=True, nogil=True)
 def _scaled_backward(alpha, scale, emission, transition):
-    """Smoothed probabilities gamma (T, S) and ``G_t = d log p / d A_t`` (T, S, S; ``G_0 = 0``)."""
-    T, S = alpha.shape
-    beta = np.ones((T, S))
-    for t in range(T - 2, -1, -1):
-        for i in range(S):
-            acc = 0.0
-            for j in range(S):
-                acc += transition[t + 1, i, j] * emission[t + 1, j] * beta[t + 1, j]
-            beta[t, i] = acc / scale[t + 1]
-    gamma = alpha * beta
-    g_transition = np.zeros((T, S, S))
-    for t in range(1, T):
-        for i in range(S):
-            for j in range(S):
-                g_transition[t, i, j] = alpha[t - 1, i] * emission[t, j] * beta[t, j] / scale[t]
-    return gamma, g_transition
+    """Smoothed probabilities gamma (T, S) and ``G = d log p / d transition`` (T', S, S).
 
-
-@numba.njit(cache=True, nogil=True)
-def _log_transition(persistence: np.ndarray) -> np.ndarray:
-    S = persistence.shape[0]
-    out = np.zeros((S, S))
-    if S == 1:
-        return out
-    for i in range(S):
-        stay = math.log(persistence[i]) if persistence[i] > 0 else -np.inf
-        move = math.log1p(-persistence[i]) - math.log(S - 1) if persistence[i] < 1 else -np.inf
-        for j in range(S):
-            out[i, j] = stay if i == j else move
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _scaled_forward_static(log_initial, log_transition, log_emission):
-    """The forward pass with one transition matrix (``log_transition`` (S, S)); see :func:`_scaled_forward`.
-
-    Kept as it was before transitions could vary, so a model without elicited rows or
-    drivers computes bit for bit what it did (seeded samplers reproduce their draws).
-
-    Forward pass on normalised messages: alpha_hat (T, S), the scales c (T,) and log p(e).
-
-    Each period's emissions are divided by their maximum and each message by its
-    sum, so no quantity can under- or overflow however long the chain; the log
-    evidence is the sum of the logs of what was divided out.
+    ``G_t[i, j] = alpha_{t-1}[i] e_t[j] beta_t[j] / c_t``. With ``T' = T`` the result
+    holds ``G_t`` at ``[t]`` (``G_0 = 0``); with one matrix (``T' = 1``) it holds
+    ``sum_t G_t`` at ``[0]``, so ``xi = A * G[0]`` are the expected transition counts.
     """
-    T, S = log_emission.shape
-    transition = np.exp(log_transition)
-    emission = np.empty((T, S))
-    total = 0.0
-    for t in range(T):
-        top = -np.inf
-        for s in range(S):
-            top = max(top, log_emission[t, s])
-        total += top
-        for s in range(S):
-            emission[t, s] = math.exp(log_emission[t, s] - top)
-    alpha = np.empty((T, S))
-    scale = np.empty(T)
-    norm = 0.0
-    for s in range(S):
-        alpha[0, s] = math.exp(log_initial[s]) * emission[0, s]
-        norm += alpha[0, s]
-    norm = max(norm, _TINY)
-    scale[0] = norm
-    for s in range(S):
-        alpha[0, s] /= norm
-    for t in range(1, T):
-        norm = 0.0
-        for j in range(S):
-            acc = 0.0
-            for i in range(S):
-                acc += alpha[t - 1, i] * transition[i, j]
-            alpha[t, j] = acc * emission[t, j]
-            norm += alpha[t, j]
-        norm = max(norm, _TINY)
-        scale[t] = norm
-        for j in range(S):
-            alpha[t, j] /= norm
-    for t in range(T):
-        total += math.log(scale[t])
-    return alpha, scale, emission, transition, total
-
-
-@numba.njit(cache=True, nogil=True)
-def _scaled_backward_static(alpha, scale, emission, transition):
-    """Smoothed probabilities gamma (T, S) and expected transition counts xi (S, S)."""
     T, S = alpha.shape
+    varying = transition.shape[0] > 1
     beta = np.ones((T, S))
     for t in range(T - 2, -1, -1):
+        move = transition[t + 1] if varying else transition[0]
         for i in range(S):
             acc = 0.0
             for j in range(S):
-                acc += transition[i, j] * emission[t + 1, j] * beta[t + 1, j]
+                acc += move[i, j] * emission[t + 1, j] * beta[t + 1, j]
             beta[t, i] = acc / scale[t + 1]
     gamma = alpha * beta
-    xi = np.zeros((S, S))
+    g_transition = np.zeros(transition.shape)
     for t in range(1, T):
+        k = t if varying else 0
         for i in range(S):
             for j in range(S):
-                xi[i, j] += alpha[t - 1, i] * transition[i, j] * emission[t, j] * beta[t, j] / scale[t]
-    return gamma, xi
+                g_transition[k, i, j] += alpha[t - 1, i] * emission[t, j] * beta[t, j] / scale[t]
+    return gamma, g_transition
 
 
 @numba.njit(cache=True, nogil=True)
 def forward_backward_batch(log_initial, log_transition, log_emission):
     """Filtered (D, T, S), smoothed (D, T, S) and log p(e) (D,) for D parameter sets at once.
 
-    One transition matrix per draw, ``log_transition`` (D, S, S). The sampler's own
-    scaled recursions (:func:`_scaled_forward_static`, :func:`_scaled_backward_static`)
-    run draw by draw in one compiled call, so the post-processing of a fit and exact
-    mode pay no Python loop over periods.
+    ``log_transition`` (D, T', S, S): the move into period ``t`` at ``[d, t]`` when
+    ``T' = T``, or one matrix per draw at ``[d, 0]`` when ``T' = 1``. The sampler's own
+    scaled recursions (:func:`_scaled_forward`, :func:`_scaled_backward`) run draw by
+    draw in one compiled call, so the post-processing of a fit and exact mode pay no
+    Python loop over periods.
     """
     D, T, S = log_emission.shape
     filtered = np.empty((D, T, S))
     smoothed = np.empty((D, T, S))
     log_likelihood = np.empty(D)
     for d in range(D):
-        alpha, scale, emission, transition, total = _scaled_forward_static(
-            log_initial[d], log_transition[d], log_emission[d]
-        )
-        gamma, _ = _scaled_backward_static(alpha, scale, emission, transition)
-        _store_posteriors(alpha, gamma, filtered[d], smoothed[d])
-        log_likelihood[d] = total
-    return filtered, smoothed, log_likelihood
-
-
-@numba.njit(cache=True, nogil=True)
-def forward_backward_batch_varying(log_initial, log_transition, log_emission):
-    """:func:`forward_backward_batch` for transitions that vary over time (elicited rows, drivers).
-
-    ``log_transition`` (D, T, S, S) holds the move into period ``t`` at ``[d, t]``.
-    """
-    D, T, S = log_emission.shape
-    filtered = np.empty((D, T, S))
-    smoothed = np.empty((D, T, S))
-    log_likelihood = np.empty(D)
-    for d in range(D):
-        alpha, scale, emission, stack, total = _scaled_forward(
+        alpha, scale, emission, transition, total = _scaled_forward(
             log_initial[d], np.exp(log_transition[d]), log_emission[d]
         )
-        gamma, _ = _scaled_backward(alpha, scale, emission, stack)
+        gamma, _ = _scaled_backward(alpha, scale, emission, transition)
         _store_posteriors(alpha, gamma, filtered[d], smoothed[d])
         log_likelihood[d] = total
     return filtered, smoothed, log_likelihood
@@ -876,19 +814,6 @@ def _store_posteriors(alpha, gamma, filtered, smoothed):
 
 
 @numba.njit(cache=True, nogil=True)
-def _static_chain(row_elicited, driver_on):
-    """Whether the chain has one transition matrix built from persistence alone (the original engine)."""
-    for i in range(row_elicited.shape[0]):
-        if row_elicited[i]:
-            return False
-    for t in range(driver_on.shape[0]):
-        for r in range(driver_on.shape[1]):
-            if driver_on[t, r] != 0.0:
-                return False
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
 def log_likelihood_kernel(
     log_initial, persistence, shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count,
     n_periods, cell_period, cell_indicator, cell_count_values, cell_slot_valid, face_log_reading,
@@ -905,9 +830,6 @@ def log_likelihood_kernel(
         cluster_closeness,
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
-    if _static_chain(row_elicited, driver_on):
-        _, _, _, _, total = _scaled_forward_static(log_initial, _log_transition(persistence), log_emission)
-        return total
     _, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
     _, _, _, _, total = _scaled_forward(log_initial, stack, log_emission)
     return total
@@ -931,17 +853,14 @@ def chain_terms_kernel(
     )  # fmt: skip
     S = persistence.shape[0]
     log_stack = np.full((n_periods, S, S), -np.inf)
-    if _static_chain(row_elicited, driver_on):
-        static = _log_transition(persistence)
-        for t in range(n_periods):
-            log_stack[t] = static
-        return log_stack, _emission(cell_ll, cell_period, n_periods), cell_ll
     _, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
-    for t in range(stack.shape[0]):
-        for i in range(stack.shape[1]):
-            for j in range(stack.shape[2]):
-                if stack[t, i, j] > 0.0:
-                    log_stack[t, i, j] = math.log(stack[t, i, j])
+    varying = stack.shape[0] > 1
+    for t in range(stack.shape[0] if varying else n_periods):
+        move = stack[t] if varying else stack[0]
+        for i in range(S):
+            for j in range(S):
+                if move[i, j] > 0.0:
+                    log_stack[t, i, j] = math.log(move[i, j])
     return log_stack, _emission(cell_ll, cell_period, n_periods), cell_ll
 
 
@@ -987,31 +906,12 @@ def log_likelihood_and_full_gradient(
     )  # fmt: skip
     log_emission = _emission(cell_ll, cell_period, n_periods)
     S = log_emission.shape[1]
-    if _static_chain(row_elicited, driver_on):
-        # persistence alone: the original computation, bit for bit
-        alpha, scale, emission, transition, total = _scaled_forward_static(
-            log_initial, _log_transition(persistence), log_emission
-        )
-        gamma, g_log_transition = _scaled_backward_static(alpha, scale, emission, transition)
-        g_persistence = np.zeros(S)
-        if S > 1:
-            for i in range(S):
-                p = persistence[i]
-                if 0.0 < p < 1.0:
-                    moved = 0.0
-                    for j in range(S):
-                        if j != i:
-                            moved += g_log_transition[i, j]
-                    g_persistence[i] = g_log_transition[i, i] / p - moved / (1.0 - p)
-        g_rows = np.zeros((S, S))
-        g_log_effect = np.zeros(log_effect.shape)
-    else:
-        base, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
-        alpha, scale, emission, _, total = _scaled_forward(log_initial, stack, log_emission)
-        gamma, g_stack = _scaled_backward(alpha, scale, emission, stack)
-        g_persistence, g_rows, g_log_effect = _transition_gradient(
-            base, stack, g_stack, row_elicited, log_effect, driver_on
-        )
+    base, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
+    alpha, scale, emission, _, total = _scaled_forward(log_initial, stack, log_emission)
+    gamma, g_stack = _scaled_backward(alpha, scale, emission, stack)
+    g_persistence, g_rows, g_log_effect = _transition_gradient(
+        base, stack, g_stack, row_elicited, log_effect, driver_on
+    )
     g_log_initial = gamma[0].copy()
 
     C, J, _ = state.shape
