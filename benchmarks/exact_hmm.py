@@ -1,4 +1,22 @@
-"""Section 2: exact mode against hmmlearn's forward-backward on identical parameters."""
+"""Section 2: exact mode against hmmlearn's forward-backward on identical parameters.
+
+For each chain length T the same chain (3 scenarios, one binary indicator reported
+ungraded in every period) is computed by:
+
+- ``sf.forecast(model, evidence, exact=True)``: the whole public call (evidence cells,
+  chain terms, compiled forward-backward, the Forecast's xarray objects and provenance).
+  Timed twice: repeated on one evidence object (its CSV text is computed once and kept),
+  and on a new, equal evidence object each call (provenance computed every time);
+- ``sf.exact_posterior(model, evidence)``: the same numbers as arrays (no Forecast);
+- ``engine.hmm.forward_backward``: the engine's compiled batched forward-backward
+  alone, on the chain terms (what exact mode runs); ``forward_backward_numpy`` its
+  NumPy reference;
+
+against hmmlearn's ``predict_proba`` (validation, emission lookup, forward-backward,
+posteriors; default ``implementation="log"``) and its forward-backward alone
+(``_score_log`` / ``_score_scaling`` with ``compute_posteriors=True``: emission lookup,
+forward, backward and posteriors, no input validation).
+"""
 
 from __future__ import annotations
 
@@ -6,82 +24,95 @@ import warnings
 from typing import Any
 
 import numpy as np
-from _common import log, save_result, section_clock, time_call
+from _common import cpu, loadavg, log, save_result, section_clock, time_call
 from worlds import binary_chain
 
 PERIODS = (24, 60, 120, 240, 600, 1200, 2400)
 
 
+def _hmmlearn(hmm: dict[str, np.ndarray]) -> tuple[Any, np.ndarray]:
+    from hmmlearn.hmm import CategoricalHMM
+
+    reference = CategoricalHMM(n_components=hmm["startprob"].size, init_params="", params="")
+    reference.n_features = 2
+    reference.startprob_ = hmm["startprob"]
+    reference.transmat_ = hmm["transmat"]
+    reference.emissionprob_ = hmm["emissionprob"]
+    return reference, hmm["observations"][:, None]
+
+
 def run(*, periods: tuple[int, ...] = PERIODS) -> dict[str, Any]:
     import hmmlearn
-    from hmmlearn.hmm import CategoricalHMM
 
     import syriaforecast as sf
     from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
-    from syriaforecast.engine.hmm import forward_backward
-
-    try:
-        from syriaforecast.engine.kernel import _scaled_backward, _scaled_forward
-    except ImportError:  # the kernel's private helpers moved: skip that column
-        _scaled_forward = _scaled_backward = None
+    from syriaforecast.engine.hmm import forward_backward, forward_backward_numpy
+    from syriaforecast.spec.evidence import Evidence
 
     record: dict[str, Any] = {"hmmlearn": hmmlearn.__version__, "scenarios": 3, "rows": []}
     with section_clock(record):
         for T in periods:
             log(f"exact vs hmmlearn: T = {T}")
+            cpu_start = cpu()
             model, evidence, hmm = binary_chain(T, seed=T)
             as_of = model.horizon
             ours = sf.forecast(model, evidence, as_of=as_of, exact=True)
-            smoothed = ours.smoothed.values[0, 0]
-            filtered = ours.filtered.values[0, 0]
-
-            reference = CategoricalHMM(n_components=hmm["startprob"].size, init_params="", params="")
-            reference.n_features = 2
-            reference.startprob_ = hmm["startprob"]
-            reference.transmat_ = hmm["transmat"]
-            reference.emissionprob_ = hmm["emissionprob"]
-            X = hmm["observations"][:, None]
+            arrays = sf.exact_posterior(model, evidence, as_of)
+            reference, X = _hmmlearn(hmm)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 theirs = reference.predict_proba(X)
                 their_loglik = float(reference.score(X))
 
             terms = chain_terms_for_draws(model, evidence, exact_parameters_for(model))
-            chain = forward_backward(terms.log_initial, terms.log_transition, terms.log_emission)
+            li, lt, le = terms.log_initial, terms.log_transition, terms.log_emission
+            chain = forward_backward(li, lt, le)
             row: dict[str, Any] = {
                 "T": T,
-                "max_abs_diff_smoothed": float(np.abs(smoothed - theirs).max()),
-                "max_abs_diff_numpy_fb": float(np.abs(chain.smoothed[0] - theirs).max()),
-                "loglik_diff": abs(float(chain.log_likelihood[0]) - their_loglik),
-                "filtered_last_equals_forward": float(np.abs(filtered[-1] - chain.filtered[0, -1]).max()),
+                "load": loadavg()[0],
+                "max_abs_diff_smoothed": float(np.abs(ours.smoothed.values[0, 0] - theirs).max()),
+                "max_abs_diff_arrays": float(np.abs(arrays.smoothed - theirs).max()),
+                "max_abs_diff_compiled_fb": float(np.abs(chain.smoothed[0] - theirs).max()),
+                "loglik_diff": abs(arrays.log_likelihood - their_loglik),
+                "filtered_last_equals_forward": float(
+                    np.abs(arrays.filtered[-1] - chain.filtered[0, -1]).max()
+                ),
             }
-            repeat = 5
-            row["sf_forecast_exact"] = time_call(
-                lambda m=model, e=evidence, a=as_of: sf.forecast(m, e, as_of=a, exact=True),
-                repeat=repeat,
-                budget=0.3,
-            )["median"]
+
+            def fresh(e=evidence) -> Evidence:  # an equal evidence object with nothing derived yet
+                return Evidence(e.model_id, e._table, e.source, e.sha256, b"")
+
+            timed = {
+                "sf_forecast_exact": lambda m=model, e=evidence, a=as_of: sf.forecast(m, e, a, exact=True),
+                "sf_forecast_exact_new_evidence": lambda m=model, a=as_of: sf.forecast(
+                    m, fresh(), a, exact=True
+                ),
+                "sf_exact_posterior": lambda m=model, e=evidence, a=as_of: sf.exact_posterior(m, e, a),
+                "compiled_forward_backward": lambda a=li, b=lt, c=le: forward_backward(a, b, c),
+                "numpy_forward_backward": lambda a=li, b=lt, c=le: forward_backward_numpy(a, b, c),
+                "hmmlearn_predict_proba": lambda r=reference, x=X: r.predict_proba(x),
+                "hmmlearn_forward_backward": lambda r=reference, x=X: r._score_log(
+                    x, compute_posteriors=True
+                ),
+                "hmmlearn_forward_backward_scaling": lambda r=reference, x=X: r._score_scaling(
+                    x, compute_posteriors=True
+                ),
+            }
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                row["hmmlearn_predict_proba"] = time_call(
-                    lambda r=reference, x=X: r.predict_proba(x), repeat=repeat, budget=0.2
-                )["median"]
-            row["numpy_forward_backward"] = time_call(
-                lambda t=terms: forward_backward(t.log_initial, t.log_transition, t.log_emission),
-                repeat=repeat,
-                budget=0.2,
-            )["median"]
-            if _scaled_forward is not None:
-                li, lt, le = terms.log_initial[0], terms.log_transition[0], terms.log_emission[0]
-
-                def kernel_fb(li=li, lt=lt, le=le):
-                    alpha, scale, emission, transition, _ = _scaled_forward(li, np.exp(lt), le)
-                    return _scaled_backward(alpha, scale, emission, transition)
-
-                gamma, _ = kernel_fb()
-                gamma = gamma / gamma.sum(axis=1, keepdims=True)
-                row["max_abs_diff_kernel"] = float(np.abs(gamma - theirs).max())
-                row["kernel_forward_backward"] = time_call(kernel_fb, repeat=repeat, budget=0.2)["median"]
+                for name, fn in timed.items():
+                    measured = time_call(fn, repeat=5, budget=0.2)
+                    row[name] = measured["median"]
+                    row[f"{name}_min"] = measured["min"]
+            row["cpu_seconds"] = cpu() - cpu_start
             record["rows"].append(row)
     save_result("exact_hmm", record)
     return record
+
+
+if __name__ == "__main__":
+    import json
+
+    out = run()
+    for r in out["rows"]:
+        print(json.dumps({k: (round(v, 7) if isinstance(v, float) else v) for k, v in r.items()}))

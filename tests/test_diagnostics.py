@@ -98,3 +98,17 @@ def test_hdi_bounds_equal_arviz(prob):
         assert set(ours.dims) == set(expected.dims)
         np.testing.assert_array_equal(ours.transpose(*expected.dims).values, expected.values)
         assert list(ours["time"].values) == list("abcdefg")
+
+
+def test_threads_give_the_same_numbers():
+    from syriaforecast.engine.diagnostics import convergence_summary
+
+    rng = np.random.default_rng(2)
+    values = np.concatenate([_draws() + rng.normal(0, 0.01, _draws().shape) for _ in range(5)], axis=2)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        one = convergence_summary(values)
+        two = convergence_summary(values, threads=2)
+    assert values.shape[2] >= 32  # enough quantities to be split
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)

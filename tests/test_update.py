@@ -211,3 +211,93 @@ def test_a_psis_update_keeps_the_transition_and_driver_draws():
         previous = np.asarray(before.posterior[name]).reshape(before.n_draws, -1)
         kept = np.asarray(after.posterior[name]).reshape(after.n_draws, -1)
         assert np.isin(kept[:, 0], previous[:, 0]).all()
+
+
+def test_reused_diagnostics_equal_a_recomputation(model, evidence, first, updated):
+    """Probabilities an update leaves unchanged keep the previous fit's R-hat and ESS: a recomputation's."""
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.engine.run import EngineRun, SamplerSettings, asof_periods, n_chain_periods
+
+    as_of = updated.as_of
+    arrays = build_model_arrays(model)
+    n_periods = n_chain_periods(model)
+    data = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods)
+    params = forecast_parameters(first)
+    chain = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
+    C, D = first.horizon.sizes["chain"], first.horizon.sizes["draw"]
+    run = EngineRun(
+        "hierarchical",
+        asof_periods(model, as_of),
+        n_periods - 1,
+        chain,
+        C,
+        D,
+        parameters={name: np.asarray(first.posterior[name]) for name in first.posterior.data_vars},
+        sample_stats={str(k): np.asarray(v) for k, v in first.sample_stats.items()},
+    )
+    settings = SamplerSettings(draws=D, tune=0, chains=C, target_accept=0.8, seed=0)
+    assert first._log_likelihood is not None  # fitted in this process: its diagnostics are reusable
+    reused = _update._assemble(model, evidence.up_to(as_of), as_of, run, settings, reuse_diagnostics=first)
+    fresh = _update._assemble(model, evidence.up_to(as_of), as_of, run, settings)
+    # Some filtered probabilities are the previous fit's (reused), others new or changed (recomputed).
+    old = first.filtered.values
+    new = reused.filtered.values[:, :, : old.shape[2]]
+    unchanged = np.all(old == new, axis=(0, 1))
+    assert unchanged.any()
+    assert reused.filtered.sizes["time"] > first.filtered.sizes["time"] or not unchanged.all()
+    assert reused.diagnostics.identical(fresh.diagnostics)
+    # ... and the update's own ESS are those, scaled by the weights' efficiency.
+    efficiency = min(1.0, updated.attrs["update_ess"] / (C * D))
+    np.testing.assert_allclose(
+        updated.diagnostics["filtered_ess_bulk"].values,
+        fresh.diagnostics["filtered_ess_bulk"].values * efficiency,
+        rtol=1e-12,
+    )
+
+
+def test_draws_evaluated_once_per_run_on_threads_equal_one_call(model, evidence, first, monkeypatch):
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.engine.run import n_chain_periods
+
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    params = forecast_parameters(first)
+    # Resampled draws: runs of repeats, as a reweighted forecast has them.
+    index = np.sort(np.random.default_rng(0).integers(0, first.n_draws, first.n_draws))
+    params = {k: v if k == "source" else np.asarray(v)[index] for k, v in params.items()}
+    calls = []
+
+    def counted(model, data, subset, **kwargs):
+        calls.append(len(subset["initial_probability"]))
+        return chain_terms_for_draws(model, data, subset, **kwargs)
+
+    monkeypatch.setattr(_update, "chain_terms_for_draws", counted)
+    ours = _update._chain_for_draws(model, data, params, arrays)
+    # Two threads, each on its share of the distinct draws (each run of repeats evaluated once).
+    assert len(calls) == 2 and sum(calls) <= len(np.unique(index)) < first.n_draws
+    theirs = chain_posterior(chain_terms_for_draws(model, data, params, arrays=arrays))
+    for name in ("filtered", "smoothed", "log_likelihood"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(theirs, name))
+
+
+def test_a_new_source_is_reweighted_with_prior_offsets_and_agrees_with_a_refit(model, evidence, first):
+    """Agency's second graded report makes it a source: its offset and the spread are drawn from the prior."""
+    row = {"date": "2025-05-20", "indicator": "strikes", "value": "1", "reliability": "B", "credibility": "2"}
+    more = evidence.append([row | {"source": "Agency", "note": "a second graded report from Agency"}], model)
+    assert "source_offset" not in first.posterior  # no source had two graded reports before
+    updated = sf.forecast(model, more, as_of=SECOND, seed=12, previous=first)
+    refit = sf.forecast(model, more, as_of=SECOND, seed=13)
+    assert updated.attrs["update_path"] == "psis", updated.attrs["update_reason"]
+    assert "1 new source with offsets drawn from the prior" in updated.attrs["update_reason"]
+    assert [str(s) for s in updated.posterior["source"].values] == ["Agency"]
+    assert list(refit.posterior["source"].values) == ["Agency"]
+    # The reweighted offsets stand for the posterior's: spread and offset within Monte Carlo error of a refit.
+    for name in ("source_spread", "source_offset"):
+        a, b = updated.posterior[name].values.ravel(), refit.posterior[name].values.ravel()
+        assert abs(np.median(a) - np.median(b)) < 0.15 * max(np.std(b), 0.1), name
+    error = np.hypot(
+        _mcse(updated.horizon.values, updated.diagnostics["horizon_ess_bulk"].values),
+        _mcse(refit.horizon.values, refit.diagnostics["horizon_ess_bulk"].values),
+    )
+    difference = np.abs(updated.mean().values - refit.mean().values)
+    assert np.all(difference < 4 * error), (difference, error)

@@ -25,6 +25,7 @@ from syriaforecast.errors import (
 
 if TYPE_CHECKING:
     from syriaforecast.bundled import bundled_evidence, bundled_model
+    from syriaforecast.engine.exact import ExactPosterior, exact_posterior
     from syriaforecast.engine.reference.pymc_model import to_pymc
     from syriaforecast.forecast import Forecast, forecast, load_forecast
     from syriaforecast.journal import Journal, issue, open_journal
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "bundled_evidence": "syriaforecast.bundled",
     "bundled_model": "syriaforecast.bundled",
+    "ExactPosterior": "syriaforecast.engine.exact",
+    "exact_posterior": "syriaforecast.engine.exact",
     "Forecast": "syriaforecast.forecast",
     "forecast": "syriaforecast.forecast",
     "load_forecast": "syriaforecast.forecast",
@@ -67,6 +70,7 @@ __all__ = [
     "ConvergenceWarning",
     "Evidence",
     "EvidenceError",
+    "ExactPosterior",
     "Forecast",
     "ForecastFileError",
     "Indicator",
@@ -80,6 +84,7 @@ __all__ = [
     "append_evidence",
     "bundled_evidence",
     "bundled_model",
+    "exact_posterior",
     "forecast",
     "issue",
     "load_evidence",

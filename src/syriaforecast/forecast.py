@@ -22,6 +22,7 @@ import secrets
 import time
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -32,17 +33,19 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
-from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     CLUSTER_PARAMETER_NAMES,
     PARAMETER_NAMES,
+    SOURCE_LABELS,
     SOURCE_PARAMETER_NAMES,
     TRANSITION_PARAMETER_NAMES,
     chain_posterior,
     chain_terms_for_draws,
     posterior_parameters,
 )
+from syriaforecast.engine.hmm import ChainPosterior
 from syriaforecast.engine.names import GRADE_COORDS, PARAMETER_DIMS
 from syriaforecast.engine.psis import (
     K_THRESHOLD,
@@ -67,6 +70,8 @@ from syriaforecast.engine.sampler import pack_draws
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
 from syriaforecast.phrases import band_of, phrase_for, phrase_within_error
 from syriaforecast.spec.evidence import Evidence, load_evidence
+from syriaforecast.spec.inputs import as_date as _as_date
+from syriaforecast.spec.inputs import resolve_inputs as _resolve_inputs
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
 __all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
@@ -419,8 +424,22 @@ def hdi_bounds(samples: xr.DataArray, *, prob: float = 0.9) -> tuple[xr.DataArra
 
 
 def _diagnostics(
-    run: EngineRun, filtered: xr.DataArray, smoothed: xr.DataArray, horizon: xr.DataArray
+    run: EngineRun,
+    filtered: xr.DataArray,
+    smoothed: xr.DataArray,
+    horizon: xr.DataArray,
+    *,
+    reuse: Forecast | None = None,
 ) -> xr.Dataset:
+    """R-hat and ESS of every reported probability.
+
+    ``reuse`` is a forecast of the same draws whose diagnostics were computed
+    from its own probabilities by these estimators: a probability whose draws
+    are bit-for-bit the same there takes its R-hat and ESS from it (every
+    estimator works quantity by quantity, so the numbers are the ones a
+    recomputation gives). An update's filtered probabilities before its new
+    reports are such.
+    """
     divergences = int(np.sum(run.sample_stats.get("diverging", np.zeros(1))))
     if run.mode == "exact":
         return xr.Dataset(attrs={"divergences": 0, "mode": "exact"})
@@ -435,12 +454,57 @@ def _diagnostics(
         array = np.asarray(values.transpose(*SAMPLE_DIMS, ...).values, dtype=float)
         flat = array.reshape(array.shape[0], array.shape[1], -1)
         template = values.isel(chain=0, draw=0, drop=True)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            summary = batched.convergence_summary(flat)
-        for key, result in zip(("rhat", "ess_bulk", "ess_tail"), summary, strict=True):
+        keys = ("rhat", "ess_bulk", "ess_tail")
+        same, known = _same_probabilities(name, values, template, reuse) if reuse is not None else (None, {})
+        summary = [np.full(flat.shape[2], np.nan) for _ in keys]
+        todo = np.ones(flat.shape[2], dtype=bool) if same is None else ~same
+        if todo.any():
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                computed = batched.convergence_summary(flat[:, :, todo], threads=DIAGNOSTIC_THREADS)
+            for result, part in zip(summary, computed, strict=True):
+                result[todo] = part
+        for key, result in zip(keys, summary, strict=True):
+            if same is not None:
+                result[same] = known[key][same]
             out[f"{name}_{key}"] = template.copy(data=result.reshape(template.shape)).where(~constant)
     return xr.Dataset(out, attrs={"divergences": divergences, "rhat_max": RHAT_MAX, "ess_min": ESS_MIN})
+
+
+def _same_probabilities(
+    name: str, values: xr.DataArray, template: xr.DataArray, reuse: Forecast
+) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+    """Which of ``values``' probabilities ``reuse`` has with the same draws, and its diagnostics of them.
+
+    Returns ``(None, {})`` when nothing can be matched (other draws, another layout).
+    """
+    old = getattr(reuse, name)
+    keys = ("rhat", "ess_bulk", "ess_tail")
+    if (
+        old.dims != values.dims
+        or old.sizes["chain"] != values.sizes["chain"]
+        or old.sizes["draw"] != values.sizes["draw"]
+        or any(f"{name}_{key}" not in reuse.diagnostics for key in keys)
+    ):
+        return None, {}
+    # Periods and scenarios matched by label; a period the previous forecast lacks compares unequal (NaN).
+    order = (*SAMPLE_DIMS, *template.dims)
+    aligned = old.reindex({d: values.coords[d] for d in template.dims}).transpose(*order)
+    shape = (values.sizes["chain"], values.sizes["draw"], -1)
+    now = np.asarray(values.transpose(*order).values).reshape(shape)
+    before = np.asarray(aligned.values).reshape(shape)
+    same = np.all(before == now, axis=(0, 1))
+    known = {
+        key: np.asarray(
+            reuse.diagnostics[f"{name}_{key}"]
+            .reindex({d: template.coords[d] for d in template.dims})
+            .transpose(*template.dims)
+            .values,
+            dtype=float,
+        ).reshape(-1)
+        for key in keys
+    }
+    return same, known
 
 
 def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
@@ -463,6 +527,8 @@ def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
     return failures
 
 
+#: Threads that share the reported probabilities' R-hat and ESS (the same numbers as one thread).
+DIAGNOSTIC_THREADS = 2
 #: Between-chain spread of a horizon probability's chain means that signals chains stuck apart.
 CHAIN_SPREAD = 0.05
 
@@ -508,35 +574,6 @@ def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
             "model for elicitations that contradict the evidence."
         )
     return "Not converged (" + "; ".join(failures) + "). " + " ".join(advice)
-
-
-def _as_date(value: dt.date | str | pd.Timestamp, what: str) -> dt.date:
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return value.date() if isinstance(value, dt.datetime) else value.to_pydatetime().date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise SyriaforecastError(f"{what} = {value!r}: expected an ISO date YYYY-MM-DD") from None
-
-
-def _resolve_inputs(
-    model: ScenarioModel | str | Path, evidence: Evidence | str | Path | pd.DataFrame | None
-) -> tuple[ScenarioModel, Evidence]:
-    if not isinstance(model, ScenarioModel):
-        model = load_model(model)
-    if evidence is None:
-        empty = pd.DataFrame(columns=["date", "indicator", "value"])
-        evidence = load_evidence(empty, model)
-    elif not isinstance(evidence, Evidence):
-        evidence = load_evidence(evidence, model)
-    elif evidence.model_id != model.id:
-        raise SyriaforecastError(
-            f"evidence was validated against model {evidence.model_id!r}, not {model.id!r}: "
-            "load it again with load_evidence(path, model)"
-        )
-    return model, evidence
 
 
 def forecast(
@@ -681,6 +718,8 @@ def _assemble(
     as_of: dt.date,
     run: EngineRun,
     settings: SamplerSettings,
+    *,
+    reuse_diagnostics: Forecast | None = None,
 ) -> Forecast:
     chains, draws = run.chains, run.draws
     S = len(model.scenarios)
@@ -692,7 +731,8 @@ def _assemble(
         return values.reshape((chains, draws, *values.shape[1:]))
 
     n = run.n_asof
-    time_coords = coords | {"time": labels[:n], "scenario": scen}
+    # Indexes built once for both arrays (2,400 period labels cost about 0.4 ms per index).
+    time_coords = xr.Coordinates(coords | {"time": labels[:n], "scenario": scen})
     filtered = xr.DataArray(
         shaped(run.chain.filtered[:, :n]),
         dims=("chain", "draw", "time", "scenario"),
@@ -716,7 +756,7 @@ def _assemble(
         {name: (("chain", "draw"), values) for name, values in run.sample_stats.items()},
         coords=coords,
     )
-    diagnostics = _diagnostics(run, filtered, smoothed, horizon)
+    diagnostics = _diagnostics(run, filtered, smoothed, horizon, reuse=reuse_diagnostics)
     toml = model.to_toml()
     attrs = {
         "format_version": FORMAT_VERSION,
@@ -984,7 +1024,9 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # importance sampling (:mod:`syriaforecast.engine.psis`). The reweighting is kept
 # only when it can be trusted: Pareto ``k <= 0.7``, the previous fit passed its
 # convergence check, and every reported probability keeps an effective sample
-# size of at least 400 after weighting. Otherwise the model is refitted, with the
+# size of at least 400 after weighting. A source that reaches two graded reports
+# only now gets offsets drawn from its prior (:func:`_with_prior_sources`), which
+# the weights then judge with the rest. Otherwise the model is refitted, with the
 # chains started from the previous draws and the step size adaptation from the
 # previous fit's step size, so a shorter tuning phase suffices.
 #
@@ -1082,6 +1124,72 @@ def _new_sources(previous: Forecast, names: tuple[str, ...]) -> list[str]:
     return [name for name in names if name not in known]
 
 
+#: Threads that evaluate the previous draws under the new evidence (the compiled kernels release the GIL).
+REWEIGHT_THREADS = 2
+
+
+def _chain_for_draws(
+    model: ScenarioModel, data: EngineData, params: Mapping[str, np.ndarray], arrays: ModelArrays
+) -> ChainPosterior:
+    """Each draw's chain posterior under ``data``, draw for draw what one call of the kernels gives.
+
+    A run of identical draws (a reweighted forecast's draws: resampling keeps a draw
+    once per share of its weight, side by side) is evaluated once, and the distinct
+    draws are split between :data:`REWEIGHT_THREADS` threads: every draw's terms
+    and forward-backward pass are computed on their own, so neither changes a number.
+    """
+    D = len(params["initial_probability"])
+    flat = np.concatenate(
+        [np.asarray(v, dtype=float).reshape(D, -1) for k, v in params.items() if k != SOURCE_LABELS], axis=1
+    )
+    repeat = np.zeros(D, dtype=bool)
+    repeat[1:] = np.all(flat[1:] == flat[:-1], axis=1)
+    first = np.flatnonzero(~repeat)
+    inverse = np.cumsum(~repeat) - 1
+
+    def evaluate(index: np.ndarray) -> ChainPosterior:
+        subset = {k: v if k == SOURCE_LABELS else np.asarray(v)[index] for k, v in params.items()}
+        return chain_posterior(chain_terms_for_draws(model, data, subset, arrays=arrays))
+
+    threads = max(1, min(REWEIGHT_THREADS, first.size // 500))
+    if threads == 1:
+        parts = [evaluate(first)]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(evaluate, np.array_split(first, threads)))
+    fields = ("filtered", "smoothed", "log_likelihood")
+    return ChainPosterior(*(np.concatenate([getattr(p, name) for p in parts])[inverse] for name in fields))
+
+
+def _with_prior_sources(
+    params: Mapping[str, np.ndarray], unseen: list[str], D: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """The draws extended by offsets of sources the previous posterior has none for, drawn from the prior.
+
+    A source that reached two graded reports only with the new evidence adds a
+    dimension: ``offset = spread * z`` with ``z ~ StudentT(SOURCE_TAIL_DOF)`` (and
+    ``spread ~ HalfNormal(SOURCE_SPREAD_SCALE)`` when no source had one before).
+    The previous evidence does not depend on them, so drawing them from their
+    prior given the other parameters makes the proposal ``p(theta | E_old) p(new | theta)``
+    and the importance ratio stays ``p(E_new | theta, new) / p(E_old | theta)``; the
+    Pareto ``k`` says whether the prior covers where the new reports put them.
+    """
+    from syriaforecast.engine.data import SOURCE_SPREAD_SCALE, SOURCE_TAIL_DOF
+
+    out = dict(params)
+    if "source_spread" in params:
+        spread = np.asarray(params["source_spread"], dtype=float).reshape(D)
+    else:
+        spread = np.abs(rng.normal(0.0, SOURCE_SPREAD_SCALE, D))
+        out["source_spread"] = spread
+    offset = np.asarray(params.get("source_offset", np.zeros((D, 0))), dtype=float).reshape(D, -1)
+    z = rng.standard_t(SOURCE_TAIL_DOF, size=(D, len(unseen)))
+    out["source_offset"] = np.concatenate([offset, spread[:, None] * z], axis=1)
+    known = [str(v) for v in np.asarray(params.get(SOURCE_LABELS, [])).tolist()]
+    out[SOURCE_LABELS] = np.array(known + list(unseen))
+    return out
+
+
 def _resampled(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     chains, draws = values.shape[:2]
     flat = values.reshape((chains * draws, *values.shape[2:]))
@@ -1103,17 +1211,17 @@ def _reweighted(
     chains, draws = int(previous.horizon.sizes["chain"]), int(previous.horizon.sizes["draw"])
     D = chains * draws
     new = build_engine_data(model, arrays, evidence.up_to(as_of), n_periods, assume)
-    unseen = _new_sources(previous, new.source_names)
-    if unseen:
-        # The previous draws have no reliability for these sources: reweighting cannot add a dimension.
-        return None, f"new sources since the previous forecast ({', '.join(unseen[:3])})", np.nan, np.nan
     # The previous fit's own log-likelihoods, when they are those of its evidence alone (no
     # assumptions of its own): the same numbers a recomputation would give.
     log_old = previous._log_likelihood if "assume" not in previous.attrs else None
     if log_old is None or log_old.shape != (D,):
         old = build_engine_data(model, arrays, previous.evidence.up_to(previous.as_of), n_periods)
-        log_old = chain_posterior(chain_terms_for_draws(model, old, params, arrays=arrays)).log_likelihood
-    chain = chain_posterior(chain_terms_for_draws(model, new, params, arrays=arrays))
+        log_old = _chain_for_draws(model, old, params, arrays).log_likelihood
+    rng = np.random.default_rng(settings.seed)
+    unseen = _new_sources(previous, new.source_names)
+    if unseen:
+        params = _with_prior_sources(params, unseen, D, rng)
+    chain = _chain_for_draws(model, new, params, arrays)
     log_ratio = chain.log_likelihood - log_old
 
     run = EngineRun(
@@ -1135,13 +1243,22 @@ def _reweighted(
             if name in previous.posterior
         },
         parameter_coords=(
-            {"source": [str(v) for v in previous.posterior["source"].values]}
-            if "source" in previous.posterior.coords
+            {"source": [str(v) for v in np.asarray(params[SOURCE_LABELS]).tolist()]}
+            if SOURCE_LABELS in params
             else {}
         ),
         sample_stats={str(name): np.asarray(previous.sample_stats[name]) for name in previous.sample_stats},
     )
-    unweighted = _assemble(model, evidence, as_of, run, settings)
+    for source_name in SOURCE_PARAMETER_NAMES if unseen else ():
+        values = np.asarray(params[source_name])
+        run.parameters[source_name] = values.reshape((chains, draws, *values.shape[1:]))
+    # The previous forecast's diagnostics are of its own draws when it was fitted in this process
+    # (a loaded forecast carries no log-likelihoods; a reweighted one's ESS are scaled): its
+    # filtered probabilities before the new reports are unchanged, and so are their R-hat and ESS.
+    fitted_here = previous._log_likelihood is not None and previous.attrs.get("update_path") != "psis"
+    unweighted = _assemble(
+        model, evidence, as_of, run, settings, reuse_diagnostics=previous if fitted_here else None
+    )
     if not np.all(np.isfinite(log_ratio)):
         return None, "the new reports are impossible under some previous draws", np.inf, np.nan
     if np.ptp(log_ratio) == 0.0:
@@ -1160,7 +1277,7 @@ def _reweighted(
     for name in list(diagnostics.data_vars):
         if "_ess_" in str(name):
             diagnostics[name] = diagnostics[name] * efficiency
-    index = systematic_resample(weights, D, np.random.default_rng(settings.seed))
+    index = systematic_resample(weights, D, rng)
 
     def resample(array: xr.DataArray) -> xr.DataArray:
         return array.copy(data=_resampled(np.asarray(array.values), index))
@@ -1179,7 +1296,10 @@ def _reweighted(
     failures = _diagnostic_failures(diagnostics)
     if failures:
         return None, f"after reweighting (Pareto k {k:.2f}): " + "; ".join(failures), k, ess
-    return result, f"previous draws reweighted by PSIS (Pareto k {k:.2f} <= {K_THRESHOLD})", k, ess
+    reason = f"previous draws reweighted by PSIS (Pareto k {k:.2f} <= {K_THRESHOLD})"
+    if unseen:
+        reason += f"; {len(unseen)} new source{'s' * (len(unseen) > 1)} with offsets drawn from the prior"
+    return result, reason, k, ess
 
 
 def _previous_settings(previous: Forecast, seed: int | None) -> SamplerSettings:

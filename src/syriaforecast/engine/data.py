@@ -86,6 +86,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from syriaforecast._maths import logit
 from syriaforecast.engine.clusters import cluster_arrays, link_cluster_events
@@ -149,6 +150,9 @@ SOURCE_TAIL_DOF = 3.0
 MIN_SOURCE_REPORTS = 2
 #: Most multi-row reports one component may hold (the exact sum has 2**this terms per scenario).
 MAX_JOINT_REPORTS = 12
+#: Grade index of each reliability letter and credibility number (blank: :data:`BLANK`).
+_RELIABILITY_INDEX = {letter: k for k, letter in enumerate(RELIABILITY_GRADES)} | {"": BLANK}
+_CREDIBILITY_INDEX = {int(number): k for k, number in enumerate(CREDIBILITY_GRADES)} | {0: BLANK}
 
 #: Elicitation sd (shift units: logit, or log rate) of a residual scenario's defaulted likelihood.
 #: "None of the above" has no signature of its own: centred on the named scenarios' midrange
@@ -262,10 +266,9 @@ class EngineData:
         replace its unit's likelihood.
         """
         unit = np.arange(self.n_cells, dtype=np.int64)
-        first: dict[int, int] = {}
-        for c, g in enumerate(self.cell_component):
-            if g >= 0:
-                unit[c] = first.setdefault(int(g), c)
+        coupled = np.flatnonzero(self.cell_component >= 0)
+        groups, first = np.unique(self.cell_component[coupled], return_index=True)
+        unit[coupled] = coupled[first][np.searchsorted(groups, self.cell_component[coupled])]
         return unit
 
 
@@ -410,18 +413,18 @@ def driver_states(
     if not ids:
         return on
     rows = evidence.drivers
+    logged: dict[str, dict[int, int]] = {ident: {} for ident in ids}
+    columns = ("date", "line", "indicator", "period", "state")
+    for _, _, ident, period, state in sorted(zip(*(rows[c].tolist() for c in columns), strict=True)):
+        if ident in logged:
+            logged[ident][int(period)] = int(state)  # in (date, line) order: the latest row of a period wins
     for r, ident in enumerate(ids):
-        changes: dict[int, int] = {}
-        mine = rows[rows["indicator"] == ident].sort_values(["date", "line"], kind="stable")
-        for period, state in zip(mine["period"], mine["state"], strict=True):
-            changes[int(period)] = int(state)  # the latest row of a period wins
+        changes = logged[ident]
         for period, state in sorted((assume or {}).get(ident, {}).items()):
             changes = {p: v for p, v in changes.items() if p < period}
             changes[int(period)] = int(state)
-        value = 0
-        for t in range(n_periods):
-            value = changes.get(t, value)
-            on[t, r] = value
+        for period in sorted(p for p in changes if p >= 0):  # each change holds until the next
+            on[period:, r] = changes[period]
     return on
 
 
@@ -445,75 +448,99 @@ def build_engine_data(
     and smoothed probabilities up to the as-of period are exactly those given
     the evidence to date, while every array keeps one shape for any as-of date
     and a compiled sampler can be reused.
+
+    Cells are ordered by (period, indicator) and graded readings by cell, then
+    by their row in the evidence; the arrays are built by sorting and grouping
+    (no loop over reports), so a long log costs milliseconds.
     """
-    table = evidence.to_dataframe()
-    table = table[table["period"] < n_periods]
+    table = evidence._reports()  # read only: no copy
+    if len(table) and int(table["period"].max()) >= n_periods:
+        table = table[table["period"] < n_periods]
+    N = len(table)
+    period = table["period"].to_numpy(dtype=np.int64)
     index = {ident: k for k, ident in enumerate(model.indicator_ids)}
-    cells: dict[tuple[int, int], list[int]] = {}
-    for row, (period, ident) in enumerate(zip(table["period"], table["indicator"], strict=True)):
-        cells.setdefault((int(period), index[ident]), []).append(row)
-    states = table["state"].to_numpy()
-    rel = table["reliability"].to_numpy()
-    cred = table["credibility"].to_numpy()
+    codes, names = pd.factorize(table["indicator"])  # then one dict lookup per distinct id
+    indicator = np.array([index[name] for name in names], dtype=np.int64)[codes].reshape(N)
+    states = table["state"].to_numpy(dtype=np.int64)
+    rel = table["reliability"].to_numpy(dtype=object)
+    cred = table["credibility"].to_numpy(dtype=np.int64)
+
+    # Cells: the distinct (period, indicator) pairs in sorted order; rows sorted stably by them.
+    order = np.lexsort((indicator, period))
+    first = np.ones(N, dtype=bool)
+    first[1:] = (period[order][1:] != period[order][:-1]) | (indicator[order][1:] != indicator[order][:-1])
+    cell_of_sorted = np.cumsum(first) - 1
+    row_cell = np.empty(N, dtype=np.int64)
+    row_cell[order] = cell_of_sorted
+    cell_period = period[order][first]
+    cell_indicator = indicator[order][first]
+    C = int(cell_period.shape[0])
+    cell_count = arrays.is_count[cell_indicator]
+    row_count = arrays.is_count[indicator]
 
     # Candidate states per cell: every level, or the distinct reported counts plus "other".
-    keys = sorted(cells)
-    count_values: list[list[int]] = []
-    for period, i in keys:
-        if arrays.is_count[i]:
-            count_values.append(sorted({int(states[r]) for r in cells[(period, i)]}))
-        else:
-            count_values.append([])
-    slots = max([arrays.max_levels] + [len(v) + 1 for v in count_values])
-    C = len(keys)
-    cell_period = np.array([k[0] for k in keys], dtype=np.int64)
-    cell_indicator = np.array([k[1] for k in keys], dtype=np.int64)
+    counted = np.flatnonzero(row_count)
+    pairs, pair_of = np.unique(
+        np.column_stack([row_cell[counted], states[counted]]).reshape(-1, 2), axis=0, return_inverse=True
+    )
+    pair_of = pair_of.reshape(-1)
+    n_distinct = np.bincount(pairs[:, 0], minlength=C) if C else np.zeros(0, dtype=np.int64)
+    slots = max(arrays.max_levels, int((n_distinct + 1).max(initial=0)))
+    pair_slot = np.arange(pairs.shape[0]) - np.searchsorted(pairs[:, 0], pairs[:, 0])
     cell_values = np.full((C, slots), -1, dtype=np.int64)
-    valid = np.zeros((C, slots), dtype=bool)
-    face = np.zeros((C, slots))
-    report_cell, match_rows, noise_rows, rel_idx, cred_idx = [], [], [], [], []
-    report_row: list[int] = []
-    for c, (period, i) in enumerate(keys):
-        if arrays.is_count[i]:
-            values = count_values[c]
-            cell_values[c, : len(values)] = values
-            valid[c, : len(values) + 1] = True  # the extra slot is "any other count"
-        else:
-            valid[c, : arrays.n_levels[i]] = True
-            # A dummy count keeps the (unused) count branch finite for categorical
-            # cells: NaN there would leak into gradients through the switch.
-            cell_values[c, 0] = 0
-        for r in cells[(period, i)]:
-            state = int(states[r])
-            if arrays.is_count[i]:
-                match = (cell_values[c] == state).astype(float)
-                match[len(count_values[c])] = 0.0  # "other" never equals a reported value
-                noise = np.full(
-                    slots, math.exp(geometric_log_pmf(state, arrays.noise_count_mean[i]))
-                )
-            else:
-                match = np.zeros(slots)
-                match[state] = 1.0
-                noise = np.full(slots, 1.0 / arrays.n_levels[i])
-            if rel[r] == "" and cred[r] == 0:
-                with np.errstate(divide="ignore"):
-                    face[c] += np.where(valid[c], np.log(match), 0.0)
-            else:
-                report_cell.append(c)
-                report_row.append(r)
-                match_rows.append(match)
-                noise_rows.append(noise)
-                rel_idx.append(RELIABILITY_GRADES.index(rel[r]) if rel[r] else BLANK)
-                cred_idx.append(CREDIBILITY_GRADES.index(str(cred[r])) if cred[r] else BLANK)
-    face[~valid] = 0.0
-    K = len(report_cell)
+    cell_values[pairs[:, 0], pair_slot] = pairs[:, 1]
+    # A dummy count keeps the (unused) count branch finite for categorical
+    # cells: NaN there would leak into gradients through the switch.
+    cell_values[~cell_count, 0] = 0
+    limit = np.where(cell_count, n_distinct + 1, arrays.n_levels[cell_indicator])  # "other" slot for counts
+    valid = np.arange(slots)[None, :] < limit[:, None]
+
+    # The slot each row reads: its level, or its count's place among the cell's distinct counts.
+    row_slot = states.copy()
+    row_slot[counted] = pair_slot[pair_of]
+    graded = (rel != "") | (cred != 0)
+    ungraded = ~graded
+    # An ungraded report is read at face value: every valid slot it does not read is impossible.
+    n_face = np.bincount(row_cell[ungraded], minlength=C)
+    face_hits = np.bincount(row_cell[ungraded] * slots + row_slot[ungraded], minlength=C * slots)
+    face = np.where(valid & (face_hits.reshape(C, slots) < n_face[:, None]), -np.inf, 0.0)
+
+    report_row = order[graded[order]]  # graded rows, by cell then by row
+    K = int(report_row.shape[0])
+    report_cell = row_cell[report_row]
+    match = np.zeros((K, slots))
+    match[np.arange(K), row_slot[report_row]] = 1.0
+    # Noise: uniform over the levels, or the geometric spread over counts.
+    reading_indicator = indicator[report_row]
+    count_readings = row_count[report_row]
+    noise_value = np.ones(K)
+    np.divide(1.0, arrays.n_levels[reading_indicator], out=noise_value, where=~count_readings)
+    if count_readings.any():
+        # The geometric pmf with Python's math (as before), once per distinct (indicator, count).
+        keys = list(
+            zip(
+                reading_indicator[count_readings].tolist(),
+                states[report_row[count_readings]].tolist(),
+                strict=True,
+            )
+        )
+        pmf = {key: math.exp(geometric_log_pmf(key[1], arrays.noise_count_mean[key[0]])) for key in set(keys)}
+        noise_value[count_readings] = [pmf[key] for key in keys]
+    noise = np.repeat(noise_value[:, None], slots, axis=1)
+    rel_idx = [_RELIABILITY_INDEX[letter] for letter in rel[report_row]]
+    cred_idx = [_CREDIBILITY_INDEX[int(number)] for number in cred[report_row]]
+
     label = lambda c: model.period_labels(int(cell_period[c]) + 1)[-1]  # noqa: E731
-    report_joint, cell_component = _joint_reports(table, report_row, report_cell, C, label)
-    report_source, source_names = _report_sources(table, report_row, rel_idx, report_joint)
+    rows, cells = report_row.tolist(), report_cell.tolist()
+    report_joint, cell_component = _joint_reports(table, rows, cells, C, label)
+    report_source, source_names = _report_sources(table, rows, rel_idx, report_joint)
     indicator_cluster, closeness = cluster_arrays(model)
-    n_report_bits = np.zeros(int(cell_component.max(initial=-1)) + 1, dtype=np.int64)
-    for r in np.unique(report_joint[report_joint >= 0]):
-        n_report_bits[cell_component[report_cell[int(np.flatnonzero(report_joint == r)[0])]]] += 1
+    # Multi-row reports per component: count each report once, at its first reading's cell.
+    joint_ids, first_reading = np.unique(report_joint, return_index=True)
+    first_reading = first_reading[joint_ids >= 0]
+    n_report_bits = np.bincount(
+        cell_component[report_cell[first_reading]], minlength=int(cell_component.max(initial=-1)) + 1
+    ).astype(np.int64)
     cell_event, event_cluster, cell_component = link_cluster_events(
         cell_period, cell_indicator, indicator_cluster, cell_component, n_report_bits,
         MAX_JOINT_REPORTS, label,
@@ -526,9 +553,9 @@ def build_engine_data(
         cell_count_values=cell_values,
         cell_slot_valid=valid,
         face_log_reading=face,
-        report_cell=np.asarray(report_cell, dtype=np.int64),
-        report_match=np.asarray(match_rows, dtype=float).reshape(K, slots),
-        report_noise=np.asarray(noise_rows, dtype=float).reshape(K, slots),
+        report_cell=report_cell,
+        report_match=match,
+        report_noise=noise,
         report_reliability=np.asarray(rel_idx, dtype=np.int64),
         report_credibility=np.asarray(cred_idx, dtype=np.int64),
         report_joint=report_joint,
@@ -537,7 +564,7 @@ def build_engine_data(
         event_cluster=event_cluster,
         indicator_cluster=indicator_cluster,
         cluster_closeness=closeness,
-        report_row=np.asarray(table.index.to_numpy()[report_row] if K else [], dtype=np.int64),
+        report_row=table.index.to_numpy().astype(np.int64)[report_row],
         driver_on=driver_states(model, evidence, n_periods, assume),
         report_source=report_source,
         source_names=source_names,

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = ["ChainPosterior", "forward_backward", "forward_backward_numpy", "forward_filter"]
 
@@ -63,6 +62,8 @@ def forward_filter(
     Leading batch axes broadcast (draws, variants, worlds). Each message is
     normalised, so any number of periods is safe.
     """
+    from scipy.special import logsumexp  # the NumPy reference only: exact mode runs without SciPy
+
     last = log_emission.shape[-2] - 1 if upto is None else upto
     varying = np.ndim(log_transition) == np.ndim(log_emission) + 1
     message = log_initial + log_emission[..., 0, :]
@@ -113,6 +114,8 @@ def forward_backward_numpy(
     -------
     ChainPosterior
     """
+    from scipy.special import logsumexp
+
     log_initial = np.asarray(log_initial, dtype=float)
     log_transition = np.asarray(log_transition, dtype=float)
     log_emission = np.asarray(log_emission, dtype=float)

@@ -16,6 +16,15 @@ References
 ----------
 Vehtari, A., Simpson, D., Gelman, A., Yao, Y. and Gabry, J. (2024). Pareto
 smoothed importance sampling. *Journal of Machine Learning Research*, 25(72).
+
+Zhang, J. and Stephens, M. A. (2009). A new and efficient estimation method for
+the generalized Pareto distribution. *Technometrics*, 51(3), 316-325.
+
+The smoothing is arviz-stats' ``psislw`` (its ``_ps_tail`` and ``_gpdfit``),
+written out here in NumPy: importing arviz-stats pulls in ``scipy.stats`` and
+cost 1.3-2 CPU s on the first update of a process, many times the update
+itself. ``tests/test_psis.py`` checks the two give the same log weights and
+``k`` on light and heavy tails.
 """
 
 from __future__ import annotations
@@ -25,7 +34,15 @@ import warnings
 
 import numpy as np
 
-__all__ = ["K_THRESHOLD", "kish_ess", "psis_weights", "relative_efficiency", "systematic_resample"]
+__all__ = [
+    "K_THRESHOLD",
+    "gpd_fit",
+    "kish_ess",
+    "psis_weights",
+    "relative_efficiency",
+    "smoothed_log_weights",
+    "systematic_resample",
+]
 
 #: Largest Pareto k at which importance-weighted draws are used instead of refitting.
 K_THRESHOLD = 0.7
@@ -46,14 +63,15 @@ def relative_efficiency(log_ratio: np.ndarray, chains: int, draws: int) -> float
     float
         In ``(0, 1]``; 1 when it cannot be estimated.
     """
-    from arviz_stats.base import array_stats
+    from syriaforecast.engine.diagnostics import ess_mean
 
     ratios = np.exp(log_ratio - log_ratio.max()).reshape(chains, draws)
-    if chains * draws < 8 or np.ptp(ratios) == 0:
+    if chains * draws < 8 or draws < 4 or np.ptp(ratios) == 0:
         return 1.0
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        ess = float(array_stats.ess(ratios, chain_axis=0, draw_axis=1, method="mean"))
+        # ArviZ's ess(method="mean"): split chains, Geyer's initial monotone sequence.
+        ess = float(ess_mean(ratios[:, :, None])[0])
     if not math.isfinite(ess) or ess <= 0:
         return 1.0
     return min(1.0, ess / (chains * draws))
@@ -75,21 +93,105 @@ def psis_weights(log_ratio: np.ndarray, *, r_eff: float = 1.0) -> tuple[np.ndarr
         Weights summing to one, or ``None`` with ``k = inf`` when the ratios
         cannot be smoothed (non-finite values, too few draws).
     """
-    from arviz_stats.base import array_stats
-
     log_ratio = np.asarray(log_ratio, dtype=float)
     if log_ratio.size < 10 or not np.all(np.isfinite(log_ratio)):
         return None, math.inf
     try:
-        # psislw smooths the tail of exp(-x) (it is written for leave-one-out ratios 1/p).
-        log_weights, khat = array_stats.psislw(-log_ratio, r_eff=r_eff)
+        log_weights, k = smoothed_log_weights(log_ratio, r_eff=r_eff)
     except ValueError:
         return None, math.inf
-    k = float(khat)
     if not math.isfinite(k) or not np.all(np.isfinite(log_weights)):
         return None, math.inf
     weights = np.exp(log_weights - log_weights.max())
     return weights / weights.sum(), k
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    top = float(np.max(values))
+    return top + math.log(float(np.sum(np.exp(values - top))))
+
+
+def gpd_fit(x: np.ndarray) -> tuple[float, float]:
+    """Shape ``k`` and scale ``sigma`` of a generalised Pareto fit to sorted exceedances ``x >= 0``.
+
+    Zhang and Stephens' (2009) empirical Bayes estimate, with the weakly
+    informative prior on ``k`` (normal, centred at 0.5, worth 10 observations)
+    of Vehtari et al. (2024), as arviz-stats' ``_gpdfit`` and loo's ``gpdfit``.
+
+    Returns
+    -------
+    (k, sigma)
+        ``(nan, nan)`` when the first quartile does not exceed the minimum (far
+        from a generalised Pareto distribution); ``k = inf`` when the fit fails.
+    """
+    prior_bs, prior_k = 3, 10
+    n = len(x)
+    m = 30 + int(n**0.5)
+    xstar = x[int((n / 4 + 0.5) - 1)]  # first quartile
+    if xstar <= x[0]:
+        return math.nan, math.nan
+    b = 1 - np.sqrt(m / (np.arange(1, m + 1, dtype=float) - 0.5))
+    b /= prior_bs * xstar
+    b += 1 / x[-1]
+    k = np.mean(np.log1p(-b[:, None] * x), axis=1)
+    profile = n * (np.log(-b / k) - k - 1)  # profile log-likelihood of each candidate b
+    w = np.exp(profile - _logsumexp(profile))
+    keep = w >= 10 * np.finfo(float).eps  # negligible weights dropped
+    if not np.all(keep):
+        w, b = w[keep], b[keep]
+    w /= w.sum()
+    b_post = np.sum(b * w)
+    k_post = float(np.mean(np.log1p(-b_post * x)))
+    sigma = -k_post / b_post
+    k_post = (n * k_post + prior_k * 0.5) / (n + prior_k)
+    if math.isnan(k_post):
+        return math.inf, math.nan
+    return k_post, float(sigma)
+
+
+def smoothed_log_weights(log_ratio: np.ndarray, *, r_eff: float = 1.0) -> tuple[np.ndarray, float]:
+    """Pareto-smoothed log weights (normalised to log-sum-exp 0) and the tail's Pareto ``k``.
+
+    The largest ``M = floor(3 sqrt(D / r_eff))`` ratios (``floor(D / 5)`` when
+    ``D r_eff <= 225``) are replaced by the expected order statistics of a
+    generalised Pareto fit to their exceedances over the next largest ratio,
+    capped at the largest raw ratio (Vehtari et al. 2024, algorithm 1). When the
+    fit is not finite the ratios are only normalised and ``k`` is returned as is.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 5 tail draws, or all tail ratios equal (as arviz-stats).
+    """
+    ary = np.array(log_ratio, dtype=float).ravel()
+    n = ary.size
+    n_tail = math.floor(3 * (n / r_eff) ** 0.5) if n * r_eff > 225 else n // 5
+    if n_tail < 5:
+        raise ValueError("n_draws_tail must be at least 5")
+    ary -= ary.max()
+    order = np.argsort(ary)
+    tail_index = order[n - n_tail :]
+    tail = ary[tail_index]
+    cutoff = ary[order[n - n_tail - 1]]  # the largest ratio below the tail
+    max_tail, min_tail = tail.max(), tail.min()
+    if abs(max_tail - min_tail) < np.finfo(float).tiny:
+        raise ValueError("All tail values are the same")
+    k, sigma = gpd_fit(np.exp(tail) - math.exp(cutoff))
+    if math.isfinite(k):
+        p = np.arange(0.5, n_tail) / n_tail
+        # The fit's quantiles at p, above the cutoff (sigma <= 0 has none).
+        if sigma <= 0:
+            smoothed = np.full_like(p, np.nan)
+        elif k == 0:
+            smoothed = math.exp(cutoff) - sigma * np.log1p(-p)
+        else:
+            smoothed = math.exp(cutoff) + sigma * np.expm1(-k * np.log1p(-p)) / k
+        with np.errstate(divide="ignore", invalid="ignore"):
+            smoothed = np.log(smoothed)
+        smoothed[smoothed > max_tail] = max_tail
+        ary[tail_index] = smoothed
+    ary -= _logsumexp(ary)
+    return ary, k
 
 
 def kish_ess(weights: np.ndarray, *, r_eff: float = 1.0) -> float:

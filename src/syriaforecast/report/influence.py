@@ -189,6 +189,8 @@ def group_log_likelihoods(
     -------
     ndarray (D, G, S)
         ``log P(reports of group g | scenario s)`` under each draw; 0 for an empty group.
+        Readings of several members of one cluster within a group are read jointly
+        (through the cluster's event); separate groups never share an event.
 
     Notes
     -----
@@ -200,14 +202,17 @@ def group_log_likelihoods(
     D = len(next(iter(params.values())))
     out = np.zeros((D, len(groups), arrays.n_scenarios))
     n_periods = model.horizon_index + 1
-    # Each group gets a pseudo-period none of its indicators uses yet.
+    # Each group gets a pseudo-period none of its indicators uses yet. Members of one cluster
+    # share the period's latent event, so a cluster is one occupant: two groups reading
+    # different members of a cluster in one pseudo-period would be read jointly.
+    occupant = {ind.id: f"cluster {ind.cluster}" if ind.cluster else ind.id for ind in model.indicators}
     next_free: Counter[str] = Counter()
     taken: dict[int, set[str]] = {}
     rounds: dict[int, list[tuple[int, int, pd.DataFrame]]] = {}
     for g, rows in enumerate(groups):
         if len(rows) == 0:
             continue
-        indicators = {str(i) for i in rows["indicator"]}
+        indicators = {occupant[str(i)] for i in rows["indicator"]}
         slot = max(next_free[i] for i in indicators)
         while taken.get(slot, set()) & indicators:
             slot += 1

@@ -16,7 +16,11 @@ scenario leads at the horizon (or push the tripwire across its line):
 
       P_d(Z_H | E, x) ∝ sum_z P_d(Z_n = z | E) prod_i P_d(x_i | z) A_d^(H-n)[z, Z_H],
 
-  and over draws, weighted by how well each draw predicted the reports,
+  where readings of several members of one cluster enter through their joint
+  likelihood (they share the period's event:
+  :func:`~syriaforecast.report.influence.group_log_likelihoods`), not the
+  product of their own likelihoods; and over draws, weighted by how well each
+  draw predicted the reports,
   ``P(Z_H | E, x) = sum_d P_d(x) P_d(Z_H | E, x) / sum_d P_d(x)`` (the
   parameters learn from the new reports as a refit would; in exact mode there
   is one draw and this is exactly the forecast with the reports added).
@@ -38,7 +42,14 @@ import numpy as np
 import pandas as pd
 
 from syriaforecast.report.collection import collection_priorities, outcome_likelihoods, predicted_and_ahead
-from syriaforecast.report.influence import check_max_draws, forward_log_filtered, period_start, prepare
+from syriaforecast.report.influence import (
+    Setup,
+    check_max_draws,
+    forward_log_filtered,
+    group_log_likelihoods,
+    period_start,
+    prepare,
+)
 
 if TYPE_CHECKING:
     from syriaforecast.forecast import Forecast
@@ -172,10 +183,19 @@ def what_would_change_my_mind(
     top = [str(i) for i in priorities.index[:candidates] if priorities.loc[i, "gain_bits"] > 0]
     pool = {ident: readings(ident) for ident in top}
 
+    items = [(ident, label, L, p) for ident, options in pool.items() for label, L, p in options]
+    cluster_joint = _cluster_joints(setup, items, max_reports)
+
     def evaluate(choice: tuple[tuple[str, str, np.ndarray, float], ...]) -> tuple[np.ndarray, float]:
         weight = predicted.copy()
-        for _, _, L, _ in choice:
-            weight = weight * L
+        by_cluster: dict[str, list[tuple[str, str, np.ndarray]]] = {}
+        for ident, label, L, _ in choice:
+            by_cluster.setdefault(model.indicator(ident).cluster or f" {ident}", []).append((ident, label, L))
+        for group in by_cluster.values():
+            if len(group) == 1:
+                weight = weight * group[0][2]
+            else:  # members of one cluster: their joint likelihood through the shared event
+                weight = weight * cluster_joint[tuple(sorted((i, label) for i, label, _ in group))]
         joint = weight.sum(axis=1)  # P_d(x)
         horizon = np.einsum("dz,dzh->dh", weight / joint[:, None], ahead)
         return (joint @ horizon) / joint.sum(), float(joint.mean())
@@ -188,7 +208,6 @@ def what_would_change_my_mind(
 
     rows: dict[str, dict[str, Any]] = {}
     open_targets = [t for t, (_, w) in targets.items() if w is None or w.kind == "probability"]
-    items = [(ident, label, L, p) for ident, options in pool.items() for label, L, p in options]
     for size in range(1, max_reports + 1):
         if not open_targets:
             break
@@ -220,6 +239,36 @@ def what_would_change_my_mind(
     order = [t for t in targets if t in rows]
     table = pd.DataFrame([rows[t] for t in order], index=pd.Index(order, name="target"), columns=columns)
     return _with_attrs(table, attrs)
+
+
+def _cluster_joints(
+    setup: Setup, items: list[tuple[str, str, np.ndarray, float]], max_reports: int
+) -> dict[tuple[tuple[str, str], ...], np.ndarray]:
+    """Joint likelihood (D, S) of every set of 2..``max_reports`` readings of distinct members of one cluster.
+
+    Keys are the sorted (indicator, reading) pairs; all sets are evaluated in one batch.
+    """
+    model = setup.model
+    by_cluster: dict[str, dict[str, list[str]]] = {}
+    for ident, label, _, _ in items:
+        cluster = model.indicator(ident).cluster
+        if cluster:
+            by_cluster.setdefault(cluster, {}).setdefault(ident, []).append(label)
+    keys: list[tuple[tuple[str, str], ...]] = []
+    for members in by_cluster.values():
+        for size in range(2, min(max_reports, len(members)) + 1):
+            for idents in itertools.combinations(sorted(members), size):
+                for labels in itertools.product(*(members[i] for i in idents)):
+                    keys.append(tuple(zip(idents, labels, strict=True)))
+    if not keys:
+        return {}
+    groups = [
+        pd.DataFrame({"indicator": [i for i, _ in key], "value": [v for _, v in key],
+                      "reliability": [""] * len(key), "credibility": [0] * len(key)})
+        for key in keys
+    ]  # fmt: skip
+    values = np.exp(group_log_likelihoods(model, setup.params, setup.arrays, groups))  # (D, G, S)
+    return {key: values[:, g] for g, key in enumerate(keys)}
 
 
 def _with_attrs(table: pd.DataFrame, attrs: dict[str, Any]) -> pd.DataFrame:

@@ -81,6 +81,9 @@ class Evidence:
     source: str = "<dataframe>"
     sha256: str = ""
     raw: bytes = field(default=b"", repr=False)
+    # Values derived from the table, computed once (the table never changes): "table_sha256"
+    # (the rows' digest, which is ``sha256`` unless read from a file), "csv_text", "last_published".
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
         table = self.to_dataframe()
@@ -115,6 +118,12 @@ class Evidence:
         kept = self._table[~self._table["driver"]].reset_index(drop=True)
         return kept.drop(columns="driver")
 
+    def _reports(self) -> pd.DataFrame:
+        """The indicator reports without copying them, for code that only reads (the engine)."""
+        if "driver" not in self._table or not self._table["driver"].any():
+            return self._table
+        return self._table[~self._table["driver"]].reset_index(drop=True)
+
     @property
     def drivers(self) -> pd.DataFrame:
         """The logged driver values: ``date``, ``period``, ``indicator`` (the driver id), ``state`` (0/1)."""
@@ -134,7 +143,9 @@ class Evidence:
 
         This is the earliest as-of date at which every report is known.
         """
-        return None if self._table.empty else self._table["published"].max()
+        if "last_published" not in self._derived:  # the table never changes
+            self._derived["last_published"] = None if self._table.empty else self._table["published"].max()
+        return self._derived["last_published"]
 
     def up_to(self, as_of: dt.date | str) -> Evidence:
         """Only the reports known at ``as_of``: published on or before it (the information set then).
@@ -145,13 +156,24 @@ class Evidence:
         that cutoff free of hindsight.
         """
         cutoff = _as_date(as_of)
-        keep = self._table["published"] <= cutoff
-        if not self.raw and bool(keep.all()) and self._table.index.equals(pd.RangeIndex(len(keep))):
-            # Nothing to drop, and (not read from a file) sha256 is already this table's digest:
-            # the result would equal this immutable evidence, so skip the copy and the re-hash.
-            return self
-        kept = self._table[keep].reset_index(drop=True)
+        last = self.last_published
+        if (last is None or cutoff >= last) and self._table.index.equals(pd.RangeIndex(len(self._table))):
+            if not self.raw:  # sha256 is already this table's digest: the result equals self
+                return self
+            # Nothing to drop from a file's reports: the same rows, carrying their digest (computed
+            # once) instead of the file's, and sharing what was derived from them.
+            digest = self._table_sha256()
+            return Evidence(self.model_id, self._table, self.source, digest, b"", self._derived)
+        kept = self._table[self._table["published"] <= cutoff].reset_index(drop=True)
         return Evidence(self.model_id, kept, self.source, _hash_table(kept), b"")
+
+    def _table_sha256(self) -> str:
+        """The digest of the rows (``sha256`` itself unless the evidence was read from a file)."""
+        if not self.raw:
+            return self.sha256
+        if "table_sha256" not in self._derived:
+            self._derived["table_sha256"] = _hash_table(self._table)
+        return self._derived["table_sha256"]
 
     def late(self, as_of: dt.date | str) -> pd.DataFrame:
         """Reports known at ``as_of`` that were published after the day they describe.
@@ -185,20 +207,40 @@ class Evidence:
         The optional ``published``, ``report``, ``url`` and ``coder`` columns are
         written when some report fills them, so a log without them reads as before.
         """
-        return _csv_text(self._table, _written_columns(self._table))
+        if "csv_text" not in self._derived:  # computed once: the table never changes
+            self._derived["csv_text"] = _csv_text(self._table, _written_columns(self._table))
+        return self._derived["csv_text"]
 
 
 def _csv_text(table: pd.DataFrame, columns: Iterable[str], newline: str = "\n") -> str:
     """Format reports as CSV text with a header of ``columns``, in that order."""
+    columns = list(columns)
+    dates = table["date"].tolist()
+    text: dict[str, list[str]] = {
+        "date": [d.isoformat() for d in dates],
+        # A publication date equal to the event date is the default: written blank.
+        "published": [
+            "" if p == d else p.isoformat() for p, d in zip(table["published"].tolist(), dates, strict=True)
+        ],
+        "credibility": [str(c) if c else "" for c in table["credibility"].tolist()],
+    }
+    return _write_csv([text[c] if c in text else _as_text(table[c]) for c in columns], columns, newline)
+
+
+def _as_text(column: pd.Series) -> list[str]:
+    return [str(v) for v in column.tolist()]
+
+
+def _write_csv(columns: list[list[str]], header: list[str], newline: str = "\n") -> str:
+    """CSV text of text columns: the bytes ``DataFrame.to_csv(index=False)`` writes for them.
+
+    pandas writes through the same ``csv`` module writer (minimal quoting, doubled
+    quotes); formatting each column once in Python skips its per-cell conversions.
+    """
     out = io.StringIO()
-    frame = table[list(ALL_COLUMNS)].copy()
-    # A publication date equal to the event date is the default: written blank.
-    frame["published"] = [
-        "" if p == d else p.isoformat() for p, d in zip(frame["published"], frame["date"], strict=True)
-    ]
-    frame["date"] = frame["date"].map(lambda d: d.isoformat())
-    frame["credibility"] = frame["credibility"].map(lambda c: str(c) if c else "")
-    frame[list(columns)].to_csv(out, index=False, lineterminator=newline)
+    writer = csv.writer(out, lineterminator=newline)
+    writer.writerow(header)
+    writer.writerows(zip(*columns, strict=True))
     return out.getvalue()
 
 
@@ -210,11 +252,8 @@ def _written_columns(table: pd.DataFrame) -> tuple[str, ...]:
 
 def _filled(table: pd.DataFrame, column: str) -> pd.Series:
     if column == "published":
-        return pd.Series(
-            [p != d for p, d in zip(table["published"], table["date"], strict=True)],
-            index=table.index,
-            dtype=bool,
-        )
+        published, dates = table["published"].to_numpy(dtype=object), table["date"].to_numpy(dtype=object)
+        return pd.Series(published != dates, index=table.index, dtype=bool)
     if column == "credibility":
         return table[column] != 0
     return table[column] != ""
@@ -338,7 +377,9 @@ def _from_file(path: Path, model: ScenarioModel) -> Evidence:
     if problems:
         raise EvidenceError(problems)
     evidence = _validate_rows(rows, model, name)
-    return Evidence(model.id, evidence._table, name, hashlib.sha256(raw).hexdigest(), raw)
+    # sha256 is the file's; the rows' digest, just computed, is kept for up_to (a forecast's evidence).
+    derived = {"table_sha256": evidence.sha256}
+    return Evidence(model.id, evidence._table, name, hashlib.sha256(raw).hexdigest(), raw, derived)
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -801,5 +842,5 @@ def _hash_table(table: pd.DataFrame) -> str:
     # The provenance columns enter the digest only when used, so a log without them
     # keeps the digest it had before they existed.
     columns += [c for c in PROVENANCE_COLUMNS if c in table and _filled(table, c).any()]
-    payload = table[columns]
-    return hashlib.sha256(payload.to_csv(index=False).encode()).hexdigest()
+    # The bytes of table[columns].to_csv(index=False) (tested equal), the digest's definition.
+    return hashlib.sha256(_write_csv([_as_text(table[c]) for c in columns], columns).encode()).hexdigest()

@@ -430,8 +430,7 @@ class ScenarioModel:
 
     def period_labels(self, n: int) -> list[str]:
         """Labels of the first ``n`` periods."""
-        first = self.first_period
-        return [periods.period_label(first + k) for k in range(n)]
+        return periods.period_labels(self.first_period, n)
 
     def to_dict(self) -> dict[str, Any]:
         """The model as the plain data of its TOML file."""

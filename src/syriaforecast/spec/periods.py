@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 import pandas as pd
 
-__all__ = ["FREQUENCIES", "parse_start", "period_index", "period_label"]
+__all__ = ["FREQUENCIES", "parse_start", "period_index", "period_label", "period_labels"]
 
 #: Model-file period names and the pandas frequency behind each.
 FREQUENCIES: dict[str, str] = {"month": "M", "week": "W-SUN", "quarter": "Q-DEC"}
@@ -28,6 +29,7 @@ def start_form(period: str) -> str:
     return _START_FORMS[period][1]
 
 
+@functools.lru_cache(maxsize=256)  # pure, and asked for at every forecast (pd.Period is immutable)
 def parse_start(text: str, period: str) -> pd.Period:
     """Parse a model's first period.
 
@@ -46,6 +48,7 @@ def parse_start(text: str, period: str) -> pd.Period:
     return pd.Period(text, freq=FREQUENCIES[period])
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a forecast asks for the horizon's and as-of's index often
 def period_index(start: pd.Period, date: dt.date | pd.Timestamp) -> int:
     """Zero-based index of the period containing ``date``, counted from ``start``."""
     return int((pd.Period(pd.Timestamp(date), freq=start.freq) - start).n)
@@ -59,3 +62,22 @@ def period_label(period: pd.Period) -> str:
     if period.freqstr.startswith("Q"):
         return f"{period.year}-Q{period.quarter}"  # str() gives "2025Q1"
     return str(period)
+
+
+def period_labels(first: pd.Period, n: int) -> list[str]:
+    """Labels of ``n`` consecutive periods from ``first``: :func:`period_label` of each, in one pass."""
+    return list(_labels(first, n))
+
+
+@functools.lru_cache(maxsize=64)
+def _labels(first: pd.Period, n: int) -> tuple[str, ...]:
+    # Cached: a model asks for the same labels at every forecast (and pd.Period is hashable).
+    if n <= 0:
+        return ()
+    index = pd.period_range(first, periods=n)
+    if first.freqstr.startswith("W"):
+        iso = index.start_time.isocalendar()
+        return tuple(f"{y}-W{w:02d}" for y, w in zip(iso["year"].tolist(), iso["week"].tolist(), strict=True))
+    if first.freqstr.startswith("Q"):
+        return tuple(f"{y}-Q{q}" for y, q in zip(index.year.tolist(), index.quarter.tolist(), strict=True))
+    return tuple(f"{y:04d}-{m:02d}" for y, m in zip(index.year.tolist(), index.month.tolist(), strict=True))
