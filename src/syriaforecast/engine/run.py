@@ -47,12 +47,15 @@ __all__ = [
 #: Bundled model (201 sampled coordinates: elicited rows, drivers, 8 sources), seeds 0-2:
 #: 4 x 1,000 draws, 300 tuning steps, target_accept 0.9, diagonal mass matrix: 3 of 3 passed
 #: with no extension, 5.3 CPU s median (6.1 max), smallest ESS_bulk 1032, largest R-hat 1.006.
-#: Synthetic worlds (studies.convergence, first 10 per design, extensions included): 9 of 10
-#: at 30% reporting (world 1 fails after 3 extensions; 7.7 CPU s median per fit) and 8 of 10
-#: at 60% (worlds 1 and 2 fail; 10.0 CPU s median).
-#: The previous defaults (2,000 / 500 / 0.9, low-rank) passed 9 of 10 at each design but
-#: cost several times more (see DEFAULT_ADAPTATION). target_accept 0.8 had made the
-#: calibration study worse (test_calibration_on_60_worlds), so 0.9 stays.
+#: On seeds 0-19 of the revised bundled model (211 coordinates: clusters, 16 sources): 20 of 20
+#: at the first pass, largest R-hat 1.0083, smallest ESS_bulk 959, 6.0 CPU s median
+#: (tools/bundled_model_record.py --seeds 0-19; docs/bundled-model-review.md).
+#: Synthetic worlds (studies.convergence, worlds 0-29, extensions included): 28 of 30 at 30%
+#: reporting (Wilson 95% 79-98%; 7.5 CPU s median per fit) and 23 of 30 at 60% (59-88%;
+#: 9.5 CPU s median): short of issue #14's 95%. The previous defaults (2,000 / 500 / 0.9,
+#: low-rank) passed 9 of 10 at each design on worlds 0-9 but cost several times more on the
+#: bundled model (see DEFAULT_ADAPTATION). target_accept 0.8 had made the calibration study
+#: worse (test_calibration_on_60_worlds), so 0.9 stays.
 DEFAULT_DRAWS = 1000
 DEFAULT_TUNE = 300
 DEFAULT_TARGET_ACCEPT = 0.9
