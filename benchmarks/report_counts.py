@@ -42,8 +42,16 @@ from _common import (
 SIZES = (1_000, 10_000, 100_000, 300_000, 1_000_000)
 STAGES = ("validate", "exact", "hierarchical", "report")
 SETTINGS = {"draws": 200, "tune": 200, "chains": 2}
-#: The library's default sampler settings, for the table of what the work cap refuses.
-DEFAULTS = {"draws": 2000, "tune": 500, "chains": 4}
+
+
+def default_settings() -> dict[str, int]:
+    """The library's default sampler settings, for the table of what the work cap refuses.
+
+    Imported when needed: numba must not load before :func:`configure_environment`.
+    """
+    from syriaforecast.engine.run import DEFAULT_DRAWS, DEFAULT_TUNE
+
+    return {"draws": DEFAULT_DRAWS, "tune": DEFAULT_TUNE, "chains": 4}
 START, END = "<!-- report-counts:start -->", "<!-- report-counts:end -->"
 
 
@@ -92,11 +100,12 @@ def _default_settings_refusals(points: list[dict[str, Any]]) -> list[dict[str, A
     from syriaforecast._checks import check_sampling_work, sampling_work_cap
     from syriaforecast.errors import SamplingWorkError
 
+    defaults = default_settings()
     rows = []
     for p in points:
-        work = p["n"] * DEFAULTS["chains"] * (DEFAULTS["draws"] + DEFAULTS["tune"])
+        work = p["n"] * defaults["chains"] * (defaults["draws"] + defaults["tune"])
         try:
-            check_sampling_work(p["n"], **DEFAULTS)
+            check_sampling_work(p["n"], **defaults)
             rows.append({"n": p["n"], "work": work, "cap": sampling_work_cap(), "refused": ""})
         except SamplingWorkError as exc:
             rows.append({"n": p["n"], "work": work, "cap": sampling_work_cap(), "refused": str(exc)})

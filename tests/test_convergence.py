@@ -1,12 +1,10 @@
 """Convergence at the default sampler settings (issue #14: posteriors an analyst can trust).
 
-The defaults (``engine.run.DEFAULT_DRAWS`` / ``DEFAULT_TUNE`` / ``DEFAULT_TARGET_ACCEPT``)
-were chosen by measurement on the bundled model, whose posterior has two readings of
-the evidence that the chains visit in turn (the first scenario's horizon probability is
-bimodal, with peaks near 0.15 and 0.65, in every chain). At the old defaults (1,000
-draws, 1,000 tuning steps, target_accept 0.9) 2 of 10 seeds failed the check (R-hat
-1.016, ESS_bulk 372-389); at the new ones every seed tried passed.
-"""
+The defaults (``engine.run.DEFAULT_DRAWS`` / ``DEFAULT_TUNE`` / ``DEFAULT_TARGET_ACCEPT`` /
+``DEFAULT_ADAPTATION``) were chosen by measurement (tools/sampler_candidates.py; the figures
+are beside the constants): a cheap first pass, whose chains are continued while the check
+fails (``engine.run.extend_run``). The bundled model's posterior has two readings of the
+evidence that the chains visit in turn; the check is the same on all the draws."""
 
 from __future__ import annotations
 
@@ -79,46 +77,225 @@ def test_bundled_model_converges_at_the_defaults_on_20_seeds(bundled):
 # Worlds built like the bundled model (tests/data/synthetic_russia_syria.toml: its 33
 # binary indicators, persistence 0.98, 36 months), elicitations off by logit noise of
 # scale 1, graded and ungraded reports, forecast one month ahead: the calibration
-# study's realistic (30% of indicators reported a month) and dense (60%) designs.
-WORLD_SEED = 14
+# study's realistic (30% of indicators reported a month) and dense (60%) designs
+# (syriaforecast.studies.convergence; tools/convergence_rate.py prints the rates).
+#
+# What the failures were (8 worlds at 60%, seed 14, diagonal mass matrix, 2,000 draws):
+# the hyperparameters agree across chains (per-chain means of the elicitation error
+# scales within 0.1, persistence and grade reliabilities within 0.01), so it is not a
+# weakly identified scale or a centred funnel (the errors are already non-centred).
+# The chains differ in the errors of one or two indicators in two scenarios at once
+# (world 7: indicators 14 and 32 in scenarios 0 and 2, chain means 1.5-1.95 in some
+# chains and 0-0.4 in others): which scenario's likelihoods explain a run of recent
+# reports, and with it the horizon probability (chain means 0.02-0.22). The per-chain
+# mean log densities agree within 1-2 nats, and chains do cross: two readings of
+# comparable mass joined by a narrow, oblique passage. A reparameterisation cannot
+# remove that; what helps is a mass matrix that learns the oblique direction (nutpie's
+# low-rank adaptation) and chains long enough to cross it often (extend_run).
+BASE = Path(__file__).parent / "data" / "synthetic_russia_syria.toml"
 
 
-def _world_records(rate: float, n_worlds: int) -> list[tuple[int, bool, str]]:
-    from syriaforecast.studies.calibration import _as_of
-    from syriaforecast.studies.synthetic import simulate_worlds
+def _verdicts(rate: float, n_worlds: int, first_world: int = 0, warm: bool = False):
+    from syriaforecast.studies.convergence import convergence_study
 
-    base = sf.load_model(Path(__file__).parent / "data" / "synthetic_russia_syria.toml")
-    worlds = simulate_worlds(
-        base,
-        n_worlds,
-        seed=WORLD_SEED,
-        n_observed_periods=base.horizon_index,
-        elicitation_noise=1.0,
-        report_rate=rate,
-        grades=("A1", "B2", "C3", ""),
-    )
-    records = []
-    for w, world in enumerate(worlds):
-        result = _forecast(world.model, world.evidence, as_of=_as_of(base, 1), seed=w)
-        records.append((w, result.converged, _record(result)))
-    return records
+    table = convergence_study(BASE, report_rate=rate, n_worlds=n_worlds, first_world=first_world, warm=warm)
+    print(table.round(4).to_string(index=False))
+    return table
+
+
+@pytest.mark.parametrize(("rate", "world"), [(0.6, 0), (0.6, 7)])
+def test_default_forecasts_of_worlds_the_old_sampler_failed_converge(rate, world):
+    """Worlds whose default forecast failed before the remedy (R-hat 1.013 and 1.068) pass now."""
+    table = _verdicts(rate, 1, first_world=world)
+    assert table["converged"].all()
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(4 * 3600)
+@pytest.mark.timeout(8 * 3600)
 @pytest.mark.parametrize("rate", [0.3, 0.6])
 def test_default_forecasts_of_100_synthetic_worlds_converge(rate):
-    """Issue #14's bar: at least 95 of 100 default forecasts pass the convergence check.
+    """Issue #14's bar: at least 95 of 100 default forecasts pass the check, and 95% of warm updates.
 
-    Not yet run on all 100 worlds per design (about 15 min each on an idle 2-core
-    machine) and expected to fail: on the handful of worlds measured (simulate_worlds
-    seeds 5 and 7, as in this test but other seeds), at 60% reporting the old defaults
-    passed 0 of 5 and the new ones 2 of the same 5 and 4 of 6 others; at 30%, 4 of 5.
-    The failures are of two kinds: chains stuck on different readings of the reports
-    (between-chain spread of the horizon probability 0.12-0.32; more draws do not help)
-    and slow mixing (R-hat 1.01-1.03, ESS 170-350; more draws help).
+    Not run on all 100 worlds per design yet (about 1-2 CPU hours per design). Measured at
+    the defaults of 2026-12-01 (1,000 / 300 / 0.9, diagonal mass matrix, up to 3 extensions)
+    with tools/sampler_candidates.py on worlds 0-29: fits 28 of 30 at 30% (Wilson 95%
+    79-98%) and 23 of 30 at 60% (59-88%); warm updates of worlds 10-29 (1,000-draw refits),
+    19 of 20 at 30% and 14 of 20 at 60%. So this test is expected to fail the 95% bar,
+    at 60% by a wide margin.
     """
-    records = _world_records(rate, 100)
-    failed = [r for r in records if not r[1]]
-    print(f"rate {rate}: {len(records) - len(failed)} of {len(records)} converged", *failed, sep="\n")
-    assert len(failed) <= 5
+    from syriaforecast.studies.convergence import wilson_interval
+
+    table = _verdicts(rate, 100, warm=True)
+    for kind, rows in table.groupby("kind"):
+        r = wilson_interval(int(rows["converged"].sum()), len(rows))
+        print(f"rate {rate} {kind}: {r.passed}/{r.n} (95% Wilson {r.low:.2f}-{r.high:.2f})")
+        assert r.passed >= 0.95 * r.n, rows[~rows["converged"]]
+
+
+# --------------------------------------------------------------------------- extending chains
+# The remedy for chains that move slowly between readings: continue every chain
+# (engine.run.extend_run). Checked against an independent answer: importance sampling
+# from the priors (studies.sbc.draw_prior_parameters) weighted by the likelihood the
+# forward algorithm gives, on a small model whose ten reports keep that reliable.
+TINY = Path(__file__).parent / "data" / "report_tiny.toml"
+
+
+@pytest.fixture(scope="module")
+def tiny_extended():
+    from syriaforecast.engine.run import SamplerSettings, extend_run, run_engine
+
+    model = sf.load_model(TINY)
+    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    as_of = evidence.last_date
+    settings = SamplerSettings(draws=600, tune=300, chains=4, seed=11)
+    first = run_engine(model, evidence, as_of, exact=False, settings=settings)
+    extended = extend_run(model, evidence, as_of, first, settings, seed=12)
+    return model, evidence, as_of, first, extended
+
+
+def test_extended_chains_continue_the_first_draws(tiny_extended):
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+
+    model, evidence, as_of, first, extended = tiny_extended
+    C, N = first.chains, first.draws
+    assert (extended.chains, extended.draws) == (C, 2 * N)
+    for name, values in first.parameters.items():
+        np.testing.assert_array_equal(extended.parameters[name][:, :N], values)
+    assert extended.sample_stats["diverging"].shape == (C, 2 * N)
+    # The chain posterior is joined chain by chain: recomputed from the joined parameters, it matches.
+    flat = {k: v.reshape((C * 2 * N, *v.shape[2:])) for k, v in extended.parameters.items()}
+    again = chain_posterior(chain_terms_for_draws(model, evidence.up_to(as_of), flat))
+    np.testing.assert_allclose(again.filtered, extended.chain.filtered, atol=1e-10)
+    np.testing.assert_allclose(again.log_likelihood, extended.chain.log_likelihood, rtol=1e-10)
+
+
+def test_extended_chains_agree_with_importance_sampling_from_the_prior(tiny_extended):
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.studies.sbc import draw_prior_parameters
+
+    model, evidence, as_of, _, extended = tiny_extended
+    rng = np.random.default_rng(5)
+    draws = [draw_prior_parameters(model, rng) for _ in range(40_000)]
+    prior = {k: np.stack([d[k] for d in draws]) for k in draws[0]}
+    chain = chain_posterior(chain_terms_for_draws(model, evidence.up_to(as_of), prior))
+    log_w = chain.log_likelihood - chain.log_likelihood.max()
+    w = np.exp(log_w) / np.exp(log_w).sum()
+    assert 1 / np.sum(w**2) > 2000  # the reference is itself reliable
+    h = extended.horizon_index
+    reference = w @ chain.filtered[:, h]
+    sampled = extended.chain.filtered[:, h].reshape(extended.chains, extended.draws, -1)
+    from syriaforecast.engine.diagnostics import ess_bulk
+
+    mcse = sampled.reshape(-1, sampled.shape[-1]).std(axis=0) / np.sqrt(ess_bulk(sampled))
+    np.testing.assert_array_less(np.abs(sampled.mean(axis=(0, 1)) - reference), 4 * mcse + 0.01)
+
+
+def test_a_fit_that_fails_the_check_is_continued_and_the_check_applies_to_all_draws():
+    from syriaforecast.engine.run import SamplerSettings
+    from syriaforecast.forecast import _diagnostic_failures, _fit
+
+    model = sf.load_model(TINY)
+    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    # 2 chains x 60 draws cannot reach ESS_bulk 400, so every round fails: both extensions run.
+    settings = SamplerSettings(draws=60, tune=200, chains=2, seed=3)
+    result = _fit(model, evidence, evidence.last_date, settings, False, extensions=2)
+    assert result.attrs["sampler_extensions"] == 2
+    assert result.horizon.sizes["draw"] == 180
+    assert _diagnostic_failures(result.diagnostics)
+    assert "already continued 2 times, to 180 draws" in result.convergence_advice()
+    # Explicit draws are what the user asked for: no extension.
+    explicit = _forecast(model, evidence, draws=60, tune=200, chains=2, seed=3)
+    assert explicit.attrs["sampler_extensions"] == 0 and explicit.horizon.sizes["draw"] == 60
+
+
+@pytest.mark.parametrize(("passed", "n"), [(19, 20), (95, 100), (0, 10), (10, 10)])
+def test_wilson_interval_is_the_closed_form(passed, n):
+    from scipy.stats import norm
+
+    from syriaforecast.studies.convergence import wilson_interval
+
+    z = norm.ppf(0.975)
+    p = passed / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    r = wilson_interval(passed, n)
+    assert (r.passed, r.n, r.rate) == (passed, n, p)
+    np.testing.assert_allclose([r.low, r.high], [centre - half, centre + half], atol=1e-12)
+
+
+# --------------------------------------------------------------------------- packing draws back
+# An extension (and a warm refit) starts each chain at a previous draw: pack_draws must invert
+# every block the sampler samples, or the chains would restart elsewhere and tune afresh.
+def _cluster_source_model():
+    import pandas as pd
+
+    from .test_clusters import COLUMNS, FEBRUARY, MARCH, cluster_model
+
+    model = cluster_model(error=0.5)
+    sources = ["Wire", "Wire", "Desk", "Desk", "Wire", "", "Desk"]
+    rows = pd.DataFrame(FEBRUARY + MARCH[:2], columns=COLUMNS).assign(source=sources)
+    return model, sf.load_evidence(rows, model)
+
+
+def _round_trip(model, evidence):
+    """pack(expand(x)) for random positions x, through the sampler's own expand function."""
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.evaluate import SOURCE_LABELS
+    from syriaforecast.engine.run import _coords, n_chain_periods
+    from syriaforecast.engine.sampler import build_sampler_model, layout_for, pack_draws
+
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    expand = build_sampler_model(arrays, data, _coords(model))._make_expand_func(0, 0, 0)
+    x = np.random.default_rng(3).normal(0.0, 1.0, (6, layout_for(arrays, data).ndim))
+    expanded = [expand(row) for row in x]
+    params = {name: np.stack([e[name] for e in expanded]) for name in expanded[0]}
+    params[SOURCE_LABELS] = np.asarray(data.source_names, dtype=str)
+    return x, pack_draws(arrays, params, data.source_names), layout_for(arrays, data)
+
+
+def test_pack_draws_inverts_every_block_of_the_bundled_model(bundled):
+    x, packed, layout = _round_trip(*bundled)
+    # Its elicited transition rows, drivers and sources are all sampled.
+    assert layout.n_row_coordinates and layout.n_effect_coordinates and layout.n_sources
+    np.testing.assert_allclose(packed, x, rtol=0, atol=1e-9)
+
+
+def test_pack_draws_inverts_every_block_of_a_model_with_clusters_and_sources():
+    x, packed, layout = _round_trip(*_cluster_source_model())
+    assert layout.n_clusters == 1 and layout.n_sources == 2
+    np.testing.assert_allclose(packed, x, rtol=0, atol=1e-9)
+
+
+def test_an_extension_starts_every_chain_at_a_last_draw(monkeypatch):
+    """The extension's chains start where the first run's stopped, with short tuning."""
+    from syriaforecast.engine import run as engine_run
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.run import EXTENSION_TUNE, SamplerSettings, n_chain_periods
+    from syriaforecast.engine.sampler import build_sampler_model
+
+    model, evidence = _cluster_source_model()
+    as_of = evidence.last_date
+    settings = SamplerSettings(draws=40, tune=300, chains=2, seed=5)
+    first = engine_run.run_engine(model, evidence, as_of, exact=False, settings=settings)
+    calls = []
+    real = engine_run.run_engine
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_run, "run_engine", recording)
+    extended = engine_run.extend_run(model, evidence, as_of, first, settings, seed=6)
+    (call,) = calls
+    assert call["settings"].tune == EXTENSION_TUNE and call["init_cycle"]
+    assert call["initial_step"] == pytest.approx(float(np.median(first.sample_stats["step_size"][:, -1])))
+    # Each start, expanded by the sampler's own function, is one chain's last draw.
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    expand = build_sampler_model(arrays, data, engine_run._coords(model))._make_expand_func(0, 0, 0)
+    for c, start in enumerate(call["init_points"]):
+        values = expand(start)
+        for name in ("elicitation_eta", "cluster_closeness", "source_offset", "source_spread"):
+            np.testing.assert_allclose(values[name], first.parameters[name][c, -1], rtol=1e-9, atol=1e-12)
+    assert extended.parameter_coords == first.parameter_coords == {"source": ["Wire", "Desk"]}

@@ -24,7 +24,7 @@ def _rows(path) -> int:
 def test_the_cap_is_a_product_of_reports_chains_and_iterations(monkeypatch):
     monkeypatch.delenv(SAMPLING_WORK_ENV, raising=False)
     assert sampling_work_cap() == MAX_SAMPLING_WORK
-    # 1,000,000 reports at the defaults (4 x (2000 + 500)) is 1e10: refused; 500,000 is the cap.
+    # 1,000,000 reports at 4 x (2000 + 500) iterations is 1e10: refused; 500,000 is the cap.
     check_sampling_work(500_000, draws=2000, tune=500, chains=4)
     with pytest.raises(SamplingWorkError) as refused:
         check_sampling_work(1_000_000, draws=2000, tune=500, chains=4)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import syriaforecast as sf
 from syriaforecast.engine.data import build_engine_data, build_model_arrays
@@ -97,6 +98,9 @@ def test_a_large_pareto_k_refits_and_says_so(model, evidence, first, monkeypatch
     assert "Pareto k 0.93 > 0.7" in result.attrs["update_reason"]
     # Sampled afresh (warm-started, short tuning): new draws, not the previous ones.
     assert result.attrs["sampler_tune"] <= _update.WARM_TUNE
+    # A default refit draws WARM_DRAWS per chain, more only when continued to pass the check.
+    assert result.attrs["sampler_draws"] == _update.WARM_DRAWS
+    assert result.horizon.sizes["draw"] == _update.WARM_DRAWS * (1 + result.attrs["sampler_extensions"])
     previous = {row.tobytes() for row in first.posterior["elicitation_eta"].values.reshape(first.n_draws, -1)}
     new = result.posterior["elicitation_eta"].values.reshape(result.n_draws, -1)
     assert not any(row.tobytes() in previous for row in new)
@@ -245,7 +249,10 @@ def test_reused_diagnostics_equal_a_recomputation(model, evidence, first, update
     unchanged = np.all(old == new, axis=(0, 1))
     assert unchanged.any()
     assert reused.filtered.sizes["time"] > first.filtered.sizes["time"] or not unchanged.all()
-    assert reused.diagnostics.identical(fresh.diagnostics)
+    # Equal to rounding: the reused ESS were computed on the previous fit's arrays, whose memory
+    # layout (and so the order of the sums) differs from the recomputation's by the last bits.
+    xr.testing.assert_allclose(reused.diagnostics, fresh.diagnostics, rtol=1e-10, atol=0)
+    assert reused.diagnostics.attrs == fresh.diagnostics.attrs
     # ... and the update's own ESS are those, scaled by the weights' efficiency.
     efficiency = min(1.0, updated.attrs["update_ess"] / (C * D))
     np.testing.assert_allclose(

@@ -11,10 +11,11 @@ Prints, as Markdown tables:
   horizon, so the reader sees how much the chain moves after the last report;
 * with ``--seeds 1-10``, the convergence record of the hierarchical forecast at the
   default settings (what ``make forecast`` runs), one seed at a time: converged,
-  divergences, max R-hat and min ESS over every reported probability, horizon means.
+  divergences, max R-hat and min ESS over every reported probability, horizon means,
+  extensions of the chains, wall and CPU seconds (user + system of every thread).
 
 Run from the repository root: ``.venv/bin/python tools/bundled_model_record.py --seeds 1-10``.
-Each seed takes about half a minute on a 2-core machine.
+Each seed takes a few CPU seconds (more when the chains are continued).
 """
 
 from __future__ import annotations
@@ -113,14 +114,17 @@ def sensitivity(model: sf.ScenarioModel, evidence: sf.Evidence) -> str:
 
 def convergence(model: sf.ScenarioModel, evidence: sf.Evidence, seeds: list[int]) -> str:
     scenarios = " | ".join(model.scenario_ids)
-    head = f"| seed | converged | divergences | max R-hat | min ESS-bulk | min ESS-tail | {scenarios} | s |"
-    lines = [head, "|---" * (7 + len(model.scenario_ids)) + "|"]
+    head = (
+        f"| seed | converged | divergences | max R-hat | min ESS-bulk | min ESS-tail | {scenarios} "
+        "| extensions | s | CPU s |"
+    )
+    lines = [head, "|---" * (9 + len(model.scenario_ids)) + "|"]
     for seed in seeds:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sf.ConvergenceWarning)
             result = sf.forecast(model, evidence, seed=seed)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
         diag = result.diagnostics
         rhat = max(float(diag[f"{k}_rhat"].max(skipna=True)) for k in KINDS)
         bulk = min(float(diag[f"{k}_ess_bulk"].min(skipna=True)) for k in KINDS)
@@ -128,7 +132,8 @@ def convergence(model: sf.ScenarioModel, evidence: sf.Evidence, seeds: list[int]
         means = " | ".join(f"{100 * float(v):.1f}" for v in result.mean("horizon").values)
         lines.append(
             f"| {seed} | {'yes' if result.converged else 'NO'} | {int(diag.attrs['divergences'])} "
-            f"| {rhat:.4f} | {bulk:.0f} | {tail:.0f} | {means} | {seconds:.0f} |"
+            f"| {rhat:.4f} | {bulk:.0f} | {tail:.0f} | {means} | {result.attrs.get('sampler_extensions', 0)} "
+            f"| {seconds:.0f} | {cpu_seconds:.1f} |"
         )
         print(lines[-1], flush=True)
     return "\n".join(lines)

@@ -96,10 +96,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--as-of", default=None, metavar="DATE", help="information date YYYY-MM-DD (default: latest report)"
     )
     fc.add_argument(
-        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 2000)"
+        "--draws",
+        type=int,
+        default=None,
+        metavar="N",
+        help="posterior draws per chain (default: 1000, continued while the convergence check fails)",
     )
     fc.add_argument(
-        "--tune", type=int, default=None, metavar="N", help="tuning steps per chain (default: 500)"
+        "--tune", type=int, default=None, metavar="N", help="tuning steps per chain (default: 300)"
     )
     fc.add_argument("--chains", type=int, default=4, metavar="N", help="independent sampler chains")
     fc.add_argument(
@@ -167,14 +171,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "(default: every period end)",
     )
     bt.add_argument(
-        "--draws", type=int, default=None, metavar="N", help="posterior draws per chain (default: 2000)"
+        "--draws",
+        type=int,
+        default=None,
+        metavar="N",
+        help="posterior draws per chain (default: 1000, continued while the convergence check fails)",
     )
     bt.add_argument(
         "--tune",
         type=int,
         default=None,
         metavar="N",
-        help="tuning steps per chain (default: --draws if given, else 500)",
+        help="tuning steps per chain (default: --draws if given, else 300)",
     )
     bt.add_argument("--chains", type=int, default=None, metavar="N", help="sampler chains (default: 4)")
     bt.add_argument("--exact", action="store_true", help="replay in exact mode (elicitations as exact)")

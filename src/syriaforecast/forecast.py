@@ -56,11 +56,13 @@ from syriaforecast.engine.psis import (
 )
 from syriaforecast.engine.run import (
     DEFAULT_DRAWS,
+    DEFAULT_EXTENSIONS,
     DEFAULT_TARGET_ACCEPT,
     DEFAULT_TUNE,
     EngineRun,
     SamplerSettings,
     asof_periods,
+    extend_run,
     n_chain_periods,
     run_engine,
 )
@@ -186,7 +188,15 @@ class Forecast:
         """In plain words: why the numbers cannot be trusted yet and what to do ('' when they can)."""
         if self.mode == "exact":
             return ""
-        return convergence_advice(self.diagnostics, self.horizon)
+        advice = convergence_advice(self.diagnostics, self.horizon)
+        extended = int(self.attrs.get("sampler_extensions", 0))
+        if advice and extended:
+            # Longer chains were already tried: say so, so the reader does not just repeat them.
+            advice += (
+                f" (The chains were already continued {extended} time{'s' * (extended > 1)}, to "
+                f"{self.horizon.sizes['draw']} draws each.)"
+            )
+        return advice
 
     def summary(self, *, prob: float = 0.9) -> pd.DataFrame:
         """The headline table: one row per scenario.
@@ -594,7 +604,7 @@ def forecast(
         ``published`` column, which defaults to ``date``). Defaults to the
         latest publication date (the model's start when there are no reports).
     draws, tune : int, optional
-        Posterior draws and tuning steps per chain (default 2000 and 500, chosen
+        Posterior draws and tuning steps per chain (default 1000 and 300, chosen
         by measurement: see :data:`~syriaforecast.engine.run.DEFAULT_DRAWS`; the
         environment variables ``SYRIAFORECAST_DRAWS`` / ``SYRIAFORECAST_TUNE``
         change the default, e.g. to run notebooks quickly).
@@ -670,6 +680,8 @@ def forecast(
         seed=int(seed),
     )
     check_sampler_options(draws=settings.draws, tune=settings.tune)  # defaults from the environment
+    # A default forecast that fails the check is extended (longer chains); explicit draws are kept.
+    extensions = DEFAULT_EXTENSIONS if draws is None and "SYRIAFORECAST_DRAWS" not in os.environ else 0
     from syriaforecast.conditional import parse_assume
 
     assumed = parse_assume(model, assume, as_of_date)
@@ -682,13 +694,16 @@ def forecast(
             exact=exact,
             settings=settings,
             progress=progress,
+            extensions=extensions,
             assume=assumed,
         )
-    else:
+    elif exact:
         run = run_engine(
             model, evidence, as_of_date, exact=exact, settings=settings, progress=progress, assume=assumed
         )
         result = _assemble(model, evidence, as_of_date, run, settings)
+    else:
+        result = _fit(model, evidence, as_of_date, settings, progress, extensions=extensions, assume=assumed)
     if assume:
         result.attrs["assume"] = json.dumps({d: dict(v) for d, v in assume.items()}, sort_keys=True)
     advice = result.convergence_advice()
@@ -1028,12 +1043,23 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # of the previous draws under the new evidence (R-hat across the previous
 # chains), with every ESS scaled by the weights' efficiency ``ESS_IS / D``.
 
-__all__ = ["UPDATE_PATHS", "WARM_TUNE", "update"]
+__all__ = ["UPDATE_PATHS", "WARM_DRAWS", "WARM_TUNE", "update", "warm_refit"]
 
 #: The ways a forecast with ``previous=`` can be made (recorded as ``update_path``).
 UPDATE_PATHS = ("psis", "refit", "fit")
 #: Tuning steps of a refit started from the previous posterior (at most the requested tuning).
-WARM_TUNE = 400
+#: Measured on the bundled model (tools/sampler_candidates.py --warm-refit 0-2, defaults
+#: otherwise, load average 3-4): 100 steps passed the check on 3 of 3 seeds with no
+#: extension at 4.7 CPU s median (smallest ESS_bulk 993), 200 steps at 5.1 CPU s (1043).
+#: The chains start in the posterior at the previous step size, so tuning only re-learns
+#: the mass matrix (nutpie takes none to start from); the draws are most of the cost.
+WARM_TUNE = 100
+#: Draws per chain of a default warm refit (one whose draws the user did not set, so it is
+#: continued while the check fails). On the bundled model (tools/sampler_candidates.py
+#: 600/300/0.9/diag --warm-refit 0-5, load average 4): 6 of 6 passed with no extension at
+#: 3.8 CPU s median (4.4 max), smallest ESS_bulk 623; at 1,000 draws 5 of 5 at 5.3 CPU s
+#: (915). The chains start in the posterior, so no draw is spent reaching it.
+WARM_DRAWS = 600
 
 
 def _record(result: Forecast, path: str, reason: str, k: float = np.nan, ess: float = np.nan) -> Forecast:
@@ -1052,10 +1078,25 @@ def _fit(
     as_of: dt.date,
     settings: SamplerSettings,
     progress: bool,
+    *,
+    extensions: int = 0,
     **warm: Any,
 ) -> Forecast:
+    """Sample; while the check fails, continue every chain (at most ``extensions`` times).
+
+    Longer chains are the remedy for chains that move slowly between two readings of the
+    evidence: the check itself is unchanged, and is applied to all the draws.
+    """
     run = run_engine(model, evidence, as_of, exact=False, settings=settings, progress=progress, **warm)
-    return _assemble(model, evidence, as_of, run, settings)
+    result = _assemble(model, evidence, as_of, run, settings)
+    done = 0
+    while done < extensions and _diagnostic_failures(result.diagnostics):
+        done += 1
+        seed = ((settings.seed or 0) + 7919 * done) % 2**31
+        run = extend_run(model, evidence, as_of, run, settings, seed=seed, assume=warm.get("assume"))
+        result = _assemble(model, evidence, as_of, run, settings)
+    result.attrs["sampler_extensions"] = done
+    return result
 
 
 def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
@@ -1275,6 +1316,7 @@ def _previous_settings(previous: Forecast, seed: int | None) -> SamplerSettings:
         chains=int(attrs.get("sampler_chains", previous.horizon.sizes["chain"])),
         target_accept=float(attrs.get("sampler_target_accept", 0.8)),
         seed=seed,
+        adaptation=str(attrs.get("sampler_adaptation", "diag")),
     )
 
 
@@ -1287,6 +1329,7 @@ def update(
     exact: bool,
     settings: SamplerSettings,
     progress: bool = False,
+    extensions: int = 0,
     assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> Forecast:
     """A forecast that reuses ``previous`` where that is sound (see the module docstring).
@@ -1304,6 +1347,8 @@ def update(
         Settings of a fit; a warm refit tunes for at most :data:`WARM_TUNE` steps.
     progress : bool
         Show the sampler's progress bar.
+    extensions : int
+        How many times a fit that fails the convergence check is continued.
     assume : mapping, optional
         Parsed driver assumptions (driver id -> {period index: 0 or 1}). They
         change only moves after the as-of date, where no evidence lies, so they
@@ -1328,7 +1373,11 @@ def update(
         return _record(result, "fit", "exact mode samples nothing, so there is nothing to reuse")
     why_not = _not_reusable(previous, model)
     if why_not is not None:
-        return _record(_fit(model, evidence, as_of, settings, progress, assume=assume), "fit", why_not)
+        return _record(
+            _fit(model, evidence, as_of, settings, progress, extensions=extensions, assume=assume),
+            "fit",
+            why_not,
+        )
 
     k, ess = np.nan, np.nan
     why_not = _not_extension(previous, evidence, as_of)
@@ -1341,21 +1390,48 @@ def update(
             return _record(reweighted, "psis", reason, k, ess)
         why_not = reason
 
+    result = warm_refit(
+        model, evidence, as_of, previous, settings, progress=progress, extensions=extensions, assume=assume
+    )
+    return _record(result, "refit", f"refitted from the previous draws: {why_not}", k, ess)
+
+
+def warm_refit(
+    model: ScenarioModel,
+    evidence: Evidence,
+    as_of: dt.date,
+    previous: Forecast,
+    settings: SamplerSettings,
+    *,
+    progress: bool = False,
+    extensions: int = 0,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
+) -> Forecast:
+    """A fit whose chains start at the previous posterior's draws, with short tuning.
+
+    The chains start at the previous draws (:func:`~syriaforecast.engine.sampler.pack_draws`;
+    a new source at its prior centre) and step size adaptation at the previous fit's last
+    step size; tuning is at most :data:`WARM_TUNE` steps. The mass matrix is adapted afresh:
+    nutpie (0.16) takes no initial mass matrix. A default refit (``extensions`` > 0: the
+    user did not set the draws) draws at most :data:`WARM_DRAWS` per chain and, like a
+    default fit, is continued up to ``extensions`` times while it fails the check.
+    """
     params = forecast_parameters(previous)
     arrays = build_model_arrays(model)
     sources = build_engine_data(model, arrays, evidence.up_to(as_of), n_chain_periods(model)).source_names
     init_points = pack_draws(arrays, params, sources)
     step = previous.sample_stats.get("step_size")
     initial_step = float(np.median(np.asarray(step)[:, -1])) if step is not None else None
-    warm = dataclasses.replace(settings, tune=min(settings.tune, WARM_TUNE))
-    result = _fit(
+    draws = min(settings.draws, WARM_DRAWS) if extensions else settings.draws
+    warm = dataclasses.replace(settings, draws=draws, tune=min(settings.tune, WARM_TUNE))
+    return _fit(
         model,
         evidence,
         as_of,
         warm,
         progress,
+        extensions=extensions,
         init_points=init_points,
         initial_step=initial_step,
         assume=assume,
     )
-    return _record(result, "refit", f"refitted from the previous draws: {why_not}", k, ess)

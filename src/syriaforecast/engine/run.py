@@ -30,25 +30,51 @@ from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
 __all__ = [
+    "DEFAULT_ADAPTATION",
     "DEFAULT_DRAWS",
+    "DEFAULT_EXTENSIONS",
     "DEFAULT_TARGET_ACCEPT",
     "DEFAULT_TUNE",
     "EngineRun",
     "SamplerSettings",
+    "extend_run",
     "run_engine",
 ]
 
-#: Default NUTS settings, chosen by measurement on the bundled model (2-core machine).
-#: On the model before its #20 revision: 4 chains x 1,000 draws, 1,000 tuning steps at
-#: target_accept 0.9 passed the convergence check on 8 of 10 seeds (smallest ESS_bulk 372,
-#: largest R-hat 1.016); 2,000 / 500 / 0.8 on every one of 26 seeds. target_accept 0.8 made
-#: the calibration study worse (test_calibration_on_60_worlds: hierarchical - bayes upper
-#: bound 0.025 > 0.02), so the default keeps 0.9 with the longer draws and shorter tuning:
-#: on the revised bundled model, 2,000 / 500 / 0.9 passed on all 20 seeds 0-19 (largest
-#: R-hat 1.0032, smallest ESS_bulk 1956; tests/test_convergence.py, slow).
-DEFAULT_DRAWS = 2000
-DEFAULT_TUNE = 500
+#: Default NUTS settings, chosen by measurement (issue #14: a cheap first pass, continued
+#: while the convergence check fails; tools/sampler_candidates.py, 2-core machine shared
+#: with other work, load average 5-7; CPU seconds = user + system of every thread).
+#: Bundled model (201 sampled coordinates: elicited rows, drivers, 8 sources), seeds 0-2:
+#: 4 x 1,000 draws, 300 tuning steps, target_accept 0.9, diagonal mass matrix: 3 of 3 passed
+#: with no extension, 5.3 CPU s median (6.1 max), smallest ESS_bulk 1032, largest R-hat 1.006.
+#: On seeds 0-19 of the revised bundled model (211 coordinates: clusters, 16 sources): 20 of 20
+#: at the first pass, largest R-hat 1.0083, smallest ESS_bulk 959, 6.0 CPU s median
+#: (tools/bundled_model_record.py --seeds 0-19; docs/bundled-model-review.md).
+#: Synthetic worlds (studies.convergence, worlds 0-29, extensions included): 28 of 30 at 30%
+#: reporting (Wilson 95% 79-98%; 7.5 CPU s median per fit) and 23 of 30 at 60% (59-88%;
+#: 9.5 CPU s median): short of issue #14's 95%. The previous defaults (2,000 / 500 / 0.9,
+#: low-rank) passed 9 of 10 at each design on worlds 0-9 but cost several times more on the
+#: bundled model (see DEFAULT_ADAPTATION). target_accept 0.8 had made the calibration study
+#: worse (test_calibration_on_60_worlds), so 0.9 stays.
+DEFAULT_DRAWS = 1000
+DEFAULT_TUNE = 300
 DEFAULT_TARGET_ACCEPT = 0.9
+#: Mass matrix adaptation (nutpie's ``adaptation``). nutpie's low-rank modified mass matrix
+#: (Seyboldt et al. 2024) learns the oblique directions that join two readings of the
+#: evidence (diagnosed in tests/test_convergence.py), but its adaptation cost grows faster
+#: than linearly with tuning length and dimension (nutpie 0.16.11): on the bundled model,
+#: 2 chains x 300 tuning steps took 31 CPU s with it and 1.8 s with the diagonal one;
+#: 4 x 1,000 draws after 150 tuning steps took 19 CPU s median (66 max), with 58 divergences
+#: and 1 of 3 seeds failing, and after 300 tuning steps 79 CPU s. The extensions below do the
+#: crossing instead, at a fraction of the cost; ``SamplerSettings(adaptation="low_rank")``
+#: remains available.
+DEFAULT_ADAPTATION = "diag"
+#: Extensions of a default forecast that fails the convergence check: each continues every
+#: chain from where it stopped for as many draws again (:func:`extend_run`), so a chain that
+#: moves slowly between the readings visits them in proportion; up to 4x the draws in all.
+DEFAULT_EXTENSIONS = 3
+#: Tuning steps before an extension's draws (the chains start in the posterior already).
+EXTENSION_TUNE = 200
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,7 @@ class SamplerSettings:
     chains: int = 4
     target_accept: float = DEFAULT_TARGET_ACCEPT
     seed: int | None = None
+    adaptation: str = DEFAULT_ADAPTATION
 
     def as_attrs(self) -> dict[str, Any]:
         """Settings as netCDF-safe attributes."""
@@ -69,6 +96,7 @@ class SamplerSettings:
             "chains": self.chains,
             "target_accept": self.target_accept,
             "seed": -1 if self.seed is None else self.seed,
+            "adaptation": self.adaptation,
         }
 
 
@@ -127,6 +155,7 @@ def run_engine(
     progress: bool = False,
     init_points: np.ndarray | None = None,
     initial_step: float | None = None,
+    init_cycle: bool = False,
     assume: Mapping[str, Mapping[int, int]] | None = None,
 ) -> EngineRun:
     """Compute the chain posterior given the evidence dated on or before ``as_of``.
@@ -137,6 +166,7 @@ def run_engine(
     posterior. ``assume`` (driver id -> {period index: 0 or 1}) fixes drivers from
     those periods on: a conditional forecast. Assumptions change only the moves into
     those periods, so they should lie after ``as_of`` (the caller checks).
+    With ``init_cycle`` the chains take the points in turn (one each) instead of at random.
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -174,7 +204,9 @@ def run_engine(
     from syriaforecast.engine.sampler_guard import check_model_density, sampler_failures
 
     what = f"model {model.id!r}"
-    compiled, expand = build_fast_sampler_model(arrays, data, _coords(model), init_points=init_points)
+    compiled, expand = build_fast_sampler_model(
+        arrays, data, _coords(model), init_points=init_points, init_cycle=init_cycle
+    )
     # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
     # the interpreter on exit): refuse it here with a SamplerError instead. Checked through the
     # kernel's dispatcher, which raises Python exceptions (a C callback can only report codes).
@@ -194,6 +226,7 @@ def run_engine(
             target_accept=settings.target_accept,
             progress_bar=progress,
             cores=min(settings.chains, 2),
+            adaptation=settings.adaptation,
             return_raw_trace=True,  # arrays straight from nutpie's Arrow tables (callback.trace_arrays)
             **extra,
         )
@@ -247,4 +280,96 @@ def run_engine(
         sample_stats=sample_stats,
         timings=timings,
         parameter_coords=source_coords,
+    )
+
+
+def extend_run(
+    model: ScenarioModel,
+    evidence: Evidence,
+    as_of: dt.date,
+    run: EngineRun,
+    settings: SamplerSettings,
+    *,
+    seed: int,
+    assume: Mapping[str, Mapping[int, int]] | None = None,
+) -> EngineRun:
+    """``run`` with every chain continued for ``settings.draws`` more draws.
+
+    Each new chain starts where one of ``run``'s chains stopped (one each), at
+    ``run``'s last step size, tunes for :data:`EXTENSION_TUNE` steps (discarded;
+    the start is already a posterior draw) and its draws are appended to that
+    chain's. nutpie does not say which start a chain took, so a chain's appended
+    half may continue another chain: both halves are draws of the posterior, and
+    split R-hat compares them, so a chain stuck in one reading still shows.
+    The returned run has ``run.draws + settings.draws`` draws per chain.
+    ``assume`` is the run's conditional-forecast assumptions (see :func:`run_engine`).
+    """
+    from syriaforecast.engine.data import build_model_arrays as arrays_of
+    from syriaforecast.engine.sampler import pack_draws
+
+    C, N = run.chains, run.draws
+    last = {name: values[:, -1] for name, values in run.parameters.items()}
+    fixed = exact_parameters_for(model)
+    last |= {
+        name: np.broadcast_to(fixed[name][0], (C, *fixed[name].shape[1:]))
+        for name in PARAMETER_NAMES
+        if name not in last
+    }
+    # Every block the sampler samples (sources and clusters included) is inverted exactly,
+    # so each chain continues from its own last position (tests/test_convergence.py).
+    sources = tuple(run.parameter_coords.get("source", ()))
+    if sources:
+        last[SOURCE_LABELS] = np.asarray(sources, dtype=str)
+    starts = pack_draws(arrays_of(model), last, sources)
+    step = run.sample_stats.get("step_size")
+    initial_step = float(np.median(step[:, -1])) if step is not None else None
+    more = run_engine(
+        model,
+        evidence,
+        as_of,
+        exact=False,
+        settings=SamplerSettings(
+            draws=settings.draws,
+            tune=min(settings.tune, EXTENSION_TUNE),
+            chains=C,
+            target_accept=settings.target_accept,
+            seed=seed,
+            adaptation=settings.adaptation,
+        ),
+        init_points=starts,
+        initial_step=initial_step,
+        init_cycle=True,
+        assume=assume,
+    )
+    M = more.draws
+
+    def joined(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Flat (C * draws, ...) arrays of both runs, chain by chain."""
+        a = old.reshape((C, N, *old.shape[1:]))
+        b = new.reshape((C, M, *new.shape[1:]))
+        return np.concatenate([a, b], axis=1).reshape((C * (N + M), *old.shape[1:]))
+
+    chain = ChainPosterior(
+        joined(run.chain.filtered, more.chain.filtered),
+        joined(run.chain.smoothed, more.chain.smoothed),
+        joined(run.chain.log_likelihood, more.chain.log_likelihood),
+    )
+    timings = dict(run.timings)
+    for key, value in more.timings.items():
+        timings[key] = timings.get(key, 0.0) + value
+    return EngineRun(
+        run.mode,
+        run.n_asof,
+        run.horizon_index,
+        chain,
+        C,
+        N + M,
+        parameters={k: np.concatenate([v, more.parameters[k]], axis=1) for k, v in run.parameters.items()},
+        sample_stats={
+            k: np.concatenate([v, more.sample_stats[k]], axis=1)
+            for k, v in run.sample_stats.items()
+            if k in more.sample_stats
+        },
+        timings=timings,
+        parameter_coords=run.parameter_coords,
     )

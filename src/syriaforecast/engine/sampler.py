@@ -256,12 +256,15 @@ def build_sampler_model(
     coords: dict[str, list[str]],
     *,
     init_points: np.ndarray | None = None,
+    init_cycle: bool = False,
 ) -> Any:
     """A nutpie model (Python-function interface) for the hierarchical posterior.
 
     ``init_points`` (n, ndim), when given, are positions chains start from (one
     picked at random by each chain's seed), e.g. a previous posterior's draws
     (:func:`pack_draws`); otherwise chains start uniformly in [-0.5, 0.5].
+    With ``init_cycle`` successive chains take the points in turn (chain ends
+    to continue, one start each).
     """
     from nutpie.compiled_pyfunc import from_pyfunc
 
@@ -333,8 +336,13 @@ def build_sampler_model(
 
         return expand
 
+    taken = [0]
+
     def initial_point(seed: Any) -> np.ndarray:
         rng = np.random.default_rng(seed)
+        if init_cycle and init_points is not None and len(init_points):
+            taken[0] += 1
+            return np.array(init_points[(taken[0] - 1) % len(init_points)], dtype=float)
         if init_points is not None and len(init_points):
             return np.array(init_points[rng.integers(len(init_points))], dtype=float)
         return rng.uniform(-0.5, 0.5, layout.ndim)
@@ -379,6 +387,7 @@ def build_fast_sampler_model(
     coords: dict[str, list[str]],
     *,
     init_points: np.ndarray | None = None,
+    init_cycle: bool = False,
 ) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]] | None]:
     """The nutpie model to sample: the compiled callback where nutpie takes one, else the Python one.
 
@@ -390,7 +399,7 @@ def build_fast_sampler_model(
     from syriaforecast.engine.callback import compiled_sampler_model, import_nutpie
 
     import_nutpie()  # before build_sampler_model imports it with all of ArviZ
-    python_model = build_sampler_model(arrays, data, coords, init_points=init_points)
+    python_model = build_sampler_model(arrays, data, coords, init_points=init_points, init_cycle=init_cycle)
     layout = layout_for(arrays, data)
     compiled = compiled_sampler_model(
         _density_arguments(arrays, data, layout), layout.ndim, python_model._make_initial_points
