@@ -70,7 +70,7 @@ from syriaforecast.engine.sampler import pack_draws
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
 from syriaforecast.phrases import band_of, phrase_for, phrase_within_error
 from syriaforecast.spec.evidence import Evidence, load_evidence
-from syriaforecast.spec.inputs import as_date as _as_date
+from syriaforecast.spec.inputs import information_date
 from syriaforecast.spec.inputs import resolve_inputs as _resolve_inputs
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
@@ -650,15 +650,7 @@ def forecast(
     # Before any work: every numeric option in range (OptionError lists all that are not).
     check_sampler_options(draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept)
     model, evidence = _resolve_inputs(model, evidence)
-    if as_of is None:
-        as_of_date = evidence.last_published or model.first_period.start_time.date()
-    else:
-        as_of_date = _as_date(as_of, "as_of")
-    first_day = model.first_period.start_time.date()
-    if as_of_date < first_day:
-        raise SyriaforecastError(
-            f"as_of = {as_of_date}: must be on or after the model's first period ({first_day})"
-        )
+    as_of_date = information_date(model, evidence, as_of)
     evidence = evidence.up_to(as_of_date)
     if exact is None:
         exact = model.elicitation_error == 0
