@@ -75,9 +75,12 @@ __all__ = [
     "log_likelihood_kernel",
     "pooled_shift_batch",
     "source_offsets",
+    "source_offsets_batch",
     "transition_block_sizes",
     "unpack",
+    "unpack_batch",
     "unpack_transitions",
+    "unpack_transitions_batch",
 ]
 
 _TINY = 1e-300
@@ -104,7 +107,7 @@ def _drivers_move(driver_on):
 @numba.njit(cache=True, nogil=True)
 def _same_drivers(driver_on, t, u):
     """Whether the same drivers are on (to the same degree) in periods ``t`` and ``u``."""
-    for r in range(driver_on.shape[1]):
+    for r in range(driver_on.shape[1]):  # noqa: SIM110 (Numba compiles no generator into all())
         if driver_on[t, r] != driver_on[u, r]:
             return False
     return True
@@ -980,7 +983,7 @@ def log_likelihood_and_full_gradient(
 ):  # fmt: skip
     """:func:`log_likelihood_and_gradient` plus the gradient with respect to the clusters' closeness (Q,)."""
     (
-        state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful, clusters,
+        state, reading, _, cell_ll, cumulative, other_mass, kappa, post, truthful, clusters,
         cell_total, reliability,
     ) = _cells(
         shift, kappa_rel, kappa_cred, report_offset, cutpoints, log_rate, is_count, cell_indicator,
@@ -1189,6 +1192,38 @@ def unpack(
 
 
 @numba.njit(cache=True, nogil=True)
+def unpack_batch(
+    positions, n_scenarios, n_groups, n_indicators, sample_persistence, persistence_fixed,
+    persistence_centre, persistence_scale, group_of, band_sd,
+):  # fmt: skip
+    """:func:`unpack` of D positions (D, ndim) in one call, each draw exactly as alone.
+
+    Returns ``initial``, ``persistence`` (D, S), ``sigma`` (D, G), ``eta`` (D, I, S),
+    ``kappa_rel`` and ``kappa_cred`` (D, 6).
+    """
+    D = positions.shape[0]
+    S, G, I = n_scenarios, n_groups, n_indicators
+    initial = np.empty((D, S))
+    persistence = np.empty((D, S))
+    sigma = np.empty((D, G))
+    eta = np.empty((D, I, S))
+    kappa_rel = np.empty((D, 6))
+    kappa_cred = np.empty((D, 6))
+    for d in range(D):
+        a, p, g, e, r, c, _ = unpack(
+            positions[d], S, G, I, sample_persistence, persistence_fixed, persistence_centre,
+            persistence_scale, group_of, band_sd,
+        )  # fmt: skip
+        initial[d] = a
+        persistence[d] = p
+        sigma[d] = g
+        eta[d] = e
+        kappa_rel[d] = r
+        kappa_cred[d] = c
+    return initial, persistence, sigma, eta, kappa_rel, kappa_cred
+
+
+@numba.njit(cache=True, nogil=True)
 def analyst_pool(
     bias, tau, sigma, group_of, band_sd,
     elicitation_indicator, elicitation_scenario, elicitation_analyst, elicitation_offset,
@@ -1288,6 +1323,19 @@ def source_offsets(x, start, n_sources, report_source):
 
 
 @numba.njit(cache=True, nogil=True)
+def source_offsets_batch(positions, start, n_sources, report_source):
+    """The sources' offsets (D, M) and spreads (D,) of D positions, each as :func:`source_offsets`."""
+    D = positions.shape[0]
+    offset = np.empty((D, n_sources))
+    spread = np.empty(D)
+    for d in range(D):
+        o, sp, _ = source_offsets(positions[d], start, n_sources, report_source)
+        offset[d] = o
+        spread[d] = sp
+    return offset, spread
+
+
+@numba.njit(cache=True, nogil=True)
 def _source_block(x, start, n_sources, spread_scale, tail_dof, report_source, g_report_offset, grad):
     """Log prior of the source block; writes its gradient (prior and likelihood) into ``grad``.
 
@@ -1384,6 +1432,24 @@ def unpack_transitions(
                 if effect_given[r, j]:
                     log_effect[r, j] = x[pos]
                     pos += 1
+    return rows, log_effect
+
+
+@numba.njit(cache=True, nogil=True)
+def unpack_transitions_batch(
+    positions, end, row_elicited, row_support, transition_fixed, log_effect_centre, effect_given, effect_scale
+):  # fmt: skip
+    """:func:`unpack_transitions` of D positions: rows (D, S, S) and log effects (D, R, S)."""
+    D = positions.shape[0]
+    rows = np.empty((D, transition_fixed.shape[0], transition_fixed.shape[1]))
+    log_effect = np.empty((D, log_effect_centre.shape[0], log_effect_centre.shape[1]))
+    for d in range(D):
+        r, e = unpack_transitions(
+            positions[d], end, row_elicited, row_support, transition_fixed, log_effect_centre, effect_given,
+            effect_scale,
+        )  # fmt: skip
+        rows[d] = r
+        log_effect[d] = e
     return rows, log_effect
 
 
