@@ -33,6 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
+from syriaforecast._xarray import defer_dask_detection
 from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
@@ -75,6 +76,9 @@ from syriaforecast.spec.inputs import resolve_inputs as _resolve_inputs
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
 __all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
+
+# Building a Forecast's arrays must not import dask.array (about 1 CPU s) when dask is installed.
+defer_dask_detection()
 
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
 #: 2 added ``content_sha256`` (see :mod:`syriaforecast._forecast_file`); 1 is read with a warning.
