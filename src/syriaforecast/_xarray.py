@@ -52,7 +52,7 @@ class _DaskNotYetImported:
         array = getattr(sys.modules.get("dask.array"), "Array", None)
         if array is None:
             return ()  # nothing can be an instance of a class not yet defined
-        return self._real().type  # type: ignore[no-any-return]
+        return self._real().type
 
     def __getattr__(self, name: str) -> Any:
         # module, version, available: what xarray's own record says (imports dask).
