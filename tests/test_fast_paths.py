@@ -138,3 +138,24 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_surprise_and_drivers_are_computed_once_per_forecast_and_handed_out_as_copies(monkeypatch):
+    import syriaforecast.conditional as conditional
+    from syriaforecast.engine.surprise import surprise
+
+    model = sf.load_model(DRIVERS / "model.toml")
+    fc = sf.forecast(model, DRIVERS / "evidence.csv", exact=True)
+    direct = surprise(model, fc.evidence, int(fc.filtered.sizes["time"]))
+    table = fc.surprise()
+    assert table["p_value"].tolist() == [row.p_value for row in direct]
+    table.loc[0, "p_value"] = -1.0  # the caller's copy
+    assert fc.surprise()["p_value"].tolist() == [row.p_value for row in direct]
+    contrast = fc.drivers_side_by_side()
+    calls = []
+    monkeypatch.setattr(conditional, "driver_contrast", lambda *a, **k: calls.append(1) or contrast)
+    assert fc.drivers_side_by_side().equals(contrast) and not calls  # remembered
+    fc.posterior = fc.posterior.copy()  # a field it depends on replaced: computed again
+    fc.drivers_side_by_side()
+    assert calls == [1]
+    assert dataclasses.replace(fc)._memo == {}  # a copy starts without the remembered tables

@@ -212,6 +212,9 @@ class Forecast:
     # log P(evidence | draw) per draw (chains x draws), kept in memory so that an update with
     # previous= need not recompute it; not saved (a loaded forecast recomputes it).
     _log_likelihood: np.ndarray | None = field(default=None, repr=False)
+    # Tables derived from the fields above, by Forecast._remembered (not an argument: a copy
+    # made by dataclasses.replace starts empty).
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False)
 
     def __repr__(self) -> str:
         means = self.horizon.mean(SAMPLE_DIMS)
@@ -329,10 +332,14 @@ class Forecast:
         """
         from syriaforecast.engine.surprise import surprise
 
-        n_periods = int(self.filtered.sizes["time"])
-        rows = surprise(self.model, self.evidence, n_periods, n_simulations=n_simulations, seed=seed)
-        columns = ["period", "p_value", "log_predictive"]
-        return pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+        def compute() -> pd.DataFrame:
+            n_periods = int(self.filtered.sizes["time"])
+            rows = surprise(self.model, self.evidence, n_periods, n_simulations=n_simulations, seed=seed)
+            columns = ["period", "p_value", "log_predictive"]
+            return pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+
+        inputs = (self.model, self.evidence, self.filtered)
+        return self._remembered(("surprise", n_simulations, seed), inputs, compute)
 
     def surprise_note(
         self, *, recent: int = 3, level: float = 0.01, table: pd.DataFrame | None = None
@@ -365,7 +372,23 @@ class Forecast:
         """
         from syriaforecast.conditional import driver_contrast
 
-        return driver_contrast(self, max_draws=max_draws)
+        inputs = (self.model, self.evidence, self.as_of, self.posterior, self.horizon)
+        key = ("drivers", max_draws)
+        return self._remembered(key, inputs, lambda: driver_contrast(self, max_draws=max_draws))
+
+    def _remembered(
+        self, key: tuple[Any, ...], inputs: tuple[Any, ...], compute: Callable[[], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """``compute()``, once per ``key`` while the fields in ``inputs`` are the same objects; a copy.
+
+        ``forecast --out`` reads the surprise table and the drivers' contrast for the
+        report and again for the console (each 0.2-0.4 CPU s on the bundled model).
+        """
+        kept = self._memo.get(key)
+        if kept is None or any(a is not b for a, b in zip(kept[0], inputs, strict=True)):
+            kept = (inputs, compute())
+            self._memo[key] = kept
+        return kept[1].copy()
 
     def _confidence(self, width: float) -> str:
         # Analytic confidence is separate from likelihood (ICD 203): it says how
