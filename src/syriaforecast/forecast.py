@@ -74,7 +74,18 @@ from syriaforecast.spec.inputs import information_date
 from syriaforecast.spec.inputs import resolve_inputs as _resolve_inputs
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
-__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
+__all__ = [
+    "FORMAT_VERSION",
+    "UPDATE_PATHS",
+    "WARM_DRAWS",
+    "WARM_TUNE",
+    "Forecast",
+    "forecast",
+    "forecast_parameters",
+    "load_forecast",
+    "update",
+    "warm_refit",
+]
 
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
 #: 2 added ``content_sha256`` (see :mod:`syriaforecast._forecast_file`); 1 is read with a warning.
@@ -1034,8 +1045,6 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # intervals, what-ifs) reads it as any other forecast. Its diagnostics are those
 # of the previous draws under the new evidence (R-hat across the previous
 # chains), with every ESS scaled by the weights' efficiency ``ESS_IS / D``.
-
-__all__ = ["UPDATE_PATHS", "WARM_DRAWS", "WARM_TUNE", "update", "warm_refit"]
 
 #: The ways a forecast with ``previous=`` can be made (recorded as ``update_path``).
 UPDATE_PATHS = ("psis", "refit", "fit")
