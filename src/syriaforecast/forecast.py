@@ -75,7 +75,18 @@ from syriaforecast.spec.inputs import information_date
 from syriaforecast.spec.inputs import resolve_inputs as _resolve_inputs
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
-__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
+__all__ = [
+    "FORMAT_VERSION",
+    "UPDATE_PATHS",
+    "WARM_DRAWS",
+    "WARM_TUNE",
+    "Forecast",
+    "forecast",
+    "forecast_parameters",
+    "load_forecast",
+    "update",
+    "warm_refit",
+]
 
 # Building a Forecast's arrays must not import dask.array (about 1 CPU s) when dask is installed.
 defer_dask_detection()
@@ -1124,8 +1135,6 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # intervals, what-ifs) reads it as any other forecast. Its diagnostics are those
 # of the previous draws under the new evidence (R-hat across the previous
 # chains), with every ESS scaled by the weights' efficiency ``ESS_IS / D``.
-
-__all__ = ["UPDATE_PATHS", "WARM_DRAWS", "WARM_TUNE", "update", "warm_refit"]
 
 #: The ways a forecast with ``previous=`` can be made (recorded as ``update_path``).
 UPDATE_PATHS = ("psis", "refit", "fit")
