@@ -208,6 +208,35 @@ def test_a_fit_that_fails_the_check_is_continued_and_the_check_applies_to_all_dr
     assert explicit.attrs["sampler_extensions"] == 0 and explicit.horizon.sizes["draw"] == 60
 
 
+def test_default_fits_and_warm_refits_are_continued_up_to_default_extensions(monkeypatch):
+    """The remedy of issue #14 as forecast() and update() apply it: a default fit or warm refit
+    that keeps failing is continued DEFAULT_EXTENSIONS times, and the check covers every draw."""
+    import importlib
+
+    from syriaforecast.engine.run import DEFAULT_EXTENSIONS, SamplerSettings
+    from syriaforecast.forecast import warm_refit
+
+    forecast_module = importlib.import_module("syriaforecast.forecast")  # the attribute is the function
+
+    model = sf.load_model(TINY)
+    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    # An ESS_bulk no run can reach: every round fails, so the count of extensions is the cap itself.
+    monkeypatch.setattr(forecast_module, "DEFAULT_DRAWS", 20)
+    monkeypatch.setattr(forecast_module, "ESS_MIN", 10**9)
+    result = _forecast(model, evidence, chains=2, tune=100, seed=3)
+    assert DEFAULT_EXTENSIONS == 7
+    assert result.attrs["sampler_extensions"] == DEFAULT_EXTENSIONS
+    assert result.horizon.sizes["draw"] == 20 * (1 + DEFAULT_EXTENSIONS)
+    assert not result.converged
+    # update() hands a warm refit the same cap (forecast.update passes its extensions through).
+    settings = SamplerSettings(draws=20, tune=100, chains=2, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        refit = warm_refit(model, evidence, evidence.last_date, result, settings, extensions=DEFAULT_EXTENSIONS)
+    assert refit.attrs["sampler_extensions"] == DEFAULT_EXTENSIONS
+    assert refit.horizon.sizes["draw"] == 20 * (1 + DEFAULT_EXTENSIONS)
+
+
 @pytest.mark.parametrize(("passed", "n"), [(19, 20), (95, 100), (0, 10), (10, 10)])
 def test_wilson_interval_is_the_closed_form(passed, n):
     from scipy.stats import norm

@@ -71,10 +71,24 @@ DEFAULT_TARGET_ACCEPT = 0.9
 DEFAULT_ADAPTATION = "diag"
 #: Extensions of a default forecast that fails the convergence check: each continues every
 #: chain from where it stopped for as many draws again (:func:`extend_run`), so a chain that
-#: moves slowly between the readings visits them in proportion; up to 4x the draws in all.
-DEFAULT_EXTENSIONS = 3
+#: moves slowly between the readings visits them in proportion; up to 8x the draws in all.
+#: Only failing fits pay for them, so the bundled model (which passes at the first pass)
+#: costs what it did. Measured on synthetic worlds at 60% reporting (tools/convergence_trace.py,
+#: 2026-12-01, load average 4-6): the failures at the first pass are slow crossings, not
+#: chains stuck for good nor R-hat noise from the max over 213 probabilities: 100-213 of them
+#: fail at once, and R-hat - 1 falls about as 1/draws (world 0: 0.049, 0.022, 0.014, 0.0085
+#: after 1-4 x 1,000 draws; world 10: 0.059, 0.027, 0.016, 0.011, 0.0076), so a fit that
+#: starts at R-hat 1.05 needs about 5 x 1,000 draws. Worlds 2 and 10 passed after 6 and 4
+#: extensions, beyond the former cap of 3; world 1 (R-hat 1.17 at the first pass, ESS_bulk
+#: 18) was still at 1.026 after 7. Each extension costs about 14 CPU s on these worlds.
+DEFAULT_EXTENSIONS = 7
 #: Tuning steps before an extension's draws (the chains start in the posterior already).
 EXTENSION_TUNE = 200
+#: Mass matrix adaptation of an extension (None: the first pass's). Not low-rank: on world 1
+#: at 60% (the slowest measured) low-rank continuations took 31-50 CPU s each instead of
+#: about 14, produced 72 divergences (which fail the check for good) and reached R-hat 1.011
+#: after 7 extensions against 1.026 with the diagonal one; kept so tools can measure others.
+EXTENSION_ADAPTATION: str | None = None
 
 
 @dataclass(frozen=True)
@@ -334,7 +348,7 @@ def extend_run(
             chains=C,
             target_accept=settings.target_accept,
             seed=seed,
-            adaptation=settings.adaptation,
+            adaptation=EXTENSION_ADAPTATION or settings.adaptation,
         ),
         init_points=starts,
         initial_step=initial_step,
