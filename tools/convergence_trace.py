@@ -41,7 +41,8 @@ def _stage(result: Any) -> dict[str, Any]:
         if np.nanmax(values) > worst:
             worst = float(np.nanmax(values))
             index = np.unravel_index(int(np.nanargmax(values)), values.shape)
-            where = kind + str({dim: str(rhat[dim].values[i]) for dim, i in zip(rhat.dims, index, strict=True)})
+            coords = zip(rhat.dims, index, strict=True)
+            where = kind + str({dim: str(rhat[dim].values[i]) for dim, i in coords})
     return {
         "rhat": worst,
         "where": where,
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.6)
     parser.add_argument("--worlds", default="0-29", help="e.g. 0-29 or 3,7,12")
     parser.add_argument("--extensions", type=int, default=_fc.DEFAULT_EXTENSIONS)
-    parser.add_argument("--extension-adaptation", default="", help="e.g. low_rank (default: the first pass's)")
+    parser.add_argument("--extension-adaptation", default="", help="e.g. low_rank (default: first pass's)")
     parser.add_argument("--extension-tune", type=int, default=0, help="tuning steps of an extension")
     parser.add_argument("--warm", action="store_true", help="also a warm update of each world")
     parser.add_argument("--out", default="")
@@ -90,7 +91,7 @@ def main() -> None:
         table = convergence_study(BASE, report_rate=args.rate, n_worlds=1, first_world=w, warm=args.warm)
         for stage_no, stage in enumerate(STAGES):
             rows.append({"world": w, "stage": stage_no, "cpu": stage.pop("cpu") - start} | stage)
-        print(pd.DataFrame(rows[-len(STAGES):]).round(4).to_string(index=False), flush=True)
+        print(pd.DataFrame(rows[-len(STAGES) :]).round(4).to_string(index=False), flush=True)
         print(table.round(4).to_string(index=False), flush=True)
     if args.out:
         pd.DataFrame(rows).to_csv(args.out, index=False)
