@@ -4,9 +4,10 @@ For each chain length T the same chain (3 scenarios, one binary indicator report
 ungraded in every period) is computed by:
 
 - ``sf.forecast(model, evidence, exact=True)``: the whole public call (evidence cells,
-  chain terms, compiled forward-backward, the Forecast's xarray objects and provenance).
-  Timed twice: repeated on one evidence object (its CSV text is computed once and kept),
-  and on a new, equal evidence object each call (provenance computed every time);
+  chain terms, compiled forward-backward; the Forecast's xarray objects and provenance
+  are built on first read, so a call that reads none of them does not pay for them).
+  Timed twice: repeated on one evidence object, and on a new, equal evidence object
+  each call (nothing derived from the evidence kept);
 - ``sf.exact_posterior(model, evidence)``: the same numbers as arrays (no Forecast);
 - ``engine.hmm.forward_backward``: the engine's compiled batched forward-backward
   alone, on the chain terms (what exact mode runs); ``forward_backward_numpy`` its

@@ -785,9 +785,9 @@ def render_exact(ex: dict[str, Any]) -> str:
         f"A model with {ex['scenarios']} scenarios and one binary indicator reported (ungraded) in every period, "
         "persistence 0.9; the same start, transition and emission probabilities in hmmlearn "
         f"{ex['hmmlearn']} `CategoricalHMM`. Ours: `sf.forecast(model, evidence, exact=True)` (the whole public "
-        "call: evidence cells, chain terms, compiled forward-backward, the Forecast's xarray objects and "
-        "provenance), timed on one evidence object (its CSV text is computed once and kept) and on a new equal "
-        "evidence object every call; `sf.exact_posterior` (the same numbers as arrays, no Forecast); the "
+        "call: evidence cells, chain terms, compiled forward-backward; the Forecast's xarray objects and "
+        "provenance are built on first read, and none is read here), timed on one evidence object and on a "
+        "new equal evidence object every call; `sf.exact_posterior` (the same numbers as arrays, no Forecast); the "
         "engine's compiled forward-backward alone on the chain terms. Theirs: `predict_proba` (validation, "
         "emission lookup, forward-backward, posteriors; default `implementation='log'`) and its "
         "forward-backward alone (`_score_log` with posteriors: emission lookup, forward, backward, no "
@@ -853,8 +853,8 @@ def render_exact(ex: dict[str, Any]) -> str:
         f"{ratio('sf_forecast_exact')} repeated on one evidence object, {ratio('sf_forecast_exact_new_evidence')} "
         f"with a new one each call; `sf.exact_posterior` {ratio('sf_exact_posterior')}; the compiled "
         f"forward-backward {ratio('compiled_forward_backward')}. What the public call adds to the recursion is "
-        "fixed cost: arranging the reports into cells, the chain terms, and for `forecast` the xarray objects "
-        "and the provenance (the model's TOML, the evidence's CSV text).",
+        "fixed cost: arranging the reports into cells and the chain terms (for `forecast`, the xarray objects "
+        "and the provenance are built only when read).",
     ]
     return "\n".join(out)
 

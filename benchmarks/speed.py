@@ -289,7 +289,7 @@ def render(record: dict[str, Any]) -> str:
     )
     if "exact_posterior" in exact:
         lines.append(
-            f"| ... the same with a new evidence object each call (provenance computed every time) | "
+            f"| ... the same with a new evidence object each call (nothing derived from the evidence kept) | "
             f"{_fmt(exact['forecast_new_evidence'])} |  |  | {within('forecast_new_evidence')} |  |"
         )
         lines.append(

@@ -9,6 +9,7 @@ date, under the same posterior draws.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -135,9 +136,10 @@ def driver_contrast(result: Any, *, max_draws: int | None = 1000) -> pd.DataFram
     if not model.drivers or start > model.horizon_index:
         return pd.DataFrame(rows, columns=["driver", "scenario", "from", "off", "on", "change"])
     label = model.period_labels(start + 1)[-1]
+    horizon = _assumed_horizons(result, max_draws=max_draws)
     for driver in model.drivers:
-        off = conditional_horizon(result, {driver.id: {label: 0}}, max_draws=max_draws).mean(axis=0)
-        on = conditional_horizon(result, {driver.id: {label: 1}}, max_draws=max_draws).mean(axis=0)
+        off = horizon({driver.id: {label: 0}}).mean(axis=0)
+        on = horizon({driver.id: {label: 1}}).mean(axis=0)
         for s, sid in enumerate(model.scenario_ids):
             rows.append(
                 {
@@ -150,3 +152,68 @@ def driver_contrast(result: Any, *, max_draws: int | None = 1000) -> pd.DataFram
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _assumed_horizons(result: Any, *, max_draws: int | None) -> Any:
+    """:func:`conditional_horizon` for many assumptions, with the evidence's terms computed once.
+
+    Drivers move only the transitions; the reports' emission terms do not depend on
+    them (``engine.kernel.chain_terms_kernel`` computes the two apart), and the
+    transitions do not depend on the reports. So the emissions are computed once,
+    and each assumption's transitions from the same draws without the reports'
+    cells; the forward-backward then gets the very arrays :func:`conditional_horizon`
+    would give it, so the probabilities are the same to the last bit.
+    """
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays, driver_states
+    from syriaforecast.engine.evaluate import chain_terms_for_draws, posterior_parameters
+    from syriaforecast.engine.hmm import forward_backward
+
+    model = result.model
+    arrays = build_model_arrays(model)
+    T = model.horizon_index + 1
+    data = build_engine_data(model, arrays, result.evidence, T)
+    n_draws = int(result.horizon.sizes["chain"] * result.horizon.sizes["draw"])
+    params = posterior_parameters(model, result.posterior, n_draws, max_draws=max_draws)
+    evidence_terms = chain_terms_for_draws(model, data, params, arrays=arrays)
+    no_cells = _without_cells(data)
+    # Switching a driver to the value it carries forward anyway changes nothing: such
+    # assumptions share one computation (the same inputs give the same numbers).
+    done: dict[bytes, np.ndarray] = {}
+
+    def horizon(assume: Mapping[str, Mapping[str, int]]) -> np.ndarray:
+        driver_on = driver_states(model, result.evidence, T, parse_assume(model, assume, result.as_of))
+        key = np.ascontiguousarray(driver_on, dtype=float).tobytes()
+        if key not in done:
+            assumed = dataclasses.replace(no_cells, driver_on=driver_on)
+            moves = chain_terms_for_draws(model, assumed, params, arrays=arrays).log_transition
+            chain = forward_backward(evidence_terms.log_initial, moves, evidence_terms.log_emission)
+            done[key] = chain.filtered[:, -1]
+        return done[key]
+
+    return horizon
+
+
+def _without_cells(data: Any) -> Any:
+    """``data`` (an EngineData) with no cells or reports: what only the transitions need."""
+    J = data.slots
+    empty = np.zeros(0, dtype=np.int64)
+    return dataclasses.replace(
+        data,
+        cell_period=empty,
+        cell_indicator=empty,
+        cell_count_values=np.zeros((0, J), dtype=np.int64),
+        cell_slot_valid=np.zeros((0, J), dtype=bool),
+        face_log_reading=np.zeros((0, J)),
+        report_cell=empty,
+        report_match=np.zeros((0, J)),
+        report_noise=np.zeros((0, J)),
+        report_reliability=empty,
+        report_credibility=empty,
+        report_joint=empty,
+        cell_component=empty,
+        cell_event=empty,
+        event_cluster=empty,
+        report_row=empty,
+        report_source=empty,
+        source_names=(),
+    )

@@ -21,18 +21,19 @@ import os
 import secrets
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from syriaforecast._io import atomic_path
+from syriaforecast._xarray import defer_dask_detection
 from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
@@ -76,6 +77,9 @@ from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
 __all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
 
+# Building a Forecast's arrays must not import dask.array (about 1 CPU s) when dask is installed.
+defer_dask_detection()
+
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
 #: 2 added ``content_sha256`` (see :mod:`syriaforecast._forecast_file`); 1 is read with a warning.
 FORMAT_VERSION = 2
@@ -105,6 +109,56 @@ def _env_int(name: str, default: int) -> int:
         return max(1, int(value))
     except ValueError:
         raise SyriaforecastError(f"environment variable {name}={value!r}: expected a whole number") from None
+
+
+class _Later:
+    """A Forecast field's value, computed by ``make()`` when the field is first read."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+class _Deferred[T]:
+    """A Forecast field that may be given as :class:`_Later`: built on first read, then kept.
+
+    Building a Forecast's xarray objects and provenance text costs milliseconds
+    (about 4 of exact mode's 6 ms at T = 2400, benchmarks/RESULTS.md of
+    2026-12-01), more than its numbers: :func:`_assemble` hands them over as
+    :class:`_Later` so that what is never read is never built (as statsmodels'
+    results cache their derived views). Given a value, the field holds it as
+    before. As a dataclass field's default, this descriptor makes the dataclass
+    pass ``__init__``'s argument to :meth:`__set__`, and what reading it on the
+    class gives is the field's default: ``default`` when given (a :class:`_Later`,
+    so that each instance makes its own value), else AttributeError, so that the
+    field is required (dataclasses documentation, "Descriptor-typed fields").
+    """
+
+    def __init__(self, default: _Later | None = None) -> None:
+        self._default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+        self._slot = f"_deferred_{name}"
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Deferred[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> T | _Deferred[T]:
+        if obj is None:
+            if self._default is None:
+                raise AttributeError(self._name)  # no default value for the dataclass field
+            return self._default  # type: ignore[return-value]
+        value = obj.__dict__[self._slot]
+        if isinstance(value, _Later):
+            value = value.make()
+            obj.__dict__[self._slot] = value
+        return value
+
+    def __set__(self, obj: object, value: T | _Later) -> None:
+        obj.__dict__[self._slot] = value
 
 
 @dataclass(eq=False)
@@ -147,16 +201,20 @@ class Forecast:
     evidence: Evidence
     as_of: dt.date
     mode: str
-    filtered: xr.DataArray
-    smoothed: xr.DataArray
-    horizon: xr.DataArray
-    posterior: xr.Dataset
-    sample_stats: xr.Dataset
-    diagnostics: xr.Dataset
-    attrs: dict[str, Any] = field(default_factory=dict)
+    # Each built on first read when the forecast was just made (see _Deferred); plain values otherwise.
+    filtered: _Deferred[xr.DataArray] = _Deferred()
+    smoothed: _Deferred[xr.DataArray] = _Deferred()
+    horizon: _Deferred[xr.DataArray] = _Deferred()
+    posterior: _Deferred[xr.Dataset] = _Deferred()
+    sample_stats: _Deferred[xr.Dataset] = _Deferred()
+    diagnostics: _Deferred[xr.Dataset] = _Deferred()
+    attrs: _Deferred[dict[str, Any]] = _Deferred(default=_Later(dict))
     # log P(evidence | draw) per draw (chains x draws), kept in memory so that an update with
     # previous= need not recompute it; not saved (a loaded forecast recomputes it).
     _log_likelihood: np.ndarray | None = field(default=None, repr=False)
+    # Tables derived from the fields above, by Forecast._remembered (not an argument: a copy
+    # made by dataclasses.replace starts empty).
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False)
 
     def __repr__(self) -> str:
         means = self.horizon.mean(SAMPLE_DIMS)
@@ -274,10 +332,14 @@ class Forecast:
         """
         from syriaforecast.engine.surprise import surprise
 
-        n_periods = int(self.filtered.sizes["time"])
-        rows = surprise(self.model, self.evidence, n_periods, n_simulations=n_simulations, seed=seed)
-        columns = ["period", "p_value", "log_predictive"]
-        return pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+        def compute() -> pd.DataFrame:
+            n_periods = int(self.filtered.sizes["time"])
+            rows = surprise(self.model, self.evidence, n_periods, n_simulations=n_simulations, seed=seed)
+            columns = ["period", "p_value", "log_predictive"]
+            return pd.DataFrame([r.__dict__ for r in rows], columns=columns)
+
+        inputs = (self.model, self.evidence, self.filtered)
+        return self._remembered(("surprise", n_simulations, seed), inputs, compute)
 
     def surprise_note(
         self, *, recent: int = 3, level: float = 0.01, table: pd.DataFrame | None = None
@@ -310,7 +372,23 @@ class Forecast:
         """
         from syriaforecast.conditional import driver_contrast
 
-        return driver_contrast(self, max_draws=max_draws)
+        inputs = (self.model, self.evidence, self.as_of, self.posterior, self.horizon)
+        key = ("drivers", max_draws)
+        return self._remembered(key, inputs, lambda: driver_contrast(self, max_draws=max_draws))
+
+    def _remembered(
+        self, key: tuple[Any, ...], inputs: tuple[Any, ...], compute: Callable[[], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """``compute()``, once per ``key`` while the fields in ``inputs`` are the same objects; a copy.
+
+        ``forecast --out`` reads the surprise table and the drivers' contrast for the
+        report and again for the console (each 0.2-0.4 CPU s on the bundled model).
+        """
+        kept = self._memo.get(key)
+        if kept is None or any(a is not b for a, b in zip(kept[0], inputs, strict=True)):
+            kept = (inputs, compute())
+            self._memo[key] = kept
+        return kept[1].copy()
 
     def _confidence(self, width: float) -> str:
         # Analytic confidence is separate from likelihood (ICD 203): it says how
@@ -713,76 +791,88 @@ def _assemble(
     *,
     reuse_diagnostics: Forecast | None = None,
 ) -> Forecast:
+    """The Forecast of an engine run; its xarray objects and provenance are built on first read.
+
+    Everything they are built from is fixed here (the run's arrays, the settings, the
+    creation time), so a field read later holds what it would have held if built now.
+    """
     chains, draws = run.chains, run.draws
     S = len(model.scenarios)
-    labels = model.period_labels(n_chain_periods(model))
     scen = list(model.scenario_ids)
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    n = run.n_asof
 
     def shaped(values: np.ndarray) -> np.ndarray:
         return values.reshape((chains, draws, *values.shape[1:]))
 
-    n = run.n_asof
-    # Indexes built once for both arrays (2,400 period labels cost about 0.4 ms per index).
-    time_coords = xr.Coordinates(coords | {"time": labels[:n], "scenario": scen})
-    filtered = xr.DataArray(
-        shaped(run.chain.filtered[:, :n]),
-        dims=("chain", "draw", "time", "scenario"),
-        coords=time_coords,
-        name="filtered",
+    @functools.cache
+    def time_coords() -> xr.Coordinates:
+        # Indexes built once for both arrays (2,400 period labels cost about 0.4 ms per index).
+        labels = model.period_labels(n_chain_periods(model))
+        return xr.Coordinates(coords | {"time": labels[:n], "scenario": scen})
+
+    def by_period(name: str, values: np.ndarray) -> _Later:
+        dims = ("chain", "draw", "time", "scenario")
+        return _Later(lambda: xr.DataArray(shaped(values[:, :n]), dims=dims, coords=time_coords(), name=name))
+
+    horizon = _Later(
+        lambda: xr.DataArray(
+            shaped(run.chain.filtered[:, run.horizon_index]),
+            dims=("chain", "draw", "scenario"),
+            coords=coords | {"scenario": scen},
+            name="horizon",
+        )
     )
-    smoothed = xr.DataArray(
-        shaped(run.chain.smoothed[:, :n]),
-        dims=("chain", "draw", "time", "scenario"),
-        coords=time_coords,
-        name="smoothed",
+    sample_stats = _Later(
+        lambda: xr.Dataset(
+            {name: (("chain", "draw"), values) for name, values in run.sample_stats.items()},
+            coords=coords,
+        )
     )
-    horizon = xr.DataArray(
-        shaped(run.chain.filtered[:, run.horizon_index]),
-        dims=("chain", "draw", "scenario"),
-        coords=coords | {"scenario": scen},
-        name="horizon",
-    )
-    posterior = _parameters_dataset(model, run, coords)
-    sample_stats = xr.Dataset(
-        {name: (("chain", "draw"), values) for name, values in run.sample_stats.items()},
-        coords=coords,
-    )
-    diagnostics = _diagnostics(run, filtered, smoothed, horizon, reuse=reuse_diagnostics)
-    toml = model.to_toml()
-    attrs = {
-        "format_version": FORMAT_VERSION,
-        "model_id": model.id,
-        "model_toml": toml,
-        "model_sha256": model.sha256,
-        "model_content_sha256": hashlib.sha256(toml.encode()).hexdigest(),
-        "model_path": str(model.path) if model.path else "",
-        "evidence_csv": evidence.to_csv_text(),
-        "evidence_sha256": evidence.sha256,
-        "evidence_source": evidence.source,
-        "as_of": as_of.isoformat(),
-        "horizon": model.horizon.isoformat(),
-        "mode": run.mode,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "n_scenarios": S,
-    }
-    attrs |= {f"sampler_{k}": v for k, v in settings.as_attrs().items()}
-    attrs |= {f"version_{k}": v for k, v in dict(_versions()).items()}
-    attrs |= {f"time_{k}": float(v) for k, v in run.timings.items()}
-    return Forecast(
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    sampler = settings.as_attrs()
+    timings = {f"time_{k}": float(v) for k, v in run.timings.items()}
+
+    def provenance() -> dict[str, Any]:
+        toml = model.to_toml()
+        attrs = {
+            "format_version": FORMAT_VERSION,
+            "model_id": model.id,
+            "model_toml": toml,
+            "model_sha256": model.sha256,
+            "model_content_sha256": hashlib.sha256(toml.encode()).hexdigest(),
+            "model_path": str(model.path) if model.path else "",
+            "evidence_csv": evidence.to_csv_text(),
+            "evidence_sha256": evidence.sha256,
+            "evidence_source": evidence.source,
+            "as_of": as_of.isoformat(),
+            "horizon": model.horizon.isoformat(),
+            "mode": run.mode,
+            "created": created,
+            "n_scenarios": S,
+        }
+        attrs |= {f"sampler_{k}": v for k, v in sampler.items()}
+        attrs |= {f"version_{k}": v for k, v in dict(_versions()).items()}
+        return attrs | timings
+
+    result = Forecast(
         model,
         evidence,
         as_of,
         run.mode,
-        filtered,
-        smoothed,
+        by_period("filtered", run.chain.filtered),
+        by_period("smoothed", run.chain.smoothed),
         horizon,
-        posterior,
+        _Later(lambda: _parameters_dataset(model, run, coords)),
         sample_stats,
-        diagnostics,
-        attrs,
+        _Later(dict),  # replaced below: the diagnostics read the forecast's own arrays
+        _Later(provenance),
         _log_likelihood=run.chain.log_likelihood if run.mode == "hierarchical" else None,
     )
+    result.diagnostics = _Later(
+        lambda: _diagnostics(run, result.filtered, result.smoothed, result.horizon, reuse=reuse_diagnostics)
+    )
+    return result
 
 
 def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]) -> xr.Dataset:

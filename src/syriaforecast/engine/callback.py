@@ -351,18 +351,15 @@ def expand_draws(
 ) -> dict[str, np.ndarray]:
     """Named parameter draws (chain, draw, ...) from unconstrained positions (chain, draw, ndim).
 
-    ``expand`` is the Python model's own position-to-parameters function, so both
+    ``expand`` maps positions (D, ndim) to named parameters with a leading axis D,
+    each draw as the Python model's own position-to-parameters function gives it
+    (:func:`~syriaforecast.engine.sampler.build_fast_sampler_model`), so both
     interfaces give the same parameters for the same draws.
     """
     chains, draws = positions.shape[:2]
-    flat = positions.reshape(chains * draws, -1)
-    first = expand(np.ascontiguousarray(flat[0]))
-    out = {name: np.empty((chains * draws, *np.shape(value))) for name, value in first.items()}
-    for d in range(chains * draws):
-        values = first if d == 0 else expand(np.ascontiguousarray(flat[d]))
-        for name, value in values.items():
-            out[name][d] = value
-    return {name: value.reshape((chains, draws, *value.shape[1:])) for name, value in out.items()}
+    flat = np.ascontiguousarray(positions.reshape(chains * draws, -1), dtype=float)
+    out = expand(flat)
+    return {name: np.reshape(value, (chains, draws, *np.shape(value)[1:])) for name, value in out.items()}
 
 
 def trace_arrays(raw: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

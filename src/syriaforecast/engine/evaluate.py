@@ -65,6 +65,26 @@ class DrawTerms:
     data: EngineData  # the cells (period, indicator) the last axis of cells refers to
 
 
+def _read_only(value: Any) -> Any:
+    """``value`` as a C-contiguous read-only array view (copied only when not contiguous); scalars as is.
+
+    Numba compiles (and caches on disk) one specialisation per combination of
+    argument types, and an array's writeable flag is part of its type. Callers
+    hand over arrays with any flags: the sampler's callback marks the model's and
+    evidence's arrays read-only in place (callback._user_data) while exact mode's
+    are fresh and writable, and broadcast parameters are read-only. Without
+    this, exact mode's first call in a process compiled its own specialisation
+    of the chain-terms kernels (26.9 CPU s on the benchmark's T = 2400 chain,
+    measured 2026-12-01 with a Numba cache filled by a hierarchical forecast)
+    even when a hierarchical forecast had already cached the kernels.
+    """
+    if not isinstance(value, np.ndarray):
+        return value
+    view = np.ascontiguousarray(value).view()
+    view.flags.writeable = False
+    return view
+
+
 def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: EngineData) -> list[np.ndarray]:
     """Chain terms for D parameter draws (leading axis D), in one compiled call."""
     initial = np.asarray(params["initial_probability"], dtype=float)
@@ -74,13 +94,18 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
     if arrays.n_analysts and all(name in params for name in ANALYST_PARAMETER_NAMES):
         # Several analysts: the shift of the cells they elicited is pooled (as in the density).
         shift = pooled_shift_batch(
-            np.ascontiguousarray(params["analyst_bias"], dtype=float),
-            np.ascontiguousarray(params["analyst_noise"], dtype=float),
-            np.ascontiguousarray(sigma),
-            np.ascontiguousarray(params["elicitation_eta"], dtype=float),
-            arrays.group_of,
-            arrays.band_sd,
-            *(np.ascontiguousarray(getattr(arrays, name)) for name in ANALYST_FIELDS),
+            *map(
+                _read_only,  # one compiled specialisation whatever the callers' flags (see _read_only)
+                (
+                    np.asarray(params["analyst_bias"], dtype=float),
+                    np.asarray(params["analyst_noise"], dtype=float),
+                    sigma,
+                    np.asarray(params["elicitation_eta"], dtype=float),
+                    arrays.group_of,
+                    arrays.band_sd,
+                    *(getattr(arrays, name) for name in ANALYST_FIELDS),
+                ),
+            )
         )
     else:
         # One elicitation per cell, or the analysts' consensus (exact mode).
@@ -129,7 +154,8 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         np.ascontiguousarray(log_effect),
         np.ascontiguousarray(driver_on, dtype=float),
     ]
-    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(*arguments)
+    # Every array read-only: one compiled specialisation whatever the callers' flags (see _read_only).
+    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(*map(_read_only, arguments))
     moves = log_transition[:, 1:]
     if moves.shape[1] == 0 or np.array_equal(moves, np.broadcast_to(moves[:, :1], moves.shape)):
         log_transition = log_transition[:, -1]  # the same every period: the usual (D, S, S)

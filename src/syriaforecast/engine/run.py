@@ -6,13 +6,14 @@ import datetime as dt
 import time
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from syriaforecast._checks import check_sampling_work
-from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     PARAMETER_NAMES,
@@ -283,7 +284,7 @@ def run_engine(
     source_coords = {"source": list(data.source_names)} if "source_offset" in parameters else {}
     if source_coords:
         flat[SOURCE_LABELS] = np.asarray(data.source_names, dtype=str)
-    chain = chain_posterior(chain_terms_for_draws(model, data, flat, arrays=arrays))
+    chain = _draws_chain_posterior(model, data, flat, arrays)
     sample_stats: dict[str, np.ndarray] = {
         name: np.asarray(stats[name])
         for name in ("diverging", "depth", "n_steps", "energy", "step_size", "mean_tree_accept")
@@ -302,6 +303,35 @@ def run_engine(
         timings=timings,
         parameter_coords=source_coords,
     )
+
+
+#: Threads that share a fit's post-processing (the compiled kernels release the GIL).
+POSTPROCESS_THREADS = 2
+
+
+def _draws_chain_posterior(
+    model: ScenarioModel, data: EngineData, params: Mapping[str, np.ndarray], arrays: ModelArrays
+) -> ChainPosterior:
+    """Each draw's chain posterior, the draws split between :data:`POSTPROCESS_THREADS` threads.
+
+    Every draw's chain terms and forward-backward pass are computed on their own,
+    so the split changes no number; it halves the wall time of the largest step
+    after sampling on two cores (4,000 draws of the bundled model).
+    """
+    D = len(params["initial_probability"])
+    threads = max(1, min(POSTPROCESS_THREADS, D // 500))
+
+    def evaluate(index: slice) -> ChainPosterior:
+        subset = {k: v if k == SOURCE_LABELS else np.asarray(v)[index] for k, v in params.items()}
+        return chain_posterior(chain_terms_for_draws(model, data, subset, arrays=arrays))
+
+    if threads == 1:
+        return evaluate(slice(None))
+    blocks = [slice(k * D // threads, (k + 1) * D // threads) for k in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(evaluate, blocks))
+    fields = ("filtered", "smoothed", "log_likelihood")
+    return ChainPosterior(*(np.concatenate([getattr(p, name) for p in parts]) for name in fields))
 
 
 def extend_run(

@@ -27,7 +27,12 @@ from syriaforecast.engine.density import (
     unpack,
     unpack_transitions,
 )
-from syriaforecast.engine.kernel import transition_block_sizes
+from syriaforecast.engine.kernel import (
+    source_offsets_batch,
+    transition_block_sizes,
+    unpack_batch,
+    unpack_transitions_batch,
+)
 from syriaforecast.engine.names import (
     ANALYST_PARAMETER_NAMES,
     CLUSTER_PARAMETER_NAMES,
@@ -266,6 +271,18 @@ def build_sampler_model(
     With ``init_cycle`` successive chains take the points in turn (chain ends
     to continue, one start each).
     """
+    return _sampler_model(arrays, data, coords, init_points=init_points, init_cycle=init_cycle)[0]
+
+
+def _sampler_model(
+    arrays: ModelArrays,
+    data: EngineData,
+    coords: dict[str, list[str]],
+    *,
+    init_points: np.ndarray | None,
+    init_cycle: bool,
+) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]]]:
+    """:func:`build_sampler_model` and its expansion of many positions at once (D, ndim)."""
     from nutpie.compiled_pyfunc import from_pyfunc
 
     layout = layout_for(arrays, data)
@@ -336,6 +353,40 @@ def build_sampler_model(
 
         return expand
 
+    def expand_many(positions: np.ndarray) -> dict[str, np.ndarray]:
+        # expand() of each row of positions (D, ndim), stacked: the same compiled unpacking in one
+        # call instead of a Python call per draw (most of a fit's post-processing at 4,000 draws).
+        X = np.ascontiguousarray(positions, dtype=float)
+        initial, persistence, sigma, eta, kappa_rel, kappa_cred = unpack_batch(X, *unpack_args)
+        out = {
+            "initial_probability": initial,
+            "persistence": persistence,
+            "elicitation_sigma": sigma,
+            "elicitation_eta": eta,
+            "source_reliability": kappa_rel,
+            "information_credibility": kappa_cred,
+        }
+        if A:
+            out["analyst_bias"] = X[:, start : start + A].copy()
+            out["analyst_noise"] = np.exp(X[:, start + A : start + 2 * A])
+        if with_transitions:
+            rows, log_effect = unpack_transitions_batch(X, start, *transition_unpack)
+            full = np.array(rows, dtype=float)
+            S = layout.n_scenarios
+            for i in range(S):
+                if not row_elicited[i] and S > 1:
+                    full[:, i] = ((1.0 - persistence[:, i]) / (S - 1))[:, None]
+                    full[:, i, i] = persistence[:, i]
+            out["transition"] = full
+            out["driver_effect"] = np.exp(log_effect)
+        if Q:
+            out["cluster_closeness"] = 1.0 / (1.0 + np.exp(-X[:, close : close + Q]))
+        if M:
+            offset, spread = source_offsets_batch(X, source_start, M, report_source)
+            out["source_offset"] = offset
+            out["source_spread"] = spread
+        return out
+
     taken = [0]
 
     def initial_point(seed: Any) -> np.ndarray:
@@ -368,7 +419,7 @@ def build_sampler_model(
         coords["cluster"] = list(cluster_ids)
     if M:
         coords["source"] = list(data.source_names)
-    return from_pyfunc(
+    model = from_pyfunc(
         ndim=layout.ndim,
         make_logp_fn=make_logp_fn,
         make_expand_fn=make_expand_fn,
@@ -379,6 +430,7 @@ def build_sampler_model(
         dims=dims,
         coords=coords,
     )
+    return model, expand_many
 
 
 def build_fast_sampler_model(
@@ -391,19 +443,22 @@ def build_fast_sampler_model(
 ) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]] | None]:
     """The nutpie model to sample: the compiled callback where nutpie takes one, else the Python one.
 
-    Returns the model and, for the compiled one, the function that turns an
-    unconstrained position into named parameters
-    (:func:`~syriaforecast.engine.callback.expand_draws`); ``None`` for the Python
-    model, whose draws come back named. Both give the same draws for the same seed.
+    Returns the model and, for the compiled one, the function that turns
+    unconstrained positions (D, ndim) into named parameters with a leading axis D
+    (:func:`~syriaforecast.engine.callback.expand_draws`), each draw as the Python
+    model's own expansion gives it; ``None`` for the Python model, whose draws come
+    back named. Both give the same draws for the same seed.
     """
     from syriaforecast.engine.callback import compiled_sampler_model, import_nutpie
 
     import_nutpie()  # before build_sampler_model imports it with all of ArviZ
-    python_model = build_sampler_model(arrays, data, coords, init_points=init_points, init_cycle=init_cycle)
+    python_model, expand_many = _sampler_model(
+        arrays, data, coords, init_points=init_points, init_cycle=init_cycle
+    )
     layout = layout_for(arrays, data)
     compiled = compiled_sampler_model(
         _density_arguments(arrays, data, layout), layout.ndim, python_model._make_initial_points
     )
     if compiled is None:
         return python_model, None
-    return compiled, python_model._make_expand_func(0, 0, 0)
+    return compiled, expand_many

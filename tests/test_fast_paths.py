@@ -1,0 +1,161 @@
+"""The #14 speed paths give the numbers of the slow ones: lazy Forecast fields, one kernel
+specialisation, the shared-emission driver contrast, and xarray without dask."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import importlib.util
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import syriaforecast as sf
+from syriaforecast.engine.data import build_engine_data, build_model_arrays
+from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
+from syriaforecast.engine.run import n_chain_periods
+
+DRIVERS = Path(__file__).parent / "data" / "drivers"
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    model = sf.load_model(sf.bundled_model())
+    return model, sf.load_evidence(sf.bundled_evidence(), model)
+
+
+def _frozen(value):
+    """A read-only copy, as the sampler's callback leaves the model's and evidence's arrays."""
+    if not isinstance(value, np.ndarray):
+        return value
+    copy = np.array(value)
+    copy.flags.writeable = False
+    return copy
+
+
+def test_exact_and_sampler_style_arrays_share_one_compiled_kernel(bundled):
+    from syriaforecast.engine.kernel import chain_terms_batch_kernel
+
+    model, evidence = bundled
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    params = exact_parameters_for(model)  # fresh, writable: exact mode's arrays
+    fresh = chain_terms_for_draws(model, data, params, arrays=arrays)
+    compiled = len(chain_terms_batch_kernel.signatures)
+    # The hierarchical path's: model and evidence arrays read-only, parameters broadcast (read-only).
+    frozen_arrays = dataclasses.replace(
+        arrays, **{f.name: _frozen(getattr(arrays, f.name)) for f in dataclasses.fields(arrays)}
+    )
+    frozen_data = dataclasses.replace(
+        data, **{f.name: _frozen(getattr(data, f.name)) for f in dataclasses.fields(data)}
+    )
+    broadcast = {k: np.broadcast_to(v, (3, *v.shape[1:])) for k, v in params.items()}
+    frozen = chain_terms_for_draws(model, frozen_data, broadcast, arrays=frozen_arrays)
+    assert len(chain_terms_batch_kernel.signatures) == compiled  # nothing compiled for the new flags
+    for name in ("log_initial", "log_transition", "log_emission", "cell_log_likelihood"):
+        one, three = getattr(fresh, name), getattr(frozen, name)
+        assert three.shape[0] == 3
+        for d in range(3):
+            np.testing.assert_array_equal(three[d], one[0])
+
+
+def test_forecast_fields_are_built_on_first_read_from_the_same_numbers(bundled, tmp_path):
+    from syriaforecast.forecast import _Later
+
+    model, evidence = bundled
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    fc = sf.forecast(model, evidence, exact=True)
+    after = dt.datetime.now(dt.UTC)
+    for name in ("filtered", "smoothed", "horizon", "posterior", "sample_stats", "diagnostics", "attrs"):
+        assert isinstance(fc.__dict__[f"_deferred_{name}"], _Later), name  # nothing built yet
+    arrays = sf.exact_posterior(model, evidence)  # the array path, no Forecast
+    np.testing.assert_array_equal(fc.filtered.values[0, 0], arrays.filtered)
+    np.testing.assert_array_equal(fc.smoothed.values[0, 0], arrays.smoothed)
+    np.testing.assert_array_equal(fc.horizon.values[0, 0], arrays.horizon)
+    assert fc.filtered is fc.filtered  # built once, then kept
+    assert list(fc.filtered["time"].values) == list(arrays.periods)
+    assert fc.filtered.indexes["time"] is fc.smoothed.indexes["time"]  # one index for both
+    time.sleep(1.1)  # provenance is read later than it was made: its creation time must not move
+    attrs = fc.attrs
+    assert before <= dt.datetime.fromisoformat(attrs["created"]) <= after
+    assert attrs["evidence_csv"] == evidence.to_csv_text()
+    assert attrs["model_toml"] == model.to_toml()
+    assert attrs["model_content_sha256"] == hashlib.sha256(model.to_toml().encode()).hexdigest()
+    assert attrs["mode"] == "exact" and attrs["as_of"] == fc.as_of.isoformat()
+    # Saving builds what was not read; the file reloads to the same numbers and provenance.
+    again = sf.load_forecast(sf.forecast(model, evidence, exact=True).save(tmp_path / "f.nc"))
+    np.testing.assert_array_equal(again.smoothed.values, fc.smoothed.values)
+    assert again.attrs["evidence_csv"] == attrs["evidence_csv"]
+    # A field given a value holds it; replace() hands the built fields over.
+    copy = dataclasses.replace(fc, horizon=fc.horizon * 1.0)
+    assert copy.filtered is fc.filtered and copy.attrs == fc.attrs
+
+
+def test_driver_contrast_equals_each_conditional_horizon_bit_for_bit(bundled):
+    from syriaforecast.conditional import conditional_horizon
+    from syriaforecast.errors import ConvergenceWarning
+
+    model, evidence = bundled
+    with pytest.warns(ConvergenceWarning):  # few draws: only their number matters here
+        fc = sf.forecast(model, evidence, draws=60, tune=60, chains=2, seed=3)
+    table = fc.drivers_side_by_side(max_draws=100)
+    assert len(model.drivers) >= 2 and len(table) == len(model.drivers) * len(model.scenarios)
+    for driver in model.drivers:
+        rows = table[table["driver"] == driver.id]
+        label = str(rows["from"].iloc[0])
+        for value, column in ((0, "off"), (1, "on")):
+            direct = conditional_horizon(fc, {driver.id: {label: value}}, max_draws=100).mean(axis=0)
+            assert rows[column].tolist() == [float(p) for p in direct]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dask") is None, reason="dask not installed")
+def test_a_forecast_does_not_import_dask_and_xarray_still_knows_dask_arrays():
+    code = """
+import sys
+import numpy as np
+import syriaforecast as sf
+
+fc = sf.forecast(sf.bundled_model(), sf.bundled_evidence(), exact=True)
+fc.filtered, fc.smoothed, fc.horizon, fc.posterior, fc.sample_stats, fc.diagnostics, fc.attrs
+fc.summary()
+assert "dask" not in sys.modules, sorted(m for m in sys.modules if m.startswith("dask"))
+import dask.array as da
+import xarray as xr
+from xarray.namedarray.pycompat import DuckArrayModule, array_type
+from xarray.namedarray.utils import is_duck_dask_array
+
+lazy = xr.DataArray(da.ones(4, chunks=2), dims="x")
+assert lazy.chunks == ((2, 2),) and is_duck_dask_array(lazy.data)
+assert array_type("dask") == DuckArrayModule("dask").type == (da.Array,)
+assert xr.DataArray(np.ones(3)).chunks is None and not is_duck_dask_array(np.ones(3))
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_surprise_and_drivers_are_computed_once_per_forecast_and_handed_out_as_copies(monkeypatch):
+    import syriaforecast.conditional as conditional
+    from syriaforecast.engine.surprise import surprise
+
+    model = sf.load_model(DRIVERS / "model.toml")
+    fc = sf.forecast(model, DRIVERS / "evidence.csv", exact=True)
+    direct = surprise(model, fc.evidence, int(fc.filtered.sizes["time"]))
+    table = fc.surprise()
+    assert table["p_value"].tolist() == [row.p_value for row in direct]
+    table.loc[0, "p_value"] = -1.0  # the caller's copy
+    assert fc.surprise()["p_value"].tolist() == [row.p_value for row in direct]
+    contrast = fc.drivers_side_by_side()
+    calls = []
+    monkeypatch.setattr(conditional, "driver_contrast", lambda *a, **k: calls.append(1) or contrast)
+    assert fc.drivers_side_by_side().equals(contrast) and not calls  # remembered
+    fc.posterior = fc.posterior.copy()  # a field it depends on replaced: computed again
+    fc.drivers_side_by_side()
+    assert calls == [1]
+    assert dataclasses.replace(fc)._memo == {}  # a copy starts without the remembered tables
