@@ -640,6 +640,9 @@ def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
     failures = _diagnostic_failures(diagnostics)
     if not failures:
         return ""
+    # Suggest more than the chains already have: a default forecast that failed was already
+    # continued up to 8 x 1,000 draws, and fewer draws than that would not help.
+    more = max(3000, -(-2 * int(horizon.sizes["draw"]) // 1000) * 1000)
     advice = []
     chain_means = horizon.mean("draw")
     spread = float((chain_means.max("chain") - chain_means.min("chain")).max())
@@ -648,14 +651,14 @@ def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
             f"The chains disagree: their horizon probabilities differ by up to {spread:.2f}. The "
             "reports support more than one reading and the sampler did not move freely between "
             "them, so the means depend on how many chains settled on each. Run again with more "
-            "chains and draws (chains=8, draws=3000; CLI: --chains 8 --draws 3000) and compare "
+            f"chains and draws (chains=8, draws={more}; CLI: --chains 8 --draws {more}) and compare "
             "two seeds; if they still differ, quote the range rather than one number, and look for "
             "reports that contradict each other (the influence table)."
         )
     elif any("ESS" in f for f in failures) or any("R-hat" in f for f in failures):
         advice.append(
             "Too few effective draws: the probabilities are about right, but their second "
-            "decimal is Monte Carlo noise. Run again with more draws (draws=3000; CLI: --draws 3000)."
+            f"decimal is Monte Carlo noise. Run again with more draws (draws={more}; CLI: --draws {more})."
         )
     if int(diagnostics.attrs.get("divergences", 0)):
         advice.append(
