@@ -1,7 +1,7 @@
 """Section `speed`: the #14 speed targets on the bundled model, each in fresh processes.
 
-Measured, with the library's default settings (4 chains x 2,000 draws, 500 tuning
-steps) and a warm kernel cache unless said otherwise:
+Measured, with the library's default settings (4 chains x 1,000 draws after 300 tuning
+steps, continued while the check fails) and a warm kernel cache unless said otherwise:
 
 - ``import``: ``python -c "import syriaforecast"``;
 - ``cold``: a fresh process to the first summary (import, load, forecast as of a
