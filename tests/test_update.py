@@ -199,7 +199,8 @@ def test_advice_says_in_plain_words_that_chains_disagree():
     assert "--draws 3000" in convergence_advice(few, mixed)  # 500 draws a chain: the floor
     longer = xr.concat([mixed] * 16, dim="draw")  # 8,000 draws a chain
     assert "--draws 16000" in convergence_advice(few, longer)
-    assert "--chains 8 --draws 16000" in convergence_advice(diagnostics, xr.concat([horizon] * 16, dim="draw"))
+    disagreeing = xr.concat([horizon] * 16, dim="draw")
+    assert "--chains 8 --draws 16000" in convergence_advice(diagnostics, disagreeing)
 
 
 def test_a_psis_update_keeps_the_transition_and_driver_draws():
