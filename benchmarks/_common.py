@@ -279,13 +279,17 @@ def machine_info() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- results
-def save_result(name: str, data: dict[str, Any]) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default))
-    tmp.replace(path)
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through the library's atomic rename: never half a file."""
+    from syriaforecast._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     return path
+
+
+def save_result(name: str, data: dict[str, Any]) -> Path:
+    return write_text_atomic(OUT / f"{name}.json", json.dumps(data, indent=1, default=_json_default))
 
 
 def load_result(name: str) -> dict[str, Any] | None:
@@ -293,6 +297,28 @@ def load_result(name: str) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return json.loads(path.read_text())
+
+
+def splice_block(markdown: str, block: str, start: str, end: str, *, before: str | None = None) -> str:
+    """``markdown`` with the text from ``start`` to ``end`` replaced by ``block``.
+
+    ``block`` carries its own markers. When ``markdown`` has no such block, ``block`` goes
+    before the heading ``before`` if given and present, else at the end.
+    """
+    if start in markdown and end in markdown:
+        head, rest = markdown.split(start, 1)
+        return head + block + rest.split(end, 1)[1]
+    if before is not None and before in markdown:
+        head, tail = markdown.split(before, 1)
+        return head + block + "\n\n" + before + tail
+    return markdown.rstrip() + "\n\n" + block + "\n"
+
+
+def write_results_block(block: str, start: str, end: str, *, before: str | None = None) -> Path:
+    """Splice ``block`` into ``benchmarks/RESULTS.md`` (see :func:`splice_block`), atomically."""
+    path = BENCH / "RESULTS.md"
+    markdown = path.read_text() if path.exists() else ""
+    return write_text_atomic(path, splice_block(markdown, block, start, end, before=before))
 
 
 def _json_default(value: Any) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from _common import BENCH, load_result, median
+from _common import BENCH, load_result, median, write_text_atomic
 
 GOAL_WARM = 1.0
 GOAL_FIRST = 5.0
@@ -1121,5 +1121,5 @@ def write(results: dict[str, Any] | None = None) -> None:
     timings = load_result("speed")
     if timings and "cold" in timings:
         full = speed.splice(full, speed.render(timings))
-    (BENCH / "RESULTS.md").write_text(full)
-    (BENCH / "HEADLINE.md").write_text(head)
+    write_text_atomic(BENCH / "RESULTS.md", full)
+    write_text_atomic(BENCH / "HEADLINE.md", head)

@@ -27,7 +27,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
-    BENCH,
     MODEL,
     OUT,
     configure_environment,
@@ -37,6 +36,8 @@ from _common import (
     run_worker,
     save_result,
     section_clock,
+    splice_block,
+    write_results_block,
 )
 
 SIZES = (1_000, 10_000, 100_000, 300_000, 1_000_000)
@@ -183,16 +184,11 @@ def render(record: dict[str, Any]) -> str:
 
 def splice(markdown: str, block: str) -> str:
     """``markdown`` with its report-counts block replaced by ``block`` (appended when absent)."""
-    if START in markdown and END in markdown:
-        head, rest = markdown.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        return head + block + tail
-    return markdown.rstrip() + "\n\n" + block + "\n"
+    return splice_block(markdown, block, START, END)
 
 
 def write_results(record: dict[str, Any]) -> None:
-    path = BENCH / "RESULTS.md"
-    path.write_text(splice(path.read_text() if path.exists() else "", render(record)))
+    write_results_block(render(record), START, END)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
-    BENCH,
     OUT,
     PYTHON,
     ChildCPU,
@@ -51,6 +50,8 @@ from _common import (
     run_worker,
     save_result,
     section_clock,
+    splice_block,
+    write_results_block,
 )
 
 START, END = "<!-- speed:start -->", "<!-- speed:end -->"
@@ -309,21 +310,17 @@ def render(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The speed block goes before section 1 when RESULTS.md has none yet.
+ANCHOR = "## 1. Update latency"
+
+
 def splice(markdown: str, block: str) -> str:
     """``markdown`` with its speed block replaced by ``block`` (inserted before section 1 when absent)."""
-    if START in markdown and END in markdown:
-        head, rest = markdown.split(START, 1)
-        return head + block + rest.split(END, 1)[1]
-    anchor = "## 1. Update latency"
-    if anchor in markdown:
-        head, tail = markdown.split(anchor, 1)
-        return head + block + "\n\n" + anchor + tail
-    return markdown.rstrip() + "\n\n" + block + "\n"
+    return splice_block(markdown, block, START, END, before=ANCHOR)
 
 
 def write_results(record: dict[str, Any]) -> None:
-    path = BENCH / "RESULTS.md"
-    path.write_text(splice(path.read_text() if path.exists() else "", render(record)))
+    write_results_block(render(record), START, END, before=ANCHOR)
 
 
 def main(argv: list[str] | None = None) -> int:

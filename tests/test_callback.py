@@ -71,6 +71,24 @@ def test_callback_returns_the_kernels_density_and_gradient(example, tiny_model_p
     del keep
 
 
+def test_callback_arrays_are_read_only_and_the_callers_stay_writable(tiny_model_path, tiny_evidence_path):
+    """The callback reads its arrays through raw pointers, so its references may not write them;
+    the caller's arrays keep their flags (Numba types an array by them: a read-only model array
+    would make every kernel it reaches compile again)."""
+    args, _ = _arguments(tiny_model_path, tiny_evidence_path)
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
+    assert arrays and all(a.flags.writeable for a in arrays)
+    _, keep = callback._user_data(args, callback.argument_kinds(args))
+    assert all(a.flags.writeable for a in arrays)
+    kept = keep[1:]  # keep[0] holds the scalars
+    assert len(kept) == len(arrays)
+    for original, view in zip(arrays, kept, strict=True):
+        assert not view.flags.writeable
+        assert np.array_equal(original, view)
+        if original.flags.c_contiguous and original.size:  # a view of the caller's data, not a copy
+            assert np.shares_memory(original, view)
+
+
 def test_callback_reports_a_non_finite_density_as_recoverable(tiny_model_path, tiny_evidence_path):
     args, ndim = _arguments(tiny_model_path, tiny_evidence_path)
     kinds = callback.argument_kinds(args)

@@ -32,7 +32,7 @@ from syriaforecast.engine.sampler import _density_arguments, layout_for
 from syriaforecast.forecast import forecast_parameters
 from syriaforecast.phrases import band_logit_prior, parse_phrase
 
-from .kernel_args import assert_density_gradient_matches_finite_differences, kernel_args
+from .kernel_args import assert_density_gradient_matches_finite_differences, kernel_args, python_only
 from .test_density import assert_same_log_density
 from .test_engine_exact import EVIDENCE_CASES, SCENARIOS, reports, small_model
 
@@ -281,7 +281,8 @@ def test_chain_terms_use_the_pooled_shift():
     }
     terms = chain_terms_for_draws(model, evidence, params)
     inputs = [pt.dvector(), pt.dmatrix(), pt.dvector(), pt.dvector()]
-    pooled = pytensor.function(inputs, analyst_terms(arrays, *inputs)[0])
+    with python_only():
+        pooled = pytensor.function(inputs, analyst_terms(arrays, *inputs)[0])
     names = ("elicitation_sigma", "elicitation_eta", "analyst_bias", "analyst_noise")
     shift = np.stack([pooled(*(params[n][d] for n in names)) for d in range(D)])
     per_draw = {

@@ -195,6 +195,11 @@ def test_advice_says_in_plain_words_that_chains_disagree():
     assert "Too few effective draws" in convergence_advice(few, mixed)
     converged = few.assign(horizon_ess_bulk=few["horizon_ess_bulk"] * 0 + 1000)
     assert convergence_advice(converged, mixed) == ""
+    # A forecast already continued to 8,000 draws a chain is told to run more than that, not 3,000.
+    assert "--draws 3000" in convergence_advice(few, mixed)  # 500 draws a chain: the floor
+    longer = xr.concat([mixed] * 16, dim="draw")  # 8,000 draws a chain
+    assert "--draws 16000" in convergence_advice(few, longer)
+    assert "--chains 8 --draws 16000" in convergence_advice(diagnostics, xr.concat([horizon] * 16, dim="draw"))
 
 
 def test_a_psis_update_keeps_the_transition_and_driver_draws():

@@ -25,19 +25,14 @@ import dataclasses
 import time
 import warnings
 
+from _cli import seed_list
+
 import syriaforecast as sf
 
 MODEL = sf.bundled_model()
 EVIDENCE = sf.bundled_evidence()
 PERSISTENCE = (0.95, 0.98, 0.99, 1.0)
 KINDS = ("horizon", "filtered", "smoothed")
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        low, high = (int(v) for v in text.split("-"))
-        return list(range(low, high + 1))
-    return [int(v) for v in text.split(",") if v]
 
 
 def without_drivers(model: sf.ScenarioModel, evidence: sf.Evidence) -> tuple[sf.ScenarioModel, sf.Evidence]:
@@ -148,7 +143,7 @@ def main() -> None:
     print(sensitivity(model, evidence))
     if args.seeds:
         print()
-        print(convergence(model, evidence, _seeds(args.seeds)))
+        print(convergence(model, evidence, seed_list(args.seeds)))
 
 
 if __name__ == "__main__":

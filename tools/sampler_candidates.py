@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from _cli import seed_list
 
 import syriaforecast as sf
 from syriaforecast.engine.run import DEFAULT_ADAPTATION, DEFAULT_EXTENSIONS, SamplerSettings
@@ -40,13 +41,6 @@ from syriaforecast.studies.convergence import convergence_study, wilson_interval
 _fc = importlib.import_module("syriaforecast.forecast")  # the module (the package attribute is the function)
 BASE = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic_russia_syria.toml"
 KINDS = ("horizon", "filtered", "smoothed")
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        low, high = (int(v) for v in text.split("-"))
-        return list(range(low, high + 1))
-    return [int(v) for v in text.split(",") if v]
 
 
 def _candidate(text: str) -> tuple[int, int, float]:
@@ -180,9 +174,9 @@ def main() -> None:
     tables = []
     for candidate in args.candidates:
         if args.bundled:
-            tables.append(bundled(candidate, _seeds(args.bundled)))
+            tables.append(bundled(candidate, seed_list(args.bundled)))
         if args.warm_refit:
-            tables.append(warm_refit(candidate, _seeds(args.warm_refit), args.warm_tune))
+            tables.append(warm_refit(candidate, seed_list(args.warm_refit), args.warm_tune))
         if args.worlds:
             tables.append(worlds(candidate, args.rates, args.worlds, args.first, args.warm))
     if tables:

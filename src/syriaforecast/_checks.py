@@ -42,7 +42,7 @@ SEED_MAX = 2**63 - 1
 #: (``make bench``, section "reports"; 2 chains x 400 iterations, whole worker process):
 #: 100,000 reports 47 CPU seconds (0.59 us per report-iteration), 300,000 reports 176 CPU
 #: seconds (0.73 us) and 816 MB at peak. 5e9 is about an hour of CPU, half an hour of wall time
-#: on two free cores: 500,000 reports at the default 4 x (2,000 + 500). Above it a forecast is
+#: on two free cores: 961,538 reports at the default 4 x (1,000 + 300). Above it a forecast is
 #: refused before sampling starts; exact mode takes well under a minute at 1,000,000 reports.
 MAX_SAMPLING_WORK = 5_000_000_000
 #: Environment variable that sets another cap (a whole number; ``5e9`` notation allowed).

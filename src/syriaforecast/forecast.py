@@ -75,7 +75,18 @@ from syriaforecast.spec.inputs import information_date
 from syriaforecast.spec.inputs import resolve_inputs as _resolve_inputs
 from syriaforecast.spec.model import ScenarioModel, load_model, parse_model
 
-__all__ = ["FORMAT_VERSION", "Forecast", "forecast", "forecast_parameters", "load_forecast"]
+__all__ = [
+    "FORMAT_VERSION",
+    "UPDATE_PATHS",
+    "WARM_DRAWS",
+    "WARM_TUNE",
+    "Forecast",
+    "forecast",
+    "forecast_parameters",
+    "load_forecast",
+    "update",
+    "warm_refit",
+]
 
 # Building a Forecast's arrays must not import dask.array (about 1 CPU s) when dask is installed.
 defer_dask_detection()
@@ -629,6 +640,9 @@ def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
     failures = _diagnostic_failures(diagnostics)
     if not failures:
         return ""
+    # Suggest more than the chains already have: a default forecast that failed was already
+    # continued up to 8 x 1,000 draws, and fewer draws than that would not help.
+    more = max(3000, -(-2 * int(horizon.sizes["draw"]) // 1000) * 1000)
     advice = []
     chain_means = horizon.mean("draw")
     spread = float((chain_means.max("chain") - chain_means.min("chain")).max())
@@ -637,14 +651,14 @@ def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
             f"The chains disagree: their horizon probabilities differ by up to {spread:.2f}. The "
             "reports support more than one reading and the sampler did not move freely between "
             "them, so the means depend on how many chains settled on each. Run again with more "
-            "chains and draws (chains=8, draws=3000; CLI: --chains 8 --draws 3000) and compare "
+            f"chains and draws (chains=8, draws={more}; CLI: --chains 8 --draws {more}) and compare "
             "two seeds; if they still differ, quote the range rather than one number, and look for "
             "reports that contradict each other (the influence table)."
         )
     elif any("ESS" in f for f in failures) or any("R-hat" in f for f in failures):
         advice.append(
             "Too few effective draws: the probabilities are about right, but their second "
-            "decimal is Monte Carlo noise. Run again with more draws (draws=3000; CLI: --draws 3000)."
+            f"decimal is Monte Carlo noise. Run again with more draws (draws={more}; CLI: --draws {more})."
         )
     if int(diagnostics.attrs.get("divergences", 0)):
         advice.append(
@@ -1124,8 +1138,6 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # intervals, what-ifs) reads it as any other forecast. Its diagnostics are those
 # of the previous draws under the new evidence (R-hat across the previous
 # chains), with every ESS scaled by the weights' efficiency ``ESS_IS / D``.
-
-__all__ = ["UPDATE_PATHS", "WARM_DRAWS", "WARM_TUNE", "update", "warm_refit"]
 
 #: The ways a forecast with ``previous=`` can be made (recorded as ``update_path``).
 UPDATE_PATHS = ("psis", "refit", "fit")

@@ -251,7 +251,11 @@ def _user_data(args: Sequence[Any], kinds: Sequence[Kind]) -> tuple[np.ndarray, 
     for value, kind in zip(args, kinds, strict=True):
         if kind[0] == "scalar":
             continue
-        array = np.ascontiguousarray(value)
+        # Read-only, as the callback reads it through raw pointers; but through a view, so the
+        # caller's array (often the model's own, which the kernels get next) stays writable:
+        # to Numba a read-only array is another type, and every kernel it reached would be
+        # compiled a second time.
+        array = np.ascontiguousarray(value).view()
         array.flags.writeable = False
         keep.append(array)
         slots.append(array.ctypes.data)

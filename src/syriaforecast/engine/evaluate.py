@@ -70,9 +70,9 @@ def _read_only(value: Any) -> Any:
 
     Numba compiles (and caches on disk) one specialisation per combination of
     argument types, and an array's writeable flag is part of its type. Callers
-    hand over arrays with any flags: the sampler's callback marks the model's and
-    evidence's arrays read-only in place (callback._user_data) while exact mode's
-    are fresh and writable, and broadcast parameters are read-only. Without
+    hand over arrays with any flags: exact mode's are fresh and writable, broadcast
+    parameters are read-only (and before 2026-12-01 the sampler's callback also
+    marked the model's and evidence's arrays read-only in place). Without
     this, exact mode's first call in a process compiled its own specialisation
     of the chain-terms kernels (26.9 CPU s on the benchmark's T = 2400 chain,
     measured 2026-12-01 with a Numba cache filled by a hierarchical forecast)
