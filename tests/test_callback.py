@@ -98,6 +98,46 @@ def test_callback_reports_a_non_finite_density_as_recoverable(tiny_model_path, t
     assert code > 0  # nutpie treats positive codes as a rejected point, not a crash
 
 
+def test_density_check_goes_through_the_callback_and_falls_back_to_the_dispatcher(
+    tiny_model_path, tiny_evidence_path, monkeypatch
+):
+    from syriaforecast.engine import density, sampler_guard
+    from syriaforecast.errors import SamplerError
+
+    model = sf.load_model(tiny_model_path)
+    evidence = sf.load_evidence(tiny_evidence_path, model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    args, ndim = _arguments(tiny_model_path, tiny_evidence_path)
+    compiled = callback.compiled_sampler_model(args, ndim, lambda seed: np.zeros(ndim))
+    assert compiled is not None
+    fast = sampler_guard._callback_logp(compiled, ndim)
+    assert fast is not None
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = rng.normal(0.0, 0.7, ndim)
+        value, grad = fast(x)
+        expected, expected_grad = log_density_and_gradient(x, *args)
+        assert value == expected
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-12)
+    calls = []
+
+    def counted(*a):
+        calls.append(1)
+        return log_density_and_gradient(*a)
+
+    monkeypatch.setattr(density, "log_density_and_gradient", counted)
+    sampler_guard.check_model_density(arrays, data, compiled=compiled)
+    assert calls == []  # finite through the callback: the dispatcher is not needed
+    # A callback that is finite nowhere: the dispatcher runs and its reason is reported.
+    monkeypatch.setattr(sampler_guard, "_callback_logp", lambda c, n: lambda x: (float("nan"), x))
+    sampler_guard.check_model_density(arrays, data, compiled=compiled)
+    assert len(calls) == 1  # the dispatcher's first point is finite
+    monkeypatch.setattr(density, "log_density_and_gradient", lambda *a: (float("-inf"), a[0]))
+    with pytest.raises(SamplerError, match="log density -inf"):
+        sampler_guard.check_model_density(arrays, data, compiled=compiled)
+
+
 @pytest.mark.filterwarnings("ignore::syriaforecast.ConvergenceWarning")  # few draws on purpose
 def test_compiled_and_python_interfaces_give_the_same_draws(tiny_model_path, tiny_evidence_path, monkeypatch):
     model = sf.load_model(tiny_model_path)

@@ -231,8 +231,11 @@ def run_engine(
     )
     # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
     # the interpreter on exit): refuse it here with a SamplerError instead. Checked through the
-    # kernel's dispatcher, which raises Python exceptions (a C callback can only report codes).
-    check_model_density(arrays, data, seed=settings.seed or 0, what=what)
+    # C callback nutpie will call, then (only if that fails everywhere) through the kernel's
+    # dispatcher, which raises Python exceptions (a C callback can only report codes).
+    check_model_density(
+        arrays, data, seed=settings.seed or 0, what=what, compiled=compiled if expand is not None else None
+    )
     extra = {} if initial_step is None else {"initial_step": float(initial_step)}
     timings["compile"] = time.perf_counter() - start
 
