@@ -23,9 +23,6 @@ from syriaforecast.engine.data import (
 from syriaforecast.engine.density import (
     Layout,
     log_density_and_gradient,
-    source_offsets,
-    unpack,
-    unpack_transitions,
 )
 from syriaforecast.engine.kernel import (
     source_offsets_batch,
@@ -321,35 +318,8 @@ def _sampler_model(
 
     def make_expand_fn(*_: Any, **__: Any) -> Any:
         def expand(x: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
-            initial, persistence, sigma, eta, kappa_rel, kappa_cred, _scale = unpack(x, *unpack_args)
-            out = {
-                "initial_probability": initial,
-                "persistence": persistence,
-                "elicitation_sigma": sigma,
-                "elicitation_eta": eta,
-                "source_reliability": kappa_rel,
-                "information_credibility": kappa_cred,
-            }
-            if A:
-                out["analyst_bias"] = x[start : start + A].copy()
-                out["analyst_noise"] = np.exp(x[start + A : start + 2 * A])
-            if with_transitions:
-                rows, log_effect = unpack_transitions(x, start, *transition_unpack)
-                full = np.asarray(rows, dtype=float).copy()
-                S = layout.n_scenarios
-                for i in range(S):
-                    if not row_elicited[i] and S > 1:
-                        full[i] = (1.0 - persistence[i]) / (S - 1)
-                        full[i, i] = persistence[i]
-                out["transition"] = full
-                out["driver_effect"] = np.exp(log_effect)
-            if Q:
-                out["cluster_closeness"] = 1.0 / (1.0 + np.exp(-x[close : close + Q]))
-            if M:
-                offset, spread, _ = source_offsets(x, source_start, M, report_source)
-                out["source_offset"] = offset
-                out["source_spread"] = np.asarray(spread)
-            return out
+            # One draw: the batch unpacking of a batch of one (the same compiled code for both paths).
+            return {name: np.array(values[0]) for name, values in expand_many(np.asarray(x)[None]).items()}
 
         return expand
 
