@@ -22,8 +22,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 import warnings
+from pathlib import Path
+
+# The tools' shared helpers (_cli) sit beside this file; put the folder on the path so that
+# loading the tool by its path (tests/test_bundled_model.py does) finds them too.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cli import seed_list
 

@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import functools
 import importlib
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,6 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+# The tools' shared helpers (_cli) sit beside this file; put the folder on the path so that
+# loading the tool by its path (tests/test_bundled_model.py does) finds them too.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from _cli import seed_list
 
 import syriaforecast as sf
