@@ -95,7 +95,9 @@ def _callback_logp(compiled: Any, ndim: int) -> Callable[[np.ndarray], tuple[flo
         x = np.ascontiguousarray(x, dtype=np.float64)
         grad = np.empty(ndim)
         value = np.empty(1)
-        call(ndim, x.ctypes.data, grad.ctypes.data, value.ctypes.data, address)
+        code = call(ndim, x.ctypes.data, grad.ctypes.data, value.ctypes.data, address)
+        if code != 0:  # not a usable point (-1: shape, 3/4: not finite): the dispatcher says why
+            return float("nan"), np.full(ndim, np.nan)
         return float(value[0]), grad
 
     return logp
