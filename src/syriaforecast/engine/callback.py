@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from syriaforecast.engine.data import read_only_view
+
 __all__ = [
     "CALLBACK_ENV",
     "CALLBACK_SOURCES",
@@ -255,8 +257,7 @@ def _user_data(args: Sequence[Any], kinds: Sequence[Kind]) -> tuple[np.ndarray, 
         # caller's array (often the model's own, which the kernels get next) stays writable:
         # to Numba a read-only array is another type, and every kernel it reached would be
         # compiled a second time.
-        array = np.ascontiguousarray(value).view()
-        array.flags.writeable = False
+        array = read_only_view(np.asarray(value))
         keep.append(array)
         slots.append(array.ctypes.data)
         slots.extend(int(n) for n in array.shape)

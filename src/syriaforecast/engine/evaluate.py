@@ -21,6 +21,7 @@ from syriaforecast.engine.data import (
     ModelArrays,
     build_engine_data,
     build_model_arrays,
+    read_only_view,
 )
 from syriaforecast.engine.hmm import ChainPosterior, forward_backward
 from syriaforecast.engine.kernel import chain_terms_batch_kernel, pooled_shift_batch
@@ -65,26 +66,6 @@ class DrawTerms:
     data: EngineData  # the cells (period, indicator) the last axis of cells refers to
 
 
-def _read_only(value: Any) -> Any:
-    """``value`` as a C-contiguous read-only array view (copied only when not contiguous); scalars as is.
-
-    Numba compiles (and caches on disk) one specialisation per combination of
-    argument types, and an array's writeable flag is part of its type. Callers
-    hand over arrays with any flags: exact mode's are fresh and writable, broadcast
-    parameters are read-only (and before 2026-12-01 the sampler's callback also
-    marked the model's and evidence's arrays read-only in place). Without
-    this, exact mode's first call in a process compiled its own specialisation
-    of the chain-terms kernels (26.9 CPU s on the benchmark's T = 2400 chain,
-    measured 2026-12-01 with a Numba cache filled by a hierarchical forecast)
-    even when a hierarchical forecast had already cached the kernels.
-    """
-    if not isinstance(value, np.ndarray):
-        return value
-    view = np.ascontiguousarray(value).view()
-    view.flags.writeable = False
-    return view
-
-
 def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: EngineData) -> list[np.ndarray]:
     """Chain terms for D parameter draws (leading axis D), in one compiled call."""
     initial = np.asarray(params["initial_probability"], dtype=float)
@@ -95,7 +76,7 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         # Several analysts: the shift of the cells they elicited is pooled (as in the density).
         shift = pooled_shift_batch(
             *map(
-                _read_only,  # one compiled specialisation whatever the callers' flags (see _read_only)
+                read_only_view,  # one compiled specialisation whatever the flags (read_only_view)
                 (
                     np.asarray(params["analyst_bias"], dtype=float),
                     np.asarray(params["analyst_noise"], dtype=float),
@@ -154,8 +135,8 @@ def _evaluate(params: Mapping[str, np.ndarray], arrays: ModelArrays, data: Engin
         np.ascontiguousarray(log_effect),
         np.ascontiguousarray(driver_on, dtype=float),
     ]
-    # Every array read-only: one compiled specialisation whatever the callers' flags (see _read_only).
-    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(*map(_read_only, arguments))
+    # Every array read-only: one compiled specialisation whatever the callers' flags (see read_only_view).
+    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(*map(read_only_view, arguments))
     moves = log_transition[:, 1:]
     if moves.shape[1] == 0 or np.array_equal(moves, np.broadcast_to(moves[:, :1], moves.shape)):
         log_transition = log_transition[:, -1]  # the same every period: the usual (D, S, S)
