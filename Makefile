@@ -51,8 +51,11 @@ lint: $(TESTENV)
 typecheck: $(TESTENV)
 	$(VENV)/bin/mypy
 
+# Two workers, one per core, each taking whole test files (a file's module fixtures, such as
+# the calibration studies, are computed once); tests/conftest.py compiles the kernels first.
+TEST_WORKERS ?= 2
 test: lint typecheck
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(TESTENV)
 	$(VENV)/bin/pytest -m slow

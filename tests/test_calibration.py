@@ -437,6 +437,9 @@ def realistic_study(realistic):
     )
 
 
+# The default suite's calibration check is the 60-world study above; this one is the longest
+# single fixture of the suite (about 95 s of the 10-minute budget on an idle 2-core machine).
+@pytest.mark.slow
 def test_realistic_design_100_worlds(realistic_study):
     """Realistic design, 100 worlds (seed 20240601; 2 chains x 120 draws; about 70 s).
 

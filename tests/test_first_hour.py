@@ -83,7 +83,8 @@ def test_forecast_help_names_chains_and_seed_defaults(capsys):
 
 
 # --------------------------------------------------------------------------- validate
-def test_validate_piped_does_not_wrap_and_lists_grades_per_period(tmp_path, model, capsys):
+def test_validate_piped_does_not_wrap_and_lists_grades_per_period(tmp_path, model, capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # piped with no width given (xdist's workers set 80)
     # Every Admiralty grade once: a table with one column per grade would need 37 columns.
     rows = [
         {
@@ -121,7 +122,8 @@ def test_piped_console_is_wider_than_80_columns(monkeypatch):
 
 
 # --------------------------------------------------------------------------- forecast output
-def test_exact_mode_output_has_mode_and_no_sampling_words(capsys):
+def test_exact_mode_output_has_mode_and_no_sampling_words(capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)  # piped with no width given (xdist's workers set 80)
     assert cli.main(["forecast", "--model", str(MODEL), "--evidence", str(EVIDENCE), "--exact"]) == 0
     captured = capsys.readouterr()
     out = captured.out

@@ -76,7 +76,15 @@ def venv_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield sys.executable
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_PLOTS))
+#: Executed with the slow tests only (``make test-slow``): 30-50 s each on 2 cores; the analyst's
+#: main loop (01) and building a model (03) stay in ``make test``.
+SLOW_TO_RUN = {"02_calibration_backtest.ipynb", "04_issue_cycle.ipynb"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_RUN else n for n in sorted(EXPECTED_PLOTS)],
+)
 def test_notebook_executes(name: str, venv_kernel: str) -> None:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     # Appended to the in-memory copy only: proves which interpreter ran the cells.
