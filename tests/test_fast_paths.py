@@ -159,3 +159,42 @@ def test_surprise_and_drivers_are_computed_once_per_forecast_and_handed_out_as_c
     fc.drivers_side_by_side()
     assert calls == [1]
     assert dataclasses.replace(fc)._memo == {}  # a copy starts without the remembered tables
+
+
+@pytest.mark.parametrize("drivers", ["logged", "none"])
+def test_batch_chain_terms_equal_the_single_draw_kernel_period_by_period(bundled, monkeypatch, drivers):
+    """The batch kernel takes a move's logs once when no driver moves it (T' = 1); the single-draw
+    kernel still takes them in every period: the same numbers, bit for bit, per draw."""
+    import syriaforecast.engine.evaluate as evaluate
+    from syriaforecast.engine.kernel import chain_terms_batch_kernel, chain_terms_kernel
+
+    model, evidence = bundled
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    if drivers == "none":
+        data = dataclasses.replace(data, driver_on=np.zeros_like(data.driver_on))
+    params = {k: np.repeat(v, 2, axis=0) for k, v in exact_parameters_for(model).items()}
+    params["persistence"] = params["persistence"] * np.array([[1.0], [0.9]])  # two different draws
+    params["elicitation_eta"] = params["elicitation_eta"] + np.array([0.0, 0.5])[:, None, None]
+    params["elicitation_sigma"] = np.full_like(params["elicitation_sigma"], 0.3)
+    calls = []
+    monkeypatch.setattr(
+        evaluate, "chain_terms_batch_kernel", lambda *a: calls.append(a) or chain_terms_batch_kernel(*a)
+    )
+    terms = chain_terms_for_draws(model, data, params, arrays=arrays)
+    (args,) = calls
+    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(*args)
+    T = data.n_periods
+    assert log_transition.shape[1] == (1 if drivers == "none" else T)
+    per_draw = (0, 1, 2, 3, 4, 5, 25, 26, 28)  # the arguments with a leading draw axis
+    for d in range(2):
+        one = [a[d] if k in per_draw else a for k, a in enumerate(args)]
+        transition, emission, cells = chain_terms_kernel(*one)
+        assert transition.shape == (T, *log_transition.shape[2:])
+        np.testing.assert_array_equal(np.broadcast_to(log_transition[d], transition.shape), transition)
+        np.testing.assert_array_equal(log_emission[d], emission)
+        np.testing.assert_array_equal(cell_ll[d], cells)
+        # What the engine hands on: one (S, S) matrix per draw when every move is the same.
+        expected = transition[-1] if (transition[1:] == transition[-1]).all() else transition
+        np.testing.assert_array_equal(terms.log_transition[d], expected)
+    assert not np.array_equal(log_emission[0], log_emission[1])  # the draws differ

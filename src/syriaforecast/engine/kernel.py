@@ -1124,23 +1124,35 @@ def chain_terms_batch_kernel(
     """:func:`chain_terms_kernel` for D parameter draws at once.
 
     The parameters, ``cluster_closeness`` (D, Q), ``transition_base`` and ``log_effect``
-    carry a leading axis D; ``row_elicited`` and ``driver_on`` are shared.
+    carry a leading axis D; ``row_elicited`` and ``driver_on`` are shared. The log
+    transitions are (D, T, S, S), the move into period t at ``[:, t]``, when a driver
+    is on in some period t >= 1; otherwise every move is the same and they are
+    (D, 1, S, S): the values :func:`chain_terms_kernel` repeats over its T periods,
+    without taking T times as many logs.
     """
     D, S = log_initial.shape
     C = cell_period.shape[0]
-    log_transition = np.empty((D, n_periods, S, S))
+    n_moves = n_periods if _drivers_move(driver_on) else 1
+    log_transition = np.full((D, n_moves, S, S), -np.inf)
     log_emission = np.empty((D, n_periods, S))
     cell_ll = np.empty((D, C, S))
     for d in range(D):
-        transition, emission, cells = chain_terms_kernel(
-            log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], report_offset[d],
-            cutpoints, log_rate, is_count, n_periods, cell_period, cell_indicator, cell_count_values,
-            cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
-            cluster_closeness[d], transition_base[d], row_elicited, log_effect[d], driver_on,
+        _, _, _, cells, _, _, _, _, _, _, _, _ = _cells(
+            shift[d], kappa_rel[d], kappa_cred[d], report_offset[d], cutpoints, log_rate, is_count,
+            cell_indicator, cell_count_values, cell_slot_valid, face_log_reading, report_cell,
+            report_match, report_noise, report_reliability, report_credibility, report_joint,
+            cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness[d],
         )  # fmt: skip
-        log_transition[d] = transition
-        log_emission[d] = emission
+        _, stack = _transition_stack(
+            persistence[d], transition_base[d], row_elicited, log_effect[d], driver_on
+        )
+        # As chain_terms_kernel: the log of each move's positive entries (-inf elsewhere).
+        for t in range(min(n_moves, stack.shape[0])):
+            for i in range(S):
+                for j in range(S):
+                    if stack[t, i, j] > 0.0:
+                        log_transition[d, t, i, j] = math.log(stack[t, i, j])
+        log_emission[d] = _emission(cells, cell_period, n_periods)
         cell_ll[d] = cells
     return log_transition, log_emission, cell_ll
 
