@@ -198,3 +198,57 @@ def test_batch_chain_terms_equal_the_single_draw_kernel_period_by_period(bundled
         expected = transition[-1] if (transition[1:] == transition[-1]).all() else transition
         np.testing.assert_array_equal(terms.log_transition[d], expected)
     assert not np.array_equal(log_emission[0], log_emission[1])  # the draws differ
+
+
+def _assert_same_fields(one, other) -> None:
+    for f in dataclasses.fields(one):
+        a, b = getattr(one, f.name), getattr(other, f.name)
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), f.name
+        else:
+            assert a == b, f.name
+
+
+def test_model_arrays_are_kept_per_model_object_and_equal_a_fresh_build(bundled):
+    from syriaforecast.engine.data import _build_model_arrays
+
+    model, _ = bundled
+    arrays = build_model_arrays(model)
+    assert build_model_arrays(model) is arrays
+    changed = dataclasses.replace(model, persistence=0.5)  # another object, other numbers
+    assert build_model_arrays(changed).persistence == 0.5 and arrays.persistence != 0.5
+    for m in (model, changed, model):
+        _assert_same_fields(build_model_arrays(m), _build_model_arrays(m))
+
+
+def test_kept_engine_data_equals_a_fresh_build_when_the_evidence_or_model_changes(bundled):
+    from syriaforecast.engine.data import _build_engine_data
+
+    model, evidence = bundled
+    T = n_chain_periods(model)
+    arrays = build_model_arrays(model)
+    first = build_engine_data(model, arrays, evidence, T)
+    assert build_engine_data(model, arrays, evidence, T) is first  # kept
+    assert build_engine_data(model, arrays, evidence.up_to(evidence.last_published), T) is first  # same rows
+    rows = evidence.to_dataframe().iloc[:5]
+    rows = rows.assign(date=[d.isoformat() for d in rows["date"]], published="", credibility="")
+    more = evidence.append(rows[["date", "indicator", "value", "reliability", "credibility"]], model)
+    earlier = evidence.up_to(evidence.last_published - dt.timedelta(days=60))
+    changed = dataclasses.replace(model, persistence=0.5)
+    cases = [
+        (model, arrays, more, T),  # other rows
+        (model, arrays, earlier, T),
+        (model, arrays, evidence, T - 1),  # other periods
+        (changed, build_model_arrays(changed), evidence, T),  # another model object
+        (model, arrays, evidence, T),  # back to the first
+    ]
+    for m, a, e, n in cases:
+        kept = build_engine_data(m, a, e, n)
+        _assert_same_fields(kept, _build_engine_data(m, a, e, n, None))
+    grown = build_engine_data(model, arrays, more, T)
+    assert grown.report_cell.shape[0] == first.report_cell.shape[0] + 5  # the five graded readings added
+    assumed = {model.driver_ids[0]: {T - 2: 1}}  # assumptions are never served from the kept result
+    _assert_same_fields(
+        build_engine_data(model, arrays, evidence, T, assumed),
+        _build_engine_data(model, arrays, evidence, T, assumed),
+    )

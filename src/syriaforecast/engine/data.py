@@ -490,7 +490,43 @@ def build_engine_data(
     Cells are ordered by (period, indicator) and graded readings by cell, then
     by their row in the evidence; the arrays are built by sorting and grouping
     (no loop over reports), so a long log costs milliseconds.
+
+    The last result is kept and handed out again for the same model, arrays,
+    evidence rows and ``n_periods`` without assumptions (a forecast and the
+    reports on it ask for the same cells several times). Like the model's arrays,
+    its arrays are shared: do not modify them in place.
     """
+    global _LAST_ENGINE_DATA
+    last = _LAST_ENGINE_DATA
+    rows = evidence._derived  # shared only by Evidence objects that hold the same rows (see up_to)
+    # Compared by identity, never equality (equal-looking records of different rows are not the same).
+    if (
+        last is not None
+        and not assume
+        and last[0] is model
+        and last[1] is arrays
+        and last[2] is rows
+        and last[3] == n_periods
+    ):
+        return last[4]
+    data = _build_engine_data(model, arrays, evidence, n_periods, assume)
+    if not assume:
+        _LAST_ENGINE_DATA = (model, arrays, rows, n_periods, data)  # replaced at once: thread-safe
+    return data
+
+
+#: The last :func:`build_engine_data` result without assumptions, after what it was built from:
+#: the model, its arrays and the evidence's ``_derived`` record, compared by identity.
+_LAST_ENGINE_DATA: tuple[Any, ...] | None = None
+
+
+def _build_engine_data(
+    model: ScenarioModel,
+    arrays: ModelArrays,
+    evidence: Evidence,
+    n_periods: int,
+    assume: Mapping[str, Mapping[int, int]] | None,
+) -> EngineData:
     table = evidence._reports()  # read only: no copy
     period = table["period"].to_numpy(dtype=np.int64)
     if period.size and int(period.max()) >= n_periods:

@@ -145,7 +145,7 @@ class Evidence:
         """
         if "last_published" not in self._derived:  # the table never changes
             # Python's max over the dates (every row has one): what Series.max returns, without its
-            # object-column reduction (T = 2,400 rows: 0.18 -> 0.03 ms, measured 2026-12-01).
+            # object-column reduction (2,400 rows: 0.18 -> 0.10 ms CPU, measured 2026-12-01, load 2.8).
             self._derived["last_published"] = (
                 None if self._table.empty else max(self._table["published"].tolist())
             )
