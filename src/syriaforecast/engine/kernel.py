@@ -867,14 +867,34 @@ def _scaled_backward(alpha, scale, emission, transition):
 
 
 @numba.njit(cache=True, nogil=True)
+def _smoothed(alpha, scale, emission, transition):
+    """:func:`_scaled_backward`'s ``gamma`` alone: the same recursion, without the gradient.
+
+    The posteriors need no ``d log p / d transition``; :func:`_scaled_backward`, which the
+    sampler's gradient calls, is left as it is.
+    """
+    T, S = alpha.shape
+    varying = transition.shape[0] > 1
+    beta = np.ones((T, S))
+    for t in range(T - 2, -1, -1):
+        move = transition[t + 1] if varying else transition[0]
+        for i in range(S):
+            acc = 0.0
+            for j in range(S):
+                acc += move[i, j] * emission[t + 1, j] * beta[t + 1, j]
+            beta[t, i] = acc / scale[t + 1]
+    return alpha * beta
+
+
+@numba.njit(cache=True, nogil=True)
 def forward_backward_batch(log_initial, log_transition, log_emission):
     """Filtered (D, T, S), smoothed (D, T, S) and log p(e) (D,) for D parameter sets at once.
 
     ``log_transition`` (D, T', S, S): the move into period ``t`` at ``[d, t]`` when
     ``T' = T``, or one matrix per draw at ``[d, 0]`` when ``T' = 1``. The sampler's own
-    scaled recursions (:func:`_scaled_forward`, :func:`_scaled_backward`) run draw by
-    draw in one compiled call, so the post-processing of a fit and exact mode pay no
-    Python loop over periods.
+    scaled recursions (:func:`_scaled_forward`, and :func:`_scaled_backward`'s without the
+    gradient: :func:`_smoothed`) run draw by draw in one compiled call, so the
+    post-processing of a fit and exact mode pay no Python loop over periods.
     """
     D, T, S = log_emission.shape
     filtered = np.empty((D, T, S))
@@ -884,7 +904,7 @@ def forward_backward_batch(log_initial, log_transition, log_emission):
         alpha, scale, emission, transition, total = _scaled_forward(
             log_initial[d], np.exp(log_transition[d]), log_emission[d]
         )
-        gamma, _ = _scaled_backward(alpha, scale, emission, transition)
+        gamma = _smoothed(alpha, scale, emission, transition)
         _store_posteriors(alpha, gamma, filtered[d], smoothed[d])
         log_likelihood[d] = total
     return filtered, smoothed, log_likelihood
