@@ -248,3 +248,37 @@ def test_two_processes_writing_one_out_folder_never_mix(tmp_path):
     assert len(set(final.values())) == 1 and len(final) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert any(v.startswith("A") for v in seen) or any(v.startswith("B") for v in seen)
+
+
+def test_a_folder_swapped_away_while_it_is_checked_is_still_ours(tmp_path, monkeypatch):
+    # The race the two-writers test above once hit on a clean clone (1 run in about 10): another
+    # run moves the output folder aside just after this run listed it. The listing showed our
+    # marker, so the folder is ours; a second look at the marker's path finds nothing there.
+    out = tmp_path / "out"
+    with _outdir.staged_folder(out) as stage:
+        (stage / "forecast.nc").write_text("old")
+    listed = list(out.iterdir())
+    assert _outdir.MARKER in {p.name for p in listed}
+    aside = tmp_path / "aside"
+
+    def iterdir_then_swap(self: Path):
+        if self == out and out.exists():
+            os.replace(out, aside)  # what another run's _swap_in does between our two looks
+            return iter(listed)
+        return original(self)
+
+    original = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", iterdir_then_swap)
+    assert _outdir.check_out_folder(out) == out
+    monkeypatch.setattr(Path, "iterdir", original)
+    # A folder that vanished before the listing is not the user's either.
+    assert not out.exists()
+    os.replace(aside, out)
+    monkeypatch.setattr(Path, "iterdir", lambda self: (_ for _ in ()).throw(FileNotFoundError(self)))
+    assert _outdir.check_out_folder(out) == out
+    # ... while a folder of someone else's files is still refused.
+    monkeypatch.setattr(Path, "iterdir", original)
+    (out / _outdir.MARKER).unlink()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(sf.errors.SyriaforecastError, match="did not write"):
+        _outdir.check_out_folder(out)

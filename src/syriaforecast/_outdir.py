@@ -37,8 +37,14 @@ _SWAP_ATTEMPTS = 20
 
 
 def _ours(folder: Path) -> bool:
-    entries = list(folder.iterdir())
-    if not entries or (folder / MARKER).is_file():
+    # Decided from one listing: another run may swap the folder between two looks at it, and a
+    # second look (``(folder / MARKER).is_file()``) could then find nothing where the listing
+    # showed our marker.
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:  # moved aside by another run's swap: nothing of the user's is there
+        return True
+    if not entries or any(p.name == MARKER for p in entries):
         return True
     return all(p.is_file() and p.suffix in _OUR_SUFFIXES and not p.name.startswith(".") for p in entries)
 
@@ -59,7 +65,7 @@ def check_out_folder(out: str | Path, *, option: str = "--out") -> Path:
     if out.name in ("", ".", ".."):
         out = out.resolve()
     if out.exists() or out.is_symlink():
-        if not out.is_dir():
+        if not out.is_dir() and (out.exists() or out.is_symlink()):  # (absent now: swapped by another run)
             raise SyriaforecastError(f"{name}: exists and is not a folder")
         if not _ours(out):
             raise SyriaforecastError(
