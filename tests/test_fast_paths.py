@@ -159,3 +159,96 @@ def test_surprise_and_drivers_are_computed_once_per_forecast_and_handed_out_as_c
     fc.drivers_side_by_side()
     assert calls == [1]
     assert dataclasses.replace(fc)._memo == {}  # a copy starts without the remembered tables
+
+
+@pytest.mark.parametrize("drivers", ["logged", "none"])
+def test_batch_chain_terms_equal_the_single_draw_kernel_period_by_period(bundled, monkeypatch, drivers):
+    """The batch kernel takes a move's logs once when no driver moves it (T' = 1); the single-draw
+    kernel still takes them in every period: the same numbers, bit for bit, per draw."""
+    import syriaforecast.engine.evaluate as evaluate
+    from syriaforecast.engine.kernel import chain_terms_batch_kernel, chain_terms_kernel
+
+    model, evidence = bundled
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    if drivers == "none":
+        data = dataclasses.replace(data, driver_on=np.zeros_like(data.driver_on))
+    params = {k: np.repeat(v, 2, axis=0) for k, v in exact_parameters_for(model).items()}
+    params["persistence"] = params["persistence"] * np.array([[1.0], [0.9]])  # two different draws
+    params["elicitation_eta"] = params["elicitation_eta"] + np.array([0.0, 0.5])[:, None, None]
+    params["elicitation_sigma"] = np.full_like(params["elicitation_sigma"], 0.3)
+    calls = []
+    monkeypatch.setattr(
+        evaluate, "chain_terms_batch_kernel", lambda *a: calls.append(a) or chain_terms_batch_kernel(*a)
+    )
+    terms = chain_terms_for_draws(model, data, params, arrays=arrays)
+    (args,) = calls
+    log_transition, log_emission, cell_ll = chain_terms_batch_kernel(*args)
+    T = data.n_periods
+    assert log_transition.shape[1] == (1 if drivers == "none" else T)
+    per_draw = (0, 1, 2, 3, 4, 5, 25, 26, 28)  # the arguments with a leading draw axis
+    for d in range(2):
+        one = [a[d] if k in per_draw else a for k, a in enumerate(args)]
+        transition, emission, cells = chain_terms_kernel(*one)
+        assert transition.shape == (T, *log_transition.shape[2:])
+        np.testing.assert_array_equal(np.broadcast_to(log_transition[d], transition.shape), transition)
+        np.testing.assert_array_equal(log_emission[d], emission)
+        np.testing.assert_array_equal(cell_ll[d], cells)
+        # What the engine hands on: one (S, S) matrix per draw when every move is the same.
+        expected = transition[-1] if (transition[1:] == transition[-1]).all() else transition
+        np.testing.assert_array_equal(terms.log_transition[d], expected)
+    assert not np.array_equal(log_emission[0], log_emission[1])  # the draws differ
+
+
+def _assert_same_fields(one, other) -> None:
+    for f in dataclasses.fields(one):
+        a, b = getattr(one, f.name), getattr(other, f.name)
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), f.name
+        else:
+            assert a == b, f.name
+
+
+def test_model_arrays_are_kept_per_model_object_and_equal_a_fresh_build(bundled):
+    from syriaforecast.engine.data import _build_model_arrays
+
+    model, _ = bundled
+    arrays = build_model_arrays(model)
+    assert build_model_arrays(model) is arrays
+    changed = dataclasses.replace(model, persistence=0.5)  # another object, other numbers
+    assert build_model_arrays(changed).persistence == 0.5 and arrays.persistence != 0.5
+    for m in (model, changed, model):
+        _assert_same_fields(build_model_arrays(m), _build_model_arrays(m))
+
+
+def test_kept_engine_data_equals_a_fresh_build_when_the_evidence_or_model_changes(bundled):
+    from syriaforecast.engine.data import _build_engine_data
+
+    model, evidence = bundled
+    T = n_chain_periods(model)
+    arrays = build_model_arrays(model)
+    first = build_engine_data(model, arrays, evidence, T)
+    assert build_engine_data(model, arrays, evidence, T) is first  # kept
+    assert build_engine_data(model, arrays, evidence.up_to(evidence.last_published), T) is first  # same rows
+    rows = evidence.to_dataframe().iloc[:5]
+    rows = rows.assign(date=[d.isoformat() for d in rows["date"]], published="", credibility="")
+    more = evidence.append(rows[["date", "indicator", "value", "reliability", "credibility"]], model)
+    earlier = evidence.up_to(evidence.last_published - dt.timedelta(days=60))
+    changed = dataclasses.replace(model, persistence=0.5)
+    cases = [
+        (model, arrays, more, T),  # other rows
+        (model, arrays, earlier, T),
+        (model, arrays, evidence, T - 1),  # other periods
+        (changed, build_model_arrays(changed), evidence, T),  # another model object
+        (model, arrays, evidence, T),  # back to the first
+    ]
+    for m, a, e, n in cases:
+        kept = build_engine_data(m, a, e, n)
+        _assert_same_fields(kept, _build_engine_data(m, a, e, n, None))
+    grown = build_engine_data(model, arrays, more, T)
+    assert grown.report_cell.shape[0] == first.report_cell.shape[0] + 5  # the five graded readings added
+    assumed = {model.driver_ids[0]: {T - 2: 1}}  # assumptions are never served from the kept result
+    _assert_same_fields(
+        build_engine_data(model, arrays, evidence, T, assumed),
+        _build_engine_data(model, arrays, evidence, T, assumed),
+    )

@@ -81,6 +81,7 @@ scenario), with the variance of its phrase band (0 for a number).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -315,8 +316,43 @@ def _binary_logit(value: object) -> tuple[float, float]:
     return logit(float(value)), 0.0  # type: ignore[arg-type]
 
 
+class _ByIdentity:
+    """A cache key that is its object's identity (a model is immutable but not hashable).
+
+    The key holds its object, so a cached object stays alive and its ``id`` is not reused
+    while the entry exists.
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByIdentity) and other.obj is self.obj
+
+
 def build_model_arrays(model: ScenarioModel) -> ModelArrays:
-    """Arrays derived from the model file: elicitations as cutpoints and log rates."""
+    """Arrays derived from the model file: elicitations as cutpoints and log rates.
+
+    Computed once per model object (the last 16 models asked for) and shared: a
+    :class:`~syriaforecast.spec.model.ScenarioModel` never changes, and a forecast
+    asks for its arrays several times. The arrays stay writable, as Numba types a
+    read-only array apart (see :func:`read_only_view`): do not modify them in place
+    (build the arrays of a changed model instead, or ``dataclasses.replace`` a field).
+    """
+    return _model_arrays(_ByIdentity(model))
+
+
+@functools.lru_cache(maxsize=16)
+def _model_arrays(key: _ByIdentity) -> ModelArrays:
+    return _build_model_arrays(key.obj)  # type: ignore[arg-type]
+
+
+def _build_model_arrays(model: ScenarioModel) -> ModelArrays:
     S, I = len(model.scenarios), len(model.indicators)
     groups = {g: k for k, g in enumerate(model.groups)}
     max_levels = max([i.n_levels for i in model.indicators if i.type != "count"], default=2)
@@ -454,12 +490,49 @@ def build_engine_data(
     Cells are ordered by (period, indicator) and graded readings by cell, then
     by their row in the evidence; the arrays are built by sorting and grouping
     (no loop over reports), so a long log costs milliseconds.
+
+    The last result is kept and handed out again for the same model, arrays,
+    evidence rows and ``n_periods`` without assumptions (a forecast and the
+    reports on it ask for the same cells several times). Like the model's arrays,
+    its arrays are shared: do not modify them in place.
     """
+    global _LAST_ENGINE_DATA
+    last = _LAST_ENGINE_DATA
+    rows = evidence._derived  # shared only by Evidence objects that hold the same rows (see up_to)
+    # Compared by identity, never equality (equal-looking records of different rows are not the same).
+    if (
+        last is not None
+        and not assume
+        and last[0] is model
+        and last[1] is arrays
+        and last[2] is rows
+        and last[3] == n_periods
+    ):
+        return last[4]
+    data = _build_engine_data(model, arrays, evidence, n_periods, assume)
+    if not assume:
+        _LAST_ENGINE_DATA = (model, arrays, rows, n_periods, data)  # replaced at once: thread-safe
+    return data
+
+
+#: The last :func:`build_engine_data` result without assumptions, after what it was built from:
+#: the model, its arrays and the evidence's ``_derived`` record, compared by identity.
+_LAST_ENGINE_DATA: tuple[Any, ...] | None = None
+
+
+def _build_engine_data(
+    model: ScenarioModel,
+    arrays: ModelArrays,
+    evidence: Evidence,
+    n_periods: int,
+    assume: Mapping[str, Mapping[int, int]] | None,
+) -> EngineData:
     table = evidence._reports()  # read only: no copy
-    if len(table) and int(table["period"].max()) >= n_periods:
-        table = table[table["period"] < n_periods]
-    N = len(table)
     period = table["period"].to_numpy(dtype=np.int64)
+    if period.size and int(period.max()) >= n_periods:
+        kept = period < n_periods
+        table, period = table[kept], period[kept]
+    N = len(table)
     index = {ident: k for k, ident in enumerate(model.indicator_ids)}
     codes, names = pd.factorize(table["indicator"])  # then one dict lookup per distinct id
     indicator = np.array([index[name] for name in names], dtype=np.int64)[codes].reshape(N)
@@ -467,10 +540,13 @@ def build_engine_data(
     rel = table["reliability"].to_numpy(dtype=object)
     cred = table["credibility"].to_numpy(dtype=np.int64)
 
-    # Cells: the distinct (period, indicator) pairs in sorted order; rows sorted stably by them.
-    order = np.lexsort((indicator, period))
+    # Cells: the distinct (period, indicator) pairs in sorted order; rows sorted stably by them
+    # (one stable sort of period * I + indicator: the order of np.lexsort((indicator, period))).
+    cell_key = period * len(index) + indicator
+    order = np.argsort(cell_key, kind="stable")
+    sorted_key = cell_key[order]
     first = np.ones(N, dtype=bool)
-    first[1:] = (period[order][1:] != period[order][:-1]) | (indicator[order][1:] != indicator[order][:-1])
+    np.not_equal(sorted_key[1:], sorted_key[:-1], out=first[1:])
     cell_of_sorted = np.cumsum(first) - 1
     row_cell = np.empty(N, dtype=np.int64)
     row_cell[order] = cell_of_sorted
@@ -482,24 +558,29 @@ def build_engine_data(
 
     # Candidate states per cell: every level, or the distinct reported counts plus "other".
     counted = np.flatnonzero(row_count)
-    pairs, pair_of = np.unique(
-        np.column_stack([row_cell[counted], states[counted]]).reshape(-1, 2), axis=0, return_inverse=True
-    )
-    pair_of = pair_of.reshape(-1)
-    n_distinct = np.bincount(pairs[:, 0], minlength=C) if C else np.zeros(0, dtype=np.int64)
-    slots = max(arrays.max_levels, int((n_distinct + 1).max(initial=0)))
-    pair_slot = np.arange(pairs.shape[0]) - np.searchsorted(pairs[:, 0], pairs[:, 0])
-    cell_values = np.full((C, slots), -1, dtype=np.int64)
-    cell_values[pairs[:, 0], pair_slot] = pairs[:, 1]
+    cell_values = np.full((C, arrays.max_levels), -1, dtype=np.int64)
+    row_slot = states.copy()  # the slot each row reads: its level, or its count's place in its cell
+    limit = arrays.n_levels[cell_indicator]
+    slots = arrays.max_levels
+    if counted.size:
+        # The distinct (cell, count) pairs in lexicographic order, unique over one int64 key (counts
+        # are at most 1e6 and cells at most the rows, so it cannot overflow): the order and inverse
+        # of np.unique(axis=0) on the pairs, without its row-view sort.
+        width = int(states[counted].max()) + 1
+        keys, pair_of = np.unique(row_cell[counted] * width + states[counted], return_inverse=True)
+        pair_cell, pair_count = keys // width, keys % width
+        n_distinct = np.bincount(pair_cell, minlength=C)
+        slots = max(slots, int((n_distinct + 1).max(initial=0)))
+        pair_slot = np.arange(keys.shape[0]) - np.searchsorted(pair_cell, pair_cell)
+        cell_values = np.full((C, slots), -1, dtype=np.int64)
+        cell_values[pair_cell, pair_slot] = pair_count
+        row_slot[counted] = pair_slot[pair_of.reshape(-1)]
+        limit = np.where(cell_count, n_distinct + 1, limit)  # "other" slot for counts
     # A dummy count keeps the (unused) count branch finite for categorical
     # cells: NaN there would leak into gradients through the switch.
     cell_values[~cell_count, 0] = 0
-    limit = np.where(cell_count, n_distinct + 1, arrays.n_levels[cell_indicator])  # "other" slot for counts
     valid = np.arange(slots)[None, :] < limit[:, None]
 
-    # The slot each row reads: its level, or its count's place among the cell's distinct counts.
-    row_slot = states.copy()
-    row_slot[counted] = pair_slot[pair_of]
     graded = (rel != "") | (cred != 0)
     ungraded = ~graded
     # An ungraded report is read at face value: every valid slot it does not read is impossible.
@@ -519,15 +600,17 @@ def build_engine_data(
     np.divide(1.0, arrays.n_levels[reading_indicator], out=noise_value, where=~count_readings)
     if count_readings.any():
         # The geometric pmf with Python's math (as before), once per distinct (indicator, count).
-        keys = list(
+        pmf_keys = list(
             zip(
                 reading_indicator[count_readings].tolist(),
                 states[report_row[count_readings]].tolist(),
                 strict=True,
             )
         )
-        pmf = {key: math.exp(geometric_log_pmf(key[1], arrays.noise_count_mean[key[0]])) for key in set(keys)}
-        noise_value[count_readings] = [pmf[key] for key in keys]
+        pmf = {
+            key: math.exp(geometric_log_pmf(key[1], arrays.noise_count_mean[key[0]])) for key in set(pmf_keys)
+        }
+        noise_value[count_readings] = [pmf[key] for key in pmf_keys]
     noise = np.repeat(noise_value[:, None], slots, axis=1)
     rel_idx = [_RELIABILITY_INDEX[letter] for letter in rel[report_row]]
     cred_idx = [_CREDIBILITY_INDEX[int(number)] for number in cred[report_row]]
@@ -537,12 +620,14 @@ def build_engine_data(
     report_joint, cell_component = _joint_reports(table, rows, cells, C, label)
     report_source, source_names = _report_sources(table, rows, rel_idx, report_joint)
     indicator_cluster, closeness = cluster_arrays(model)
-    # Multi-row reports per component: count each report once, at its first reading's cell.
-    joint_ids, first_reading = np.unique(report_joint, return_index=True)
-    first_reading = first_reading[joint_ids >= 0]
-    n_report_bits = np.bincount(
-        cell_component[report_cell[first_reading]], minlength=int(cell_component.max(initial=-1)) + 1
-    ).astype(np.int64)
+    n_report_bits = np.zeros(0, dtype=np.int64)
+    if K and cell_component.max() >= 0:
+        # Multi-row reports per component: count each report once, at its first reading's cell.
+        joint_ids, first_reading = np.unique(report_joint, return_index=True)
+        first_reading = first_reading[joint_ids >= 0]
+        n_report_bits = np.bincount(
+            cell_component[report_cell[first_reading]], minlength=int(cell_component.max()) + 1
+        ).astype(np.int64)
     cell_event, event_cluster, cell_component = link_cluster_events(
         cell_period, cell_indicator, indicator_cluster, cell_component, n_report_bits,
         MAX_JOINT_REPORTS, label,

@@ -2,7 +2,7 @@
 
 :func:`forward_backward` runs the engine's compiled scaled recursions
 (:func:`~syriaforecast.engine.kernel.forward_backward_batch`, for one transition
-matrix or one per period: the ones the sampler's gradient uses);
+matrix or one per period: those of the sampler's gradient, without the gradient);
 :func:`forward_backward_numpy` is the same computation in log space with NumPy,
 kept as an independent reference for the tests. Both normalise every message, so
 any number of periods is safe. Inputs carry a leading draw axis ``D`` (use ``D = 1``

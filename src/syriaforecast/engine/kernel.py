@@ -867,14 +867,34 @@ def _scaled_backward(alpha, scale, emission, transition):
 
 
 @numba.njit(cache=True, nogil=True)
+def _smoothed(alpha, scale, emission, transition):
+    """:func:`_scaled_backward`'s ``gamma`` alone: the same recursion, without the gradient.
+
+    The posteriors need no ``d log p / d transition``; :func:`_scaled_backward`, which the
+    sampler's gradient calls, is left as it is.
+    """
+    T, S = alpha.shape
+    varying = transition.shape[0] > 1
+    beta = np.ones((T, S))
+    for t in range(T - 2, -1, -1):
+        move = transition[t + 1] if varying else transition[0]
+        for i in range(S):
+            acc = 0.0
+            for j in range(S):
+                acc += move[i, j] * emission[t + 1, j] * beta[t + 1, j]
+            beta[t, i] = acc / scale[t + 1]
+    return alpha * beta
+
+
+@numba.njit(cache=True, nogil=True)
 def forward_backward_batch(log_initial, log_transition, log_emission):
     """Filtered (D, T, S), smoothed (D, T, S) and log p(e) (D,) for D parameter sets at once.
 
     ``log_transition`` (D, T', S, S): the move into period ``t`` at ``[d, t]`` when
     ``T' = T``, or one matrix per draw at ``[d, 0]`` when ``T' = 1``. The sampler's own
-    scaled recursions (:func:`_scaled_forward`, :func:`_scaled_backward`) run draw by
-    draw in one compiled call, so the post-processing of a fit and exact mode pay no
-    Python loop over periods.
+    scaled recursions (:func:`_scaled_forward`, and :func:`_scaled_backward`'s without the
+    gradient: :func:`_smoothed`) run draw by draw in one compiled call, so the
+    post-processing of a fit and exact mode pay no Python loop over periods.
     """
     D, T, S = log_emission.shape
     filtered = np.empty((D, T, S))
@@ -884,7 +904,7 @@ def forward_backward_batch(log_initial, log_transition, log_emission):
         alpha, scale, emission, transition, total = _scaled_forward(
             log_initial[d], np.exp(log_transition[d]), log_emission[d]
         )
-        gamma, _ = _scaled_backward(alpha, scale, emission, transition)
+        gamma = _smoothed(alpha, scale, emission, transition)
         _store_posteriors(alpha, gamma, filtered[d], smoothed[d])
         log_likelihood[d] = total
     return filtered, smoothed, log_likelihood
@@ -1124,23 +1144,35 @@ def chain_terms_batch_kernel(
     """:func:`chain_terms_kernel` for D parameter draws at once.
 
     The parameters, ``cluster_closeness`` (D, Q), ``transition_base`` and ``log_effect``
-    carry a leading axis D; ``row_elicited`` and ``driver_on`` are shared.
+    carry a leading axis D; ``row_elicited`` and ``driver_on`` are shared. The log
+    transitions are (D, T, S, S), the move into period t at ``[:, t]``, when a driver
+    is on in some period t >= 1; otherwise every move is the same and they are
+    (D, 1, S, S): the values :func:`chain_terms_kernel` repeats over its T periods,
+    without taking T times as many logs.
     """
     D, S = log_initial.shape
     C = cell_period.shape[0]
-    log_transition = np.empty((D, n_periods, S, S))
+    n_moves = n_periods if _drivers_move(driver_on) else 1
+    log_transition = np.full((D, n_moves, S, S), -np.inf)
     log_emission = np.empty((D, n_periods, S))
     cell_ll = np.empty((D, C, S))
     for d in range(D):
-        transition, emission, cells = chain_terms_kernel(
-            log_initial[d], persistence[d], shift[d], kappa_rel[d], kappa_cred[d], report_offset[d],
-            cutpoints, log_rate, is_count, n_periods, cell_period, cell_indicator, cell_count_values,
-            cell_slot_valid, face_log_reading, report_cell, report_match, report_noise, report_reliability,
-            report_credibility, report_joint, cell_component, cell_event, event_cluster, indicator_cluster,
-            cluster_closeness[d], transition_base[d], row_elicited, log_effect[d], driver_on,
+        _, _, _, cells, _, _, _, _, _, _, _, _ = _cells(
+            shift[d], kappa_rel[d], kappa_cred[d], report_offset[d], cutpoints, log_rate, is_count,
+            cell_indicator, cell_count_values, cell_slot_valid, face_log_reading, report_cell,
+            report_match, report_noise, report_reliability, report_credibility, report_joint,
+            cell_component, cell_event, event_cluster, indicator_cluster, cluster_closeness[d],
         )  # fmt: skip
-        log_transition[d] = transition
-        log_emission[d] = emission
+        _, stack = _transition_stack(
+            persistence[d], transition_base[d], row_elicited, log_effect[d], driver_on
+        )
+        # As chain_terms_kernel: the log of each move's positive entries (-inf elsewhere).
+        for t in range(min(n_moves, stack.shape[0])):
+            for i in range(S):
+                for j in range(S):
+                    if stack[t, i, j] > 0.0:
+                        log_transition[d, t, i, j] = math.log(stack[t, i, j])
+        log_emission[d] = _emission(cells, cell_period, n_periods)
         cell_ll[d] = cells
     return log_transition, log_emission, cell_ll
 

@@ -144,7 +144,11 @@ class Evidence:
         This is the earliest as-of date at which every report is known.
         """
         if "last_published" not in self._derived:  # the table never changes
-            self._derived["last_published"] = None if self._table.empty else self._table["published"].max()
+            # Python's max over the dates (every row has one): what Series.max returns, without its
+            # object-column reduction (2,400 rows: 0.18 -> 0.10 ms CPU, measured 2026-12-01, load 2.8).
+            self._derived["last_published"] = (
+                None if self._table.empty else max(self._table["published"].tolist())
+            )
         return self._derived["last_published"]
 
     def up_to(self, as_of: dt.date | str) -> Evidence:
