@@ -546,7 +546,7 @@ def big_rows(draw: st.DrawFn) -> bytes:
     return "\n".join(lines).encode()
 
 
-@fuzz(100)
+@fuzz(25)  # 0.2 s an example (a 10,000-indicator model); `make fuzz` runs 5,000
 @given(raw=big_rows())
 def test_load_evidence_against_a_10000_indicator_model(raw: bytes, workdir: Path) -> None:
     path = workdir / "big.csv"
