@@ -438,7 +438,8 @@ def realistic_study(realistic):
 
 
 # The default suite's calibration check is the 60-world study above; this one is the longest
-# single fixture of the suite (about 95 s of the 10-minute budget on an idle 2-core machine).
+# single fixture of the suite (93 s and 154 s of setup in two clean-clone runs on this 2-core
+# machine under other load, 2026-12-01).
 @pytest.mark.slow
 def test_realistic_design_100_worlds(realistic_study):
     """Realistic design, 100 worlds (seed 20240601; 2 chains x 120 draws; about 70 s).

@@ -76,7 +76,7 @@ def venv_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield sys.executable
 
 
-#: Executed with the slow tests only (``make test-slow``): 30-50 s each on 2 cores; the analyst's
+#: Executed with the slow tests only (``make test-slow``): 23-48 s each in clean-clone runs; the analyst's
 #: main loop (01) and building a model (03) stay in ``make test``.
 SLOW_TO_RUN = {"02_calibration_backtest.ipynb", "04_issue_cycle.ipynb"}
 
