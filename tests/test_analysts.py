@@ -45,6 +45,7 @@ def _logit(p):
     return np.log(p) - np.log1p(-p)
 
 
+@pytest.mark.slow  # the 36-world study: 46 s of a clean-clone make test (2026-12-01)
 def test_pooled_beats_best_single_analyst_and_average(study):
     """Pooled vs the best single analyst (in hindsight) and the plain average, expected Brier.
 
@@ -85,6 +86,7 @@ def test_pooled_beats_best_single_analyst_and_average(study):
     assert abs(ideal) < abs(float(diff.sel(versus=best, bound="estimate")))
 
 
+@pytest.mark.slow  # the 36-world study: 46 s of a clean-clone make test (2026-12-01)
 def test_pooled_fits_recover_each_analysts_noise_and_bias(study):
     """Posterior means over 36 worlds: noise 0.60, 0.60, 2.73 (true 0.6, 0.7, 3.0), bias 0.93, -0.90, 0.02."""
     summary = summarise_analyst_study(study)
