@@ -839,14 +839,9 @@ def _scaled_forward(log_initial, transition, log_emission):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scaled_backward(alpha, scale, emission, transition):
-    """Smoothed probabilities gamma (T, S) and ``G = d log p / d transition`` (T', S, S).
-
-    ``G_t[i, j] = alpha_{t-1}[i] e_t[j] beta_t[j] / c_t``. With ``T' = T`` the result
-    holds ``G_t`` at ``[t]`` (``G_0 = 0``); with one matrix (``T' = 1``) it holds
-    ``sum_t G_t`` at ``[0]``, so ``xi = A * G[0]`` are the expected transition counts.
-    """
-    T, S = alpha.shape
+def _scaled_beta(scale, emission, transition):
+    """The scaled backward messages beta (T, S) of :func:`_scaled_forward`'s scales: one pass."""
+    T, S = emission.shape
     varying = transition.shape[0] > 1
     beta = np.ones((T, S))
     for t in range(T - 2, -1, -1):
@@ -856,6 +851,20 @@ def _scaled_backward(alpha, scale, emission, transition):
             for j in range(S):
                 acc += move[i, j] * emission[t + 1, j] * beta[t + 1, j]
             beta[t, i] = acc / scale[t + 1]
+    return beta
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_backward(alpha, scale, emission, transition):
+    """Smoothed probabilities gamma (T, S) and ``G = d log p / d transition`` (T', S, S).
+
+    ``G_t[i, j] = alpha_{t-1}[i] e_t[j] beta_t[j] / c_t``. With ``T' = T`` the result
+    holds ``G_t`` at ``[t]`` (``G_0 = 0``); with one matrix (``T' = 1``) it holds
+    ``sum_t G_t`` at ``[0]``, so ``xi = A * G[0]`` are the expected transition counts.
+    """
+    T, S = alpha.shape
+    varying = transition.shape[0] > 1
+    beta = _scaled_beta(scale, emission, transition)
     gamma = alpha * beta
     g_transition = np.zeros(transition.shape)
     for t in range(1, T):
@@ -871,19 +880,9 @@ def _smoothed(alpha, scale, emission, transition):
     """:func:`_scaled_backward`'s ``gamma`` alone: the same recursion, without the gradient.
 
     The posteriors need no ``d log p / d transition``; :func:`_scaled_backward`, which the
-    sampler's gradient calls, is left as it is.
+    sampler's gradient calls, adds it.
     """
-    T, S = alpha.shape
-    varying = transition.shape[0] > 1
-    beta = np.ones((T, S))
-    for t in range(T - 2, -1, -1):
-        move = transition[t + 1] if varying else transition[0]
-        for i in range(S):
-            acc = 0.0
-            for j in range(S):
-                acc += move[i, j] * emission[t + 1, j] * beta[t + 1, j]
-            beta[t, i] = acc / scale[t + 1]
-    return alpha * beta
+    return alpha * _scaled_beta(scale, emission, transition)
 
 
 @numba.njit(cache=True, nogil=True)
