@@ -92,3 +92,43 @@ def test_op_gradient_passes_pytensor_verify_grad():
     point[base] = np.where(point[base] > 0, point[base], 0.0)
     with python_only():
         pytensor.gradient.verify_grad(loglik, point, rng=rng, abs_tol=1e-6, rel_tol=1e-6)
+
+
+def test_a_cell_read_hundreds_of_times_or_by_trusted_readers_who_disagree_matches_the_reference():
+    """The kernel multiplies a cell's readings; the reference graph sums their logs.
+
+    The kernel divides a cell's products by their largest when it falls below
+    ``kernel._RESCALE``, and reads a report in logs when the product may have
+    underflowed (``kernel._UNDERFLOW``). 600 graded readings of one cell take its
+    products below 1e-260 (log-likelihood -649), so they are divided on the way;
+    readers graded A1 at a reliability and credibility of exactly 1 who disagree give
+    readings of probability 0 (floored at 1e-300 by both), whose product underflows at
+    the second.
+    """
+    model = small_model(persistence=0.85, months=2, elicitation_error=0.5)
+    levels = ("low", "mid", "high")
+    many = [
+        (f"2025-01-{1 + k % 28:02d}", "level", levels[k % 3] if k % 5 else "mid", "B", "2")
+        for k in range(600)
+    ]
+    disagree = [
+        ("2025-02-01", "a", "1", "A", "1"),
+        ("2025-02-02", "a", "0", "A", "1"),
+        ("2025-02-03", "level", "low", "A", "1"),
+        ("2025-02-04", "level", "mid", "A", "1"),
+        ("2025-02-05", "level", "high", "A", "1"),
+    ]
+    evidence = sf.load_evidence(reports(many + disagree), model)
+    arrays, data, reference = _reference(model, evidence)
+    rng = np.random.default_rng(11)
+    values = _random_values(model, arrays, rng, data)
+    expected = reference(*values.values())
+    got = _kernel(values, arrays, data)
+    assert float(expected[0]) < -600  # the products went below kernel._RESCALE = 1e-150
+    assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
+    for name, g_kernel, g_auto in zip(CHAIN_PARAMS, got[1:], expected[1:], strict=True):
+        np.testing.assert_allclose(g_kernel, g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
+    values["kappa_reliability"][0] = values["kappa_credibility"][0] = 1.0  # grade A1 read as certain
+    saturated = _kernel(values, arrays, data)[0]
+    assert np.isfinite(saturated)
+    assert saturated == pytest.approx(float(reference(*values.values())[0]), rel=1e-10)

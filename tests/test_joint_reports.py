@@ -328,3 +328,47 @@ def test_disagreement_with_joint_reports_swaps_one_indicator_at_a_time():
             got = table["horizon"].sel(indicator=ident, analyst=analyst).values
             want = expected.horizon.values[0, 0]
             np.testing.assert_allclose(got, want, atol=1e-12, err_msg=f"{ident} {analyst}")
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_joint_reports_every_pattern_of_which_is_impossible_match_the_reference(sign):
+    """Components whose every pattern underflows are summed in logs (kernel._UNDERFLOW).
+
+    The kernel sums a component's patterns in probability space. Here two reports read
+    cells ``a`` and ``b`` alike, both graded certain (reliability and credibility 1, so
+    an untruthful pattern weighs 1e-300, the floor), and the shifts are so large that
+    each cell's states have probability 1 or 1e-300 (the floor). Under one of the two
+    signs both read the impossible states: every pattern then weighs about 1e-600, which
+    underflows in probability space, and the kernel must agree with the reference's logs.
+    """
+    model = small_model(persistence=0.85, months=6, elicitation_error=0.5)
+    rows = [
+        ("2025-02-03", "a", "1", "B", "2", "visit-1"),
+        ("2025-02-03", "b", "0", "B", "2", "visit-1"),
+        ("2025-02-04", "a", "1", "B", "2", "visit-2"),
+        ("2025-02-04", "b", "0", "B", "2", "visit-2"),
+        ("2025-03-05", "c", "1", "C", "3", ""),
+    ]
+    evidence = sf.load_evidence(frame(rows), model)
+    arrays, data = engine_inputs(model, evidence)
+    reference = reference_graph(arrays, data)
+    rng = np.random.default_rng(3)
+    shift = rng.normal(0, 0.8, (len(model.indicators), 3))
+    ids = [ind.id for ind in model.indicators]
+    shift[ids.index("a")] = sign * 800.0
+    shift[ids.index("b")] = -sign * 800.0
+    certain = np.arange(6) == 1  # grade B and credibility 2
+    values = {
+        "log_initial": np.log(rng.dirichlet(np.ones(3) * 2)),
+        "persistence": rng.uniform(0.5, 0.99, 3),
+        "shift": shift,
+        "kappa_reliability": np.where(certain, 1.0, rng.uniform(0.2, 0.99, 6)),
+        "kappa_credibility": np.where(certain, 1.0, rng.uniform(0.2, 0.99, 6)),
+        "report_offset": np.zeros(data.report_cell.shape[0]),
+        "transition_base": arrays.transition_base,
+        "log_effect": arrays.log_effect,
+    }
+    got = log_likelihood_and_gradient(*kernel_args(arrays, data, values))[0]
+    expected = float(reference(*values.values())[0])
+    assert np.isfinite(got)
+    assert got == pytest.approx(expected, rel=1e-10)

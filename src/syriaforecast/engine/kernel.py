@@ -90,6 +90,10 @@ __all__ = [
 ]
 
 _TINY = 1e-300
+#: A cell's readings are divided by their largest when it falls below this (:func:`_cells`).
+_RESCALE = 1e-150
+#: Below this a product of readings may have underflowed: that report is read in logs.
+_UNDERFLOW = 1e-280
 
 
 @numba.njit(cache=True, nogil=True)
@@ -332,10 +336,20 @@ def _cells(
     seen, low, high, low_at, high_at, event_prob, cond = _cluster_states(
         shift, cutpoints, cell_indicator, cell_event, event_cluster, indicator_cluster, cluster_closeness, J
     )  # fmt: skip
-    log_reading = face_log_reading.copy()
+    # The readings are multiplied in probability space, each cell's slots divided by their
+    # largest whenever it gets small: about 900 fewer exp and log calls per evaluation than
+    # summing logs (bundled model). ``reading_max`` accumulates the log of what was divided out.
+    reading = np.zeros((C, J))
+    reading_max = np.zeros(C)
+    for c in range(C):
+        for j in range(J):
+            if cell_slot_valid[c, j]:
+                face = face_log_reading[c, j]
+                reading[c, j] = 1.0 if face == 0.0 else math.exp(face)
     K = report_cell.shape[0]
     kappa = np.empty(K)
     reliability = np.empty((K, 2))  # each reading's reliability factor r and e^o, for the gradient
+    product = np.empty(J)
     for k in range(K):
         r, e = _reliability_and_factor(kappa_rel, report_reliability[k], report_offset[k])
         reliability[k, 0] = r
@@ -345,21 +359,44 @@ def _cells(
         if report_joint[k] >= 0:
             continue
         c = report_cell[k]
+        top = 0.0
         for j in range(J):
+            product[j] = 0.0
             if cell_slot_valid[c, j]:
                 p = kappa[k] * report_match[k, j] + (1.0 - kappa[k]) * report_noise[k, j]
-                log_reading[c, j] += math.log(max(p, _TINY))
-    reading = np.zeros((C, J))
-    reading_max = np.full(C, -np.inf)
+                product[j] = reading[c, j] * max(p, _TINY)
+                top = max(top, product[j])
+        if top >= _RESCALE:
+            for j in range(J):
+                reading[c, j] = product[j]
+            continue
+        # Small: divide by the largest slot. So small that a product may have underflowed (a
+        # reading with p near 1e-300, at a saturated kappa): this report's factors in logs.
+        exact_top = top > _UNDERFLOW
+        log_top = math.log(top) if exact_top else -np.inf
+        if not exact_top:
+            for j in range(J):
+                product[j] = -np.inf
+                if cell_slot_valid[c, j] and reading[c, j] > 0.0:
+                    p = kappa[k] * report_match[k, j] + (1.0 - kappa[k]) * report_noise[k, j]
+                    product[j] = math.log(reading[c, j]) + math.log(max(p, _TINY))
+                    log_top = max(log_top, product[j])
+        if log_top == -np.inf:
+            for j in range(J):
+                reading[c, j] = 0.0
+            reading_max[c] = -np.inf
+            continue
+        for j in range(J):
+            reading[c, j] = product[j] / top if exact_top else math.exp(product[j] - log_top)
+        reading_max[c] += log_top
     for c in range(C):
+        top = 0.0
         for j in range(J):
-            if cell_slot_valid[c, j] and log_reading[c, j] > reading_max[c]:
-                reading_max[c] = log_reading[c, j]
-        for j in range(J):
-            if cell_slot_valid[c, j]:
-                # exp(0) is 1: a slot at the maximum (every slot of a cell without readings) needs no exp.
-                gap = log_reading[c, j] - reading_max[c]
-                reading[c, j] = 1.0 if gap == 0.0 else math.exp(gap)
+            top = max(top, reading[c, j])
+        if top > 0.0 and top != 1.0:
+            for j in range(J):
+                reading[c, j] /= top
+            reading_max[c] += math.log(top)
     cell_ll = np.zeros((C, S))
     cell_total = np.ones((C, S))  # exp(cell_ll - reading_max) of each independent cell, for the gradient
     for c in range(C):
@@ -587,19 +624,21 @@ def _components(
                 cond_post[cells[q]] = 0.0
     truthful = np.zeros((R, S))
     event_post = np.zeros((V, S))
-    # The log weights of each truthfulness and event outcome, once rather than once per pattern.
-    log_truth = np.zeros((R, 2))
+    # The weights of each truthfulness and event outcome, once rather than once per pattern.
+    # A pattern's term is their product with its cells' M_c, in probability space: no exp or
+    # log per pattern (about 800 fewer per evaluation of the bundled model than in logs).
+    truth_weight = np.zeros((R, 2))
     for r in range(R):
-        log_truth[r, 0] = math.log(max(1.0 - joint_kappa[r], _TINY))
-        log_truth[r, 1] = math.log(max(joint_kappa[r], _TINY))
-    log_event = np.zeros((V, 2, S))
+        truth_weight[r, 0] = max(1.0 - joint_kappa[r], _TINY)
+        truth_weight[r, 1] = max(joint_kappa[r], _TINY)
+    event_weight = np.zeros((V, 2, S))
     for v in range(V):
         if event_component[v] < 0:
             continue
         for s in range(S):
             pv = event_prob[event_cluster[v], s]
-            log_event[v, 0, s] = math.log(max(1.0 - pv, _TINY))
-            log_event[v, 1, s] = math.log(max(pv, _TINY))
+            event_weight[v, 0, s] = max(1.0 - pv, _TINY)
+            event_weight[v, 1, s] = max(pv, _TINY)
     # Work arrays for the largest component: each pattern's cell readings and M_c (kept for the
     # posterior pass, which then repeats no arithmetic), and its weights.
     most_patterns = 1
@@ -611,20 +650,23 @@ def _components(
     rds = np.empty((most_patterns, most_cells, J))
     totals = np.empty((most_patterns, most_cells, S))
     product = np.empty(S)
+    total_of = np.empty(S)  # the sum of a component's terms for s (in logs: 0, see below)
+    in_logs = np.zeros(S, dtype=np.bool_)
+    per_total = np.empty(S)
     for g in range(G):
         first[g] = cells[cell_start[g]]
         n_cells = cell_start[g + 1] - cell_start[g]
         n_patterns = 1 << (n_local[g] + n_events[g])
         m0, e0 = member_start[g], event_start[g]
         for pattern in range(n_patterns):
-            log_w = 0.0
+            w = 1.0
             for m in range(n_local[g]):
-                log_w += log_truth[members_flat[m0 + m], (pattern >> m) & 1]
+                w *= truth_weight[members_flat[m0 + m], (pattern >> m) & 1]
             for s in range(S):
-                acc = log_w
+                acc = w
                 for m in range(n_events[g]):
                     v = events_flat[e0 + m]
-                    acc += log_event[v, (pattern >> event_bit[v]) & 1, s]
+                    acc *= event_weight[v, (pattern >> event_bit[v]) & 1, s]
                 term[pattern, s] = acc
                 product[s] = 1.0
             for ci in range(n_cells):
@@ -655,20 +697,36 @@ def _components(
                         totals[pattern, ci, s] = total
                         product[s] *= max(total, _TINY)
             for s in range(S):
-                # Each M_c is at most 1 (readings scaled by their maximum), so a product that has
-                # not fallen below 1e-280 lost nothing to underflow: one log for all the cells.
-                if product[s] >= 1e-280:
-                    term[pattern, s] += math.log(product[s])
-                else:
-                    for ci in range(n_cells):
-                        term[pattern, s] += math.log(max(totals[pattern, ci, s], _TINY))
+                term[pattern, s] *= product[s]
         offset = 0.0
         for ci in range(n_cells):
             offset += reading_max[cells[cell_start[g] + ci]]
         for s in range(S):
-            top = -np.inf
+            top = 0.0
+            acc = 0.0
             for pattern in range(n_patterns):
                 top = max(top, term[pattern, s])
+                acc += term[pattern, s]
+            # Every factor is at most 1, so a largest term of at least _UNDERFLOW lost nothing that
+            # matters to underflow (a term that did is below 1e-28 of it). Otherwise this s is
+            # summed in logs, each factor's log taken on its own.
+            in_logs[s] = top < _UNDERFLOW
+            if not in_logs[s]:
+                total_of[s] = acc
+                comp_ll[g, s] = math.log(acc) + offset
+                continue
+            top = -np.inf
+            for pattern in range(n_patterns):
+                log_term = 0.0
+                for m in range(n_local[g]):
+                    log_term += math.log(truth_weight[members_flat[m0 + m], (pattern >> m) & 1])
+                for m in range(n_events[g]):
+                    v = events_flat[e0 + m]
+                    log_term += math.log(event_weight[v, (pattern >> event_bit[v]) & 1, s])
+                for ci in range(n_cells):
+                    log_term += math.log(max(totals[pattern, ci, s], _TINY))
+                term[pattern, s] = log_term
+                top = max(top, log_term)
             acc = 0.0
             for pattern in range(n_patterns):
                 acc += math.exp(term[pattern, s] - top)
@@ -677,7 +735,10 @@ def _components(
             continue
         for pattern in range(n_patterns):
             for s in range(S):
-                weight = math.exp(term[pattern, s] + offset - comp_ll[g, s])
+                if in_logs[s]:
+                    weight = math.exp(term[pattern, s] + offset - comp_ll[g, s])
+                else:
+                    weight = term[pattern, s] / total_of[s]
                 term[pattern, s] = weight  # the pattern's posterior weight from here on
                 for m in range(n_local[g]):
                     if (pattern >> m) & 1:
@@ -693,17 +754,21 @@ def _components(
                 for s in range(S):
                     weight = term[pattern, s]
                     total = totals[pattern, ci, s]
-                    if weight == 0.0 or total <= 0.0:
+                    per_total[s] = weight / total if weight != 0.0 and total > 0.0 else 0.0
+                # Scenarios innermost: the laws and posteriors are (..., J, S) arrays, so this walks
+                # them contiguously (slots outermost took about twice as long on the bundled model).
+                for j in range(J):
+                    rd = rds[pattern, ci, j]
+                    if not cell_slot_valid[c, j] or rd == 0.0:
                         continue
-                    per_total = weight / total
-                    for j in range(J):
-                        if cell_slot_valid[c, j]:
-                            if ev >= 0:
-                                share = per_total * cond[c, happened, j, s] * rds[pattern, ci, j]
-                                cond_post[c, happened, j, s] += share
-                            else:
-                                share = per_total * state[c, j, s] * rds[pattern, ci, j]
+                    if ev >= 0:
+                        for s in range(S):
+                            share = per_total[s] * cond[c, happened, j, s] * rd
+                            cond_post[c, happened, j, s] += share
                             post[c, j, s] += share
+                    else:
+                        for s in range(S):
+                            post[c, j, s] += per_total[s] * state[c, j, s] * rd
     return comp_ll, first, post, truthful, cond_post, event_post
 
 
@@ -1032,29 +1097,38 @@ def log_likelihood_and_full_gradient(
     g_shift = np.zeros(shift.shape)
     g_level = np.zeros((shift.shape[0], S, J))  # d log p / d log P(level j | s), summed over cells
     g_reading = np.zeros((C, J))  # d log p / d log P(reports of cell | state j)
+    weight_of = np.empty(S)
+    norm_of = np.empty(S)
+    lam_of = np.zeros(S)
     for c in range(C):
         i = cell_indicator[c]
         t = cell_period[c]
         joint_cell = cell_component[c] >= 0
         for s in range(S):
-            weight_t = gamma[t, s]
-            if weight_t == 0.0:
+            weight_of[s] = gamma[t, s]
+            norm_of[s] = 1.0 if joint_cell else cell_total[c, s]
+            if is_count[i]:
+                lam_of[s] = math.exp(log_rate[i, s] + shift[i, s])
+        # Scenarios innermost: state and post are (C, J, S), walked contiguously (slots outermost
+        # took about twice as long). For each (cell, slot) the sums over s run in the same order.
+        for j in range(J):
+            if not cell_slot_valid[c, j]:
                 continue
-            norm = 1.0 if joint_cell else cell_total[c, s]
-            lam = math.exp(log_rate[i, s] + shift[i, s]) if is_count[i] else 0.0
-            for j in range(J):
-                if not cell_slot_valid[c, j]:
+            for s in range(S):
+                weight_t = weight_of[s]
+                if weight_t == 0.0:
                     continue
                 # w = posterior of true state j given scenario s and the cell's (component's) reports
                 if joint_cell:
                     g_state = weight_t * post[c, j, s]
                 else:
-                    g_state = weight_t * state[c, j, s] * reading[c, j] / norm
+                    g_state = weight_t * state[c, j, s] * reading[c, j] / norm_of[s]
                 g_reading[c, j] += g_state
                 if g_state == 0.0 or cell_event[c] >= 0:
                     # A cluster member's state law comes from its event model (_cluster_gradient).
                     continue
                 if is_count[i]:
+                    lam = lam_of[s]
                     v = cell_count_values[c, j]
                     if v >= 0:
                         g_shift[i, s] += g_state * (v - lam)
