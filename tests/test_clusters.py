@@ -488,3 +488,29 @@ def test_the_hierarchical_forecast_samples_the_closeness_and_saves_it(tmp_path):
     x = pack_draws(build_model_arrays(model), params)
     rho = 1 / (1 + np.exp(-x[:, -1]))
     np.testing.assert_allclose(rho, closeness.values.ravel(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("low_shift", [-400.0, -800.0])
+def test_members_certainly_seen_and_certainly_not_give_the_independent_likelihood(low_shift):
+    """One member certainly seen and another (all but) certainly not: ``D = 1 - hi + lo`` is
+    1e-174, whose square underflows, or exactly 0 (``pi = 0 / 0``).
+
+    Both raised ZeroDivisionError inside the compiled kernel (a sampler's excursion found
+    the second in tests/test_convergence.py). The event model's conditionals then equal the
+    members' marginals, so the likelihood must be that of the same members declared
+    without a cluster, and the gradient finite.
+    """
+    rows = frame(FEBRUARY + MARCH)
+    model = cluster_model(error=0.5)
+    arrays, data = engine_inputs(model, sf.load_evidence(rows, model))
+    point = random_point(np.random.default_rng(4), len(model.indicators))
+    ids = [ind.id for ind in model.indicators]
+    point["shift"][ids.index("u1")] = 60.0  # read "1" at face value: seen, probability 1.0
+    point["shift"][ids.index("u3")] = low_shift  # read "0": seen with probability 1e-174 or 0
+    got = log_likelihood_and_full_gradient(*kernel_args(arrays, data, point))
+    assert all(np.all(np.isfinite(value)) for value in got)
+    plain = cluster_model(error=0.5, cluster=False)
+    arrays0, data0 = engine_inputs(plain, sf.load_evidence(rows, plain))
+    without = {name: value for name, value in point.items() if name != "cluster_closeness"}
+    independent = log_likelihood_and_full_gradient(*kernel_args(arrays0, data0, without))[0]
+    assert got[0] == pytest.approx(independent, rel=1e-12)

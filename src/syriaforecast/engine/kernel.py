@@ -481,7 +481,10 @@ def _cluster_states(
     event_prob = np.zeros((Q, S))
     for q in range(Q):
         for s in range(S):
-            event_prob[q, s] = low[q, s] / (1.0 - high[q, s] + low[q, s])
+            # 0 / 0 when one member is certainly seen and another certainly not: then both
+            # conditionals below equal the marginals, the event changes nothing, and 0 will do.
+            d = 1.0 - high[q, s] + low[q, s]
+            event_prob[q, s] = low[q, s] / d if d > 0.0 else 0.0
     # No allocation per call for a model without clusters; rows of cells outside every cluster
     # are never read, so only the member cells' rows are filled.
     cond = np.empty((C if Q > 0 else 0, 2, J, S))
@@ -835,8 +838,14 @@ def _cluster_gradient(
         for s in range(S):
             lo, hi = low[q, s], high[q, s]
             d = 1.0 - hi + lo
-            g_seen[high_at[q, s], s] += -rho * sum_a[q, s] + g_pi[q, s] * lo / (d * d)
-            g_seen[low_at[q, s], s] += -rho * sum_b[q, s] + g_pi[q, s] * (1.0 - hi) / (d * d)
+            g_seen[high_at[q, s], s] += -rho * sum_a[q, s]
+            g_seen[low_at[q, s], s] += -rho * sum_b[q, s]
+            if d > 0.0:
+                # lo / D^2 and (1 - hi) / D^2 as pi / D and (1 - pi) / D: D^2 underflows to 0 for
+                # D below 1e-162 (saturated members), where these stay finite.
+                pi = lo / d
+                g_seen[high_at[q, s], s] += g_pi[q, s] * pi / d
+                g_seen[low_at[q, s], s] += g_pi[q, s] * (1.0 - pi) / d
             g_closeness[q] += sum_a[q, s] * (1.0 - hi) - sum_b[q, s] * lo
     for i in range(I):
         for s in range(S):
