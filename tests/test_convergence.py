@@ -104,24 +104,31 @@ def _verdicts(rate: float, n_worlds: int, first_world: int = 0, warm: bool = Fal
 
 
 @pytest.mark.parametrize(
-    ("rate", "world", "extensions"),
+    ("rate", "world"),
     # World 10 (about 70 CPU s, the longest test of the file) runs with the slow tests; the
     # continuation itself stays in the default suite (test_extended_chains_agree_with_...).
-    [(0.6, 7, 0), pytest.param(0.6, 10, 4, marks=pytest.mark.slow)],
+    [(0.6, 5), pytest.param(0.6, 10, marks=pytest.mark.slow)],
 )
-def test_default_forecasts_of_worlds_the_old_sampler_failed_converge(rate, world, extensions):
-    """Worlds whose default forecast failed before a remedy pass now.
+def test_default_forecasts_of_dense_worlds_converge(rate, world):
+    """Default forecasts of worlds at 60% monthly reporting pass the check.
 
-    World 7 failed the 2,000-draw low-rank defaults (R-hat 1.068) and passes at the first
-    pass. World 10 failed with up to 3 extensions (R-hat 1.0114 after 4,000 draws; first pass
-    1.059) and passes after its 4th (1.0076, ESS_bulk 463): the cap of 7 at work, about
-    70 CPU s (tools/convergence_trace.py --rate 0.6 --worlds 10 --extensions 7).
+    World 5 has one reading: it passes at the first pass with either kernel of 2026-12-01
+    (R-hat 1.0039 and 1.0029, ESS_bulk 2209 and 2381, before and after the kernel's
+    probability-space products). World 10 failed with up to 3 extensions (R-hat 1.0114 after
+    4,000 draws; first pass 1.059) and passed after its 3rd or 4th, depending on the kernel's
+    rounding: the cap of 7 at work, about 70 CPU s.
+
+    World 7 used to be the default-suite case and shows why issue #14's bar is a rate over
+    many worlds: its posterior has two readings whose horizon means differ by about 0.3.
+    With the kernel before the probability-space products all four chains settled in one
+    reading and the check passed at the first pass (R-hat 1.0028, ESS_bulk 2982); with the
+    kernel after them, whose density and gradient agree with it to 2e-16 and 3e-12 relative
+    on that world, the chains split between the readings and the check failed after 7
+    extensions (R-hat 1.068, ESS_bulk 39, chains' horizon means 0.32 apart). The failing
+    verdict is the truthful one; the passing one hid a reading no chain had found.
     """
     table = _verdicts(rate, 1, first_world=world)
     assert table["converged"].all()
-    # How many extensions a world needs depends on the chains' path, which any change of the
-    # kernel's rounding alters (world 10: 4 before the kernel speed-ups of 2026-12-01, 3 after);
-    # that the cap itself is applied is tested below, with a check no run can pass.
     assert int(table["extensions"].iloc[0]) <= 7
 
 
