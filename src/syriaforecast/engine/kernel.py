@@ -337,8 +337,9 @@ def _cells(
         shift, cutpoints, cell_indicator, cell_event, event_cluster, indicator_cluster, cluster_closeness, J
     )  # fmt: skip
     # The readings are multiplied in probability space, each cell's slots divided by their
-    # largest whenever it gets small: about 900 fewer exp and log calls per evaluation than
-    # summing logs (bundled model). ``reading_max`` accumulates the log of what was divided out.
+    # largest whenever it gets small: one log per cell read instead of one log per reading and
+    # slot and one exp per slot (bundled model: at most 86 calls against 313 per evaluation).
+    # ``reading_max`` accumulates the log of what was divided out.
     reading = np.zeros((C, J))
     reading_max = np.zeros(C)
     for c in range(C):
@@ -629,7 +630,7 @@ def _components(
     event_post = np.zeros((V, S))
     # The weights of each truthfulness and event outcome, once rather than once per pattern.
     # A pattern's term is their product with its cells' M_c, in probability space: no exp or
-    # log per pattern (about 800 fewer per evaluation of the bundled model than in logs).
+    # log per pattern (bundled model: 84 log calls per evaluation against 402 logs and 416 exps).
     truth_weight = np.zeros((R, 2))
     for r in range(R):
         truth_weight[r, 0] = max(1.0 - joint_kappa[r], _TINY)
