@@ -98,8 +98,8 @@ def test_a_cell_read_hundreds_of_times_or_by_trusted_readers_who_disagree_matche
     """The kernel multiplies a cell's readings; the reference graph sums their logs.
 
     The kernel divides a cell's products by their largest when it falls below
-    ``kernel._RESCALE``, and reads a report in logs when the product may have
-    underflowed (``kernel._UNDERFLOW``). 600 graded readings of one cell take its
+    ``kernel._RESCALE``, reading that report in logs, so a product that would underflow
+    never does. 600 graded readings of one cell take its
     products below 1e-260 (log-likelihood -649), so they are divided on the way;
     readers graded A1 at a reliability and credibility of exactly 1 who disagree give
     readings of probability 0 (floored at 1e-300 by both), whose product underflows at

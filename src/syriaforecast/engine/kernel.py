@@ -90,9 +90,11 @@ __all__ = [
 ]
 
 _TINY = 1e-300
-#: A cell's readings are divided by their largest when it falls below this (:func:`_cells`).
+#: A cell's readings are read in logs and divided by their largest when it falls below this
+#: (:func:`_cells`).
 _RESCALE = 1e-150
-#: Below this a product of readings may have underflowed: that report is read in logs.
+#: Below this a component's largest pattern term may have underflowed: it is summed in logs
+#: (:func:`_components`).
 _UNDERFLOW = 1e-280
 
 
@@ -371,24 +373,22 @@ def _cells(
             for j in range(J):
                 reading[c, j] = product[j]
             continue
-        # Small: divide by the largest slot. So small that a product may have underflowed (a
-        # reading with p near 1e-300, at a saturated kappa): this report's factors in logs.
-        exact_top = top > _UNDERFLOW
-        log_top = math.log(top) if exact_top else -np.inf
-        if not exact_top:
-            for j in range(J):
-                product[j] = -np.inf
-                if cell_slot_valid[c, j] and reading[c, j] > 0.0:
-                    p = kappa[k] * report_match[k, j] + (1.0 - kappa[k]) * report_noise[k, j]
-                    product[j] = math.log(reading[c, j]) + math.log(max(p, _TINY))
-                    log_top = max(log_top, product[j])
+        # Small (a cell read many times, or a reading of p near 1e-300 at a saturated kappa, where
+        # the product may have underflowed): this report's factors in logs, divided by the largest.
+        log_top = -np.inf
+        for j in range(J):
+            product[j] = -np.inf
+            if cell_slot_valid[c, j] and reading[c, j] > 0.0:
+                p = kappa[k] * report_match[k, j] + (1.0 - kappa[k]) * report_noise[k, j]
+                product[j] = math.log(reading[c, j]) + math.log(max(p, _TINY))
+                log_top = max(log_top, product[j])
         if log_top == -np.inf:
             for j in range(J):
                 reading[c, j] = 0.0
             reading_max[c] = -np.inf
             continue
         for j in range(J):
-            reading[c, j] = product[j] / top if exact_top else math.exp(product[j] - log_top)
+            reading[c, j] = math.exp(product[j] - log_top)
         reading_max[c] += log_top
     for c in range(C):
         top = 0.0
