@@ -106,6 +106,12 @@ EXTENSION_ADAPTATION: str | None = None
 # draw 16.2 against 15.3, 16.9 CPU s per extension against 15.6; the 1,000 new draws of one
 # extension had a median smallest ESS_bulk of 129 against 141. Whitening stretches the path
 # between the two readings; it does not widen the narrow passage the chains have to cross.
+# Also measured on world 1 at 60% (tools/two_readings.py, 2026-12-01 evening, load 1-4): the
+# posterior needs about 8 chains x 8,000 draws to pass (R-hat 1.0098, ESS_bulk 653; first
+# scenario's horizon probability 0.455), and neither remedy gets there for less: the readings'
+# masses by bridge sampling with a Gaussian per reading moved short runs further from that
+# value (0.57-0.69 against the plain draws' 0.51-0.59), and likelihood-tempered SMC with
+# 1,600 particles gave 0.45-0.52 (sd 0.028 over 4 runs) at the long NUTS run's cost.
 
 
 @dataclass(frozen=True)
