@@ -641,7 +641,7 @@ def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
     if not failures:
         return ""
     # Suggest more than the chains already have: a default forecast that failed was already
-    # continued up to 8 x 1,000 draws, and fewer draws than that would not help.
+    # continued up to 16 x 1,000 draws, and fewer draws than that would not help.
     more = max(3000, -(-2 * int(horizon.sizes["draw"]) // 1000) * 1000)
     advice = []
     chain_means = horizon.mean("draw")
@@ -1184,6 +1184,7 @@ def _fit(
     run = run_engine(model, evidence, as_of, exact=False, settings=settings, progress=progress, **warm)
     result = _assemble(model, evidence, as_of, run, settings)
     done = 0
+    extensions = min(extensions, _affordable_extensions(run))
     while done < extensions and _diagnostic_failures(result.diagnostics):
         done += 1
         seed = ((settings.seed or 0) + 7919 * done) % 2**31
@@ -1191,6 +1192,19 @@ def _fit(
         result = _assemble(model, evidence, as_of, run, settings)
     result.attrs["sampler_extensions"] = done
     return result
+
+
+#: Memory the chain posteriors of a continued fit may take (bytes): extensions stop before
+#: the filtered and smoothed probabilities of every draw (2 x draws x periods x scenarios
+#: doubles) would exceed it. Up to DEFAULT_EXTENSIONS, 16 x 4,000 draws of a 28-period,
+#: 3-scenario model take 86 MB; a 1,000-period model would take 3 GB at the same draws.
+EXTENSION_MEMORY = 2**31
+
+
+def _affordable_extensions(run: EngineRun) -> int:
+    """How many continuations of ``run`` keep its chain posteriors within :data:`EXTENSION_MEMORY`."""
+    per_round = 2 * run.chain.filtered.nbytes  # filtered and smoothed, one round's draws
+    return max(0, EXTENSION_MEMORY // max(per_round, 1) - 1)
 
 
 def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
