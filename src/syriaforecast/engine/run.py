@@ -93,9 +93,15 @@ DEFAULT_ADAPTATION = "diag"
 #: and 22 passed after 8 and 9 (133 and 156 CPU s), world 19 after 15 (R-hat 1.0091, ESS_bulk
 #: 630, 297 CPU s) and world 1 never (R-hat 1.011-1.018 from the 9th on, 277 CPU s; its
 #: posterior needs about 8 x 8,000 draws, tools/two_readings.py); at 30% world 1 passed after
-#: 6 (90 CPU s) and world 13 never (1.0101-1.016 from the 8th on, 176 CPU s). Hence 15: three
-#: more of those 60 worlds pass, at up to 300 CPU s (about 2.5 minutes on 2 idle cores) for
-#: the few that need it, where a cap of 7 stopped at about 120 with a provisional answer.
+#: 6 (90 CPU s) and world 13 never (1.0101-1.016 from the 8th on, 176 CPU s).
+#: Then the pass rate at 15 (tools/convergence_rate.py, same kernel, 19:36-20:15 UTC, two
+#: chunks of 10 worlds at a time, load 2-3): at 30%, worlds 0-29, 29 of 30 (Wilson 95%
+#: 83-99%; world 1 passed after 9, world 13 failed; CPU s per fit 8.8 median, 20.3 mean,
+#: 183 max); at 60%, worlds 0-49, 46 of 50 (81-97%; 18, 19, 22, 28 and 49 passed after 13,
+#: 10, 9, 8 and 14; 1, 7 and 41 failed on R-hat, 37 on ESS_bulk (241) with R-hat 1.0082;
+#: 15.4 CPU s median, 64.7 mean, 305 max). The same runs stopped at 7 would have passed 28
+#: of 30 and 41 of 50 (82%, 69-90%). Hence 15: the answer is provisional for fewer worlds,
+#: at up to about 300 CPU s (2.5 minutes on 2 idle cores) for the few that need every one.
 DEFAULT_EXTENSIONS = 15
 #: Tuning steps before an extension's draws (the chains start in the posterior already).
 EXTENSION_TUNE = 200
