@@ -58,8 +58,18 @@ typecheck: $(TESTENV)
 # Two workers, one per core, each taking whole test files (a file's module fixtures, such as
 # the calibration studies, are computed once); tests/conftest.py compiles the kernels first.
 TEST_WORKERS ?= 2
-test: lint typecheck
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+# mypy (one core, about a minute from an empty cache) runs beside the tests rather than before
+# them: the tests leave a core idle now and then (while the kernels compile, at the end of
+# the last files), and make test stays one command that fails if either fails. Its report
+# is printed after the tests'.
+MYPY_LOG := $(VENV)/.mypy-report
+test: lint
+	@echo "$(VENV)/bin/mypy (beside the tests; its report follows theirs)"
+	@$(VENV)/bin/mypy > $(MYPY_LOG) 2>&1 & mypy=$$!; \
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
+	wait $$mypy; typed=$$?; \
+	echo "$(VENV)/bin/mypy:"; cat $(MYPY_LOG); rm -f $(MYPY_LOG); \
+	exit $$(( tests != 0 || typed != 0 ))
 
 test-slow: $(TESTENV)
 	$(VENV)/bin/pytest -m slow
