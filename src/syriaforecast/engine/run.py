@@ -101,7 +101,8 @@ DEFAULT_ADAPTATION = "diag"
 #: 10, 9, 8 and 14; 1, 7 and 41 failed on R-hat, 37 on ESS_bulk (241) with R-hat 1.0082;
 #: 15.4 CPU s median, 64.7 mean, 305 max). The same runs stopped at 7 would have passed 28
 #: of 30 and 41 of 50 (82%, 69-90%). Hence 15: the answer is provisional for fewer worlds,
-#: at up to about 300 CPU s (2.5 minutes on 2 idle cores) for the few that need every one.
+#: at up to about 300 CPU s (278-319 s of wall time in those runs, two at a time on the 2
+#: cores) for the few that need every one.
 DEFAULT_EXTENSIONS = 15
 #: Tuning steps before an extension's draws (the chains start in the posterior already).
 EXTENSION_TUNE = 200
