@@ -43,7 +43,10 @@ load average 1-4; CPU seconds of the process), horizon probability of the first 
   settled within: the two readings put the first scenario's horizon probability near 0.75
   and near 0.06, and among chains with 100 or more draws in the upper region their means
   range over 0.67-0.84 (seed 1), 0.70-0.82 (seed 2) and 0.65-0.84 (seed 3). Not adopted.
-- ``smc`` with 400 particles, 6 moves of 8 steps (8 temperatures, about 35 CPU s):
+- ``smc`` (these runs were made with this code's first draft, the same algorithm outside the
+  repository, whose random numbers were drawn in another order; the tool itself was only
+  run at 32 particles, so a re-run gives other particles, not these exact figures)
+  with 400 particles, 6 moves of 8 steps (8 temperatures, about 35 CPU s):
   0.536 and 0.446 (seeds 0, 1). With 1,600 particles (about 165 CPU s each, four at once):
   0.518, 0.497, 0.451, 0.498 (seeds 2-5; mean 0.491, standard deviation 0.028), within two
   standard errors of the reference. Closer than the short NUTS runs, but the reference's
