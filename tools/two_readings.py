@@ -72,6 +72,7 @@ import numpy as np
 from scipy.linalg import eigh
 from scipy.special import logsumexp
 
+from syriaforecast.engine import diagnostics
 from syriaforecast.engine.data import (
     SOURCE_SPREAD_SCALE,
     SOURCE_TAIL_DOF,
@@ -81,6 +82,7 @@ from syriaforecast.engine.data import (
     build_model_arrays,
 )
 from syriaforecast.engine.density import log_density_and_gradient
+from syriaforecast.engine.kernel import _source_block
 from syriaforecast.engine.run import (
     SamplerSettings,
     _coords,
@@ -145,11 +147,8 @@ def nuts(args: argparse.Namespace) -> None:
     flat = {k: v.reshape((C * N, *v.shape[2:])) for k, v in run.parameters.items()}
     X = pack_draws(world.arrays, flat, tuple(run.parameter_coords.get("source", ())))
     H = run.chain.filtered[:, run.horizon_index]
-    from arviz_stats.base import array_stats
-
     Hc = H.reshape(C, N, -1)
-    rhat = [float(array_stats.rhat(Hc[..., s], chain_axis=0, draw_axis=1)) for s in range(H.shape[1])]
-    ess = [float(array_stats.ess(Hc[..., s], chain_axis=0, draw_axis=1)) for s in range(H.shape[1])]
+    rhat, ess = diagnostics.rhat(Hc), diagnostics.ess_bulk(Hc)  # the forecast's own check
     print(f"{C} chains x {N} draws, seed {args.seed}, {cpu:.1f} CPU s")
     print("horizon", np.round(H.mean(0), 4), "R-hat", np.round(rhat, 4), "ESS_bulk", np.round(ess, 0))
     print("chains' horizon means\n", np.round(Hc.mean(1), 3))
@@ -242,6 +241,7 @@ def smc(args: argparse.Namespace) -> None:
     n_src, start = layout.n_sources, layout.source_start
     keep = np.r_[0:start, start + n_src + 1 : layout.ndim] if n_src else np.arange(layout.ndim)
     nu, scale = SOURCE_TAIL_DOF, SOURCE_SPREAD_SCALE
+    no_source, no_gradient = np.full(1, -1, dtype=np.int64), np.zeros(1)
 
     def parts(x: np.ndarray) -> tuple[float, np.ndarray, float, np.ndarray]:
         """Log prior and log-likelihood, with their gradients."""
@@ -249,12 +249,8 @@ def smc(args: argparse.Namespace) -> None:
         prior, g_kept = log_density_and_gradient(np.ascontiguousarray(x[keep]), *prior_args)
         g_prior = np.zeros_like(x)
         g_prior[keep] = g_kept
-        if n_src:
-            z, log_spread = x[start : start + n_src], x[start + n_src]
-            ratio = np.exp(log_spread) / scale
-            prior += -0.5 * ratio**2 + log_spread - 0.5 * (nu + 1) * np.sum(np.log1p(z * z / nu))
-            g_prior[start : start + n_src] = -(nu + 1) * z / (nu + z * z)
-            g_prior[start + n_src] = 1 - ratio**2
+        # The kernel's own source-block prior, its likelihood gradient set to zero.
+        prior += _source_block(x, start, n_src, scale, nu, no_source, no_gradient, g_prior)
         return float(prior), g_prior, full - float(prior), g_full - g_prior
 
     n = args.particles
