@@ -238,6 +238,7 @@ def test_a_fit_that_fails_the_check_is_continued_and_the_check_applies_to_all_dr
     assert result.horizon.sizes["draw"] == 180
     assert _diagnostic_failures(result.diagnostics)
     assert "already continued 2 times, to 180 draws" in result.convergence_advice()
+    assert "sampler_extensions_stopped" not in result.attrs  # the cap stopped it, not memory
     # Explicit draws are what the user asked for: no extension.
     explicit = _forecast(model, evidence, draws=60, tune=200, chains=2, seed=3)
     assert explicit.attrs["sampler_extensions"] == 0 and explicit.horizon.sizes["draw"] == 60
@@ -291,6 +292,17 @@ def test_extensions_stop_before_the_chain_posteriors_outgrow_their_memory(monkey
     result = forecast_module._fit(model, evidence, evidence.last_date, settings, False, extensions=15)
     assert result.attrs["sampler_extensions"] == 2  # three rounds fit, a fourth would not
     assert result.horizon.sizes["draw"] == 3 * draws
+    # The reader learns that memory, not the cap, ended the continuations, and what that costs.
+    assert result.attrs["sampler_extensions_stopped"] == "memory"
+    advice = result.convergence_advice()
+    assert f"continued 2 times, to {3 * draws} draws each, and no further" in advice
+    assert f"over {3.5 * one_round / 2**30:g} GiB of memory" in advice
+    # With no round affordable beyond the first, the chains are not continued at all, and it says so.
+    monkeypatch.setattr(forecast_module, "EXTENSION_MEMORY", one_round + one_round // 2)
+    first_only = forecast_module._fit(model, evidence, evidence.last_date, settings, False, extensions=15)
+    assert first_only.attrs["sampler_extensions"] == 0
+    assert first_only.attrs["sampler_extensions_stopped"] == "memory"
+    assert "The chains were not continued: " in first_only.convergence_advice()
 
 
 @pytest.mark.parametrize(("passed", "n"), [(19, 20), (95, 100), (0, 10), (10, 10)])

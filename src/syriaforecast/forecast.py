@@ -259,11 +259,25 @@ class Forecast:
             return ""
         advice = convergence_advice(self.diagnostics, self.horizon)
         extended = int(self.attrs.get("sampler_extensions", 0))
-        if advice and extended:
+        by_memory = str(self.attrs.get("sampler_extensions_stopped", "")) == "memory"
+        draws = self.horizon.sizes["draw"]
+        if advice and by_memory:
+            # More draws would not fit: longer chains, the usual remedy, are not on offer here.
+            done = (
+                f"continued {extended} time{'s' * (extended > 1)}, to {draws} draws each, and no further"
+                if extended
+                else "not continued"
+            )
+            advice += (
+                f" (The chains were {done}: the filtered and smoothed probabilities of more draws of "
+                f"this model would take over {EXTENSION_MEMORY / 2**30:g} GiB of memory. More draws, "
+                "asked for as above, take that memory; exact mode (exact=True) takes none of it.)"
+            )
+        elif advice and extended:
             # Longer chains were already tried: say so, so the reader does not just repeat them.
             advice += (
                 f" (The chains were already continued {extended} time{'s' * (extended > 1)}, to "
-                f"{self.horizon.sizes['draw']} draws each.)"
+                f"{draws} draws each.)"
             )
         return advice
 
@@ -1184,13 +1198,16 @@ def _fit(
     run = run_engine(model, evidence, as_of, exact=False, settings=settings, progress=progress, **warm)
     result = _assemble(model, evidence, as_of, run, settings)
     done = 0
-    extensions = min(extensions, _affordable_extensions(run))
-    while done < extensions and _diagnostic_failures(result.diagnostics):
+    affordable = _affordable_extensions(run)
+    while done < min(extensions, affordable) and _diagnostic_failures(result.diagnostics):
         done += 1
         seed = ((settings.seed or 0) + 7919 * done) % 2**31
         run = extend_run(model, evidence, as_of, run, settings, seed=seed, assume=warm.get("assume"))
         result = _assemble(model, evidence, as_of, run, settings)
     result.attrs["sampler_extensions"] = done
+    if done == affordable < extensions and _diagnostic_failures(result.diagnostics):
+        # Memory, not the cap, ended the remedy: the advice says so (more draws will not fit).
+        result.attrs["sampler_extensions_stopped"] = "memory"
     return result
 
 
