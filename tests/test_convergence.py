@@ -305,6 +305,33 @@ def test_extensions_stop_before_the_chain_posteriors_outgrow_their_memory(monkey
     assert "The chains were not continued: " in first_only.convergence_advice()
 
 
+def test_extensions_stop_before_the_sampling_work_exceeds_its_cap(monkeypatch):
+    """Continuing never spends more than the work cap the user agreed to before the first round:
+    report-iterations n x chains x (tune + draws) for it, n x chains x (EXTENSION_TUNE + draws) each."""
+    import importlib
+
+    from syriaforecast._checks import SAMPLING_WORK_ENV
+    from syriaforecast.engine.run import EXTENSION_TUNE
+
+    forecast_module = importlib.import_module("syriaforecast.forecast")
+    model = sf.load_model(TINY)
+    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    chains, draws, tune = 2, 20, 100
+    n = len(evidence.up_to(evidence.last_date))
+    first, each = n * chains * (tune + draws), n * chains * (EXTENSION_TUNE + draws)
+    monkeypatch.setattr(forecast_module, "ESS_MIN", 10**9)  # every round fails the check
+    monkeypatch.setenv(SAMPLING_WORK_ENV, str(first + 3 * each - 1))  # room for two continuations
+    settings = forecast_module.SamplerSettings(draws=draws, tune=tune, chains=chains, seed=3)
+    result = forecast_module._fit(model, evidence, evidence.last_date, settings, False, extensions=15)
+    assert result.attrs["sampler_extensions"] == 2
+    assert result.attrs["sampler_extensions_stopped"] == "work"
+    assert f"sampling-work cap (${SAMPLING_WORK_ENV}" in result.convergence_advice()
+    monkeypatch.setenv(SAMPLING_WORK_ENV, str(first + 3 * each))  # exactly three
+    assert forecast_module._fit(
+        model, evidence, evidence.last_date, settings, False, extensions=15
+    ).attrs["sampler_extensions"] == 3
+
+
 @pytest.mark.parametrize(("passed", "n"), [(19, 20), (95, 100), (0, 10), (10, 10)])
 def test_wilson_interval_is_the_closed_form(passed, n):
     from scipy.stats import norm

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from syriaforecast._checks import SAMPLING_WORK_ENV, sampling_work_cap
 from syriaforecast._io import atomic_path
 from syriaforecast._xarray import defer_dask_detection
 from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
@@ -60,6 +61,7 @@ from syriaforecast.engine.run import (
     DEFAULT_EXTENSIONS,
     DEFAULT_TARGET_ACCEPT,
     DEFAULT_TUNE,
+    EXTENSION_TUNE,
     EngineRun,
     SamplerSettings,
     asof_periods,
@@ -259,19 +261,25 @@ class Forecast:
             return ""
         advice = convergence_advice(self.diagnostics, self.horizon)
         extended = int(self.attrs.get("sampler_extensions", 0))
-        by_memory = str(self.attrs.get("sampler_extensions_stopped", "")) == "memory"
+        stopped = str(self.attrs.get("sampler_extensions_stopped", ""))
         draws = self.horizon.sizes["draw"]
-        if advice and by_memory:
-            # More draws would not fit: longer chains, the usual remedy, are not on offer here.
+        if advice and stopped in ("memory", "work"):
+            # Longer chains, the usual remedy, were cut short: say why, and what more draws cost.
             done = (
                 f"continued {extended} time{'s' * (extended > 1)}, to {draws} draws each, and no further"
                 if extended
                 else "not continued"
             )
+            why = (
+                f"the filtered and smoothed probabilities of more draws of this model would take over "
+                f"{EXTENSION_MEMORY / 2**30:g} GiB of memory"
+                if stopped == "memory"
+                else f"more draws would exceed the sampling-work cap (${SAMPLING_WORK_ENV}, "
+                "about an hour of CPU by default)"
+            )
             advice += (
-                f" (The chains were {done}: the filtered and smoothed probabilities of more draws of "
-                f"this model would take over {EXTENSION_MEMORY / 2**30:g} GiB of memory. More draws, "
-                "asked for as above, take that memory; exact mode (exact=True) takes none of it.)"
+                f" (The chains were {done}: {why}. More draws, asked for as above, take that "
+                "memory and time; exact mode (exact=True) takes almost none.)"
             )
         elif advice and extended:
             # Longer chains were already tried: say so, so the reader does not just repeat them.
@@ -1198,7 +1206,7 @@ def _fit(
     run = run_engine(model, evidence, as_of, exact=False, settings=settings, progress=progress, **warm)
     result = _assemble(model, evidence, as_of, run, settings)
     done = 0
-    affordable = _affordable_extensions(run)
+    affordable, bound = _affordable_extensions(run, len(evidence.up_to(as_of)), settings)
     while done < min(extensions, affordable) and _diagnostic_failures(result.diagnostics):
         done += 1
         seed = ((settings.seed or 0) + 7919 * done) % 2**31
@@ -1206,8 +1214,8 @@ def _fit(
         result = _assemble(model, evidence, as_of, run, settings)
     result.attrs["sampler_extensions"] = done
     if done == affordable < extensions and _diagnostic_failures(result.diagnostics):
-        # Memory, not the cap, ended the remedy: the advice says so (more draws will not fit).
-        result.attrs["sampler_extensions_stopped"] = "memory"
+        # Memory or the work cap, not DEFAULT_EXTENSIONS, ended the remedy: the advice says which.
+        result.attrs["sampler_extensions_stopped"] = bound
     return result
 
 
@@ -1218,10 +1226,20 @@ def _fit(
 EXTENSION_MEMORY = 2**31
 
 
-def _affordable_extensions(run: EngineRun) -> int:
-    """How many continuations of ``run`` keep its chain posteriors within :data:`EXTENSION_MEMORY`."""
+def _affordable_extensions(run: EngineRun, n_reports: int, settings: SamplerSettings) -> tuple[int, str]:
+    """How many continuations of ``run`` are allowed, and what bounds them (``"memory"``/``"work"``).
+
+    Its chain posteriors must stay within :data:`EXTENSION_MEMORY`, and the sampling work
+    in all (report-iterations, as :func:`~syriaforecast._checks.check_sampling_work` counts
+    them before the first round; a continuation tunes :data:`EXTENSION_TUNE` steps) within
+    the cap that check applies, so continuing never costs more than the user agreed to.
+    """
     per_round = 2 * run.chain.filtered.nbytes  # filtered and smoothed, one round's draws
-    return max(0, EXTENSION_MEMORY // max(per_round, 1) - 1)
+    by_memory = max(0, EXTENSION_MEMORY // max(per_round, 1) - 1)
+    first = n_reports * settings.chains * (settings.tune + settings.draws)
+    each = n_reports * settings.chains * (EXTENSION_TUNE + settings.draws)
+    by_work = max(0, (sampling_work_cap() - first) // max(each, 1))
+    return (by_memory, "memory") if by_memory <= by_work else (by_work, "work")
 
 
 def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
