@@ -264,7 +264,9 @@ def test_default_fits_and_warm_refits_are_continued_up_to_default_extensions(mon
     assert result.attrs["sampler_extensions"] == DEFAULT_EXTENSIONS
     assert result.horizon.sizes["draw"] == 20 * (1 + DEFAULT_EXTENSIONS)
     assert not result.converged
-    # update() hands a warm refit the same cap (forecast.update passes its extensions through).
+    # update() hands a warm refit the same cap (forecast.update passes its extensions through);
+    # the refit's first round is short (WARM_DRAWS), its continuations draw what a fit's do.
+    monkeypatch.setattr(forecast_module, "WARM_DRAWS", 10)
     settings = SamplerSettings(draws=20, tune=100, chains=2, seed=4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -272,7 +274,7 @@ def test_default_fits_and_warm_refits_are_continued_up_to_default_extensions(mon
             model, evidence, evidence.last_date, result, settings, extensions=DEFAULT_EXTENSIONS
         )
     assert refit.attrs["sampler_extensions"] == DEFAULT_EXTENSIONS
-    assert refit.horizon.sizes["draw"] == 20 * (1 + DEFAULT_EXTENSIONS)
+    assert refit.horizon.sizes["draw"] == 10 + 20 * DEFAULT_EXTENSIONS
 
 
 def test_extensions_stop_before_the_chain_posteriors_outgrow_their_memory(monkeypatch):
@@ -316,8 +318,10 @@ def test_extensions_stop_before_the_sampling_work_exceeds_its_cap(monkeypatch):
     forecast_module = importlib.import_module("syriaforecast.forecast")
     model = sf.load_model(TINY)
     evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
-    chains, draws, tune = 2, 20, 100
+    chains, draws, tune = 2, 20, 300
     n = len(evidence.up_to(evidence.last_date))
+    # A continuation tunes at most EXTENSION_TUNE steps (fewer after a shorter first tuning).
+    assert tune > EXTENSION_TUNE
     first, each = n * chains * (tune + draws), n * chains * (EXTENSION_TUNE + draws)
     monkeypatch.setattr(forecast_module, "ESS_MIN", 10**9)  # every round fails the check
     monkeypatch.setenv(SAMPLING_WORK_ENV, str(first + 3 * each - 1))  # room for two continuations

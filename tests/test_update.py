@@ -98,9 +98,11 @@ def test_a_large_pareto_k_refits_and_says_so(model, evidence, first, monkeypatch
     assert "Pareto k 0.93 > 0.7" in result.attrs["update_reason"]
     # Sampled afresh (warm-started, short tuning): new draws, not the previous ones.
     assert result.attrs["sampler_tune"] <= _update.WARM_TUNE
-    # A default refit draws WARM_DRAWS per chain, more only when continued to pass the check.
+    # A default refit draws WARM_DRAWS per chain, more only when continued to pass the check,
+    # and then by a default fit's draws at a time.
     assert result.attrs["sampler_draws"] == _update.WARM_DRAWS
-    assert result.horizon.sizes["draw"] == _update.WARM_DRAWS * (1 + result.attrs["sampler_extensions"])
+    extended = result.attrs["sampler_extensions"]
+    assert result.horizon.sizes["draw"] == _update.WARM_DRAWS + _update.DEFAULT_DRAWS * extended
     previous = {row.tobytes() for row in first.posterior["elicitation_eta"].values.reshape(first.n_draws, -1)}
     new = result.posterior["elicitation_eta"].values.reshape(result.n_draws, -1)
     assert not any(row.tobytes() in previous for row in new)

@@ -1174,7 +1174,8 @@ WARM_TUNE = 100
 #: continued while the check fails). On the bundled model (tools/sampler_candidates.py
 #: 600/300/0.9/diag --warm-refit 0-5, load average 4): 6 of 6 passed with no extension at
 #: 3.8 CPU s median (4.4 max), smallest ESS_bulk 623; at 1,000 draws 5 of 5 at 5.3 CPU s
-#: (915). The chains start in the posterior, so no draw is spent reaching it.
+#: (915). The chains start in the posterior, so no draw is spent reaching it. A refit that
+#: fails the check is continued by a default fit's draws at a time (1,000), not by these.
 WARM_DRAWS = 600
 
 
@@ -1196,21 +1197,24 @@ def _fit(
     progress: bool,
     *,
     extensions: int = 0,
+    extension_draws: int | None = None,
     **warm: Any,
 ) -> Forecast:
     """Sample; while the check fails, continue every chain (at most ``extensions`` times).
 
     Longer chains are the remedy for chains that move slowly between two readings of the
-    evidence: the check itself is unchanged, and is applied to all the draws.
+    evidence: the check itself is unchanged, and is applied to all the draws. Each
+    continuation draws ``extension_draws`` per chain (default: ``settings.draws``).
     """
     run = run_engine(model, evidence, as_of, exact=False, settings=settings, progress=progress, **warm)
     result = _assemble(model, evidence, as_of, run, settings)
     done = 0
-    affordable, bound = _affordable_extensions(run, len(evidence.up_to(as_of)), settings)
+    more = settings if extension_draws is None else dataclasses.replace(settings, draws=extension_draws)
+    affordable, bound = _affordable_extensions(run, len(evidence.up_to(as_of)), settings, more)
     while done < min(extensions, affordable) and _diagnostic_failures(result.diagnostics):
         done += 1
         seed = ((settings.seed or 0) + 7919 * done) % 2**31
-        run = extend_run(model, evidence, as_of, run, settings, seed=seed, assume=warm.get("assume"))
+        run = extend_run(model, evidence, as_of, run, more, seed=seed, assume=warm.get("assume"))
         result = _assemble(model, evidence, as_of, run, settings)
     result.attrs["sampler_extensions"] = done
     if done == affordable < extensions and _diagnostic_failures(result.diagnostics):
@@ -1226,19 +1230,24 @@ def _fit(
 EXTENSION_MEMORY = 2**31
 
 
-def _affordable_extensions(run: EngineRun, n_reports: int, settings: SamplerSettings) -> tuple[int, str]:
+def _affordable_extensions(
+    run: EngineRun, n_reports: int, first: SamplerSettings, more: SamplerSettings
+) -> tuple[int, str]:
     """How many continuations of ``run`` are allowed, and what bounds them (``"memory"``/``"work"``).
 
-    Its chain posteriors must stay within :data:`EXTENSION_MEMORY`, and the sampling work
-    in all (report-iterations, as :func:`~syriaforecast._checks.check_sampling_work` counts
-    them before the first round; a continuation tunes :data:`EXTENSION_TUNE` steps) within
-    the cap that check applies, so continuing never costs more than the user agreed to.
+    ``first`` are the settings ``run`` was sampled with, ``more`` those of each continuation
+    (:func:`~syriaforecast.engine.run.extend_run`: ``more.draws`` per chain after
+    ``min(more.tune, EXTENSION_TUNE)`` tuning steps). The chain posteriors must stay within
+    :data:`EXTENSION_MEMORY`, and the sampling work in all (report-iterations, as
+    :func:`~syriaforecast._checks.check_sampling_work` counts them before the first round)
+    within the cap that check applies, so continuing never costs more than the user agreed to.
     """
-    per_round = 2 * run.chain.filtered.nbytes  # filtered and smoothed, one round's draws
-    by_memory = max(0, EXTENSION_MEMORY // max(per_round, 1) - 1)
-    first = n_reports * settings.chains * (settings.tune + settings.draws)
-    each = n_reports * settings.chains * (EXTENSION_TUNE + settings.draws)
-    by_work = max(0, (sampling_work_cap() - first) // max(each, 1))
+    first_bytes = 2 * run.chain.filtered.nbytes  # filtered and smoothed, the first round's draws
+    each_bytes = first_bytes * more.draws // max(first.draws, 1)
+    by_memory = max(0, (EXTENSION_MEMORY - first_bytes) // max(each_bytes, 1))
+    first_work = n_reports * first.chains * (first.tune + first.draws)
+    each_work = n_reports * more.chains * (min(more.tune, EXTENSION_TUNE) + more.draws)
+    by_work = max(0, (sampling_work_cap() - first_work) // max(each_work, 1))
     return (by_memory, "memory") if by_memory <= by_work else (by_work, "work")
 
 
@@ -1557,7 +1566,8 @@ def warm_refit(
     step size; tuning is at most :data:`WARM_TUNE` steps. The mass matrix is adapted afresh:
     nutpie (0.16) takes no initial mass matrix. A default refit (``extensions`` > 0: the
     user did not set the draws) draws at most :data:`WARM_DRAWS` per chain and, like a
-    default fit, is continued up to ``extensions`` times while it fails the check.
+    default fit, is continued up to ``extensions`` times while it fails the check, each
+    time for ``settings.draws`` more draws per chain (a default fit's).
     """
     params = forecast_parameters(previous)
     arrays = build_model_arrays(model)
@@ -1574,6 +1584,9 @@ def warm_refit(
         warm,
         progress,
         extensions=extensions,
+        # Continued by the fit's draws, not the refit's few: a hard posterior gets as many
+        # draws in all as a default fit would (600 + 15 x 1,000), at less tuning per draw.
+        extension_draws=settings.draws,
         init_points=init_points,
         initial_step=initial_step,
         assume=assume,
