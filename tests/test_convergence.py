@@ -427,3 +427,54 @@ def test_an_extension_starts_every_chain_at_a_last_draw(monkeypatch):
         for name in ("elicitation_eta", "cluster_closeness", "source_offset", "source_spread"):
             np.testing.assert_allclose(values[name], first.parameters[name][c, -1], rtol=1e-9, atol=1e-12)
     assert extended.parameter_coords == first.parameter_coords == {"source": ["Wire", "Desk"]}
+
+
+def test_chain_starts_do_not_depend_on_the_order_chains_ask():
+    """Whatever order nutpie's threads ask in, the chain with the k-th smallest seed takes point k."""
+    from syriaforecast.engine.sampler import ChainStarts
+
+    points = np.arange(12.0).reshape(4, 3)
+    seeds = [2**63 + 5, 17, 2**40, 99]
+    taken = []
+    for order in ([0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]):
+        starts = ChainStarts(points, seeds=tuple(sorted(seeds)))
+        taken.append({seeds[i]: tuple(starts(np.uint64(seeds[i]))) for i in order})
+    assert taken[0] == taken[1] == taken[2]
+    assert sorted(taken[0].values()) == [tuple(row) for row in points]  # one point each
+    assert taken[0][17] == tuple(points[0]) and taken[0][2**63 + 5] == tuple(points[3])
+    # A seed it was not told of (a density check's) still gets a point, the same every time.
+    assert tuple(ChainStarts(points, seeds=(1, 2))(7)) == tuple(points[7 % 4])
+
+
+def test_a_continuation_gives_each_chain_its_own_start_and_repeats_exactly(monkeypatch):
+    """The probe run learns the very seeds the chains then ask with; the same seed, the same draws."""
+    from syriaforecast.engine import run as engine_run
+    from syriaforecast.engine.run import SamplerSettings
+    from syriaforecast.engine.sampler import ChainStarts
+
+    made = []
+
+    class Recording(ChainStarts):
+        def __init__(self, points):
+            super().__init__(points)
+            self.phases: list[tuple[bool, int]] = []  # (seeds known yet, seed asked with)
+            made.append(self)
+
+        def __call__(self, seed):
+            self.phases.append((bool(self.seeds), int(seed)))
+            return super().__call__(seed)
+
+    monkeypatch.setattr(engine_run, "ChainStarts", Recording)
+    model = sf.load_model(TINY)
+    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    settings = SamplerSettings(draws=30, tune=100, chains=4, seed=8)
+    first = engine_run.run_engine(model, evidence, evidence.last_date, exact=False, settings=settings)
+    runs = [
+        engine_run.extend_run(model, evidence, evidence.last_date, first, settings, seed=9) for _ in range(2)
+    ]
+    for starts in made:
+        asked = [seed for known, seed in starts.phases if known]  # the sampling run's own calls
+        assert len(asked) == settings.chains and set(asked) == set(starts.seeds)
+        assert sorted(starts.seeds.index(seed) for seed in asked) == list(range(settings.chains))
+    assert len(made) == 2
+    np.testing.assert_array_equal(runs[0].chain.smoothed, runs[1].chain.smoothed)

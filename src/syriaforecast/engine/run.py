@@ -26,7 +26,7 @@ from syriaforecast.engine.evaluate import (
 )
 from syriaforecast.engine.hmm import ChainPosterior
 from syriaforecast.engine.names import CLUSTER_PARAMETER_NAMES
-from syriaforecast.engine.sampler import build_fast_sampler_model
+from syriaforecast.engine.sampler import ChainStarts, build_fast_sampler_model
 from syriaforecast.spec.evidence import Evidence
 from syriaforecast.spec.model import ScenarioModel
 
@@ -217,7 +217,9 @@ def run_engine(
     posterior. ``assume`` (driver id -> {period index: 0 or 1}) fixes drivers from
     those periods on: a conditional forecast. Assumptions change only the moves into
     those periods, so they should lie after ``as_of`` (the caller checks).
-    With ``init_cycle`` the chains take the points in turn (one each) instead of at random.
+    With ``init_cycle`` the chains take the points one each, each chain the same point in
+    every run of the same seed (:class:`~syriaforecast.engine.sampler.ChainStarts`),
+    instead of one at random.
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -255,8 +257,9 @@ def run_engine(
     from syriaforecast.engine.sampler_guard import check_model_density, sampler_failures
 
     what = f"model {model.id!r}"
+    starts = ChainStarts(init_points) if init_cycle and init_points is not None and len(init_points) else None
     compiled, expand = build_fast_sampler_model(
-        arrays, data, _coords(model), init_points=init_points, init_cycle=init_cycle
+        arrays, data, _coords(model), init_points=init_points, starts=starts
     )
     # A density that is nowhere finite would make every chain fail inside nutpie (and can crash
     # the interpreter on exit): refuse it here with a SamplerError instead. Checked through the
@@ -268,22 +271,32 @@ def run_engine(
     extra = {} if initial_step is None else {"initial_step": float(initial_step)}
     timings["compile"] = time.perf_counter() - start
 
+    def sample(draws: int, tune: int, progress_bar: bool) -> Any:
+        with warnings.catch_warnings(), sampler_failures(what):
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            return nutpie.sample(
+                compiled,
+                draws=draws,
+                tune=tune,
+                chains=settings.chains,
+                seed=settings.seed if settings.seed is not None else 0,
+                target_accept=settings.target_accept,
+                progress_bar=progress_bar,
+                cores=min(settings.chains, 2),
+                adaptation=settings.adaptation,
+                return_raw_trace=True,  # arrays straight from nutpie's Arrow tables (callback.trace_arrays)
+                **extra,
+            )
+
     start = time.perf_counter()
-    with warnings.catch_warnings(), sampler_failures(what):
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        trace = nutpie.sample(
-            compiled,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            seed=settings.seed if settings.seed is not None else 0,
-            target_accept=settings.target_accept,
-            progress_bar=progress,
-            cores=min(settings.chains, 2),
-            adaptation=settings.adaptation,
-            return_raw_trace=True,  # arrays straight from nutpie's Arrow tables (callback.trace_arrays)
-            **extra,
-        )
+    if starts is not None:
+        # The seeds the chains will ask with, from a run of one draw with the same seed and
+        # settings (the chains' seeds do not depend on the number of draws), so that each chain
+        # takes the same start in every run whatever order nutpie's threads ask in.
+        starts.asked.clear()
+        sample(1, 1, False)
+        starts.seeds = tuple(sorted(set(starts.asked)))
+    trace = sample(settings.draws, settings.tune, progress)
     timings["sample"] = time.perf_counter() - start
 
     from syriaforecast.engine.callback import UNCONSTRAINED, expand_draws, trace_arrays

@@ -42,6 +42,7 @@ from syriaforecast.engine.names import (
 from syriaforecast.engine.parameters import samples_persistence
 
 __all__ = [
+    "ChainStarts",
     "analyst_arguments",
     "build_fast_sampler_model",
     "build_sampler_model",
@@ -252,23 +253,50 @@ def _pack_sources(params: dict[str, np.ndarray], source_names: tuple[str, ...], 
     return np.concatenate([z, np.log(spread)[:, None]], axis=1)
 
 
+@dataclasses.dataclass
+class ChainStarts:
+    """Where the chains of a continuation start: one of ``points`` each, the same for the same seed.
+
+    nutpie calls the initial-point function once per chain (more if a start is not finite)
+    with a seed drawn from that chain's own random stream (nuts-rs 0.16: ChaCha8 seeded by
+    the run's seed, stream ``chain + 1``), so the seeds are fixed by the run's seed; but the
+    chains ask from nutpie's worker threads in whatever order they start. Taking the points
+    in the order asked made a continued forecast differ from run to run of the same seed.
+    Here the chain whose seed is the k-th smallest of :attr:`seeds` takes point k, whatever
+    the order: :attr:`seeds` is learnt first by a run of one draw
+    (:func:`~syriaforecast.engine.run.run_engine`), whose calls :attr:`asked` records.
+    A seed not in :attr:`seeds` takes point ``seed % len(points)``.
+    """
+
+    points: np.ndarray
+    seeds: tuple[int, ...] = ()
+    asked: list[int] = dataclasses.field(default_factory=list)
+
+    def __call__(self, seed: Any) -> np.ndarray:
+        """The start for the chain nutpie asks for with ``seed`` (nutpie's initial-point call)."""
+        value = int(seed)
+        self.asked.append(value)
+        k = self.seeds.index(value) if value in self.seeds else value
+        return np.array(self.points[k % len(self.points)], dtype=float)
+
+
 def build_sampler_model(
     arrays: ModelArrays,
     data: EngineData,
     coords: dict[str, list[str]],
     *,
     init_points: np.ndarray | None = None,
-    init_cycle: bool = False,
+    starts: ChainStarts | None = None,
 ) -> Any:
     """A nutpie model (Python-function interface) for the hierarchical posterior.
 
     ``init_points`` (n, ndim), when given, are positions chains start from (one
     picked at random by each chain's seed), e.g. a previous posterior's draws
     (:func:`pack_draws`); otherwise chains start uniformly in [-0.5, 0.5].
-    With ``init_cycle`` successive chains take the points in turn (chain ends
-    to continue, one start each).
+    With ``starts`` the chains take its points instead, one each (chain ends to
+    continue; see :class:`ChainStarts`).
     """
-    return _sampler_model(arrays, data, coords, init_points=init_points, init_cycle=init_cycle)[0]
+    return _sampler_model(arrays, data, coords, init_points=init_points, starts=starts)[0]
 
 
 def _sampler_model(
@@ -277,7 +305,7 @@ def _sampler_model(
     coords: dict[str, list[str]],
     *,
     init_points: np.ndarray | None,
-    init_cycle: bool,
+    starts: ChainStarts | None,
 ) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]]]:
     """:func:`build_sampler_model` and its expansion of many positions at once (D, ndim)."""
     from nutpie.compiled_pyfunc import from_pyfunc
@@ -357,13 +385,10 @@ def _sampler_model(
             out["source_spread"] = spread
         return out
 
-    taken = [0]
-
     def initial_point(seed: Any) -> np.ndarray:
         rng = np.random.default_rng(seed)
-        if init_cycle and init_points is not None and len(init_points):
-            taken[0] += 1
-            return np.array(init_points[(taken[0] - 1) % len(init_points)], dtype=float)
+        if starts is not None:
+            return starts(seed)
         if init_points is not None and len(init_points):
             return np.array(init_points[rng.integers(len(init_points))], dtype=float)
         return rng.uniform(-0.5, 0.5, layout.ndim)
@@ -409,7 +434,7 @@ def build_fast_sampler_model(
     coords: dict[str, list[str]],
     *,
     init_points: np.ndarray | None = None,
-    init_cycle: bool = False,
+    starts: ChainStarts | None = None,
 ) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]] | None]:
     """The nutpie model to sample: the compiled callback where nutpie takes one, else the Python one.
 
@@ -423,7 +448,7 @@ def build_fast_sampler_model(
 
     import_nutpie()  # before build_sampler_model imports it with all of ArviZ
     python_model, expand_many = _sampler_model(
-        arrays, data, coords, init_points=init_points, init_cycle=init_cycle
+        arrays, data, coords, init_points=init_points, starts=starts
     )
     layout = layout_for(arrays, data)
     compiled = compiled_sampler_model(
