@@ -104,10 +104,10 @@ DEFAULT_ADAPTATION = "diag"
 #: at up to about 300 CPU s (278-319 s of wall time in those runs, two at a time on the 2
 #: cores) for the few that need every one.
 #: Measured again at 15 (tools/convergence_rate.py, 2026-12-01 22:17 to 00:03 UTC, two or
-#: three runs sharing the 2 cores, load 2-4; worlds 0-9 and 50-99 at 60% and every 30% world
-#: anew, 60% worlds 10-49 from the run above): at 60%, worlds 0-99, 93 of 100 (Wilson 95%
+#: three runs sharing the 2 cores, load 2-4; worlds 0-14 and 50-99 at 60% and every 30% world
+#: anew, 60% worlds 15-49 from the run above): at 60%, worlds 0-99, 93 of 100 (Wilson 95%
 #: 86-97%; failing 1, 7, 37, 41, 57, 59 and 65, world 57 with R-hat 1.07 after 16,000 draws;
-#: CPU s per fit 16.6 median, 58.8 mean, 369 max); at 30%, worlds 0-49, 50 of 50 (93-100%;
+#: CPU s per fit 16.6 median, 59.1 mean, 369 max); at 30%, worlds 0-49, 50 of 50 (93-100%;
 #: 9.6 median, 22.2 mean, 143 max). Warm updates (a refit continued by 1,000 draws a round
 #: since): 30 of 30 at 30% (worlds 0-29; 14 by PSIS) and 14 of 15 at 60% (worlds 0-14; world
 #: 13's refit failed after 15 continuations, R-hat 1.023, where its fresh fit passed at once:
