@@ -179,12 +179,17 @@ def test_default_forecasts_of_100_synthetic_worlds_converge(rate):
 TINY = Path(__file__).parent / "data" / "report_tiny.toml"
 
 
+def _tiny():
+    """The tiny report model and its evidence, cheap enough to sample in any test."""
+    model = sf.load_model(TINY)
+    return model, sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+
+
 @pytest.fixture(scope="module")
 def tiny_extended():
     from syriaforecast.engine.run import SamplerSettings, extend_run, run_engine
 
-    model = sf.load_model(TINY)
-    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    model, evidence = _tiny()
     as_of = evidence.last_date
     settings = SamplerSettings(draws=600, tune=300, chains=4, seed=11)
     first = run_engine(model, evidence, as_of, exact=False, settings=settings)
@@ -233,8 +238,7 @@ def test_a_fit_that_fails_the_check_is_continued_and_the_check_applies_to_all_dr
     from syriaforecast.engine.run import SamplerSettings
     from syriaforecast.forecast import _diagnostic_failures, _fit
 
-    model = sf.load_model(TINY)
-    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    model, evidence = _tiny()
     # 2 chains x 60 draws cannot reach ESS_bulk 400, so every round fails: both extensions run.
     settings = SamplerSettings(draws=60, tune=200, chains=2, seed=3)
     result = _fit(model, evidence, evidence.last_date, settings, False, extensions=2)
@@ -258,8 +262,7 @@ def test_default_fits_and_warm_refits_are_continued_up_to_default_extensions(mon
 
     forecast_module = importlib.import_module("syriaforecast.forecast")  # the attribute is the function
 
-    model = sf.load_model(TINY)
-    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    model, evidence = _tiny()
     # An ESS_bulk no run can reach: every round fails, so the count of extensions is the cap itself.
     monkeypatch.setattr(forecast_module, "DEFAULT_DRAWS", 20)
     monkeypatch.setattr(forecast_module, "ESS_MIN", 10**9)
@@ -287,8 +290,7 @@ def test_extensions_stop_before_the_chain_posteriors_outgrow_their_memory(monkey
     import importlib
 
     forecast_module = importlib.import_module("syriaforecast.forecast")
-    model = sf.load_model(TINY)
-    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    model, evidence = _tiny()
     chains, draws = 2, 20
     periods, scenarios = model.horizon_index + 1, len(model.scenarios)
     one_round = 2 * chains * draws * periods * scenarios * 8  # bytes of float64
@@ -320,8 +322,7 @@ def test_extensions_stop_before_the_sampling_work_exceeds_its_cap(monkeypatch):
     from syriaforecast.engine.run import EXTENSION_TUNE
 
     forecast_module = importlib.import_module("syriaforecast.forecast")
-    model = sf.load_model(TINY)
-    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    model, evidence = _tiny()
     chains, draws, tune = 2, 20, 300
     n = len(evidence.up_to(evidence.last_date))
     # A continuation tunes at most EXTENSION_TUNE steps (fewer after a shorter first tuning).
@@ -335,9 +336,8 @@ def test_extensions_stop_before_the_sampling_work_exceeds_its_cap(monkeypatch):
     assert result.attrs["sampler_extensions_stopped"] == "work"
     assert f"sampling-work cap (${SAMPLING_WORK_ENV}" in result.convergence_advice()
     monkeypatch.setenv(SAMPLING_WORK_ENV, str(first + 3 * each))  # exactly three
-    assert forecast_module._fit(
-        model, evidence, evidence.last_date, settings, False, extensions=15
-    ).attrs["sampler_extensions"] == 3
+    three = forecast_module._fit(model, evidence, evidence.last_date, settings, False, extensions=15)
+    assert three.attrs["sampler_extensions"] == 3
 
 
 @pytest.mark.parametrize(("passed", "n"), [(19, 20), (95, 100), (0, 10), (10, 10)])
@@ -469,8 +469,7 @@ def test_a_continuation_gives_each_chain_its_own_start_and_repeats_exactly(monke
             return super().__call__(seed)
 
     monkeypatch.setattr(engine_run, "ChainStarts", Recording)
-    model = sf.load_model(TINY)
-    evidence = sf.load_evidence(TINY.with_name("report_tiny_evidence.csv"), model)
+    model, evidence = _tiny()
     settings = SamplerSettings(draws=30, tune=100, chains=4, seed=8)
     first = engine_run.run_engine(model, evidence, evidence.last_date, exact=False, settings=settings)
     runs = [
