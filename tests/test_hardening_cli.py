@@ -282,3 +282,35 @@ def test_a_folder_swapped_away_while_it_is_checked_is_still_ours(tmp_path, monke
     (out / "notes.txt").write_text("mine")
     with pytest.raises(sf.errors.SyriaforecastError, match="did not write"):
         _outdir.check_out_folder(out)
+
+
+def test_a_folder_absent_for_an_instant_while_it_is_checked_is_not_taken_for_a_file(tmp_path, monkeypatch):
+    # The interleaving a clean-clone run hit (2026-12-02, under load): the check asked "exists?"
+    # (yes), then "a folder?" in the instant between another run's two renames (absent, so no),
+    # then "exists?" again (yes, the new folder): "exists and is not a folder". One stat now
+    # answers, and a stat that finds nothing is followed by one lstat, which finds the new folder.
+    out = tmp_path / "out"
+    with _outdir.staged_folder(out) as stage:
+        (stage / "forecast.nc").write_text("old")
+    real_stat = os.stat
+    gaps = []
+
+    def stat_in_the_gap(path, *args, **kwargs):
+        if Path(path) == out and not gaps:
+            gaps.append(path)
+            raise FileNotFoundError(path)  # moved aside, the new set not yet renamed in
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat_in_the_gap)
+    assert _outdir.check_out_folder(out) == out
+    assert gaps == [out]
+    monkeypatch.setattr(os, "stat", real_stat)
+    # What is not a folder is still refused: a file, and a link to nothing.
+    (tmp_path / "file").write_text("mine")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for path in (tmp_path / "file", tmp_path / "dangling"):
+        with pytest.raises(sf.errors.SyriaforecastError, match="exists and is not a folder"):
+            _outdir.check_out_folder(path)
+    linked = tmp_path / "linked"
+    linked.symlink_to(out)  # a link to a folder is that folder
+    assert _outdir.check_out_folder(linked) == linked

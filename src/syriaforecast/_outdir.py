@@ -21,6 +21,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -49,6 +50,26 @@ def _ours(folder: Path) -> bool:
     return all(p.is_file() and p.suffix in _OUR_SUFFIXES and not p.name.startswith(".") for p in entries)
 
 
+def _kind(path: Path) -> str:
+    """``"folder"``, ``"absent"`` or ``"other"`` (a file, a dangling link, ...), from one look at a time.
+
+    Another run's swap moves the folder aside and renames its new one in, so for an
+    instant the path is absent. Separate questions (exists? is a folder? exists?) could
+    straddle that instant and take a folder for a file: the answer comes from one
+    ``stat`` (which follows links), and only when that finds nothing from one ``lstat``.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return "absent"
+        if stat.S_ISLNK(mode):
+            return "other"  # a link to nothing
+    return "folder" if stat.S_ISDIR(mode) else "other"
+
+
 def check_out_folder(out: str | Path, *, option: str = "--out") -> Path:
     """Refuse an output folder that cannot be written, or that holds files this library did not write.
 
@@ -64,14 +85,14 @@ def check_out_folder(out: str | Path, *, option: str = "--out") -> Path:
     name = f"{option} = {str(out)!r}"
     if out.name in ("", ".", ".."):
         out = out.resolve()
-    if out.exists() or out.is_symlink():
-        if not out.is_dir() and (out.exists() or out.is_symlink()):  # (absent now: swapped by another run)
-            raise SyriaforecastError(f"{name}: exists and is not a folder")
-        if not _ours(out):
-            raise SyriaforecastError(
-                f"{name}: the folder holds files syriaforecast did not write; the output set replaces "
-                "the folder as a whole, so give a new or empty folder (or one an earlier run wrote)"
-            )
+    kind = _kind(out)
+    if kind == "other":
+        raise SyriaforecastError(f"{name}: exists and is not a folder")
+    if kind == "folder" and not _ours(out):
+        raise SyriaforecastError(
+            f"{name}: the folder holds files syriaforecast did not write; the output set replaces "
+            "the folder as a whole, so give a new or empty folder (or one an earlier run wrote)"
+        )
     parent = out.parent
     while not parent.exists():
         if parent.parent == parent:
