@@ -114,6 +114,12 @@ DEFAULT_ADAPTATION = "diag"
 #: started from the month before's posterior, some chains sit in a reading the fit never saw).
 #: World 13 at 30% failed after 15 in two runs of its seed and passed after 11 in a third:
 #: until engine.sampler.ChainStarts, a continued forecast was not repeatable.
+#: Then 30% worlds 30-99 with warm updates (tools/convergence_rate.py --warm, commit 07cdf50,
+#: 2026-12-02 00:59-02:12 UTC, chunks of 10 worlds, load 1-6 from other runs): fits 68 of 70
+#: (worlds 59 and 64 fail: R-hat 1.076 with ESS_bulk 39, and 1.013, after 15) and updates 69
+#: of 70 (world 59's, R-hat 1.13). With worlds 0-29 above: at 30%, worlds 0-99, fits 98 of
+#: 100 (Wilson 95% 93-99%; CPU s 9.6 median, 23.3 mean, 222 max) and warm updates 99 of 100
+#: (95-100%; 53 by PSIS, 47 refits; 1.9 median, 17.4 mean, 245 max).
 DEFAULT_EXTENSIONS = 15
 #: Tuning steps before an extension's draws (the chains start in the posterior already).
 EXTENSION_TUNE = 200
