@@ -51,7 +51,7 @@ def _ours(folder: Path) -> bool:
 
 
 def _kind(path: Path) -> str:
-    """``"folder"``, ``"absent"`` or ``"other"`` (a file, a dangling link, ...), from one look at a time.
+    """``"folder"``, ``"absent"`` or ``"other"`` (a file, a link to nothing, ...), from a single look.
 
     Another run's swap moves the folder aside and renames its new one in, so for an
     instant the path is absent. Separate questions (exists? is a folder? exists?) could

@@ -119,7 +119,11 @@ DEFAULT_ADAPTATION = "diag"
 #: (worlds 59 and 64 fail: R-hat 1.076 with ESS_bulk 39, and 1.013, after 15) and updates 69
 #: of 70 (world 59's, R-hat 1.13). With worlds 0-29 above: at 30%, worlds 0-99, fits 98 of
 #: 100 (Wilson 95% 93-99%; CPU s 9.6 median, 23.3 mean, 222 max) and warm updates 99 of 100
-#: (95-100%; 53 by PSIS, 47 refits; 1.9 median, 17.4 mean, 245 max).
+#: (95-100%; 53 by PSIS, 47 refits; 1.9 median, 17.4 mean, 245 max). At 60%, worlds 15-29 with
+#: warm updates (same commit, 02:10-02:45 UTC, load about 2): fits and updates 15 of 15 (world
+#: 19's after 12 and 15 extensions, 251 and 330 CPU s); with worlds 0-14 above, worlds 0-29:
+#: fits 28 of 30 (1 and 7 fail) and warm updates 29 of 30 (Wilson 95% 83-99%; 13 fails; 12 by
+#: PSIS, 18 refits; CPU s 19.3 median, 69.5 mean, 337 max).
 DEFAULT_EXTENSIONS = 15
 #: Tuning steps before an extension's draws (the chains start in the posterior already).
 EXTENSION_TUNE = 200
