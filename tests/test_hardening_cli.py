@@ -305,10 +305,11 @@ def test_a_folder_absent_for_an_instant_while_it_is_checked_is_not_taken_for_a_f
     assert _outdir.check_out_folder(out) == out
     assert gaps == [out]
     monkeypatch.setattr(os, "stat", real_stat)
-    # What is not a folder is still refused: a file, and a link to nothing.
+    # What is not a folder is still refused: a file, a link to nothing, a link to itself.
     (tmp_path / "file").write_text("mine")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
-    for path in (tmp_path / "file", tmp_path / "dangling"):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for path in (tmp_path / "file", tmp_path / "dangling", tmp_path / "loop"):
         with pytest.raises(sf.errors.SyriaforecastError, match="exists and is not a folder"):
             _outdir.check_out_folder(path)
     linked = tmp_path / "linked"

@@ -67,6 +67,10 @@ def _kind(path: Path) -> str:
             return "absent"
         if stat.S_ISLNK(mode):
             return "other"  # a link to nothing
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "other"  # links that lead back to themselves
+        raise
     return "folder" if stat.S_ISDIR(mode) else "other"
 
 
