@@ -130,6 +130,48 @@ def test_previous_may_be_a_saved_file(model, evidence, first, tmp_path):
         sf.forecast(model, evidence, as_of=SECOND, previous=42)  # type: ignore[arg-type]
 
 
+def test_a_saved_fit_keeps_its_log_likelihoods_and_updates_as_the_fit_in_memory(
+    model, evidence, first, updated, tmp_path, monkeypatch
+):
+    """Loaded, a fit reweights by its saved log-likelihoods: one evaluation (the new evidence), not two."""
+    from syriaforecast.engine import source_key
+    from syriaforecast.engine.evaluate import chain_posterior, chain_terms_for_draws
+    from syriaforecast.engine.run import n_chain_periods
+
+    path = first.save(tmp_path / "first.nc")
+    loaded = sf.load_forecast(path)
+    assert loaded._log_likelihood is not None
+    np.testing.assert_array_equal(loaded._log_likelihood, first._log_likelihood)
+    # They are the log-likelihoods of the fit's own evidence: a recomputation from its draws.
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence.up_to(first.as_of), n_chain_periods(model))
+    again = chain_posterior(chain_terms_for_draws(model, data, forecast_parameters(first), arrays=arrays))
+    np.testing.assert_allclose(loaded._log_likelihood, again.log_likelihood, rtol=1e-12, atol=0)
+
+    evaluated = []
+    chain_for_draws = _update._chain_for_draws
+
+    def counted(model, data, params, arrays):
+        evaluated.append(len(params["initial_probability"]))
+        return chain_for_draws(model, data, params, arrays)
+
+    monkeypatch.setattr(_update, "_chain_for_draws", counted)
+    from_file = sf.forecast(model, evidence, as_of=SECOND, seed=2, previous=loaded)
+    assert evaluated == [first.n_draws]  # the new evidence only
+    assert from_file.attrs["update_path"] == updated.attrs["update_path"] == "psis"
+    assert from_file.attrs["update_pareto_k"] == updated.attrs["update_pareto_k"]
+    np.testing.assert_array_equal(from_file.horizon.values, updated.horizon.values)
+    xr.testing.assert_allclose(from_file.diagnostics, updated.diagnostics, rtol=1e-10, atol=0)
+    # Saved by other likelihood code (an upgrade, an edit): not used, recomputed as before.
+    evaluated.clear()
+    monkeypatch.setattr(source_key, "likelihood_sources_digest", lambda: "0" * 64)
+    older = sf.load_forecast(path)
+    assert older._log_likelihood is None
+    again_updated = sf.forecast(model, evidence, as_of=SECOND, seed=2, previous=older)
+    assert evaluated == [first.n_draws, first.n_draws]  # the previous evidence, then the new
+    np.testing.assert_allclose(again_updated.horizon.values, updated.horizon.values, rtol=1e-12, atol=0)
+
+
 def test_pack_draws_inverts_the_kernels_unpack(model, evidence, first):
     arrays = build_model_arrays(model)
     params = forecast_parameters(first, max_draws=20)

@@ -96,6 +96,9 @@ defer_dask_detection()
 #: Version of the saved-forecast layout; bumped when a saved file's meaning changes.
 #: 2 added ``content_sha256`` (see :mod:`syriaforecast._forecast_file`); 1 is read with a warning.
 FORMAT_VERSION = 2
+#: Attribute of a saved forecast's ``log_likelihood`` group: the digest of the code that
+#: computed it (:func:`~syriaforecast.engine.source_key.likelihood_sources_digest`).
+LOG_LIKELIHOOD_DIGEST = "sources_sha256"
 #: Thresholds a reported probability must meet (Vehtari et al. 2021).
 RHAT_MAX = 1.01
 ESS_MIN = 400
@@ -222,8 +225,9 @@ class Forecast:
     sample_stats: _Deferred[xr.Dataset] = _Deferred()
     diagnostics: _Deferred[xr.Dataset] = _Deferred()
     attrs: _Deferred[dict[str, Any]] = _Deferred(default=_Later(dict))
-    # log P(evidence | draw) per draw (chains x draws), kept in memory so that an update with
-    # previous= need not recompute it; not saved (a loaded forecast recomputes it).
+    # log P(evidence | draw) per draw (chains x draws), so that an update with previous= need
+    # not recompute it: saved in the group log_likelihood, and read back by load_forecast when
+    # the library's likelihood code is the one that wrote it (LOG_LIKELIHOOD_DIGEST).
     _log_likelihood: np.ndarray | None = field(default=None, repr=False)
     # Tables derived from the fields above, by Forecast._remembered (not an argument: a copy
     # made by dataclasses.replace starts empty).
@@ -453,7 +457,12 @@ class Forecast:
 
         Groups: ``posterior``, ``sample_stats``, ``observed_data`` (the reports),
         ``constant_data`` (the elicitations), ``filtered``, ``smoothed``,
-        ``horizon`` and ``diagnostics``; provenance in the root attributes.
+        ``horizon`` and ``diagnostics``; provenance in the root attributes. A
+        hierarchical forecast adds ``log_likelihood``: ``evidence`` (chain, draw),
+        each draw's log-probability of all the reports known at ``as_of`` (the
+        scenario path summed out), which an update with ``previous=`` reweights
+        by; its attribute ``sources_sha256`` names the likelihood code that
+        computed it.
         """
         from syriaforecast.engine.data import build_model_arrays
 
@@ -494,6 +503,16 @@ class Forecast:
             "horizon": self.horizon.to_dataset(name="probability"),
             "diagnostics": self.diagnostics,
         }
+        if self._log_likelihood is not None and self.mode == "hierarchical":
+            from syriaforecast.engine.source_key import likelihood_sources_digest
+
+            shape = (self.horizon.sizes["chain"], self.horizon.sizes["draw"])
+            values = np.asarray(self._log_likelihood, dtype=float).reshape(shape)
+            groups["log_likelihood"] = xr.Dataset(
+                {"evidence": (("chain", "draw"), values)},
+                coords={"chain": self.horizon["chain"].values, "draw": self.horizon["draw"].values},
+                attrs={LOG_LIKELIHOOD_DIGEST: likelihood_sources_digest()},
+            )
         return xr.DataTree.from_dict(groups)
 
     def save(self, path: str | Path) -> Path:
@@ -1102,6 +1121,7 @@ def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str 
         return tree[name].to_dataset()
 
     assert as_of is not None
+    shape = (arrays["horizon"].sizes["chain"], arrays["horizon"].sizes["draw"])
     return Forecast(
         model=saved_model,
         evidence=evidence,
@@ -1114,7 +1134,30 @@ def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str 
         sample_stats=dataset("sample_stats"),
         diagnostics=dataset("diagnostics"),
         attrs=attrs,
+        _log_likelihood=_saved_log_likelihood(tree, str(attrs["mode"]), shape),
     )
+
+
+def _saved_log_likelihood(tree: xr.DataTree, mode: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The saved draws' log-likelihoods (chains x draws), or None to recompute them.
+
+    Used only as the code that computed them would compute them now: same
+    likelihood sources (:data:`LOG_LIKELIHOOD_DIGEST`), one finite-or-minus-infinity
+    float per draw. Anything else (an older file, another version of the library, an
+    odd shape) is not an error: an update recomputes them, as before they were saved.
+    """
+    from syriaforecast.engine.source_key import likelihood_sources_digest
+
+    if mode != "hierarchical" or "log_likelihood" not in tree.children:
+        return None
+    group = tree["log_likelihood"].to_dataset()
+    if group.attrs.get(LOG_LIKELIHOOD_DIGEST) != likelihood_sources_digest() or "evidence" not in group:
+        return None
+    values = group["evidence"]
+    if values.dims != ("chain", "draw") or values.shape != shape or values.dtype.kind != "f":
+        return None
+    flat = np.asarray(values.values, dtype=float).reshape(-1)
+    return None if np.isnan(flat).any() or np.isposinf(flat).any() else flat
 
 
 def _text_io(text: str) -> Any:
@@ -1410,8 +1453,9 @@ def _reweighted(
     for source_name in SOURCE_PARAMETER_NAMES if unseen else ():
         values = np.asarray(params[source_name])
         run.parameters[source_name] = values.reshape((chains, draws, *values.shape[1:]))
-    # The previous forecast's diagnostics are of its own draws when it was fitted in this process
-    # (a loaded forecast carries no log-likelihoods; a reweighted one's ESS are scaled): its
+    # The previous forecast's diagnostics are of its own draws when it carries its log-likelihoods
+    # (fitted in this process, or saved by the same likelihood and diagnostics code, see
+    # _saved_log_likelihood) and was not reweighted (a reweighted one's ESS are scaled): its
     # filtered probabilities before the new reports are unchanged, and so are their R-hat and ESS.
     fitted_here = previous._log_likelihood is not None and previous.attrs.get("update_path") != "psis"
     unweighted = _assemble(

@@ -11,15 +11,35 @@ kernel sources: any edit of them, or of the Op module, makes a new key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["KERNEL_SOURCES", "op_cache_key", "sources_digest"]
+__all__ = [
+    "KERNEL_SOURCES",
+    "LIKELIHOOD_SOURCES",
+    "likelihood_sources_digest",
+    "op_cache_key",
+    "sources_digest",
+]
 
 _ENGINE = Path(__file__).resolve().parent
 #: Files whose text defines what the custom Ops compute (the Op module adds itself).
 KERNEL_SOURCES: list[Path] = [_ENGINE / "kernel.py"]
+#: Files whose text decides a forecast's log-likelihood of its evidence and its diagnostics:
+#: every engine module (kernels, evidence cells, forward-backward, R-hat and ESS), the model
+#: and evidence readers with the phrase scale and the maths they use (how a stored model and
+#: its reports are read again on loading), and the module that assembles a forecast. A saved
+#: forecast keeps its draws' log-likelihoods with this digest, and they are used again only
+#: under the same digest (see :func:`syriaforecast.load_forecast`): wider than needed, at the
+#: cost of recomputing them once after an upgrade or an edit, never of mixing two versions'
+#: numbers.
+LIKELIHOOD_SOURCES: list[Path] = [
+    *sorted(_ENGINE.glob("*.py")),
+    *sorted((_ENGINE.parent / "spec").glob("*.py")),
+    *(_ENGINE.parent / name for name in ("phrases.py", "_maths.py", "forecast.py")),
+]
 
 
 def sources_digest(paths: Iterable[str | Path]) -> str:
@@ -43,3 +63,9 @@ def op_cache_key(op: object, op_module_file: str | Path | None = None) -> str:
     name = f"{type(op).__module__}.{type(op).__qualname__}"
     text = f"({name}, {sorted(props.items())!r}, {sources_digest(sources)})"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def likelihood_sources_digest() -> str:
+    """:func:`sources_digest` of :data:`LIKELIHOOD_SOURCES`, read once per process."""
+    return sources_digest(LIKELIHOOD_SOURCES)
