@@ -358,3 +358,25 @@ def test_a_new_source_is_reweighted_with_prior_offsets_and_agrees_with_a_refit(m
     )
     difference = np.abs(updated.mean().values - refit.mean().values)
     assert np.all(difference < 4 * error), (difference, error)
+
+
+@pytest.mark.parametrize("labels", [list("abcd"), list("abcdef"), ["b", "d", "q"], ["c"], []])
+def test_alignment_of_reused_diagnostics_equals_xarrays_reindex(labels):
+    """The previous forecast's arrays laid out on the new periods and scenarios, as xarray's reindex does."""
+    rng = np.random.default_rng(1)
+    old = xr.DataArray(
+        rng.random((2, 3, 4, 3)),
+        dims=("chain", "draw", "time", "scenario"),
+        coords={"time": list("abcd"), "scenario": ["x", "y", "z"]},
+    )
+    new = xr.DataArray(
+        np.zeros((len(labels), 3)),
+        dims=("time", "scenario"),
+        coords={"time": labels, "scenario": ["z", "x", "y"]},  # another order, as well as other periods
+    )
+    coords = {d: new.coords[d] for d in new.dims}
+    for array, leading in ((old, 2), (old.isel(chain=0, draw=0, drop=True), 0), (old.isel(time=[]), 2)):
+        expected = array.reindex(coords).transpose(*array.dims[:leading], *new.dims).values
+        got = _update._aligned(array, new, leading=leading)
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
