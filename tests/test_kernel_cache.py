@@ -124,3 +124,35 @@ def test_the_reference_route_follows_an_edited_kernel_across_processes(tmp_path)
     assert _reference_logp(root, cache) == pytest.approx(before, abs=1e-12)
     _replace_once(kernel, KERNEL_DOC, KERNEL_EDIT)
     assert _reference_logp(root, cache) == pytest.approx(before, abs=1e-12)  # stale: the bug
+
+
+LIKELIHOOD_IMPORTS = """
+import json, sys
+import syriaforecast.engine.data, syriaforecast.engine.diagnostics, syriaforecast.engine.evaluate
+import syriaforecast.engine.hmm, syriaforecast.spec.evidence, syriaforecast.spec.model
+ours = [m.__file__ for n, m in sys.modules.items() if n.startswith("syriaforecast.") and m.__file__]
+print(json.dumps(sorted(ours)))
+"""
+
+
+def test_the_saved_log_likelihoods_key_covers_every_module_the_likelihood_imports():
+    """A saved forecast's log-likelihoods are reused only under the same code (source_key.LIKELIHOOD_SOURCES).
+
+    Every module of the package that the evidence, the kernels, the forward-backward pass and
+    the diagnostics import, in a fresh process, must be in that digest; only ``errors`` (the
+    exception types) may be left out. A module added later and imported there fails this test
+    until it is listed, so an edit of it cannot leave an old file's numbers in use.
+    """
+    from syriaforecast.engine.source_key import LIKELIHOOD_SOURCES
+
+    run = subprocess.run(
+        [sys.executable, "-c", LIKELIHOOD_IMPORTS],
+        env=dict(os.environ, PYTHONPATH=str(SRC)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {Path(f).resolve() for f in json.loads(run.stdout)}
+    covered = {p.resolve() for p in LIKELIHOOD_SOURCES}
+    assert len(imported) > 10 and SRC / "syriaforecast" / "errors.py" in imported
+    assert imported - covered == {SRC / "syriaforecast" / "errors.py"}
