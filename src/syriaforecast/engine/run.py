@@ -123,7 +123,13 @@ DEFAULT_ADAPTATION = "diag"
 #: warm updates (same commit, 02:10-02:45 UTC, load about 2): fits and updates 15 of 15 (world
 #: 19's after 12 and 15 extensions, 251 and 330 CPU s); with worlds 0-14 above, worlds 0-29:
 #: fits 28 of 30 (1 and 7 fail) and warm updates 29 of 30 (Wilson 95% 83-99%; 13 fails; 12 by
-#: PSIS, 18 refits; CPU s 19.3 median, 69.5 mean, 337 max).
+#: PSIS, 18 refits; CPU s 19.3 median, 69.5 mean, 337 max). Then 60% worlds 30-99 with warm
+#: updates (commit 2253c41, 2026-12-02 03:36-05:27 UTC, two chunks at a time, load 2-5):
+#: fits 65 of 70 (37, 41, 49, 57, 65 fail; 49 had passed after 14 at the run above, 59 had
+#: failed and passed now after 9: verdicts near the edge differ between runs) and updates 67
+#: of 70 (37, 65, 75 fail). With worlds 0-29, at 60%, worlds 0-99: fits 93 of 100 (Wilson 95%
+#: 86-97%; CPU s 17.0 median, 59.9 mean, 361 max) and warm updates 96 of 100 (90-98%; failing
+#: 13, 37, 65, 75; 43 by PSIS, 57 refits; 11.1 median, 47.2 mean, 337 max).
 DEFAULT_EXTENSIONS = 15
 #: Tuning steps before an extension's draws (the chains start in the posterior already).
 EXTENSION_TUNE = 200
