@@ -1473,9 +1473,9 @@ def _reweighted(
     # (fitted in this process, or saved by the same likelihood and diagnostics code, see
     # _saved_log_likelihood) and was not reweighted (a reweighted one's ESS are scaled): its
     # filtered probabilities before the new reports are unchanged, and so are their R-hat and ESS.
-    fitted_here = previous._log_likelihood is not None and previous.attrs.get("update_path") != "psis"
+    own_diagnostics = previous._log_likelihood is not None and previous.attrs.get("update_path") != "psis"
     unweighted = _assemble(
-        model, evidence, as_of, run, settings, reuse_diagnostics=previous if fitted_here else None
+        model, evidence, as_of, run, settings, reuse_diagnostics=previous if own_diagnostics else None
     )
     if not np.all(np.isfinite(log_ratio)):
         return None, "the new reports are impossible under some previous draws", np.inf, np.nan
