@@ -268,11 +268,13 @@ def test_default_fits_and_warm_refits_are_continued_up_to_default_extensions(mon
     forecast_module = importlib.import_module("syriaforecast.forecast")  # the attribute is the function
 
     model, evidence = _tiny()
-    # An ESS_bulk no run can reach: every round fails, so the count of extensions is the cap itself.
+    # An ESS_bulk no run can reach: every round fails, so the count of extensions is the cap itself
+    # (with the trend's stop switched off; the next test has it on).
     monkeypatch.setattr(forecast_module, "DEFAULT_DRAWS", 20)
     monkeypatch.setattr(forecast_module, "ESS_MIN", 10**9)
+    monkeypatch.setattr(forecast_module, "TREND_SLACK", np.inf)
     result = _forecast(model, evidence, chains=2, tune=100, seed=3)
-    assert DEFAULT_EXTENSIONS == 15
+    assert DEFAULT_EXTENSIONS == 31
     assert result.attrs["sampler_extensions"] == DEFAULT_EXTENSIONS
     assert result.horizon.sizes["draw"] == 20 * (1 + DEFAULT_EXTENSIONS)
     assert not result.converged
@@ -287,6 +289,90 @@ def test_default_fits_and_warm_refits_are_continued_up_to_default_extensions(mon
         )
     assert refit.attrs["sampler_extensions"] == DEFAULT_EXTENSIONS
     assert refit.horizon.sizes["draw"] == 10 + 20 * DEFAULT_EXTENSIONS
+
+
+def test_projected_draws_scale_the_draws_by_the_worst_rhat_and_ess():
+    """forecast._projected_draws: draws x max((R-hat - 1) / 0.01, 400 / ESS_bulk, 1) over every
+    reported probability; a divergence (never removed by more draws) projects to infinity."""
+    import xarray as xr
+
+    from syriaforecast.forecast import ESS_MIN, RHAT_MAX, _projected_draws
+
+    def diagnostics(rhat_h, ess_h, rhat_f, ess_f, divergences=0):
+        return xr.Dataset(
+            {
+                "horizon_rhat": ("scenario", np.array(rhat_h)),
+                "horizon_ess_bulk": ("scenario", np.array(ess_h)),
+                "filtered_rhat": (("time", "scenario"), np.array(rhat_f)),
+                "filtered_ess_bulk": (("time", "scenario"), np.array(ess_f)),
+            },
+            attrs={"divergences": divergences},
+        )
+
+    # R-hat decides: the largest is in the filtered block (1.025: 2.5 x 0.01).
+    d = diagnostics(
+        [1.004, 1.02], [900.0, 700.0], [[1.0, 1.025], [np.nan, 1.001]], [[500.0, 800.0], [np.nan, 450.0]]
+    )
+    assert _projected_draws(d, 16_000) == pytest.approx(16_000 * 0.025 / (RHAT_MAX - 1))
+    # ESS decides: 400 / 100 = 4 > (1.02 - 1) / 0.01 = 2.
+    d = diagnostics([1.02, 1.0], [100.0, 900.0], [[1.0, 1.0]], [[1000.0, 1000.0]])
+    assert _projected_draws(d, 3_000) == pytest.approx(3_000 * ESS_MIN / 100.0)
+    # A passing forecast projects to the draws it has.
+    d = diagnostics([1.001], [2000.0], [[1.002]], [[1500.0]])
+    assert _projected_draws(d, 1_000) == 1_000
+    diverged = diagnostics([1.0], [2000.0], [[1.0]], [[2000.0]], divergences=1)
+    assert _projected_draws(diverged, 1_000) == np.inf
+
+
+def test_a_default_fit_far_from_passing_stops_after_trend_from_extensions(monkeypatch, tmp_path):
+    """Past TREND_FROM continuations a fit goes on only while the projection is within TREND_SLACK
+    of the cap's draws; one that cannot reach ESS_MIN stops there, and its advice says why."""
+    import importlib
+
+    from syriaforecast.engine.run import DEFAULT_EXTENSIONS, TREND_FROM, TREND_SLACK
+    from syriaforecast.forecast import _projected_draws
+
+    forecast_module = importlib.import_module("syriaforecast.forecast")
+    model, evidence = _tiny()
+    monkeypatch.setattr(forecast_module, "DEFAULT_DRAWS", 20)
+    monkeypatch.setattr(forecast_module, "ESS_MIN", 10**9)
+    result = _forecast(model, evidence, chains=2, tune=100, seed=3)
+    assert TREND_FROM < DEFAULT_EXTENSIONS
+    assert result.attrs["sampler_extensions"] == TREND_FROM
+    assert result.horizon.sizes["draw"] == 20 * (1 + TREND_FROM)
+    assert result.attrs["sampler_extensions_stopped"] == "trend"
+    projected = result.attrs["sampler_projected_draws"]
+    assert projected == pytest.approx(_projected_draws(result.diagnostics, 20 * (1 + TREND_FROM)))
+    assert result.attrs["sampler_draws_cap"] == 20 * (1 + DEFAULT_EXTENSIONS)
+    assert projected > TREND_SLACK * 20 * (1 + DEFAULT_EXTENSIONS)
+    advice = result.convergence_advice()
+    assert f"continued {TREND_FROM} times" in advice and f"about {projected:,.0f} draws per chain" in advice
+    assert "beyond the 640 a default forecast makes" in advice
+    # Saved and loaded, the forecast says the same.
+    result.save(tmp_path / "stopped.nc")
+    assert sf.load_forecast(tmp_path / "stopped.nc").convergence_advice() == advice
+
+
+def test_a_fit_with_divergences_is_not_continued(monkeypatch):
+    """Divergences are counted over every draw, so no continuation can pass the check: none is made."""
+    import importlib
+
+    forecast_module = importlib.import_module("syriaforecast.forecast")
+    model, evidence = _tiny()
+    assemble = forecast_module._assemble
+
+    def diverged(*args, **kwargs):
+        result = assemble(*args, **kwargs)
+        result.diagnostics.attrs["divergences"] = 3
+        return result
+
+    monkeypatch.setattr(forecast_module, "_assemble", diverged)
+    monkeypatch.setattr(forecast_module, "DEFAULT_DRAWS", 20)
+    result = _forecast(model, evidence, chains=2, tune=100, seed=3)
+    assert result.attrs["sampler_extensions"] == 0
+    assert result.horizon.sizes["draw"] == 20
+    assert result.attrs["sampler_extensions_stopped"] == "divergences"
+    assert "divergent transitions fail the check however many draws follow" in result.convergence_advice()
 
 
 def test_extensions_stop_before_the_chain_posteriors_outgrow_their_memory(monkeypatch):

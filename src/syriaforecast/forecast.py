@@ -62,6 +62,8 @@ from syriaforecast.engine.run import (
     DEFAULT_TARGET_ACCEPT,
     DEFAULT_TUNE,
     EXTENSION_TUNE,
+    TREND_FROM,
+    TREND_SLACK,
     EngineRun,
     SamplerSettings,
     asof_periods,
@@ -284,6 +286,22 @@ class Forecast:
             advice += (
                 f" (The chains were {done}: {why}. More draws, asked for as above, take that "
                 "memory and time; exact mode (exact=True) takes almost none.)"
+            )
+        elif advice and stopped == "trend":
+            # Continuing was judged futile from the trend: say so, with the projection.
+            projected = float(self.attrs.get("sampler_projected_draws", np.nan))
+            cap = int(self.attrs.get("sampler_draws_cap", 0))
+            advice += (
+                f" (The chains were continued {extended} times, to {draws} draws each, and then "
+                f"stopped: at the rate R-hat and ESS were improving, the check would need about "
+                f"{projected:,.0f} draws per chain, beyond the {cap:,} a default forecast "
+                "makes. Ask for that many only if the time is acceptable; two seeds and a quoted "
+                "range cost less.)"
+            )
+        elif advice and stopped == "divergences":
+            advice += (
+                " (The chains were not continued: divergent transitions fail the check however "
+                "many draws follow them.)"
             )
         elif advice and extended:
             # Longer chains were already tried: say so, so the reader does not just repeat them.
@@ -698,7 +716,7 @@ def convergence_advice(diagnostics: xr.Dataset, horizon: xr.DataArray) -> str:
     if not failures:
         return ""
     # Suggest more than the chains already have: a default forecast that failed was already
-    # continued up to 16 x 1,000 draws, and fewer draws than that would not help.
+    # continued up to 32 x 1,000 draws, and fewer draws than that would not help.
     more = max(3000, -(-2 * int(horizon.sizes["draw"]) // 1000) * 1000)
     advice = []
     chain_means = horizon.mean("draw")
@@ -1270,16 +1288,53 @@ def _fit(
     done = 0
     more = settings if extension_draws is None else dataclasses.replace(settings, draws=extension_draws)
     affordable, bound = _affordable_extensions(run, len(evidence.up_to(as_of)), settings, more)
-    while done < min(extensions, affordable) and _diagnostic_failures(result.diagnostics):
+    allowed = min(extensions, affordable)
+    cap_draws = settings.draws + allowed * more.draws
+    stopped = ""
+    while done < allowed and _diagnostic_failures(result.diagnostics):
+        projected = _projected_draws(result.diagnostics, result.horizon.sizes["draw"])
+        if projected == np.inf:
+            stopped = "divergences"  # counted over every draw: no continuation removes them
+            break
+        if done >= TREND_FROM and projected > TREND_SLACK * cap_draws:
+            stopped = "trend"
+            result.attrs["sampler_projected_draws"] = float(projected)
+            result.attrs["sampler_draws_cap"] = int(cap_draws)
+            break
         done += 1
         seed = ((settings.seed or 0) + 7919 * done) % 2**31
         run = extend_run(model, evidence, as_of, run, more, seed=seed, assume=warm.get("assume"))
         result = _assemble(model, evidence, as_of, run, settings)
     result.attrs["sampler_extensions"] = done
-    if done == affordable < extensions and _diagnostic_failures(result.diagnostics):
+    if stopped:
+        result.attrs["sampler_extensions_stopped"] = stopped
+    elif done == affordable < extensions and _diagnostic_failures(result.diagnostics):
         # Memory or the work cap, not DEFAULT_EXTENSIONS, ended the remedy: the advice says which.
         result.attrs["sampler_extensions_stopped"] = bound
     return result
+
+
+def _projected_draws(diagnostics: xr.Dataset, draws: int) -> float:
+    """Draws per chain at which the check would pass, if R-hat - 1 and 1 / ESS fall as 1 / draws.
+
+    ``draws * max((R-hat - 1) / (RHAT_MAX - 1), ESS_MIN / ESS_bulk, 1)`` over every reported
+    probability, from the largest R-hat and the smallest ESS_bulk; ``inf`` with a divergent
+    transition, which no number of draws removes from the check. A rough guide (one
+    round's R-hat is noisy): :func:`_fit` uses it only to stop chains far from passing.
+    """
+    if int(diagnostics.attrs.get("divergences", 0)):
+        return np.inf
+    factor = 1.0
+    for name in ("horizon", "filtered", "smoothed"):
+        if f"{name}_rhat" not in diagnostics:
+            continue
+        rhats = np.asarray(diagnostics[f"{name}_rhat"].values, dtype=float)
+        esses = np.asarray(diagnostics[f"{name}_ess_bulk"].values, dtype=float)
+        if np.any(~np.isnan(rhats)):
+            factor = max(factor, (float(np.nanmax(rhats)) - 1.0) / (RHAT_MAX - 1.0))
+        if np.any(~np.isnan(esses)):
+            factor = max(factor, ESS_MIN / max(float(np.nanmin(esses)), 1e-12))
+    return float(draws * factor)
 
 
 #: Memory the chain posteriors of a continued fit may take (bytes): extensions stop before

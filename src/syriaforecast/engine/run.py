@@ -36,6 +36,8 @@ __all__ = [
     "DEFAULT_EXTENSIONS",
     "DEFAULT_TARGET_ACCEPT",
     "DEFAULT_TUNE",
+    "TREND_FROM",
+    "TREND_SLACK",
     "EngineRun",
     "SamplerSettings",
     "extend_run",
@@ -130,7 +132,22 @@ DEFAULT_ADAPTATION = "diag"
 #: of 70 (37, 65, 75 fail). With worlds 0-29, at 60%, worlds 0-99: fits 93 of 100 (Wilson 95%
 #: 86-97%; CPU s 17.0 median, 59.9 mean, 361 max) and warm updates 96 of 100 (90-98%; failing
 #: 13, 37, 65, 75; 43 by PSIS, 57 refits; 11.1 median, 47.2 mean, 337 max).
-DEFAULT_EXTENSIONS = 15
+#: Then the cap raised from 15 to 31, with :data:`TREND_FROM` (tools/convergence_trace.py
+#: --extensions 31, commit 5db9731, 2026-12-02 06:10-TBD UTC, two runs at a time, load 3-4):
+#: TBD.
+DEFAULT_EXTENSIONS = 31
+#: Continuations made whatever the trend: the cap before it was raised to 31, so no fit
+#: passes later than it did then. Past it a fit is continued only while the check looks
+#: reachable: R-hat - 1 and 1 / ESS_bulk fall about as 1 / draws for chains that visit the
+#: readings in proportion (the record above), so the draws per chain the check needs are
+#: projected as ``draws * max((R-hat - 1) / (RHAT_MAX - 1), ESS_MIN / ESS_bulk)``
+#: (``forecast._projected_draws``) and the chains stop when that exceeds :data:`TREND_SLACK` times
+#: the draws at the cap.
+TREND_FROM = 15
+#: How far beyond the cap's draws a projection may reach and the chains still be continued:
+#: R-hat moves by a few thousandths between rounds (world 37 at 60%: 1.0154, 1.0126, 1.0169,
+#: 1.0123, 1.0072 over rounds 15-19), so one round's projection is rough.
+TREND_SLACK = 1.5
 #: Tuning steps before an extension's draws (the chains start in the posterior already).
 EXTENSION_TUNE = 200
 #: Mass matrix adaptation of an extension (None: the first pass's). Not low-rank: on world 1
