@@ -163,9 +163,11 @@ def test_default_forecasts_of_100_synthetic_worlds_converge(rate):
     and 64) and warm updates 99 of 100 (95-100%; failing 59); at 60%, worlds 0-29, warm
     updates 29 of 30 (83-99%; failing 13). Then 60% worlds 30-99 with warm updates
     (2026-12-02): with worlds 0-29, fits 93 of 100 (Wilson 95% 86-97%; failing 1, 7, 37, 41,
-    49, 57, 65) and warm updates 96 of 100 (90-98%; failing 13, 37, 65, 75). Not run in one
-    go on 100 worlds with warm updates, and 60% fits are still short of 95%: this test is
-    expected to fail there.
+    49, 57, 65) and warm updates 96 of 100 (90-98%; failing 13, 37, 65, 75). Then the cap
+    raised to 31 with the trend's stop (engine.run.TREND_FROM; 2026-12-02, commit d54f221, all
+    100 worlds at 60% in one go, fits only): 97 of 100 (Wilson 95% 91.5-99.0%; failing 41, 57
+    and 65, stopped by the trend; 1 and 49 passed after 16, 37 after 22). Not yet run in one go
+    with warm updates, nor at 30% at the new cap.
     """
     from syriaforecast.studies.convergence import wilson_interval
 

@@ -1339,8 +1339,8 @@ def _projected_draws(diagnostics: xr.Dataset, draws: int) -> float:
 
 #: Memory the chain posteriors of a continued fit may take (bytes): extensions stop before
 #: the filtered and smoothed probabilities of every draw (2 x draws x periods x scenarios
-#: doubles) would exceed it. At DEFAULT_EXTENSIONS, 16 x 4,000 draws of the bundled model
-#: (37 periods, 4 scenarios) take 152 MB; of a 1,000-period, 3-scenario model, 3.1 GB.
+#: doubles) would exceed it. At DEFAULT_EXTENSIONS, 32 x 4,000 draws of the bundled model
+#: (37 periods, 4 scenarios) take 303 MB; of a 1,000-period, 3-scenario model, 6.1 GB.
 EXTENSION_MEMORY = 2**31
 
 

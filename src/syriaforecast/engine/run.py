@@ -75,7 +75,7 @@ DEFAULT_TARGET_ACCEPT = 0.9
 DEFAULT_ADAPTATION = "diag"
 #: Extensions of a default forecast that fails the convergence check: each continues every
 #: chain from where it stopped for as many draws again (:func:`extend_run`), so a chain that
-#: moves slowly between the readings visits them in proportion; up to 16x the draws in all
+#: moves slowly between the readings visits them in proportion; up to 32x the draws in all
 #: (fewer for a model whose chain posteriors would not fit ``forecast.EXTENSION_MEMORY``).
 #: Only failing fits pay for them, so the bundled model (which passes at the first pass)
 #: costs what it did. Measured on synthetic worlds 0-29 at 60% reporting
@@ -132,9 +132,20 @@ DEFAULT_ADAPTATION = "diag"
 #: of 70 (37, 65, 75 fail). With worlds 0-29, at 60%, worlds 0-99: fits 93 of 100 (Wilson 95%
 #: 86-97%; CPU s 17.0 median, 59.9 mean, 361 max) and warm updates 96 of 100 (90-98%; failing
 #: 13, 37, 65, 75; 43 by PSIS, 57 refits; 11.1 median, 47.2 mean, 337 max).
-#: Then the cap raised from 15 to 31, with :data:`TREND_FROM` (tools/convergence_trace.py
-#: --extensions 31, commit 5db9731, 2026-12-02 06:10-TBD UTC, two runs at a time, load 3-4):
-#: TBD.
+#: Then the cap raised from 15 to 31, with :data:`TREND_FROM` and :data:`TREND_SLACK`. First
+#: followed with tools/convergence_trace.py --extensions 31 (commit 5db9731, 2026-12-02
+#: 06:10-06:32 UTC, two runs at a time, load 3-4): at 60% world 49 passed after 16 (R-hat
+#: 1.0095, ESS_bulk 443), world 37 after 22 (1.0054, 402; R-hat 1.0154, 1.0126, 1.0169, 1.0123,
+#: 1.0072 over rounds 15-19), world 7 after 9 (it had failed after 15 at an older commit), and
+#: world 65 failed after 31 (R-hat 1.026 after 15, 1.0144 after 31, ESS_bulk 498). Then all 100
+#: worlds at 60% in one go at the new defaults (tools/convergence_rate.py, commit d54f221,
+#: 06:33-07:28 UTC, two chunks of 5 worlds at a time, load 2-4): fits 97 of 100 (Wilson 95%
+#: 91.5-99.0%; CPU s per fit 16.6 median, 62.6 mean, 519 max; 60 passed at the first pass).
+#: Worlds 1 and 49 passed after 16, world 37 after 22: 94 of 100 at the old cap. The three
+#: failures were stopped by the trend: 41 and 57 after 15 (R-hat 1.027 and 1.063, ESS_bulk 120
+#: and 51), 65 after 19 (1.026, 191), at 322-460 CPU s; 65 had failed after 31 in the trace.
+#: Warm updates and the 30% design were not re-run at this cap: they passed 96 and 99 of 100
+#: at 15 (above), and the first 15 continuations are made as before, so no fit passes less.
 DEFAULT_EXTENSIONS = 31
 #: Continuations made whatever the trend: the cap before it was raised to 31, so no fit
 #: passes later than it did then. Past it a fit is continued only while the check looks
