@@ -293,10 +293,10 @@ class Forecast:
             cap = int(self.attrs.get("sampler_draws_cap", 0))
             advice += (
                 f" (The chains were continued {extended} times, to {draws} draws each, and then "
-                f"stopped: at the rate R-hat and ESS were improving, the check would need about "
-                f"{projected:,.0f} draws per chain, beyond the {cap:,} a default forecast "
-                "makes. Ask for that many only if the time is acceptable; two seeds and a quoted "
-                "range cost less.)"
+                "stopped: if R-hat and ESS keep improving in proportion to the draws, the check "
+                f"would need about {projected:,.0f} draws per chain, beyond the {cap:,} a default "
+                "forecast makes. Ask for that many only if the time is acceptable; two seeds and a "
+                "quoted range cost less.)"
             )
         elif advice and stopped == "divergences":
             advice += (
