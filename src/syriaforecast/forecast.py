@@ -1292,10 +1292,10 @@ def _fit(
     cap_draws = settings.draws + allowed * more.draws
     stopped = ""
     while done < allowed and _diagnostic_failures(result.diagnostics):
-        projected = _projected_draws(result.diagnostics, result.horizon.sizes["draw"])
-        if projected == np.inf:
+        if int(result.diagnostics.attrs.get("divergences", 0)):
             stopped = "divergences"  # counted over every draw: no continuation removes them
             break
+        projected = _projected_draws(result.diagnostics, result.horizon.sizes["draw"])
         if done >= TREND_FROM and projected > TREND_SLACK * cap_draws:
             stopped = "trend"
             result.attrs["sampler_projected_draws"] = float(projected)
