@@ -671,11 +671,9 @@ def _aligned(array: xr.DataArray, template: xr.DataArray, *, leading: int = 0) -
     return values
 
 
-def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
-    failures = []
-    divergences = int(diagnostics.attrs.get("divergences", 0))
-    if divergences:
-        failures.append(f"{divergences} divergent transitions")
+def _worst_diagnostics(diagnostics: xr.Dataset) -> list[tuple[str, float, float]]:
+    """``(block, largest R-hat, smallest ESS_bulk)`` of each reported block (1 and inf when all NaN)."""
+    worst = []
     for name in ("horizon", "filtered", "smoothed"):
         if f"{name}_rhat" not in diagnostics:
             continue
@@ -684,6 +682,16 @@ def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
         esses = np.asarray(diagnostics[f"{name}_ess_bulk"].values, dtype=float)
         rhat = float(np.nanmax(rhats)) if np.any(~np.isnan(rhats)) else 1.0
         ess = float(np.nanmin(esses)) if np.any(~np.isnan(esses)) else np.inf
+        worst.append((name, rhat, ess))
+    return worst
+
+
+def _diagnostic_failures(diagnostics: xr.Dataset) -> list[str]:
+    failures = []
+    divergences = int(diagnostics.attrs.get("divergences", 0))
+    if divergences:
+        failures.append(f"{divergences} divergent transitions")
+    for name, rhat, ess in _worst_diagnostics(diagnostics):
         if rhat > RHAT_MAX:
             failures.append(f"{name} probabilities: max R-hat {rhat:.3f} > {RHAT_MAX}")
         if ess < ESS_MIN:
@@ -1325,15 +1333,8 @@ def _projected_draws(diagnostics: xr.Dataset, draws: int) -> float:
     if int(diagnostics.attrs.get("divergences", 0)):
         return np.inf
     factor = 1.0
-    for name in ("horizon", "filtered", "smoothed"):
-        if f"{name}_rhat" not in diagnostics:
-            continue
-        rhats = np.asarray(diagnostics[f"{name}_rhat"].values, dtype=float)
-        esses = np.asarray(diagnostics[f"{name}_ess_bulk"].values, dtype=float)
-        if np.any(~np.isnan(rhats)):
-            factor = max(factor, (float(np.nanmax(rhats)) - 1.0) / (RHAT_MAX - 1.0))
-        if np.any(~np.isnan(esses)):
-            factor = max(factor, ESS_MIN / max(float(np.nanmin(esses)), 1e-12))
+    for _, rhat, ess in _worst_diagnostics(diagnostics):
+        factor = max(factor, (rhat - 1.0) / (RHAT_MAX - 1.0), ESS_MIN / max(ess, 1e-12))
     return float(draws * factor)
 
 
