@@ -53,11 +53,14 @@ $(TESTENV): pyproject.toml | $(PY)
 	@$(call install,-e ".[test]",)
 	@touch $(RUNTIME) $(TESTENV)
 
+# Bytecode may be written here too: a venv made by make test first has none for the runtime
+# (see $(TESTENV)), and without it every fresh process compiled what it imported, 2.5 s of
+# the 7 s of a first forecast here (cProfile, bundled model, idle machine).
 forecast: $(RUNTIME)
-	$(VENV)/bin/syriaforecast forecast --model $(MODEL) --evidence $(EVIDENCE) --out $(OUT)
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/syriaforecast forecast --model $(MODEL) --evidence $(EVIDENCE) --out $(OUT)
 
 validate: $(RUNTIME)
-	$(VENV)/bin/syriaforecast validate $(MODEL) $(EVIDENCE)
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/syriaforecast validate $(MODEL) $(EVIDENCE)
 
 lint: $(TESTENV)
 	$(VENV)/bin/ruff check src tests benchmarks tools
@@ -86,8 +89,9 @@ test: lint
 test-slow: $(TESTENV)
 	$(VENV)/bin/pytest -m slow
 
+# Fresh processes are timed: each would otherwise compile every module it imports (as for forecast).
 bench: $(TESTENV)
-	$(PY) benchmarks/run.py
+	PYTHONDONTWRITEBYTECODE= $(PY) benchmarks/run.py
 
 DOCS_INSTALLED := $(VENV)/.installed-docs
 $(DOCS_INSTALLED): $(RUNTIME)

@@ -1256,12 +1256,18 @@ UPDATE_PATHS = ("psis", "refit", "fit")
 #: the mass matrix (nutpie takes none to start from); the draws are most of the cost.
 WARM_TUNE = 100
 #: Draws per chain of a default warm refit (one whose draws the user did not set, so it is
-#: continued while the check fails). On the bundled model (tools/sampler_candidates.py
-#: 600/300/0.9/diag --warm-refit 0-5, load average 4): 6 of 6 passed with no extension at
-#: 3.8 CPU s median (4.4 max), smallest ESS_bulk 623; at 1,000 draws 5 of 5 at 5.3 CPU s
-#: (915). The chains start in the posterior, so no draw is spent reaching it. A refit that
-#: fails the check is continued by a default fit's draws at a time (1,000), not by these.
-WARM_DRAWS = 600
+#: continued while the check fails): as many as a default fit's. The chains start in the
+#: posterior, so no draw is spent reaching it, but fewer draws fail the check on R-hat or
+#: ESS too often to save time. The earlier record (tools/sampler_candidates.py, a refit of
+#: unchanged evidence) had 600 draws pass 6 of 6 on seeds 0-5. On the two refits that
+#: ``benchmarks/speed.py`` times (one more month that PSIS refused, and an edited old report;
+#: ``tools/warm_refit_draws.py 600,800,1000 1,11,...,81``, no continuation, one refit at a time
+#: on an idle 2-core machine, 2026-12-02): 600 draws passed 9 of 18 (R-hat up
+#: to 1.022, ESS_bulk down to 281; wall 1.7-3.0 s), 800 draws 8 of 12, 1,000 draws 18 of 18
+#: (largest R-hat 1.0097, smallest ESS_bulk 502; wall 2.4-4.0 s, median 3.1 s, CPU median
+#: 5.5 s). A failing 600-draw refit is continued by 1,000 draws after 100 tuning steps (about
+#: 5 s in all), so the short first round cost more in the median than it saved.
+WARM_DRAWS = 1000
 
 
 def _record(result: Forecast, path: str, reason: str, k: float = np.nan, ess: float = np.nan) -> Forecast:
@@ -1701,7 +1707,7 @@ def warm_refit(
         progress,
         extensions=extensions,
         # Continued by the fit's draws, not the refit's few: a hard posterior gets as many
-        # draws in all as a default fit would (600 + 15 x 1,000), at less tuning per draw.
+        # draws in all as a default fit would (WARM_DRAWS + 31 x 1,000), at less tuning per draw.
         extension_draws=settings.draws,
         init_points=init_points,
         initial_step=initial_step,

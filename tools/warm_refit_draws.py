@@ -1,0 +1,77 @@
+"""Warm refits of the bundled model at several draw counts, without continuations (issue #14).
+
+Usage, from the repository root::
+
+    .venv/bin/python tools/warm_refit_draws.py 600,800,1000 1,11,21
+
+For each seed: a default fit as of a month before the bundled evidence's last
+publication, then :func:`syriaforecast.forecast.warm_refit` from it to the two updates
+``benchmarks/speed.py`` times as refits (one more month of reports, and an edited old
+report), once per draw count, with no continuation. Prints the wall and CPU seconds of
+each refit, its largest R-hat and smallest ESS_bulk over every reported probability, and
+whether it passed the convergence check. Chose :data:`syriaforecast.forecast.WARM_DRAWS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import workers
+
+import syriaforecast as sf
+from syriaforecast.engine.run import SamplerSettings
+from syriaforecast.forecast import Forecast, warm_refit
+
+
+def _worst(result: Forecast) -> tuple[float, float]:
+    diag = result.diagnostics
+    names = ("horizon", "filtered", "smoothed")
+    rhat = max(float(diag[f"{n}_rhat"].max(skipna=True)) for n in names)
+    ess = min(float(diag[f"{n}_ess_bulk"].min(skipna=True)) for n in names)
+    return rhat, ess
+
+
+def _edited(evidence: sf.Evidence, model: sf.ScenarioModel) -> sf.Evidence:
+    """The evidence with its first report's note changed: not the previous evidence plus reports."""
+    frame = evidence.to_dataframe()
+    frame["credibility"] = [str(v) if v else "" for v in frame["credibility"]]
+    frame["date"] = [d.isoformat() for d in frame["date"]]
+    frame["published"] = [d.isoformat() for d in frame["published"]]
+    frame.loc[0, "note"] = str(frame.loc[0, "note"]) + " (edited)"
+    return sf.load_evidence(frame.drop(columns=["line", "period", "state"]), model)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("draws", help="comma-separated draws per chain, e.g. 600,1000")
+    parser.add_argument("seeds", help="comma-separated seeds, e.g. 1,11,21")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    model = sf.load_model(sf.bundled_model())
+    evidence = sf.load_evidence(sf.bundled_evidence(), model)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        first = sf.forecast(model, evidence, as_of=evidence.last_published - dt.timedelta(days=31), seed=seed)
+        month = evidence.append(workers.next_month_rows(evidence, 1), model)
+        for label, new in (("month", month), ("edited", _edited(month, model))):
+            for draws in (int(d) for d in args.draws.split(",")):
+                wall, cpu = time.perf_counter(), time.process_time()
+                settings = SamplerSettings(seed=seed + 7, draws=draws)
+                result = warm_refit(model, new, new.last_published, first, settings, extensions=0)
+                rhat, ess = _worst(result)
+                print(
+                    f"seed {seed} {label} draws {draws}: wall {time.perf_counter() - wall:.2f} s, "
+                    f"CPU {time.process_time() - cpu:.2f} s, R-hat {rhat:.4f}, ESS_bulk {ess:.0f}, "
+                    f"passed {result.converged}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
