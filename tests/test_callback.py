@@ -139,10 +139,20 @@ def test_density_check_goes_through_the_callback_and_falls_back_to_the_dispatche
 
 
 @pytest.mark.filterwarnings("ignore::syriaforecast.ConvergenceWarning")  # few draws on purpose
-def test_compiled_and_python_interfaces_give_the_same_draws(tiny_model_path, tiny_evidence_path, monkeypatch):
-    model = sf.load_model(tiny_model_path)
-    evidence = sf.load_evidence(tiny_evidence_path, model)
-    args, ndim = _arguments(tiny_model_path, tiny_evidence_path)
+@pytest.mark.parametrize("example", ["tiny", "bundled"])
+def test_compiled_and_python_interfaces_give_the_same_draws(
+    example, tiny_model_path, tiny_evidence_path, monkeypatch
+):
+    # The bundled model has every optional block (drivers and elicited rows, clusters, sources):
+    # the Python route must expand them in the order it declares them, as the compiled one does.
+    model_path, evidence_path = (
+        (tiny_model_path, tiny_evidence_path)
+        if example == "tiny"
+        else (sf.bundled_model(), sf.bundled_evidence())
+    )
+    model = sf.load_model(model_path)
+    evidence = sf.load_evidence(evidence_path, model)
+    args, ndim = _arguments(model_path, evidence_path)
     assert callback.compiled_sampler_model(args, ndim, lambda seed: np.zeros(ndim)) is not None
     compiled = sf.forecast(model, evidence, draws=60, tune=60, chains=2, seed=11)
     monkeypatch.setenv(callback.CALLBACK_ENV, "0")
