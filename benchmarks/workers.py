@@ -13,6 +13,7 @@ import time
 _T0 = time.perf_counter()
 
 import json  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -88,18 +89,30 @@ def forecast_record(result: Any, seconds: float, cpu_seconds: float) -> dict[str
 
 
 class GradientCounter:
-    """Counts the sampler's density evaluations (tuning included) and the time spent in them."""
+    """Counts the sampler's density evaluations (tuning included) and the time spent in them.
+
+    Within the block the sampler takes the Python-callback route (``CALLBACK_ENV=0``): the
+    compiled callback calls the kernel from nutpie without Python, where nothing can count
+    it (the counts read 0 there). The counts are the same on both routes (the same
+    trajectories, ``tests/test_callback.py``); wall times inside the block include the
+    Python bridge, so time the default route outside it.
+    """
 
     def __init__(self) -> None:
         import syriaforecast.engine.sampler as sampler
+        from syriaforecast.engine.callback import CALLBACK_ENV
 
         self.sampler = sampler
         self.original = sampler.log_density_and_gradient
+        self.env = CALLBACK_ENV
+        self.saved_env: str | None = None
         self.calls = 0
         self.seconds = 0.0
 
     def __enter__(self) -> GradientCounter:
         original = self.original
+        self.saved_env = os.environ.get(self.env)
+        os.environ[self.env] = "0"
 
         def counted(x: Any, *args: Any) -> Any:
             start = time.perf_counter()
@@ -113,6 +126,10 @@ class GradientCounter:
 
     def __exit__(self, *exc: object) -> None:
         self.sampler.log_density_and_gradient = self.original
+        if self.saved_env is None:
+            os.environ.pop(self.env, None)
+        else:
+            os.environ[self.env] = self.saved_env
 
 
 class PeakRSS:
