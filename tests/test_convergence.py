@@ -169,6 +169,8 @@ def test_default_forecasts_of_100_synthetic_worlds_converge(rate):
     and 65, stopped by the trend; 1 and 49 passed after 16, 37 after 22). At 30% in one go with
     warm updates (same commit): fits 99 of 100 and warm updates 99 of 100 (Wilson 95% 94.6-99.8%;
     world 59 fails both). Warm updates at 60% not yet run in one go at the new cap (96 of 100 at 15).
+    With the warm refit's first round at 1,000 draws (forecast.WARM_DRAWS; commit d6f1c01), 30%
+    in one go again: fits 99 of 100 and warm updates 99 of 100 (world 59 fails both).
     """
     from syriaforecast.studies.convergence import wilson_interval
 

@@ -151,6 +151,12 @@ DEFAULT_ADAPTATION = "diag"
 #: world 59 failed both, stopped by the trend after 15 (fit R-hat 1.076, ESS_bulk 39; update
 #: 1.13, 21). Warm updates at 60% were not re-run at this cap: 96 of 100 at 15 (above); the
 #: first 15 continuations are made as before, so none passes less.
+#: Then with a warm refit's first round raised from 600 to 1,000 draws (forecast.WARM_DRAWS),
+#: 30% with warm updates in one go again (commit d6f1c01, 10:15-11:02 UTC, two chunks of 5
+#: worlds at a time, load 2-5): fits 99 of 100 and warm updates 99 of 100 (Wilson 95%
+#: 94.6-99.8% each; world 59 fails both, stopped by the trend after 15); updates 53 by PSIS,
+#: 47 refits (32 of them continued at least once; refit CPU s 12.9 median, 27.1 mean); all
+#: updates 0.9 CPU s median, 13.0 mean, 182 max; fits 8.4 median, 19.8 mean, 297 max.
 DEFAULT_EXTENSIONS = 31
 #: Continuations made whatever the trend: the cap before it was raised to 31, so no fit
 #: passes later than it did then. Past it a fit is continued only while the check looks
