@@ -54,8 +54,8 @@ $(TESTENV): pyproject.toml | $(PY)
 	@touch $(RUNTIME) $(TESTENV)
 
 # Bytecode may be written here too: a venv made by make test first has none for the runtime
-# (see $(TESTENV)), and without it every fresh process compiled what it imported, 2.5 s of
-# the 7 s of a first forecast here (cProfile, bundled model, idle machine).
+# (see $(TESTENV)) until the tests have run, and without it every fresh process compiled what
+# it imported: 2.5 s of the 10 s of a first forecast here (cProfile, bundled model, idle machine).
 forecast: $(RUNTIME)
 	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/syriaforecast forecast --model $(MODEL) --evidence $(EVIDENCE) --out $(OUT)
 

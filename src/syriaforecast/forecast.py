@@ -1262,7 +1262,7 @@ WARM_TUNE = 100
 #: unchanged evidence) had 600 draws pass 6 of 6 on seeds 0-5. On the two refits that
 #: ``benchmarks/speed.py`` times (one more month that PSIS refused, and an edited old report;
 #: ``tools/warm_refit_draws.py 600,800,1000 1,11,...,81``, no continuation, one refit at a time
-#: on an idle 2-core machine, 2026-12-02): 600 draws passed 9 of 18 (R-hat up
+#: on the 2-core machine, at times beside a test run, 2026-12-02): 600 draws passed 9 of 18 (R-hat up
 #: to 1.022, ESS_bulk down to 281; wall 1.7-3.0 s), 800 draws 8 of 12, 1,000 draws 18 of 18
 #: (largest R-hat 1.0097, smallest ESS_bulk 502; wall 2.4-4.0 s, median 3.1 s, CPU median
 #: 5.5 s). A failing 600-draw refit is continued by 1,000 draws after 100 tuning steps (about

@@ -348,7 +348,7 @@ def _sampler_model(
         def expand(x: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
             # One draw: the batch unpacking of a batch of one (the same compiled code for both paths),
             # in the order of ``names`` below: nutpie takes the expanded values in the declared
-            # order and stops at the first that differs (a model with transitions and clusters or
+            # order and panics at the first that differs (a model with transitions and clusters or
             # sources failed this way on the Python route, which tests/test_callback.py now runs
             # on the bundled model).
             values = expand_many(np.asarray(x)[None])
