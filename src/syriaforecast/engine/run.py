@@ -157,6 +157,11 @@ DEFAULT_ADAPTATION = "diag"
 #: 94.6-99.8% each; world 59 fails both, stopped by the trend after 15); updates 53 by PSIS,
 #: 47 refits (32 of them continued at least once; refit CPU s 12.9 median, 27.1 mean); all
 #: updates 0.9 CPU s median, 13.0 mean, 182 max; fits 8.4 median, 19.8 mean, 297 max.
+#: And 60%, worlds 0-29 with warm updates (same commit, 11:12-11:59 UTC, load 2-3; stopped
+#: there for time): fits 30 of 30 and warm updates 30 of 30 (Wilson 95% 88.6-100% each), where
+#: stop 22 (cap 15, refits of 600 draws) had 28 and 29 of 30; world 1's fit passed after 16
+#: continuations, and world 13's update (a refit that failed after 15 there) at the first pass.
+#: Updates 12 by PSIS, 18 refits (12 continued); CPU s 12.1 median, 49.0 mean, 324 max.
 DEFAULT_EXTENSIONS = 31
 #: Continuations made whatever the trend: the cap before it was raised to 31, so no fit
 #: passes later than it did then. Past it a fit is continued only while the check looks
