@@ -40,6 +40,18 @@ def next_month_rows(evidence: Any, months: int) -> Any:
     return recent[["date", "indicator", "value", "reliability", "credibility", "source", "note"]]
 
 
+def edited_first_report(evidence: Any, model: Any) -> Any:
+    """The evidence with its first report's note edited: not the old evidence plus reports (a refit)."""
+    import syriaforecast as sf
+
+    frame = evidence.to_dataframe()
+    frame["credibility"] = [str(v) if v else "" for v in frame["credibility"]]
+    frame["date"] = [d.isoformat() for d in frame["date"]]
+    frame["published"] = [d.isoformat() for d in frame["published"]]
+    frame.loc[0, "note"] = str(frame.loc[0, "note"]) + " (edited)"
+    return sf.load_evidence(frame.drop(columns=["line", "period", "state"]), model)
+
+
 def grade_draws(horizon: Any, filtered: Any, smoothed: Any) -> dict[str, float]:
     """Smallest ESS_bulk and largest R-hat over the probabilities a forecast reports.
 
@@ -82,6 +94,7 @@ def forecast_record(result: Any, seconds: float, cpu_seconds: float) -> dict[str
             record[f"{name}_rhat_max"] = float(diag[f"{name}_rhat"].max(skipna=True))
     if "horizon_ess_min" in record:
         record["ess_min"] = min(record[f"{n}_ess_min"] for n in ("horizon", "filtered", "smoothed"))
+        record["rhat_max"] = max(record[f"{n}_rhat_max"] for n in ("horizon", "filtered", "smoothed"))
     steps = result.sample_stats.get("n_steps") if result.sample_stats is not None else None
     if steps is not None:
         record["n_steps_draws"] = int(np.asarray(steps).sum())
@@ -513,12 +526,7 @@ def task_speed_cold(args: dict[str, Any]) -> dict[str, Any]:
             }
         )
     # An edited old report: the evidence is no longer the previous one plus reports, so it refits.
-    frame = current.to_dataframe()
-    frame["credibility"] = [str(v) if v else "" for v in frame["credibility"]]
-    frame["date"] = [d.isoformat() for d in frame["date"]]
-    frame["published"] = [d.isoformat() for d in frame["published"]]
-    frame.loc[0, "note"] = str(frame.loc[0, "note"]) + " (edited)"
-    edited = sf.load_evidence(frame.drop(columns=["line", "period", "state"]), model)
+    edited = edited_first_report(current, model)
     t, c = time.perf_counter(), cpu()
     refit = sf.forecast(model, edited, seed=seed + 50, previous=previous)
     refit.summary()

@@ -27,25 +27,7 @@ import workers
 
 import syriaforecast as sf
 from syriaforecast.engine.run import SamplerSettings
-from syriaforecast.forecast import Forecast, warm_refit
-
-
-def _worst(result: Forecast) -> tuple[float, float]:
-    diag = result.diagnostics
-    names = ("horizon", "filtered", "smoothed")
-    rhat = max(float(diag[f"{n}_rhat"].max(skipna=True)) for n in names)
-    ess = min(float(diag[f"{n}_ess_bulk"].min(skipna=True)) for n in names)
-    return rhat, ess
-
-
-def _edited(evidence: sf.Evidence, model: sf.ScenarioModel) -> sf.Evidence:
-    """The evidence with its first report's note changed: not the previous evidence plus reports."""
-    frame = evidence.to_dataframe()
-    frame["credibility"] = [str(v) if v else "" for v in frame["credibility"]]
-    frame["date"] = [d.isoformat() for d in frame["date"]]
-    frame["published"] = [d.isoformat() for d in frame["published"]]
-    frame.loc[0, "note"] = str(frame.loc[0, "note"]) + " (edited)"
-    return sf.load_evidence(frame.drop(columns=["line", "period", "state"]), model)
+from syriaforecast.forecast import warm_refit
 
 
 def main() -> None:
@@ -59,15 +41,17 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         first = sf.forecast(model, evidence, as_of=evidence.last_published - dt.timedelta(days=31), seed=seed)
         month = evidence.append(workers.next_month_rows(evidence, 1), model)
-        for label, new in (("month", month), ("edited", _edited(month, model))):
+        for label, new in (("month", month), ("edited", workers.edited_first_report(month, model))):
             for draws in (int(d) for d in args.draws.split(",")):
                 wall, cpu = time.perf_counter(), time.process_time()
                 settings = SamplerSettings(seed=seed + 7, draws=draws)
                 result = warm_refit(model, new, new.last_published, first, settings, extensions=0)
-                rhat, ess = _worst(result)
+                seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+                record = workers.forecast_record(result, seconds, cpu_seconds)
                 print(
-                    f"seed {seed} {label} draws {draws}: wall {time.perf_counter() - wall:.2f} s, "
-                    f"CPU {time.process_time() - cpu:.2f} s, R-hat {rhat:.4f}, ESS_bulk {ess:.0f}, "
+                    f"seed {seed} {label} draws {draws}: wall {record['seconds']:.2f} s, "
+                    f"CPU {record['cpu_seconds']:.2f} s, R-hat {record['rhat_max']:.4f}, "
+                    f"ESS_bulk {record['ess_min']:.0f}, "
                     f"passed {result.converged}",
                     flush=True,
                 )
