@@ -7,13 +7,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from _common import BENCH, load_result, median, write_text_atomic
 
-GOAL_WARM = 1.0
-GOAL_FIRST = 5.0
-GOAL_CLI = 10.0
-GOAL_ESS = 400
 GOAL_REPLAY = 5.0
 
 
@@ -76,56 +71,6 @@ def verdict(value: float, goal: float, *, higher_is_better: bool = False) -> str
     return f"**missed** ({factor:.1f}x)"
 
 
-# --------------------------------------------------------------------------- latency figures
-def latency_figures(lat: dict[str, Any]) -> dict[str, Any]:
-    cold = lat.get("cold", [])
-    warm = [w for c in cold for w in c.get("warm", [])]
-    naive = lat.get("naive", [])
-    naive_warm = [w for n in naive for w in n.get("warm", [])]
-    first_run = lat.get("first_run_empty_cache", {})
-    fig = {
-        "cold_to_summary": [c["to_first_summary"] for c in cold],
-        "cold_import": [c["import"] for c in cold],
-        "cold_forecast": [c["first_forecast_with_summary"] for c in cold],
-        "cold_cpu": [c["first"]["cpu_seconds"] for c in cold],
-        "cold_ess": [c["first"].get("ess_min", math.nan) for c in cold],
-        "cold_process": [c["process_wall"] for c in cold],
-        "warm": [w["seconds"] for w in warm],
-        "warm_cpu": [w["cpu_seconds"] for w in warm],
-        "warm_ess": [w.get("ess_min", math.nan) for w in warm],
-        "warm_converged": [w.get("converged", False) for w in warm],
-        "update_psis": [u["seconds"] for c in cold for u in c.get("warm_update", []) if u.get("path") == "psis"],
-        "update_refit": [u["seconds"] for c in cold for u in c.get("warm_update", []) if u.get("path") == "refit"],
-        "update_k": [u["pareto_k"] for c in cold for u in c.get("warm_update", [])],
-        "update_converged": [u.get("converged", False) for c in cold for u in c.get("warm_update", [])],
-        "cli": [c["process_wall"] for c in lat.get("cli", [])],
-        "cli_cpu": [c["process_cpu"] for c in lat.get("cli", [])],
-        "cli_ess": [
-            min(v for k, v in c["diagnostics"].items() if k.endswith("_min_ess_bulk"))
-            for c in lat.get("cli", [])
-        ],
-        "cli_converged": [c["diagnostics"].get("converged") for c in lat.get("cli", [])],
-        "naive_cold": [n["to_first_result"] for n in naive],
-        "naive_cold_sample": [n["first"]["sample"] for n in naive],
-        "naive_warm": [w["seconds"] for w in naive_warm],
-        "naive_warm_cpu": [w["cpu_seconds"] for w in naive_warm],
-        "naive_ess": [n["first"]["ess_min"] for n in naive] + [w["ess_min"] for w in naive_warm],
-        "first_run": first_run.get("to_first_summary", math.nan),
-        "first_run_forecast": first_run.get("first_forecast_with_summary", math.nan),
-    }
-    # Warm forecasts of the same evidence (the k-th update of every process) under different seeds.
-    by_k: dict[int, list[list[float]]] = {}
-    for c in cold:
-        for k, w in enumerate(c.get("warm", [])):
-            by_k.setdefault(k, []).append(w["mean"])
-    fig["seed_spread"] = {k: float(np.ptp(np.array(v), axis=0).max()) for k, v in by_k.items() if len(v) > 1}
-    cold_means = [c["first"]["mean"] for c in cold] + [n["first"]["mean"] for n in naive]
-    fig["cold_seed_spread"] = (
-        float(np.ptp(np.array(cold_means), axis=0).max()) if len(cold_means) > 1 else math.nan
-    )
-    return fig
-
-
 # --------------------------------------------------------------------------- sections
 def render_machine(machine: dict[str, Any]) -> str:
     v = machine["versions"]
@@ -147,95 +92,20 @@ def render_machine(machine: dict[str, Any]) -> str:
 
 
 def headline(results: dict[str, Any]) -> tuple[str, list[str]]:
-    """The headline table and the goal verdict lines."""
+    """The headline table and the goal verdict lines.
+
+    The speed targets come first, from the ``speed`` section (``benchmarks/speed.py``
+    owns issue #14's goals and last round's figures); then exact mode, the backtest
+    replay, calibration and scaling.
+    """
+    import speed
+
     rows: list[list[str]] = []
     goals: list[str] = []
-    lat = results.get("latency")
-    if lat:
-        f = latency_figures(lat)
-        warm, cold, cli = median(f["warm"]), median(f["cold_to_summary"]), median(f["cli"])
-        warm_ess, cold_ess, cli_ess = (
-            min(f["warm_ess"], default=math.nan),
-            min(f["cold_ess"], default=math.nan),
-            min(f["cli_ess"], default=math.nan),
-        )
-        nw, nc = median(f["naive_warm"]), median(f["naive_cold"])
-        rows.append(
-            [
-                "Warm update, one more month of evidence (bundled model, 4 x 1000 draws)",
-                f"{s(warm)} (min ESS {num(warm_ess, '{:.0f}')})",
-                f"{s(nw)} (rebuild + `pm.sample(nuts_sampler='nutpie')`)",
-                f"{nw / warm:.1f}x" if warm else "n/a",
-                f"<= 1 s, ESS >= 400: {verdict(warm, GOAL_WARM)}"
-                + (
-                    ""
-                    if warm_ess >= GOAL_ESS
-                    else f"; ESS {verdict(warm_ess, GOAL_ESS, higher_is_better=True)}"
-                ),
-            ]
-        )
-        if f["update_k"]:
-            psis, refit = median(f["update_psis"]), median(f["update_refit"])
-            rows.append(
-                [
-                    "Warm update with `forecast(..., previous=fc)`: PSIS accepted / warm refit",
-                    f"{s(psis)} (n = {len(f['update_psis'])}) / {s(refit)} (n = {len(f['update_refit'])}); "
-                    f"Pareto k {min(f['update_k']):.2f}-{max(f['update_k']):.2f}; "
-                    f"{sum(f['update_converged'])} of {len(f['update_converged'])} converged",
-                    f"{s(nw)}",
-                    f"{nw / psis:.1f}x" if psis == psis and psis else "n/a",
-                    "<= 0.5 s (PSIS), <= 2 s (refit)",
-                ]
-            )
-        rows.append(
-            [
-                "First forecast in a fresh process (import + load + forecast + summary)",
-                f"{s(cold)} (min ESS {num(cold_ess, '{:.0f}')})",
-                f"{s(nc)}",
-                f"{nc / cold:.1f}x" if cold else "n/a",
-                f"<= 5 s: {verdict(cold, GOAL_FIRST)}"
-                + (
-                    ""
-                    if cold_ess >= GOAL_ESS
-                    else f"; ESS {verdict(cold_ess, GOAL_ESS, higher_is_better=True)}"
-                ),
-            ]
-        )
-        rows.append(
-            [
-                "Fresh `syriaforecast forecast` process",
-                f"{s(cli)} (min ESS {num(cli_ess, '{:.0f}')})",
-                "",
-                "",
-                f"<= 10 s: {verdict(cli, GOAL_CLI)}"
-                + (
-                    ""
-                    if cli_ess >= GOAL_ESS
-                    else f"; ESS {verdict(cli_ess, GOAL_ESS, higher_is_better=True)}"
-                ),
-            ]
-        )
-        rows.append(
-            [
-                "First forecast after install (empty kernel cache: compiles once per machine)",
-                s(f["first_run"]),
-                "",
-                "",
-                "(not a goal)",
-            ]
-        )
-        probe = lat.get("probe", {})
-        psis = probe.get("psis_update")
-        if psis:
-            rows.append(
-                [
-                    "Warm update by PSIS reweighting of the last fit (prototype, not in the library yet)",
-                    f"{s(psis['seconds_batched'])} (Pareto k {psis['pareto_k']:.2f}, ESS {psis['ess']:.0f})",
-                    "",
-                    "",
-                    f"<= 1 s: {verdict(psis['seconds_batched'], GOAL_WARM)}",
-                ]
-            )
+    timings = results.get("speed")
+    if timings and "cold" in timings:
+        rows += speed.headline_rows(timings)
+        goals += speed.goal_lines(timings)
     ex = results.get("exact_hmm")
     if ex and ex.get("rows"):
         last = ex["rows"][-1]
@@ -309,474 +179,15 @@ def headline(results: dict[str, Any]) -> tuple[str, list[str]]:
             ]
         )
     head = table(("Benchmark", "syriaforecast", "Alternative", "Speed-up", "Goal"), rows, "lllrl")
-
-    replay_line = []
     if rp and "speedup" in rp:
         ok = rp["speedup"] >= GOAL_REPLAY
-        replay_line.append(
+        goals.append(
             f"- Backtest replay >= 5x faster than refitting: {'met' if ok else 'missed'} "
             f"({rp['speedup']:.1f}x; Brier difference PSIS - refit {rp['brier_difference']:+.4f})."
         )
     elif rp:
-        replay_line.append(f"- Backtest replay >= 5x: not measured ({rp.get('unavailable', '?')}).")
-    if lat:
-        goals += goal_lines(latency_figures(lat), lat, replay_line)
-    else:
-        goals += replay_line
+        goals.append(f"- Backtest replay >= 5x: not measured ({rp.get('unavailable', '?')}).")
     return head, goals
-
-
-def goal_lines(f: dict[str, Any], lat: dict[str, Any], extra: list[str]) -> list[str]:
-    out = []
-    probe = lat.get("probe", {})
-    warm, cold, cli = median(f["warm"]), median(f["cold_to_summary"]), median(f["cli"])
-    fixes = closing_moves(lat)
-    for label, value, goal, ess in (
-        ("Warm update <= 1 s", warm, GOAL_WARM, min(f["warm_ess"], default=math.nan)),
-        ("First forecast in a process <= 5 s", cold, GOAL_FIRST, min(f["cold_ess"], default=math.nan)),
-        ("Fresh `syriaforecast forecast` run <= 10 s", cli, GOAL_CLI, min(f["cli_ess"], default=math.nan)),
-    ):
-        met = value <= goal
-        ess_ok = ess >= GOAL_ESS
-        text = f"- {label}: {'met' if met else 'missed'}: median {s(value)}"
-        if not met:
-            text += f", {value - goal:.1f} s ({value / goal:.1f}x) over"
-        text += f"; smallest ESS_bulk over the runs {ess:.0f} ({'>=' if ess_ok else '<'} 400)"
-        if label.startswith("Warm"):
-            conv = f["warm_converged"]
-            text += (
-                f"; {sum(bool(x) for x in conv)} of {len(conv)} warm forecasts passed the convergence check"
-            )
-        elif label.startswith("Fresh"):
-            conv = f["cli_converged"]
-            text += f"; {sum(bool(x) for x in conv)} of {len(conv)} passed the convergence check"
-        out.append(text + ".")
-    out += extra
-    if probe and fixes:
-        out.append("")
-        out.append("What would close the gaps (each measured in this run, see *Where the time goes*):")
-        out.append("")
-        out += [f"{k + 1}. {line}" for k, line in enumerate(fixes)]
-    return out
-
-
-def grid_groups(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The draws grid grouped by setting (over seeds), the default setting first."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for g in grid:
-        groups.setdefault((g["per_chain_draws"], g["tune"], g["target_accept"]), []).append(g)
-    out = []
-    for (draws, tune, accept), runs in groups.items():
-        esses = [r.get("ess_min", math.nan) for r in runs]
-        out.append(
-            {
-                "label": f"{draws} / {tune} / {accept}",
-                "calls": median([r["gradient_calls"] for r in runs]),
-                "seconds": median([r["seconds"] for r in runs]),
-                "ess_min": min(esses),
-                "ess_text": ", ".join(f"{e:.0f}" for e in esses),
-                "all_converged": all(r.get("converged") for r in runs),
-                "n": len(runs),
-            }
-        )
-    return out
-
-
-def refit_range(lat: dict[str, Any]) -> float:
-    """Range of the first scenario's horizon mean over the first warm update's refits (all seeds, both routes)."""
-    values = [c["warm"][0]["mean"][0] for c in lat.get("cold", []) if c.get("warm")]
-    values += [n["warm"][0]["mean"][0] for n in lat.get("naive", []) if n.get("warm")]
-    return max(values) - min(values) if len(values) > 1 else math.nan
-
-
-def cfunc_summary(probe: dict[str, Any]) -> dict[str, Any] | None:
-    cf = probe.get("cfunc")
-    if not cf or "runs" not in cf:
-        return None
-    runs = {(r["path"], r["chains"]): r["seconds"] for r in cf["runs"]}
-    out: dict[str, Any] = {"compile": cf["compile_seconds"]}
-    for key, chains in (("one", 1), ("four", 4)):
-        py, c = runs.get(("python function", chains)), runs.get(("C callback", chains))
-        if py is None or c is None:
-            return None
-        label = "one chain" if chains == 1 else "4 chains on 2 cores"
-        out[key] = f"{label} (1000 + 1000 tuning) in {s(c)} against {s(py)} ({1 - c / py:.0%} less)"
-    return out
-
-
-def closing_moves(lat: dict[str, Any]) -> list[str]:
-    probe = lat.get("probe")
-    if not probe:
-        return []
-    lines = []
-    psis = probe.get("psis_update", {})
-    if psis:
-        lines.append(
-            f"**Warm update by PSIS instead of a refit.** Reweighting the previous fit's "
-            f"{probe['default']['draws']} draws to the new month took {s(psis['seconds_batched'])} "
-            f"(Pareto k {psis['pareto_k']:.2f} <= 0.7, importance-sampling ESS {psis['ess']:.0f}); refit only when "
-            f"k > 0.7. `syriaforecast.backtest.replay` already does this between cutoffs; `forecast()` could "
-            f"take `previous=` and do the same. Its horizon means differed from one refit's by up to "
-            f"{psis['max_abs_difference_to_refit']:.3f}; for comparison, refits of the same evidence under other "
-            f"seeds spanned {refit_range(lat):.3f} in the first scenario's mean (section 1, *seed-to-seed "
-            f"spread*)."
-        )
-    default = probe.get("default", {})
-    groups = grid_groups(probe.get("grid", []))
-    steps = [g.get("n_steps_draws", 0) / max(g["draws"], 1) for g in probe.get("grid", [])] or [math.nan]
-    if groups and default:
-        base = groups[0]
-        passing = [g for g in groups[1:] if g["all_converged"] and g["ess_min"] >= GOAL_ESS]
-        tuning = (
-            f"Tuning took {default['tuning_calls']:,} of the {default['gradient_calls']:,} density evaluations "
-            f"of a default forecast ({default['tuning_calls'] / default['gradient_calls']:.0%}); leapfrog steps "
-            f"per draw ranged {min(steps):.1f} to {max(steps):.1f} over the settings tried."
-        )
-        if passing:
-            best = min(passing, key=lambda g: g["calls"])
-            lines.append(
-                f"**Shorter tuning / fewer draws.** {tuning} The cheapest setting tried whose every run passed the "
-                f"convergence check was draws / tune / target_accept = {best['label']}: {best['calls']:,.0f} "
-                f"evaluations ({1 - best['calls'] / base['calls']:.0%} fewer than the default setting's median "
-                f"{base['calls']:,.0f}), "
-                f"{s(best['seconds'])} instead of {s(base['seconds'])}, smallest ESS_bulk {best['ess_min']:.0f} over "
-                f"{best['n']} seed(s). ESS varies a lot between runs (the default setting gave {base['ess_text']} "
-                f"here), so confirm on more seeds before changing the defaults; nutpie's own default tuning is 300."
-            )
-        else:
-            lines.append(
-                f"**Shorter tuning / fewer draws: not supported by this run.** {tuning} No cheaper setting tried "
-                f"passed the convergence check on every seed (see the grid in *Where the time goes*)."
-            )
-    sc = lat.get("stale_cache", {})
-    if sc.get("cached_seconds") and sc.get("fresh_seconds"):
-        ratio = sc["cached_seconds"] / sc["fresh_seconds"]
-        if ratio > 1.2:
-            lines.append(
-                f"**Invalidate the kernel cache when kernel.py changes.** With the library's default Numba cache, "
-                f"one density evaluation took {s(sc['cached_seconds'])} against {s(sc['fresh_seconds'])} for a "
-                f"fresh compile of the same function ({ratio:.1f}x): Numba's cache keys "
-                f"`density.log_density_and_gradient` on density.py's timestamp only, so it kept an older kernel.py "
-                f"compiled in (density index older than kernel.py: {sc.get('density_index_older_than_kernel')}; Numba's "
-                f"notes on caching list this limitation: changes to symbols defined in another file are not "
-                f"detected). "
-                f"Define the density in kernel.py (one file, one timestamp), or fold a hash of kernel.py into "
-                f"density.py's cache key. A stale kernel can also be a *wrong* kernel after an upgrade."
-            )
-    single = probe.get("single_chain", {})
-    if single:
-        share = single["outside_kernel_us_per_call"] / single["us_per_call"]
-        text = (
-            f"**Call the density from nutpie without Python.** Sampling one chain cost {single['us_per_call']:.0f} µs "
-            f"per density evaluation, of which {single['kernel_us_per_call']:.0f} µs in the kernel and "
-            f"{single['outside_kernel_us_per_call']:.0f} µs ({share:.0%}) outside it (nutpie's Python-function "
-            f"bridge, unboxing 30 arguments, NUTS itself). nutpie's Numba backend takes a compiled `cfunc` address "
-            f"and a user-data pointer instead (`nutpie.compile_pymc.CompiledPyMCModel`, called without the GIL)."
-        )
-        cf = cfunc_summary(probe)
-        if cf:
-            text += (
-                f" A prototype doing that with the same density sampled {cf['one']} and {cf['four']}. A library "
-                f"version would read the evidence arrays through the user-data pointer, so one cfunc serves every "
-                f"model and is compiled once per machine (the prototype froze them in and compiled for "
-                f"{s(cf['compile'])}); it leans on nutpie internals, so pin nutpie."
-            )
-        lines.append(text)
-    post = probe.get("postprocess", {})
-    if post:
-        loop = post.get("chain terms, one kernel call per draw (4000 draws)", math.nan)
-        fb = post.get("forward-backward in NumPy/SciPy (4000 draws)", math.nan)
-        batched = post.get("prototype: one batched Numba call for terms + forward-backward", math.nan)
-        lines.append(
-            f"**Batch the post-processing in the kernel.** After sampling, the per-draw Python loop of kernel calls "
-            f"({s(loop)}) plus the NumPy/SciPy forward-backward ({s(fb)}) took {s(loop + fb)} for 4000 draws; one "
-            f"batched Numba call doing both took {s(batched)} (identical to "
-            f"{probe.get('batched_max_abs_difference', math.nan):.0e}). The same swap removes the NumPy "
-            f"recursion that dominates exact mode at long chains (section 2)."
-        )
-    return lines
-
-
-def render_latency(lat: dict[str, Any]) -> str:
-    f = latency_figures(lat)
-    out = ["## 1. Update latency on the bundled model", "", load_line(lat), ""]
-    out.append(
-        "Bundled model (3 scenarios, 35 indicators, 37 monthly periods, 162 reports) with the library's default "
-        "sampler settings (4 chains x 1000 draws, 1000 tuning steps, target_accept 0.9, 2 cores). *Cold* is a "
-        "fresh interpreter: import, load, build, (load the cached kernels), sample, summary. *Warm* adds one more "
-        "month of evidence (the last 31 days of reports re-dated a month later) and forecasts again in the same "
-        f"process; each cold process runs {lat['warm_per_process']} warm update(s). The *naive* route rebuilds the "
-        "PyMC model (`syriaforecast.engine.reference.pymc_model.build_pymc_model`: same priors, likelihood as a custom Op) "
-        "and samples it with `pm.sample(nuts_sampler='nutpie')`, which compiles the model through PyTensor's "
-        "Numba backend every time. ESS is the smallest ESS_bulk over every reported probability (horizon, "
-        "filtered and smoothed, each period and scenario), as the library's own convergence check computes it. "
-        "CPU seconds are user + system over all threads: they are less sensitive to other load than wall time "
-        "(an idle 2-core machine runs the 2-thread sampler at up to 2 CPU seconds per wall second)."
-    )
-    out.append("")
-    rows = [
-        [
-            "First forecast after install: empty kernel cache (one run)",
-            spread([f["first_run"]]),
-            "",
-            "",
-            "compiles the kernels once",
-        ],
-        [
-            "Cold: fresh process to first summary",
-            spread(f["cold_to_summary"]),
-            "",
-            num(min(f["cold_ess"], default=math.nan), "{:.0f}"),
-            f"goal <= 5 s: {verdict(median(f['cold_to_summary']), GOAL_FIRST)}",
-        ],
-        ["... of which `import syriaforecast`", spread(f["cold_import"]), "", "", ""],
-        [
-            "... of which `forecast()` + `summary()`",
-            spread(f["cold_forecast"]),
-            s(median(f["cold_cpu"])),
-            "",
-            "",
-        ],
-        [
-            "Fresh `syriaforecast forecast --json` process",
-            spread(f["cli"]),
-            s(median(f["cli_cpu"])),
-            num(min(f["cli_ess"], default=math.nan), "{:.0f}"),
-            f"goal <= 10 s: {verdict(median(f['cli']), GOAL_CLI)}",
-        ],
-        [
-            "Warm: one more month, same process",
-            spread(f["warm"]),
-            s(median(f["warm_cpu"])),
-            num(min(f["warm_ess"], default=math.nan), "{:.0f}"),
-            f"goal <= 1 s: {verdict(median(f['warm']), GOAL_WARM)}",
-        ],
-        [
-            "Naive PyMC: fresh process to first result",
-            spread(f["naive_cold"]),
-            "",
-            num(min(f["naive_ess"], default=math.nan), "{:.0f}"),
-            "",
-        ],
-        [
-            "Naive PyMC: rebuild + resample with one more month",
-            spread(f["naive_warm"]),
-            s(median(f["naive_warm_cpu"])),
-            "",
-            "",
-        ],
-    ]
-    out.append(
-        table(
-            ("Measure", "Wall time: median (min, max, n)", "CPU s (median)", "min ESS_bulk", "Goal"),
-            rows,
-            "lrrrl",
-        )
-    )
-    out.append("")
-    nw, w = median(f["naive_warm"]), median(f["warm"])
-    nc, c = median(f["naive_cold"]), median(f["cold_to_summary"])
-    out.append(
-        f"Against the naive route: warm {nw / w:.1f}x faster, cold {nc / c:.1f}x faster (medians). "
-        f"The naive route's `pm.sample` call took {spread(f['naive_cold_sample'])} in a fresh process, "
-        "compilation included."
-    )
-    conv = f["warm_converged"]
-    out.append("")
-    out.append(
-        f"Warm forecasts that passed the library's own convergence check (R-hat <= 1.01, ESS_bulk >= 400, "
-        f"no divergences): {sum(bool(x) for x in conv)} of {len(conv)}; fresh CLI runs: "
-        f"{sum(bool(x) for x in f['cli_converged'])} of {len(f['cli_converged'])}."
-    )
-    probe = lat.get("probe", {})
-    psis = probe.get("psis_update", {})
-    mcse = max(psis.get("refit_mcse") or [math.nan])
-    update1 = [c["warm"][0]["mean"][0] for c in lat.get("cold", []) if c.get("warm")]
-    naive1 = [n["warm"][0]["mean"][0] for n in lat.get("naive", []) if n.get("warm")]
-    # (The probe's refit reuses the seed of the second cold process, so it is not an extra estimate.)
-    if len(update1) + len(naive1) > 1:
-        values = update1 + naive1
-        rng = max(values) - min(values)
-        text = (
-            f"**Seed-to-seed spread.** The first warm update sees the same evidence in every process; only the "
-            f"seed differs. Horizon mean of the first scenario after it: refits "
-            f"{', '.join(f'{v:.3f}' for v in update1)}"
-            + (f"; naive-route refits {', '.join(f'{v:.3f}' for v in naive1)}" if naive1 else "")
-            + (f"; PSIS from the cold fit {psis['psis_mean'][0]:.3f}" if psis else "")
-            + f". Range of the refits {rng:.3f}; a single refit reports a Monte Carlo standard error of about "
-            f"{mcse:.3f} for these means (largest over scenarios)."
-        )
-        n = len(values)
-        # Expected range of n independent normal draws, in standard deviations (the d2 constant).
-        d2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534, 7: 2.704, 8: 2.847, 9: 2.970, 10: 3.078}
-        typical = d2.get(n, 3.1)
-        if math.isfinite(mcse) and mcse > 0:
-            text += (
-                f" The range is {rng / mcse:.1f} standard errors; {n} independent estimates typically span "
-                f"{typical:.1f}."
-            )
-            if rng > 1.5 * typical * mcse:
-                text += (
-                    " Wider than Monte Carlo error alone gives: together with the failed convergence checks of the "
-                    "warm forecasts, a sign that the posterior after the new month is harder to sample than the "
-                    "cold one (worth a look before trusting a single warm forecast to two decimals)."
-                )
-            else:
-                text += " Within what Monte Carlo error gives."
-        if math.isfinite(f["cold_seed_spread"]):
-            text += (
-                f" Across cold runs (this library and the naive route, full evidence) the range of any horizon "
-                f"mean was {f['cold_seed_spread']:.3f}."
-            )
-        out.append("")
-        out.append(text)
-    return "\n".join(out)
-
-
-def render_probe(lat: dict[str, Any]) -> str:
-    probe = lat.get("probe")
-    if not probe:
-        if lat.get("probe_error"):
-            return "\n".join(["## Where the time goes", "", "The engine probe failed:", "", "```",
-                              lat["probe_error"].strip(), "```"])  # fmt: skip
-        return ""
-    out = ["## Where the time goes, and cheap speed-ups", ""]
-    sz = probe["sizes"]
-    out.append(
-        f"Measured in one fresh process on the bundled model ({sz['ndim']} unconstrained parameters, "
-        f"{sz['cells']} evidence cells, {sz['graded_reports']} graded reports, {sz['periods']} periods)."
-    )
-    out.append("")
-    out.append("**One density evaluation** (tight loop, median per call):")
-    out.append("")
-    out.append(table(("Part", "Time per call"), [[k, s(v)] for k, v in probe["per_call"].items()]))
-    d = probe["default"]
-    out.append("")
-    out.append(
-        f"**Density evaluations per default forecast:** {d['gradient_calls']:,} "
-        f"({d['tuning_calls']:,} in tuning, {d['n_steps_draws']:,} in the 4000 draws: "
-        f"{d['n_steps_draws'] / d['draws']:.1f} leapfrog steps per draw). Time inside the kernel summed over "
-        f"both sampler threads: {s(d['kernel_seconds'])} ({d['kernel_us_per_call']:.0f} µs per call while "
-        f"sampling, against {probe['per_call'].get('full density + gradient (what nutpie calls)', math.nan) * 1e6:.0f} µs "
-        f"in a tight loop: the two chains, the GIL hand-over and the other load share the two cores). "
-        f"The forecast took {s(d['seconds'])}: sampling {s(d['timings'].get('sample'))}, post-processing "
-        f"{s(d['timings'].get('postprocess'))}."
-    )
-    sc = probe["single_chain"]
-    out.append("")
-    out.append(
-        f"**Cost outside the kernel:** one chain on one core ({sc['draws']} draws + {sc['tune']} tuning) "
-        f"made {sc['gradient_calls']:,} evaluations in {s(sc['wall'])}: {sc['us_per_call']:.0f} µs per "
-        f"evaluation, {sc['kernel_us_per_call']:.0f} µs in the kernel and "
-        f"{sc['outside_kernel_us_per_call']:.0f} µs outside it (the counting wrapper adds about 1 µs)."
-    )
-    cf = probe.get("cfunc", {})
-    if "runs" in cf:
-        out.append("")
-        out.append(
-            "**Python function vs C callback** (prototype; same density, same seed, nutpie.sample directly, "
-            f"cfunc compiled in {s(cf['compile_seconds'])}):"
-        )
-        out.append("")
-        out.append(
-            table(
-                ("Path", "chains / cores", "wall", "leapfrog steps in draws"),
-                [
-                    [r["path"], f"{r['chains']} / {r['cores']}", s(r["seconds"]), f"{r['n_steps_draws']:,}"]
-                    for r in cf["runs"]
-                ],
-            )
-        )
-    elif cf:
-        out.append("")
-        out.append(f"C-callback prototype failed: {cf.get('error')}")
-    out.append("")
-    out.append(
-        "**Fewer draws, shorter tuning, lower target acceptance** (same model and evidence; ESS_bulk is the "
-        "smallest over every reported probability):"
-    )
-    out.append("")
-    rows = []
-    for g in probe["grid"]:
-        rows.append(
-            [
-                f"{g['per_chain_draws']} / {g['tune']} / {g['target_accept']}",
-                g.get("seed", ""),
-                s(g["seconds"]),
-                f"{g['gradient_calls']:,}",
-                f"{g.get('n_steps_draws', 0) / max(g['draws'], 1):.1f}",
-                num(g.get("ess_min"), "{:.0f}"),
-                num(g.get("horizon_ess_min"), "{:.0f}"),
-                num(
-                    g.get(
-                        "rhat_max",
-                        max(g.get(f"{n}_rhat_max", math.nan) for n in ("horizon", "filtered", "smoothed")),
-                    ),
-                    "{:.3f}",
-                ),
-                g["divergences"],
-                "yes" if g.get("converged") else "no",
-            ]
-        )
-    out.append(
-        table(
-            (
-                "draws / tune / target_accept",
-                "seed",
-                "forecast",
-                "evaluations",
-                "steps per draw",
-                "min ESS (all)",
-                "min ESS (horizon)",
-                "max R-hat",
-                "divergences",
-                "converged",
-            ),
-            rows,
-        )
-    )
-    post = probe["postprocess"]
-    out.append("")
-    out.append("**Post-processing of 4000 draws:**")
-    out.append("")
-    out.append(table(("Step", "Time"), [[k, s(v)] for k, v in post.items()]))
-    out.append("")
-    out.append(
-        f"The batched prototype (benchmarks/engine_probe.py, calling the engine's own compiled kernels) "
-        f"matches the library's filtered and smoothed probabilities to "
-        f"{probe['batched_max_abs_difference']:.0e} and its log-likelihoods to "
-        f"{probe['batched_loglik_max_abs_difference']:.0e}."
-    )
-    ps = probe.get("psis_update")
-    if ps:
-        out.append("")
-        out.append(
-            f"**Warm update by PSIS** (prototype): reweight the default forecast's draws by "
-            f"p(new evidence | draw) / p(old evidence | draw) for one more month: {s(ps['seconds_batched'])} with the "
-            f"batched kernel ({s(ps['seconds_with_library_per_draw_loop'])} with the library's per-draw loop), "
-            f"Pareto k {ps['pareto_k']:.2f}, ESS {ps['ess']:.0f}. Horizon means by PSIS "
-            f"{', '.join(f'{v:.3f}' for v in ps['psis_mean'])}; by a refit (seed 12, {s(ps['refit']['seconds'])}, "
-            f"min ESS {ps['refit'].get('ess_min', math.nan):.0f}, converged: "
-            f"{'yes' if ps['refit'].get('converged') else 'no'}) {', '.join(f'{v:.3f}' for v in ps['refit_mean'])}."
-        )
-    st = lat.get("stale_cache")
-    if st:
-        out.append("")
-        if "error" in st:
-            out.append(f"**Library's default kernel cache:** check failed: {st['error']}")
-        else:
-            out.append(
-                f"**Library's default kernel cache** (`{st['cache_dir']}`): the cached density took "
-                f"{s(st['cached_seconds'])} per call, a fresh compile of the same function {s(st['fresh_seconds'])} "
-                f"(values agree to {st['max_abs_value_difference']:.0e}, gradients to "
-                f"{st['max_abs_gradient_difference']:.0e}); the density's cache index is "
-                f"{'older' if st['density_index_older_than_kernel'] else 'not older'} than kernel.py. The benchmarks "
-                f"themselves use a private cache keyed by the engine's source hash, so they always time the "
-                f"current code."
-            )
-    out.append("")
-    out.append("The changes these measurements point to are listed, with their figures, under *Goals* above.")
-    return "\n".join(out)
 
 
 def render_exact(ex: dict[str, Any]) -> str:
@@ -1051,16 +462,33 @@ def describe_growth(axis: str, e: dict[str, float]) -> str:
 
 
 # --------------------------------------------------------------------------- documents
-def render(results: dict[str, Any]) -> tuple[str, str]:
+#: Hand-written analysis kept across runs (between the speed block and section 2): the
+#: generated sections are replaced on every run, this block is carried over as it is.
+NOTES_START, NOTES_END = "<!-- notes:start -->", "<!-- notes:end -->"
+
+
+def notes_block(markdown: str) -> str:
+    """The hand-written notes block of ``markdown`` with its markers, or ``""``."""
+    if NOTES_START not in markdown or NOTES_END not in markdown:
+        return ""
+    start = markdown.index(NOTES_START)
+    return markdown[start : markdown.index(NOTES_END, start) + len(NOTES_END)]
+
+
+def render(results: dict[str, Any], notes: str = "") -> tuple[str, str]:
+    """RESULTS.md and HEADLINE.md from the sections' results (``speed``, ``exact_hmm``, ...)."""
+    import speed
+
     clean = {k: v for k, v in results.items() if not (isinstance(v, dict) and "error" in v)}
     head, goals = headline(clean)
     machine = results.get("machine") or {}
     out = ["# Benchmarks", ""]
     out.append(
         "Generated by `make bench` (`benchmarks/run.py`); every figure below comes from the run recorded here "
-        "(raw numbers in `out/bench/*.json`). Re-run everything with `make bench`, or one part with "
-        "`.venv/bin/python benchmarks/run.py --sections latency,exact,replay,calibration,scaling` (the report is "
-        "re-rendered from the latest result of each section, each with its own date and load)."
+        "(raw numbers in `out/bench/*.json`). Re-run everything with `make bench`, or some sections with "
+        "`.venv/bin/python benchmarks/run.py --sections speed,exact,replay,calibration,scaling,reports` (the "
+        "report is re-rendered from the latest result of each section, each with its own date and load). "
+        "The notes after section 1 are written by hand and dated; a run keeps them as they are."
     )
     out.append("")
     out.append(
@@ -1079,8 +507,11 @@ def render(results: dict[str, Any]) -> tuple[str, str]:
         out += [f"## Section `{name}` failed", "", f"Run {record.get('date', '?')}; the error:", "",
                 "```", record["error"].strip(), "```", ""]  # fmt: skip
         results = {k: v for k, v in results.items() if k != name}
-    if results.get("latency"):
-        out += [render_latency(results["latency"]), "", render_probe(results["latency"]), ""]
+    timings = results.get("speed")
+    if timings and "cold" in timings:
+        out += [speed.render(timings), ""]
+    if notes:
+        out += [notes, ""]
     if results.get("exact_hmm"):
         out += [render_exact(results["exact_hmm"]), ""]
     if results.get("replay"):
@@ -1105,21 +536,25 @@ def render(results: dict[str, Any]) -> tuple[str, str]:
 
 
 def write(results: dict[str, Any] | None = None) -> None:
+    """Write RESULTS.md and HEADLINE.md from the latest result of each section in out/bench/."""
     if results is None:
         results = {
             name: load_result(name)
-            for name in ("machine", "latency", "exact_hmm", "replay", "calibration", "scaling")
+            for name in ("machine", "speed", "exact_hmm", "replay", "calibration", "scaling")
         }
-    full, head = render(results)
+    path = BENCH / "RESULTS.md"
+    existing = path.read_text() if path.exists() else ""
+    full, head = render(results, notes_block(existing))
     import report_counts
 
     counts = load_result("report_counts")
     if counts and "points" in counts:
         full = report_counts.splice(full, report_counts.render(counts))
-    import speed
-
-    timings = load_result("speed")
-    if timings and "cold" in timings:
-        full = speed.splice(full, speed.render(timings))
-    write_text_atomic(BENCH / "RESULTS.md", full)
+    elif report_counts.START in existing and report_counts.END in existing:
+        # The reports section takes hours at a million reports and is often left out of a
+        # run: its last block (dated) is kept rather than dropped.
+        start = existing.index(report_counts.START)
+        kept = existing[start : existing.index(report_counts.END, start) + len(report_counts.END)]
+        full = report_counts.splice(full, kept)
+    write_text_atomic(path, full)
     write_text_atomic(BENCH / "HEADLINE.md", head)

@@ -53,6 +53,8 @@ def default_settings() -> dict[str, int]:
     from syriaforecast.engine.run import DEFAULT_DRAWS, DEFAULT_TUNE
 
     return {"draws": DEFAULT_DRAWS, "tune": DEFAULT_TUNE, "chains": 4}
+
+
 START, END = "<!-- report-counts:start -->", "<!-- report-counts:end -->"
 
 

@@ -7,9 +7,8 @@ Usage::
     .venv/bin/python benchmarks/run.py --sections exact,scaling
     .venv/bin/python benchmarks/run.py --render   # rebuild RESULTS.md from out/bench/*.json
 
-Sections: ``speed`` (the #14 speed targets in fresh processes), ``latency``
-(update latency against the naive PyMC route, plus the engine probe), ``exact``
-(exact mode against hmmlearn), ``replay`` (backtest
+Sections: ``speed`` (the #14 speed targets in fresh processes, against the naive
+PyMC route), ``exact`` (exact mode against hmmlearn), ``replay`` (backtest
 PSIS against refitting), ``calibration`` (synthetic worlds: hierarchical vs
 exact vs oracle), ``scaling`` (time and memory against model size) and ``reports``
 (time and peak memory against the number of reports, 1k to 1M).
@@ -33,8 +32,8 @@ configure_environment()
 
 from _common import OUT, loadavg, log, machine_info, numba_cache_dir, save_result  # noqa: E402
 
-SECTIONS = ("speed", "latency", "exact", "replay", "calibration", "scaling", "reports")
-RESULT_FILES = {"speed": "speed", "latency": "latency", "exact": "exact_hmm", "replay": "replay",
+SECTIONS = ("speed", "exact", "replay", "calibration", "scaling", "reports")
+RESULT_FILES = {"speed": "speed", "exact": "exact_hmm", "replay": "replay",
                 "calibration": "calibration", "scaling": "scaling", "reports": "report_counts"}  # fmt: skip
 
 
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {', '.join(SECTIONS)} (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats, worlds and sizes")
-    parser.add_argument("--repeats", type=int, default=None, help="fresh processes per latency measure (3)")
+    parser.add_argument("--repeats", type=int, default=None, help="fresh processes per speed measure (3)")
     parser.add_argument("--render", action="store_true", help="only re-render RESULTS.md from out/bench")
     args = parser.parse_args(argv)
 
@@ -75,11 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 3)
 
     runners = {
-        "speed": lambda: __import__("speed").run(repeats=repeats),
-        "latency": lambda: __import__("latency").run(
-            repeats=repeats, warm=1 if args.quick else 2, naive_repeats=1 if args.quick else 2,
-            naive_warm=1, probe=True, quick=args.quick,
-        ),
+        # The naive PyMC route takes about 6 minutes; --quick leaves it out (the last one is kept).
+        "speed": lambda: __import__("speed").run(repeats=repeats, naive=not args.quick),
         "exact": lambda: __import__("exact_hmm").run(
             periods=(24, 240, 2400) if args.quick else (24, 60, 120, 240, 600, 1200, 2400)
         ),

@@ -169,7 +169,7 @@ def run(*, repeats: int = 3, naive: bool = False) -> dict[str, Any]:
                 with ChildCPU() as used:
                     result = run_worker("naive", {"warm": 1, "seed": 1}, timeout=2400)
                 record["naive"] = {"process_wall": result["process_wall"], "cpu": used.seconds} | {
-                    k: v for k, v in result.items() if k in ("first", "warm", "import")
+                    k: v for k, v in result.items() if k in ("first", "warm", "import", "to_first_result")
                 }
                 record["naive"]["measured"] = record.get("date", "")
             else:  # the last run's naive route (about 6 minutes), kept with the date it was measured
@@ -212,7 +212,7 @@ def render(record: dict[str, Any]) -> str:
     load = f"load average {record['load_start']} at start, {record['load_end']} at the end (2 shared cores)"
     lines = [
         START,
-        "## Speed targets of issue #14 (bundled model, default settings)",
+        "## 1. Speed targets of issue #14 (bundled model, default settings)",
         "",
         f"Run {record['date']}; {load}. Wall times are medians over fresh processes (min-max); CPU is user + "
         "system seconds of the process (all threads), less sensitive to the other sessions' load. Warm "
@@ -312,13 +312,172 @@ def render(record: dict[str, Any]) -> str:
             f"measured {naive.get('measured') or record['date']} |"
         )
     else:
-        lines.append(f"| Naive PyMC route (not re-run here; section 1) |  |  | {LAST_ROUND['naive']} |  |  |")
+        last = LAST_ROUND["naive"]
+        lines.append(f"| Naive PyMC route (not run: `speed.py --naive`) |  |  | {last} |  |  |")
+    spread = seed_spread(record)
+    if spread:
+        lines += ["", spread]
     lines += ["", *record.get("notes", []), END]
     return "\n".join(lines)
 
 
-#: The speed block goes before section 1 when RESULTS.md has none yet.
-ANCHOR = "## 1. Update latency"
+def seed_spread(record: dict[str, Any]) -> str:
+    """How far the first forecasts' horizon means (same evidence, other seeds) fall apart, in words."""
+    firsts = [c["first"] for c in record.get("cold_runs", []) if "mean" in c["first"]]
+    if len(firsts) < 2:
+        return ""
+    means = [f["mean"] for f in firsts]
+    spans = [max(m[s] for m in means) - min(m[s] for m in means) for s in range(len(means[0]))]
+    widest = max(range(len(spans)), key=spans.__getitem__)
+    seeds = ", ".join(str(c.get("seed", 1 + 10 * r)) for r, c in enumerate(record["cold_runs"]))
+    values = ", ".join(f"{m[widest]:.3f}" for m in means)
+    name = firsts[0]["scenarios"][widest] if "scenarios" in firsts[0] else f"scenario {widest + 1}"
+    text = (
+        f"**Seed to seed.** The {len(firsts)} first forecasts above see the same evidence (seeds {seeds}). "
+        f"Their horizon means differ by at most {spans[widest]:.3f} ({name}: {values})"
+    )
+    mcse = [f["mcse"][widest] for f in firsts if "mcse" in f]
+    if mcse:
+        low, high = spans[widest] / max(mcse), spans[widest] / min(mcse)
+        expected = _EXPECTED_RANGE.get(len(firsts), float("nan"))
+        text += (
+            f"; one forecast reports a Monte Carlo standard error of {min(mcse):.3f}-{max(mcse):.3f} "
+            f"for that mean, so the range is {low:.1f}-{high:.1f} standard errors "
+            f"({len(firsts)} independent estimates typically span about {expected:.1f})"
+        )
+    return text + "."
+
+
+#: Expected range of n independent standard normal draws (for the seed-to-seed comparison).
+_EXPECTED_RANGE = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326, 6: 2.534}
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{theirs / ours:.0f}x" if ours > 0 and theirs == theirs else ""
+
+
+def headline_rows(record: dict[str, Any]) -> list[list[str]]:
+    """The speed targets as rows of the benchmarks' headline table (``benchmarks/report.py``).
+
+    Columns: benchmark, syriaforecast, alternative, speed-up, goal.
+    """
+    naive = record.get("naive") or {}
+    naive_warm = [w["seconds"] for w in naive.get("warm", [])]
+    naive_update = median(naive_warm) if naive_warm else float("nan")
+    naive_first = naive.get("to_first_result", naive.get("first", {}).get("seconds", float("nan")))
+    measured = naive.get("measured")
+    naive_label = f" (measured {measured})" if measured and measured != record["date"] else ""
+
+    def goal(key: str) -> str:
+        value = record[key]["wall"]["median"]
+        return f"<= {_fmt(GOALS[key])}: **{'met' if value <= GOALS[key] else 'missed'}**"
+
+    def conv(entry: dict[str, Any], n: int) -> str:
+        return f"; {entry['converged']} of {n} converged"
+
+    psis, refit, cold, cli = record["warm_psis"], record["warm_refit"], record["cold"], record["cli"]
+    pareto = f" (Pareto k {min(psis['pareto_k']):.2f}-{max(psis['pareto_k']):.2f})" if psis["paths"] else ""
+    rows = [
+        [
+            "Warm update, one more month, `forecast(..., previous=fc)`, PSIS accepted",
+            f"{_fmt(psis['wall']['median'])}{pareto}" + conv(psis, len(psis["paths"])),
+            f"{_fmt(naive_update)} (rebuild + `pm.sample(nuts_sampler='nutpie')`){naive_label}"
+            if naive_warm
+            else "",
+            _ratio(psis["wall"]["median"], naive_update),
+            goal("warm_psis"),
+        ],
+        [
+            "Warm update that must refit (PSIS refused, or an old report edited): warm-started refit",
+            f"{_fmt(refit['wall']['median'])}" + conv(refit, len(refit["paths"])),
+            f"{_fmt(naive_update)}" if naive_warm else "",
+            _ratio(refit["wall"]["median"], naive_update),
+            goal("warm_refit"),
+        ],
+        [
+            "First forecast in a fresh process (import + load + forecast + summary)",
+            f"{_fmt(cold['wall']['median'])}" + conv(cold, cold["wall"]["n"]),
+            f"{_fmt(naive_first)} (fresh process, `pm.sample`)" if naive else "",
+            _ratio(cold["wall"]["median"], naive_first),
+            goal("cold"),
+        ],
+        [
+            "Fresh `syriaforecast forecast --json` process",
+            f"{_fmt(cli['wall']['median'])}" + conv(cli, cli["wall"]["n"]),
+            "",
+            "",
+            goal("cli"),
+        ],
+        [
+            "... with `--previous forecast.nc` (one more month)",
+            _fmt(record["cli_previous"]["wall"]["median"]),
+            "",
+            "",
+            goal("cli_previous"),
+        ],
+        [
+            '`python -c "import syriaforecast"`',
+            _fmt(record["import"]["wall"]["median"]),
+            "",
+            "",
+            goal("import"),
+        ],
+    ]
+    exact = record.get("exact")
+    if exact:
+        fb = exact.get("hmmlearn_fb", exact["hmmlearn"])
+        ratio = exact["forecast_repeated"] / fb
+        rows.append(
+            [
+                f"Exact mode, `sf.forecast(exact=True)`, T = {exact.get('T', 2400)}",
+                _fmt(exact["forecast_repeated"]),
+                f"hmmlearn forward-backward {_fmt(fb)}",
+                f"{fb / exact['forecast_repeated']:.2g}x",
+                f"within 2x of hmmlearn: **{'met' if ratio <= 2 else 'missed'}**",
+            ]
+        )
+    rows.append(
+        [
+            "First forecast after install (empty kernel caches: compiles once per machine)",
+            _fmt(record["first_empty_cache"]["wall"]),
+            "",
+            "",
+            "(not a goal)",
+        ]
+    )
+    return rows
+
+
+#: What each goal of issue #14 is called in the goal lines.
+GOAL_LABELS = {
+    "warm_psis": "Warm update of one more month, PSIS accepted",
+    "warm_refit": "Warm update that must refit",
+    "cold": "First forecast in a fresh process (warm kernel cache)",
+    "cli": "Fresh `syriaforecast forecast` process",
+    "cli_previous": "Fresh `syriaforecast forecast --previous` process",
+    "import": "`import syriaforecast`",
+}
+
+
+def goal_lines(record: dict[str, Any]) -> list[str]:
+    """One line per speed goal of issue #14: met or missed, by how much, with the CPU seconds."""
+    out = []
+    for key, label in GOAL_LABELS.items():
+        wall, cpu = record[key]["wall"]["median"], record[key]["cpu"]["median"]
+        goal = GOALS[key]
+        if wall != wall:
+            out.append(f"- {label} <= {_fmt(goal)}: not measured.")
+            continue
+        met = wall <= goal
+        text = f"- {label} <= {_fmt(goal)}: {'met' if met else 'missed'}: median {_fmt(wall)}"
+        if not met:
+            text += f" ({wall / goal:.1f}x)"
+        out.append(text + f"; CPU {_fmt(cpu)} (n = {record[key]['wall']['n']}).")
+    return out
+
+
+#: The speed block goes before section 2 when RESULTS.md has none yet.
+ANCHOR = "## 2. Exact mode"
 
 
 def splice(markdown: str, block: str) -> str:

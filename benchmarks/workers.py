@@ -87,7 +87,11 @@ def forecast_record(result: Any, seconds: float, cpu_seconds: float) -> dict[str
         "converged": bool(result.converged),
         "timings": {k[5:]: float(v) for k, v in result.attrs.items() if k.startswith("time_")},
         "mean": [float(v) for v in result.horizon.mean(("chain", "draw")).values],
+        "scenarios": list(result.model.scenario_ids),
     }
+    summary = result.summary()
+    if "mcse" in summary:
+        record["mcse"] = [float(v) for v in summary["mcse"]]
     for name in ("horizon", "filtered", "smoothed"):
         if f"{name}_ess_bulk" in diag:
             record[f"{name}_ess_min"] = float(diag[f"{name}_ess_bulk"].min(skipna=True))
@@ -189,48 +193,19 @@ class PeakRSS:
 
 # --------------------------------------------------------------------------- tasks
 def task_cold(args: dict[str, Any]) -> dict[str, Any]:
-    """Fresh process: import, load, first forecast, summary; then warm updates of one more month each."""
+    """Fresh process: import, load, first forecast and summary (the speed section's empty-cache run)."""
     t = time.perf_counter()
     import syriaforecast as sf
 
-    out: dict[str, Any] = {"import": time.perf_counter() - t, "since_start_before_import": t - _T0}
-    t = time.perf_counter()
+    out: dict[str, Any] = {"import": time.perf_counter() - t}
     model = sf.load_model(MODEL)
     evidence = sf.load_evidence(EVIDENCE, model)
-    out["load"] = time.perf_counter() - t
     draws, tune, seed = args.get("draws"), args.get("tune"), int(args.get("seed", 1))
     t, c = time.perf_counter(), cpu()
     result = sf.forecast(model, evidence, draws=draws, tune=tune, seed=seed)
-    first = time.perf_counter() - t
-    out["first"] = forecast_record(result, first, cpu() - c)
-    t = time.perf_counter()
     result.summary()
-    out["summary"] = time.perf_counter() - t
-    out["first_forecast_with_summary"] = first + out["summary"]
+    out["first"] = forecast_record(result, time.perf_counter() - t, cpu() - c)
     out["to_first_summary"] = time.perf_counter() - _T0
-    warm, updates = [], []
-    current, previous = evidence, result
-    for k in range(1, int(args.get("warm", 0)) + 1):
-        current = current.append(next_month_rows(evidence, k), model)
-        t, c = time.perf_counter(), cpu()
-        refit = sf.forecast(model, current, draws=draws, tune=tune, seed=seed + k)
-        refit.summary()
-        warm.append(forecast_record(refit, time.perf_counter() - t, cpu() - c) | {"reports": len(current)})
-        # The library's update: PSIS from the last forecast when k <= 0.7, else a warm-started refit.
-        t, c = time.perf_counter(), cpu()
-        previous = sf.forecast(model, current, draws=draws, tune=tune, seed=seed + 100 + k, previous=previous)
-        previous.summary()
-        updates.append(
-            forecast_record(previous, time.perf_counter() - t, cpu() - c)
-            | {
-                "reports": len(current),
-                "path": previous.attrs.get("update_path"),
-                "pareto_k": float(previous.attrs.get("update_pareto_k", math.nan)),
-            }
-        )
-    out["warm"] = warm
-    out["warm_update"] = updates
-    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -396,53 +371,6 @@ def task_scaling_point(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def task_stale_cache(args: dict[str, Any]) -> dict[str, Any]:
-    """With the library's own Numba cache: is the cached density as fast as a fresh compile of it?"""
-    import os
-
-    import numba
-    import numpy as np
-    from _common import ENGINE, time_call
-
-    import syriaforecast as sf
-    from syriaforecast.engine.data import build_engine_data, build_model_arrays
-    from syriaforecast.engine.density import log_density_and_gradient
-    from syriaforecast.engine.run import n_chain_periods
-    from syriaforecast.engine.sampler import _density_arguments, layout_for
-
-    model = sf.load_model(MODEL)
-    evidence = sf.load_evidence(EVIDENCE, model)
-    arrays = build_model_arrays(model)
-    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
-    layout = layout_for(arrays)
-    dargs = _density_arguments(arrays, data, layout)
-    x = np.random.default_rng(0).uniform(-0.5, 0.5, layout.ndim)
-    cached_value, cached_grad = log_density_and_gradient(x, *dargs)
-    stats = log_density_and_gradient.stats
-    fresh = numba.njit(nogil=True)(log_density_and_gradient.py_func)
-    fresh_value, fresh_grad = fresh(x, *dargs)
-    cached = time_call(lambda: log_density_and_gradient(x, *dargs), repeat=7, budget=0.3)
-    compiled = time_call(lambda: fresh(x, *dargs), repeat=7, budget=0.3)
-    index = sorted(Path(stats.cache_path).glob("density.log_density_and_gradient-*.nbi"))
-    kernel_mtime = os.path.getmtime(ENGINE / "kernel.py")
-    return {
-        "cache_dir": stats.cache_path,
-        "cache_hits": sum(stats.cache_hits.values()),
-        "cache_misses": sum(stats.cache_misses.values()),
-        "density_index_older_than_kernel": bool(index) and os.path.getmtime(index[-1]) < kernel_mtime,
-        "cached_seconds": cached["median"],
-        "fresh_seconds": compiled["median"],
-        "max_abs_value_difference": abs(float(cached_value) - float(fresh_value)),
-        "max_abs_gradient_difference": float(np.max(np.abs(cached_grad - fresh_grad))),
-    }
-
-
-def task_engine_probe(args: dict[str, Any]) -> dict[str, Any]:
-    from engine_probe import main
-
-    return main(args)
-
-
 def task_reports_point(args: dict[str, Any]) -> dict[str, Any]:
     """One stage (validate, exact, hierarchical, report) on one synthetic evidence log."""
     import tempfile
@@ -503,6 +431,7 @@ def task_speed_cold(args: dict[str, Any]) -> dict[str, Any]:
     model = sf.load_model(MODEL)
     evidence = sf.load_evidence(EVIDENCE, model)
     seed = int(args.get("seed", 1))
+    out["seed"] = seed
     month_before = evidence.last_published - dt.timedelta(days=31)
     t, c = time.perf_counter(), cpu()
     result = sf.forecast(model, evidence, as_of=month_before, seed=seed)
@@ -596,11 +525,9 @@ def task_speed_exact(args: dict[str, Any]) -> dict[str, Any]:
 
 TASKS = {
     "reports_point": task_reports_point,
-    "engine_probe": task_engine_probe,
     "cold": task_cold,
     "naive": task_naive,
     "scaling_point": task_scaling_point,
-    "stale_cache": task_stale_cache,
     "speed_cold": task_speed_cold,
     "speed_save_previous": task_speed_save_previous,
     "speed_exact": task_speed_exact,
