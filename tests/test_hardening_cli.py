@@ -106,8 +106,15 @@ def test_sampler_panics_become_sampler_errors_but_interrupts_pass():
     class PanicException(BaseException):  # what pyo3 raises for a Rust panic
         pass
 
-    with pytest.raises(SamplerError, match="PanicException: Poisoned sampler state"), sampler_failures():
+    with (
+        pytest.raises(SamplerError, match="PanicException: Poisoned sampler state") as caught,
+        sampler_failures(),
+    ):
         raise PanicException("Poisoned sampler state mutex")
+    # A panic is a fault of the library or nutpie: the message must not send the user off tuning.
+    assert "internal error" in str(caught.value) and "tuning" not in str(caught.value)
+    with pytest.raises(SamplerError, match="Try more tuning steps"), sampler_failures():
+        raise RuntimeError("All initialization points failed")
     with pytest.raises(KeyboardInterrupt), sampler_failures():
         raise KeyboardInterrupt
 
