@@ -105,6 +105,8 @@ def run(*, repeats: int = 3, naive: bool = False) -> dict[str, Any]:
             log("speed: warm-up process (fills the caches the other runs use)")
             run_worker("cold", {"warm": 0, "seed": 99, "draws": 100, "tune": 100})
 
+            record["density_us"] = {"start": run_worker("density_cost", {})["microseconds"]}
+
             log("speed: import syriaforecast")
             imports = [_timed([PYTHON, "-c", "import syriaforecast"]) for _ in range(max(7, repeats))]
             record["import"] = {k: _summary([r[k] for r in imports]) for k in ("wall", "cpu")}
@@ -160,6 +162,8 @@ def run(*, repeats: int = 3, naive: bool = False) -> dict[str, Any]:
             record["cli_previous"]["paths"] = [
                 json.loads(r["stdout"])["diagnostics"].get("update_path", "?") for r in runs
             ]
+
+            record["density_us"]["end"] = run_worker("density_cost", {})["microseconds"]
 
             log("speed: exact mode at T = 2400 against hmmlearn")
             record["exact"] = run_worker("speed_exact", {"T": 2400})
@@ -314,6 +318,16 @@ def render(record: dict[str, Any]) -> str:
     else:
         last = LAST_ROUND["naive"]
         lines.append(f"| Naive PyMC route (not run: `speed.py --naive`) |  |  | {last} |  |  |")
+    if "density_us" in record:
+        cost = record["density_us"]
+        lines += [
+            "",
+            f"**The machine's speed in this run.** One density-and-gradient evaluation of the bundled model "
+            f"(`benchmarks/workers.task_density_cost`: fixed work, best of 7 rounds) took "
+            f"{cost['start']:.0f} µs before the timings above and {cost.get('end', float('nan')):.0f} µs "
+            "after the CLI runs. This shared machine's speed drifts by tens of percent between hours, CPU "
+            "seconds included: compare this figure before comparing two runs' times.",
+        ]
     spread = seed_spread(record)
     if spread:
         lines += ["", spread]

@@ -371,6 +371,39 @@ def task_scaling_point(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def task_density_cost(args: dict[str, Any]) -> dict[str, Any]:
+    """Microseconds per density-and-gradient evaluation of the bundled model: the machine's speed now.
+
+    The kernel's dispatcher is called from a Python loop over 64 points (a few
+    microseconds of the figure are the call itself); the best of ``rounds`` rounds
+    of ``calls`` calls is kept. The work is fixed, so two runs' figures compare the
+    machine's speed at their times (this shared machine's drifts by tens of percent).
+    """
+    import numpy as np
+
+    import syriaforecast as sf
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.density import log_density_and_gradient
+    from syriaforecast.engine.run import n_chain_periods
+    from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    model = sf.load_model(MODEL)
+    evidence = sf.load_evidence(EVIDENCE, model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    layout = layout_for(arrays, data)
+    dargs = _density_arguments(arrays, data, layout)
+    points = np.random.default_rng(0).normal(0.0, 0.5, (64, layout.ndim))
+    log_density_and_gradient(points[0], *dargs)  # load the compiled kernel before timing
+    calls, best = int(args.get("calls", 2000)), math.inf
+    for _ in range(int(args.get("rounds", 7))):
+        start = time.perf_counter()
+        for k in range(calls):
+            log_density_and_gradient(points[k % 64], *dargs)
+        best = min(best, (time.perf_counter() - start) / calls)
+    return {"microseconds": best * 1e6, "ndim": int(layout.ndim)}
+
+
 def task_reports_point(args: dict[str, Any]) -> dict[str, Any]:
     """One stage (validate, exact, hierarchical, report) on one synthetic evidence log."""
     import tempfile
@@ -526,6 +559,7 @@ def task_speed_exact(args: dict[str, Any]) -> dict[str, Any]:
 TASKS = {
     "reports_point": task_reports_point,
     "cold": task_cold,
+    "density_cost": task_density_cost,
     "naive": task_naive,
     "scaling_point": task_scaling_point,
     "speed_cold": task_speed_cold,
