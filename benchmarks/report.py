@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from _common import BENCH, load_result, median, write_text_atomic
+from _common import BENCH, load_result, write_text_atomic
 
 GOAL_REPLAY = 5.0
 
@@ -50,15 +50,6 @@ def load_line(record: dict[str, Any]) -> str:
 
 
 CORES = 2
-
-
-def spread(values: Sequence[float]) -> str:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return "n/a"
-    if len(values) == 1:
-        return f"{s(values[0])} (n = 1)"
-    return f"{s(median(values))} (min {s(min(values))}, max {s(max(values))}, n = {len(values)})"
 
 
 def verdict(value: float, goal: float, *, higher_is_better: bool = False) -> str:
