@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,7 @@ from syriaforecast.engine.data import (
     build_model_arrays,
 )
 from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws
-from syriaforecast.engine.hmm import forward_filter
+from syriaforecast.engine.filtering import log_filtered_at
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.forecast import forecast_parameters
 from syriaforecast.spec.evidence import load_evidence
@@ -255,9 +255,10 @@ def forward_log_filtered(
     Arrays carry any leading batch axes: ``log_initial (..., S)``,
     ``log_transition (..., S, S)`` or, when drivers make it vary, ``(..., T, S, S)``
     (the move into period t at ``[..., t, :, :]``), ``log_emission (..., T, S)``.
+    Compiled (:func:`~syriaforecast.engine.filtering.log_filtered_at`); the same
+    numbers as the NumPy recursion :func:`~syriaforecast.engine.hmm.forward_filter`.
     """
-    ((last, _),) = deque(forward_filter(log_initial, log_transition, log_emission, upto=upto), maxlen=1)
-    return last
+    return log_filtered_at(log_initial, log_transition, log_emission, upto)
 
 
 def log_odds_db(log_p: np.ndarray) -> np.ndarray:
