@@ -12,6 +12,8 @@ steps, continued while the check fails) and a warm kernel cache unless said othe
   plus reports: a warm-started refit);
 - ``cli`` / ``cli_previous``: a fresh ``syriaforecast forecast --json`` process,
   without and with ``--previous`` (a forecast saved as of a month earlier);
+- ``cli_report``: a fresh ``syriaforecast forecast --out DIR`` process, what ``make
+  forecast`` runs (the report folder too; not a goal);
 - ``exact``: ``sf.forecast(exact=True)`` at T = 2400 against hmmlearn's
   ``predict_proba`` on the same chain (first call in a process, and repeated);
 - ``first_empty_cache``: one fresh process with empty Numba and callback caches.
@@ -163,6 +165,16 @@ def run(*, repeats: int = 3, naive: bool = False) -> dict[str, Any]:
                 json.loads(r["stdout"])["diagnostics"].get("update_path", "?") for r in runs
             ]
 
+            # What `make forecast` runs: the forecast and its report folder (HTML, plots, what-ifs).
+            log("speed: fresh CLI processes writing the report folder")
+            runs = [
+                _timed(
+                    [EXE, "forecast", "--quiet", "--seed", str(1 + r), "--out", str(scratch / f"report{r}")]
+                )
+                for r in range(repeats)
+            ]
+            record["cli_report"] = {k: _summary([r[k] for r in runs]) for k in ("wall", "cpu")}
+
             record["density_us"]["end"] = run_worker("density_cost", {})["microseconds"]
 
             log("speed: exact mode at T = 2400 against hmmlearn")
@@ -280,6 +292,15 @@ def render(record: dict[str, Any]) -> str:
             f"paths {', '.join(sorted(set(clip['paths'])))}",
         )
     )
+    if "cli_report" in record:
+        lines.append(
+            _row(
+                "Fresh `syriaforecast forecast --out DIR` (what `make forecast` runs: the report folder too)",
+                "cli_report",
+                record["cli_report"],
+                "not a goal of #14; most of it is the report's what-if analyses",
+            )
+        )
     first = record["first_empty_cache"]
     lines.append(
         f"| First forecast with empty kernel caches (compiles once per machine) | {_fmt(first['wall'])} "
