@@ -506,7 +506,7 @@ def goal_lines(record: dict[str, Any]) -> list[str]:
         met = wall <= goal
         text = f"- {label} <= {_fmt(goal)}: {'met' if met else 'missed'}: median {_fmt(wall)}"
         if not met:
-            text += f" ({wall / goal:.1f}x)"
+            text += f" ({wall / goal:.2f}x)"
         out.append(text + f"; CPU {_fmt(cpu)} (n = {record[key]['wall']['n']}).")
     return out
 
