@@ -67,6 +67,8 @@ def test_against_the_sum_over_every_scenario_path():
     np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
-def test_a_period_outside_the_chain_is_refused():
+def test_a_period_outside_the_chain_or_a_short_transition_stack_is_refused():
     with pytest.raises(ValueError, match="outside the 2 periods"):
         log_filtered_at(np.zeros(2), np.zeros((2, 2)), np.zeros((2, 2)), 2)
+    with pytest.raises(ValueError, match="log_transition has 2 periods, log_emission 3"):
+        log_filtered_at(np.zeros(2), np.zeros((2, 2, 2)), np.zeros((3, 2)), 2)

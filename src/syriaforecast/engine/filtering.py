@@ -6,7 +6,8 @@ elicitation moved, a cluster's members merged), for every posterior draw. That
 is a batch of ``variants x draws`` forward passes over the same transitions.
 :func:`~syriaforecast.engine.hmm.forward_filter` does it with NumPy, building
 ``(variants, draws, S, S)`` temporaries and calling SciPy's ``logsumexp`` every
-period; on the bundled model's report it took 7.5 of the report's 18 seconds.
+period; on the bundled model's report it took 7.5 of the report's 18 seconds (cProfile,
+2026-12-02).
 Here one compiled loop walks each chain in turn.
 
 The arithmetic is the NumPy recursion's, in log space (each message normalised
@@ -106,6 +107,9 @@ def log_filtered_at(
     if not 0 <= upto < T:
         raise ValueError(f"upto={upto} is outside the {T} periods")
     varying = log_transition.ndim == log_emission.ndim + 1
+    if varying and log_transition.shape[-3] != T:
+        # The compiled loop does not check its indices: a short stack must not be read past its end.
+        raise ValueError(f"log_transition has {log_transition.shape[-3]} periods, log_emission {T}")
     if not varying:
         log_transition = log_transition[..., None, :, :]
     lead_initial, lead_transition, lead_emission = (
