@@ -508,6 +508,14 @@ def goal_lines(record: dict[str, Any]) -> list[str]:
         if not met:
             text += f" ({wall / goal:.2f}x)"
         out.append(text + f"; CPU {_fmt(cpu)} (n = {record[key]['wall']['n']}).")
+    if "density_us" in record:
+        cost = record["density_us"]
+        out.append(
+            f"- These timings ran while one density evaluation took {cost['start']:.0f}-"
+            f"{cost.get('end', cost['start']):.0f} µs (section 1). This shared machine's speed moves by up "
+            "to 1.8x between runs of the same code, so a goal met or missed by less than that can turn "
+            "with the hour."
+        )
     return out
 
 
