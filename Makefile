@@ -22,7 +22,7 @@ help:
 	@echo "make forecast   set up .venv and run the forecast on the bundled model and evidence"
 	@echo "make test       set up .venv, lint, type-check and run the test suite"
 	@echo "make test-slow  the long runs kept out of 'make test'"
-	@echo "make bench      benchmarks (about 13 minutes), writes benchmarks/RESULTS.md"
+	@echo "make bench      benchmarks (about 15 minutes), writes benchmarks/RESULTS.md"
 	@echo "make docs       build the documentation site into docs/_build/html"
 
 $(PY):

@@ -2,7 +2,7 @@
 
 Usage::
 
-    make bench                                    # all but `reports` (13 minutes on 2 cores, 2026-12-02)
+    make bench                                    # all but `reports` (about 15 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats and points, no naive PyMC route
     .venv/bin/python benchmarks/run.py --sections exact,scaling
     .venv/bin/python benchmarks/run.py --sections reports   # up to a million reports: hours
