@@ -52,6 +52,28 @@ def edited_first_report(evidence: Any, model: Any) -> Any:
     return sf.load_evidence(frame.drop(columns=["line", "period", "state"]), model)
 
 
+def bundled_density_points(n_points: int = 64) -> tuple[tuple[Any, ...], Any]:
+    """The bundled model's density arguments (as the sampler passes them) and ``n_points`` positions.
+
+    The positions are normal(0, 0.5) in the unconstrained space, seed 0: the same points
+    for every caller, so timings of the density compare.
+    """
+    import numpy as np
+
+    import syriaforecast as sf
+    from syriaforecast.engine.data import build_engine_data, build_model_arrays
+    from syriaforecast.engine.run import n_chain_periods
+    from syriaforecast.engine.sampler import _density_arguments, layout_for
+
+    model = sf.load_model(MODEL)
+    evidence = sf.load_evidence(EVIDENCE, model)
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
+    layout = layout_for(arrays, data)
+    points = np.random.default_rng(0).normal(0.0, 0.5, (n_points, layout.ndim))
+    return _density_arguments(arrays, data, layout), points
+
+
 def grade_draws(horizon: Any, filtered: Any, smoothed: Any) -> dict[str, float]:
     """Smallest ESS_bulk and largest R-hat over the probabilities a forecast reports.
 
@@ -379,29 +401,17 @@ def task_density_cost(args: dict[str, Any]) -> dict[str, Any]:
     of ``calls`` calls is kept. The work is fixed, so two runs' figures compare the
     machine's speed at their times (this shared machine's drifts by tens of percent).
     """
-    import numpy as np
-
-    import syriaforecast as sf
-    from syriaforecast.engine.data import build_engine_data, build_model_arrays
     from syriaforecast.engine.density import log_density_and_gradient
-    from syriaforecast.engine.run import n_chain_periods
-    from syriaforecast.engine.sampler import _density_arguments, layout_for
 
-    model = sf.load_model(MODEL)
-    evidence = sf.load_evidence(EVIDENCE, model)
-    arrays = build_model_arrays(model)
-    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
-    layout = layout_for(arrays, data)
-    dargs = _density_arguments(arrays, data, layout)
-    points = np.random.default_rng(0).normal(0.0, 0.5, (64, layout.ndim))
+    dargs, points = bundled_density_points()
     log_density_and_gradient(points[0], *dargs)  # load the compiled kernel before timing
     calls, best = int(args.get("calls", 2000)), math.inf
     for _ in range(int(args.get("rounds", 7))):
         start = time.perf_counter()
         for k in range(calls):
-            log_density_and_gradient(points[k % 64], *dargs)
+            log_density_and_gradient(points[k % len(points)], *dargs)
         best = min(best, (time.perf_counter() - start) / calls)
-    return {"microseconds": best * 1e6, "ndim": int(layout.ndim)}
+    return {"microseconds": best * 1e6, "ndim": int(points.shape[1])}
 
 
 def task_reports_point(args: dict[str, Any]) -> dict[str, Any]:

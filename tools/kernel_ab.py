@@ -34,10 +34,9 @@ from typing import Any
 import numba
 import numpy as np
 
-import syriaforecast as sf
-from syriaforecast.engine.data import build_engine_data
-from syriaforecast.engine.run import build_model_arrays, n_chain_periods
-from syriaforecast.engine.sampler import _density_arguments, layout_for
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import workers
 
 
 def _load(path: Path, name: str) -> ModuleType:
@@ -75,13 +74,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="calls per round")
     args = parser.parse_args()
 
-    model = sf.load_model(sf.bundled_model())
-    evidence = sf.load_evidence(sf.bundled_evidence(), model)
-    arrays = build_model_arrays(model)
-    data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
-    layout = layout_for(arrays, data)
-    density_args = _density_arguments(arrays, data, layout)
-    points = np.random.default_rng(0).normal(0.0, 0.5, (64, layout.ndim))
+    density_args, points = workers.bundled_density_points()
 
     modules = [_load(path, f"_kernel_{tag}") for tag, path in (("a", args.a), ("b", args.b))]
     first = [[m.log_density_and_gradient(x, *density_args) for x in points[:8]] for m in modules]
