@@ -299,6 +299,14 @@ def load_result(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
+def find_block(markdown: str, start: str, end: str) -> str:
+    """The text of ``markdown`` from ``start`` to ``end``, markers included, or ``""`` without one."""
+    if start not in markdown or end not in markdown:
+        return ""
+    first = markdown.index(start)
+    return markdown[first : markdown.index(end, first) + len(end)]
+
+
 def splice_block(markdown: str, block: str, start: str, end: str, *, before: str | None = None) -> str:
     """``markdown`` with the text from ``start`` to ``end`` replaced by ``block``.
 

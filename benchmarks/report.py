@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from _common import BENCH, load_result, write_text_atomic
+from _common import BENCH, find_block, load_result, write_text_atomic
 
 GOAL_REPLAY = 5.0
 
@@ -461,14 +461,6 @@ def describe_growth(axis: str, e: dict[str, float]) -> str:
 NOTES_START, NOTES_END = "<!-- notes:start -->", "<!-- notes:end -->"
 
 
-def notes_block(markdown: str) -> str:
-    """The hand-written notes block of ``markdown`` with its markers, or ``""``."""
-    if NOTES_START not in markdown or NOTES_END not in markdown:
-        return ""
-    start = markdown.index(NOTES_START)
-    return markdown[start : markdown.index(NOTES_END, start) + len(NOTES_END)]
-
-
 def render(results: dict[str, Any], notes: str = "") -> tuple[str, str]:
     """RESULTS.md and HEADLINE.md from the sections' results (``speed``, ``exact_hmm``, ...)."""
     import speed
@@ -547,17 +539,15 @@ def write(results: dict[str, Any] | None = None) -> None:
         }
     path = BENCH / "RESULTS.md"
     existing = path.read_text() if path.exists() else ""
-    full, head = render(results, notes_block(existing))
+    full, head = render(results, find_block(existing, NOTES_START, NOTES_END))
     import report_counts
 
     counts = load_result("report_counts")
     if counts and "points" in counts:
         full = report_counts.splice(full, report_counts.render(counts))
-    elif report_counts.START in existing and report_counts.END in existing:
+    elif kept := find_block(existing, report_counts.START, report_counts.END):
         # The reports section takes hours at a million reports and is often left out of a
         # run: its last block (dated) is kept rather than dropped.
-        start = existing.index(report_counts.START)
-        kept = existing[start : existing.index(report_counts.END, start) + len(report_counts.END)]
         full = report_counts.splice(full, kept)
     write_text_atomic(path, full)
     write_text_atomic(BENCH / "HEADLINE.md", head)
