@@ -73,11 +73,14 @@ def sampler_failures(what: str = "the model") -> Iterator[None]:
     except BaseException as exc:  # pyo3's PanicException is a BaseException
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if type(exc).__name__ == "PanicException":
+            from syriaforecast.engine.callback import _version
+
             # A Rust panic is a broken invariant between this library and nutpie (it was an
             # out-of-order expansion once), not a hard posterior: more tuning cannot help.
             raise SamplerError(
                 f"the sampler stopped with an internal error on {what} ({type(exc).__name__}: "
-                f"{message}): a fault of syriaforecast or nutpie {_nutpie_version()}, not of the model. "
+                f"{message}): a fault of syriaforecast or nutpie (version {_version('nutpie')}), not of the "
+                "model. "
                 "Please report it with the model and evidence files; exact mode (exact=True / --exact) "
                 "does not use the sampler"
             ) from None
@@ -85,15 +88,6 @@ def sampler_failures(what: str = "the model") -> Iterator[None]:
             f"the sampler failed on {what} ({type(exc).__name__}: {message}). Try more tuning steps "
             "(tune=1000), a higher target_accept (0.95), or exact mode (exact=True / --exact)"
         ) from None
-
-
-def _nutpie_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("nutpie")
-    except PackageNotFoundError:
-        return "(version unknown)"
 
 
 def _callback_logp(compiled: Any, ndim: int) -> Callable[[np.ndarray], tuple[float, np.ndarray]] | None:
