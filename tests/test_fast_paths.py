@@ -161,18 +161,26 @@ def test_surprise_and_drivers_are_computed_once_per_forecast_and_handed_out_as_c
     assert dataclasses.replace(fc)._memo == {}  # a copy starts without the remembered tables
 
 
-@pytest.mark.parametrize("drivers", ["logged", "none"])
+@pytest.mark.parametrize("drivers", ["logged", "none", "switching"])
 def test_batch_chain_terms_equal_the_single_draw_kernel_period_by_period(bundled, monkeypatch, drivers):
-    """The batch kernel takes a move's logs once when no driver moves it (T' = 1); the single-draw
-    kernel still takes them in every period: the same numbers, bit for bit, per draw."""
+    """The batch kernel takes a move's logs once when no driver moves it (T' = 1), the single-draw
+    kernel once per run of periods with the same drivers: both equal the log of every period's
+    move from ``_transition_stack``, bit for bit, per draw ("switching": drivers that go on and
+    off in runs, so copied and freshly taken logs alternate)."""
     import syriaforecast.engine.evaluate as evaluate
-    from syriaforecast.engine.kernel import chain_terms_batch_kernel, chain_terms_kernel
+    from syriaforecast.engine.kernel import _transition_stack, chain_terms_batch_kernel, chain_terms_kernel
 
     model, evidence = bundled
     arrays = build_model_arrays(model)
     data = build_engine_data(model, arrays, evidence, n_chain_periods(model))
     if drivers == "none":
         data = dataclasses.replace(data, driver_on=np.zeros_like(data.driver_on))
+    elif drivers == "switching":
+        on = np.zeros_like(data.driver_on)
+        on[1:6, 0] = 1.0  # a run of five periods, then a pause, then two drivers at once
+        on[9:12, :] = 1.0
+        on[12:, 0] = 0.5
+        data = dataclasses.replace(data, driver_on=on)
     params = {k: np.repeat(v, 2, axis=0) for k, v in exact_parameters_for(model).items()}
     params["persistence"] = params["persistence"] * np.array([[1.0], [0.9]])  # two different draws
     params["elicitation_eta"] = params["elicitation_eta"] + np.array([0.0, 0.5])[:, None, None]
@@ -191,6 +199,9 @@ def test_batch_chain_terms_equal_the_single_draw_kernel_period_by_period(bundled
         one = [a[d] if k in per_draw else a for k, a in enumerate(args)]
         transition, emission, cells = chain_terms_kernel(*one)
         assert transition.shape == (T, *log_transition.shape[2:])
+        _, stack = _transition_stack(one[1], one[26], one[27], one[28], one[29])
+        with np.errstate(divide="ignore"):
+            np.testing.assert_array_equal(np.log(np.broadcast_to(stack, transition.shape)), transition)
         np.testing.assert_array_equal(np.broadcast_to(log_transition[d], transition.shape), transition)
         np.testing.assert_array_equal(log_emission[d], emission)
         np.testing.assert_array_equal(cell_ll[d], cells)

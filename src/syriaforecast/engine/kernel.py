@@ -1041,6 +1041,12 @@ def chain_terms_kernel(
     _, stack = _transition_stack(persistence, transition_base, row_elicited, log_effect, driver_on)
     varying = stack.shape[0] > 1
     for t in range(stack.shape[0] if varying else n_periods):
+        if t > 0 and (not varying or _same_drivers(driver_on, t - 1, t)):
+            # The same move as the period before (_transition_stack copied it): copy its logs too.
+            for i in range(S):
+                for j in range(S):
+                    log_stack[t, i, j] = log_stack[t - 1, i, j]
+            continue
         move = stack[t] if varying else stack[0]
         for i in range(S):
             for j in range(S):
@@ -1249,8 +1255,14 @@ def chain_terms_batch_kernel(
         _, stack = _transition_stack(
             persistence[d], transition_base[d], row_elicited, log_effect[d], driver_on
         )
-        # As chain_terms_kernel: the log of each move's positive entries (-inf elsewhere).
+        # As chain_terms_kernel: the log of each move's positive entries (-inf elsewhere), taken
+        # once per run of periods with the same drivers (a run's moves are copies of its first).
         for t in range(min(n_moves, stack.shape[0])):
+            if t > 0 and _same_drivers(driver_on, t - 1, t):
+                for i in range(S):
+                    for j in range(S):
+                        log_transition[d, t, i, j] = log_transition[d, t - 1, i, j]
+                continue
             for i in range(S):
                 for j in range(S):
                     if stack[t, i, j] > 0.0:
