@@ -178,3 +178,45 @@ def test_cell_unit_is_each_components_first_cell():
         first: dict[int, int] = {}
         expected = [first.setdefault(int(g), c) if g >= 0 else c for c, g in enumerate(data.cell_component)]
         assert data.cell_unit.tolist() == expected
+
+
+def test_data_under_moved_elicitations_equals_arranging_the_evidence_again():
+    """``data_under`` (the what-ifs' shortcut) gives the arrays a fresh arrangement under the moved
+    elicitations gives: the bundled model with every elicitation of one scenario moved a band
+    (what the sensitivity table does), on random logs with graded count readings."""
+    from syriaforecast.engine.data import data_under
+    from syriaforecast.report.influence import indicator_only_arrays
+    from syriaforecast.report.sensitivity import shifted_elicitation
+    from syriaforecast.spec.model import parse_model
+
+    model = sf.load_model(sf.bundled_model())
+    base = build_model_arrays(model)
+    count = int(np.flatnonzero(base.is_count)[0])
+    changed = 0
+    for seed in range(4):
+        evidence = random_evidence(model, seed, 150, report_pool=15)
+        data = build_engine_data(model, base, evidence, model.horizon_index + 1)
+        for sid, steps in ((model.scenario_ids[0], 1), (model.scenario_ids[-1], -1)):
+            moved = model.to_dict()
+            for entry, ind in zip(moved["indicators"], model.indicators, strict=True):
+                value, _ = shifted_elicitation(ind, sid, steps)
+                entry["likelihood"][sid] = list(value) if isinstance(value, tuple) else value
+            variant = parse_model(moved, source="<moved>")
+            arrays = build_model_arrays(variant)
+            for other, under in ((variant, arrays), (model, indicator_only_arrays(base, arrays, count))):
+                fresh = build_engine_data(other, under, evidence, model.horizon_index + 1)
+                shortcut = data_under(data, base, under)
+                assert_same(shortcut, fresh)
+                changed += not np.array_equal(shortcut.report_noise, data.report_noise)
+    assert changed >= 4  # count readings were there, and their noise moved with the rates
+
+
+def test_data_under_refuses_arrays_of_other_indicators():
+    from syriaforecast.engine.data import data_under
+
+    model = sf.load_model(sf.bundled_model())
+    arrays = build_model_arrays(model)
+    data = build_engine_data(model, arrays, sf.load_evidence(sf.bundled_evidence(), model), 5)
+    other = dataclasses.replace(arrays, is_count=~arrays.is_count)
+    with pytest.raises(ValueError, match="other indicators"):
+        data_under(data, arrays, other)

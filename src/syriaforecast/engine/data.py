@@ -81,6 +81,7 @@ scenario), with the variance of its phrase band (0 for a number).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Mapping
@@ -109,6 +110,7 @@ __all__ = [
     "analyst_offset",
     "build_engine_data",
     "build_model_arrays",
+    "data_under",
     "driver_states",
     "read_only_view",
 ]
@@ -513,6 +515,48 @@ def build_engine_data(
     if not assume:
         _LAST_ENGINE_DATA = (model, arrays, rows, n_periods, data)  # replaced at once: thread-safe
     return data
+
+
+def data_under(data: EngineData, base: ModelArrays, arrays: ModelArrays) -> EngineData:
+    """``data``, arranged under ``base``, as :func:`build_engine_data` arranges it under ``arrays``.
+
+    For what-ifs that move elicitations of the same indicators (sensitivity,
+    disagreement): the cells, slots and readings depend on the indicators' kinds and
+    levels only, so they are kept; what depends on the elicited values is a count
+    reading's noise, the geometric spread around its indicator's rates, recomputed
+    here. Rebuilding from the evidence gives the same arrays (the tests compare
+    them) at the cost of sorting the reports again, about 10 ms per what-if on the
+    bundled model.
+
+    Raises
+    ------
+    ValueError
+        When ``arrays`` are not of the same indicators (kinds or levels differ).
+    """
+    if not (
+        np.array_equal(base.is_count, arrays.is_count)
+        and np.array_equal(base.n_levels, arrays.n_levels)
+        and base.max_levels == arrays.max_levels
+    ):
+        raise ValueError(
+            "data_under: the arrays are of other indicators (kinds or levels differ); rebuild the data"
+        )
+    reading_indicator = data.cell_indicator[data.report_cell]
+    count = np.flatnonzero(arrays.is_count[reading_indicator])
+    if count.size == 0 or np.array_equal(
+        base.noise_count_mean[reading_indicator[count]], arrays.noise_count_mean[reading_indicator[count]]
+    ):
+        return data
+    slot = np.argmax(data.report_match[count], axis=1)
+    values = data.cell_count_values[data.report_cell[count], slot]
+    noise = data.report_noise.copy()
+    noise[count] = np.array(
+        [
+            math.exp(geometric_log_pmf(int(v), float(arrays.noise_count_mean[i])))
+            for v, i in zip(values.tolist(), reading_indicator[count].tolist(), strict=True)
+        ]
+    )[:, None]
+    return dataclasses.replace(data, report_noise=noise)
 
 
 #: The last :func:`build_engine_data` result without assumptions, after what it was built from:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from syriaforecast.engine.data import build_model_arrays
+from syriaforecast.engine.data import build_model_arrays, data_under
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.phrases import elicited_logit
@@ -184,11 +184,12 @@ def disagreement(result: Forecast, *, top: int | None = None) -> xr.Dataset:
     horizon = np.full((I, A, S), np.nan)
     for a, analyst in enumerate(ids):
         variant = analyst_model(model, analyst)
-        # The evidence is arranged again for the variant: a count's noise spread follows its rates.
-        moved_terms = chain_terms_for_draws(variant, evidence, params, arrays=build_model_arrays(variant))
-        assert np.array_equal(moved_terms.data.cell_indicator, cell_indicator)
-        moved = moved_terms.cell_log_likelihood  # (1, C, S)
         variant_arrays = build_model_arrays(variant)
+        # The same cells under the variant's elicitations (a count's noise spread follows its rates).
+        variant_data = data_under(terms.data, base_arrays, variant_arrays)
+        moved = chain_terms_for_draws(
+            variant, variant_data, params, arrays=variant_arrays
+        ).cell_log_likelihood
         for i, ind in enumerate(model.indicators):
             if analyst not in ind.elicitations:
                 continue
@@ -198,7 +199,8 @@ def disagreement(result: Forecast, *, top: int | None = None) -> xr.Dataset:
             moved_i = moved
             if any(len(unit_indicators[int(c)]) > 1 for c in cells):
                 only = indicator_only_arrays(base_arrays, variant_arrays, i)
-                moved_i = chain_terms_for_draws(consensus, evidence, params, arrays=only).cell_log_likelihood
+                only_data = data_under(terms.data, base_arrays, only)
+                moved_i = chain_terms_for_draws(consensus, only_data, params, arrays=only).cell_log_likelihood
             emission = terms.log_emission.copy()
             for c in cells:
                 emission[:, cell_period[c]] += moved_i[:, c] - terms.cell_log_likelihood[:, c]

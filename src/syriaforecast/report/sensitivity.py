@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from syriaforecast._maths import expit, logit
-from syriaforecast.engine.data import build_model_arrays
+from syriaforecast.engine.data import build_model_arrays, data_under
 from syriaforecast.engine.evaluate import chain_terms_for_draws
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.phrases import BANDS, band_of, elicited_logit, parse_phrase, shift_band
@@ -209,7 +209,10 @@ def elicitation_sensitivity(
             modified = parse_model(data, source=f"<{model.id}: {sid} moved {direction:+d} band>")
             moved_arrays[direction] = build_model_arrays(modified)
             moved_ll[direction] = chain_terms_for_draws(
-                modified, forecast.evidence, setup.params, arrays=moved_arrays[direction]
+                modified,
+                data_under(terms.data, setup.arrays, moved_arrays[direction]),
+                setup.params,
+                arrays=moved_arrays[direction],
             ).cell_log_likelihood
         for k, ind in enumerate(model.indicators):
             down_value, down_limit = shifted_elicitation(ind, sid, -steps)
@@ -220,7 +223,7 @@ def elicitation_sensitivity(
                     if k in coupled:
                         only = indicator_only_arrays(setup.arrays, moved_arrays[direction], k)
                         moved = chain_terms_for_draws(
-                            model, forecast.evidence, setup.params, arrays=only
+                            model, data_under(terms.data, setup.arrays, only), setup.params, arrays=only
                         ).cell_log_likelihood
                     variants.append((len(rows), column, moved))
             rows.append(
