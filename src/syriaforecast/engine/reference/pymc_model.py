@@ -327,6 +327,13 @@ def to_pymc(
     (:mod:`syriaforecast.engine.density`, less the Jacobians of its transforms);
     the test suite checks this at random points to 1e-8.
 
+    ``pm.sample(nuts_sampler="nutpie")`` compiles the model into nutpie's C
+    callback again in every process. On the bundled model and evidence this took
+    65.6 s of compilation before 14.8 s of sampling (4 chains x 1,000 draws, on
+    the project's 2-core machine, 2026-12-02; ``benchmarks/RESULTS.md``), where
+    :func:`~syriaforecast.forecast` samples the same density with kernels
+    compiled once per machine.
+
     Examples
     --------
     >>> import pymc as pm
