@@ -550,13 +550,18 @@ def data_under(data: EngineData, base: ModelArrays, arrays: ModelArrays) -> Engi
     slot = np.argmax(data.report_match[count], axis=1)
     values = data.cell_count_values[data.report_cell[count], slot]
     noise = data.report_noise.copy()
-    noise[count] = np.array(
-        [
-            math.exp(geometric_log_pmf(int(v), float(arrays.noise_count_mean[i])))
-            for v, i in zip(values.tolist(), reading_indicator[count].tolist(), strict=True)
-        ]
-    )[:, None]
+    noise[count] = _count_noise(reading_indicator[count], values, arrays.noise_count_mean)[:, None]
     return dataclasses.replace(data, report_noise=noise)
+
+
+def _count_noise(indicator: np.ndarray, count: np.ndarray, noise_count_mean: np.ndarray) -> np.ndarray:
+    """Noise value of each count reading: the geometric pmf of its count around its indicator's mean.
+
+    With Python's math (as before), once per distinct (indicator, count).
+    """
+    keys = list(zip(indicator.tolist(), count.tolist(), strict=True))
+    pmf = {key: math.exp(geometric_log_pmf(key[1], noise_count_mean[key[0]])) for key in set(keys)}
+    return np.array([pmf[key] for key in keys], dtype=float)
 
 
 #: The last :func:`build_engine_data` result without assumptions, after what it was built from:
@@ -643,18 +648,9 @@ def _build_engine_data(
     noise_value = np.ones(K)
     np.divide(1.0, arrays.n_levels[reading_indicator], out=noise_value, where=~count_readings)
     if count_readings.any():
-        # The geometric pmf with Python's math (as before), once per distinct (indicator, count).
-        pmf_keys = list(
-            zip(
-                reading_indicator[count_readings].tolist(),
-                states[report_row[count_readings]].tolist(),
-                strict=True,
-            )
+        noise_value[count_readings] = _count_noise(
+            reading_indicator[count_readings], states[report_row[count_readings]], arrays.noise_count_mean
         )
-        pmf = {
-            key: math.exp(geometric_log_pmf(key[1], arrays.noise_count_mean[key[0]])) for key in set(pmf_keys)
-        }
-        noise_value[count_readings] = [pmf[key] for key in pmf_keys]
     noise = np.repeat(noise_value[:, None], slots, axis=1)
     rel_idx = [_RELIABILITY_INDEX[letter] for letter in rel[report_row]]
     cred_idx = [_CREDIBILITY_INDEX[int(number)] for number in cred[report_row]]
