@@ -208,6 +208,9 @@ def test_cli_previous_reweights_a_saved_forecast(model, evidence, first, tmp_pat
     np.testing.assert_allclose(
         [row["mean"] for row in out["scenarios"].values()], api.summary()["mean"].to_numpy(), atol=1e-6
     )
+    # Why it took that path, and the reweighting's ESS, as the API records them.
+    assert out["diagnostics"]["update_reason"] == api.attrs["update_reason"]
+    assert out["diagnostics"]["update_ess"] == pytest.approx(api.attrs["update_ess"], rel=1e-6)
     assert main([*argv, "--previous", str(tmp_path / "missing.nc")]) == 2
 
 

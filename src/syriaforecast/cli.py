@@ -551,14 +551,13 @@ def forecast_json(result: Any) -> dict[str, Any]:
     }
 
     def by_period(which: str) -> list[dict[str, Any]]:
-        means = result.mean(which)
+        # One array in (time, scenario) order rather than a .sel per cell (296 of them took 0.1 s).
+        means = result.mean(which).transpose("time", "scenario").sel(scenario=list(result.model.scenario_ids))
+        values = means.to_numpy()
         return [
             {"period": str(period)}
-            | {
-                sid: round(float(means.sel(time=period, scenario=sid)), 6)
-                for sid in result.model.scenario_ids
-            }
-            for period in means["time"].values
+            | {sid: round(float(values[t, k]), 6) for k, sid in enumerate(result.model.scenario_ids)}
+            for t, period in enumerate(means["time"].values)
         ]
 
     diagnostics: dict[str, Any] = {
@@ -566,7 +565,9 @@ def forecast_json(result: Any) -> dict[str, Any]:
         "converged": bool(result.converged),
         "advice": result.convergence_advice(),
         "update_path": result.attrs.get("update_path", "fit"),
+        "update_reason": result.attrs.get("update_reason"),
         "update_pareto_k": _json_float(result.attrs.get("update_pareto_k")),
+        "update_ess": _json_float(result.attrs.get("update_ess")),
         "divergences": int(result.diagnostics.attrs.get("divergences", 0)),
         "draws": result.n_draws,
     }
