@@ -236,6 +236,36 @@ def test_progress_shows_on_a_terminal_and_nowhere_else():
     assert buffer.getvalue() == ""
 
 
+def test_progress_says_when_the_engine_is_being_compiled():
+    import numba
+
+    from syriaforecast._console import COMPILING, on_first_compile
+
+    # A function Numba has not compiled (nor cached: no cache=True) compiles on its first call.
+    def fresh():
+        return numba.njit(lambda x: x + 1)
+
+    calls: list[int] = []
+    with on_first_compile(lambda: calls.append(1)):
+        compiled = fresh()
+        assert compiled(1) == 2 and fresh()(2) == 3  # two compilations: one call
+        assert compiled(3) == 4  # already compiled
+    assert calls == [1]
+    with on_first_compile(lambda: calls.append(2)):
+        assert compiled(4) == 5  # nothing to compile: no call
+    assert calls == [1]
+
+    shown = {}
+    for label, function in (("cold", fresh()), ("warm", compiled)):
+        buffer = io.StringIO()
+        terminal = Console(file=buffer, force_terminal=True, width=200)
+        with progress(terminal, "sampling", enabled=True, compiling=True):
+            function(5)
+        shown[label] = " ".join(buffer.getvalue().split())
+    assert COMPILING.strip() in shown["cold"] and "sampling" in shown["cold"]
+    assert "compiling" not in shown["warm"] and "sampling" in shown["warm"]
+
+
 # --------------------------------------------------------------------------- plots
 def test_fan_chart_draws_the_median_inside_its_band_without_a_jump(sampled):
     fig = plot_fan_chart(sampled)

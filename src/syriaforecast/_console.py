@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +22,9 @@ from rich.table import Table
 from syriaforecast._render import raise_on_closed_pipe
 
 __all__ = [
+    "COMPILING",
     "HelpFormatter",
+    "on_first_compile",
     "output_console",
     "print_forecast_summary",
     "print_validate_summary",
@@ -78,13 +80,45 @@ def output_console() -> Console:
     return raise_on_closed_pipe(Console(highlight=False, emoji=False, width=width, soft_wrap=False))
 
 
+#: What the spinner says once Numba starts compiling: a machine's first forecast compiles the
+#: engine's kernels for its on-disk cache (110-125 s for the bundled model on this project's
+#: 2-core machine, benchmarks/RESULTS.md; 146 s for `make forecast` with its report), which a
+#: bare spinner would leave unexplained. Short enough to fit an 80-column terminal.
+COMPILING = "compiling the engine once (a few minutes), then "
+
+
 @contextmanager
-def progress(errors: Console, text: str, *, enabled: bool) -> Iterator[None]:
+def on_first_compile(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` once, when Numba first compiles a function inside the block.
+
+    Numba announces a compilation (``"numba:compile"``) only when a function is
+    not in its on-disk cache, so with warm caches the callback is never called.
+    """
+    from numba.core import event
+
+    class _FirstCompile(event.Listener):
+        called = False
+
+        def on_start(self, ev: event.Event) -> None:
+            if not self.called:
+                self.called = True
+                callback()
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    with event.install_listener("numba:compile", _FirstCompile()):
+        yield
+
+
+@contextmanager
+def progress(errors: Console, text: str, *, enabled: bool, compiling: bool = False) -> Iterator[None]:
     """A spinner with the elapsed time on standard error while ``text`` runs.
 
     Shown only when ``enabled`` (the CLI passes: standard error is a terminal
     and ``--quiet`` was not given) and removed when done, so that nothing of it
-    is left in a log.
+    is left in a log. With ``compiling``, the text says so (:data:`COMPILING`) if
+    the engine's compiled kernels have to be built first.
     """
     if not enabled:
         yield
@@ -98,8 +132,12 @@ def progress(errors: Console, text: str, *, enabled: bool) -> Iterator[None]:
         console=errors,
         transient=True,
     ) as bar:
-        bar.add_task(escape(text), total=None)
-        yield
+        task = bar.add_task(escape(text), total=None)
+        if not compiling:
+            yield
+            return
+        with on_first_compile(lambda: bar.update(task, description=escape(COMPILING + text))):
+            yield
 
 
 # --------------------------------------------------------------------------- validate
