@@ -51,8 +51,9 @@ __all__ = [
 #: 4 x 1,000 draws, 300 tuning steps, target_accept 0.9, diagonal mass matrix: 3 of 3 passed
 #: with no extension, 5.3 CPU s median (6.1 max), smallest ESS_bulk 1032, largest R-hat 1.006.
 #: On seeds 0-19 of the revised bundled model (211 coordinates: clusters, 16 sources): 20 of 20
-#: at the first pass, largest R-hat 1.0083, smallest ESS_bulk 959, 6.0 CPU s median
-#: (tools/bundled_model_record.py --seeds 0-19; docs/bundled-model-review.md).
+#: at the first pass, largest R-hat 1.0088, smallest ESS_bulk 722, 8.8 CPU s median (re-run
+#: 2026-12-02 at commit cfe839c; 1.0083, 959 and 6.0 on 2026-12-01;
+#: tools/bundled_model_record.py --seeds 0-19; docs/bundled-model-review.md).
 #: Synthetic worlds (studies.convergence, worlds 0-29, extensions included): with up to 3
 #: extensions 28 of 30 at 30% reporting (Wilson 95% 79-98%; 7.5 CPU s median per fit) and 23
 #: of 30 at 60% (59-88%; 9.5 CPU s median); with more (DEFAULT_EXTENSIONS) see there.
