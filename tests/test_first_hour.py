@@ -339,3 +339,25 @@ def test_cli_shows_progress_on_a_terminal_unless_quiet(quiet, monkeypatch, capsy
     captured = capsys.readouterr()
     assert ("computing the exact forecast" in captured.err) is not quiet
     assert "computing" not in captured.out  # results alone on standard output
+
+
+def test_readme_and_docs_quote_one_and_the_same_run(monkeypatch):
+    """README, getting-started and reading-the-output quote one run (tools/quoted_runs.py rewrites them)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("quoted_runs", ROOT / "tools" / "quoted_runs.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "quoted_runs", tool)  # its dataclass looks its module up
+    spec.loader.exec_module(tool)
+    blocks = {}
+    for quote in tool.QUOTES:
+        text = (ROOT / quote.path).read_text(encoding="utf-8")
+        start, end = tool.block_span(text, quote.heading)
+        blocks[quote.path] = text[start:end].split("\n")
+        assert re.search(quote.date, text), quote.path  # the run's date, where the tool rewrites it
+    readme = blocks["README.md"]
+    assert readme[0] == "Russia's security return to post-Assad Syria"
+    for quote in tool.QUOTES:
+        assert blocks[quote.path] == tool.quoted_part(readme, quote.whole), quote.path
