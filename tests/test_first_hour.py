@@ -259,7 +259,7 @@ def test_progress_says_when_the_engine_is_being_compiled():
     for label, function in (("cold", fresh()), ("warm", compiled)):
         buffer = io.StringIO()
         terminal = Console(file=buffer, force_terminal=True, width=200)
-        with progress(terminal, "sampling", enabled=True, compiling=True):
+        with progress(terminal, "sampling", enabled=True):
             function(5)
         shown[label] = " ".join(buffer.getvalue().split())
     assert COMPILING.strip() in shown["cold"] and "sampling" in shown["cold"]

@@ -46,7 +46,7 @@ def main() -> None:
     model = sf.load_model(sf.bundled_model())
     evidence = sf.load_evidence(sf.bundled_evidence(), model)
     if args.normal:
-        _standard_normal(model, evidence, args.accept, args.seeds)
+        _standard_normal(args.accept, args.seeds)
     for accept in args.accept:
         for seed in args.seeds:
             with workers.GradientCounter() as counter:
@@ -65,18 +65,13 @@ def main() -> None:
             )
 
 
-def _standard_normal(
-    model: sf.ScenarioModel, evidence: sf.Evidence, accepts: list[float], seeds: list[int]
-) -> None:
+def _standard_normal(accepts: list[float], seeds: list[int]) -> None:
     import nutpie
     import pymc as pm
 
-    from syriaforecast.engine.data import build_engine_data, build_model_arrays
-    from syriaforecast.engine.run import DEFAULT_DRAWS, DEFAULT_TUNE, n_chain_periods
-    from syriaforecast.engine.sampler import layout_for
+    from syriaforecast.engine.run import DEFAULT_DRAWS, DEFAULT_TUNE
 
-    arrays = build_model_arrays(model)
-    ndim = layout_for(arrays, build_engine_data(model, arrays, evidence, n_chain_periods(model))).ndim
+    ndim = workers.bundled_density_points(1)[1].shape[1]  # the sampler's coordinates of the bundled model
     with pm.Model() as normal:
         pm.Normal("x", 0.0, 1.0, shape=ndim)
     compiled = nutpie.compile_pymc_model(normal, backend="numba")

@@ -112,13 +112,13 @@ def on_first_compile(callback: Callable[[], None]) -> Iterator[None]:
 
 
 @contextmanager
-def progress(errors: Console, text: str, *, enabled: bool, compiling: bool = False) -> Iterator[None]:
+def progress(errors: Console, text: str, *, enabled: bool) -> Iterator[None]:
     """A spinner with the elapsed time on standard error while ``text`` runs.
 
     Shown only when ``enabled`` (the CLI passes: standard error is a terminal
     and ``--quiet`` was not given) and removed when done, so that nothing of it
-    is left in a log. With ``compiling``, the text says so (:data:`COMPILING`) if
-    the engine's compiled kernels have to be built first.
+    is left in a log. If the engine's compiled kernels have to be built first,
+    the text says so (:data:`COMPILING`).
     """
     if not enabled:
         yield
@@ -133,9 +133,6 @@ def progress(errors: Console, text: str, *, enabled: bool, compiling: bool = Fal
         transient=True,
     ) as bar:
         task = bar.add_task(escape(text), total=None)
-        if not compiling:
-            yield
-            return
         with on_first_compile(lambda: bar.update(task, description=escape(COMPILING + text))):
             yield
 

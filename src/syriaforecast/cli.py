@@ -367,7 +367,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     doing = "computing the exact forecast" if exact else f"sampling {args.chains} chains"
     with (
         warnings.catch_warnings(record=True) as caught,
-        progress(errors, doing, enabled=errors.is_terminal and not args.quiet, compiling=True),
+        progress(errors, doing, enabled=errors.is_terminal and not args.quiet),
     ):
         warnings.simplefilter("always", ConvergenceWarning)
         result = forecast(
@@ -388,7 +388,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     written: list[Path] = []
     if args.out is not None:
         show = errors.is_terminal and not args.quiet
-        with progress(errors, f"writing the report to {args.out}", enabled=show, compiling=True):
+        with progress(errors, f"writing the report to {args.out}", enabled=show):
             written = _write_outputs(result, args.out)
     entry = None
     if args.journal is not None:
