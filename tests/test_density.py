@@ -179,3 +179,48 @@ def test_transition_blocks_density_matches_pymc(dynamic_setup):
     mine_diffs = [values[k][0] - values[0][0] for k in (1, 2)]
     pymc_diffs = [values[k][1] - values[0][1] for k in (1, 2)]
     np.testing.assert_allclose(mine_diffs, pymc_diffs, rtol=1e-8, atol=1e-8)
+
+
+def _over_every_period(args, arrays, data):
+    """The density's arguments with its chain run through every period of ``data`` (no cut)."""
+    import inspect
+
+    from syriaforecast.engine.sampler import transition_arguments
+
+    names = list(inspect.signature(log_density_and_gradient.py_func).parameters)[1:]
+    full = list(args)
+    full[names.index("n_periods")] = int(data.n_periods)
+    full[names.index("driver_on")] = transition_arguments(arrays, data)[-1]
+    return tuple(full), names
+
+
+@pytest.mark.parametrize("case", ["bundled", "dynamic", "no reports"])
+def test_the_density_cut_after_the_last_report_is_the_whole_chains(case, dynamic_setup):
+    """Periods after the last report add nothing: value and gradient equal the uncut chain's.
+
+    The sampler's density stops at the last reported period (``evidence_periods``); here
+    the same kernel runs the chain through the horizon, drivers included.
+    """
+    from syriaforecast.engine.sampler import evidence_periods
+
+    if case == "dynamic":
+        model, arrays, data, layout, args = dynamic_setup
+    else:
+        model = sf.load_model(sf.bundled_model())
+        evidence = sf.load_evidence(sf.bundled_evidence() if case == "bundled" else reports([]), model)
+        arrays = build_model_arrays(model)
+        data = build_engine_data(model, arrays, evidence, model.horizon_index + 1)
+        layout = layout_for(arrays, data)
+        args = _density_arguments(arrays, data, layout)
+    full, names = _over_every_period(args, arrays, data)
+    cut = args[names.index("n_periods")]
+    expected_cut = int(data.cell_period.max()) + 1 if data.n_cells else 1
+    assert cut == evidence_periods(data) == expected_cut < data.n_periods
+    assert args[names.index("driver_on")].shape[0] == cut
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        x = rng.normal(0.0, 0.7, layout.ndim)
+        value, grad = log_density_and_gradient(x, *args)
+        whole, whole_grad = log_density_and_gradient(x, *full)
+        assert value == pytest.approx(whole, rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(grad, whole_grad, rtol=1e-9, atol=1e-9)
