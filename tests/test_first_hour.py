@@ -239,7 +239,8 @@ def test_progress_shows_on_a_terminal_and_nowhere_else():
 def test_progress_says_when_the_engine_is_being_compiled():
     import numba
 
-    from syriaforecast._console import COMPILING, on_first_compile
+    from syriaforecast._compiling import on_first_compile
+    from syriaforecast._console import COMPILING
 
     # A function Numba has not compiled (nor cached: no cache=True) compiles on its first call.
     def fresh():
@@ -264,6 +265,58 @@ def test_progress_says_when_the_engine_is_being_compiled():
         shown[label] = " ".join(buffer.getvalue().split())
     assert COMPILING.strip() in shown["cold"] and "sampling" in shown["cold"]
     assert "compiling" not in shown["warm"] and "sampling" in shown["warm"]
+
+
+def test_a_forecast_logs_once_that_it_compiles_the_engine(model, monkeypatch, caplog):
+    """A notebook's first forecast says it is compiling (minutes), through the library's logger."""
+    import importlib
+    import logging
+
+    import numba
+
+    from syriaforecast._compiling import COMPILING_NOTICE, LOGGER_NAME
+
+    forecast_module = importlib.import_module("syriaforecast.forecast")  # the package's name is the function
+
+    fit = forecast_module._fit
+
+    def compiling_fit(*args, **kwargs):
+        # Stands for a machine's first fit: two functions Numba has never compiled (no cache=True).
+        numba.njit(lambda x: x + 1)(1)
+        numba.njit(lambda x: x + 2)(1)
+        return fit(*args, **kwargs)
+
+    caplog.set_level(logging.INFO, logger=LOGGER_NAME)
+    run = dict(as_of="2025-04-30", draws=30, tune=30, chains=2, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sf.ConvergenceWarning)
+        sf.forecast(model, EVIDENCE, **run)  # warm caches: nothing to compile
+        assert not [r for r in caplog.records if r.name == LOGGER_NAME]
+        monkeypatch.setattr(forecast_module, "_fit", compiling_fit)
+        sf.forecast(model, EVIDENCE, **run)
+    notices = [r for r in caplog.records if r.name == LOGGER_NAME]
+    assert [(r.levelno, r.getMessage()) for r in notices] == [(logging.INFO, COMPILING_NOTICE)]
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_the_compile_notice_shows_unless_the_application_configures_logging(configured):
+    """As PyMC's logger: INFO on standard error by default; an application's own set-up decides."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, numba\n"
+        + ("logging.basicConfig(level=logging.WARNING)\n" if configured else "")
+        + "from syriaforecast._compiling import announcing_compilation\n"
+        "with announcing_compilation():\n"
+        "    numba.njit(lambda x: x + 1)(1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    from syriaforecast._compiling import COMPILING_NOTICE
+
+    assert (COMPILING_NOTICE in done.stderr) is not configured
+    assert done.stdout == ""
 
 
 # --------------------------------------------------------------------------- plots

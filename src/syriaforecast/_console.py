@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from syriaforecast._compiling import on_first_compile
 from syriaforecast._render import raise_on_closed_pipe
 
 __all__ = [
@@ -85,30 +86,6 @@ def output_console() -> Console:
 #: 2-core machine, benchmarks/RESULTS.md; 146 s for `make forecast` with its report), which a
 #: bare spinner would leave unexplained. Short enough to fit an 80-column terminal.
 COMPILING = "compiling the engine once (a few minutes), then "
-
-
-@contextmanager
-def on_first_compile(callback: Callable[[], None]) -> Iterator[None]:
-    """Call ``callback`` once, when Numba first compiles a function inside the block.
-
-    Numba announces a compilation (``"numba:compile"``) only when a function is
-    not in its on-disk cache, so with warm caches the callback is never called.
-    """
-    from numba.core import event
-
-    class _FirstCompile(event.Listener):
-        called = False
-
-        def on_start(self, ev: event.Event) -> None:
-            if not self.called:
-                self.called = True
-                callback()
-
-        def on_end(self, ev: event.Event) -> None:
-            pass
-
-    with event.install_listener("numba:compile", _FirstCompile()):
-        yield
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import argparse
 import atexit
 import contextlib
 import json
+import logging
 import math
 import os
 import sys
@@ -24,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from syriaforecast import __version__
+from syriaforecast._compiling import LOGGER_NAME
 from syriaforecast._render import console as _plain_console
 from syriaforecast._render import raise_on_closed_pipe, styled
 from syriaforecast.bundled import bundled_evidence, bundled_model
@@ -197,11 +199,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``syriaforecast`` console command."""
+    # The command's spinner says when the engine compiles (_console.progress); the library's
+    # own notice of it (an INFO log line, syriaforecast._compiling) would repeat it.
+    logger = logging.getLogger(LOGGER_NAME)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
         code = _main(argv)
         sys.stdout.flush()  # what print() buffered: a closed pipe must show here, not at exit
     except BrokenPipeError:
         return _output_closed()
+    finally:
+        logger.setLevel(level)
     return code
 
 

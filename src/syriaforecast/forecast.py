@@ -33,6 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from syriaforecast._checks import SAMPLING_WORK_ENV, sampling_work_cap
+from syriaforecast._compiling import announcing_compilation
 from syriaforecast._io import atomic_path
 from syriaforecast._xarray import defer_dask_detection
 from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
@@ -852,25 +853,29 @@ def forecast(
     from syriaforecast.conditional import parse_assume
 
     assumed = parse_assume(model, assume, as_of_date)
-    if previous is not None:
-        result = update(
-            model,
-            evidence,
-            as_of_date,
-            previous,
-            exact=exact,
-            settings=settings,
-            progress=progress,
-            extensions=extensions,
-            assume=assumed,
-        )
-    elif exact:
-        run = run_engine(
-            model, evidence, as_of_date, exact=exact, settings=settings, progress=progress, assume=assumed
-        )
-        result = _assemble(model, evidence, as_of_date, run, settings)
-    else:
-        result = _fit(model, evidence, as_of_date, settings, progress, extensions=extensions, assume=assumed)
+    # A machine's first forecast compiles the engine (minutes): say so rather than look hung.
+    with announcing_compilation():
+        if previous is not None:
+            result = update(
+                model,
+                evidence,
+                as_of_date,
+                previous,
+                exact=exact,
+                settings=settings,
+                progress=progress,
+                extensions=extensions,
+                assume=assumed,
+            )
+        elif exact:
+            run = run_engine(
+                model, evidence, as_of_date, exact=exact, settings=settings, progress=progress, assume=assumed
+            )
+            result = _assemble(model, evidence, as_of_date, run, settings)
+        else:
+            result = _fit(
+                model, evidence, as_of_date, settings, progress, extensions=extensions, assume=assumed
+            )
     if assume:
         result.attrs["assume"] = json.dumps({d: dict(v) for d, v in assume.items()}, sort_keys=True)
     advice = result.convergence_advice()
