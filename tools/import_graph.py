@@ -34,7 +34,7 @@ PACKAGE = "syriaforecast"
 #: (rank, layer, module prefixes); the longest matching prefix decides a module's layer.
 LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (0, "base", ("errors", "_io", "_maths", "phrases", "scoring", "bundled", "_files", "_checks", "_outdir",
-                 "_render", "_forecast_file", "cli_checks", "_xarray")),
+                 "_render", "_forecast_file", "cli_checks", "_xarray", "_compiling")),
     (1, "spec", ("spec",)),
     (2, "engine", ("engine",)),
     (3, "reference", ("engine.reference",)),
