@@ -51,8 +51,10 @@ __all__ = [
 #: 4 x 1,000 draws, 300 tuning steps, target_accept 0.9, diagonal mass matrix: 3 of 3 passed
 #: with no extension, 5.3 CPU s median (6.1 max), smallest ESS_bulk 1032, largest R-hat 1.006.
 #: On seeds 0-19 of the revised bundled model (211 coordinates: clusters, 16 sources): 20 of 20
-#: at the first pass, largest R-hat 1.0088, smallest ESS_bulk 722, 8.8 CPU s median (re-run
-#: 2026-12-02 at commit cfe839c; 1.0083, 959 and 6.0 on 2026-12-01;
+#: converged, 19 at the first pass and seed 11 after one extension (first pass R-hat 1.0122);
+#: largest R-hat 1.0093, smallest ESS_bulk 972, 5.0 CPU s median in a fast hour (re-run
+#: 2026-12-02 19:58 UTC at commit e856d88; 20 of 20 at the first pass with 1.0088, 722 and
+#: 8.8 at commit cfe839c, and with 1.0083, 959 and 6.0 on 2026-12-01;
 #: tools/bundled_model_record.py --seeds 0-19; docs/bundled-model-review.md).
 #: Synthetic worlds (studies.convergence, worlds 0-29, extensions included): with up to 3
 #: extensions 28 of 30 at 30% reporting (Wilson 95% 79-98%; 7.5 CPU s median per fit) and 23
