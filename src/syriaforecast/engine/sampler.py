@@ -100,7 +100,7 @@ def evidence_periods(data: EngineData) -> int:
     horizon is computed from the draws over every period (:mod:`~syriaforecast.engine.evaluate`);
     only the sampler's density is cut, which spares it the forward-backward passes and
     transition gradients of the periods between the as-of date and the horizon (on the
-    bundled model 15 of 37 periods: one evaluation about 6% cheaper).
+    bundled model 15 of 37 periods: one evaluation 4.4% cheaper, 53.3 against 55.8 us).
     """
     last = int(data.cell_period.max()) + 1 if data.cell_period.size else 1
     return max(1, min(int(data.n_periods), last))
