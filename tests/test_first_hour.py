@@ -298,6 +298,44 @@ def test_a_forecast_logs_once_that_it_compiles_the_engine(model, monkeypatch, ca
     assert [(r.levelno, r.getMessage()) for r in notices] == [(logging.INFO, COMPILING_NOTICE)]
 
 
+def test_the_command_line_silences_the_librarys_compile_notice(monkeypatch, capsys):
+    """The command's spinner says it is compiling; the library's INFO line would say it twice."""
+    import logging
+
+    import numba
+
+    from syriaforecast._compiling import COMPILING_NOTICE, LOGGER_NAME, announcing_compilation
+
+    logger = logging.getLogger(LOGGER_NAME)
+    level, handlers, root_handlers = logger.level, list(logger.handlers), list(logging.root.handlers)
+    # As in a fresh process: no handler anywhere, so the library would print INFO to stderr.
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(logger, "handlers", [])
+    logger.setLevel(logging.NOTSET)
+    seen = {}
+
+    def compiling_main(argv):
+        with announcing_compilation():
+            numba.njit(lambda x: x + 3)(1)
+        seen["level"] = logger.getEffectiveLevel()
+        return 0
+
+    monkeypatch.setattr(cli, "_main", compiling_main)
+    try:
+        assert cli.main(["forecast"]) == 0
+        assert seen["level"] == logging.WARNING
+        assert logger.level == logging.NOTSET  # restored for the rest of the process
+        assert COMPILING_NOTICE not in capsys.readouterr().err
+        # The same block outside the command prints the notice.
+        with announcing_compilation():
+            numba.njit(lambda x: x + 4)(1)
+        assert COMPILING_NOTICE in capsys.readouterr().err
+    finally:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logging.root.handlers[:] = root_handlers
+
+
 @pytest.mark.parametrize("configured", [False, True])
 def test_the_compile_notice_shows_unless_the_application_configures_logging(configured):
     """As PyMC's logger: INFO on standard error by default; an application's own set-up decides."""
