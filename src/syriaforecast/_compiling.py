@@ -1,9 +1,9 @@
 """Telling the user when the engine's kernels are being compiled (a machine's first forecast).
 
 The engine's Numba kernels are compiled once per machine into an on-disk cache:
-on this project's 2-core machine a first forecast of the bundled model spends
-about two minutes compiling (benchmarks/RESULTS.md), every later process loads
-them in about a second. Without a word, those two minutes look like a hang, in a
+on this project's 2-core machine a first forecast of the bundled model with empty
+caches took 71-111 s on 2026-12-02 (benchmarks/RESULTS.md), and every later process
+loads them in about a second. Without a word, that wait looks like a hang, in a
 notebook as at the command line. The command line shows it in its spinner
 (:mod:`syriaforecast._console`); the library says it once through its logger,
 which, as PyMC's does, prints to standard error unless the application
