@@ -52,8 +52,7 @@ def main() -> None:
             with workers.GradientCounter() as counter:
                 result = sf.forecast(model, evidence, seed=seed, target_accept=accept)
             steps = np.asarray(result.sample_stats["n_steps"])
-            depth, count = np.unique(np.asarray(result.sample_stats["depth"]), return_counts=True)
-            shares = ", ".join(f"depth {d}: {c / count.sum():.3f}" for d, c in zip(depth, count, strict=True))
+            shares = _depth_shares(result.sample_stats["depth"])
             step = float(np.median(np.asarray(result.sample_stats["step_size"])))
             record = workers.forecast_record(result, 0.0, 0.0)
             print(
@@ -63,6 +62,12 @@ def main() -> None:
                 f"smallest ESS_bulk {record['ess_min']:.0f}",
                 flush=True,
             )
+
+
+def _depth_shares(depth: object) -> str:
+    """The share of draws at each tree depth, e.g. ``depth 4: 1.000``."""
+    values, count = np.unique(np.asarray(depth), return_counts=True)
+    return ", ".join(f"depth {d}: {c / count.sum():.3f}" for d, c in zip(values, count, strict=True))
 
 
 def _standard_normal(accepts: list[float], seeds: list[int]) -> None:
@@ -82,8 +87,7 @@ def _standard_normal(accepts: list[float], seeds: list[int]) -> None:
                 seed=seed, progress_bar=False,
             )  # fmt: skip
             stats = trace.sample_stats
-            depth, count = np.unique(np.asarray(stats["depth"]), return_counts=True)
-            shares = ", ".join(f"depth {d}: {c / count.sum():.3f}" for d, c in zip(depth, count, strict=True))
+            shares = _depth_shares(stats["depth"])
             print(
                 f"standard normal, {ndim} dimensions, target_accept {accept} seed {seed}: "
                 f"{float(stats['n_steps'].mean()):.2f} steps per draw ({shares}), "

@@ -25,7 +25,6 @@ from syriaforecast._render import raise_on_closed_pipe
 __all__ = [
     "COMPILING",
     "HelpFormatter",
-    "on_first_compile",
     "output_console",
     "print_forecast_summary",
     "print_validate_summary",
