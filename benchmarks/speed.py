@@ -8,8 +8,8 @@ steps, continued while the check fails) and a warm kernel cache unless said othe
   month before the evidence's last publication, summary), then in the same process
   warm updates with ``previous=``: the evidence's last month, then its last 31 days'
   reports again a month later (PSIS when it accepts, else a refit), and one update
-  that must refit (an old report's note edited, so the new evidence is not the old
-  plus reports: a warm-started refit);
+  that must refit (an old report's source letter changed, so the new evidence is not
+  the old plus reports: a warm-started refit);
 - ``cli`` / ``cli_previous``: a fresh ``syriaforecast forecast --json`` process,
   without and with ``--previous`` (a forecast saved as of a month earlier);
 - ``cli_report``: a fresh ``syriaforecast forecast --out DIR`` process, what ``make
@@ -271,7 +271,7 @@ def render(record: dict[str, Any]) -> str:
     refit = record["warm_refit"]
     lines.append(
         _row(
-            "Warm update that must refit (PSIS refused, or an old report edited): warm-started refit",
+            "Warm update that must refit (PSIS refused, or an old report regraded): warm-started refit",
             "warm_refit",
             refit,
             f"paths {', '.join(sorted(set(refit['paths'])))}; converged {refit['converged']} of "
@@ -426,7 +426,7 @@ def headline_rows(record: dict[str, Any]) -> list[list[str]]:
             goal("warm_psis"),
         ],
         [
-            "Warm update that must refit (PSIS refused, or an old report edited): warm-started refit",
+            "Warm update that must refit (PSIS refused, or an old report regraded): warm-started refit",
             f"{_fmt(refit['wall']['median'])}" + conv(refit, len(refit["paths"])),
             f"{_fmt(naive_update)}" if naive_warm else "",
             _ratio(refit["wall"]["median"], naive_update),

@@ -40,16 +40,29 @@ def next_month_rows(evidence: Any, months: int) -> Any:
     return recent[["date", "indicator", "value", "reliability", "credibility", "source", "note"]]
 
 
-def edited_first_report(evidence: Any, model: Any) -> Any:
-    """The evidence with its first report's note edited: not the old evidence plus reports (a refit)."""
+def regraded_first_report(evidence: Any, model: Any) -> Any:
+    """The evidence with its first graded report's source letter moved one step: a refit.
+
+    A changed grade changes what the likelihood reads, so the evidence is not the
+    old evidence plus reports. (An edited note would not do: the likelihood does not
+    read notes, and the previous draws are kept as they are.) Edited in the log's own
+    CSV text, driver rows included: :meth:`Evidence.to_dataframe` holds the reports only.
+    """
+    import io
+
+    import pandas as pd
+
     import syriaforecast as sf
 
-    frame = evidence.to_dataframe()
-    frame["credibility"] = [str(v) if v else "" for v in frame["credibility"]]
-    frame["date"] = [d.isoformat() for d in frame["date"]]
-    frame["published"] = [d.isoformat() for d in frame["published"]]
-    frame.loc[0, "note"] = str(frame.loc[0, "note"]) + " (edited)"
-    return sf.load_evidence(frame.drop(columns=["line", "period", "state"]), model)
+    frame = pd.read_csv(io.StringIO(evidence.to_csv_text()), dtype=str, keep_default_na=False)
+    letters = "ABCDEF"
+    row = next(i for i, v in enumerate(frame["reliability"]) if v in letters)
+    letter = frame.loc[row, "reliability"]
+    # Every row of its report (one source's reading has one grade).
+    report = frame.loc[row, "report"] if "report" in frame else ""
+    rows = frame.index[frame["report"] == report] if report else [row]
+    frame.loc[rows, "reliability"] = letters[letters.index(letter) + 1] if letter != "F" else "E"
+    return sf.load_evidence(frame, model)
 
 
 def bundled_density_points(n_points: int = 64) -> tuple[tuple[Any, ...], Any]:
@@ -497,10 +510,10 @@ def task_speed_cold(args: dict[str, Any]) -> dict[str, Any]:
                 "pareto_k": float(previous.attrs.get("update_pareto_k", math.nan)),
             }
         )
-    # An edited old report: the evidence is no longer the previous one plus reports, so it refits.
-    edited = edited_first_report(current, model)
+    # An old report regraded: the evidence is no longer the previous one plus reports, so it refits.
+    regraded = regraded_first_report(current, model)
     t, c = time.perf_counter(), cpu()
-    refit = sf.forecast(model, edited, seed=seed + 50, previous=previous)
+    refit = sf.forecast(model, regraded, seed=seed + 50, previous=previous)
     refit.summary()
     out["refit"] = forecast_record(refit, time.perf_counter() - t, cpu() - c) | {"path": refit.update_path}
     return out

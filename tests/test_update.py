@@ -122,6 +122,68 @@ def test_changed_reports_refit_and_other_models_fit_afresh(model, evidence, firs
     assert "exact mode" in fresh.attrs["update_reason"]
 
 
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    """The tiny evidence log with one line edited, written to a file of its own."""
+    text = (DATA / "report_tiny_evidence.csv").read_text()
+    assert old in text
+    path = tmp_path / f"edited_{abs(hash(new))}.csv"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+GRADED = "2025-01-20,talks,0,C,3,Rumour,graded and disagreeing with the ungraded report"
+
+
+@pytest.mark.parametrize(
+    ("edit", "same", "moves"),
+    [
+        ("2025-01-20,talks,0,C,3,Rumour,a note rewritten", True, False),
+        ("2025-01-25,talks,0,C,3,Rumour,re-dated within its month", True, False),
+        # A source with one graded report is read at its letter: another name changes nothing ...
+        ("2025-01-20,talks,0,C,3,Gossip,graded and disagreeing", True, False),
+        # ... but Agency's second graded report makes Agency a source with an offset of its own
+        # (0, its letter's reading, at the file's values: the log emissions stay equal there).
+        ("2025-01-20,talks,0,C,3,Agency,graded and disagreeing", False, False),
+        ("2025-01-20,talks,1,C,3,Rumour,graded and agreeing", False, True),  # another value
+        ("2025-01-20,talks,0,B,3,Rumour,graded and disagreeing", False, True),  # another grade
+        ("2025-02-20,talks,0,C,3,Rumour,re-dated into February", False, True),  # another period
+    ],
+)
+def test_the_likelihood_reads_two_logs_alike_only_when_no_field_it_uses_differs(
+    model, evidence, tmp_path, edit, same, moves
+):
+    from syriaforecast.engine.data import reads_the_same
+    from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
+    from syriaforecast.engine.run import n_chain_periods
+
+    arrays, n = build_model_arrays(model), n_chain_periods(model)
+    other = sf.load_evidence(_edited(tmp_path, GRADED, edit), model)
+    ours, theirs = (build_engine_data(model, arrays, e.up_to(FIRST), n) for e in (evidence, other))
+    assert reads_the_same(ours, theirs) is same
+    # Independently: the likelihood at the model's own values, equal to the bit when they read alike.
+    params = exact_parameters_for(model)
+    a, b = (chain_terms_for_draws(model, d, params, arrays=arrays).log_emission for d in (ours, theirs))
+    assert (a.shape == b.shape and np.array_equal(a, b)) is not moves
+
+
+def test_an_edited_note_keeps_the_draws_and_an_edited_grade_refits(model, first, tmp_path):
+    noted_path = _edited(tmp_path, GRADED, "2025-01-25,talks,0,C,3,Rumour,re-dated and noted")
+    noted = sf.load_evidence(noted_path, model)
+    kept = sf.forecast(model, noted, as_of=FIRST, seed=9, previous=first)
+    assert kept.attrs["update_path"] == "psis", kept.attrs["update_reason"]
+    assert "does not read them (date, note, published)" in kept.attrs["update_reason"]
+    # The previous draws as they were, each with the likelihood it had (nothing to reweigh).
+    np.testing.assert_array_equal(kept.horizon.values, first.horizon.values)
+    eta = "elicitation_eta"
+    np.testing.assert_array_equal(kept.posterior[eta].values, first.posterior[eta].values)
+    np.testing.assert_array_equal(kept._log_likelihood, first._log_likelihood)
+    assert "re-dated and noted" in kept.evidence.to_csv_text()  # the forecast carries the edited log
+    regraded = sf.load_evidence(_edited(tmp_path, GRADED, "2025-01-20,talks,0,B,3,Rumour,regraded"), model)
+    refit = sf.forecast(model, regraded, as_of=FIRST, seed=9, previous=first)
+    assert refit.attrs["update_path"] == "refit"
+    assert "changed or removed reports" in refit.attrs["update_reason"]
+
+
 def test_previous_may_be_a_saved_file(model, evidence, first, tmp_path):
     path = first.save(tmp_path / "first.nc")
     result = sf.forecast(model, evidence, as_of=SECOND, seed=2, previous=path)

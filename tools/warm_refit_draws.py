@@ -6,8 +6,9 @@ Usage, from the repository root::
 
 For each seed: a default fit as of a month before the bundled evidence's last
 publication, then :func:`syriaforecast.forecast.warm_refit` from it to the two updates
-``benchmarks/speed.py`` times as refits (one more month of reports, and an edited old
-report), once per draw count, with no continuation. Prints the wall and CPU seconds of
+``benchmarks/speed.py`` times as refits (one more month of reports, and an old report
+regraded; until 2026-12-02 an old report's note was edited instead, which now keeps the
+draws), once per draw count, with no continuation. Prints the wall and CPU seconds of
 each refit, its largest R-hat and smallest ESS_bulk over every reported probability, and
 whether it passed the convergence check. Chose :data:`syriaforecast.forecast.WARM_DRAWS`.
 """
@@ -41,7 +42,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         first = sf.forecast(model, evidence, as_of=evidence.last_published - dt.timedelta(days=31), seed=seed)
         month = evidence.append(workers.next_month_rows(evidence, 1), model)
-        for label, new in (("month", month), ("edited", workers.edited_first_report(month, model))):
+        for label, new in (("month", month), ("regraded", workers.regraded_first_report(month, model))):
             for draws in (int(d) for d in args.draws.split(",")):
                 wall, cpu = time.perf_counter(), time.process_time()
                 settings = SamplerSettings(seed=seed + 7, draws=draws)

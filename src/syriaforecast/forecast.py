@@ -36,7 +36,13 @@ from syriaforecast._checks import SAMPLING_WORK_ENV, sampling_work_cap
 from syriaforecast._compiling import announcing_compilation
 from syriaforecast._io import atomic_path
 from syriaforecast._xarray import defer_dask_detection
-from syriaforecast.engine.data import EngineData, ModelArrays, build_engine_data, build_model_arrays
+from syriaforecast.engine.data import (
+    EngineData,
+    ModelArrays,
+    build_engine_data,
+    build_model_arrays,
+    reads_the_same,
+)
 from syriaforecast.engine.evaluate import (
     ANALYST_PARAMETER_NAMES,
     CLUSTER_PARAMETER_NAMES,
@@ -793,12 +799,14 @@ def forecast(
         Take the model file as exact (no sampling; fixed Bayes net / HMM).
         Defaults to True exactly when the model's ``elicitation_error`` is 0.
     target_accept : float
-        NUTS target acceptance rate (default 0.8).
+        NUTS target acceptance rate (default 0.9,
+        :data:`~syriaforecast.engine.run.DEFAULT_TARGET_ACCEPT`).
     progress : bool
         Show the sampler's progress bar.
     previous : Forecast or path, optional
         The last forecast of the same model. When the evidence only adds reports
-        to its evidence (or moves the as-of date forward), its draws are
+        to its evidence (or moves the as-of date forward; earlier reports may differ
+        where the likelihood does not read them, e.g. a note), its draws are
         reweighted by Pareto-smoothed importance sampling, kept only when Pareto
         k <= 0.7 and the diagnostics pass; otherwise the model is refitted,
         starting from its draws. ``attrs["update_path"]`` says which
@@ -1238,6 +1246,13 @@ def forecast_parameters(result: Forecast, *, max_draws: int | None = None) -> di
 # chains started from the previous draws and the step size adaptation from the
 # previous fit's step size, so a shorter tuning phase suffices.
 #
+# Earlier reports edited only where the likelihood does not read them (a note, a date
+# moved within its period) count as unchanged: the evidence arranges into the same
+# cells and readings (:func:`~syriaforecast.engine.data.reads_the_same`), so every draw
+# keeps its likelihood. Any other edit or removal refits rather than reweights: a removed
+# report can revive a reading of the evidence the previous draws never visited, and
+# importance weights (Pareto k included) cannot see what no draw reached.
+#
 # The path taken is recorded in the forecast's attributes (and so in the saved
 # file): ``update_path`` is ``"psis"`` (previous draws reweighted),
 # ``"refit"`` (sampled again, warm-started) or ``"fit"`` (sampled from scratch:
@@ -1388,16 +1403,44 @@ def _not_reusable(previous: Forecast, model: ScenarioModel) -> str | None:
     return None
 
 
-def _not_extension(previous: Forecast, evidence: Evidence, as_of: dt.date) -> str | None:
-    """Why the new information is not the previous one plus reports (None: it is)."""
+def _not_extension(
+    previous: Forecast, evidence: Evidence, as_of: dt.date, model: ScenarioModel
+) -> tuple[str | None, str]:
+    """Why the new information is not the previous one plus reports (None: it is), and a note.
+
+    Earlier reports edited only where the likelihood does not read them (a note, a
+    date moved within its period) leave every draw's likelihood as it was
+    (:func:`~syriaforecast.engine.data.reads_the_same`), so they count as unchanged;
+    the note then names the columns that changed. Any other change to the reports
+    up to the previous as-of date refits: importance weights could not be trusted
+    there (a removed report can revive a reading of the evidence that the previous
+    draws never visited, which no Pareto k would show).
+    """
     if as_of < previous.as_of:
-        return f"the as-of date {as_of} is before the previous forecast's ({previous.as_of})"
-    if evidence.up_to(previous.as_of).to_csv_text() != previous.evidence.to_csv_text():
-        return (
-            f"the reports dated on or before the previous as-of date ({previous.as_of}) "
-            "differ from the previous forecast's (changed or removed reports)"
-        )
-    return None
+        return f"the as-of date {as_of} is before the previous forecast's ({previous.as_of})", ""
+    before = evidence.up_to(previous.as_of)
+    earlier = previous.evidence.up_to(previous.as_of)
+    if before.to_csv_text() == earlier.to_csv_text():
+        return None, ""
+    arrays = build_model_arrays(model)
+    n_periods = n_chain_periods(model)
+    now, then = (build_engine_data(model, arrays, e, n_periods) for e in (before, earlier))
+    if reads_the_same(now, then):
+        columns = _changed_columns(earlier, before)
+        return None, f"earlier reports changed only where the likelihood does not read them ({columns})"
+    return (
+        f"the reports dated on or before the previous as-of date ({previous.as_of}) "
+        "differ from the previous forecast's (changed or removed reports)"
+    ), ""
+
+
+def _changed_columns(old: Evidence, new: Evidence) -> str:
+    """The evidence columns whose values differ between two logs of the same rows, in words."""
+    a, b = old._table, new._table  # driver rows included
+    if a.shape != b.shape or list(a.columns) != list(b.columns):
+        return "rows rearranged"
+    names = [str(c) for c in a.columns if c not in ("line", "driver") and not a[c].equals(b[c])]
+    return ", ".join(names) if names else "their order or spelling"
 
 
 def _new_sources(previous: Forecast, names: tuple[str, ...]) -> list[str]:
@@ -1661,14 +1704,14 @@ def update(
         )
 
     k, ess = np.nan, np.nan
-    why_not = _not_extension(previous, evidence, as_of)
+    why_not, edited = _not_extension(previous, evidence, as_of, model)
     if why_not is None:
         reweighted, reason, k, ess = _reweighted(
             model, evidence, as_of, previous, _previous_settings(previous, settings.seed), assume
         )
         if reweighted is not None:
             reweighted.attrs["time_reweight"] = time.perf_counter() - start
-            return _record(reweighted, "psis", reason, k, ess)
+            return _record(reweighted, "psis", f"{reason}; {edited}" if edited else reason, k, ess)
         why_not = reason
 
     result = warm_refit(

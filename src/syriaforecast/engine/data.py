@@ -113,6 +113,7 @@ __all__ = [
     "data_under",
     "driver_states",
     "read_only_view",
+    "reads_the_same",
 ]
 
 #: Prior mean informativeness of a report by source reliability (A reliable .. F cannot be judged).
@@ -515,6 +516,28 @@ def build_engine_data(
     if not assume:
         _LAST_ENGINE_DATA = (model, arrays, rows, n_periods, data)  # replaced at once: thread-safe
     return data
+
+
+def reads_the_same(a: EngineData, b: EngineData) -> bool:
+    """Whether the likelihood reads ``a`` and ``b`` alike: every field it uses is equal.
+
+    Only :attr:`EngineData.report_row` (where each reading sits in the evidence
+    table) is left out: it names rows and enters no density. Two evidence logs that
+    differ only in what the engine does not read (a report's note, a date moved
+    within its period) arrange into equal data, and so give every parameter draw
+    the same likelihood, to the bit.
+    """
+    for item in dataclasses.fields(EngineData):
+        if item.name == "report_row":
+            continue
+        x, y = getattr(a, item.name), getattr(b, item.name)
+        if isinstance(x, np.ndarray):
+            same = isinstance(y, np.ndarray) and x.dtype == y.dtype and np.array_equal(x, y)
+            if not same:
+                return False
+        elif x != y:
+            return False
+    return True
 
 
 def data_under(data: EngineData, base: ModelArrays, arrays: ModelArrays) -> EngineData:
