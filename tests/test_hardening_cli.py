@@ -322,3 +322,14 @@ def test_a_folder_absent_for_an_instant_while_it_is_checked_is_not_taken_for_a_f
     linked = tmp_path / "linked"
     linked.symlink_to(out)  # a link to a folder is that folder
     assert _outdir.check_out_folder(linked) == linked
+
+
+def test_out_writes_the_report_of_a_sampled_forecast_that_used_no_reports(tmp_path, capsys):
+    """As of before the first report: the report folder says nothing moved instead of failing."""
+    report = DATA / "report_tiny.toml"
+    out = tmp_path / "out"
+    args = ["forecast", "--model", str(report), "--evidence", str(DATA / "report_tiny_evidence.csv")]
+    args += ["--as-of", "2025-01-05", "--draws", "100", "--tune", "100", "--seed", "1", "--out", str(out)]
+    assert main(args) == 0
+    assert (out / "forecast.nc").is_file() and (out / "report.html").is_file()
+    assert sf.load_forecast(out / "forecast.nc").mode == "hierarchical"

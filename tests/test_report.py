@@ -535,3 +535,17 @@ def test_cli_forecast_out_writes_the_report(tmp_path):
         collection_priorities(again).index[0]
         == collection_priorities(sf.forecast(sf.load_model(MODEL), EVIDENCE, exact=True)).index[0]
     )
+
+
+@pytest.mark.parametrize("by", ["report", "indicator", "source"])
+def test_contributions_of_a_sampled_forecast_that_used_no_reports_are_empty(model, evidence, by):
+    """As of before the first report nothing moved the forecast: no rows, totals exactly 0 dB."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sf.ConvergenceWarning)
+        blank = sf.forecast(model, evidence, as_of="2025-01-05", seed=1, draws=100, tune=100)
+    assert len(blank.evidence) == 0 and blank.mode == "hierarchical"
+    out = evidence_contributions(blank, by=by)
+    assert out.sizes[by] == 0
+    for name in ("total_mean", "total_low", "total_high"):
+        np.testing.assert_array_equal(out[name].values, 0.0)
+    plot_contributions(blank, contributions=out)  # says "no reports used" instead of failing

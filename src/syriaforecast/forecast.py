@@ -573,6 +573,9 @@ def hdi_bounds(samples: xr.DataArray, *, prob: float = 0.9) -> tuple[xr.DataArra
 
     # ArviZ's "nearest" HDI (engine.diagnostics), without importing arviz-stats for it.
     template = samples.isel(chain=0, draw=0, drop=True)
+    if template.size == 0:  # nothing to bound (e.g. contributions of no reports)
+        empty = template.astype(float)
+        return empty, empty.copy()
     flat = samples.transpose(*SAMPLE_DIMS, *template.dims).values.reshape(-1, max(template.size, 1))
     low, high = hdi_nearest(flat, prob)
     return template.copy(data=low.reshape(template.shape)), template.copy(data=high.reshape(template.shape))

@@ -384,6 +384,9 @@ def plot_contributions(
             if np.any(err > 1e-12):
                 ax.errorbar(values, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="0.2", lw=1, capsize=2)
             ax.axvline(0, color="0.2", lw=0.8)
+            if not n:
+                ax.set_xlim(-1.0, 1.0)
+                ax.text(0.5, 0.5, "no reports used", transform=ax.transAxes, ha="center", va="center")
             # The total is on another scale (and in the report's table): named, not drawn.
             total = float(contributions["total_mean"].sel(scenario=sid))
             ax.set_title(
@@ -397,7 +400,7 @@ def plot_contributions(
         axes[0].set_yticklabels([_wrap(label, 58) for label in labels], fontsize=9)
         axes[0].invert_yaxis()
         target_text = contributions.attrs.get("target", target)
-        what = {"report": "reports", "indicator": "indicators", "group": "indicator groups"}[by]
+        what = {"report": "reports", "indicator": "indicators", "group": "indicator groups"}.get(by, by)
         fig.suptitle(
             f"What moved the {'horizon' if target_text == 'horizon' else 'as-of'} forecast: "
             f"largest {what} (left out one at a time)",
