@@ -502,3 +502,33 @@ def test_evidence_repr_is_readable(model: ScenarioModel, tiny_evidence_path: Pat
         "Evidence(model 'tiny': 1 report of 1 indicator, 2025-01-06..2025-01-06, 1 period)"
     )
 
+
+
+# --------------------------------------------------------------------------- another model, the same id
+def test_evidence_of_an_edited_model_with_the_same_id_is_read_again_against_it(tmp_path):
+    """Rows validated against one model carry its periods and states: another model reads them afresh."""
+    import syriaforecast as sf
+
+    data = Path(__file__).parent / "data"
+    text = (data / "report_tiny.toml").read_text()
+    log = data / "report_tiny_evidence.csv"
+    old = sf.load_model(data / "report_tiny.toml")
+    evidence = sf.load_evidence(log, old)
+    # One month earlier start: every report sits one period later.
+    earlier = tmp_path / "earlier.toml"
+    earlier.write_text(text.replace('start = "2025-01"', 'start = "2024-12"'))
+    new = sf.load_model(earlier)
+    assert new.id == old.id and new.sha256 != old.sha256
+    ours = sf.forecast(new, evidence, exact=True)
+    theirs = sf.forecast(new, sf.load_evidence(log, new), exact=True)
+    np.testing.assert_array_equal(ours.filtered.values, theirs.filtered.values)
+    assert list(ours.evidence.to_dataframe()["period"]) == [p + 1 for p in evidence.to_dataframe()["period"]]
+    # A model without one of the logged indicators refuses the rows, naming the file's line.
+    without = tmp_path / "without.toml"
+    start = text.index('[[indicators]]\nid = "incidents"')
+    end = text.index("[[indicators]]", start + 1)
+    without.write_text(text[:start] + text[end:])
+    with pytest.raises(EvidenceError, match=r"line 5: indicator = 'incidents'"):
+        sf.forecast(sf.load_model(without), evidence, exact=True)
+    # The same model loaded again: the evidence is used as it is.
+    assert evidence.for_model(sf.load_model(data / "report_tiny.toml")) is evidence

@@ -84,6 +84,9 @@ class Evidence:
     # Values derived from the table, computed once (the table never changes): "table_sha256"
     # (the rows' digest, which is ``sha256`` unless read from a file), "csv_text", "last_published".
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The digest of the model the rows were validated against (its ``sha256``; "" unknown): its
+    #: periods, levels and counts are in the table's ``period`` and ``state`` columns.
+    model_sha256: str = field(default="", compare=False)
 
     def __repr__(self) -> str:
         table = self.to_dataframe()
@@ -167,9 +170,12 @@ class Evidence:
             # Nothing to drop from a file's reports: the same rows, carrying their digest (computed
             # once) instead of the file's, and sharing what was derived from them.
             digest = self._table_sha256()
-            return Evidence(self.model_id, self._table, self.source, digest, b"", self._derived)
+            return Evidence(
+                self.model_id, self._table, self.source, digest, b"", self._derived, self.model_sha256
+            )
         kept = self._table[self._table["published"] <= cutoff].reset_index(drop=True)
-        return Evidence(self.model_id, kept, self.source, _hash_table(kept), b"")
+        digest = _hash_table(kept)
+        return Evidence(self.model_id, kept, self.source, digest, b"", model_sha256=self.model_sha256)
 
     def _table_sha256(self) -> str:
         """The digest of the rows (``sha256`` itself unless the evidence was read from a file)."""
@@ -203,7 +209,35 @@ class Evidence:
         problems = _conflicts(combined, model, "<appended rows>")
         if problems:
             raise EvidenceError(problems)
-        return Evidence(self.model_id, combined, self.source, _hash_table(combined), b"")
+        return Evidence(
+            self.model_id, combined, self.source, _hash_table(combined), b"", model_sha256=self.model_sha256
+        )
+
+    def for_model(self, model: ScenarioModel) -> Evidence:
+        """The same rows validated against ``model``: its periods, levels, counts and indicators.
+
+        Returns ``self`` when they were validated against this very model (the same
+        digest). Otherwise the rows are read again, from the file's own bytes when
+        the evidence came from a file (so problems name its lines), else from
+        :meth:`to_csv_text`, and every problem with the new model is raised at once.
+
+        Raises
+        ------
+        EvidenceError
+            When some row does not fit ``model``.
+        """
+        if self.model_sha256 and self.model_sha256 == model.sha256:
+            return self
+        text = _decode(self.raw, self.source) if self.raw else self.to_csv_text()
+        rows, problems = _read_csv(text, self.source)
+        if problems:
+            raise EvidenceError(problems)
+        evidence = _validate_rows(rows, model, self.source)
+        if self.raw:
+            derived = {"table_sha256": evidence.sha256}
+            table = evidence._table
+            return Evidence(model.id, table, self.source, self.sha256, self.raw, derived, model.sha256)
+        return evidence
 
     def to_csv_text(self) -> str:
         """The reports as evidence-log CSV text (the user's columns only).
@@ -350,7 +384,7 @@ def append_evidence(
         raise EvidenceError(problems)
     table = _validate_rows(rows_read, model, name)._table
     atomic_write_bytes(path, data)
-    return Evidence(model.id, table, name, hashlib.sha256(data).hexdigest(), data)
+    return Evidence(model.id, table, name, hashlib.sha256(data).hexdigest(), data, model_sha256=model.sha256)
 
 
 # --------------------------------------------------------------------------- reading
@@ -383,7 +417,9 @@ def _from_file(path: Path, model: ScenarioModel) -> Evidence:
     evidence = _validate_rows(rows, model, name)
     # sha256 is the file's; the rows' digest, just computed, is kept for up_to (a forecast's evidence).
     derived = {"table_sha256": evidence.sha256}
-    return Evidence(model.id, evidence._table, name, hashlib.sha256(raw).hexdigest(), raw, derived)
+    return Evidence(
+        model.id, evidence._table, name, hashlib.sha256(raw).hexdigest(), raw, derived, model.sha256
+    )
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -525,7 +561,7 @@ def _from_dataframe(frame: pd.DataFrame, model: ScenarioModel, *, source: str, f
     for k, record in enumerate(frame.to_dict(orient="records")):
         rows.append((first_row + k, {c: _cell_text(v) for c, v in record.items()}))
     evidence = _validate_rows(rows, model, source, row_word="row")
-    return Evidence(model.id, evidence._table, source, evidence.sha256, b"")
+    return Evidence(model.id, evidence._table, source, evidence.sha256, b"", model_sha256=model.sha256)
 
 
 def _cell_text(value: Any) -> str:
@@ -720,7 +756,7 @@ def _validate_rows(
     problems += _conflicts(table, model, name, row_word=row_word)
     if problems:
         raise EvidenceError(problems, file=name)
-    return Evidence(model.id, table, name, _hash_table(table), b"")
+    return Evidence(model.id, table, name, _hash_table(table), b"", model_sha256=model.sha256)
 
 
 def _table(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -42,6 +42,10 @@ def resolve_inputs(
             f"evidence was validated against model {evidence.model_id!r}, not {model.id!r}: "
             "load it again with load_evidence(path, model)"
         )
+    elif evidence.model_sha256 and model.sha256 and evidence.model_sha256 != model.sha256:
+        # The same id, another model (an edited file, a variant): the rows' periods and states
+        # were derived from the other one, so they are read again against this one.
+        evidence = evidence.for_model(model)
     return model, evidence
 
 
