@@ -227,7 +227,7 @@ MODEL_CASES = [
     _case("start-month-spelling-in-weekly-model", [(PERIOD, 'period = "week"')],
           "start", "'2025-01'", "model.start", START, 'a week written as "YYYY-Www"'),
     _case("start-week-53-of-52-week-year", [(PERIOD, 'period = "week"'), (START, 'start = "2025-W53"')],
-          "start", "'2025-W53'", "model.start", 'start = "2025-W53"', "(ISO week)"),
+          "start", "'2025-W53'", "model.start", 'start = "2025-W53"', "an ISO week of 2025, which has 52"),
     _case("start-quarter-without-dash", [(PERIOD, 'period = "quarter"'), (START, 'start = "2025Q1"')],
           "start", "'2025Q1'", "model.start", 'start = "2025Q1"', '"YYYY-Qn"'),
     _case("start-non-ascii-digits", [(START, 'start = "٢٠٢٥-01"')],

@@ -43,7 +43,10 @@ def parse_start(text: str, period: str) -> pd.Period:
         raise ValueError(f"expected {form}")
     if period == "week":
         year, week = text.split("-W")
-        monday = dt.date.fromisocalendar(int(year), int(week), 1)
+        try:
+            monday = dt.date.fromisocalendar(int(year), int(week), 1)
+        except ValueError:  # week 53 of a year with 52 ISO weeks
+            raise ValueError(f"an ISO week of {year}, which has 52 (W01 to W52)") from None
         return pd.Period(monday, freq=FREQUENCIES["week"])
     return pd.Period(text, freq=FREQUENCIES[period])
 
