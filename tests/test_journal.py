@@ -286,3 +286,27 @@ def test_cli_help_documents_journal(capsys: pytest.CaptureFixture[str]) -> None:
         main(["journal", "--help"])
     text = capsys.readouterr().out
     assert "--outcome" in text and "time-averaged" in text and "--json" in text
+
+
+def test_listing_keeps_every_entrys_scenarios_and_horizon(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries of two versions of a model (another scenario id, another horizon) are listed whole."""
+    monkeypatch.setenv("COLUMNS", "250")
+    folder = tmp_path / "j"
+    variant = tmp_path / "variant.toml"
+    text = MODEL.read_text().replace('id = "calm"', 'id = "quiet"').replace("calm = ", "quiet = ")
+    text = text.replace('scenario = "calm"', 'scenario = "quiet"')
+    variant.write_text(text.replace("horizon = 2025-08-31", "horizon = 2025-07-31"))
+    for model in (MODEL, variant):
+        argv = ["forecast", "--model", str(model), "--evidence", str(EVIDENCE), "--exact"]
+        assert _run([*argv, "--journal", str(folder), "--as-of", "2025-03-31"], capsys)[0] == 0
+    code, out, _ = _run(["journal", str(folder), "--no-plot"], capsys)
+    assert code == 0
+    entries = open_journal(folder).entries()
+    header = next(line for line in out.splitlines() if "issued (UTC)" in line)
+    for sid in ("calm", "quiet", "tense", "war"):  # the first entry's calm is not dropped
+        assert sid in header
+    assert "horizon" in header and "at each one's horizon" in out
+    first = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("1 "))
+    assert f"{entries[0].horizon['calm']:.0%}" in first and "2025-08-31" in first

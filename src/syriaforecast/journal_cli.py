@@ -157,15 +157,21 @@ def _print_listing(
     if not entries:
         console.print(f"{escape(str(folder))}: no issued forecasts")
         return
-    scenarios = list(entries[-1].horizon)
+    # Every scenario any entry forecast (a journal may hold forecasts of several model versions),
+    # in order of first appearance: an entry without one shows "-" there, none is dropped.
+    scenarios = list(dict.fromkeys(s for entry in entries for s in entry.horizon))
+    horizons = {entry.horizon_date for entry in entries}
+    when = f"on {entries[-1].horizon_date.isoformat()}" if len(horizons) == 1 else "at each one's horizon"
     table = Table(
         title=f"{escape(str(folder))}: {len(entries)} issued forecast{'s' * (len(entries) != 1)} "
-        f"(P(scenario on {entries[-1].horizon_date.isoformat()}) as issued)",
+        f"(P(scenario {when}) as issued)",
         title_justify="left",
     )
     table.add_column("#", justify="right")
     table.add_column("issued (UTC)")
     table.add_column("as of")
+    if len(horizons) > 1:
+        table.add_column("horizon")
     table.add_column("model")
     for sid in scenarios:
         table.add_column(sid, justify="right", overflow="fold")
@@ -179,6 +185,7 @@ def _print_listing(
             str(entry.number),
             entry.issued.strftime("%Y-%m-%d %H:%M"),
             entry.as_of.isoformat(),
+            *([entry.horizon_date.isoformat()] if len(horizons) > 1 else []),
             escape(entry.model_id),
             *(
                 (f"[bold]{entry.horizon[s]:.0%}[/]" if s == entry.leader else f"{entry.horizon[s]:.0%}")
