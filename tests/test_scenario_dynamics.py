@@ -280,3 +280,31 @@ def test_docs_examples_of_transitions_and_drivers_parse_with_the_bundled_model()
     assert A[0, 2] == pytest.approx(parse_phrase("remote").midpoint)
     assert model.drivers[0].factor("grand_bargain") == 5.0
     assert sf.parse_model(model.to_toml()) == model
+
+
+def test_a_row_with_several_problems_names_each_on_its_own_line(tmp_path):
+    """A key named like its row's origin is found on its own line, and the sum is checked beside the rest."""
+    text = (DATA / "model.toml").read_text()
+    edited = text.replace("bargain = 0.05", "thaw = 0.3\nbargain = 0.99\nbargin = 0.2", 1)
+    path = tmp_path / "model.toml"
+    path.write_text(edited)
+    with pytest.raises(ModelFileError) as info:
+        sf.load_model(path)
+    lines = edited.splitlines()
+    by_field = {p.field: p for p in info.value.problems}
+
+    def line_of(field: str) -> str:
+        found = re.match(r"line (\d+)", by_field[field].location)
+        assert found, by_field[field]
+        return lines[int(found.group(1)) - 1]
+
+    assert line_of("transitions.thaw.thaw") == "thaw = 0.3"  # not the "[transitions.thaw]" header
+    assert line_of("transitions.thaw.bargin") == "bargin = 0.2"
+    # 0.99 to bargain plus "remote" to capture exceed 1 whatever the unknown "bargin" was meant to be.
+    from syriaforecast.phrases import parse_phrase
+
+    band = parse_phrase("remote")
+    assert band is not None
+    expected = 0.99 + band.midpoint + 0.01  # bargain, capture, other
+    assert f"sum {expected:.6g} (of its valid entries)" in by_field["transitions.thaw"].value
+    assert line_of("transitions.thaw") == "[transitions.thaw]"

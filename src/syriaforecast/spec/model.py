@@ -708,15 +708,28 @@ class _Locator:
         # Narrow down key by key ("likelihood", then "calm"): each is a "key =" line or a
         # "[...key]" / "[...key.sub]" sub-table header (so "elicitations", then "alice", both
         # find "[indicators.elicitations.alice]"); a key not found leaves the line where it was.
+        # Once a key is found, the next is looked for after that line, or on it only further
+        # along the same header: in "[transitions.calm]" + "calm = 0.1" the key "calm" is the
+        # second line, not the header that already matched the table's own "calm".
         line = start
+        part = None  # the position in the current line's header of the last key found there
         for key in map(str, keys):
             k = re.escape(key)
             pattern = re.compile(
                 rf"^\s*(?:(\"?){k}\1\s*=|\[\s*(?:[^\[\]]*\.\s*)?\"?{k}\"?\s*(?:\.[^\[\]]*)?\])"
             )
             for number in range(line, stop + 1):
-                if pattern.match(self.lines[number - 1]):
+                text = self.lines[number - 1]
+                if number == line and part is not None:
+                    later = _header_parts(text)[part + 1 :]
+                    if key in later:
+                        part += 1 + later.index(key)
+                        break
+                    continue
+                if pattern.match(text):
                     line = number
+                    parts = _header_parts(text)
+                    part = parts.index(key) if key in parts else -1
                     break
         return line
 
@@ -727,6 +740,14 @@ class _Locator:
         label = _label(loc, data)
         line = self.line(loc)
         return ", ".join(x for x in (f"line {line}" if line else "", path + label) if x)
+
+
+def _header_parts(line: str) -> list[str]:
+    """The dotted keys of a ``[a.b."c"]`` table header line (none for any other line)."""
+    match = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", line)
+    if not match:
+        return []
+    return [part.strip().strip('"') for part in match.group(1).split(".")]
 
 
 def _label(loc: tuple[Any, ...], data: Any) -> str:
@@ -1141,11 +1162,13 @@ def _transition_problems(data: Mapping[str, Any], scenario_ids: list[str], add: 
                 ok = False
             else:
                 total += float(value)
-        if ok and total > 1.0 + 1e-9:
+        # Checked even beside other problems in the row: more moves only raise the sum, so the
+        # valid entries' sum above 1 is a problem whatever the others become.
+        if total > 1.0 + 1e-9:
             add(
                 loc,
                 f"transitions.{origin}",
-                f"sum {total:.6g}",
+                f"sum {total:.6g}" if ok else f"sum {total:.6g} (of its valid entries)",
                 "a row's move probabilities summing to at most 1 (the stay probability is one minus the sum)",
             )
 
