@@ -1427,7 +1427,9 @@ def _not_extension(
         return None, ""
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
-    now, then = (build_engine_data(model, arrays, e, n_periods) for e in (before, earlier))
+    # The new data built last: build_engine_data keeps its last result, which _reweighted asks
+    # for again when the as-of date has not moved.
+    then, now = (build_engine_data(model, arrays, e, n_periods) for e in (earlier, before))
     if reads_the_same(now, then):
         columns = _changed_columns(earlier, before)
         return None, f"earlier reports changed only where the likelihood does not read them ({columns})"

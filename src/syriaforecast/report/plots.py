@@ -400,7 +400,13 @@ def plot_contributions(
         axes[0].set_yticklabels([_wrap(label, 58) for label in labels], fontsize=9)
         axes[0].invert_yaxis()
         target_text = contributions.attrs.get("target", target)
-        what = {"report": "reports", "indicator": "indicators", "group": "indicator groups"}.get(by, by)
+        what = {
+            "report": "reports",
+            "indicator": "indicators",
+            "group": "indicator groups",
+            "report_id": "report ids",
+            "source": "sources",
+        }[by]
         fig.suptitle(
             f"What moved the {'horizon' if target_text == 'horizon' else 'as-of'} forecast: "
             f"largest {what} (left out one at a time)",

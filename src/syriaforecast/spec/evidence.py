@@ -228,16 +228,12 @@ class Evidence:
         """
         if self.model_sha256 and self.model_sha256 == model.sha256:
             return self
-        text = _decode(self.raw, self.source) if self.raw else self.to_csv_text()
-        rows, problems = _read_csv(text, self.source)
+        if self.raw:
+            return _from_bytes(self.raw, self.source, model)
+        rows, problems = _read_csv(self.to_csv_text(), self.source)
         if problems:
             raise EvidenceError(problems)
-        evidence = _validate_rows(rows, model, self.source)
-        if self.raw:
-            derived = {"table_sha256": evidence.sha256}
-            table = evidence._table
-            return Evidence(model.id, table, self.source, self.sha256, self.raw, derived, model.sha256)
-        return evidence
+        return _validate_rows(rows, model, self.source)
 
     def to_csv_text(self) -> str:
         """The reports as evidence-log CSV text (the user's columns only).
@@ -379,12 +375,9 @@ def append_evidence(
         raw += newline.encode()
     data = raw + lines.encode()
     # Validate exactly the bytes about to be written: nothing is written unless they load.
-    rows_read, problems = _read_csv(_decode(data, name), name)
-    if problems:
-        raise EvidenceError(problems)
-    table = _validate_rows(rows_read, model, name)._table
+    evidence = _from_bytes(data, name, model)
     atomic_write_bytes(path, data)
-    return Evidence(model.id, table, name, hashlib.sha256(data).hexdigest(), data, model_sha256=model.sha256)
+    return evidence
 
 
 # --------------------------------------------------------------------------- reading
@@ -409,9 +402,12 @@ def _from_file(path: Path, model: ScenarioModel) -> Evidence:
 
     name = str(path)
     # Regular files only, at most SYRIAFORECAST_MAX_EVIDENCE_BYTES (see syriaforecast._files).
-    raw = read_bounded(path, "evidence", lambda problem: EvidenceError([problem]))
-    text = _decode(raw, name)
-    rows, problems = _read_csv(text, name)
+    return _from_bytes(read_bounded(path, "evidence", lambda problem: EvidenceError([problem])), name, model)
+
+
+def _from_bytes(raw: bytes, name: str, model: ScenarioModel) -> Evidence:
+    """A file's bytes (named ``name`` in problems) validated against ``model``."""
+    rows, problems = _read_csv(_decode(raw, name), name)
     if problems:
         raise EvidenceError(problems)
     evidence = _validate_rows(rows, model, name)

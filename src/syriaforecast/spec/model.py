@@ -984,11 +984,10 @@ def _semantic_problems(
         if isinstance(period, str) and period in periods.FREQUENCIES and isinstance(start, str):
             try:
                 first = periods.parse_start(start, period)
-            except ValueError as exc:
-                form = f"a {period} written as {periods.start_form(period)}"
-                # The spelling is right but the year has no such ISO week (W53 of a 52-week year).
-                allowed = str(exc) if str(exc).startswith("an ISO week of") else form
-                add(("model", "start"), "start", start, allowed)
+            except periods.NoSuchWeekError as exc:  # spelt right, but the year has 52 ISO weeks
+                add(("model", "start"), "start", start, str(exc))
+            except ValueError:
+                add(("model", "start"), "start", start, f"a {period} written as {periods.start_form(period)}")
             else:
                 horizon = model.get("horizon")
                 if isinstance(horizon, dt.datetime):  # pydantic reports a non-midnight time

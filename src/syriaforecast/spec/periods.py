@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["FREQUENCIES", "parse_start", "period_index", "period_label", "period_labels"]
+__all__ = ["FREQUENCIES", "NoSuchWeekError", "parse_start", "period_index", "period_label", "period_labels"]
 
 #: Model-file period names and the pandas frequency behind each.
 FREQUENCIES: dict[str, str] = {"month": "M", "week": "W-SUN", "quarter": "Q-DEC"}
@@ -24,6 +24,10 @@ _START_FORMS = {
 }
 
 
+class NoSuchWeekError(ValueError):
+    """A start spelt as an ISO week that its year does not have (W53 of a 52-week year)."""
+
+
 def start_form(period: str) -> str:
     """The accepted spelling of ``start`` for a period kind, for error messages."""
     return _START_FORMS[period][1]
@@ -36,7 +40,8 @@ def parse_start(text: str, period: str) -> pd.Period:
     Raises
     ------
     ValueError
-        If ``text`` is not the spelling for ``period`` (see :func:`start_form`).
+        If ``text`` is not the spelling for ``period`` (see :func:`start_form`);
+        :class:`NoSuchWeekError` if it is, but names a week its year does not have.
     """
     pattern, form = _START_FORMS[period]
     if not pattern.fullmatch(text):  # fullmatch: "$" alone lets a trailing newline through
@@ -46,7 +51,7 @@ def parse_start(text: str, period: str) -> pd.Period:
         try:
             monday = dt.date.fromisocalendar(int(year), int(week), 1)
         except ValueError:  # week 53 of a year with 52 ISO weeks
-            raise ValueError(f"an ISO week of {year}, which has 52 (W01 to W52)") from None
+            raise NoSuchWeekError(f"an ISO week of {year}, which has 52 (W01 to W52)") from None
         return pd.Period(monday, freq=FREQUENCIES["week"])
     return pd.Period(text, freq=FREQUENCIES[period])
 
