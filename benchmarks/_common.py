@@ -1,9 +1,11 @@
 """Shared plumbing for the benchmarks: environment, timing, subprocess workers, result files.
 
-Every section writes its raw figures to ``out/bench/<section>.json``; ``run.py``
-renders ``benchmarks/RESULTS.md`` and ``benchmarks/HEADLINE.md`` from those files,
-so one section can be re-run on its own (``run.py --sections scaling``) and the
-report regenerated without redoing the rest.
+Every section writes its raw figures to ``benchmarks/results/<section>.json``, which is
+committed beside the report; ``run.py`` renders ``benchmarks/RESULTS.md`` and
+``benchmarks/HEADLINE.md`` from those files, so one section can be re-run on its own
+(``run.py --sections scaling``), on any clone, and the report regenerated with every
+other section's last figures kept. ``out/bench`` holds only what is private to this
+machine (the benchmarks' kernel cache, temporary files).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 OUT = ROOT / "out" / "bench"
+#: The last result of each section (small JSON, committed): RESULTS.md is rendered from them.
+RECORDS = BENCH / "results"
 MODEL = ROOT / "src" / "syriaforecast" / "data" / "russia_syria.toml"
 EVIDENCE = ROOT / "src" / "syriaforecast" / "data" / "russia_syria_evidence.csv"
 ENGINE = ROOT / "src" / "syriaforecast" / "engine"
@@ -289,14 +293,22 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 
 def save_result(name: str, data: dict[str, Any]) -> Path:
-    return write_text_atomic(OUT / f"{name}.json", json.dumps(data, indent=1, default=_json_default))
+    """Write a section's record to ``benchmarks/results/<name>.json`` (atomically)."""
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, default=_json_default) + "\n"
+    return write_text_atomic(RECORDS / f"{name}.json", text)
 
 
 def load_result(name: str) -> dict[str, Any] | None:
-    path = OUT / f"{name}.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())
+    """A section's last record, or ``None`` if it was never run.
+
+    Records were kept in ``out/bench`` (not committed) until 2026-12-03, so a fresh clone
+    rendered RESULTS.md without the sections it had not run; one found there is still read.
+    """
+    for path in (RECORDS / f"{name}.json", OUT / f"{name}.json"):
+        if path.exists():
+            return json.loads(path.read_text())
+    return None
 
 
 def find_block(markdown: str, start: str, end: str) -> str:

@@ -11,7 +11,7 @@ refuses up front (the sampling work cap of hierarchical forecasts,
 A second table states what the cap does at the library's default sampler settings.
 
 Run alone: ``python benchmarks/report_counts.py [--sizes 1000,10000] [--stages
-hierarchical] [--merge]``; it writes ``out/bench/report_counts.json`` (with
+hierarchical] [--merge]``; it writes ``benchmarks/results/report_counts.json`` (with
 ``--merge``, the new cells replace those of the same size and stage in the last
 record, the others are kept) and the section of ``benchmarks/RESULTS.md`` between
 the markers below.

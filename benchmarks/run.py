@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats and points, no naive PyMC route
     .venv/bin/python benchmarks/run.py --sections exact,scaling
     .venv/bin/python benchmarks/run.py --sections reports   # up to a million reports: hours
-    .venv/bin/python benchmarks/run.py --render   # rebuild RESULTS.md from out/bench/*.json
+    .venv/bin/python benchmarks/run.py --render   # rebuild RESULTS.md from benchmarks/results/*.json
 
 Sections: ``speed`` (the #14 speed targets in fresh processes, against the naive
 PyMC route), ``exact`` (exact mode against hmmlearn), ``replay`` (backtest
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats, worlds and sizes")
     parser.add_argument("--repeats", type=int, default=None, help="fresh processes per speed measure (3)")
-    parser.add_argument("--render", action="store_true", help="only re-render RESULTS.md from out/bench")
+    parser.add_argument("--render", action="store_true", help="only re-render RESULTS.md from the records")
     args = parser.parse_args(argv)
 
     import report

@@ -22,7 +22,7 @@ Every figure is the median over repeats with min and max, wall and CPU seconds
 (user + system, all threads: less sensitive to the other load on this shared
 2-core machine), and the load average before and after. Run alone:
 ``python benchmarks/speed.py [--repeats 3] [--naive]``; it writes
-``out/bench/speed.json`` and the block of ``benchmarks/RESULTS.md`` between the
+``benchmarks/results/speed.json`` and the block of ``benchmarks/RESULTS.md`` between the
 markers below.
 """
 
@@ -540,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive", action="store_true", help="also run the naive PyMC route once")
-    parser.add_argument("--render", action="store_true", help="only re-render from out/bench/speed.json")
+    parser.add_argument("--render", action="store_true", help="only re-render from its record")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     record = load_result("speed") if args.render else run(repeats=args.repeats, naive=args.naive)
