@@ -145,7 +145,7 @@ def sampling_work_cap() -> int:
     return int(number)
 
 
-def check_sampling_work(n_reports: int, *, draws: int, tune: int, chains: int) -> None:
+def check_sampling_work(n_reports: int, *, draws: int, tune: int, chains: int, coupled: int = 0) -> None:
     """Refuse, before sampling, a hierarchical forecast whose work exceeds :func:`sampling_work_cap`.
 
     Parameters
@@ -154,6 +154,10 @@ def check_sampling_work(n_reports: int, *, draws: int, tune: int, chains: int) -
         Reports the forecast would use (after its as-of date).
     draws, tune, chains : int
         The sampler's settings.
+    coupled : int, default 0
+        What the exact sums over multi-row reports and cluster events add, in reports
+        (:attr:`syriaforecast.engine.data.EngineData.coupled_work`): 0 before the evidence
+        is arranged, when the forecast checks the reports' count alone.
 
     Raises
     ------
@@ -163,18 +167,26 @@ def check_sampling_work(n_reports: int, *, draws: int, tune: int, chains: int) -
     """
     from syriaforecast.errors import SamplingWorkError
 
-    work = n_reports * chains * (draws + tune)
+    work = (n_reports + coupled) * chains * (draws + tune)
     cap = sampling_work_cap()
     if work <= cap:
         return
     minutes = work * _SECONDS_PER_REPORT_ITERATION / 60
     most = cap // (chains * (draws + tune))
+    what, allowed, split = f"{n_reports:,} reports", f"at most {most:,} reports", ""
+    if coupled:
+        what += (
+            " whose multi-row reports and cluster events are summed exactly over every pattern of "
+            f"their truthfulness (as costly as {coupled:,} more reports: n linked reports cost 2^n patterns)"
+        )
+        allowed += " or their equivalent"
+        split = "; split large groups of linked reports (a report id shared by several rows of one period)"
     raise SamplingWorkError(
-        f"a hierarchical forecast of {n_reports:,} reports with {chains} chains x ({draws:,} draws + "
+        f"a hierarchical forecast of {what} with {chains} chains x ({draws:,} draws + "
         f"{tune:,} tuning steps) is {work:.2g} report-iterations of sampling, above the cap of {cap:.2g} "
         f"(about {minutes:,.0f} CPU minutes at the measured 0.7 us per report-iteration; these settings "
-        f"allow at most {most:,} reports). Use exact mode (--exact, or exact=True: well under a "
-        "minute at 1,000,000 reports), fewer draws, tuning steps or chains, or an earlier as-of date; "
+        f"allow {allowed}). Use exact mode (--exact, or exact=True: well under a minute at "
+        f"1,000,000 reports), fewer draws, tuning steps or chains, or an earlier as-of date{split}; "
         f"or, if the time is meant, raise the cap with the environment variable {SAMPLING_WORK_ENV} (e.g. "
         f"{SAMPLING_WORK_ENV}={10 ** math.ceil(math.log10(work)):.0e})"
     )

@@ -1391,6 +1391,7 @@ def _affordable_extensions(
     first_bytes = 2 * run.chain.filtered.nbytes  # filtered and smoothed, the first round's draws
     each_bytes = first_bytes * more.draws // max(first.draws, 1)
     by_memory = max(0, (EXTENSION_MEMORY - first_bytes) // max(each_bytes, 1))
+    n_reports += run.coupled_work  # linked reports cost their patterns (EngineData.coupled_work)
     first_work = n_reports * first.chains * (first.tune + first.draws)
     each_work = n_reports * more.chains * (min(more.tune, EXTENSION_TUNE) + more.draws)
     by_work = max(0, (sampling_work_cap() - first_work) // max(each_work, 1))

@@ -246,6 +246,9 @@ class EngineRun:
     timings: dict[str, float] = field(default_factory=dict)
     # Labels of parameter dimensions the evidence defines (``source``), beyond the model's.
     parameter_coords: dict[str, list[str]] = field(default_factory=dict)
+    # What the coupled components' exact sums cost beyond the reports' count, in reports
+    # (EngineData.coupled_work): the sampling work cap counts it, continuations included.
+    coupled_work: int = 0
 
 
 def n_chain_periods(model: ScenarioModel) -> int:
@@ -309,6 +312,11 @@ def run_engine(
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
     data = build_engine_data(model, arrays, seen, n_periods, assume)
+    coupled = 0 if exact else data.coupled_work
+    if coupled:  # the count above cannot see that linked reports cost 2^n patterns each evaluation
+        check_sampling_work(
+            len(seen), draws=settings.draws, tune=settings.tune, chains=settings.chains, coupled=coupled
+        )
     n_asof = asof_periods(model, as_of)
     timings["prepare"] = time.perf_counter() - start
 
@@ -427,6 +435,7 @@ def run_engine(
         sample_stats=sample_stats,
         timings=timings,
         parameter_coords=source_coords,
+        coupled_work=coupled,
     )
 
 
@@ -548,4 +557,5 @@ def extend_run(
         },
         timings=timings,
         parameter_coords=run.parameter_coords,
+        coupled_work=run.coupled_work,
     )
