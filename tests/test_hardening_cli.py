@@ -333,3 +333,44 @@ def test_out_writes_the_report_of_a_sampled_forecast_that_used_no_reports(tmp_pa
     assert main(args) == 0
     assert (out / "forecast.nc").is_file() and (out / "report.html").is_file()
     assert sf.load_forecast(out / "forecast.nc").mode == "hierarchical"
+
+
+def test_an_output_folder_with_anything_added_since_its_run_is_refused(tmp_path):
+    # The marker lists the run's files: a user's notes or a folder put there later would be
+    # deleted with the old set, so the next run is refused and names them.
+    out = tmp_path / "out"
+    with _outdir.staged_folder(out) as stage:
+        (stage / "forecast.nc").write_text("set")
+        (stage / "plots").mkdir()
+        (stage / "plots" / "fan.png").write_text("png")
+    assert _outdir.check_out_folder(out) == out  # exactly what the run wrote: ours to replace
+    (out / "notes.txt").write_text("mine")
+    (out / "journal" / "forecasts").mkdir(parents=True)
+    (out / "journal" / "forecasts" / "1.nc").write_text("issued")
+    (out / "plots" / "mine.png").write_text("also mine")
+    with pytest.raises(sf.errors.SyriaforecastError) as refused:
+        _outdir.check_out_folder(out)
+    assert "did not write (journal, notes.txt, plots/mine.png)" in str(refused.value)
+    for name in ("notes.txt", "journal", "plots/mine.png"):
+        target = out / name
+        target.unlink() if target.is_file() else __import__("shutil").rmtree(target)
+    assert _outdir.check_out_folder(out) == out
+
+
+def test_a_journal_inside_the_output_folder_or_unwritable_is_refused_before_any_work(tmp_path, capsys):
+    base = ["forecast", "--model", str(TINY / "model.toml"), "--evidence", str(TINY / "evidence.csv")]
+    out = tmp_path / "out"
+    code = main([*base, "--exact", "--out", str(out), "--journal", str(out / "journal")])
+    err = capsys.readouterr().err
+    assert code == 2 and "lies inside --out" in err and "Traceback" not in err
+    assert not out.exists()  # refused before the forecast, not after replacing the folder
+    (tmp_path / "plain").write_text("a file")
+    code = main([*base, "--exact", "--out", str(out), "--journal", str(tmp_path / "plain" / "journal")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--journal = " in err and "is not a folder" in err and not out.exists()
+    # Beside the output folder it works, and the next run may replace the folder.
+    journal = tmp_path / "journal"
+    for _ in range(2):
+        assert main([*base, "--exact", "--quiet", "--out", str(out), "--journal", str(journal)]) == 0
+    capsys.readouterr()
+    assert len(list((journal / "forecasts").iterdir())) == 2

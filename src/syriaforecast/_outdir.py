@@ -11,7 +11,9 @@ deleted only once the new one is in place (and put back if the swap fails).
 Because the folder is replaced as a whole, :func:`check_out_folder` (called
 before any work) refuses an existing folder that holds files syriaforecast did
 not write, and any folder it cannot write in; an output folder carries a
-marker file, ``.syriaforecast-output``.
+marker file, ``.syriaforecast-output``, which lists the files the run wrote. A
+folder with anything else in it (an analyst's notes, a journal issued into it)
+is refused, so replacing the set can never delete what a user saved there.
 """
 
 from __future__ import annotations
@@ -37,17 +39,47 @@ _OUR_SUFFIXES = (".nc", ".png", ".html", ".csv", ".json")
 _SWAP_ATTEMPTS = 20
 
 
-def _ours(folder: Path) -> bool:
+def _foreign(folder: Path) -> list[str]:
+    """What in ``folder`` no run of syriaforecast wrote (names relative to it; empty: ours to replace)."""
     # Decided from one listing: another run may swap the folder between two looks at it, and a
     # second look (``(folder / MARKER).is_file()``) could then find nothing where the listing
     # showed our marker.
     try:
         entries = list(folder.iterdir())
     except FileNotFoundError:  # moved aside by another run's swap: nothing of the user's is there
-        return True
-    if not entries or any(p.name == MARKER for p in entries):
-        return True
-    return all(p.is_file() and p.suffix in _OUR_SUFFIXES and not p.name.startswith(".") for p in entries)
+        return []
+    if any(p.name == MARKER for p in entries):
+        try:
+            written = _written(folder / MARKER)
+        except FileNotFoundError:  # swapped out after the listing showed our marker: as above
+            return []
+        if written is not None:
+            # Everything in the folder must be a file the run listed, the marker aside: anything
+            # else was put there afterwards, and replacing the folder would delete it.
+            found = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.name != MARKER}
+            extra = found - written
+            # A folder added is named once, not with each file in it.
+            return sorted(name for name in extra if str(Path(name).parent) not in extra)
+    # An earlier version's set (marker without a list, or no marker): our kinds of files only.
+    ours = lambda p: p.is_file() and p.suffix in _OUR_SUFFIXES and not p.name.startswith(".")  # noqa: E731
+    return sorted(p.name for p in entries if p.name != MARKER and not ours(p))
+
+
+def _written(marker: Path) -> set[str] | None:
+    """The files a marker lists (relative to its folder); None for an earlier version's marker.
+
+    Raises ``FileNotFoundError`` when the marker is gone (its folder swapped away).
+    """
+    try:
+        record = json.loads(marker.read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError):
+        return None
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
+        return None
+    return set(files)
 
 
 def _kind(path: Path) -> str:
@@ -92,10 +124,13 @@ def check_out_folder(out: str | Path, *, option: str = "--out") -> Path:
     kind = _kind(out)
     if kind == "other":
         raise SyriaforecastError(f"{name}: exists and is not a folder")
-    if kind == "folder" and not _ours(out):
+    foreign = _foreign(out) if kind == "folder" else []
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise SyriaforecastError(
-            f"{name}: the folder holds files syriaforecast did not write; the output set replaces "
-            "the folder as a whole, so give a new or empty folder (or one an earlier run wrote)"
+            f"{name}: the folder holds files syriaforecast did not write ({shown}); the output set "
+            "replaces the folder as a whole, so give a new or empty folder (or one an earlier run "
+            "wrote, with nothing added)"
         )
     parent = out.parent
     while not parent.exists():
@@ -126,7 +161,12 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
     os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes 0700; an output folder gets the usual mode
     try:
         yield stage
-        marker = {"written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "pid": os.getpid()}
+        files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*"))
+        marker = {
+            "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "pid": os.getpid(),
+            "files": files,  # the set, so a later run can tell what a user added (_foreign)
+        }
         (stage / MARKER).write_text(json.dumps(marker) + "\n")
         _swap_in(stage, out)
     finally:

@@ -9,6 +9,9 @@ Every failure is a :class:`~syriaforecast.errors.SyriaforecastError`: exit 2.
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
+from pathlib import Path
 
 from syriaforecast._checks import check_sampler_options, parse_date_option
 from syriaforecast._outdir import check_out_folder
@@ -38,6 +41,33 @@ def check_forecast_args(args: argparse.Namespace) -> None:
         parse_date_option(args.as_of, "--as-of")
     if _get(args, "out") is not None:
         check_out_folder(args.out)
+    if _get(args, "journal") is not None:
+        _check_journal_folder(args.journal, _get(args, "out"))
+
+
+def _check_journal_folder(journal: object, out: object) -> None:
+    """Refuse a ``--journal`` that cannot be written, or that lies inside ``--out``, before any work."""
+    path = Path(str(journal))
+    name = f"--journal = {str(journal)!r}"
+    if out is not None:
+        folder = Path(str(out)).resolve()
+        if path.resolve() == folder or folder in path.resolve().parents:
+            raise OptionError(
+                f"{name}: lies inside --out = {str(out)!r}, which each run replaces as a whole, so "
+                "the journal would be lost (or the next run refused); keep the journal outside it"
+            )
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"{name}: exists and is not a folder")
+    parent = path
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OptionError(f"{name}: {parent} is not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".journal.probe-", dir=parent)
+    except OSError as exc:
+        raise OptionError(f"{name}: cannot write in {parent} ({exc.strerror})") from None
+    os.rmdir(probe)
 
 
 def check_backtest_args(args: argparse.Namespace) -> None:
