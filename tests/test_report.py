@@ -549,3 +549,35 @@ def test_contributions_of_a_sampled_forecast_that_used_no_reports_are_empty(mode
     for name in ("total_mean", "total_low", "total_high"):
         np.testing.assert_array_equal(out[name].values, 0.0)
     plot_contributions(blank, contributions=out)  # says "no reports used" instead of failing
+
+
+def test_an_ordinal_elicitation_at_the_floor_moves_and_stays_a_valid_model(tmp_path):
+    # A level at the documented minimum (1e-6): moved down a band, the level is floored and the
+    # others share the rest in their moved proportions; the edited model passes its own check.
+    from scipy.special import expit, logit
+
+    from syriaforecast.report.sensitivity import _FLOOR, _shift_levels
+
+    for value, delta in (((0.999999, 0.000001), -1.0), ((0.2, 0.799998, 0.000002), -2.5), ((0.5, 0.5), 0.7)):
+        moved = np.asarray(_shift_levels(value, delta))
+        cumulative = np.cumsum(value)[:-1]
+        raw = np.diff(np.concatenate([[0.0], expit(logit(cumulative) - delta), [1.0]]))
+        assert moved.min() >= _FLOOR and moved.sum() == pytest.approx(1.0, abs=1e-15)
+        free = raw >= _FLOOR
+        np.testing.assert_allclose(moved[free] / moved[free].sum(), raw[free] / raw[free].sum(), rtol=1e-12)
+        np.testing.assert_array_equal(moved[~free], _FLOOR)
+    model_text = (
+        '[model]\nid = "ordmin"\ntitle = "t"\nperiod = "month"\nstart = "2025-01"\nhorizon = 2025-03-31\n'
+        'persistence = 0.9\nelicitation_error = 0.5\n'
+        '[[scenarios]]\nid = "calm"\nname = "Calm"\nprior = 0.5\nresolution = "r"\n'
+        '[[scenarios]]\nid = "war"\nname = "War"\nprior = 0.5\nresolution = "r"\n'
+        '[[indicators]]\nid = "tension"\ngroup = "g"\ntype = "ordinal"\ntext = "t"\n'
+        'levels = ["low", "high"]\n'
+        "likelihood = { calm = [0.999999, 0.000001], war = [0.3, 0.7] }\n"
+    )
+    (tmp_path / "m.toml").write_text(model_text)
+    (tmp_path / "e.csv").write_text("date,indicator,value\n2025-01-05,tension,low\n")
+    model = sf.load_model(tmp_path / "m.toml")
+    result = sf.forecast(model, sf.load_evidence(tmp_path / "e.csv", model), exact=True)
+    table = elicitation_sensitivity(result)  # raised ModelFileError on its own edited model
+    assert len(table) == 2 and np.isfinite(table["swing"]).all()  # one row per (indicator, scenario)

@@ -100,8 +100,17 @@ def _shift_levels(value: tuple[float, ...], delta: float) -> tuple[float, ...]:
     cumulative = np.clip(np.cumsum(probs)[:-1], 1e-12, 1 - 1e-12)
     moved_cum = [expit(logit(c) - delta) for c in cumulative]
     new = np.diff(np.concatenate([[0.0], moved_cum, [1.0]]))
-    new = np.maximum(new, _FLOOR)
-    return tuple(float(v) for v in new / new.sum())
+    # Levels at the floor stay there and the others share what is left: dividing every level by
+    # the sum after flooring (as before) pushed a floored level back below the floor, and the
+    # edited model failed the model file's own check (probabilities of at least _FLOOR).
+    floored = np.zeros(new.shape, dtype=bool)
+    for _ in range(new.size):
+        floored |= new < _FLOOR
+        rest = ~floored
+        new = np.where(floored, _FLOOR, new * (1.0 - _FLOOR * floored.sum()) / new[rest].sum())
+        if not (new[rest] < _FLOOR).any():
+            break
+    return tuple(float(v) for v in new)
 
 
 def _move_analysts(indicator: Indicator, scenario: str, steps: int, moved: Any) -> dict[str, dict[str, Any]]:
