@@ -568,7 +568,7 @@ def test_an_ordinal_elicitation_at_the_floor_moves_and_stays_a_valid_model(tmp_p
         np.testing.assert_array_equal(moved[~free], _FLOOR)
     model_text = (
         '[model]\nid = "ordmin"\ntitle = "t"\nperiod = "month"\nstart = "2025-01"\nhorizon = 2025-03-31\n'
-        'persistence = 0.9\nelicitation_error = 0.5\n'
+        "persistence = 0.9\nelicitation_error = 0.5\n"
         '[[scenarios]]\nid = "calm"\nname = "Calm"\nprior = 0.5\nresolution = "r"\n'
         '[[scenarios]]\nid = "war"\nname = "War"\nprior = 0.5\nresolution = "r"\n'
         '[[indicators]]\nid = "tension"\ngroup = "g"\ntype = "ordinal"\ntext = "t"\n'
