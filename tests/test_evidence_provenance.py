@@ -120,6 +120,34 @@ def test_provenance_round_trips_through_csv_and_saved_forecasts(model, tmp_path)
     assert list(tree["observed_data"]["published"].values) == ["2025-01-06", "2025-04-01"]
 
 
+def test_a_loaded_forecast_names_the_reports_by_their_lines_in_the_users_log(model, tmp_path):
+    # The stored CSV text renumbers its rows; the lines of the user's file (here with a comment
+    # line, a blank line and a row published after the as-of date, so not simply 2..n+1) come
+    # back with the forecast, so contributions and append conflicts name the same lines.
+    from syriaforecast.report import evidence_contributions
+
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "date,indicator,value,reliability,credibility,source,note,published\n"
+        "2025-01-06,talks,1,,,Wire,first,\n"
+        "\n"
+        "2025-02-10,talks,0,B,2,Agency,,2025-09-01\n"
+        "2025-03-03,tension,high,C,3,Agency,,\n"
+        "2025-03-20,incidents,2,B,2,,,\n"
+    )
+    evidence = sf.load_evidence(path, model)
+    result = sf.forecast(model, evidence, as_of="2025-06-30", exact=True)
+    lines = result.evidence.to_dataframe()["line"].tolist()
+    saved = sf.load_forecast(result.save(tmp_path / "f.nc"))
+    assert saved.evidence.to_dataframe()["line"].tolist() == lines == [2, 5, 6]
+    assert saved.evidence == result.evidence
+    fresh = evidence_contributions(result, by="report")
+    loaded = evidence_contributions(saved, by="report")
+    assert fresh["report"].values.tolist() == loaded["report"].values.tolist() == lines
+    with pytest.raises(EvidenceError, match="line 2, line 7"):
+        saved.evidence.append([{"date": "2025-01-25", "indicator": "talks", "value": "0"}], model)
+
+
 def test_a_log_without_the_new_columns_is_written_as_before(model, tiny_evidence_path):
     evidence = sf.load_evidence(tiny_evidence_path, model)
     assert evidence.to_csv_text() == tiny_evidence_path.read_text()

@@ -956,6 +956,8 @@ def _assemble(
             "model_content_sha256": hashlib.sha256(toml.encode()).hexdigest(),
             "model_path": str(model.path) if model.path else "",
             "evidence_csv": evidence.to_csv_text(),
+            # The rows' line numbers in the user's log, which the stored CSV text renumbers.
+            "evidence_lines": json.dumps(evidence._table["line"].astype(int).tolist()),
             "evidence_sha256": evidence.sha256,
             "evidence_source": evidence.source,
             "as_of": as_of.isoformat(),
@@ -1069,6 +1071,25 @@ def load_forecast(
         raise ff.refuse(path, f"corrupt saved forecast ({type(exc).__name__}: {exc})") from None
 
 
+def _with_stored_lines(evidence: Evidence, stored: object) -> Evidence:
+    """``evidence`` numbered with the line numbers its rows had in the user's log, when stored.
+
+    The stored CSV text numbers its rows afresh (from 1, read as a table); reports named by
+    line (contributions by report, append conflicts) must name the user's lines after a load
+    as before it. Files saved before the attribute existed keep the table's numbering.
+    """
+    try:
+        lines = json.loads(stored) if isinstance(stored, str) else None
+    except ValueError:
+        lines = None
+    table = evidence._table
+    if not (isinstance(lines, list) and len(lines) == len(table) and all(type(n) is int for n in lines)):
+        return evidence
+    table = table.copy()
+    table["line"] = np.asarray(lines, dtype=table["line"].dtype)
+    return dataclasses.replace(evidence, _table=table, _derived={})
+
+
 def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str | Path | None) -> Forecast:
     from syriaforecast import _forecast_file as ff
     from syriaforecast.engine.run import asof_periods
@@ -1124,6 +1145,7 @@ def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str 
         )
     except SyriaforecastError as exc:
         raise ff.refuse(path, f"stored model or evidence is invalid: {exc}") from None
+    evidence = _with_stored_lines(evidence, attrs.get("evidence_lines"))
     # Evidence read from a table carries the digest of its rows, driver rows included.
     if evidence.sha256 != attrs["evidence_sha256"]:
         raise ff.refuse(
