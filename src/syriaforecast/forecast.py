@@ -496,8 +496,10 @@ class Forecast:
         observed = xr.Dataset(
             {
                 name: ("report", table[name].astype(str).to_numpy(dtype=str))
-                for name in (*("date", "indicator", "value", "reliability", "source", "note"),
-                             *("published", "report", "url", "coder"))
+                for name in (
+                    *("date", "indicator", "value", "reliability", "source", "note"),
+                    *("published", "report", "url", "coder"),
+                )
             }
             | {
                 "credibility": ("report", table["credibility"].to_numpy()),
@@ -991,15 +993,19 @@ def _assemble(
 
 
 def _parameters_dataset(model: ScenarioModel, run: EngineRun, coords: Mapping[str, Any]) -> xr.Dataset:
-    extra = {
-        "scenario": list(model.scenario_ids),
-        "group": list(model.groups),
-        "indicator": list(model.indicator_ids),
-        "analyst": list(model.analysts),
-        "cluster": [c.id for c in model.clusters],
-        "scenario_to": list(model.scenario_ids),
-        "driver": list(model.driver_ids),
-    } | GRADE_COORDS | run.parameter_coords
+    extra = (
+        {
+            "scenario": list(model.scenario_ids),
+            "group": list(model.groups),
+            "indicator": list(model.indicator_ids),
+            "analyst": list(model.analysts),
+            "cluster": [c.id for c in model.clusters],
+            "scenario_to": list(model.scenario_ids),
+            "driver": list(model.driver_ids),
+        }
+        | GRADE_COORDS
+        | run.parameter_coords
+    )
     data = {
         name: (("chain", "draw", *PARAMETER_DIMS[name]), values) for name, values in run.parameters.items()
     }
@@ -1475,9 +1481,11 @@ def _new_sources(previous: Forecast, names: tuple[str, ...]) -> list[str]:
     """Sources of the new evidence the previous posterior has no reliability for."""
     if not names:
         return []
-    known = set(str(v) for v in previous.posterior.coords["source"].values) if (
-        "source" in previous.posterior.coords
-    ) else set()
+    known = (
+        set(str(v) for v in previous.posterior.coords["source"].values)
+        if ("source" in previous.posterior.coords)
+        else set()
+    )
     return [name for name in names if name not in known]
 
 
