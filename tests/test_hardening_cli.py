@@ -374,3 +374,22 @@ def test_a_journal_inside_the_output_folder_or_unwritable_is_refused_before_any_
         assert main([*base, "--exact", "--quiet", "--out", str(out), "--journal", str(journal)]) == 0
     capsys.readouterr()
     assert len(list((journal / "forecasts").iterdir())) == 2
+
+
+def test_driver_rows_are_not_counted_as_reports(capsys):
+    # The bundled log holds reports and driver rows; counted apart from the CSV itself.
+    import pandas as pd
+
+    model = sf.load_model(sf.bundled_model())
+    rows = pd.read_csv(sf.bundled_evidence(), dtype=str, keep_default_na=False)
+    published = pd.to_datetime(rows["published"].where(rows["published"] != "", rows["date"]))
+    driver = rows["indicator"].isin(model.driver_ids)
+    cutoff = pd.Timestamp("2025-06-01")
+    used, late = int((~driver & (published <= cutoff)).sum()), int((~driver & (published > cutoff)).sum())
+    evidence = sf.load_evidence(sf.bundled_evidence(), model)
+    assert evidence.n_reports == int((~driver).sum()) and len(evidence) == len(rows)
+    assert main(["forecast", "--exact", "--as-of", "2025-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert f"{used} reports used" in out
+    assert f"{late} reports published after the as-of date not used" in out
+    assert f"{int((driver & (published <= cutoff)).sum())} driver rows" in out

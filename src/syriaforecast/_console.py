@@ -249,8 +249,8 @@ def print_forecast_summary(result: Any, console: Console, *, prob: float = 0.9, 
             f"so another run may print either ({escape('; '.join(close))}); more draws would settle it"
         )
     # Driver rows share the log but are not reports: count them apart.
-    n_drivers = len(result.evidence.drivers)
-    n = len(result.evidence) - n_drivers
+    n = result.evidence.n_reports
+    n_drivers = len(result.evidence) - n
     left_out = f"; {unpublished} reports published after the as-of date not used" if unpublished > 0 else ""
     if n_drivers:
         left_out += f"; {n_drivers} driver row{'s' * (n_drivers != 1)}"

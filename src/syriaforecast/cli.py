@@ -434,7 +434,8 @@ def _print_summary(result: Any, console: Console, evidence: Any = None) -> None:
     from syriaforecast._console import print_forecast_summary
     from syriaforecast.journal_cli import print_alerts
 
-    unpublished = len(evidence) - len(result.evidence) if evidence is not None else 0
+    # Reports only: driver rows published after the as-of date are not reports left out.
+    unpublished = evidence.n_reports - result.evidence.n_reports if evidence is not None else 0
     print_forecast_summary(result, console, unpublished=unpublished)
     _print_analysts(result, console)
     print_alerts(result, console)

@@ -1156,7 +1156,7 @@ def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str 
     if evidence.sha256 != attrs["evidence_sha256"]:
         raise ff.refuse(
             path,
-            f"the stored evidence ({len(evidence)} reports) does not match its recorded evidence_sha256 "
+            f"the stored evidence ({evidence.n_reports} reports) does not match its recorded evidence_sha256 "
             f"{str(attrs['evidence_sha256'])[:12]}... (reports added, removed or edited?)",
         )
     if model is not None:

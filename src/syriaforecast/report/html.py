@@ -391,7 +391,7 @@ def _page(
     )
     add(
         f'<p class="meta">As of <b>{_e(forecast.as_of.isoformat())}</b> &middot; horizon '
-        f"<b>{_e(model.horizon.isoformat())}</b> &middot; {len(forecast.evidence)} reports &middot; "
+        f"<b>{_e(model.horizon.isoformat())}</b> &middot; {forecast.evidence.n_reports} reports &middot; "
         f"mode: {_e(mode)}</p>"
     )
     if forecast.mode != "exact" and not forecast.converged:

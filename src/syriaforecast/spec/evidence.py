@@ -128,6 +128,13 @@ class Evidence:
         return self._table[~self._table["driver"]].reset_index(drop=True)
 
     @property
+    def n_reports(self) -> int:
+        """Indicator reports in the log; ``len(evidence)`` counts its driver rows too."""
+        if "driver" not in self._table:
+            return len(self._table)
+        return int((~self._table["driver"]).sum())
+
+    @property
     def drivers(self) -> pd.DataFrame:
         """The logged driver values: ``date``, ``period``, ``indicator`` (the driver id), ``state`` (0/1)."""
         if "driver" not in self._table:
