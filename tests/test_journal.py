@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -276,6 +277,32 @@ def test_cli_journal_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
         ["journal", str(tmp_path / "j"), "--outcome", "a.toml", "--outcome", "b.toml"], capsys
     )
     assert code == 2 and "one outcome file per journal" in err
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("horizon", "{bad"), ("issued", "31/01/2025"), ("as_of", "2025-13-01"), ("scenarios", "[1, 2")],
+)
+def test_a_damaged_index_row_is_a_journal_error_naming_it(
+    tmp_path: Path,
+    forecasts: dict[str, sf.Forecast],
+    capsys: pytest.CaptureFixture[str],
+    column: str,
+    value: object,
+) -> None:
+    folder = tmp_path / "j"
+    issue(forecasts["2025-01-31"], folder)
+    issue(forecasts["2025-03-31"], folder)
+    connection = sqlite3.connect(folder / INDEX_NAME)  # edited outside the library
+    try:
+        connection.execute(f"UPDATE forecasts SET {column} = ? WHERE number = 2", (value,))
+        connection.commit()
+    finally:
+        connection.close()
+    with pytest.raises(JournalError, match=re.escape(f"entry 2: {column} = {value!r}")):
+        open_journal(folder).entries()
+    code, _, err = _run(["journal", str(folder), "--no-plot"], capsys)
+    assert code == 2 and f"entry 2: {column}" in err and "Traceback" not in err
 
 
 def test_cli_help_documents_journal(capsys: pytest.CaptureFixture[str]) -> None:

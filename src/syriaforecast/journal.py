@@ -361,17 +361,43 @@ class Journal:
         (number, issued, as_of, model_id, sha, horizon_date, mode, scenarios, horizon, alerts, file, fsha) = (
             row[:12]
         )
+        field = "number"
+        try:
+            number = int(number)
+            field = "issued"
+            issued_at = dt.datetime.fromisoformat(issued)
+            field = "as_of"
+            as_of_date = dt.date.fromisoformat(as_of)
+            field = "horizon_date"
+            horizon_day = dt.date.fromisoformat(horizon_date)
+            values = {}
+            for field, text in (("scenarios", scenarios), ("horizon", horizon), ("alerts", alerts)):
+                values[field] = json.loads(text)
+        except (TypeError, ValueError):
+            # A row edited or damaged outside the library: say which, never a traceback.
+            bad = dict(
+                zip(
+                    ("number", "issued", "as_of", "horizon_date", "scenarios", "horizon", "alerts"),
+                    (number, issued, as_of, horizon_date, scenarios, horizon, alerts),
+                    strict=True,
+                )
+            )
+            raise JournalError(
+                f"journal {str(self.folder)!r}: {INDEX_NAME}: entry {row[0]!r}: {field} = "
+                f"{str(bad[field])[:60]!r}: not what the library writes (an ISO date or time, a JSON "
+                "value); the index was edited or damaged outside syriaforecast"
+            ) from None
         return JournalEntry(
-            number=int(number),
-            issued=dt.datetime.fromisoformat(issued),
-            as_of=dt.date.fromisoformat(as_of),
+            number=number,
+            issued=issued_at,
+            as_of=as_of_date,
             model_id=model_id,
             model_sha256=sha,
-            horizon_date=dt.date.fromisoformat(horizon_date),
+            horizon_date=horizon_day,
             mode=mode,
-            scenarios=json.loads(scenarios),
-            horizon=json.loads(horizon),
-            alerts=json.loads(alerts),
+            scenarios=values["scenarios"],
+            horizon=values["horizon"],
+            alerts=values["alerts"],
             file=self.folder / file,
             file_sha256=fsha,
             seed=row[12],
