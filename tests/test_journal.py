@@ -305,6 +305,24 @@ def test_a_damaged_index_row_is_a_journal_error_naming_it(
     assert code == 2 and f"entry 2: {column}" in err and "Traceback" not in err
 
 
+def test_two_journals_of_one_model_each_get_their_plot(
+    tmp_path: Path, forecasts: dict[str, sf.Forecast], capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folders = [tmp_path / "team_a", tmp_path / "team_b", tmp_path / "x" / "j", tmp_path / "y" / "j"]
+    for folder, as_of in zip(folders, ("2025-01-31", "2025-03-31", "2025-03-31", "2025-05-31"), strict=True):
+        issue(forecasts[as_of], folder)
+    code, out, _ = _run(["journal", *map(str, folders)], capsys)
+    assert code == 0
+    written = sorted(p.name for p in tmp_path.glob("*.png"))
+    model_id = forecasts["2025-01-31"].model.id
+    assert written == sorted(
+        [f"journal_team_a_{model_id}.png", f"journal_team_b_{model_id}.png"]
+        + [f"journal_j_{model_id}_{k}.png" for k in (1, 2)]
+    )
+    assert out.count("wrote ") == 4
+
+
 def test_cli_help_documents_journal(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -222,12 +222,23 @@ def _write_plots(listings: list[Any], record: Any, out: Path | None) -> list[Pat
                 (folder, mine, fired, scores if scores is not None and scores.question == model_id else None)
             )
     several = len(plans) > 1
+    names = [f"journal_{entries[-1].model_id}.png" if several else "journal.png" for _, entries, *_ in plans]
+    # Two journals of one model write to one folder: each plot is named by its journal too,
+    # then numbered if the journals' folders share a name (each file written once, none lost).
+    repeated = {name for name in names if names.count(name) > 1}
+    names = [
+        f"journal_{Path(folder).name}_{entries[-1].model_id}.png" if name in repeated else name
+        for name, (folder, entries, *_) in zip(names, plans, strict=True)
+    ]
+    names = [
+        f"{Path(name).stem}_{names[:k].count(name) + 1}.png" if names.count(name) > 1 else name
+        for k, name in enumerate(names)
+    ]
     written = []
-    for folder, entries, fired, scores in plans:
+    for (folder, entries, fired, scores), name in zip(plans, names, strict=True):
         default = Path.cwd() if len(listings) > 1 else Path(folder)
         target_dir = out if out is not None else default
         target_dir.mkdir(parents=True, exist_ok=True)
-        name = f"journal_{entries[-1].model_id}.png" if several else "journal.png"
         tripwires: tuple[Any, ...] = ()
         with contextlib.suppress(SyriaforecastError):  # the listing still plots what was issued
             tripwires = entries[-1].load().model.tripwires
