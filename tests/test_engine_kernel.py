@@ -132,3 +132,65 @@ def test_a_cell_read_hundreds_of_times_or_by_trusted_readers_who_disagree_matche
     saturated = _kernel(values, arrays, data)[0]
     assert np.isfinite(saturated)
     assert saturated == pytest.approx(float(reference(*values.values())[0]), rel=1e-10)
+
+
+def test_a_count_far_beyond_every_rate_is_read_in_logs_and_matches_the_reference():
+    """A count whose Poisson probability is below 1e-308 under every scenario still tells them apart.
+
+    At rates 0.5, 2 and 5 a count of 400 has log-probabilities of about -2,000 to -1,300:
+    taken in probability space every scenario's likelihood underflowed to the same floor
+    and the report counted for nothing. The reference graph sums logs; here one count read
+    at face value, one graded, and one beside a graded report of a plausible count.
+    """
+    model = small_model(persistence=0.85, months=3, elicitation_error=0.5)
+    rows = [
+        ("2025-01-10", "incidents", "400", "", ""),
+        ("2025-02-10", "incidents", "600", "B", "2"),
+        ("2025-03-03", "incidents", "900", "C", "3"),
+        ("2025-03-04", "incidents", "3", "B", "2"),
+    ]
+    evidence = sf.load_evidence(reports(rows), model)
+    arrays, data, reference = _reference(model, evidence)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        values = _random_values(model, arrays, rng, data)
+        expected = reference(*values.values())
+        got = _kernel(values, arrays, data)
+        assert float(expected[0]) < -1000
+        assert got[0] == pytest.approx(float(expected[0]), rel=1e-10)
+        for name, g_kernel, g_auto in zip(CHAIN_PARAMS, got[1:], expected[1:], strict=True):
+            np.testing.assert_allclose(g_kernel, g_auto, rtol=1e-7, atol=1e-9, err_msg=name)
+
+
+def test_exact_mode_reads_a_far_tail_count_as_bayes_rule_does():
+    # Rates 1000 and 1001: a count of 2500 is below 1e-340 under both, yet favours the higher
+    # rate by 2500 log(1.001) - 1 nats; at rates 0.5 and 3.5 a count of 1000 makes war certain.
+    from scipy.special import expit
+    from scipy.stats import poisson
+
+    def model_with(rates):
+        return sf.parse_model(
+            {
+                "model": {
+                    "id": "tail",
+                    "title": "t",
+                    "period": "month",
+                    "start": "2025-01",
+                    "horizon": "2025-01-31",
+                    "persistence": 0.9,
+                    "elicitation_error": 0.5,
+                },
+                "scenarios": [{"id": s, "name": s, "prior": 0.5, "resolution": "r"} for s in ("calm", "war")],
+                "indicators": [
+                    {"id": "n", "group": "g", "type": "count", "text": "n", "likelihood": dict(rates)}
+                ],
+            }
+        )
+
+    for rates, value in (({"calm": 1000.0, "war": 1001.0}, 2500), ({"calm": 0.5, "war": 3.5}, 1000)):
+        model = model_with(rates)
+        evidence = sf.load_evidence(reports([("2025-01-05", "n", str(value), "", "")]), model)
+        war = float(sf.forecast(model, evidence, exact=True).horizon.values[0, 0, 1])
+        log_odds = poisson.logpmf(value, rates["war"]) - poisson.logpmf(value, rates["calm"])
+        assert poisson.pmf(value, rates["war"]) == 0.0  # below what a double holds
+        assert war == pytest.approx(expit(log_odds), rel=1e-9)

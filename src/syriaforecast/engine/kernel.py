@@ -93,6 +93,9 @@ _TINY = 1e-300
 #: A cell's readings are read in logs and divided by their largest when it falls below this
 #: (:func:`_cells`).
 _RESCALE = 1e-150
+#: A count cell's law whose largest allowed term is below this (in logs, e^-345 = 1e-150) is
+#: divided by that term (:func:`_cells`), so a count far in every scenario's tail cannot underflow.
+_LOG_RESCALE = math.log(_RESCALE)
 #: Below this a component's largest pattern term may have underflowed: it is summed in logs
 #: (:func:`_components`).
 _UNDERFLOW = 1e-280
@@ -273,7 +276,10 @@ def _cells(
 
     Within a cell the sum over the true state runs in probability space with
     the readings rescaled by their maximum, which needs no exp or log per
-    (slot, scenario) pair: the kernel's hot loop is multiply-add.
+    (slot, scenario) pair: the kernel's hot loop is multiply-add. A count cell's
+    law for a scenario is divided by its largest term the readings allow when
+    that is below 1e-150 (``count_scale``, added back in logs), so a count in
+    every scenario's far tail still tells them apart.
 
     Returns ``state`` (C, J, S) = P(state j | s), ``reading`` (C, J) = P(reports | j)
     / exp(``reading_max``), ``cell_ll`` (C, S), the cumulative level probabilities
@@ -304,6 +310,11 @@ def _cells(
                     cumulative[i, s, l] = _sigmoid(cut - shift[i, s])
     state = np.zeros((C, J, S))
     other_mass = np.zeros((C, S))
+    # A count cell's state law is kept in logs until its readings are known (see count_scale).
+    has_count = False
+    for i in range(I):
+        has_count = has_count or is_count[i]
+    log_count = np.empty((C if has_count else 0, J, S))
     for c in range(C):
         i = cell_indicator[c]
         if is_count[i]:
@@ -313,19 +324,22 @@ def _cells(
                 taken = 0.0
                 other = -1
                 for j in range(J):
+                    log_count[c, j, s] = -np.inf
                     if not cell_slot_valid[c, j]:
                         continue
                     v = cell_count_values[c, j]
                     if v >= 0:
-                        pmf = math.exp(v * lr - lam - math.lgamma(v + 1.0))
-                        state[c, j, s] = pmf
-                        taken += pmf
+                        log_pmf = v * lr - lam - math.lgamma(v + 1.0)
+                        log_count[c, j, s] = log_pmf
+                        taken += math.exp(log_pmf)
                     else:
                         other = j
-                remaining = max(1.0 - taken, _TINY)
-                other_mass[c, s] = remaining
+                remaining = 1.0 - taken
+                # other_mass stays 0 where the rest was floored: its gradient is then left out.
+                other_mass[c, s] = remaining if remaining > _TINY else 0.0
                 if other >= 0:
-                    state[c, other, s] = remaining
+                    state[c, other, s] = max(remaining, _TINY)  # as is, unless rescaled below
+                    log_count[c, other, s] = math.log(state[c, other, s])
         else:
             for s in range(S):
                 previous = 0.0
@@ -398,6 +412,37 @@ def _cells(
             for j in range(J):
                 reading[c, j] /= top
             reading_max[c] += math.log(top)
+    # A count far above (or below) every scenario's rate has a Poisson probability below 1e-308
+    # under each: taken as is, every scenario's likelihood underflowed to the same floor and the
+    # report counted for nothing. So each count cell's law for scenario s is divided by its
+    # largest term among the slots its readings allow, count_scale[c, s] (in logs; 0 for other
+    # cells), added back to the cell's log likelihood. The gradient reads state, other_mass and
+    # the cell totals as ratios, in which the factor cancels.
+    count_scale = np.zeros((C, S))
+    for c in range(log_count.shape[0]):
+        if not is_count[cell_indicator[c]]:
+            continue
+        for s in range(S):
+            top = -np.inf
+            for j in range(J):
+                if cell_slot_valid[c, j] and reading[c, j] > 0.0:
+                    top = max(top, log_count[c, j, s])
+            if top >= _LOG_RESCALE or top == -np.inf:
+                # Nothing near underflow (or no slot the readings allow, which a validated log
+                # cannot give): the law as computed, to the bit what it was before the scale.
+                for j in range(J):
+                    if cell_slot_valid[c, j] and cell_count_values[c, j] >= 0:
+                        state[c, j, s] = math.exp(log_count[c, j, s])
+                continue
+            count_scale[c, s] = top
+            for j in range(J):
+                if cell_slot_valid[c, j]:
+                    # Only a slot the readings rule out (reading 0) can lie far above the largest
+                    # allowed one: capped, so it stays finite and adds exactly 0 (a slot read
+                    # with p > 0 is at most e^690 here, the floored rest being >= 1e-300).
+                    state[c, j, s] = math.exp(min(log_count[c, j, s] - top, 700.0))
+            if other_mass[c, s] > 0.0:
+                other_mass[c, s] *= math.exp(-top)
     cell_ll = np.zeros((C, S))
     cell_total = np.ones((C, S))  # exp(cell_ll - reading_max) of each independent cell, for the gradient
     for c in range(C):
@@ -409,7 +454,7 @@ def _cells(
                 total += state[c, j, s] * reading[c, j]
             total = max(total, _TINY)
             cell_total[c, s] = total
-            cell_ll[c, s] = math.log(total) + reading_max[c]
+            cell_ll[c, s] = math.log(total) + reading_max[c] + count_scale[c, s]
     post = np.zeros((0, J, S))
     truthful = np.zeros((0, S))
     event_post = np.zeros((0, S))
@@ -422,6 +467,12 @@ def _cells(
         for g in range(comp_ll.shape[0]):
             for s in range(S):
                 cell_ll[first[g], s] = comp_ll[g, s]
+        if has_count:  # the scales of a component's count cells, on its first cell
+            for c in range(C):
+                g = cell_component[c]
+                if g >= 0:
+                    for s in range(S):
+                        cell_ll[first[g], s] += count_scale[c, s]
     clusters = (seen, low, high, low_at, high_at, event_prob, cond, cond_post, event_post)
     return (
         state, reading, reading_max, cell_ll, cumulative, other_mass, kappa, post, truthful, clusters,
@@ -1148,7 +1199,7 @@ def log_likelihood_and_full_gradient(
                     v = cell_count_values[c, j]
                     if v >= 0:
                         g_shift[i, s] += g_state * (v - lam)
-                    elif other_mass[c, s] > _TINY:
+                    elif other_mass[c, s] > 0.0:  # 0 where the rest was floored (_cells)
                         # d log(1 - sum pmf) = -sum pmf_v (v - lam) / (1 - sum pmf)
                         acc = 0.0
                         for jj in range(J):
