@@ -179,3 +179,27 @@ def test_json_and_plain_words(capsys):
     note = result.surprise_note(table=table.assign(p_value=[0.5] * (MONTHS - 1) + [0.001]))
     assert "2025-12 (p = 0.001)" in note and "may no longer fit" in note and "residual" in note
     assert result.surprise_note(table=table.assign(p_value=[0.5] * MONTHS)) == ""
+
+
+def test_a_count_reading_likelihood_equals_the_sum_over_true_counts_even_far_in_the_tail():
+    # P(readings | s) = sum over the true count x of Poisson(x | rate_s) times each reading's
+    # kappa [r = x] + (1 - kappa) noise(r), summed here by brute force over x = 0..5000 in logs.
+    # Readings of 1,000 and 2,500 make every term below 1e-300, which floored them at one value.
+    from scipy.special import logsumexp
+    from scipy.stats import geom, poisson
+
+    from syriaforecast.engine.surprise import _report_log_likelihood
+
+    rate = np.array([0.5, 2.0, 5.0])
+    noise_mean, kappa = 1.5, np.array([0.8, 0.6])
+    theta = noise_mean / (noise_mean + 1.0)
+    readings = np.array([[3, 3], [3, 7], [1000, 1000], [2500, 4]])
+    got = _report_log_likelihood(True, 0, np.zeros((3, 1)), rate, noise_mean, readings, kappa)
+    x = np.arange(5001)
+    for n, row in enumerate(readings):
+        log_read = sum(
+            np.logaddexp(np.where(r == x, np.log(k), -np.inf), np.log(1 - k) + geom.logpmf(r + 1, 1 - theta))
+            for r, k in zip(row, kappa, strict=True)
+        )
+        expected = [logsumexp(poisson.logpmf(x, lam) + log_read) for lam in rate]
+        np.testing.assert_allclose(got[n], expected, rtol=1e-10)

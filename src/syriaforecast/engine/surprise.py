@@ -81,23 +81,32 @@ def _report_log_likelihood(
             terms[:, x, :] = read[:, None] * level_prob[None, :, x]
         return np.log(np.maximum(terms.sum(axis=1), 1e-300))
     theta = noise_mean / (noise_mean + 1.0)
-    noise: np.ndarray = np.exp(math.log1p(-theta) + readings * math.log(theta))  # (N, K)
     log_rate = np.log(rate)
-    other = np.prod((1 - kappa) * noise, axis=1)  # reading when the truth is none of the values
-    total = np.zeros((N, S))
-    taken = np.zeros((N, S))
-    for k in range(K):
-        # distinct candidate values: each report's value, counted once per row
-        v = readings[:, k]
-        first = np.ones(N, dtype=bool)
-        for j in range(k):
-            first &= readings[:, j] != v
-        pmf = np.exp(v[:, None] * log_rate[None] - rate[None] - gammaln(v + 1.0)[:, None])  # (N, S)
-        read = np.prod(kappa * (readings == v[:, None]) + (1 - kappa) * noise, axis=1)
-        total += np.where(first[:, None], pmf * read[:, None], 0.0)
-        taken += np.where(first[:, None], pmf, 0.0)
-    total += np.maximum(1.0 - taken, 0.0) * other[:, None]
-    return np.log(np.maximum(total, 1e-300))
+    # Everything in logs: a count far in every scenario's tail has a probability below 1e-308
+    # under each, and so does a far noise reading, which in probability space floored every
+    # scenario alike (as the kernel once did).
+    log_noise = math.log1p(-theta) + readings * math.log(theta)  # (N, K)
+    with np.errstate(divide="ignore"):  # log 0 = -inf is the value meant (an impossible term)
+        log_kappa, log_miss = np.log(kappa), np.log1p(-kappa)
+        # the readings when the truth is none of the values: each one noise
+        log_other = np.sum(log_miss + log_noise, axis=1)
+        log_total = np.full((N, S), -np.inf)
+        taken = np.zeros((N, S))
+        for k in range(K):
+            # distinct candidate values: each report's value, counted once per row
+            v = readings[:, k]
+            first = np.ones(N, dtype=bool)
+            for j in range(k):
+                first &= readings[:, j] != v
+            log_pmf = v[:, None] * log_rate[None] - rate[None] - gammaln(v + 1.0)[:, None]  # (N, S)
+            hit = np.where(readings == v[:, None], log_kappa, -np.inf)
+            log_read = np.sum(np.logaddexp(hit, log_miss + log_noise), axis=1)  # (N,)
+            term = log_pmf + log_read[:, None]
+            log_total = np.where(first[:, None], np.logaddexp(log_total, term), log_total)
+            taken += np.where(first[:, None], np.exp(log_pmf), 0.0)
+        rest = np.log(np.maximum(1.0 - taken, 0.0)) + log_other[:, None]
+        log_total = np.logaddexp(log_total, rest)
+    return np.where(np.isneginf(log_total), math.log(1e-300), log_total)
 
 
 def surprise(
@@ -189,7 +198,8 @@ def surprise(
             noise_mean = float(arrays.noise_count_mean[i])
             obs_ll += _report_log_likelihood(count, L, lp, rates[i], noise_mean, observed, kappa)[0]
             sim_ll += _report_log_likelihood(count, L, lp, rates[i], noise_mean, readings, kappa)
-        log_pred = np.log(predictive)
+        with np.errstate(divide="ignore"):  # a scenario the chain cannot reach: log 0 = -inf, meant
+            log_pred = np.log(predictive)
         observed_stat = float(logsumexp(log_pred + obs_ll))
         simulated = logsumexp(log_pred[None] + sim_ll, axis=1)
         p_value = (1.0 + np.sum(simulated <= observed_stat + 1e-9)) / (1.0 + n_simulations)
