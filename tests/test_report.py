@@ -581,3 +581,34 @@ def test_an_ordinal_elicitation_at_the_floor_moves_and_stays_a_valid_model(tmp_p
     result = sf.forecast(model, sf.load_evidence(tmp_path / "e.csv", model), exact=True)
     table = elicitation_sensitivity(result)  # raised ModelFileError on its own edited model
     assert len(table) == 2 and np.isfinite(table["swing"]).all()  # one row per (indicator, scenario)
+
+
+def test_a_conditional_forecast_is_explained_under_its_assumed_drivers():
+    # Exact mode on the drivers example with the ceasefire assumed on from 2025-06: each
+    # indicator's contribution is the change in log-odds from dropping its rows and forecasting
+    # again under the same assumption; what to collect starts from the assumed headline.
+    from syriaforecast.report import collection_priorities, what_would_change_my_mind
+
+    model_path, evidence_path = DATA / "drivers" / "model.toml", DATA / "drivers" / "evidence.csv"
+    model = sf.load_model(model_path)
+    rows = pd.read_csv(evidence_path, dtype=str, keep_default_na=False)
+    assume = {"ceasefire": {"2025-06": 1}}
+    result = sf.forecast(model, sf.load_evidence(rows, model), exact=True, assume=assume)
+    plain = sf.forecast(model, sf.load_evidence(rows, model), exact=True)
+    assumed, unassumed = result.horizon.values[0, 0], plain.horizon.values[0, 0]
+    assert np.abs(assumed - unassumed).max() > 0.01  # the assumption moves the headline
+
+    def decibels(p):
+        return 10 * np.log10(p / (1 - p))
+
+    table = evidence_contributions(result, by="indicator", max_draws=None)
+    for ident, mean in zip(table["indicator"].values, table["mean"].values, strict=True):
+        kept = sf.load_evidence(rows[rows["indicator"] != ident].reset_index(drop=True), model)
+        without = sf.forecast(model, kept, exact=True, as_of=result.as_of, assume=assume).horizon.values[0, 0]
+        np.testing.assert_allclose(mean, decibels(assumed) - decibels(without), atol=1e-9, err_msg=str(ident))
+    entropy = float(-(assumed * np.log2(assumed)).sum())
+    assert collection_priorities(result, max_draws=None).attrs["entropy_bits"] == pytest.approx(
+        entropy, abs=1e-9
+    )
+    mind = what_would_change_my_mind(result).attrs["horizon"]
+    np.testing.assert_allclose([mind[s] for s in model.scenario_ids], assumed, atol=1e-9)

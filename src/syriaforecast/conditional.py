@@ -21,7 +21,28 @@ from syriaforecast.errors import SyriaforecastError
 from syriaforecast.spec import periods
 from syriaforecast.spec.model import ScenarioModel
 
-__all__ = ["conditional_horizon", "driver_contrast", "parse_assume", "parse_assume_option"]
+__all__ = [
+    "conditional_horizon",
+    "driver_contrast",
+    "forecast_assumptions",
+    "parse_assume",
+    "parse_assume_option",
+]
+
+
+def forecast_assumptions(result: Any) -> dict[str, dict[int, int]] | None:
+    """The driver assumptions a forecast was made under, as period indices (None: unconditional).
+
+    A conditional forecast records them in ``attrs["assume"]``; whatever re-evaluates its
+    draws against its evidence (the report's contributions, sensitivity, what to collect)
+    must arrange the evidence under them, or it explains the unconditional chain.
+    """
+    import json
+
+    text = result.attrs.get("assume")
+    if not text:
+        return None
+    return parse_assume(result.model, json.loads(text), result.as_of)
 
 
 def parse_assume(

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from syriaforecast.engine.data import build_model_arrays, data_under
+from syriaforecast.conditional import forecast_assumptions
+from syriaforecast.engine.data import build_engine_data, build_model_arrays, data_under
 from syriaforecast.engine.evaluate import chain_terms_for_draws, exact_parameters_for
 from syriaforecast.errors import SyriaforecastError
 from syriaforecast.phrases import elicited_logit
@@ -167,7 +168,11 @@ def disagreement(result: Forecast, *, top: int | None = None) -> xr.Dataset:
     consensus = consensus_model(model)
     params = exact_parameters_for(consensus)
     evidence = result.evidence.up_to(result.as_of)
-    terms = chain_terms_for_draws(consensus, evidence, params, arrays=build_model_arrays(consensus))
+    consensus_arrays = build_model_arrays(consensus)
+    data = build_engine_data(  # under a conditional forecast's assumed drivers, as it was fitted
+        consensus, consensus_arrays, evidence, consensus.horizon_index + 1, forecast_assumptions(result)
+    )
+    terms = chain_terms_for_draws(consensus, data, params, arrays=consensus_arrays)
     H = model.horizon_index
     base_p = np.exp(forward_log_filtered(terms.log_initial, terms.log_transition, terms.log_emission, H))[0]
     cell_indicator = terms.data.cell_indicator

@@ -41,10 +41,12 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
+from syriaforecast.conditional import forecast_assumptions
 from syriaforecast.engine.data import (
     CREDIBILITY_PRIOR_MEAN,
     RELIABILITY_PRIOR_MEAN,
     ModelArrays,
+    build_engine_data,
     build_model_arrays,
 )
 from syriaforecast.engine.evaluate import DrawTerms, chain_terms_for_draws
@@ -126,7 +128,11 @@ def prepare(forecast: Forecast, *, max_draws: int | None = 200) -> Setup:
     model = forecast.model
     params = forecast_parameters(forecast, max_draws=max_draws)
     arrays = build_model_arrays(model)
-    terms = chain_terms_for_draws(model, forecast.evidence, params, arrays=arrays)
+    # A conditional forecast's moves follow its assumed drivers: the same arrangement as its fit.
+    data = build_engine_data(
+        model, arrays, forecast.evidence, model.horizon_index + 1, forecast_assumptions(forecast)
+    )
+    terms = chain_terms_for_draws(model, data, params, arrays=arrays)
     table = forecast.evidence.to_dataframe().reset_index(drop=True)
     cells = {
         (int(p), int(i)): c
