@@ -1234,8 +1234,16 @@ def _indicator_problems(
         if not isinstance(levels, list) or len(levels) < 2 or not all(isinstance(v, str) for v in levels):
             add(("indicators", k, "levels"), "levels", levels, "a list of at least 2 level names")
             levels = None
-        elif len(set(levels)) != len(levels) or any(not v.strip() for v in levels):
-            add(("indicators", k, "levels"), "levels", levels, "distinct, non-empty level names")
+        elif len({v.strip().lower() for v in levels}) != len(levels) or any(not v.strip() for v in levels):
+            # The evidence reads a level ignoring case (and its cells' spaces): "low" and "LOW"
+            # would be one reading of two levels.
+            add(
+                ("indicators", k, "levels"),
+                "levels",
+                levels,
+                "distinct, non-empty level names (compared ignoring case and surrounding spaces, as the "
+                "evidence reads them)",
+            )
             levels = None
     elif levels is not None:
         add(
