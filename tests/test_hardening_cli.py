@@ -393,3 +393,15 @@ def test_driver_rows_are_not_counted_as_reports(capsys):
     assert f"{used} reports used" in out
     assert f"{late} reports published after the as-of date not used" in out
     assert f"{int((driver & (published <= cutoff)).sum())} driver rows" in out
+
+
+def test_forecast_previous_out_reports_what_changed_since_the_previous(tmp_path, capsys):
+    base = ["forecast", "--model", str(TINY / "model.toml"), "--evidence", str(TINY / "evidence.csv")]
+    base += ["--exact", "--quiet"]
+    assert main([*base, "--as-of", "2025-01-31", "--out", str(tmp_path / "a")]) == 0
+    previous = tmp_path / "a" / "forecast.nc"
+    assert main([*base, "--previous", str(previous), "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    html = (tmp_path / "b" / "report.html").read_text()
+    assert "Since the forecast of 2025-01-31" in html
+    assert "Since the forecast of" not in (tmp_path / "a" / "report.html").read_text()

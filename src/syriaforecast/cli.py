@@ -359,7 +359,7 @@ def _print_model_dynamics(model: Any, console: Console) -> None:
 def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> int:
     from syriaforecast.cli_checks import check_forecast_args
     from syriaforecast.conditional import parse_assume_option
-    from syriaforecast.forecast import forecast
+    from syriaforecast.forecast import forecast, load_forecast
     from syriaforecast.spec.evidence import load_evidence
     from syriaforecast.spec.model import load_model
 
@@ -373,6 +373,8 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     from syriaforecast._console import progress
 
     exact = bool(args.exact) or model.elicitation_error == 0
+    # Read once: the update reuses it and the report's "Since the forecast of ..." compares with it.
+    previous = load_forecast(args.previous) if args.previous is not None else None
     doing = "computing the exact forecast" if exact else f"sampling {args.chains} chains"
     with (
         warnings.catch_warnings(record=True) as caught,
@@ -388,7 +390,7 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
             chains=args.chains,
             seed=args.seed,
             exact=True if args.exact else None,
-            previous=args.previous,
+            previous=previous,
             assume=parse_assume_option(args.assume) or None,
         )
     for warning in caught:
@@ -398,7 +400,9 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     if args.out is not None:
         show = errors.is_terminal and not args.quiet
         with progress(errors, f"writing the report to {args.out}", enabled=show):
-            written = _write_outputs(result, args.out)
+            # The comparison needs one model: a previous forecast of another version is left out.
+            same = previous is not None and previous.model.to_toml() == result.model.to_toml()
+            written = _write_outputs(result, args.out, previous if same else None)
     entry = None
     if args.journal is not None:
         from syriaforecast.journal import issue
@@ -419,14 +423,14 @@ def _forecast(args: argparse.Namespace, console: Console, errors: Console) -> in
     return EXIT_OK
 
 
-def _write_outputs(result: Any, out: Path) -> list[Path]:
+def _write_outputs(result: Any, out: Path, previous: Any = None) -> list[Path]:
     from syriaforecast._outdir import staged_folder
     from syriaforecast.report.html import write_report
 
     # The whole set goes to a temporary sibling folder that is then swapped in: concurrent
     # runs never mix their files, and a failure leaves the previous set as it was.
     with staged_folder(out) as stage:
-        written = [result.save(stage / "forecast.nc"), *write_report(result, stage)]
+        written = [result.save(stage / "forecast.nc"), *write_report(result, stage, previous=previous)]
     return [out / path.relative_to(stage) for path in written]
 
 
