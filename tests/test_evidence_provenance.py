@@ -339,3 +339,21 @@ def test_provenance_cells_load_or_fail_cleanly_and_round_trip(published, report,
     again = sf.load_evidence(pd.read_csv(text, dtype=str, keep_default_na=False), model)
     columns = ["date", "published", "report", "url", "coder", "value"]
     pd.testing.assert_frame_equal(again.to_dataframe()[columns], table[columns])
+
+
+def test_saving_to_a_folder_or_under_a_file_is_a_forecast_file_error(model, tiny_evidence_path, tmp_path):
+    from syriaforecast.errors import ForecastFileError
+
+    result = sf.forecast(model, sf.load_evidence(tiny_evidence_path, model), exact=True)
+    with pytest.raises(ForecastFileError, match="is a folder; save to a file in it"):
+        result.save(tmp_path)
+    (tmp_path / "plain").write_text("a file")
+    with pytest.raises(ForecastFileError, match="cannot save the forecast there"):
+        result.save(tmp_path / "plain" / "f.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]  # nothing half-written
+
+
+def test_appending_no_rows_gives_the_same_evidence(model, tiny_evidence_path):
+    evidence = sf.load_evidence(tiny_evidence_path, model)
+    assert evidence.append([], model) is evidence
+    assert evidence.append(pd.DataFrame(), model) is evidence

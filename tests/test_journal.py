@@ -355,3 +355,15 @@ def test_listing_keeps_every_entrys_scenarios_and_horizon(
     assert "horizon" in header and "at each one's horizon" in out
     first = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("1 "))
     assert f"{entries[0].horizon['calm']:.0%}" in first and "2025-08-31" in first
+
+
+def test_issue_arguments_of_the_wrong_kind_are_named(
+    tmp_path: Path, forecasts: dict[str, sf.Forecast]
+) -> None:
+    entry = issue(forecasts["2025-01-31"], tmp_path / "j", note=None)  # type: ignore[arg-type]
+    assert open_journal(tmp_path / "j").entries()[0].note == "" == entry.note
+    with pytest.raises(SyriaforecastError, match=r"issued = 20250401: expected a date.*got int"):
+        issue(forecasts["2025-01-31"], tmp_path / "j", issued=20250401)  # type: ignore[arg-type]
+    with pytest.raises(SyriaforecastError, match=r"note = 3: expected text"):
+        issue(forecasts["2025-01-31"], tmp_path / "j", note=3)  # type: ignore[arg-type]
+    assert len(open_journal(tmp_path / "j").entries()) == 1  # nothing recorded by the refused calls

@@ -87,7 +87,7 @@ class EvidenceError(ValidationError):
 
 
 class ForecastFileError(SyriaforecastError):
-    """A saved forecast cannot be read, or does not match what it claims to be."""
+    """A saved forecast cannot be read or written, or does not match what it claims to be."""
 
 
 class ConvergenceWarning(UserWarning):

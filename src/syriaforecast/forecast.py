@@ -553,12 +553,20 @@ class Forecast:
         from syriaforecast._forecast_file import CHECKSUM_ATTR, content_checksum
 
         path = Path(path)
+        if path.is_dir():
+            raise ForecastFileError(f"{path}: is a folder; save to a file in it, e.g. {path / 'forecast.nc'}")
         tree = self.to_datatree()
         # Format 2: a checksum over every array and attribute, verified by load_forecast.
         tree.attrs["format_version"] = FORMAT_VERSION
         tree.attrs[CHECKSUM_ATTR] = content_checksum(tree)
-        with atomic_path(path) as tmp:
-            tree.to_netcdf(tmp, engine="h5netcdf")
+        try:
+            with atomic_path(path) as tmp:
+                tree.to_netcdf(tmp, engine="h5netcdf")
+        except OSError as exc:  # a parent that is a file, no permission, a full disk: nothing written
+            reason = exc.strerror or type(exc).__name__
+            raise ForecastFileError(
+                f"{path}: cannot save the forecast there ({reason}); nothing was written"
+            ) from None
         return path
 
 

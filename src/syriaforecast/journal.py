@@ -224,6 +224,11 @@ def _utc(value: dt.datetime | dt.date | str | None) -> dt.datetime:
                 f"issued = {value!r}: expected an ISO date or date-time, e.g. 2026-03-31 or "
                 "2026-03-31T17:00:00+00:00"
             ) from None
+    if not isinstance(value, dt.date):  # dt.datetime is a dt.date too
+        raise SyriaforecastError(
+            f"issued = {value!r}: expected a date, a date-time or an ISO text such as 2026-03-31 "
+            f"(got {type(value).__name__})"
+        )
     if not isinstance(value, dt.datetime):
         # A bare date is taken as the end of that day: issued at the close of business.
         value = dt.datetime.combine(value, dt.time(23, 59, 59), tzinfo=dt.UTC)
@@ -308,6 +313,10 @@ class Journal:
     ) -> JournalEntry:
         """Record an issued forecast; see :func:`issue`."""
         when = _utc(issued)
+        if note is None:  # no note: stored empty, not as the text "None"
+            note = ""
+        elif not isinstance(note, str):
+            raise SyriaforecastError(f"note = {note!r}: expected text (got {type(note).__name__})")
         model = forecast.model
         means = forecast.mean("horizon")
         horizon = {sid: float(means.sel(scenario=sid)) for sid in model.scenario_ids}

@@ -209,6 +209,8 @@ class Evidence:
         Existing reports are neither reordered nor changed.
         """
         new = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        if new.empty and len(new.index) == 0:  # nothing to add (a loop's empty batch): the same evidence
+            return self
         # Number new rows after the last existing line, so no two reports share a number.
         first = int(self._table["line"].max()) + 1 if len(self._table) else (2 if self.raw else 1)
         added = _from_dataframe(new, model, source="<appended rows>", first_row=first)
