@@ -76,6 +76,47 @@ def test_one_more_report_is_a_psis_update_that_agrees_with_a_refit(first, update
     assert np.abs(updated.mean().values - first.mean().values).max() > 4 * error.max()
 
 
+def test_a_report_coded_late_into_an_earlier_period_is_reweighted_and_agrees_with_a_refit(
+    model, evidence, first
+):
+    # Three A1 reports added to February, published before the previous as-of date: new evidence
+    # about a period the previous forecast had seen. Only their likelihood changes the posterior,
+    # as for reports after the as-of date, so the draws are reweighted; they agree with a fresh fit.
+    rows = [
+        {
+            "date": f"2025-02-{day}",
+            "indicator": "strikes",
+            "value": "1",
+            "reliability": "A",
+            "credibility": "1",
+        }
+        for day in (20, 21, 22)
+    ]
+    grown = evidence.append(rows, model)
+    updated = sf.forecast(model, grown, as_of=FIRST, seed=7, previous=first)
+    assert updated.attrs["update_path"] == "psis", updated.attrs["update_reason"]
+    assert "3 reports added dated on or before the previous as-of date" in updated.attrs["update_reason"]
+    assert updated.converged and updated.attrs["update_pareto_k"] <= 0.7
+    refit = sf.forecast(model, grown, as_of=FIRST, seed=8)
+    a, b = updated.horizon.values, refit.horizon.values
+    error = np.hypot(
+        _mcse(a, updated.diagnostics["horizon_ess_bulk"].values),
+        _mcse(b, refit.diagnostics["horizon_ess_bulk"].values),
+    )
+    difference = np.abs(a.mean(axis=(0, 1)) - b.mean(axis=(0, 1)))
+    assert np.all(difference < 4 * error), (difference, error)
+    # February itself moved: its smoothed probabilities, beyond the two forecasts' error.
+    feb = {name: f.smoothed.isel(time=1) for name, f in (("new", updated), ("old", first))}
+    feb_error = np.hypot(
+        *(
+            _mcse(feb[name].values, f.diagnostics["smoothed_ess_bulk"].isel(time=1).values)
+            for name, f in (("new", updated), ("old", first))
+        )
+    )
+    moved = np.abs(feb["new"].mean(("chain", "draw")).values - feb["old"].mean(("chain", "draw")).values)
+    assert moved.max() > 4 * feb_error.max(), (moved, feb_error)
+
+
 def test_update_path_and_diagnostics_round_trip(updated, tmp_path):
     path = updated.save(tmp_path / "updated.nc")
     loaded = sf.load_forecast(path)

@@ -10,6 +10,7 @@ last bit.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -1462,6 +1463,15 @@ def _not_extension(
     earlier = previous.evidence.up_to(previous.as_of)
     if before.to_csv_text() == earlier.to_csv_text():
         return None, ""
+    added = _rows_added(earlier, before)
+    if added:
+        # Reports the previous forecast did not have, about its own periods (coded late, or a
+        # same-day report): the posterior still changes only through their likelihood, which
+        # the weights carry whatever the reports' dates; every earlier report is as it was.
+        return None, (
+            f"{added} report{'s' * (added != 1)} added dated on or before the previous as-of date "
+            f"({previous.as_of}), earlier reports unchanged"
+        )
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
     # The new data built last: build_engine_data keeps its last result, which _reweighted asks
@@ -1474,6 +1484,23 @@ def _not_extension(
         f"the reports dated on or before the previous as-of date ({previous.as_of}) "
         "differ from the previous forecast's (changed or removed reports)"
     ), ""
+
+
+def _rows_added(old: Evidence, new: Evidence) -> int:
+    """How many rows ``new`` adds to ``old`` when it holds every row of ``old`` unchanged (else 0).
+
+    Rows compare by every column but ``line`` (a row's number in its file), as many times
+    as they occur; ``new`` may hold them in another order.
+    """
+    a, b = old._table, new._table  # driver rows included
+    if len(b) <= len(a) or set(a.columns) != set(b.columns):
+        return 0
+    columns = [c for c in a.columns if c != "line"]
+
+    def rows(table: pd.DataFrame) -> collections.Counter[tuple[str, ...]]:
+        return collections.Counter(map(tuple, table[columns].astype(str).to_numpy().tolist()))
+
+    return len(b) - len(a) if rows(a) <= rows(b) else 0
 
 
 def _changed_columns(old: Evidence, new: Evidence) -> str:
