@@ -367,3 +367,21 @@ def test_issue_arguments_of_the_wrong_kind_are_named(
     with pytest.raises(SyriaforecastError, match=r"note = 3: expected text"):
         issue(forecasts["2025-01-31"], tmp_path / "j", note=3)  # type: ignore[arg-type]
     assert len(open_journal(tmp_path / "j").entries()) == 1  # nothing recorded by the refused calls
+
+
+def test_a_forecast_cannot_be_issued_before_its_as_of_date(
+    tmp_path: Path, forecasts: dict[str, sf.Forecast]
+) -> None:
+    forecast = forecasts["2025-03-31"]
+    for issued in (
+        "2025-03-30",
+        dt.date(2025, 1, 1),
+        "2025-03-30T09:00:00+14:00",
+        "2025-03-30T09:59:00+00:00",
+    ):
+        with pytest.raises(SyriaforecastError, match="before the forecast's as-of date 2025-03-31"):
+            issue(forecast, tmp_path / "j", issued=issued)
+    # The as-of day itself, anywhere on Earth (10:00 UTC the day before is midnight at UTC+14).
+    for issued in ("2025-03-31", "2025-03-30T10:00:00+00:00", "2025-03-31T00:30:00-12:00"):
+        issue(forecast, tmp_path / "j", issued=issued)
+    assert len(open_journal(tmp_path / "j").entries()) == 3

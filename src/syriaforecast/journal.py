@@ -317,6 +317,21 @@ class Journal:
             note = ""
         elif not isinstance(note, str):
             raise SyriaforecastError(f"note = {note!r}: expected text (got {type(note).__name__})")
+        # A forecast cannot be issued before the information it uses: a bare date must not be
+        # before the as-of date, a time not before the as-of day had begun anywhere (UTC+14 is
+        # the first zone to reach a date). Scoring would otherwise count it days early.
+        bare = not isinstance(issued, dt.datetime) and (
+            isinstance(issued, dt.date) or (isinstance(issued, str) and len(issued.strip()) == 10)
+        )
+        first_light = dt.datetime.combine(
+            forecast.as_of, dt.time(0), tzinfo=dt.timezone(dt.timedelta(hours=14))
+        )
+        if (when.date() < forecast.as_of) if bare else (when < first_light):
+            shown = when.date().isoformat() if bare else when.isoformat()
+            raise SyriaforecastError(
+                f"issued = {shown}: before the forecast's as-of date {forecast.as_of}; a forecast is "
+                "issued on or after the date of the information it uses"
+            )
         model = forecast.model
         means = forecast.mean("horizon")
         horizon = {sid: float(means.sel(scenario=sid)) for sid in model.scenario_ids}
