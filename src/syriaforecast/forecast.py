@@ -1472,6 +1472,10 @@ def _not_extension(
             f"{added} report{'s' * (added != 1)} added dated on or before the previous as-of date "
             f"({previous.as_of}), earlier reports unchanged"
         )
+    if _same_rows(earlier._table, before._table):
+        # The same reports in another order: the likelihood is a product over them, so it is
+        # the same but for rounding, which the weights carry.
+        return None, "earlier reports unchanged but for the rows' order"
     arrays = build_model_arrays(model)
     n_periods = n_chain_periods(model)
     # The new data built last: build_engine_data keeps its last result, which _reweighted asks
@@ -1486,6 +1490,17 @@ def _not_extension(
     ), ""
 
 
+def _row_counts(table: pd.DataFrame) -> collections.Counter[tuple[str, ...]]:
+    """Each row (every column but ``line``) and how often it occurs."""
+    columns = [c for c in table.columns if c != "line"]
+    return collections.Counter(map(tuple, table[sorted(columns)].astype(str).to_numpy().tolist()))
+
+
+def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two tables hold the same rows, in any order."""
+    return set(a.columns) == set(b.columns) and _row_counts(a) == _row_counts(b)
+
+
 def _rows_added(old: Evidence, new: Evidence) -> int:
     """How many rows ``new`` adds to ``old`` when it holds every row of ``old`` unchanged (else 0).
 
@@ -1495,12 +1510,7 @@ def _rows_added(old: Evidence, new: Evidence) -> int:
     a, b = old._table, new._table  # driver rows included
     if len(b) <= len(a) or set(a.columns) != set(b.columns):
         return 0
-    columns = [c for c in a.columns if c != "line"]
-
-    def rows(table: pd.DataFrame) -> collections.Counter[tuple[str, ...]]:
-        return collections.Counter(map(tuple, table[columns].astype(str).to_numpy().tolist()))
-
-    return len(b) - len(a) if rows(a) <= rows(b) else 0
+    return len(b) - len(a) if _row_counts(a) <= _row_counts(b) else 0
 
 
 def _changed_columns(old: Evidence, new: Evidence) -> str:
