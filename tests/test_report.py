@@ -612,3 +612,20 @@ def test_a_conditional_forecast_is_explained_under_its_assumed_drivers():
     )
     mind = what_would_change_my_mind(result).attrs["horizon"]
     np.testing.assert_allclose([mind[s] for s in model.scenario_ids], assumed, atol=1e-9)
+
+
+def test_since_counts_the_driver_rows_logged_between_two_forecasts():
+    # The drivers example logs the ceasefire on 2025-03-01 and off on 2025-05-02: between
+    # forecasts as of February and April one driver row is new; between April and June, one more.
+    from syriaforecast.report import since
+
+    model = sf.load_model(DATA / "drivers" / "model.toml")
+    evidence = sf.load_evidence(DATA / "drivers" / "evidence.csv", model)
+    rows = pd.read_csv(DATA / "drivers" / "evidence.csv", dtype=str, keep_default_na=False)
+    drivers = pd.to_datetime(rows.loc[rows["indicator"].isin(model.driver_ids), "date"])
+    dates = ("2025-02-28", "2025-04-30", "2025-06-30")
+    fits = {d: sf.forecast(model, evidence, exact=True, as_of=d) for d in dates}
+    for a, b in ((dates[0], dates[1]), (dates[1], dates[2])):
+        expected = int(((drivers > pd.Timestamp(a)) & (drivers <= pd.Timestamp(b))).sum())
+        assert since(fits[a], fits[b]).attrs["n_driver_changes"] == expected == 1
+    assert since(fits[dates[0]], fits[dates[0]]).attrs["n_driver_changes"] == 0

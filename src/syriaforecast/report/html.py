@@ -475,10 +475,16 @@ def _page(
                 [False] + [True] * 7,
             )
         )
+        drivers = int(changes.attrs.get("n_driver_changes", 0))
+        moved = (
+            f"driver values logged or changed since ({drivers} driver row{'s' * (drivers != 1)}), "
+            if drivers
+            else ""
+        )
         add(
             f'<p class="note">{changes.attrs["n_added"]} reports added, '
             f"{changes.attrs['n_removed']} removed. "
-            "Other: re-estimated parameters, Monte Carlo error and interactions.</p>"
+            f"Other: re-estimated parameters, {moved}Monte Carlo error and interactions.</p>"
         )
         if int(changes.attrs.get("n_late", 0)):
             add(

@@ -669,7 +669,8 @@ def since(
         :func:`evidence_contributions`) with ``new_evidence_low/high``,
         ``removed_evidence_db`` (minus the joint contribution, in the previous
         forecast, of reports no longer present) and ``other_db``, the rest: the
-        parameters' re-estimation, Monte Carlo error and interactions.
+        parameters' re-estimation, driver values logged or changed between the two
+        (``attrs["n_driver_changes"]`` counts those rows), Monte Carlo error and interactions.
         Over ``report`` (added and removed reports): ``contribution`` (decibans;
         for removed reports, the effect of removing them) with coordinates
         ``status``, ``date``, ``published``, ``indicator``, ``value``, ``grade``,
@@ -769,7 +770,24 @@ def since(
             "n_removed": len(removed),
             "n_late": int(sum(late)),
             "late_periods": ", ".join(late_periods),
+            "n_driver_changes": _driver_changes(previous, current),
             "prob": float(prob),
         },
     )
     return out
+
+
+def _driver_changes(previous: Forecast, current: Forecast) -> int:
+    """Driver rows in one forecast's evidence and not the other's (added, removed or edited).
+
+    Driver rows are not reports: they change the moves between scenarios, not the readings,
+    so what they change lands in ``other_db``; the count lets a reader see that it may.
+    """
+    columns = ["date", "indicator", "value"]
+
+    def rows(forecast: Forecast) -> Counter[tuple[str, ...]]:
+        table = forecast.evidence.drivers
+        return Counter(map(tuple, table[columns].astype(str).to_numpy().tolist()))
+
+    before, after = rows(previous), rows(current)
+    return int(sum(((before - after) + (after - before)).values()))
