@@ -497,3 +497,21 @@ def test_reordered_rows_keep_the_draws_and_the_reason_says_so(model, evidence, f
     assert again.attrs["update_reason"].endswith("earlier reports unchanged but for the rows' order")
     # The same reports: the draws are kept (resampled from themselves) and the numbers agree.
     np.testing.assert_allclose(again.mean().values, first.mean().values, atol=1e-9)
+
+
+def test_draws_asked_for_that_differ_from_the_previous_are_sampled(model, evidence, first):
+    # Reweighting keeps the previous forecast's 4 x 1000 draws: asked for 2 x 300, the update refits.
+    with warnings.catch_warnings():  # 2 x 300 draws may fall short of the convergence check
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        asked = sf.forecast(
+            model, evidence, as_of=SECOND, seed=11, previous=first, draws=300, tune=100, chains=2
+        )
+    assert asked.attrs["update_path"] == "refit"
+    assert "2 chains x 300 draws were asked for" in asked.attrs["update_reason"]
+    assert (asked.posterior.sizes["chain"], asked.posterior.sizes["draw"]) == (2, 300)
+    # The same settings as the previous forecast's keep the reweighting.
+    same = first.posterior.sizes
+    kept = sf.forecast(
+        model, evidence, as_of=SECOND, seed=12, previous=first, draws=same["draw"], chains=same["chain"]
+    )
+    assert kept.attrs["update_path"] == "psis"

@@ -823,7 +823,8 @@ def forecast(
         where the likelihood does not read them, e.g. a note), its draws are
         reweighted by Pareto-smoothed importance sampling, kept only when Pareto
         k <= 0.7 and the diagnostics pass; otherwise the model is refitted,
-        starting from its draws. ``attrs["update_path"]`` says which
+        starting from its draws (also when ``draws`` is given and it or ``chains``
+        differs from the previous forecast's). ``attrs["update_path"]`` says which
         (``"psis"``, ``"refit"`` or ``"fit"``), with ``update_reason``,
         ``update_pareto_k`` and ``update_ess`` (also in the saved file). So
         ``fc = forecast(model, evidence, previous=fc)`` can run in a loop.
@@ -1786,6 +1787,15 @@ def update(
 
     k, ess = np.nan, np.nan
     why_not, edited = _not_extension(previous, evidence, as_of, model)
+    if why_not is None and not extensions:
+        # Draws set by the caller (not the defaults, which may be extended): reweighting keeps the
+        # previous forecast's chains and draws, so asking for others means sampling them.
+        chains, draws = previous.posterior.sizes.get("chain", 1), previous.posterior.sizes.get("draw", 1)
+        if (settings.chains, settings.draws) != (chains, draws):
+            why_not = (
+                f"{settings.chains} chains x {settings.draws} draws were asked for and the previous "
+                f"forecast has {chains} x {draws}, which reweighting would keep"
+            )
     if why_not is None:
         reweighted, reason, k, ess = _reweighted(
             model, evidence, as_of, previous, _previous_settings(previous, settings.seed), assume
