@@ -629,3 +629,51 @@ def test_since_counts_the_driver_rows_logged_between_two_forecasts():
         expected = int(((drivers > pd.Timestamp(a)) & (drivers <= pd.Timestamp(b))).sum())
         assert since(fits[a], fits[b]).attrs["n_driver_changes"] == expected == 1
     assert since(fits[dates[0]], fits[dates[0]]).attrs["n_driver_changes"] == 0
+
+
+@pytest.mark.parametrize("rates", [(2.0, 5.0), (30.0, 60.0), (3000.0, 3300.0), (3000.0, 6000.0)])
+def test_a_count_indicators_gain_equals_the_mutual_information_at_any_rate(tmp_path, rates):
+    # Two scenarios held fixed (persistence 1), even prior, no evidence, exact mode: the gain of
+    # one count report is the mutual information of the scenario and a Poisson count, summed here
+    # over every count to 20,000 in logs. Counting outcomes up from 0 stopped at 2,000: rates in
+    # the thousands came out at 0 bits.
+    from scipy.special import logsumexp
+    from scipy.stats import poisson
+
+    from syriaforecast.report import collection_priorities
+
+    low, high = rates
+    (tmp_path / "m.toml").write_text(
+        '[model]\nid = "big"\ntitle = "t"\nperiod = "month"\nstart = "2025-01"\nhorizon = 2025-03-31\n'
+        "persistence = 1.0\nelicitation_error = 0.5\n"
+        '[[scenarios]]\nid = "low"\nname = "Low"\nprior = 0.5\nresolution = "r"\n'
+        '[[scenarios]]\nid = "high"\nname = "High"\nprior = 0.5\nresolution = "r"\n'
+        '[[indicators]]\nid = "n"\ngroup = "g"\ntype = "count"\ntext = "n"\n'
+        f"likelihood = {{ low = {low}, high = {high} }}\n"
+    )
+    model = sf.load_model(tmp_path / "m.toml")
+    gain = collection_priorities(sf.forecast(model, None, exact=True), max_draws=None).loc["n", "gain_bits"]
+    x = np.arange(20001)
+    log_joint = np.log(0.5) + np.stack([poisson.logpmf(x, low), poisson.logpmf(x, high)])  # (Z, X)
+    log_x = logsumexp(log_joint, axis=0)
+    posterior = np.exp(log_joint - log_x)
+    conditional = -(posterior * np.log2(np.where(posterior > 0, posterior, 1.0))).sum(axis=0)
+    mutual = 1.0 - float(np.sum(np.exp(log_x) * conditional))
+    assert gain == pytest.approx(mutual, abs=1e-9)
+
+
+def test_a_counts_closed_form_outcomes_equal_the_enumerated_ones_under_posterior_draws(monkeypatch):
+    # Hierarchical draws move each count's rate by their shift: the closed-form outcomes (rates
+    # from two probes) give the gains that enumerating the engine's likelihoods gives.
+    from syriaforecast.report import collection, collection_priorities
+
+    model = sf.load_model(MODEL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sf.errors.ConvergenceWarning)
+        result = sf.forecast(model, sf.load_evidence(EVIDENCE, model), seed=4, draws=200, tune=200, chains=2)
+    windowed = collection_priorities(result, max_draws=50)
+    monkeypatch.setattr(collection, "_count_window", lambda *args: None)
+    enumerated = collection_priorities(result, max_draws=50)
+    counts = [i.id for i in model.indicators if i.type == "count"]
+    assert counts
+    np.testing.assert_allclose(windowed["gain_bits"], enumerated.loc[windowed.index, "gain_bits"], atol=1e-8)

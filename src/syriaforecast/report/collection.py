@@ -12,9 +12,10 @@ with ``P`` the forecast's chain given the evidence to date. It is computed per
 posterior draw (that draw's parameters) and then averaged over draws, as the
 issue asks: the mean over draws of the per-draw mutual information, not the
 mutual information of the posterior predictive. A count indicator's outcomes are
-summed to where the remaining mass is below 1e-9 under every draw and scenario,
-the rest kept as one "more" outcome. When the next period is past the horizon,
-the horizon forecast (filtered at the horizon) cannot use it: the gain is 0.
+the counts within 12 standard deviations of every draw's and scenario's rate, the
+two tails (each below 1e-20) kept as one "fewer than" and one "more than" outcome.
+When the next period is past the horizon, the horizon forecast (filtered at the
+horizon) cannot use it: the gain is 0.
 
 Diagnosticity (the quantitative ACH matrix)
 -------------------------------------------
@@ -69,7 +70,8 @@ def outcome_likelihoods(setup: Setup) -> dict[str, tuple[list[str], np.ndarray]]
     -------
     dict
         Indicator id -> (outcome labels, probabilities (D, X, S)). For counts the
-        last outcome is ``"more than K"`` with the remaining mass.
+        last outcome is ``"more than K"`` with the remaining mass (and the first
+        ``"fewer than k"`` when the rates are far from 0).
     """
     model = setup.model
     out: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -90,6 +92,10 @@ def outcome_likelihoods(setup: Setup) -> dict[str, tuple[list[str], np.ndarray]]
     for ind in model.indicators:
         if ind.type != "count":
             continue
+        windowed = _count_window(setup, ind, out[ind.id])
+        if windowed is not None:
+            out[ind.id] = windowed
+            continue
         labels, probs = out[ind.id]
         while 1.0 - probs.sum(axis=1).min() > _TAIL and len(labels) < _MAX_COUNT:
             more = [str(k) for k in range(len(labels), len(labels) + 4 * (model.horizon_index + 1))]
@@ -100,11 +106,52 @@ def outcome_likelihoods(setup: Setup) -> dict[str, tuple[list[str], np.ndarray]]
     return out
 
 
+def _count_window(
+    setup: Setup, indicator: Indicator, first: tuple[list[str], np.ndarray]
+) -> tuple[list[str], np.ndarray] | None:
+    """A count's outcomes over the bulk of every draw's and scenario's rate, in closed form.
+
+    One ungraded count is read at face value, so ``P(x | s)`` under a draw is Poisson in
+    ``x`` with that draw's rate ``lam`` (the elicited rate moved by the draw's shift),
+    which two probes give: ``lam = 2 P(2) / P(1)``. The outcomes are the counts within
+    12 standard deviations (and 10) of the smallest and largest rate, with "fewer than"
+    and "more than" outcomes for the two tails (each below 1e-20). Counting up from 0
+    instead stopped at 2,000 outcomes, so a rate in the thousands put nearly all its
+    mass in one "more than" outcome and the indicator's gain came out 0 bits.
+    Returns None, and the caller counts up from 0, if the probes do not give back the
+    likelihoods already computed for 0, 1, 2, ... (then the law is not the Poisson).
+    """
+    from scipy.stats import poisson
+
+    probes = np.asarray(
+        group_log_likelihoods(setup.model, setup.params, setup.arrays, _rows(indicator, ["1", "2"]))
+    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        lam = 2.0 * np.exp(probes[:, 1] - probes[:, 0])  # (D, S)
+    if not np.all(np.isfinite(lam)) or np.any(lam <= 0.0):
+        return None
+    labels, probs = first
+    counts = np.arange(len(labels))
+    expected = poisson.pmf(counts[None, :, None], lam[:, None, :])
+    if not np.allclose(probs, expected, rtol=1e-8, atol=1e-300):
+        return None
+    low, high = float(lam.min()), float(lam.max())
+    lo = max(0, int(np.floor(low - 12.0 * np.sqrt(low) - 10.0)))
+    hi = int(np.ceil(high + 12.0 * np.sqrt(high) + 10.0))
+    values = np.arange(lo, hi + 1)
+    window = poisson.pmf(values[None, :, None], lam[:, None, :])
+    above = poisson.sf(hi, lam)[:, None, :]
+    parts, names = [window, above], [str(v) for v in values] + [f"more than {hi}"]
+    if lo > 0:
+        parts.insert(0, poisson.cdf(lo - 1, lam)[:, None, :])
+        names.insert(0, f"fewer than {lo}")
+    return names, np.concatenate(parts, axis=1)
+
+
 def _entropy_bits(p: np.ndarray, axis: int = -1) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
     return terms.sum(axis=axis)
-
 
 
 def predicted_and_ahead(
@@ -124,6 +171,7 @@ def predicted_and_ahead(
         return predicted, ahead
     predicted = np.einsum("ds,dsz->dz", filtered, transition)
     return predicted, _matrix_power(transition, horizon - next_period)
+
 
 def _matrix_power(A: np.ndarray, k: int) -> np.ndarray:
     out = np.broadcast_to(np.eye(A.shape[-1]), A.shape).copy()

@@ -61,6 +61,8 @@ def _fires(kind: str, levels: tuple[str, ...], label: str, value: str) -> bool:
     """Whether a report reading ``label`` trips an indicator tripwire on ``value``."""
     if label.startswith("more than"):
         return kind == "count"  # every count above the listed ones is at least the value
+    if label.startswith("fewer than"):  # counts 0 .. k - 1: all at least the value only if it is 0
+        return kind == "count" and int(value) <= 0
     if kind == "binary":
         return label == value
     if kind == "ordinal":
@@ -168,7 +170,7 @@ def what_would_change_my_mind(
         indicator = model.indicator(ident)
         out = []
         for k, label in enumerate(labels):
-            if label.startswith("more than"):
+            if label.startswith(("more than", "fewer than")):  # a count's tails are not one reading
                 continue
             p = float(np.mean(np.einsum("ds,ds->d", predicted, L[:, k])))
             if wanted is not None:
