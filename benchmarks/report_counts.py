@@ -94,6 +94,7 @@ def run(
             record["points"] = [points[k] for k in sorted(points)]
             save_result("report_counts", record)
         record["default_settings"] = _default_settings_refusals(record["points"])
+        record["defaults"] = default_settings()
     save_result("report_counts", record)
     return record
 
@@ -168,9 +169,13 @@ def render(record: dict[str, Any]) -> str:
                 )
     lines += ["", *notes, *(f"- {note}" for note in record.get("notes", []))]
     if record.get("default_settings"):
+        # The settings the rows were checked at (records before 2026-12-03 did not store them and
+        # were made at the then defaults, 2,000 + 500).
+        used = record.get("defaults") or {"chains": 4, "draws": 2000, "tune": 500}
         lines += [
             "",
-            "At the library's default settings (4 chains x (2,000 draws + 500 tuning steps)) a hierarchical "
+            f"At the library's default settings ({used['chains']} chains x ({used['draws']:,} draws + "
+            f"{used['tune']:,} tuning steps)) a hierarchical "
             "forecast is checked against the sampling work cap before any sampling "
             "(`syriaforecast._checks.check_sampling_work`; `SYRIAFORECAST_MAX_SAMPLING_WORK` sets another):",
             "",
@@ -178,7 +183,8 @@ def render(record: dict[str, Any]) -> str:
             "|---:|---:|:--|",
         ]
         for row in record["default_settings"]:
-            verdict = f"refused up front: {row['refused']}" if row["refused"] else "runs (within the cap)"
+            # In code style: the message's "--exact" would otherwise render as an en dash.
+            verdict = f"refused up front: `{row['refused']}`" if row["refused"] else "runs (within the cap)"
             lines.append(f"| {row['n']:,} | {row['work']:.2g} | {verdict} |")
     lines += ["", "Command: `python benchmarks/report_counts.py` (also `make bench`).", END]
     return "\n".join(lines)
