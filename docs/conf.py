@@ -42,6 +42,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax served from the site itself: the build and its readers may be offline, where the
+    # default CDN copy leaves every formula as raw TeX.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
     "sphinx_design",
