@@ -50,6 +50,9 @@ extensions = [
     "sphinx_design",
 ]
 
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+
 exclude_patterns = ["_build", "README.md", "**/.ipynb_checkpoints", "_templates"]
 templates_path = ["_templates"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
