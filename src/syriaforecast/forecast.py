@@ -1159,7 +1159,8 @@ def _checked_forecast(path: Path, tree: xr.DataTree, model: ScenarioModel | str 
         evidence = load_evidence(
             pd.read_csv(_text_io(csv_text), dtype=str, keep_default_na=False), saved_model
         )
-    except SyriaforecastError as exc:
+    except (SyriaforecastError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        # pandas' own errors: stored evidence text that is not CSV at all (e.g. emptied).
         raise ff.refuse(path, f"stored model or evidence is invalid: {exc}") from None
     evidence = _with_stored_lines(evidence, attrs.get("evidence_lines"))
     # Evidence read from a table carries the digest of its rows, driver rows included.
