@@ -312,16 +312,18 @@ def test_a_folder_absent_for_an_instant_while_it_is_checked_is_not_taken_for_a_f
     assert _outdir.check_out_folder(out) == out
     assert gaps == [out]
     monkeypatch.setattr(os, "stat", real_stat)
-    # What is not a folder is still refused: a file, a link to nothing, a link to itself.
+    # What is not a folder is still refused: a file, a link to nothing, a link to itself; and a
+    # link to a folder, which the swap would rename instead of the folder (found failing after
+    # the work, 2026-12-03).
     (tmp_path / "file").write_text("mine")
+    with pytest.raises(sf.errors.SyriaforecastError, match="exists and is not a folder"):
+        _outdir.check_out_folder(tmp_path / "file")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
-    for path in (tmp_path / "file", tmp_path / "dangling", tmp_path / "loop"):
-        with pytest.raises(sf.errors.SyriaforecastError, match="exists and is not a folder"):
+    (tmp_path / "linked").symlink_to(out)
+    for path in (tmp_path / "dangling", tmp_path / "loop", tmp_path / "linked"):
+        with pytest.raises(sf.errors.SyriaforecastError, match="is a symbolic link"):
             _outdir.check_out_folder(path)
-    linked = tmp_path / "linked"
-    linked.symlink_to(out)  # a link to a folder is that folder
-    assert _outdir.check_out_folder(linked) == linked
 
 
 def test_out_writes_the_report_of_a_sampled_forecast_that_used_no_reports(tmp_path, capsys):
@@ -405,3 +407,28 @@ def test_forecast_previous_out_reports_what_changed_since_the_previous(tmp_path,
     html = (tmp_path / "b" / "report.html").read_text()
     assert "Since the forecast of 2025-01-31" in html
     assert "Since the forecast of" not in (tmp_path / "a" / "report.html").read_text()
+
+
+def test_a_folder_without_a_marker_or_with_a_damaged_one_is_never_replaced(tmp_path):
+    # A folder holding only an evidence log and notes (the very log a run may read): no marker,
+    # so not an output set, whatever the files' kinds. A damaged marker lists nothing as ours.
+    data = tmp_path / "mylog"
+    data.mkdir()
+    (data / "evidence.csv").write_text("date,indicator,value\n")
+    (data / "notes.json").write_text("{}")
+    with pytest.raises(sf.errors.SyriaforecastError, match=r"did not write \(evidence.csv, notes.json\)"):
+        _outdir.check_out_folder(data)
+    out = tmp_path / "out"
+    with _outdir.staged_folder(out) as stage:
+        (stage / "forecast.nc").write_text("set")
+    (out / "notes.csv").write_text("mine")
+    (out / _outdir.MARKER).write_text("{trunc")
+    with pytest.raises(sf.errors.SyriaforecastError, match=r"did not write \(forecast.nc, notes.csv\)"):
+        _outdir.check_out_folder(out)
+    # An earlier version's marker (no list of files): its top-level files of our kinds only.
+    (out / "notes.csv").unlink()
+    (out / _outdir.MARKER).write_text('{"written": "2026-12-01T00:00:00Z", "pid": 1}\n')
+    assert _outdir.check_out_folder(out) == out
+    (out / "mine").mkdir()
+    with pytest.raises(sf.errors.SyriaforecastError, match=r"did not write \(mine\)"):
+        _outdir.check_out_folder(out)

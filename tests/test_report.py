@@ -677,3 +677,29 @@ def test_a_counts_closed_form_outcomes_equal_the_enumerated_ones_under_posterior
     counts = [i.id for i in model.indicators if i.type == "count"]
     assert counts
     np.testing.assert_allclose(windowed["gain_bits"], enumerated.loc[windowed.index, "gain_bits"], atol=1e-8)
+
+
+def test_a_counts_outcomes_are_read_in_ranges_past_the_cap_and_give_a_lower_bound(tmp_path, monkeypatch):
+    # Draws far apart on large rates spanned 300,000 counts and gigabytes (QA, 2026-12-03): past
+    # _MAX_OUTCOMES the counts are read in equal ranges. Coarser outcomes carry no more information:
+    # the gain is at most the exact one, and with ranges of a fraction of the spread, close to it.
+    from syriaforecast.report import collection, collection_priorities
+
+    (tmp_path / "m.toml").write_text(
+        '[model]\nid = "big"\ntitle = "t"\nperiod = "month"\nstart = "2025-01"\nhorizon = 2025-03-31\n'
+        "persistence = 1.0\nelicitation_error = 0.5\n"
+        '[[scenarios]]\nid = "low"\nname = "Low"\nprior = 0.5\nresolution = "r"\n'
+        '[[scenarios]]\nid = "high"\nname = "High"\nprior = 0.5\nresolution = "r"\n'
+        '[[indicators]]\nid = "n"\ngroup = "g"\ntype = "count"\ntext = "n"\n'
+        "likelihood = { low = 3000, high = 3300 }\n"
+    )
+    result = sf.forecast(sf.load_model(tmp_path / "m.toml"), None, exact=True)
+    exact = collection_priorities(result, max_draws=None).loc["n", "gain_bits"]
+    setup = collection.prepare(result, max_draws=None)
+    full = len(collection.outcome_likelihoods(setup)["n"][0])
+    monkeypatch.setattr(collection, "_MAX_OUTCOMES", 60)
+    labels, probs = collection.outcome_likelihoods(setup)["n"]
+    ranged = collection_priorities(result, max_draws=None).loc["n", "gain_bits"]
+    assert full > 1000 and len(labels) <= 62 and "-" in labels[1]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
+    assert exact - 0.02 < ranged <= exact + 1e-12

@@ -48,27 +48,39 @@ def _foreign(folder: Path) -> list[str]:
         entries = list(folder.iterdir())
     except FileNotFoundError:  # moved aside by another run's swap: nothing of the user's is there
         return []
-    if any(p.name == MARKER for p in entries):
-        try:
-            written = _written(folder / MARKER)
-        except FileNotFoundError:  # swapped out after the listing showed our marker: as above
-            return []
-        if written is not None:
-            # Everything in the folder must be a file the run listed, the marker aside: anything
-            # else was put there afterwards, and replacing the folder would delete it.
-            found = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.name != MARKER}
-            extra = found - written
-            # A folder added is named once, not with each file in it.
-            return sorted(name for name in extra if str(Path(name).parent) not in extra)
-    # An earlier version's set (marker without a list, or no marker): our kinds of files only.
-    ours = lambda p: p.is_file() and p.suffix in _OUR_SUFFIXES and not p.name.startswith(".")  # noqa: E731
-    return sorted(p.name for p in entries if p.name != MARKER and not ours(p))
+    if not entries:
+        return []
+    if not any(p.name == MARKER for p in entries):
+        # No marker: not a folder syriaforecast wrote (or one from before markers, which the user
+        # can clear). A folder of CSVs may be the very evidence this run reads.
+        return sorted(p.name for p in entries)
+    try:
+        written = _written(folder / MARKER)
+    except FileNotFoundError:  # swapped out after the listing showed our marker: as above
+        return []
+    if written is None:  # a damaged marker: what it listed is unknown, so nothing is taken as ours
+        return sorted(p.name for p in entries if p.name != MARKER)
+    if written == _OLD_MARKER:
+        # A marker of an earlier version (no list): its set was the top-level files of our kinds.
+        ours = lambda p: p.is_file() and p.suffix in _OUR_SUFFIXES and not p.name.startswith(".")  # noqa: E731
+        return sorted(p.name for p in entries if p.name != MARKER and not ours(p))
+    # Everything in the folder must be a file the run listed, the marker aside: anything else
+    # was put there afterwards, and replacing the folder would delete it.
+    found = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.name != MARKER}
+    extra = found - written
+    # A folder added is named once, not with each file in it.
+    return sorted(name for name in extra if str(Path(name).parent) not in extra)
 
 
-def _written(marker: Path) -> set[str] | None:
-    """The files a marker lists (relative to its folder); None for an earlier version's marker.
+#: What :func:`_written` returns for a marker of an earlier version, which listed no files.
+_OLD_MARKER: frozenset[str] = frozenset({"\0 no list"})
 
-    Raises ``FileNotFoundError`` when the marker is gone (its folder swapped away).
+
+def _written(marker: Path) -> frozenset[str] | None:
+    """The files a marker lists (relative to its folder), or what else the marker is.
+
+    :data:`_OLD_MARKER` for an earlier version's marker (JSON without a list), None for a
+    damaged one. Raises ``FileNotFoundError`` when the marker is gone (its folder swapped away).
     """
     try:
         record = json.loads(marker.read_text())
@@ -76,10 +88,14 @@ def _written(marker: Path) -> set[str] | None:
         raise
     except (OSError, ValueError):
         return None
-    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(record, dict) or "written" not in record:
+        return None
+    files = record.get("files")
+    if files is None:
+        return _OLD_MARKER
     if not isinstance(files, list) or not all(isinstance(name, str) for name in files):
         return None
-    return set(files)
+    return frozenset(files)
 
 
 def _kind(path: Path) -> str:
@@ -121,6 +137,12 @@ def check_out_folder(out: str | Path, *, option: str = "--out") -> Path:
     name = f"{option} = {str(out)!r}"
     if out.name in ("", ".", ".."):
         out = out.resolve()
+    if os.path.islink(out):  # one lstat; a folder absent for an instant is not a link
+        # The swap renames the link, not the folder it points to: refused now, not after the work.
+        raise SyriaforecastError(
+            f"{name}: is a symbolic link (to {os.readlink(out)}); give a folder's own path, since "
+            "the output set replaces the path as a whole"
+        )
     kind = _kind(out)
     if kind == "other":
         raise SyriaforecastError(f"{name}: exists and is not a folder")

@@ -54,6 +54,8 @@ __all__ = ["collection_priorities", "diagnosticity", "outcome_likelihoods"]
 
 _TAIL = 1e-9
 _MAX_COUNT = 2_000
+#: Most outcomes a count indicator is read in (:func:`_count_window`): D x this x S numbers.
+_MAX_OUTCOMES = 4_000
 
 
 def _rows(indicator: Indicator, values: list[str]) -> list[pd.DataFrame]:
@@ -138,10 +140,22 @@ def _count_window(
     low, high = float(lam.min()), float(lam.max())
     lo = max(0, int(np.floor(low - 12.0 * np.sqrt(low) - 10.0)))
     hi = int(np.ceil(high + 12.0 * np.sqrt(high) + 10.0))
-    values = np.arange(lo, hi + 1)
-    window = poisson.pmf(values[None, :, None], lam[:, None, :])
+    # Draws far apart (a large elicitation error on large rates) can span a million counts: past
+    # _MAX_OUTCOMES the counts are read in equal ranges, so memory stays D x _MAX_OUTCOMES x S.
+    # A range is coarser than its counts, so the gain is then a lower bound.
+    width = max(1, -(-(hi - lo + 1) // _MAX_OUTCOMES))
+    starts = np.arange(lo, hi + 1, width)
+    ends = np.minimum(starts + width - 1, hi)
+    if width == 1:
+        window = poisson.pmf(starts[None, :, None], lam[:, None, :])
+        labels = [str(v) for v in starts]
+    else:
+        window = poisson.cdf(ends[None, :, None], lam[:, None, :]) - poisson.cdf(
+            starts[None, :, None] - 1, lam[:, None, :]
+        )
+        labels = [f"{a}-{b}" for a, b in zip(starts, ends, strict=True)]
     above = poisson.sf(hi, lam)[:, None, :]
-    parts, names = [window, above], [str(v) for v in values] + [f"more than {hi}"]
+    parts, names = [window, above], [*labels, f"more than {hi}"]
     if lo > 0:
         parts.insert(0, poisson.cdf(lo - 1, lam)[:, None, :])
         names.insert(0, f"fewer than {lo}")

@@ -63,6 +63,8 @@ def _fires(kind: str, levels: tuple[str, ...], label: str, value: str) -> bool:
         return kind == "count"  # every count above the listed ones is at least the value
     if label.startswith("fewer than"):  # counts 0 .. k - 1: all at least the value only if it is 0
         return kind == "count" and int(value) <= 0
+    if kind == "count" and "-" in label:  # a range of counts "a-b": all at least the value if a is
+        return int(label.split("-")[0]) >= int(value)
     if kind == "binary":
         return label == value
     if kind == "ordinal":
