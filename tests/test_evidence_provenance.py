@@ -348,8 +348,12 @@ def test_saving_to_a_folder_or_under_a_file_is_a_forecast_file_error(model, tiny
     with pytest.raises(ForecastFileError, match="is a folder; save to a file in it"):
         result.save(tmp_path)
     (tmp_path / "plain").write_text("a file")
-    with pytest.raises(ForecastFileError, match="cannot save the forecast there"):
+    with pytest.raises(
+        ForecastFileError, match=r"cannot save the forecast there \(a folder on its path is a file\)"
+    ):
         result.save(tmp_path / "plain" / "f.nc")
+    with pytest.raises(ForecastFileError, match="cannot save the forecast there"):
+        result.save(tmp_path / ("x" * 300 + ".nc"))  # a name longer than the file system takes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]  # nothing half-written
 
 

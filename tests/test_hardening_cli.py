@@ -432,3 +432,15 @@ def test_a_folder_without_a_marker_or_with_a_damaged_one_is_never_replaced(tmp_p
     (out / "mine").mkdir()
     with pytest.raises(sf.errors.SyriaforecastError, match=r"did not write \(mine\)"):
         _outdir.check_out_folder(out)
+
+
+def test_a_journal_issue_of_a_future_as_of_date_is_refused_before_any_work(tmp_path, capsys):
+    import datetime as dt
+
+    later = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)).isoformat()
+    out, journal = tmp_path / "out", tmp_path / "journal"
+    argv = ["forecast", "--exact", "--as-of", later, "--out", str(out), "--journal", str(journal)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "with --journal: a forecast is issued on or after its as-of date" in err and "Traceback" not in err
+    assert not out.exists() and not journal.exists()  # refused before the forecast and any folder

@@ -281,7 +281,16 @@ def test_cli_journal_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("horizon", "{bad"), ("issued", "31/01/2025"), ("as_of", "2025-13-01"), ("scenarios", "[1, 2")],
+    [
+        ("horizon", "{bad"),
+        ("issued", "31/01/2025"),
+        ("as_of", "2025-13-01"),
+        ("scenarios", "[1, 2"),
+        # Parsed, but not what the library writes: no time zone, a list, an object.
+        ("issued", "2025-04-02 09:00:00"),
+        ("horizon", "[0.5, 0.5]"),
+        ("alerts", '{"a": 1}'),
+    ],
 )
 def test_a_damaged_index_row_is_a_journal_error_naming_it(
     tmp_path: Path,
@@ -372,16 +381,17 @@ def test_issue_arguments_of_the_wrong_kind_are_named(
 def test_a_forecast_cannot_be_issued_before_its_as_of_date(
     tmp_path: Path, forecasts: dict[str, sf.Forecast]
 ) -> None:
+    # Scoring counts an entry from its issue day in UTC: that day may not be before the as-of date.
     forecast = forecasts["2025-03-31"]
     for issued in (
         "2025-03-30",
         dt.date(2025, 1, 1),
-        "2025-03-30T09:00:00+14:00",
-        "2025-03-30T09:59:00+00:00",
+        "2025-03-31T09:00:00+14:00",
+        "2025-03-30T23:59:00+00:00",
     ):
         with pytest.raises(SyriaforecastError, match="before the forecast's as-of date 2025-03-31"):
             issue(forecast, tmp_path / "j", issued=issued)
-    # The as-of day itself, anywhere on Earth (10:00 UTC the day before is midnight at UTC+14).
-    for issued in ("2025-03-31", "2025-03-30T10:00:00+00:00", "2025-03-31T00:30:00-12:00"):
+    for issued in ("2025-03-31", "2025-03-31T00:00:00+00:00", "2025-03-30T20:00:00-12:00"):
         issue(forecast, tmp_path / "j", issued=issued)
     assert len(open_journal(tmp_path / "j").entries()) == 3
+    assert min(e.issued.date() for e in open_journal(tmp_path / "j").entries()) == forecast.as_of

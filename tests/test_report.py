@@ -629,6 +629,15 @@ def test_since_counts_the_driver_rows_logged_between_two_forecasts():
         expected = int(((drivers > pd.Timestamp(a)) & (drivers <= pd.Timestamp(b))).sum())
         assert since(fits[a], fits[b]).attrs["n_driver_changes"] == expected == 1
     assert since(fits[dates[0]], fits[dates[0]]).attrs["n_driver_changes"] == 0
+    # An edited value is one change; a row moved within its period (the same driver state) none.
+    first = rows.index[rows["indicator"].isin(model.driver_ids)][0]
+    edited, moved = rows.copy(), rows.copy()
+    edited.loc[first, "value"] = "0" if rows.loc[first, "value"] == "1" else "1"
+    day = pd.Timestamp(rows.loc[first, "date"])
+    moved.loc[first, "date"] = (day + pd.Timedelta(days=1 if day.day < 28 else -1)).date().isoformat()
+    for frame, expected in ((edited, 1), (moved, 0)):
+        again = sf.forecast(model, sf.load_evidence(frame, model), exact=True, as_of=dates[-1])
+        assert since(fits[dates[-1]], again).attrs["n_driver_changes"] == expected
 
 
 @pytest.mark.parametrize("rates", [(2.0, 5.0), (30.0, 60.0), (3000.0, 3300.0), (3000.0, 6000.0)])

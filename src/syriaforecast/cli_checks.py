@@ -9,6 +9,7 @@ Every failure is a :class:`~syriaforecast.errors.SyriaforecastError`: exit 2.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -43,6 +44,15 @@ def check_forecast_args(args: argparse.Namespace) -> None:
         check_out_folder(args.out)
     if _get(args, "journal") is not None:
         _check_journal_folder(args.journal, _get(args, "out"))
+        if _get(args, "as_of") is not None:
+            # Issued now: a forecast as of a later date would be refused by the journal, after the work.
+            as_of = parse_date_option(args.as_of, "--as-of")
+            today = dt.datetime.now(dt.UTC).date()
+            if as_of > today:
+                raise OptionError(
+                    f"--as-of = {as_of} with --journal: a forecast is issued on or after its as-of date, "
+                    f"and today is {today} (UTC); forecast without --journal, or as of today or earlier"
+                )
 
 
 def _check_journal_folder(journal: object, out: object) -> None:

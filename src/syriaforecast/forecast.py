@@ -554,8 +554,23 @@ class Forecast:
         from syriaforecast._forecast_file import CHECKSUM_ATTR, content_checksum
 
         path = Path(path)
-        if path.is_dir():
-            raise ForecastFileError(f"{path}: is a folder; save to a file in it, e.g. {path / 'forecast.nc'}")
+
+        def refused(exc: OSError) -> ForecastFileError:
+            if any(parent.is_file() for parent in path.parents):
+                reason = "a folder on its path is a file"
+            else:
+                reason = exc.strerror or type(exc).__name__
+            return ForecastFileError(
+                f"{path}: cannot save the forecast there ({reason}); nothing was written"
+            )
+
+        try:
+            if path.is_dir():
+                raise ForecastFileError(
+                    f"{path}: is a folder; save to a file in it, e.g. {path / 'forecast.nc'}"
+                )
+        except OSError as exc:  # a name too long, a parent that is a file
+            raise refused(exc) from None
         tree = self.to_datatree()
         # Format 2: a checksum over every array and attribute, verified by load_forecast.
         tree.attrs["format_version"] = FORMAT_VERSION
@@ -563,11 +578,8 @@ class Forecast:
         try:
             with atomic_path(path) as tmp:
                 tree.to_netcdf(tmp, engine="h5netcdf")
-        except OSError as exc:  # a parent that is a file, no permission, a full disk: nothing written
-            reason = exc.strerror or type(exc).__name__
-            raise ForecastFileError(
-                f"{path}: cannot save the forecast there ({reason}); nothing was written"
-            ) from None
+        except OSError as exc:  # no permission, a full disk: nothing written
+            raise refused(exc) from None
         return path
 
 

@@ -317,20 +317,12 @@ class Journal:
             note = ""
         elif not isinstance(note, str):
             raise SyriaforecastError(f"note = {note!r}: expected text (got {type(note).__name__})")
-        # A forecast cannot be issued before the information it uses: a bare date must not be
-        # before the as-of date, a time not before the as-of day had begun anywhere (UTC+14 is
-        # the first zone to reach a date). Scoring would otherwise count it days early.
-        bare = not isinstance(issued, dt.datetime) and (
-            isinstance(issued, dt.date) or (isinstance(issued, str) and len(issued.strip()) == 10)
-        )
-        first_light = dt.datetime.combine(
-            forecast.as_of, dt.time(0), tzinfo=dt.timezone(dt.timedelta(hours=14))
-        )
-        if (when.date() < forecast.as_of) if bare else (when < first_light):
-            shown = when.date().isoformat() if bare else when.isoformat()
+        # A forecast cannot be issued before the information it uses: its issue day in UTC (the
+        # day scoring counts it from, backtest.resolution) must not be before the as-of date.
+        if when.date() < forecast.as_of:
             raise SyriaforecastError(
-                f"issued = {shown}: before the forecast's as-of date {forecast.as_of}; a forecast is "
-                "issued on or after the date of the information it uses"
+                f"issued = {when.isoformat()} ({when.date()} in UTC): before the forecast's as-of date "
+                f"{forecast.as_of}; a forecast is issued on or after the date of the information it uses"
             )
         model = forecast.model
         means = forecast.mean("horizon")
@@ -390,13 +382,21 @@ class Journal:
             number = int(number)
             field = "issued"
             issued_at = dt.datetime.fromisoformat(issued)
+            if issued_at.tzinfo is None:
+                raise ValueError("no time zone")  # the library stores UTC with its offset
             field = "as_of"
             as_of_date = dt.date.fromisoformat(as_of)
             field = "horizon_date"
             horizon_day = dt.date.fromisoformat(horizon_date)
             values = {}
-            for field, text in (("scenarios", scenarios), ("horizon", horizon), ("alerts", alerts)):
+            for field, text, kind in (
+                ("scenarios", scenarios, dict),
+                ("horizon", horizon, dict),
+                ("alerts", alerts, list),
+            ):
                 values[field] = json.loads(text)
+                if not isinstance(values[field], kind):
+                    raise ValueError(f"not a JSON {'object' if kind is dict else 'list'}")
         except (TypeError, ValueError):
             # A row edited or damaged outside the library: say which, never a traceback.
             bad = dict(

@@ -778,16 +778,19 @@ def since(
 
 
 def _driver_changes(previous: Forecast, current: Forecast) -> int:
-    """Driver rows in one forecast's evidence and not the other's (added, removed or edited).
+    """Driver values logged, removed or changed between two forecasts' evidence, counted once each.
 
     Driver rows are not reports: they change the moves between scenarios, not the readings,
-    so what they change lands in ``other_db``; the count lets a reader see that it may.
+    so what they change lands in ``other_db``; the count lets a reader see that it may. A
+    driver holds one value per period, so rows compare by (period, driver, value): a row moved
+    within its period changes nothing, and an edited value is one change, not a removal and
+    an addition.
     """
-    columns = ["date", "indicator", "value"]
+    columns = ["period", "indicator", "state"]
 
     def rows(forecast: Forecast) -> Counter[tuple[str, ...]]:
         table = forecast.evidence.drivers
         return Counter(map(tuple, table[columns].astype(str).to_numpy().tolist()))
 
     before, after = rows(previous), rows(current)
-    return int(sum(((before - after) + (after - before)).values()))
+    return max(sum((before - after).values()), sum((after - before).values()))

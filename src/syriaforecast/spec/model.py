@@ -1234,15 +1234,18 @@ def _indicator_problems(
         if not isinstance(levels, list) or len(levels) < 2 or not all(isinstance(v, str) for v in levels):
             add(("indicators", k, "levels"), "levels", levels, "a list of at least 2 level names")
             levels = None
-        elif len({v.strip().lower() for v in levels}) != len(levels) or any(not v.strip() for v in levels):
+        elif (
+            len({v.strip().lower() for v in levels}) != len(levels)
+            or any(not v.strip() or v != v.strip() for v in levels)
+        ):
             # The evidence reads a level ignoring case (and its cells' spaces): "low" and "LOW"
             # would be one reading of two levels.
             add(
                 ("indicators", k, "levels"),
                 "levels",
                 levels,
-                "distinct, non-empty level names (compared ignoring case and surrounding spaces, as the "
-                "evidence reads them)",
+                "distinct, non-empty level names without surrounding spaces (compared ignoring case, as "
+                "the evidence reads them)",
             )
             levels = None
     elif levels is not None:
