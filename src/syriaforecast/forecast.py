@@ -1688,7 +1688,8 @@ def _reweighted(
         return None, "the new reports are impossible under some previous draws", np.inf, np.nan
     if np.ptp(log_ratio) == 0.0:
         # Nothing new to weigh: the posterior over parameters is the previous one.
-        reason = "no new reports since the previous forecast: its draws are reused as they are"
+        # (Reports may have come: copies of face-value readings, or reordered rows, weigh nothing.)
+        reason = "nothing new to weigh (every draw's likelihood moved alike): its draws are reused as they are"
         return unweighted, reason, np.nan, float(D)
     r_eff = relative_efficiency(log_ratio, chains, draws)
     weights, k = psis_weights(log_ratio, r_eff=r_eff)
