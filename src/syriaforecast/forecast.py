@@ -1689,7 +1689,9 @@ def _reweighted(
     if np.ptp(log_ratio) == 0.0:
         # Nothing new to weigh: the posterior over parameters is the previous one.
         # (Reports may have come: copies of face-value readings, or reordered rows, weigh nothing.)
-        reason = "nothing new to weigh (every draw's likelihood moved alike): its draws are reused as they are"
+        reason = (
+            "nothing new to weigh (every draw's likelihood moved alike): its draws are reused as they are"
+        )
         return unweighted, reason, np.nan, float(D)
     r_eff = relative_efficiency(log_ratio, chains, draws)
     weights, k = psis_weights(log_ratio, r_eff=r_eff)
