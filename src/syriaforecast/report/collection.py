@@ -12,8 +12,9 @@ with ``P`` the forecast's chain given the evidence to date. It is computed per
 posterior draw (that draw's parameters) and then averaged over draws, as the
 issue asks: the mean over draws of the per-draw mutual information, not the
 mutual information of the posterior predictive. A count indicator's outcomes are
-the counts within 12 standard deviations of every draw's and scenario's rate, the
-two tails (each below 1e-20) kept as one "fewer than" and one "more than" outcome.
+the counts within 12 standard deviations of every draw's and scenario's rate (read in
+4,000 equal ranges when they are more), the two tails (each below 1e-20) kept as one
+"fewer than" and one "more than" outcome.
 When the next period is past the horizon, the horizon forecast (filtered at the
 horizon) cannot use it: the gain is 0.
 
