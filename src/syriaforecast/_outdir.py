@@ -31,7 +31,7 @@ from pathlib import Path
 
 from syriaforecast.errors import SyriaforecastError
 
-__all__ = ["MARKER", "check_out_folder", "staged_folder"]
+__all__ = ["MARKER", "check_out_folder", "check_writable", "staged_folder"]
 
 MARKER = ".syriaforecast-output"
 #: Files of earlier versions' output sets (before the marker): folders of only these are ours too.
@@ -154,19 +154,29 @@ def check_out_folder(out: str | Path, *, option: str = "--out") -> Path:
             "replaces the folder as a whole, so give a new or empty folder (or one an earlier run "
             "wrote, with nothing added)"
         )
-    parent = out.parent
-    while not parent.exists():
-        if parent.parent == parent:
-            break
+    check_writable(out.parent, name, probe=f".{out.name}.probe-")
+    return out
+
+
+def check_writable(
+    start: Path, name: str, *, probe: str, error: type[SyriaforecastError] = SyriaforecastError
+) -> None:
+    """Refuse, as ``error`` naming ``name``, a place where a folder cannot be created at or under ``start``.
+
+    The nearest existing folder from ``start`` up must be a folder and take a new entry: one
+    temporary folder (``probe`` its name's prefix) is made there and removed, since permission
+    bits do not tell for root or ACLs.
+    """
+    parent = start
+    while not parent.exists() and parent.parent != parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise SyriaforecastError(f"{name}: {parent} is not a folder")
+        raise error(f"{name}: {parent} is not a folder")
     try:
-        probe = tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent)
+        made = tempfile.mkdtemp(prefix=probe, dir=parent)
     except OSError as exc:
-        raise SyriaforecastError(f"{name}: cannot write in {parent} ({exc.strerror})") from None
-    os.rmdir(probe)
-    return out
+        raise error(f"{name}: cannot write in {parent} ({exc.strerror})") from None
+    os.rmdir(made)
 
 
 @contextlib.contextmanager

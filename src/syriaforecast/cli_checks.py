@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 
 from syriaforecast._checks import check_sampler_options, parse_date_option
-from syriaforecast._outdir import check_out_folder
+from syriaforecast._outdir import check_out_folder, check_writable
 from syriaforecast.errors import OptionError
 
 __all__ = ["MAX_SYNTHETIC", "check_backtest_args", "check_forecast_args"]
@@ -38,15 +36,13 @@ def check_forecast_args(args: argparse.Namespace) -> None:
         target_accept=_get(args, "target_accept"),
         prefix="--",
     )
-    if _get(args, "as_of") is not None:
-        parse_date_option(args.as_of, "--as-of")
+    as_of = parse_date_option(args.as_of, "--as-of") if _get(args, "as_of") is not None else None
     if _get(args, "out") is not None:
         check_out_folder(args.out)
     if _get(args, "journal") is not None:
         _check_journal_folder(args.journal, _get(args, "out"))
-        if _get(args, "as_of") is not None:
+        if as_of is not None:
             # Issued now: a forecast as of a later date would be refused by the journal, after the work.
-            as_of = parse_date_option(args.as_of, "--as-of")
             today = dt.datetime.now(dt.UTC).date()
             if as_of > today:
                 raise OptionError(
@@ -68,16 +64,7 @@ def _check_journal_folder(journal: object, out: object) -> None:
             )
     if path.exists() and not path.is_dir():
         raise OptionError(f"{name}: exists and is not a folder")
-    parent = path
-    while not parent.exists() and parent.parent != parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OptionError(f"{name}: {parent} is not a folder")
-    try:
-        probe = tempfile.mkdtemp(prefix=".journal.probe-", dir=parent)
-    except OSError as exc:
-        raise OptionError(f"{name}: cannot write in {parent} ({exc.strerror})") from None
-    os.rmdir(probe)
+    check_writable(path, name, probe=".journal.probe-", error=OptionError)
 
 
 def check_backtest_args(args: argparse.Namespace) -> None:
