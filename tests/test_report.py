@@ -640,6 +640,19 @@ def test_since_counts_the_driver_rows_logged_between_two_forecasts():
         assert since(fits[dates[-1]], again).attrs["n_driver_changes"] == expected
 
 
+def _two_scenario_count_model(tmp_path: Path, low: float, high: float) -> sf.ScenarioModel:
+    """Scenarios low and high held fixed (persistence 1), even prior, one count indicator n."""
+    (tmp_path / "m.toml").write_text(
+        '[model]\nid = "big"\ntitle = "t"\nperiod = "month"\nstart = "2025-01"\nhorizon = 2025-03-31\n'
+        "persistence = 1.0\nelicitation_error = 0.5\n"
+        '[[scenarios]]\nid = "low"\nname = "Low"\nprior = 0.5\nresolution = "r"\n'
+        '[[scenarios]]\nid = "high"\nname = "High"\nprior = 0.5\nresolution = "r"\n'
+        '[[indicators]]\nid = "n"\ngroup = "g"\ntype = "count"\ntext = "n"\n'
+        f"likelihood = {{ low = {low}, high = {high} }}\n"
+    )
+    return sf.load_model(tmp_path / "m.toml")
+
+
 @pytest.mark.parametrize("rates", [(2.0, 5.0), (30.0, 60.0), (3000.0, 3300.0), (3000.0, 6000.0)])
 def test_a_count_indicators_gain_equals_the_mutual_information_at_any_rate(tmp_path, rates):
     # Two scenarios held fixed (persistence 1), even prior, no evidence, exact mode: the gain of
@@ -652,15 +665,7 @@ def test_a_count_indicators_gain_equals_the_mutual_information_at_any_rate(tmp_p
     from syriaforecast.report import collection_priorities
 
     low, high = rates
-    (tmp_path / "m.toml").write_text(
-        '[model]\nid = "big"\ntitle = "t"\nperiod = "month"\nstart = "2025-01"\nhorizon = 2025-03-31\n'
-        "persistence = 1.0\nelicitation_error = 0.5\n"
-        '[[scenarios]]\nid = "low"\nname = "Low"\nprior = 0.5\nresolution = "r"\n'
-        '[[scenarios]]\nid = "high"\nname = "High"\nprior = 0.5\nresolution = "r"\n'
-        '[[indicators]]\nid = "n"\ngroup = "g"\ntype = "count"\ntext = "n"\n'
-        f"likelihood = {{ low = {low}, high = {high} }}\n"
-    )
-    model = sf.load_model(tmp_path / "m.toml")
+    model = _two_scenario_count_model(tmp_path, low, high)
     gain = collection_priorities(sf.forecast(model, None, exact=True), max_draws=None).loc["n", "gain_bits"]
     x = np.arange(20001)
     log_joint = np.log(0.5) + np.stack([poisson.logpmf(x, low), poisson.logpmf(x, high)])  # (Z, X)
@@ -694,15 +699,7 @@ def test_a_counts_outcomes_are_read_in_ranges_past_the_cap_and_give_a_lower_boun
     # the gain is at most the exact one, and with ranges of a fraction of the spread, close to it.
     from syriaforecast.report import collection, collection_priorities
 
-    (tmp_path / "m.toml").write_text(
-        '[model]\nid = "big"\ntitle = "t"\nperiod = "month"\nstart = "2025-01"\nhorizon = 2025-03-31\n'
-        "persistence = 1.0\nelicitation_error = 0.5\n"
-        '[[scenarios]]\nid = "low"\nname = "Low"\nprior = 0.5\nresolution = "r"\n'
-        '[[scenarios]]\nid = "high"\nname = "High"\nprior = 0.5\nresolution = "r"\n'
-        '[[indicators]]\nid = "n"\ngroup = "g"\ntype = "count"\ntext = "n"\n'
-        "likelihood = { low = 3000, high = 3300 }\n"
-    )
-    result = sf.forecast(sf.load_model(tmp_path / "m.toml"), None, exact=True)
+    result = sf.forecast(_two_scenario_count_model(tmp_path, 3000, 3300), None, exact=True)
     exact = collection_priorities(result, max_draws=None).loc["n", "gain_bits"]
     setup = collection.prepare(result, max_draws=None)
     full = len(collection.outcome_likelihoods(setup)["n"][0])

@@ -55,6 +55,18 @@ def _mcse(values: np.ndarray, ess: np.ndarray) -> np.ndarray:
     return values.reshape(-1, values.shape[-1]).std(axis=0) / np.sqrt(ess)
 
 
+def _agree_at_the_horizon(updated: sf.Forecast, refit: sf.Forecast) -> np.ndarray:
+    """Assert two forecasts' horizon means agree within 4 combined MCSE; return that error."""
+    a, b = updated.horizon.values, refit.horizon.values
+    error = np.hypot(
+        _mcse(a, updated.diagnostics["horizon_ess_bulk"].values),
+        _mcse(b, refit.diagnostics["horizon_ess_bulk"].values),
+    )
+    difference = np.abs(a.mean(axis=(0, 1)) - b.mean(axis=(0, 1)))
+    assert np.all(difference < 4 * error), (difference, error)
+    return error
+
+
 def test_one_more_report_is_a_psis_update_that_agrees_with_a_refit(first, updated, refit):
     assert first.converged and refit.converged
     assert updated.attrs["update_path"] == "psis"
@@ -66,13 +78,7 @@ def test_one_more_report_is_a_psis_update_that_agrees_with_a_refit(first, update
     reused = updated.posterior["elicitation_eta"].values.reshape(updated.n_draws, -1)
     assert {row.tobytes() for row in reused} <= {row.tobytes() for row in previous}
     # Within Monte Carlo error of an independent refit on the same evidence.
-    a, b = updated.horizon.values, refit.horizon.values
-    error = np.hypot(
-        _mcse(a, updated.diagnostics["horizon_ess_bulk"].values),
-        _mcse(b, refit.diagnostics["horizon_ess_bulk"].values),
-    )
-    difference = np.abs(a.mean(axis=(0, 1)) - b.mean(axis=(0, 1)))
-    assert np.all(difference < 4 * error), (difference, error)
+    error = _agree_at_the_horizon(updated, refit)
     # ... and it moved: the update is not the previous forecast.
     assert np.abs(updated.mean().values - first.mean().values).max() > 4 * error.max()
 
@@ -98,14 +104,7 @@ def test_a_report_coded_late_into_an_earlier_period_is_reweighted_and_agrees_wit
     assert updated.attrs["update_path"] == "psis", updated.attrs["update_reason"]
     assert "3 reports added dated on or before the previous as-of date" in updated.attrs["update_reason"]
     assert updated.converged and updated.attrs["update_pareto_k"] <= 0.7
-    refit = sf.forecast(model, grown, as_of=FIRST, seed=8)
-    a, b = updated.horizon.values, refit.horizon.values
-    error = np.hypot(
-        _mcse(a, updated.diagnostics["horizon_ess_bulk"].values),
-        _mcse(b, refit.diagnostics["horizon_ess_bulk"].values),
-    )
-    difference = np.abs(a.mean(axis=(0, 1)) - b.mean(axis=(0, 1)))
-    assert np.all(difference < 4 * error), (difference, error)
+    _agree_at_the_horizon(updated, sf.forecast(model, grown, as_of=FIRST, seed=8))
     # February itself moved: its smoothed probabilities, beyond the two forecasts' error.
     feb = {name: f.smoothed.isel(time=1) for name, f in (("new", updated), ("old", first))}
     feb_error = np.hypot(
