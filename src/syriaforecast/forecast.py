@@ -1486,7 +1486,7 @@ def _not_extension(
             f"{added} report{'s' * (added != 1)} added dated on or before the previous as-of date "
             f"({previous.as_of}), earlier reports unchanged"
         )
-    if _same_rows(earlier._table, before._table):
+    if added == 0:
         # The same reports in another order: the likelihood is a product over them, so it is
         # the same but for rounding, which the weights carry.
         return None, "earlier reports unchanged but for the rows' order"
@@ -1504,27 +1504,21 @@ def _not_extension(
     ), ""
 
 
-def _row_counts(table: pd.DataFrame) -> collections.Counter[tuple[str, ...]]:
-    """Each row (every column but ``line``) and how often it occurs."""
-    columns = [c for c in table.columns if c != "line"]
-    return collections.Counter(map(tuple, table[sorted(columns)].astype(str).to_numpy().tolist()))
-
-
-def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """Whether two tables hold the same rows, in any order."""
-    return set(a.columns) == set(b.columns) and _row_counts(a) == _row_counts(b)
-
-
-def _rows_added(old: Evidence, new: Evidence) -> int:
-    """How many rows ``new`` adds to ``old`` when it holds every row of ``old`` unchanged (else 0).
+def _rows_added(old: Evidence, new: Evidence) -> int | None:
+    """How many rows ``new`` adds to ``old`` when it holds every row of ``old`` unchanged, else None.
 
     Rows compare by every column but ``line`` (a row's number in its file), as many times
-    as they occur; ``new`` may hold them in another order.
+    as they occur, in any order: 0 means the same rows, perhaps reordered.
     """
     a, b = old._table, new._table  # driver rows included
-    if len(b) <= len(a) or set(a.columns) != set(b.columns):
-        return 0
-    return len(b) - len(a) if _row_counts(a) <= _row_counts(b) else 0
+    if len(b) < len(a) or set(a.columns) != set(b.columns):
+        return None
+
+    def rows(table: pd.DataFrame) -> collections.Counter[tuple[str, ...]]:
+        columns = sorted(c for c in table.columns if c != "line")
+        return collections.Counter(map(tuple, table[columns].astype(str).to_numpy().tolist()))
+
+    return len(b) - len(a) if rows(a) <= rows(b) else None
 
 
 def _changed_columns(old: Evidence, new: Evidence) -> str:
