@@ -80,13 +80,76 @@ def test_callback_arrays_are_read_only_and_the_callers_stay_writable(tiny_model_
     assert arrays and all(a.flags.writeable for a in arrays)
     _, keep = callback._user_data(args, callback.argument_kinds(args))
     assert all(a.flags.writeable for a in arrays)
-    kept = keep[1:]  # keep[0] holds the scalars
-    assert len(kept) == len(arrays)
+    kept = keep[1:-2]  # keep[0] holds the scalars, the last two the whitening (empty here)
+    assert len(kept) == len(arrays) and keep[-1].size == keep[-2].size == 0
     for original, view in zip(arrays, kept, strict=True):
         assert not view.flags.writeable
         assert np.array_equal(original, view)
         if original.flags.c_contiguous and original.size:  # a view of the caller's data, not a copy
             assert np.shares_memory(original, view)
+
+
+@pytest.mark.parametrize("example", ["tiny", "bundled"])
+def test_a_whitened_callback_is_the_density_at_centre_plus_scale_times_z(
+    example, tiny_model_path, tiny_evidence_path
+):
+    """x = centre + scale * z: the value at x, the gradient scale * dlogp/dx, draws expanded back to x."""
+    from syriaforecast.engine.whitening import Whitening
+
+    if example == "tiny":
+        args, ndim = _arguments(tiny_model_path, tiny_evidence_path)
+    else:
+        args, ndim = _arguments(sf.bundled_model(), sf.bundled_evidence())
+    rng = np.random.default_rng(11)
+    points = rng.normal(rng.normal(0.0, 0.5, ndim), rng.uniform(0.05, 2.0, ndim), (400, ndim))
+    whitening = Whitening.of(points)
+    np.testing.assert_allclose(whitening.to_model(whitening.to_sampler(points)), points, rtol=0, atol=1e-12)
+    kinds = callback.argument_kinds(args)
+    module = callback._module(kinds)
+    user_data, keep = callback._user_data(args, kinds, whitening)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    for _ in range(4):
+        z = rng.normal(0.0, 1.0, ndim)
+        x = whitening.centre + whitening.scale * z
+        code, value, grad = _call(module, user_data, z)
+        expected, expected_grad = log_density_and_gradient(x, *args)
+        assert code == 0
+        assert value == pytest.approx(expected, rel=1e-13, abs=1e-12)
+        np.testing.assert_allclose(grad, whitening.scale * expected_grad, rtol=1e-11, atol=1e-11)
+        # Against finite differences in z itself: the chain rule, not a restatement of it.
+        step = 1e-6
+        for k in rng.choice(ndim, size=min(ndim, 5), replace=False):
+            up, down = z.copy(), z.copy()
+            up[k] += step
+            down[k] -= step
+            numeric = (_call(module, user_data, up)[1] - _call(module, user_data, down)[1]) / (2 * step)
+            assert grad[k] == pytest.approx(numeric, rel=1e-4, abs=1e-5)
+        out = np.zeros(ndim)
+        assert (
+            module.expand.ctypes(
+                ndim,
+                ndim,
+                z.ctypes.data_as(pointer),
+                out.ctypes.data_as(pointer),
+                ctypes.c_void_p(user_data.ctypes.data),
+            )
+            == 0
+        )
+        np.testing.assert_allclose(out, x, rtol=0, atol=1e-12)
+    del keep
+
+
+def test_whitened_starts_keep_far_coordinates_and_move_near_ones_out():
+    """Coordinates within START_RADIUS of the centre move out to it on their own side; the others stay."""
+    from syriaforecast.engine.whitening import Whitening
+
+    whitening = Whitening(np.array([1.0, 0.0, -2.0, 5.0]), np.array([2.0, 0.5, 1.0, 1.0]))
+    x = np.array([[1.2, -0.1, 0.0, 5.0], [-3.0, 0.2, -2.3, 4.0]])
+    z = whitening.starts(x)
+    r = Whitening.START_RADIUS
+    np.testing.assert_allclose(z, [[r, -r, 2.0, r], [-2.0, r, -r, -1.0]])
+    # A coordinate that never varied keeps scale 1 (a new source's, at its prior centre).
+    assert Whitening.of(np.array([[0.0, 1.0], [0.0, 3.0]])).scale.tolist() == [1.0, 1.0]
 
 
 def test_callback_reports_a_non_finite_density_as_recoverable(tiny_model_path, tiny_evidence_path):
@@ -164,6 +227,40 @@ def test_compiled_and_python_interfaces_give_the_same_draws(
     for name in python.posterior.data_vars:
         np.testing.assert_allclose(
             compiled.posterior[name].values, python.posterior[name].values, rtol=1e-12, atol=1e-14
+        )
+    np.testing.assert_array_equal(compiled.sample_stats["n_steps"], python.sample_stats["n_steps"])
+
+
+@pytest.mark.filterwarnings("ignore::syriaforecast.ConvergenceWarning")  # few draws on purpose
+def test_a_whitened_warm_refit_draws_the_same_through_both_interfaces(
+    tiny_model_path, tiny_evidence_path, monkeypatch
+):
+    """A warm refit samples whitened coordinates; the Python route whitens exactly as the callback does."""
+    import importlib
+
+    from syriaforecast.engine.run import SamplerSettings
+
+    forecast_module = importlib.import_module("syriaforecast.forecast")
+    model = sf.load_model(tiny_model_path)
+    evidence = sf.load_evidence(tiny_evidence_path, model)
+    previous = sf.forecast(model, evidence, draws=80, tune=100, chains=2, seed=3)
+    settings = SamplerSettings(draws=40, tune=40, chains=2, seed=4)
+    seen = []
+    real = forecast_module._fit
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("whitening"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(forecast_module, "_fit", recording)
+    compiled = forecast_module.warm_refit(model, evidence, evidence.last_date, previous, settings)
+    monkeypatch.setenv(callback.CALLBACK_ENV, "0")
+    python = forecast_module.warm_refit(model, evidence, evidence.last_date, previous, settings)
+    assert seen[0] is not None and not np.all(seen[0].scale == 1.0)  # whitened, not the identity
+    np.testing.assert_allclose(compiled.horizon.values, python.horizon.values, rtol=1e-10, atol=1e-12)
+    for name in python.posterior.data_vars:
+        np.testing.assert_allclose(
+            compiled.posterior[name].values, python.posterior[name].values, rtol=1e-10, atol=1e-12
         )
     np.testing.assert_array_equal(compiled.sample_stats["n_steps"], python.sample_stats["n_steps"])
 

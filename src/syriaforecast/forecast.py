@@ -80,6 +80,7 @@ from syriaforecast.engine.run import (
     run_engine,
 )
 from syriaforecast.engine.sampler import pack_draws
+from syriaforecast.engine.whitening import Whitening
 from syriaforecast.errors import ConvergenceWarning, ForecastFileError, SyriaforecastError
 from syriaforecast.phrases import band_of, phrase_for, phrase_within_error
 from syriaforecast.spec.evidence import Evidence, load_evidence
@@ -1845,7 +1846,11 @@ def warm_refit(
     params = forecast_parameters(previous)
     arrays = build_model_arrays(model)
     sources = build_engine_data(model, arrays, evidence.up_to(as_of), n_chain_periods(model)).source_names
-    init_points = pack_draws(arrays, params, sources)
+    points = pack_draws(arrays, params, sources)
+    # Sampled in coordinates whitened by the previous draws, each start moved out of the centre
+    # (Whitening): nutpie's first mass matrix is then about right, and no chain's tuning collapses.
+    whitening = Whitening.of(points)
+    init_points = whitening.to_model(whitening.starts(points))
     step = previous.sample_stats.get("step_size")
     initial_step = float(np.median(np.asarray(step)[:, -1])) if step is not None else None
     draws = min(settings.draws, WARM_DRAWS) if extensions else settings.draws
@@ -1863,4 +1868,5 @@ def warm_refit(
         init_points=init_points,
         initial_step=initial_step,
         assume=assume,
+        whitening=whitening,
     )

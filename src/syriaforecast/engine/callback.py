@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from syriaforecast.engine.data import read_only_view
+from syriaforecast.engine.whitening import Whitening
 
 __all__ = [
     "CALLBACK_ENV",
@@ -148,7 +149,9 @@ from numba.extending import intrinsic
 
 from syriaforecast.engine.kernel import log_density_and_gradient
 
-N_SLOTS = {slot}
+#: The whitening's slots (centre address and length, scale address and length) follow the arguments'.
+WHITENING = {slot}
+N_SLOTS = {slot + 4}
 N_SCALARS = {max(n_scalars, 1)}
 
 
@@ -173,21 +176,28 @@ EXPAND = types.int64(
 def logp(dim, x_, grad_, logp_, data_):
     slots = numba.carray(data_, (N_SLOTS,), np.int64)
     scalars = numba.carray(_as_pointer(slots[0]), (N_SCALARS,), np.float64)
-    x = numba.carray(x_, (dim,))
+    z = numba.carray(x_, (dim,))
     out = numba.carray(grad_, (dim,))
     # Should the kernel raise, Numba reports it and the callback returns early (code 0): the
     # point then reads as a NaN density, which the sampler rejects, not as the last values.
     logp_[0] = np.nan
     for k in range(dim):
         out[k] = np.nan
+    # Whitened coordinates (sampler.Whitening): x = centre + scale * z, gradient scale * dlogp/dx.
+    whitened = slots[WHITENING + 1] == dim
+    centre = numba.carray(_as_pointer(slots[WHITENING]), (slots[WHITENING + 1],), np.float64)
+    scale = numba.carray(_as_pointer(slots[WHITENING + 2]), (slots[WHITENING + 3],), np.float64)
+    x = np.empty(dim)
+    for k in range(dim):
+        x[k] = centre[k] + scale[k] * z[k] if whitened else z[k]
 {body}
     value, grad = log_density_and_gradient(x, {arguments})
     if grad.shape[0] != dim:
         return -1
     finite = True
     for k in range(dim):
-        out[k] = grad[k]
-        if not np.isfinite(grad[k]):
+        out[k] = grad[k] * scale[k] if whitened else grad[k]
+        if not np.isfinite(out[k]):
             finite = False
     logp_[0] = value
     if not np.isfinite(value):
@@ -199,12 +209,17 @@ def logp(dim, x_, grad_, logp_, data_):
 
 @numba.cfunc(EXPAND, cache=True)
 def expand(dim, expanded, x_, out_, data_):
+    # The draws are stored as positions: whitened coordinates are mapped back.
     if expanded != dim:
         return -1
-    x = numba.carray(x_, (dim,))
+    slots = numba.carray(data_, (N_SLOTS,), np.int64)
+    whitened = slots[WHITENING + 1] == dim
+    centre = numba.carray(_as_pointer(slots[WHITENING]), (slots[WHITENING + 1],), np.float64)
+    scale = numba.carray(_as_pointer(slots[WHITENING + 2]), (slots[WHITENING + 3],), np.float64)
+    z = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
     for k in range(dim):
-        out[k] = x[k]
+        out[k] = centre[k] + scale[k] * z[k] if whitened else z[k]
     return 0
 '''
 
@@ -244,8 +259,14 @@ def _module(kinds: tuple[Kind, ...]) -> Any:
         return module
 
 
-def _user_data(args: Sequence[Any], kinds: Sequence[Kind]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The int64 slot table the callback reads, and the arrays it points into (kept alive by the model)."""
+def _user_data(
+    args: Sequence[Any], kinds: Sequence[Kind], whitening: Whitening | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The int64 slot table the callback reads, and the arrays it points into (kept alive by the model).
+
+    The arguments' slots are followed by the whitening's: its centre and scale, or two
+    empty arrays (the sampler's coordinates are the positions).
+    """
     scalars = [float(value) for value, kind in zip(args, kinds, strict=True) if kind[0] == "scalar"]
     scalar_array = np.ascontiguousarray(scalars or [0.0], dtype=np.float64)
     keep = [scalar_array]
@@ -261,6 +282,11 @@ def _user_data(args: Sequence[Any], kinds: Sequence[Kind]) -> tuple[np.ndarray, 
         keep.append(array)
         slots.append(array.ctypes.data)
         slots.extend(int(n) for n in array.shape)
+    pair = (whitening.centre, whitening.scale) if whitening is not None else (np.empty(0), np.empty(0))
+    for values in pair:
+        array = read_only_view(np.ascontiguousarray(values, dtype=np.float64))
+        keep.append(array)
+        slots.extend((array.ctypes.data, array.shape[0]))
     return np.asarray(slots, dtype=np.int64), keep
 
 
@@ -299,7 +325,10 @@ def import_nutpie() -> Any:
 
 
 def compiled_sampler_model(
-    args: Sequence[Any], ndim: int, initial_point: Callable[[Any], np.ndarray]
+    args: Sequence[Any],
+    ndim: int,
+    initial_point: Callable[[Any], np.ndarray],
+    whitening: Whitening | None = None,
 ) -> Any | None:
     """A nutpie model whose density is the compiled callback, or None when nutpie cannot take one.
 
@@ -311,7 +340,12 @@ def compiled_sampler_model(
     ndim : int
         Length of the unconstrained position.
     initial_point : callable
-        ``seed -> position`` where a chain starts (the Python model's).
+        ``seed -> position`` where a chain starts (the Python model's), in the
+        sampler's coordinates (whitened, with ``whitening``).
+    whitening : Whitening, optional
+        The sampler's coordinates ``z``, positions being ``centre + scale * z``
+        (:class:`~syriaforecast.engine.sampler.Whitening`); the draws still come
+        back as positions.
 
     Returns
     -------
@@ -331,7 +365,7 @@ def compiled_sampler_model(
         return None
     kinds = argument_kinds(args)
     module = _module(kinds)
-    user_data, keep = _user_data(args, kinds)
+    user_data, keep = _user_data(args, kinds, whitening)
     shared = {f"arg{k}": array for k, array in enumerate(keep)} | {"slots": user_data}
     return CompiledPyMCModel(
         _n_dim=ndim,

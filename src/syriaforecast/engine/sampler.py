@@ -40,6 +40,7 @@ from syriaforecast.engine.names import (
     SOURCE_PARAMETER_NAMES,
 )
 from syriaforecast.engine.parameters import samples_persistence
+from syriaforecast.engine.whitening import Whitening
 
 __all__ = [
     "ChainStarts",
@@ -312,6 +313,7 @@ def build_sampler_model(
     *,
     init_points: np.ndarray | None = None,
     starts: ChainStarts | None = None,
+    whitening: Whitening | None = None,
 ) -> Any:
     """A nutpie model (Python-function interface) for the hierarchical posterior.
 
@@ -319,9 +321,15 @@ def build_sampler_model(
     picked at random by each chain's seed), e.g. a previous posterior's draws
     (:func:`pack_draws`); otherwise chains start uniformly in [-0.5, 0.5].
     With ``starts`` the chains take its points instead, one each (chain ends to
-    continue; see :class:`ChainStarts`).
+    continue; see :class:`ChainStarts`). With ``whitening``
+    (:class:`~syriaforecast.engine.whitening.Whitening`) the sampler's coordinates are
+    whitened, ``init_points`` and ``starts`` are in those coordinates, and the draws
+    still come back as parameters.
     """
-    return _sampler_model(arrays, data, coords, init_points=init_points, starts=starts)[0]
+    model, _expand = _sampler_model(
+        arrays, data, coords, init_points=init_points, starts=starts, whitening=whitening
+    )
+    return model
 
 
 def _sampler_model(
@@ -331,6 +339,7 @@ def _sampler_model(
     *,
     init_points: np.ndarray | None,
     starts: ChainStarts | None,
+    whitening: Whitening | None = None,
 ) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]]]:
     """:func:`build_sampler_model` and its expansion of many positions at once (D, ndim)."""
     from nutpie.compiled_pyfunc import from_pyfunc
@@ -364,6 +373,9 @@ def _sampler_model(
 
     def make_logp_fn() -> Any:
         def logp(x: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
+            if whitening is not None:  # x is z here, as in the compiled callback
+                value, grad = log_density_and_gradient(whitening.to_model(x), *args)
+                return float(value), grad * whitening.scale
             value, grad = log_density_and_gradient(x, *args)
             return float(value), grad
 
@@ -376,7 +388,8 @@ def _sampler_model(
             # order and panics at the first that differs (a model with transitions and clusters or
             # sources failed this way on the Python route, which tests/test_callback.py now runs
             # on the bundled model).
-            values = expand_many(np.asarray(x)[None])
+            position = whitening.to_model(x) if whitening is not None else np.asarray(x)
+            values = expand_many(position[None])
             return {name: np.array(values[name][0]) for name in names}
 
         return expand
@@ -465,6 +478,7 @@ def build_fast_sampler_model(
     *,
     init_points: np.ndarray | None = None,
     starts: ChainStarts | None = None,
+    whitening: Whitening | None = None,
 ) -> tuple[Any, Callable[[np.ndarray], dict[str, np.ndarray]] | None]:
     """The nutpie model to sample: the compiled callback where nutpie takes one, else the Python one.
 
@@ -472,15 +486,18 @@ def build_fast_sampler_model(
     unconstrained positions (D, ndim) into named parameters with a leading axis D
     (:func:`~syriaforecast.engine.callback.expand_draws`), each draw as the Python
     model's own expansion gives it; ``None`` for the Python model, whose draws come
-    back named. Both give the same draws for the same seed.
+    back named. Both give the same draws for the same seed. ``whitening`` is as for
+    :func:`build_sampler_model`; the compiled model's expansion maps its draws back to positions.
     """
     from syriaforecast.engine.callback import compiled_sampler_model, import_nutpie
 
     import_nutpie()  # before build_sampler_model imports it with all of ArviZ
-    python_model, expand_many = _sampler_model(arrays, data, coords, init_points=init_points, starts=starts)
+    python_model, expand_many = _sampler_model(
+        arrays, data, coords, init_points=init_points, starts=starts, whitening=whitening
+    )
     layout = layout_for(arrays, data)
     compiled = compiled_sampler_model(
-        _density_arguments(arrays, data, layout), layout.ndim, python_model._make_initial_points
+        _density_arguments(arrays, data, layout), layout.ndim, python_model._make_initial_points, whitening
     )
     if compiled is None:
         return python_model, None

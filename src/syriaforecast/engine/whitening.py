@@ -1,0 +1,66 @@
+"""Whitened sampler coordinates: a warm refit samples where its previous posterior is about N(0, I)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["Whitening"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Whitening:
+    """Sampler coordinates ``z`` with ``x = centre + scale * z``: a previous posterior made about N(0, I).
+
+    A warm refit samples in these coordinates, ``centre`` and ``scale`` being the
+    mean and standard deviation of the previous draws (:meth:`of`). The map is
+    linear with a constant Jacobian, so the posterior is the same; the density's
+    gradient is ``scale * dlogp/dx``. What changes is where nutpie's adaptation
+    starts: its first mass matrix is ``1 / |gradient|`` at the chain's start
+    (nuts-rs' diagonal adaptation), about ``sd / |z|`` in the model's coordinates,
+    whose scales run from about 0.05 to 3 on the bundled model. A start with a
+    coordinate near its posterior mean then gets a mass matrix many times too wide
+    there, the step size collapses, and the first tuning draws take up to 1,023
+    leapfrog steps each: about a fifth of a refit's evaluations, most of them in
+    one or two chains (measured in ``benchmarks/RESULTS.md``'s notes). In whitened
+    coordinates each start is moved (:meth:`starts`) so that every coordinate is at
+    least ``START_RADIUS`` from the centre, where the gradient is about 1 and so is
+    the first mass matrix.
+    """
+
+    centre: np.ndarray
+    scale: np.ndarray
+
+    #: Each start's smallest distance from the centre, per coordinate, in standard deviations.
+    START_RADIUS = 0.5
+    #: A coordinate that did not vary across the points (a new source's, at its prior centre) keeps scale 1.
+    MIN_SCALE = 1e-6
+
+    @classmethod
+    def of(cls, points: np.ndarray) -> Whitening:
+        """The whitening of positions ``points`` (n, ndim): their mean and standard deviation."""
+        points = np.asarray(points, dtype=float)
+        centre = points.mean(axis=0)
+        scale = points.std(axis=0)
+        scale = np.where(np.isfinite(scale) & (scale > cls.MIN_SCALE), scale, 1.0)
+        return cls(np.ascontiguousarray(centre), np.ascontiguousarray(scale))
+
+    def to_sampler(self, x: np.ndarray) -> np.ndarray:
+        """Positions ``x`` (..., ndim) in the sampler's coordinates ``z``."""
+        return (np.asarray(x, dtype=float) - self.centre) / self.scale
+
+    def to_model(self, z: np.ndarray) -> np.ndarray:
+        """Sampler coordinates ``z`` (..., ndim) as positions: ``centre + scale * z``."""
+        return self.centre + self.scale * np.asarray(z, dtype=float)
+
+    def starts(self, x: np.ndarray) -> np.ndarray:
+        """Positions ``x`` (n, ndim) as chain starts in ``z``, each coordinate at least START_RADIUS out.
+
+        Only coordinates nearer the centre than ``START_RADIUS`` move, each outwards
+        on its own side, so a start keeps the draw's reading of the evidence (its
+        coordinates far from the centre) while no coordinate's gradient is near 0.
+        """
+        z = self.to_sampler(x)
+        side = np.where(z < 0.0, -1.0, 1.0)
+        return np.where(np.abs(z) < self.START_RADIUS, side * self.START_RADIUS, z)
