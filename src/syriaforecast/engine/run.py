@@ -257,11 +257,13 @@ class EngineRun:
 
 #: A whitened (warm-started) run's step size stays within this factor of the one it starts from.
 #: Its chains start in the posterior at the previous fit's step size, but dual averaging first
-#: tries steps 5-7 times larger (1.2-1.7 against 0.25 on the bundled model); these diverge,
-#: and the few divergences drive the step size to about 0.001 for the next 20 tuning draws, at
-#: 1,023 leapfrog steps each: in one chain of four, in about one refit of three, a quarter of
-#: the refit's evaluations. The cap does not bind at the end: a whitened refit's final step
-#: sizes were 0.87-1.18 times the previous fit's (bundled model, seeds 1-6, 24 chains).
+#: tries steps up to 7 times larger (1.2-1.7 against 0.25 on the bundled model); these diverge,
+#: and a few divergences drive the step size to about 0.001 for the next 20 tuning draws, at
+#: 1,023 leapfrog steps each. Before whitening and this cap, 6 of 8 refits of the bundled model
+#: had a chain whose tuning took 5,000-11,500 evaluations (6,000 would do for all four chains);
+#: see :class:`~syriaforecast.engine.whitening.Whitening` for the combined effect. The cap does
+#: not bind at the end: a whitened refit's final step sizes were 0.87-1.18 times the previous
+#: fit's (bundled model, seeds 1-6, 24 chains).
 WARM_STEP_GROWTH = 2.0
 
 
