@@ -183,7 +183,7 @@ def logp(dim, x_, grad_, logp_, data_):
     logp_[0] = np.nan
     for k in range(dim):
         out[k] = np.nan
-    # Whitened coordinates (sampler.Whitening): x = centre + scale * z, gradient scale * dlogp/dx.
+    # Whitened coordinates (engine.whitening.Whitening): x = centre + scale * z, gradient scale * dlogp/dx.
     whitened = slots[WHITENING + 1] == dim
     centre = numba.carray(_as_pointer(slots[WHITENING]), (slots[WHITENING + 1],), np.float64)
     scale = numba.carray(_as_pointer(slots[WHITENING + 2]), (slots[WHITENING + 3],), np.float64)
@@ -344,7 +344,7 @@ def compiled_sampler_model(
         sampler's coordinates (whitened, with ``whitening``).
     whitening : Whitening, optional
         The sampler's coordinates ``z``, positions being ``centre + scale * z``
-        (:class:`~syriaforecast.engine.sampler.Whitening`); the draws still come
+        (:class:`~syriaforecast.engine.whitening.Whitening`); the draws still come
         back as positions.
 
     Returns

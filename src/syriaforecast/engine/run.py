@@ -320,7 +320,7 @@ def run_engine(
     With ``init_cycle`` the chains take the points one each, each chain the same point in
     every run of the same seed (:class:`~syriaforecast.engine.sampler.ChainStarts`),
     instead of one at random. With ``whitening`` the chains sample in whitened
-    coordinates (:class:`~syriaforecast.engine.sampler.Whitening`; ``init_points`` are
+    coordinates (:class:`~syriaforecast.engine.whitening.Whitening`; ``init_points`` are
     still positions, and so are the draws): the posterior is the same.
     """
     timings: dict[str, float] = {}
