@@ -139,12 +139,17 @@ def test_a_whitened_callback_is_the_density_at_centre_plus_scale_times_z(
     del keep
 
 
-def test_a_coordinate_that_never_varied_keeps_scale_one():
-    """A new source's coordinate sits at its prior centre in every previous draw: scale 1, not 0."""
+def test_whitened_starts_keep_far_coordinates_and_move_near_ones_out():
+    """Coordinates within START_RADIUS of the centre move out to it on their own side; the others stay."""
     from syriaforecast.engine.whitening import Whitening
 
-    whitening = Whitening.of(np.array([[0.0, 1.0], [0.0, 3.0]]))
-    assert whitening.scale.tolist() == [1.0, 1.0] and whitening.centre.tolist() == [0.0, 2.0]
+    whitening = Whitening(np.array([1.0, 0.0, -2.0, 5.0]), np.array([2.0, 0.5, 1.0, 1.0]))
+    x = np.array([[1.2, -0.1, 0.0, 5.0], [-3.0, 0.2, -2.3, 4.0]])
+    z = whitening.starts(x)
+    r = Whitening.START_RADIUS
+    np.testing.assert_allclose(z, [[r, -r, 2.0, r], [-2.0, r, -r, -1.0]])
+    # A coordinate that never varied keeps scale 1 (a new source's, at its prior centre).
+    assert Whitening.of(np.array([[0.0, 1.0], [0.0, 3.0]])).scale.tolist() == [1.0, 1.0]
 
 
 def test_callback_reports_a_non_finite_density_as_recoverable(tiny_model_path, tiny_evidence_path):

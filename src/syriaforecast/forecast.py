@@ -1846,10 +1846,11 @@ def warm_refit(
     params = forecast_parameters(previous)
     arrays = build_model_arrays(model)
     sources = build_engine_data(model, arrays, evidence.up_to(as_of), n_chain_periods(model)).source_names
-    init_points = pack_draws(arrays, params, sources)
-    # Sampled in coordinates whitened by the previous draws (Whitening): nutpie's first mass
-    # matrix is nearer right, and fewer chains' tuning collapses.
-    whitening = Whitening.of(init_points)
+    points = pack_draws(arrays, params, sources)
+    # Sampled in coordinates whitened by the previous draws, each start moved out of the centre
+    # (Whitening): nutpie's first mass matrix is then about right, and no chain's tuning collapses.
+    whitening = Whitening.of(points)
+    init_points = whitening.to_model(whitening.starts(points))
     step = previous.sample_stats.get("step_size")
     initial_step = float(np.median(np.asarray(step)[:, -1])) if step is not None else None
     draws = min(settings.draws, WARM_DRAWS) if extensions else settings.draws

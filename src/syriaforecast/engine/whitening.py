@@ -19,22 +19,26 @@ class Whitening:
     gradient is ``scale * dlogp/dx``. What changes is where nutpie's adaptation
     starts: its first mass matrix is ``1 / |gradient|`` at the chain's start
     (nuts-rs' diagonal adaptation), about ``sd / |z|`` in the model's coordinates
-    (posterior standard deviations 0.32-2.4 across the bundled model's 211). A start
-    with a coordinate near its posterior mean then gets a mass matrix many times too wide
-    there; dual averaging's first, larger steps diverge, the step size collapses, and
-    the first tuning draws take up to 1,023 leapfrog steps each: in 8 refits of the
-    bundled model (seeds 1-4, one more month and an old report regraded) 9,000-24,000
-    of 69,000-85,000 evaluations went to the 100 tuning draws, against 6,000 at 15
-    steps a draw, most of the excess in one chain. Whitened, with the step size kept
+    (posterior standard deviations 0.32-2.4 across the bundled model's 211). A start with a
+    coordinate near its posterior mean then gets a mass matrix many times too wide
+    there, the step size collapses, and the first tuning draws take up to 1,023
+    leapfrog steps each: in 8 refits of the bundled model (seeds 1-4, one more
+    month and an old report regraded) 9,000-24,000 of 69,000-85,000 evaluations
+    went to the 100 tuning draws, against 6,000 at 15 steps a draw, most of the
+    excess in one chain. In whitened coordinates each start is moved (:meth:`starts`)
+    so that every coordinate is at least ``START_RADIUS`` from the centre, where the
+    gradient is about 1 and so is the first mass matrix; with the step size kept
     within :data:`~syriaforecast.engine.run.WARM_STEP_GROWTH` of the previous fit's,
-    the same 8 refits' tuning took 8,706-12,133 evaluations (chains still start at previous draws, as
-    before: moving a start's near-centre coordinates out to 0.5 sd, tried too, sent
-    one synthetic world's chains into separate readings for 25 continuations).
+    20 refits (``tools/warm_refit_draws.py 1000 1,11,...,91``, 2-core Intel Xeon,
+    2026-12-03) took 1.54 s median wall (2.96 CPU s) against 1.78 s (3.34 CPU s)
+    before, and passed the check without a continuation 18 times against 19.
     """
 
     centre: np.ndarray
     scale: np.ndarray
 
+    #: Each start's smallest distance from the centre, per coordinate, in standard deviations.
+    START_RADIUS = 0.5
     #: A coordinate that did not vary across the points (a new source's, at its prior centre) keeps scale 1.
     MIN_SCALE = 1e-6
 
@@ -54,3 +58,14 @@ class Whitening:
     def to_model(self, z: np.ndarray) -> np.ndarray:
         """Sampler coordinates ``z`` (..., ndim) as positions: ``centre + scale * z``."""
         return self.centre + self.scale * np.asarray(z, dtype=float)
+
+    def starts(self, x: np.ndarray) -> np.ndarray:
+        """Positions ``x`` (n, ndim) as chain starts in ``z``, each coordinate at least START_RADIUS out.
+
+        Only coordinates nearer the centre than ``START_RADIUS`` move, each outwards
+        on its own side, so a start keeps the draw's reading of the evidence (its
+        coordinates far from the centre) while no coordinate's gradient is near 0.
+        """
+        z = self.to_sampler(x)
+        side = np.where(z < 0.0, -1.0, 1.0)
+        return np.where(np.abs(z) < self.START_RADIUS, side * self.START_RADIUS, z)
