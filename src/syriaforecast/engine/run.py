@@ -173,6 +173,17 @@ DEFAULT_ADAPTATION = "diag"
 #: 95% 91.5-99.0%; failing 41, 57 and 65, stopped by the trend after 15, 15 and 19) and warm
 #: updates 100 of 100 (96.3-100%; 43 by PSIS, 57 refits; CPU s 13.7 median, 50.2 mean, 696
 #: max; world 65's update passed after 26 continuations, 37's after 20, 75's after 15).
+#: Then with warm refits in whitened coordinates (engine.whitening.Whitening, commit 6a7f284;
+#: tools/convergence_rate.py --warm, 2026-12-03 07:02-08:01 UTC, the two designs side by side,
+#: load about 4): at 30%, worlds 0-99, fits 99 of 100 (world 59 fails, as before) and warm
+#: updates 98 of 100 (Wilson 95% 93-99%; 59 and 64 fail; 49 by PSIS, 51 refits; CPU s 3.3
+#: median, 11.2 mean, 259 max); at 60%, worlds 0-29, fits 30 of 30 and warm updates 29 of 30
+#: (83-99%; world 13's refit failed after 31 continuations on ESS_bulk 326, R-hat 1.0072; 14
+#: by PSIS, 16 refits). The same two updates at f3808ab (before whitening): world 13's failed
+#: too (stopped by the trend after 15, R-hat 1.031); world 64's passed at once, its chains'
+#: horizon means within 0.005 of each other. A whitened refit with starts at the draws
+#: themselves did the same, at a first scenario's 0.964 where a fresh fit gives 0.860: one
+#: reading reported as converged. The moved starts found the spread (Whitening).
 DEFAULT_EXTENSIONS = 31
 #: Continuations made whatever the trend: the cap before it was raised to 31, so no fit
 #: passes later than it did then. Past it a fit is continued only while the check looks
