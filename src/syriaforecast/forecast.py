@@ -1836,8 +1836,12 @@ def warm_refit(
     """A fit whose chains start at the previous posterior's draws, with short tuning.
 
     The chains start at the previous draws (:func:`~syriaforecast.engine.sampler.pack_draws`;
-    a new source at its prior centre) and step size adaptation at the previous fit's last
-    step size; tuning is at most :data:`WARM_TUNE` steps. The mass matrix is adapted afresh:
+    a new source at its prior centre), in coordinates whitened by those draws, each
+    coordinate within half a standard deviation of their mean moved out to it
+    (:class:`~syriaforecast.engine.whitening.Whitening`); step size adaptation starts at
+    the previous fit's last step size and stays within
+    :data:`~syriaforecast.engine.run.WARM_STEP_GROWTH` of it; tuning is at most
+    :data:`WARM_TUNE` steps. The mass matrix is adapted afresh:
     nutpie (0.16) takes no initial mass matrix. A default refit (``extensions`` > 0: the
     user did not set the draws) draws at most :data:`WARM_DRAWS` per chain and, like a
     default fit, is continued up to ``extensions`` times while it fails the check, each
@@ -1847,8 +1851,8 @@ def warm_refit(
     arrays = build_model_arrays(model)
     sources = build_engine_data(model, arrays, evidence.up_to(as_of), n_chain_periods(model)).source_names
     points = pack_draws(arrays, params, sources)
-    # Sampled in coordinates whitened by the previous draws, each start moved out of the centre
-    # (Whitening): nutpie's first mass matrix is then about right, and no chain's tuning collapses.
+    # Sampled in coordinates whitened by the previous draws, each start moved off the centre
+    # (Whitening): nutpie's first mass matrix is then nearer right, and fewer chains' tuning collapses.
     whitening = Whitening.of(points)
     init_points = whitening.to_model(whitening.starts(points))
     step = previous.sample_stats.get("step_size")

@@ -33,15 +33,15 @@ class Whitening:
     2026-12-03) took 1.54 s median wall (2.96 CPU s) against 1.78 s (3.34 CPU s)
     before, and passed the check without a continuation 18 times against 19.
 
-    The moved starts also make the chains' disagreement visible where starts at the
-    draws themselves hid it. On synthetic world 64 at 30% reporting
-    (:func:`~syriaforecast.studies.convergence.convergence_study`, its warm update), a
-    fresh default fit of the same evidence passed after 18 continuations with a first
-    scenario's horizon mean of 0.860; the refit from the month before passed at its
-    first pass with all four chains at 0.963-0.965, where starts at the draws
-    themselves (these coordinates without the move) sent them; with the move its chains
-    spread over 0.79-0.91 (mean 0.861) and it failed the check after 25 continuations,
-    which the forecast says, instead of a confident 0.964.
+    Moving the starts also showed a disagreement that starts at the draws themselves
+    hid. Take synthetic world 64 at 30% reporting (its warm update in
+    :func:`~syriaforecast.studies.convergence.convergence_study`;
+    ``tools/refit_against_fit.py 64 0.3``). A fresh default fit of the same evidence
+    passed after 18 continuations, with the first scenario's horizon mean at 0.860.
+    The refit from the month before, started at the draws themselves, passed at once
+    with all four chains at 0.963-0.965: one reading, reported as converged. With the
+    starts moved, its chains spread over 0.79-0.91 (mean 0.861), and it failed the
+    check after 25 continuations, which the forecast reports.
     """
 
     centre: np.ndarray
@@ -73,8 +73,9 @@ class Whitening:
         """Positions ``x`` (n, ndim) as chain starts in ``z``, each coordinate at least START_RADIUS out.
 
         Only coordinates nearer the centre than ``START_RADIUS`` move, each outwards
-        on its own side, so a start keeps the draw's reading of the evidence (its
-        coordinates far from the centre) while no coordinate's gradient is near 0.
+        on its own side; the others stay as drawn. No coordinate's gradient at the
+        start is then near 0 (for a posterior near normal), so neither is any entry
+        of nutpie's first mass matrix.
         """
         z = self.to_sampler(x)
         side = np.where(z < 0.0, -1.0, 1.0)
