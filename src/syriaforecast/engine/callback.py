@@ -163,6 +163,14 @@ def _as_pointer(typingctx, address):
     return types.voidptr(address), codegen
 
 
+@numba.njit(inline="always", cache=True)
+def _whitening(slots):
+    # Whitened coordinates (engine.whitening.Whitening): x = centre + scale * z. Empty arrays: none.
+    centre = numba.carray(_as_pointer(slots[WHITENING]), (slots[WHITENING + 1],), np.float64)
+    scale = numba.carray(_as_pointer(slots[WHITENING + 2]), (slots[WHITENING + 3],), np.float64)
+    return centre, scale
+
+
 LOGP = types.int64(
     types.uint64, types.CPointer(types.double), types.CPointer(types.double),
     types.CPointer(types.double), types.voidptr,
@@ -183,13 +191,16 @@ def logp(dim, x_, grad_, logp_, data_):
     logp_[0] = np.nan
     for k in range(dim):
         out[k] = np.nan
-    # Whitened coordinates (engine.whitening.Whitening): x = centre + scale * z, gradient scale * dlogp/dx.
-    whitened = slots[WHITENING + 1] == dim
-    centre = numba.carray(_as_pointer(slots[WHITENING]), (slots[WHITENING + 1],), np.float64)
-    scale = numba.carray(_as_pointer(slots[WHITENING + 2]), (slots[WHITENING + 3],), np.float64)
-    x = np.empty(dim)
-    for k in range(dim):
-        x[k] = centre[k] + scale[k] * z[k] if whitened else z[k]
+    # Whitened: the kernel sees positions and the sampler gets scale * dlogp/dx. Unwhitened, the
+    # kernel reads the sampler's own array (it never writes to it): no copy per evaluation.
+    centre, scale = _whitening(slots)
+    whitened = centre.shape[0] == dim
+    if whitened:
+        x = np.empty(dim)
+        for k in range(dim):
+            x[k] = centre[k] + scale[k] * z[k]
+    else:
+        x = z
 {body}
     value, grad = log_density_and_gradient(x, {arguments})
     if grad.shape[0] != dim:
@@ -213,9 +224,8 @@ def expand(dim, expanded, x_, out_, data_):
     if expanded != dim:
         return -1
     slots = numba.carray(data_, (N_SLOTS,), np.int64)
-    whitened = slots[WHITENING + 1] == dim
-    centre = numba.carray(_as_pointer(slots[WHITENING]), (slots[WHITENING + 1],), np.float64)
-    scale = numba.carray(_as_pointer(slots[WHITENING + 2]), (slots[WHITENING + 3],), np.float64)
+    centre, scale = _whitening(slots)
+    whitened = centre.shape[0] == dim
     z = numba.carray(x_, (dim,))
     out = numba.carray(out_, (dim,))
     for k in range(dim):
