@@ -187,8 +187,18 @@ DEFAULT_ADAPTATION = "diag"
 #: Then 60% worlds 30-59 with warm updates (same commit, 08:33-09:06 UTC, two chunks of 5 at a
 #: time, nothing else running): fits 30 of 30, warm updates 29 of 30; with worlds 0-29, 58 of 60
 #: (Wilson 95% 89-99%). World 55's refit failed, stopped by the trend after 17 (R-hat 1.026,
-#: chain spread 0.16), where it passed before whitening; not yet looked into. Worlds 60-99 at 60%
-#: are not yet measured with whitened refits.
+#: chain spread 0.16). It had passed at ac05125, but failed at f3808ab too, just before whitening
+#: (stopped after 15; third scenario 0.874, chains 0.76-0.96). Its evidence has two readings: NUTS with
+#: 8 chains x 8,000 draws (tools/two_readings.py) left 7 chains in one (third scenario 0.977)
+#: and one split 42/58 between it and another (0.42); bridge sampling gives the first 0.946 of
+#: the mass and a horizon mean of 0.925. The fresh default fit passed at once at 0.978, all four
+#: chains in the first reading; the refit, started from the month before's unconverged
+#: posterior (0.753), had chains in both (0.875 in all) and said it had not converged.
+#: Then 60% worlds 60-99 (same engine, 09:15-09:50 UTC, two chunks of 5 at a time, nothing else
+#: running): fits 40 of 40, warm updates 40 of 40 (20 by PSIS). At 60%, worlds 0-99: fits 100 of
+#: 100 (Wilson 95% 96.3-100%; CPU s 7.0 median, 31.3 mean, 397 max; 41, 57 and 65 passed after
+#: 18, 15 and 29) and warm updates 98 of 100 (93.0-99.4%; 13 and 55 fail; 51 by PSIS, 49
+#: refits; 1.3 median, 30.4 mean, 445 max).
 DEFAULT_EXTENSIONS = 31
 #: Continuations made whatever the trend: the cap before it was raised to 31, so no fit
 #: passes later than it did then. Past it a fit is continued only while the check looks
