@@ -55,7 +55,8 @@ __all__ = [
 #: On seeds 0-19 of the revised bundled model (211 coordinates: clusters, 16 sources): 20 of 20
 #: converged, 19 at the first pass and seed 11 after one extension (first pass R-hat 1.0122);
 #: largest R-hat 1.0093, smallest ESS_bulk 972, 5.0 CPU s median in a fast hour (re-run
-#: 2026-12-02 19:58 UTC at commit e856d88; 20 of 20 at the first pass with 1.0088, 722 and
+#: 2026-12-02 19:58 UTC at commit e856d88, and the same figures on 2026-12-03 10:17 UTC at
+#: 8ad5cb2, 3.7 CPU s median on an idle machine; 20 of 20 at the first pass with 1.0088, 722 and
 #: 8.8 at commit cfe839c, and with 1.0083, 959 and 6.0 on 2026-12-01;
 #: tools/bundled_model_record.py --seeds 0-19; docs/bundled-model-review.md).
 #: Synthetic worlds (studies.convergence, worlds 0-29, extensions included): with up to 3
