@@ -557,8 +557,12 @@ def test_dense_design_claim_200_worlds(dense_study_200):
     [-0.114, -0.027], Brier -0.079 [-0.127, -0.033], log score -0.126 [-0.211, -0.049], ECE
     -0.035 [-0.053, -0.0001]; hierarchical - oracle expected log score +0.277 [+0.209,
     +0.360]. The 90% HDI covers the oracle probability 91.0% of the time (equal-tailed
-    94.2%). No divergences. No worse than the figures at the earlier defaults (1,000 draws
-    after 1,000 tuning steps), which were:
+    94.2%). No divergences. Run again at commit 0977f8d (2026-12-03, idle machine, 1,136 s
+    wall, 1,341 CPU s): expected log score 0.5004 / 0.6167 / 0.2222 (ratio 0.811), expected
+    Brier 0.2819 (ratio 0.808), ECE 0.054 / 0.075 / 0.030, overconfidence +0.015, coverage
+    91.2% (equal-tailed 94.2%); hierarchical - exact expected log score -0.116 [-0.191,
+    -0.051], expected Brier -0.067 [-0.113, -0.027], ECE -0.021 [-0.044, +0.008]. No worse
+    than the figures at the earlier defaults (1,000 draws after 1,000 tuning steps), which were:
 
     28-32 minutes on this 2-core machine. Hierarchical / exact / oracle: expected log
     score 0.5218 / 0.6167 / 0.2222
