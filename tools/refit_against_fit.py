@@ -25,7 +25,6 @@ import numpy as np
 
 from syriaforecast.spec.model import load_model
 from syriaforecast.studies import convergence
-from syriaforecast.studies.synthetic import simulate_worlds
 
 BASE = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic_russia_syria.toml"
 
@@ -46,15 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     model = load_model(BASE)
-    world = simulate_worlds(
-        model,
-        args.world + 1,
-        seed=convergence.WORLD_SEED,
-        n_observed_periods=model.horizon_index,
-        elicitation_noise=1.0,
-        report_rate=args.rate,
-        grades=("A1", "B2", "C3", ""),
-    )[args.world]
+    (world,) = convergence.study_worlds(model, report_rate=args.rate, n_worlds=1, first_world=args.world)
     as_of = convergence._as_of(model, 1)
     quiet = convergence._quiet
     _show("fresh fit", quiet(world.model, world.evidence, as_of=as_of, seed=args.world))

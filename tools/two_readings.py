@@ -92,9 +92,8 @@ from syriaforecast.engine.run import (
 )
 from syriaforecast.engine.sampler import _density_arguments, build_fast_sampler_model, layout_for, pack_draws
 from syriaforecast.spec.model import ScenarioModel, load_model
-from syriaforecast.studies.convergence import WORLD_SEED, _as_of
+from syriaforecast.studies.convergence import _as_of, study_worlds
 from syriaforecast.studies.sbc import draw_prior_parameters
-from syriaforecast.studies.synthetic import simulate_worlds
 
 BASE = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthetic_russia_syria.toml"
 
@@ -104,15 +103,7 @@ class World:
 
     def __init__(self, rate: float, index: int) -> None:
         base = load_model(BASE)
-        world = simulate_worlds(
-            base,
-            index + 1,
-            seed=WORLD_SEED,
-            n_observed_periods=base.horizon_index,
-            elicitation_noise=1.0,
-            report_rate=rate,
-            grades=("A1", "B2", "C3", ""),
-        )[index]
+        (world,) = study_worlds(base, report_rate=rate, n_worlds=1, first_world=index)
         self.model: ScenarioModel = world.model
         self.evidence = world.evidence
         self.as_of = _as_of(base, 1)

@@ -26,9 +26,9 @@ import pandas as pd
 from syriaforecast.errors import ConvergenceWarning
 from syriaforecast.forecast import Forecast, forecast
 from syriaforecast.spec.model import ScenarioModel
-from syriaforecast.studies.synthetic import simulate_worlds
+from syriaforecast.studies.synthetic import SyntheticWorld, simulate_worlds
 
-__all__ = ["WORLD_SEED", "RateInterval", "convergence_study", "wilson_interval"]
+__all__ = ["WORLD_SEED", "RateInterval", "convergence_study", "study_worlds", "wilson_interval"]
 
 #: Seed of :func:`~syriaforecast.studies.synthetic.simulate_worlds` for the study's worlds.
 WORLD_SEED = 14
@@ -89,6 +89,25 @@ def _row(result: Forecast) -> dict[str, Any]:
     }
 
 
+def study_worlds(
+    model: ScenarioModel, *, report_rate: float, n_worlds: int, first_world: int = 0, seed: int = WORLD_SEED
+) -> list[SyntheticWorld]:
+    """Worlds ``first_world .. first_world + n_worlds - 1`` as :func:`convergence_study` builds them.
+
+    One definition of the study's design, so that tools which follow a single world
+    (``tools/refit_against_fit.py``, ``tools/two_readings.py``) see the same evidence.
+    """
+    return simulate_worlds(
+        model,
+        first_world + n_worlds,
+        seed=seed,
+        n_observed_periods=model.horizon_index,
+        elicitation_noise=1.0,
+        report_rate=report_rate,
+        grades=("A1", "B2", "C3", ""),
+    )[first_world:]
+
+
 def convergence_study(
     base: ScenarioModel | str | Path,
     *,
@@ -129,15 +148,9 @@ def convergence_study(
     from syriaforecast.spec.model import load_model
 
     model = base if isinstance(base, ScenarioModel) else load_model(base)
-    worlds = simulate_worlds(
-        model,
-        first_world + n_worlds,
-        seed=seed,
-        n_observed_periods=model.horizon_index,
-        elicitation_noise=1.0,
-        report_rate=report_rate,
-        grades=("A1", "B2", "C3", ""),
-    )[first_world:]
+    worlds = study_worlds(
+        model, report_rate=report_rate, n_worlds=n_worlds, first_world=first_world, seed=seed
+    )
     rows = []
     as_of = _as_of(model, 1)
     for w, world in enumerate(worlds, start=first_world):
